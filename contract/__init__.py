@@ -1,0 +1,61 @@
+"""The wire contract shared by simulators, edge and central: MQTT topics, device payloads, upload batches.
+
+Nothing else is shared between the three deployables. Everything here is documented for device
+vendors in docs/protocol.md; change both together and bump the schema version on a breaking change.
+"""
+
+from contract.batch import (
+    MAX_BATCH_READINGS,
+    CardRecord,
+    IngestResult,
+    MeterRecord,
+    ReadingRecord,
+    RejectedReading,
+    ScaleRecord,
+    UploadBatch,
+)
+from contract.errors import ContractError, PayloadError, TopicError
+from contract.payloads import (
+    SCHEMA_VERSION,
+    CardPayload,
+    DevicePayload,
+    MeterPayload,
+    ScalePayload,
+    StatusPayload,
+    parse_payload,
+    parse_status,
+)
+from contract.topics import DeviceKind, TopicAddress, data_topic, parse_topic, status_topic
+from contract.units import MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
+
+__all__ = [
+    "MAX_BATCH_READINGS",
+    "SCHEMA_VERSION",
+    "CardPayload",
+    "CardRecord",
+    "ContractError",
+    "DeviceKind",
+    "DevicePayload",
+    "IngestResult",
+    "MassUnit",
+    "MeterPayload",
+    "MeterRecord",
+    "PayloadError",
+    "PowerUnit",
+    "Quantity",
+    "ReadingRecord",
+    "RegisterUnit",
+    "RejectedReading",
+    "ScalePayload",
+    "ScaleRecord",
+    "StatusPayload",
+    "Stream",
+    "TopicAddress",
+    "TopicError",
+    "UploadBatch",
+    "data_topic",
+    "parse_payload",
+    "parse_status",
+    "parse_topic",
+    "status_topic",
+]

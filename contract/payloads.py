@@ -1,0 +1,176 @@
+"""JSON payloads that devices publish, schema version 1 (docs/protocol.md is the vendor-facing text).
+
+Every data payload carries the reading's identity within its device: the boot id (changes whenever
+the device restarts) and a sequence number (restarts from 0 with each boot). Together with the site
+and device from the topic, (site, device, boot, seq) identifies a reading across every hop.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from contract.errors import PayloadError
+from contract.topics import ID_PATTERN, DeviceKind
+from contract.units import (
+    MASS_TO_G,
+    POWER_TO_KW,
+    REGISTER_TO_CANONICAL,
+    MassUnit,
+    PowerUnit,
+    Quantity,
+    RegisterUnit,
+    Stream,
+)
+
+SCHEMA_VERSION = 1
+MAX_PAYLOAD_BYTES = 4096
+MAX_SEQ = 2**53 - 1  # the largest integer every JSON implementation represents exactly
+
+
+def _to_epoch_ms(value: Any) -> Any:
+    """Accept epoch milliseconds (integer) or RFC 3339 text with an explicit offset."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be epoch milliseconds or RFC 3339 text, not a boolean")
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"timestamp {value[:64]!r} is not RFC 3339") from None
+        if parsed.tzinfo is None:
+            raise ValueError(
+                f"timestamp {value[:64]!r} has no UTC offset; add 'Z' or '+08:00' so it names one instant"
+            )
+        return round(parsed.timestamp() * 1000)
+    return value
+
+
+EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=0, le=253402300799999)]
+BootId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+Reference = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Payload(BaseModel):
+    # Unknown fields are ignored so that vendors may add diagnostics (rssi, battery) freely.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, strict=False)
+
+    v: Literal[1] = Field(description="schema version")
+
+
+class _Reading(_Payload):
+    seq: Seq = Field(description="per-boot sequence number, from 0, +1 per reading")
+    boot: BootId = Field(description="id of the current power-up of the device")
+    ts: EpochMs = Field(description="device clock: epoch ms or RFC 3339 with offset")
+
+
+class ScalePayload(_Reading):
+    """A net mass weighed on a plate-return or kitchen-bin scale."""
+
+    stream: Stream
+    mass: float = Field(ge=0, description="net mass, in `unit`")
+    unit: MassUnit
+    tray: Reference | None = None
+    card: Reference | None = Field(default=None, description="raw card number; hashed at the edge")
+
+    @property
+    def mass_g(self) -> float:
+        return self.mass * MASS_TO_G[self.unit]
+
+
+class CardPayload(_Reading):
+    """A meal transaction at a card reader or face terminal."""
+
+    card: Reference = Field(description="raw card number or person id; hashed at the edge")
+
+
+class MeterPayload(_Reading):
+    """A cumulative register of an electricity, gas or water meter."""
+
+    quantity: Quantity
+    total: float = Field(ge=0, description="cumulative register value, in `unit`")
+    unit: RegisterUnit
+    power: float | None = Field(default=None, ge=0, description="instantaneous power")
+    power_unit: PowerUnit | None = None
+
+    @model_validator(mode="after")
+    def _units_fit(self) -> "MeterPayload":
+        quantities, _ = REGISTER_TO_CANONICAL[self.unit]
+        if self.quantity not in quantities:
+            raise ValueError(f"unit {self.unit.value!r} cannot measure {self.quantity.value}")
+        if self.power is not None and self.power_unit is None:
+            raise ValueError("power given without power_unit ('W' or 'kW')")
+        if self.power is not None and self.quantity is not Quantity.ELECTRICITY:
+            raise ValueError("power is only defined for electricity meters")
+        return self
+
+    @property
+    def total_canonical(self) -> float:
+        """Register in kWh (electricity) or m3 (gas, water)."""
+        return self.total * REGISTER_TO_CANONICAL[self.unit][1]
+
+    @property
+    def power_kw(self) -> float | None:
+        if self.power is None or self.power_unit is None:
+            return None
+        return self.power * POWER_TO_KW[self.power_unit]
+
+
+DevicePayload = ScalePayload | CardPayload | MeterPayload
+
+
+class StatusPayload(_Payload):
+    """Retained device presence; the 'offline' form is registered as the MQTT last will."""
+
+    state: Literal["online", "offline"]
+    boot: BootId | None = None
+    ts: EpochMs | None = None
+
+
+_MODEL_BY_KIND: dict[DeviceKind, type[ScalePayload] | type[CardPayload] | type[MeterPayload]] = {
+    DeviceKind.SCALE: ScalePayload,
+    DeviceKind.CARD: CardPayload,
+    DeviceKind.METER: MeterPayload,
+}
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each wrong field, for logs, dead letters and HTTP answers."""
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "payload"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _check_size(raw: bytes) -> None:
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(raw)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
+
+
+def parse_payload(kind: DeviceKind, raw: bytes) -> DevicePayload:
+    """Validate a data payload of a device of `kind`; raise PayloadError with a readable reason."""
+    _check_size(raw)
+    model = _MODEL_BY_KIND[kind]
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise PayloadError(f"invalid {kind.value} payload: {describe_validation_error(exc)}") from exc
+
+
+def parse_status(raw: bytes) -> StatusPayload:
+    _check_size(raw)
+    try:
+        return StatusPayload.model_validate_json(raw)
+    except ValidationError as exc:
+        raise PayloadError(f"invalid status payload: {describe_validation_error(exc)}") from exc

@@ -1,0 +1,110 @@
+"""A real Mosquitto broker on a free loopback port, started and stopped by the caller."""
+
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from harness.ports import free_port, wait_for_port
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """No mosquitto binary on this machine."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Settings of a test or demo broker (production uses deploy/mosquitto/mosquitto.conf)."""
+
+    host: str = "127.0.0.1"
+    # Messages queued per persistent client while it is offline (edge restarting); beyond it
+    # Mosquitto drops new QoS 1 messages for that client. See README, 'What survives what'.
+    max_queued_messages: int = 1_000_000
+    # Unacknowledged QoS 1 messages in flight to one client; the edge commits this many at once.
+    max_inflight_messages: int = 1000
+    persistence: bool = True
+
+
+def mosquitto_binary() -> str:
+    for candidate in ("mosquitto", "/usr/sbin/mosquitto"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise BrokerUnavailable("mosquitto is not installed (Debian: apt-get install mosquitto)")
+
+
+class Mosquitto:
+    """`with Mosquitto(workdir) as broker:` runs a broker on `broker.port` until the block ends."""
+
+    def __init__(self, workdir: Path, settings: BrokerSettings | None = None, port: int | None = None):
+        self.settings = settings or BrokerSettings()
+        self.workdir = workdir
+        self.host = self.settings.host
+        self.port = port or free_port(self.host)
+        self._process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "mosquitto.log"
+
+    def _write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.workdir / "mosquitto-data"
+        data_dir.mkdir(exist_ok=True)
+        lines = [
+            f"listener {self.port} {self.host}",
+            "allow_anonymous true",
+            f"max_queued_messages {self.settings.max_queued_messages}",
+            f"max_inflight_messages {self.settings.max_inflight_messages}",
+            f"persistence {'true' if self.settings.persistence else 'false'}",
+            f"persistence_location {data_dir}/",
+            "autosave_interval 1",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+        ]
+        path = self.workdir / "mosquitto.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> None:
+        config = self._write_config()
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log
+            )
+        try:
+            wait_for_port(self.host, self.port, timeout_s=10)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start; see {self.log_path}") from None
+        logger.info("mosquitto listening on %s:%d", self.host, self.port)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, keeping the persisted queues."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> "Mosquitto":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

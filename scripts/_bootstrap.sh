@@ -1,0 +1,42 @@
+# Sourced by scripts/test, scripts/demo, scripts/check and scripts/bench: makes a fresh machine ready.
+# - Debian's mosquitto through apt-get when it is missing and we are root (else a note is printed);
+# - a virtual environment in .venv with the project and its dev tools, reinstalled when
+#   pyproject.toml changes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CANTEEN_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+ensure_mosquitto() {
+  if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing mosquitto with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+    # The Debian package enables a system broker on port 1883; ours run on free ports instead.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+  else
+    echo "bootstrap: mosquitto is missing and apt-get is not usable here (need root)" >&2
+    return 1
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "bootstrap: creating $VENV" >&2
+    "$PYTHON_BIN" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.canteen-installed"
+  local want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "bootstrap: installing Python packages into $VENV" >&2
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev,influx]"
+    echo "$want" >"$stamp"
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
