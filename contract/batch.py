@@ -47,7 +47,9 @@ class CardRecord(_Record):
 class MeterRecord(_Record):
     kind: Literal["meter"] = "meter"
     quantity: Quantity
-    total: float = Field(ge=0, description="cumulative register: kWh for electricity, m3 for gas and water")
+    total: float = Field(
+        ge=0, description="cumulative register: kWh for electricity, m3 for gas and water"
+    )
     power_kw: float | None = Field(default=None, ge=0)
 
 
@@ -75,7 +77,7 @@ class RejectedReading(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """Central's 200 answer: every reading of the batch is either accepted, a duplicate, or rejected."""
+    """Central's 200 answer: each reading of the batch is accepted, a duplicate, or rejected."""
 
     batch_id: str
     accepted: int

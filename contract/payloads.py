@@ -1,4 +1,4 @@
-"""JSON payloads that devices publish, schema version 1 (docs/protocol.md is the vendor-facing text).
+"""JSON payloads that devices publish, schema version 1 (vendor-facing text: docs/protocol.md).
 
 Every data payload carries the reading's identity within its device: the boot id (changes whenever
 the device restarts) and a sequence number (restarts from 0 with each boot). Together with the site
@@ -46,7 +46,8 @@ def _to_epoch_ms(value: Any) -> Any:
             raise ValueError(f"timestamp {value[:64]!r} is not RFC 3339") from None
         if parsed.tzinfo is None:
             raise ValueError(
-                f"timestamp {value[:64]!r} has no UTC offset; add 'Z' or '+08:00' so it names one instant"
+                f"timestamp {value[:64]!r} has no UTC offset; "
+                "add 'Z' or '+08:00' so that it names one instant"
             )
         return round(parsed.timestamp() * 1000)
     return value
@@ -165,7 +166,9 @@ def parse_payload(kind: DeviceKind, raw: bytes) -> DevicePayload:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise PayloadError(f"invalid {kind.value} payload: {describe_validation_error(exc)}") from exc
+        raise PayloadError(
+            f"invalid {kind.value} payload: {describe_validation_error(exc)}"
+        ) from exc
 
 
 def parse_status(raw: bytes) -> StatusPayload:

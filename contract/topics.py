@@ -38,14 +38,18 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
+def _topic(site: str, kind: DeviceKind, device: str, channel: Channel) -> str:
+    check_id(site, "site id")
+    check_id(device, "device id")
+    return f"{TOPIC_ROOT}/{site}/{kind.value}/{device}/{channel}"
+
+
 def data_topic(site: str, kind: DeviceKind, device: str) -> str:
-    return f"{TOPIC_ROOT}/{check_id(site, 'site id')}/{kind.value}/{check_id(device, 'device id')}/data"
+    return _topic(site, kind, device, "data")
 
 
 def status_topic(site: str, kind: DeviceKind, device: str) -> str:
-    return (
-        f"{TOPIC_ROOT}/{check_id(site, 'site id')}/{kind.value}/{check_id(device, 'device id')}/status"
-    )
+    return _topic(site, kind, device, "status")
 
 
 def site_subscriptions(site: str) -> list[str]:
@@ -55,11 +59,12 @@ def site_subscriptions(site: str) -> list[str]:
 
 
 def parse_topic(topic: str) -> TopicAddress:
-    """Read site, kind, device and channel from a topic; raise TopicError with the reason if it does not fit."""
+    """Read site, kind, device and channel from a topic; TopicError says why it does not fit."""
     parts = topic.split("/")
     if len(parts) != 5 or parts[0] != TOPIC_ROOT:
         raise TopicError(
-            f"topic {topic[:200]!r} is not of the form {TOPIC_ROOT}/<site>/<kind>/<device>/<data|status>"
+            f"topic {topic[:200]!r} is not of the form "
+            f"{TOPIC_ROOT}/<site>/<kind>/<device>/<data|status>"
         )
     _, site, kind, device, channel = parts
     check_id(site, "site id")

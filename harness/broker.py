@@ -1,8 +1,10 @@
 """A real Mosquitto broker on a free loopback port, started and stopped by the caller."""
 
 import logging
+import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +42,9 @@ def mosquitto_binary() -> str:
 class Mosquitto:
     """`with Mosquitto(workdir) as broker:` runs a broker on `broker.port` until the block ends."""
 
-    def __init__(self, workdir: Path, settings: BrokerSettings | None = None, port: int | None = None):
+    def __init__(
+        self, workdir: Path, settings: BrokerSettings | None = None, port: int | None = None
+    ):
         self.settings = settings or BrokerSettings()
         self.workdir = workdir
         self.host = self.settings.host
@@ -64,6 +68,10 @@ class Mosquitto:
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            # Mosquitto started as root drops to the 'mosquitto' user, which cannot write its
+            # persistence file into a root-owned temporary folder; stay root in tests and the demo.
+            lines.append("user root")
         path = self.workdir / "mosquitto.conf"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -108,3 +116,52 @@ class Mosquitto:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class AmqttBroker(Mosquitto):
+    """Fallback for machines where Mosquitto cannot be installed: amqtt, a broker in pure Python.
+
+    Used by the demo only; the tests always run against Mosquitto. amqtt keeps sessions in memory,
+    so a restart loses queued messages, unlike the Mosquitto configuration above.
+    """
+
+    def _write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / "amqtt.yaml"
+        path.write_text(
+            "listeners:\n"
+            "  default:\n"
+            "    type: tcp\n"
+            f"    bind: {self.host}:{self.port}\n"
+            "plugins:\n"
+            "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            "    allow_anonymous: true\n"
+        )
+        return path
+
+    def start(self) -> None:
+        amqtt = shutil.which("amqtt", path=str(Path(sys.executable).parent))
+        if amqtt is None:
+            raise BrokerUnavailable("neither mosquitto nor amqtt is installed")
+        config = self._write_config()
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen([amqtt, "-c", str(config)], stdout=log, stderr=log)
+        try:
+            wait_for_port(self.host, self.port, timeout_s=20)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"amqtt did not start; see {self.log_path}") from None
+
+
+def local_broker(workdir: Path, settings: BrokerSettings | None = None) -> Mosquitto:
+    """Mosquitto when installed, else amqtt with a note on stderr (the demo's fallback)."""
+    try:
+        mosquitto_binary()
+    except BrokerUnavailable:
+        print(
+            "note: mosquitto is not installed and could not be installed (needs root and apt-get);"
+            " using amqtt, an embedded Python broker, instead",
+            file=sys.stderr,
+        )
+        return AmqttBroker(workdir, settings)
+    return Mosquitto(workdir, settings)

@@ -1,0 +1,110 @@
+"""`canteen-central`: serve the API, or mint an edge API key and its registry entry."""
+
+import argparse
+import logging
+import re
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from central.auth import key_sha256
+from central.errors import CentralError
+from central.settings import CentralSettings
+from contract.topics import ID_PATTERN
+
+_ID_RE = re.compile(f"^{ID_PATTERN}$")
+KEY_BYTES = 32  # 256 bits of randomness from the secrets module
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canteen-central",
+        description="Central service of the smart canteen: ingest edge batches, serve KPIs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP API (settings from CENTRAL_* variables)",
+        description="Run the HTTP API with one uvicorn worker. Settings come from CENTRAL_* "
+        "environment variables, and from --env-file (dotenv) for those not set.",
+    )
+    serve.add_argument("--env-file", type=Path, metavar="PATH", help="dotenv file of CENTRAL_*")
+    key = commands.add_parser(
+        "new-edge-key",
+        help="print a fresh API key and the [[edges]] block for the registry",
+        description="Print a fresh random API key for an edge, then the [[edges]] TOML block "
+        "holding only its SHA-256, to paste into the registry. The key is not stored anywhere.",
+    )
+    key.add_argument("--edge", required=True, metavar="ID", help="the edge's id")
+    key.add_argument("--site", required=True, metavar="SITE", help="the only site it may write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "new-edge-key":
+        return _new_edge_key(args.edge, args.site)
+    return _serve(args.env_file)
+
+
+def _new_edge_key(edge: str, site: str) -> int:
+    for what, value in (("edge id", edge), ("site id", site)):
+        if not _ID_RE.match(value):
+            print(
+                f"canteen-central: {what} {value!r} must be 1-64 letters, digits, '-' or '_'",
+                file=sys.stderr,
+            )
+            return 2
+    key = secrets.token_urlsafe(KEY_BYTES)
+    print(f"# API key of edge {edge!r}: give it to the edge; it is shown only now", file=sys.stderr)
+    print(key)
+    print()
+    print("[[edges]]")
+    print(f'id = "{edge}"')
+    print(f'site = "{site}"')
+    print(f'key_sha256 = "{key_sha256(key)}"')
+    return 0
+
+
+def _serve(env_file: Path | None) -> int:
+    import uvicorn  # imported here so that `new-edge-key` stays light
+
+    from central.app import create_app
+
+    try:
+        settings = CentralSettings.load(env_file)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"canteen-central: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        app = create_app(settings)
+    except CentralError as exc:
+        print(f"canteen-central: {exc.reason}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=1,
+        lifespan="on",
+        log_config=None,  # keep the logging configured above
+        log_level=settings.log_level.lower(),
+    )
+    server = uvicorn.Server(config)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"canteen-central serving http://{host}:{settings.port} (API docs at /docs)", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        return 130
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP boundary of central: routers, response schemas, typed dependencies and error mapping."""

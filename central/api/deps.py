@@ -1,0 +1,45 @@
+"""Typed dependencies: the resources opened by the lifespan, reaching routes via request state."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from central.auth import EdgeAuthenticator
+from central.registry import Registry
+from central.settings import CentralSettings
+from central.store import ReadingsStore
+
+STATE_KEY = "central"
+
+
+@dataclass(frozen=True, slots=True)
+class CentralResources:
+    """Everything a route may use; built once per application lifespan."""
+
+    settings: CentralSettings
+    registry: Registry
+    authenticator: EdgeAuthenticator
+    store: ReadingsStore
+
+
+def get_resources(request: Request) -> CentralResources:
+    resources = getattr(request.state, STATE_KEY, None)
+    if not isinstance(resources, CentralResources):
+        raise RuntimeError("central's lifespan has not run: serve the app with lifespan enabled")
+    return resources
+
+
+Resources = Annotated[CentralResources, Depends(get_resources)]
+
+
+def get_registry(resources: Resources) -> Registry:
+    return resources.registry
+
+
+def get_store(resources: Resources) -> ReadingsStore:
+    return resources.store
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+StoreDep = Annotated[ReadingsStore, Depends(get_store)]

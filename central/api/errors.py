@@ -1,0 +1,69 @@
+"""Errors of HTTP requests, and the mapping of central's typed errors to HTTP answers."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from central.auth import MissingKey, NotAuthenticated, NotAuthorized
+from central.errors import CentralError
+from central.store import StoreUnavailable
+
+RETRY_AFTER_S = 5
+_REALM = 'Bearer realm="canteen-central"'
+
+
+class RequestError(CentralError):
+    """A request central refuses; `status_code` is the HTTP answer."""
+
+    status_code = 400
+
+
+class BodyTooLarge(RequestError):
+    status_code = 413
+
+
+class BatchTooLarge(RequestError):
+    status_code = 413
+
+
+class MalformedBatch(RequestError):
+    status_code = 422
+
+
+class InvalidDate(RequestError):
+    status_code = 422
+
+
+class UnknownSite(RequestError):
+    status_code = 404
+
+
+class UnknownService(RequestError):
+    status_code = 404
+
+
+def _answer(
+    status_code: int, exc: CentralError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": exc.reason}, status_code=status_code, headers=headers)
+
+
+async def _central_error(request: Request, exc: Exception) -> JSONResponse:
+    """Translate central's typed errors to their HTTP answer, with `{"detail": reason}`."""
+    if isinstance(exc, RequestError):
+        return _answer(exc.status_code, exc)
+    if isinstance(exc, MissingKey):
+        return _answer(401, exc, {"WWW-Authenticate": _REALM})
+    if isinstance(exc, NotAuthenticated):
+        # RFC 6750 §3: a presented but unknown token is answered with error="invalid_token".
+        return _answer(401, exc, {"WWW-Authenticate": f'{_REALM}, error="invalid_token"'})
+    if isinstance(exc, NotAuthorized):
+        return _answer(403, exc)
+    if isinstance(exc, StoreUnavailable):
+        # Retryable: the edge keeps the batch in its buffer and tries again after Retry-After.
+        return _answer(503, exc, {"Retry-After": str(RETRY_AFTER_S)})
+    raise exc  # any other error is a bug: let the server answer 500 and log it
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for error_type in (RequestError, NotAuthenticated, NotAuthorized, StoreUnavailable):
+        app.add_exception_handler(error_type, _central_error)

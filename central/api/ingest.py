@@ -1,0 +1,178 @@
+"""POST /api/v1/ingest: an edge's upload batch, stored durably and idempotently before the 200.
+
+Order of checks: body size (413), edge key (401), the batch itself (422/413), the edge's site
+(403). A batch whose envelope is sound but some readings are not is split: the good readings are
+stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field, TypeAdapter, ValidationError
+
+from central.api.deps import Resources
+from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
+from central.api.schemas import ErrorDetail
+from central.store import BatchToStore, RejectedRow
+from contract import IngestResult, ReadingRecord, RejectedReading, UploadBatch
+from contract.payloads import describe_validation_error
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["ingest"])
+
+_bearer = HTTPBearer(auto_error=False, description="the edge's API key")
+_reading = TypeAdapter[ReadingRecord](ReadingRecord)
+
+
+class _Envelope(UploadBatch):
+    """UploadBatch with readings left unvalidated, to tell a bad envelope from bad readings."""
+
+    # Any JSON values: each is validated on its own; the count is checked against the setting.
+    readings: Annotated[list[Any], Field(min_length=1)]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUpload:
+    """An upload body split into the readings to store and the rejected ones."""
+
+    site: str
+    edge: str
+    batch_id: str
+    readings: Sequence[ReadingRecord]
+    rejected: Sequence[tuple[RejectedReading, str]]  # with the reading's raw JSON
+
+
+def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
+    """Validate an upload body; raise MalformedBatch (422) or BatchTooLarge (413)."""
+    try:
+        batch = UploadBatch.model_validate_json(body)
+    except ValidationError:
+        pass  # slow path below finds out whether the envelope or some readings are wrong
+    else:
+        _check_count(len(batch.readings), max_readings)
+        return ParsedUpload(batch.site, batch.edge, batch.batch_id, batch.readings, ())
+    try:
+        envelope = _Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise MalformedBatch(f"malformed upload batch: {describe_validation_error(exc)}") from exc
+    _check_count(len(envelope.readings), max_readings)
+    good: list[ReadingRecord] = []
+    rejected: list[tuple[RejectedReading, str]] = []
+    for index, raw in enumerate(envelope.readings):
+        try:
+            good.append(_reading.validate_python(raw))
+        except ValidationError as exc:
+            rejected.append((_rejection(index, raw, describe_validation_error(exc)), _dump(raw)))
+    return ParsedUpload(envelope.site, envelope.edge, envelope.batch_id, good, rejected)
+
+
+def _check_count(count: int, max_readings: int) -> None:
+    if count > max_readings:
+        raise BatchTooLarge(
+            f"batch of {count} readings exceeds the limit of {max_readings} readings per batch"
+        )
+
+
+def _rejection(index: int, raw: Any, reason: str) -> RejectedReading:
+    """The reason, plus the reading's identity where it can be read, so the edge can trace it."""
+    fields = raw if isinstance(raw, dict) else {}
+    device, boot, seq = fields.get("device"), fields.get("boot"), fields.get("seq")
+    return RejectedReading(
+        index=index,
+        reason=reason,
+        device=device[:64] if isinstance(device, str) else None,
+        boot=boot[:64] if isinstance(boot, str) else None,
+        seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+    )
+
+
+def _dump(raw: Any) -> str:
+    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_content_length(request: Request, limit_bytes: int) -> None:
+    """Refuse a declared body larger than the limit before reading any of it."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    try:
+        size = int(declared)
+    except ValueError:
+        raise MalformedBatch(f"Content-Length {declared[:32]!r} is not a number") from None
+    if size > limit_bytes:
+        raise BodyTooLarge(f"body of {size} bytes exceeds the limit of {limit_bytes} bytes")
+
+
+async def read_body(request: Request, limit_bytes: int) -> bytes:
+    """The body, read in chunks and refused as soon as it exceeds the limit (chunked uploads)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_bytes:
+            raise BodyTooLarge(f"body exceeds the limit of {limit_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    responses={
+        401: {"model": ErrorDetail, "description": "missing or unknown edge key"},
+        403: {"model": ErrorDetail, "description": "batch for a site other than the edge's"},
+        413: {"model": ErrorDetail, "description": "too many readings or body too large"},
+        422: {"model": ErrorDetail, "description": "malformed envelope, with field and reason"},
+        503: {"model": ErrorDetail, "description": "store unavailable; retry after Retry-After"},
+    },
+)
+async def ingest(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    resources: Resources,
+) -> IngestResult:
+    """Store an edge's upload batch; 200 only once every accepted reading is on disk."""
+    settings = resources.settings
+    check_content_length(request, settings.max_body_bytes)
+    edge = resources.authenticator.authenticate(credentials.credentials if credentials else None)
+    received_ms = time.time_ns() // 1_000_000
+    body = await read_body(request, settings.max_body_bytes)
+    upload = parse_upload(body, settings.max_batch_readings)
+    resources.authenticator.authorize(edge, upload.site)
+    if upload.edge != edge.id:
+        logger.warning("edge %s uploads batches naming edge %r", edge.id, upload.edge)
+    outcome = await resources.store.write_batch(
+        BatchToStore(
+            site=upload.site,
+            edge=edge.id,
+            batch_id=upload.batch_id,
+            received_ms=received_ms,
+            readings=upload.readings,
+            rejected=[
+                RejectedRow(index=r.index, reason=r.reason, raw_json=raw)
+                for r, raw in upload.rejected
+            ],
+        )
+    )
+    logger.info(
+        "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d",
+        upload.site,
+        edge.id,
+        upload.batch_id,
+        outcome.accepted,
+        outcome.duplicates,
+        len(upload.rejected),
+    )
+    return IngestResult(
+        batch_id=upload.batch_id,
+        accepted=outcome.accepted,
+        duplicates=outcome.duplicates,
+        rejected=[r for r, _ in upload.rejected],
+    )

@@ -1,0 +1,81 @@
+"""GET /api/v1/sites and the daily KPI report of a site."""
+
+import re
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from central.api.deps import RegistryDep, StoreDep
+from central.api.errors import InvalidDate, UnknownService, UnknownSite
+from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
+from central.kpi.daily import daily_kpis, load_window
+from central.kpi.windows import day_windows
+
+router = APIRouter(tags=["sites"])
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_local_date(text: str) -> date:
+    """A calendar date YYYY-MM-DD; raise InvalidDate otherwise."""
+    try:
+        if not _DATE_RE.match(text):
+            raise ValueError
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidDate(f"date {text[:40]!r} is not a calendar date YYYY-MM-DD") from None
+    if not 1970 <= parsed.year <= 9998:
+        raise InvalidDate(f"date {text!r} is outside the years 1970-9998")
+    return parsed
+
+
+@router.get("/sites", response_model=list[SiteInfo])
+async def list_sites(registry: RegistryDep) -> list[SiteInfo]:
+    return [SiteInfo.of(site) for site in registry.sites.values()]
+
+
+@router.get(
+    "/sites/{site}/stats",
+    response_model=SiteStats,
+    responses={code: {"model": ErrorDetail} for code in (404, 503)},
+)
+async def site_stats(site: str, registry: RegistryDep, store: StoreDep) -> SiteStats:
+    """How many readings of a site are stored and rejected (the harness waits on this)."""
+    if registry.site(site) is None:
+        raise UnknownSite(f"unknown site {site[:64]!r}")
+    stats = await store.site_stats(site)
+    return SiteStats(site=site, readings=stats.readings, rejected=stats.rejected)
+
+
+@router.get(
+    "/sites/{site}/kpis/daily",
+    response_model=DailyKpis,
+    responses={
+        404: {"model": ErrorDetail},
+        422: {"model": ErrorDetail},
+        503: {"model": ErrorDetail},
+    },
+)
+async def daily(
+    site: str,
+    registry: RegistryDep,
+    store: StoreDep,
+    date_text: Annotated[
+        str, Query(alias="date", description="local date of the site, YYYY-MM-DD")
+    ],
+    service: Annotated[str | None, Query(description="only this meal service")] = None,
+) -> DailyKpis:
+    """Food-waste and energy KPIs of one site for one local date, per service and for the day."""
+    site_config = registry.site(site)
+    if site_config is None:
+        raise UnknownSite(f"unknown site {site[:64]!r}")
+    local_date = parse_local_date(date_text)
+    if service is not None and site_config.service(service) is None:
+        known = ", ".join(s.name for s in site_config.services)
+        raise UnknownService(f"site {site!r} has no service {service[:64]!r} (it has: {known})")
+    windows = day_windows(site_config, local_date)
+    loaded = load_window(windows)
+    readings = await store.load_readings(site, loaded.start_ms, loaded.end_ms)
+    kpis = daily_kpis(site_config, windows, readings, only_service=service)
+    return DailyKpis.model_validate(kpis)

@@ -1,0 +1,47 @@
+"""Central's one settings class: CENTRAL_* environment variables, optionally from a dotenv file."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract import MAX_BATCH_READINGS
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class CentralSettings(BaseSettings):
+    """Validated once at start and passed down explicitly; library code never reads os.environ."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CENTRAL_",
+        frozen=True,
+        extra="ignore",  # a shared dotenv file may carry other deployables' variables
+    )
+
+    registry_path: Path = Field(description="TOML site registry (docs/architecture.md)")
+    store: Literal["sqlite"] = Field(default="sqlite", description="reading store backend")
+    sqlite_path: Path = Field(
+        default=Path("/var/lib/canteen-central/central.sqlite3"),
+        description="SQLite database file of the 'sqlite' store",
+    )
+    host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")
+    max_batch_readings: int = Field(
+        default=MAX_BATCH_READINGS,
+        ge=1,
+        le=MAX_BATCH_READINGS,  # the wire contract caps a batch; central may only be stricter
+        description="readings per upload batch; more is answered 413",
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="upload body size limit in bytes; more is 413"
+    )
+    log_level: LogLevel = Field(default="INFO", description="root log level")
+
+    @classmethod
+    def load(cls, env_file: Path | None = None) -> "CentralSettings":
+        """Read the environment, then `env_file` (dotenv) for unset names; raise ValidationError."""
+        if env_file is not None and not env_file.is_file():
+            raise FileNotFoundError(f"env file {env_file} does not exist")
+        return cls(_env_file=env_file)

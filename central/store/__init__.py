@@ -1,0 +1,21 @@
+"""Reading stores behind one Protocol (base.py): SQLite now, InfluxDB later."""
+
+from central.store.base import (
+    BatchToStore,
+    ReadingsStore,
+    RejectedRow,
+    SiteStats,
+    StoreError,
+    StoreUnavailable,
+    WriteOutcome,
+)
+
+__all__ = [
+    "BatchToStore",
+    "ReadingsStore",
+    "RejectedRow",
+    "SiteStats",
+    "StoreError",
+    "StoreUnavailable",
+    "WriteOutcome",
+]

@@ -1,0 +1,75 @@
+"""What central needs from a reading store, as a Protocol, and the store's typed errors."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from central.errors import CentralError
+from central.kpi.readings import SiteReadings
+from contract import ReadingRecord
+
+
+class StoreError(CentralError):
+    """A store failure that retrying will not fix (bad schema, misconfiguration)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot serve right now (disk error, lock held too long); retryable, HTTP 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A reading of a batch that failed validation, kept for inspection."""
+
+    index: int
+    reason: str
+    raw_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchToStore:
+    """The good and the rejected readings of one upload batch, written in one transaction."""
+
+    site: str
+    edge: str  # the authenticated edge id
+    batch_id: str
+    received_ms: int  # central's clock when the batch arrived
+    readings: Sequence[ReadingRecord]
+    rejected: Sequence[RejectedRow] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """accepted + duplicates == len(batch.readings)."""
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStats:
+    """What is stored for a site, over all time (lets a harness wait for delivery)."""
+
+    readings: int
+    rejected: int
+
+
+class ReadingsStore(Protocol):
+    """A durable, idempotent store of readings keyed by (site, device, boot, seq)."""
+
+    @property
+    def backend(self) -> str:
+        """Short name for health answers and logs ('sqlite')."""
+        ...
+
+    async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
+        """Store a batch; return only once it is durable. Raise StoreUnavailable if it cannot be."""
+        ...
+
+    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
+        """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays."""
+        ...
+
+    async def site_stats(self, site: str) -> SiteStats:
+        """Counts of stored and rejected readings of `site`."""
+        ...

@@ -1,0 +1,293 @@
+"""The embedded default store: one SQLite file in WAL mode, written by one connection in one thread.
+
+Durability: `synchronous=FULL` with WAL makes COMMIT return only after the write-ahead log is
+fsynced, so a 2xx answered after `write_batch` means the readings survive a power cut.
+Idempotency: the primary key (site, device, boot, seq) with INSERT OR IGNORE drops resends.
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import numpy as np
+
+from central.kpi.readings import (
+    CardReadings,
+    MeterReadings,
+    ScaleReadings,
+    SiteReadings,
+    float_array,
+    int_array,
+    str_array,
+)
+from central.store.base import (
+    BatchToStore,
+    SiteStats,
+    StoreError,
+    StoreUnavailable,
+    WriteOutcome,
+)
+from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    device_time_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    stream TEXT,
+    mass_g REAL,
+    tray TEXT,
+    person TEXT,
+    quantity TEXT,
+    total REAL,
+    power_kw REAL,
+    ingested_ms INTEGER NOT NULL,
+    PRIMARY KEY (site, device, boot, seq)
+);
+-- The site-day KPI query is a range scan on this index.
+CREATE INDEX IF NOT EXISTS readings_site_time ON readings (site, device_time_ms);
+CREATE TABLE IF NOT EXISTS rejected_readings (
+    site TEXT NOT NULL,
+    edge TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    reading_index INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    -- an edge resending a batch after a crash records its bad readings once
+    UNIQUE (site, edge, batch_id, reading_index)
+);
+"""
+
+_INSERT_READING = """
+INSERT OR IGNORE INTO readings (
+    site, device, boot, seq, kind, device_time_ms, received_ms,
+    stream, mass_g, tray, person, quantity, total, power_kw, ingested_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_REJECTED = """
+INSERT OR IGNORE INTO rejected_readings (
+    site, edge, batch_id, reading_index, reason, raw, received_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+# COALESCE keeps every column one numpy dtype; each kind only reads its own columns.
+_SELECT_RANGE = """
+SELECT kind, device, device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0),
+       COALESCE(person, ''), COALESCE(quantity, ''), COALESCE(total, 0.0)
+FROM readings
+WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?
+"""
+
+Row = tuple[Any, ...]
+
+
+def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
+    if isinstance(record, ScaleRecord):
+        return (
+            site, record.device, record.boot, record.seq, "scale", record.device_time_ms,
+            record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
+            None, None, None, ingested_ms,
+        )  # fmt: skip
+    if isinstance(record, CardRecord):
+        return (
+            site, record.device, record.boot, record.seq, "card", record.device_time_ms,
+            record.received_ms, None, None, None, record.person,
+            None, None, None, ingested_ms,
+        )  # fmt: skip
+    if isinstance(record, MeterRecord):
+        return (
+            site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
+            record.received_ms, None, None, None, None,
+            record.quantity.value, record.total, record.power_kw, ingested_ms,
+        )  # fmt: skip
+    raise TypeError(f"not a reading record: {type(record).__name__}")
+
+
+class SqliteStore:
+    """`async with SqliteStore(path) as store:`; blocking sqlite3 calls run in two owned threads.
+
+    One writer connection in one thread serialises writes (SQLite allows one writer anyway);
+    one reader connection in another thread reads concurrently thanks to WAL.
+    """
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._run(self._writer, self._open_writer)
+            await self._run(self._reader, self._open_reader)
+        except BaseException:
+            await self.aclose()
+            raise
+        logger.info("sqlite store open at %s", self.path)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close both connections in their own threads, then stop the threads."""
+        for executor, attr in ((self._reader, "_read_conn"), (self._writer, "_write_conn")):
+            with contextlib.suppress(RuntimeError):  # executor already shut down: closed before
+                await asyncio.get_running_loop().run_in_executor(executor, self._close, attr)
+            executor.shutdown(wait=True)
+
+    async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
+        """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
+        return await self._run(self._writer, self._write, batch)
+
+    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
+        return await self._run(self._reader, self._load, site, start_ms, end_ms)
+
+    async def site_stats(self, site: str) -> SiteStats:
+        return await self._run(self._reader, self._stats, site)
+
+    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except sqlite3.Error as exc:
+            # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
+            raise StoreUnavailable(f"sqlite store {self.path}: {exc}") from exc
+
+    # --- the functions below run in the store's threads -----------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; writes use explicit BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        return conn
+
+    def _open_writer(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory of {self.path}: {exc}") from exc
+        conn = self._connect()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(
+                    f"sqlite store {self.path}: WAL mode refused (journal_mode={mode})"
+                )
+            conn.execute("PRAGMA synchronous = FULL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise StoreError(
+                    f"sqlite store {self.path} has schema version {version}; "
+                    f"this central knows version {SCHEMA_VERSION}"
+                )
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
+        self._write_conn = conn
+
+    def _open_reader(self) -> None:
+        conn = self._connect()
+        conn.execute("PRAGMA query_only = 1")
+        self._read_conn = conn
+
+    def _close(self, attr: str) -> None:
+        conn: sqlite3.Connection | None = getattr(self, attr)
+        if conn is not None:
+            setattr(self, attr, None)
+            conn.close()
+
+    def _write(self, batch: BatchToStore) -> WriteOutcome:
+        conn = self._write_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        ingested_ms = time.time_ns() // 1_000_000
+        site = batch.site
+        rows = [_row(site, record, ingested_ms) for record in batch.readings]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes  # sum of changes(): ignored duplicates add nothing
+            conn.executemany(_INSERT_READING, rows)
+            accepted = conn.total_changes - before
+            if batch.rejected:
+                conn.executemany(
+                    _INSERT_REJECTED,
+                    [
+                        (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
+                         batch.received_ms)
+                        for r in batch.rejected
+                    ],
+                )  # fmt: skip
+            # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
+
+    def _load(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms)).fetchall()
+        if not rows:
+            return SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
+        kind, device, time_ms, stream, mass_g, person, quantity, total = (
+            np.asarray(column) for column in zip(*rows, strict=True)
+        )
+        times = int_array(time_ms)
+        scale = kind == "scale"
+        card = kind == "card"
+        meter = kind == "meter"
+        return SiteReadings(
+            scale=ScaleReadings(
+                time_ms=times[scale],
+                stream=str_array(stream[scale]),
+                mass_g=float_array(mass_g[scale]),
+            ),
+            card=CardReadings(time_ms=times[card], person=str_array(person[card])),
+            meter=MeterReadings(
+                device=str_array(device[meter]),
+                quantity=str_array(quantity[meter]),
+                time_ms=times[meter],
+                total=float_array(total[meter]),
+            ),
+        )
+
+    def _stats(self, site: str) -> SiteStats:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        readings = conn.execute("SELECT COUNT(*) FROM readings WHERE site = ?", (site,))
+        rejected = conn.execute("SELECT COUNT(*) FROM rejected_readings WHERE site = ?", (site,))
+        return SiteStats(readings=readings.fetchone()[0], rejected=rejected.fetchone()[0])

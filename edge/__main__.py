@@ -1,0 +1,89 @@
+"""canteen-edge: `run` the per-site daemon, or print the `status` of its buffer as JSON."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from edge.buffer import read_status, stats_json
+from edge.daemon import run_edge
+from edge.errors import EdgeError
+from edge.settings import EdgeSettings
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canteen-edge",
+        description="Store-and-forward edge of one canteen site (settings: EDGE_* variables).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the daemon until SIGTERM or Ctrl-C")
+    status = commands.add_parser(
+        "status", help="print counters, pending depth and recent dead letters as JSON"
+    )
+    for sub in (run, status):
+        sub.add_argument(
+            "--env-file",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="dotenv file with EDGE_* settings (environment variables take precedence)",
+        )
+    status.add_argument(
+        "--buffer",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="buffer file to read instead of EDGE_BUFFER_PATH (no other setting is needed then)",
+    )
+    return parser
+
+
+def _settings(env_file: Path | None) -> EdgeSettings:
+    if env_file is not None and not env_file.is_file():
+        raise SystemExit(f"canteen-edge: no env file at {env_file}")
+    try:
+        return EdgeSettings(_env_file=env_file)
+    except ValidationError as exc:
+        # Field and reason only: the offending input may be a secret and must not reach a log.
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            where = "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"  {'EDGE_' + where if where else 'settings'}: {error['msg']}")
+        print("canteen-edge: invalid settings:\n" + "\n".join(lines), file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "status":
+        path = args.buffer if args.buffer is not None else _settings(args.env_file).buffer_path
+        try:
+            print(stats_json(read_status(path, last_dead_letters=10)))
+        except EdgeError as exc:
+            print(f"canteen-edge: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        return 0
+
+    settings = _settings(args.env_file)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(run_edge(settings))
+    except EdgeError as exc:
+        logging.getLogger(__name__).critical("edge stopped: %s", exc)
+        return EXIT_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,515 @@
+"""The durable queue of an edge: a SQLite file holding readings until central confirmed them.
+
+All SQLite access runs on one dedicated worker thread and is exposed as an async API, so that the
+event loop never blocks on a disk flush and the connection is never shared between threads. WAL with
+synchronous=FULL: when `commit` returns, the transaction is on disk and survives a power cut, which
+is what makes it safe to acknowledge the MQTT messages afterwards (STYLE.md 9).
+"""
+
+import asyncio
+import functools
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from edge.errors import EdgeBufferError
+from edge.settings import OverflowPolicy
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_TOPIC_CHARS = 512
+MAX_REASON_CHARS = 2000
+
+# Persisted across restarts; `edge status` and the stats log line print them.
+COUNTER_NAMES = (
+    "received",  # MQTT messages committed (readings, statuses and dead letters)
+    "persisted",  # new readings written to the buffer
+    "duplicates",  # readings whose (device, boot, seq) was already pending
+    "dead_lettered",  # messages that failed topic or payload validation
+    "dropped_overflow",  # readings lost to the buffer bound (either overflow policy)
+    "status_updates",  # device online/offline messages
+    "uploaded",  # readings central answered 2xx for (accepted, duplicate or rejected)
+    "rejected_by_central",  # readings central answered as rejected
+    "upload_failures",  # upload attempts that did not end in a 2xx
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (device, boot, seq)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_ms INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    payload_bytes INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_status (
+    site TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    device TEXT NOT NULL,
+    state TEXT NOT NULL,
+    boot TEXT,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (site, kind, device)
+);
+"""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    """A converted reading to persist; (device, boot, seq) is its identity within this site."""
+
+    device: str
+    boot: str
+    seq: int
+    record_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be turned into a reading, kept for an operator to inspect."""
+
+    received_ms: int
+    topic: str
+    payload: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The latest retained presence message of a device."""
+
+    site: str
+    kind: str
+    device: str
+    state: str
+    boot: str | None
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A reading waiting for upload, with its buffer id (oldest first)."""
+
+    id: int
+    device: str
+    boot: str
+    seq: int
+    record_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    """What one commit did with the messages it was given."""
+
+    received: int = 0
+    persisted: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    dropped_overflow: int = 0
+    status_updates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStats:
+    """Counters and depths, for the stats log line and `canteen-edge status`."""
+
+    counters: dict[str, int]
+    pending: int
+    dead_letters: int
+    last_dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counters": self.counters,
+            "pending": self.pending,
+            "dead_letters": self.dead_letters,
+            "last_dead_letters": self.last_dead_letters,
+        }
+
+
+def _configure(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")
+    # FULL: a WAL commit is fsynced before COMMIT returns, so an acknowledged message is on disk.
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=5000")
+
+
+def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> BufferStats:
+    counters = {name: 0 for name in COUNTER_NAMES}
+    counters.update(dict(connection.execute("SELECT name, value FROM counters").fetchall()))
+    (pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
+    (dead,) = connection.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+    rows = connection.execute(
+        "SELECT id, received_ms, topic, payload_bytes, reason FROM dead_letters"
+        " ORDER BY id DESC LIMIT ?",
+        (last_dead_letters,),
+    ).fetchall()
+    letters = [
+        {"id": r[0], "received_ms": r[1], "topic": r[2], "payload_bytes": r[3], "reason": r[4]}
+        for r in rows
+    ]
+    return BufferStats(counters, pending, dead, letters)
+
+
+def read_status(path: Path, *, last_dead_letters: int = 10) -> BufferStats:
+    """Read counters and depths from a buffer file, read-only (a running edge may own it)."""
+    if not path.exists():
+        raise EdgeBufferError(f"no buffer file at {path}")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            connection.execute("PRAGMA busy_timeout=5000")
+            return _read_stats(connection, last_dead_letters)
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise EdgeBufferError(f"cannot read buffer {path}: {exc}") from exc
+
+
+class Buffer:
+    """`async with Buffer(path) as buffer:` a bounded, crash-safe queue of readings."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_readings: int = 1_000_000,
+        overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
+        dead_letter_max_rows: int = 10_000,
+        dead_letter_max_payload_bytes: int = 4096,
+    ) -> None:
+        if max_readings < 1 or dead_letter_max_rows < 1 or dead_letter_max_payload_bytes < 0:
+            raise ValueError("buffer bounds must be positive")
+        self.path = path
+        self.max_readings = max_readings
+        self.overflow_policy = overflow_policy
+        self.dead_letter_max_rows = dead_letter_max_rows
+        self.dead_letter_max_payload_bytes = dead_letter_max_payload_bytes
+        self._executor: ThreadPoolExecutor | None = None
+        # Owned by the worker thread only.
+        self._connection: sqlite3.Connection | None = None
+        self._pending = 0
+        self._dead_letters = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-buffer")
+        try:
+            await self._call(self._open_sync)
+        except BaseException:
+            self._shutdown()
+            raise
+        logger.info(
+            "buffer %s open: %d pending readings, %d dead letters",
+            self.path,
+            self._pending,
+            self._dead_letters,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # A transaction already running on the worker finishes first (it cannot be interrupted
+        # halfway anyway); then the connection is closed on the thread that opened it. Blocking
+        # here is bounded by one transaction and keeps shutdown correct under cancellation.
+        closing = executor.submit(self._close_sync)
+        executor.shutdown(wait=True)
+        closing.result()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise EdgeBufferError("buffer is not open; use `async with Buffer(...)`")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
+            connection = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise EdgeBufferError(f"cannot open buffer {self.path}: {exc}") from exc
+        try:
+            _configure(connection)
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise EdgeBufferError(
+                    f"buffer {self.path} has schema {version}, newer than this edge's"
+                    f" {SCHEMA_VERSION}; upgrade the edge"
+                )
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            connection.executemany(
+                "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
+                [(name,) for name in COUNTER_NAMES],
+            )
+            (self._pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
+            (self._dead_letters,) = connection.execute(
+                "SELECT COUNT(*) FROM dead_letters"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            connection.close()
+            raise EdgeBufferError(f"cannot initialise buffer {self.path}: {exc}") from exc
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _close_sync(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise EdgeBufferError("buffer is not open")
+        return self._connection
+
+    def _transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._db()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise EdgeBufferError(f"buffer {self.path}: {exc}") from exc
+        return result
+
+    @staticmethod
+    def _add_counters(connection: sqlite3.Connection, deltas: Mapping[str, int]) -> None:
+        connection.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            [(name, delta) for name, delta in deltas.items() if delta],
+        )
+
+    # -- intake side -------------------------------------------------------------------------
+
+    async def commit(
+        self,
+        readings: Sequence[NewReading] = (),
+        dead_letters: Sequence[DeadLetter] = (),
+        statuses: Sequence[DeviceStatus] = (),
+        *,
+        received: int | None = None,
+    ) -> CommitOutcome:
+        """Write all of it in ONE transaction; on return it is on disk (synchronous=FULL)."""
+        if received is None:
+            received = len(readings) + len(dead_letters) + len(statuses)
+        outcome = await self._call(
+            self._commit_sync, list(readings), list(dead_letters), list(statuses), received
+        )
+        if outcome.dropped_overflow:
+            logger.warning(
+                "buffer full (%d readings, policy %s): dropped %d readings",
+                self.max_readings,
+                self.overflow_policy.value,
+                outcome.dropped_overflow,
+            )
+        return outcome
+
+    def _commit_sync(
+        self,
+        readings: list[NewReading],
+        dead_letters: list[DeadLetter],
+        statuses: list[DeviceStatus],
+        received: int,
+    ) -> CommitOutcome:
+        def body(db: sqlite3.Connection) -> tuple[CommitOutcome, int, int]:
+            pending = self._pending
+            persisted = duplicates = dropped = 0
+            for reading in readings:
+                identity = (reading.device, reading.boot, reading.seq)
+                if (
+                    self.overflow_policy is OverflowPolicy.DROP_NEWEST
+                    and pending >= self.max_readings
+                ):
+                    known = db.execute(
+                        "SELECT 1 FROM pending WHERE device = ? AND boot = ? AND seq = ?",
+                        identity,
+                    ).fetchone()
+                    if known:
+                        duplicates += 1
+                    else:
+                        dropped += 1
+                    continue
+                # The reading identity absorbs QoS 1 redelivery and device resends.
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO pending (device, boot, seq, record) VALUES (?, ?, ?, ?)",
+                    (*identity, reading.record_json),
+                )
+                if cursor.rowcount == 1:
+                    persisted += 1
+                    pending += 1
+                else:
+                    duplicates += 1
+            if pending > self.max_readings:  # only reachable with DROP_OLDEST
+                excess = pending - self.max_readings
+                db.execute(
+                    "DELETE FROM pending WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)",
+                    (excess,),
+                )
+                dropped += excess
+                pending = self.max_readings
+
+            dead = self._dead_letters
+            limit = self.dead_letter_max_payload_bytes
+            db.executemany(
+                "INSERT INTO dead_letters (received_ms, topic, payload, payload_bytes, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        letter.received_ms,
+                        letter.topic[:MAX_TOPIC_CHARS],
+                        letter.payload[:limit],
+                        len(letter.payload),
+                        letter.reason[:MAX_REASON_CHARS],
+                    )
+                    for letter in dead_letters
+                ],
+            )
+            dead += len(dead_letters)
+            if dead > self.dead_letter_max_rows:
+                db.execute(
+                    "DELETE FROM dead_letters WHERE id IN"
+                    " (SELECT id FROM dead_letters ORDER BY id LIMIT ?)",
+                    (dead - self.dead_letter_max_rows,),
+                )
+                dead = self.dead_letter_max_rows
+
+            db.executemany(
+                "INSERT INTO device_status (site, kind, device, state, boot, received_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (site, kind, device) DO UPDATE SET state = excluded.state,"
+                " boot = excluded.boot, received_ms = excluded.received_ms",
+                [(s.site, s.kind, s.device, s.state, s.boot, s.received_ms) for s in statuses],
+            )
+            outcome = CommitOutcome(
+                received=received,
+                persisted=persisted,
+                duplicates=duplicates,
+                dead_lettered=len(dead_letters),
+                dropped_overflow=dropped,
+                status_updates=len(statuses),
+            )
+            self._add_counters(
+                db,
+                {
+                    "received": outcome.received,
+                    "persisted": outcome.persisted,
+                    "duplicates": outcome.duplicates,
+                    "dead_lettered": outcome.dead_lettered,
+                    "dropped_overflow": outcome.dropped_overflow,
+                    "status_updates": outcome.status_updates,
+                },
+            )
+            return outcome, pending, dead
+
+        outcome, self._pending, self._dead_letters = self._transaction(body)
+        return outcome
+
+    # -- upload side -------------------------------------------------------------------------
+
+    async def oldest(self, limit: int) -> list[PendingRow]:
+        """The `limit` oldest pending readings, in the order they were persisted."""
+        return await self._call(self._oldest_sync, limit)
+
+    def _oldest_sync(self, limit: int) -> list[PendingRow]:
+        rows = self._db().execute(
+            "SELECT id, device, boot, seq, record FROM pending ORDER BY id LIMIT ?", (limit,)
+        )
+        return [PendingRow(*row) for row in rows.fetchall()]
+
+    async def delete_confirmed(self, ids: Sequence[int], *, rejected: int = 0) -> int:
+        """Delete readings central confirmed (2xx); count them as uploaded. Returns rows deleted."""
+        return await self._call(self._delete_sync, list(ids), rejected)
+
+    def _delete_sync(self, ids: list[int], rejected: int) -> int:
+        def body(db: sqlite3.Connection) -> int:
+            cursor = db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+            self._add_counters(db, {"uploaded": len(ids), "rejected_by_central": rejected})
+            return max(cursor.rowcount, 0)
+
+        deleted = self._transaction(body)
+        self._pending -= deleted
+        return deleted
+
+    async def add_counters(self, **deltas: int) -> None:
+        """Add to persisted counters, e.g. `upload_failures=1`."""
+        unknown = set(deltas) - set(COUNTER_NAMES)
+        if unknown:
+            raise ValueError(f"unknown counters {sorted(unknown)}")
+        await self._call(self._transaction, lambda db: self._add_counters(db, deltas))
+
+    # -- inspection --------------------------------------------------------------------------
+
+    async def pending_count(self) -> int:
+        """Readings waiting for upload (kept in memory by the worker: no table scan)."""
+        return await self._call(lambda: self._pending)
+
+    async def stats(self, *, last_dead_letters: int = 0) -> BufferStats:
+        return await self._call(lambda: _read_stats(self._db(), last_dead_letters))
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        """Every stored dead letter, oldest first, with the (truncated) payload bytes."""
+
+        def read() -> list[dict[str, Any]]:
+            rows = self._db().execute(
+                "SELECT id, received_ms, topic, payload, payload_bytes, reason"
+                " FROM dead_letters ORDER BY id"
+            )
+            keys = ("id", "received_ms", "topic", "payload", "payload_bytes", "reason")
+            return [dict(zip(keys, row, strict=True)) for row in rows.fetchall()]
+
+        return await self._call(read)
+
+    async def device_statuses(self) -> list[DeviceStatus]:
+        def read() -> list[DeviceStatus]:
+            rows = self._db().execute(
+                "SELECT site, kind, device, state, boot, received_ms FROM device_status"
+                " ORDER BY site, kind, device"
+            )
+            return [DeviceStatus(*row) for row in rows.fetchall()]
+
+        return await self._call(read)
+
+
+def stats_json(stats: BufferStats) -> str:
+    """The `canteen-edge status` output."""
+    return json.dumps(stats.as_dict(), indent=2, sort_keys=True)

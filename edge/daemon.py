@@ -1,0 +1,129 @@
+"""run_edge: enter buffer, HTTP client and MQTT intake, then run the loops in one TaskGroup."""
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+import httpx
+
+from contract.topics import site_subscriptions
+from edge.buffer import Buffer
+from edge.committer import Committer
+from edge.mqtt_intake import MqttIntake
+from edge.settings import EdgeSettings
+from edge.uploader import Uploader
+
+logger = logging.getLogger(__name__)
+
+
+class StopRequested(Exception):
+    """Raised in the TaskGroup on SIGTERM or SIGINT, so that the group cancels its tasks."""
+
+
+async def log_stats(buffer: Buffer, *, interval_s: float) -> None:
+    """One INFO line with the counters and the buffer depth every `interval_s`."""
+    while True:
+        await asyncio.sleep(interval_s)
+        stats = await buffer.stats()
+        logger.info(
+            "stats: pending %d, dead letters %d, %s",
+            stats.pending,
+            stats.dead_letters,
+            ", ".join(f"{name} {value}" for name, value in stats.counters.items()),
+        )
+
+
+async def _wait_for_signal(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise StopRequested
+
+
+async def run_edge(
+    settings: EdgeSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    ready: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Run until cancelled or signalled.
+
+    `transport` replaces the HTTP network (tests); `ready` is set once the MQTT subscriptions hold.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+    for sig in signals:
+        # SIGTERM and Ctrl-C take the same path: the TaskGroup is cancelled (STYLE.md 4).
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with (
+            Buffer(
+                settings.buffer_path,
+                max_readings=settings.buffer_max_readings,
+                overflow_policy=settings.overflow_policy,
+                dead_letter_max_rows=settings.dead_letter_max_rows,
+                dead_letter_max_payload_bytes=settings.dead_letter_max_payload_bytes,
+            ) as buffer,
+            httpx.AsyncClient(timeout=settings.http_timeout_s, transport=transport) as client,
+            MqttIntake(
+                host=settings.mqtt_host,
+                port=settings.mqtt_port,
+                client_id=settings.mqtt_client_id,
+                topics=site_subscriptions(settings.site),
+                username=settings.mqtt_username,
+                password=(
+                    None
+                    if settings.mqtt_password is None
+                    else settings.mqtt_password.get_secret_value()
+                ),
+                keepalive_s=settings.mqtt_keepalive_s,
+                # At least two commits' worth and above a typical broker in-flight window.
+                queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
+            ) as intake,
+        ):
+            uploader = Uploader(
+                buffer,
+                client,
+                site=settings.site,
+                edge_id=settings.id,
+                central_url=settings.central_url,
+                api_key=settings.api_key.get_secret_value(),
+                batch_max_readings=settings.batch_max_readings,
+                upload_interval_s=settings.upload_interval_s,
+                backoff_initial_s=settings.backoff_initial_s,
+                backoff_max_s=settings.backoff_max_s,
+            )
+            committer = Committer(
+                intake,
+                buffer,
+                site=settings.site,
+                person_key=settings.person_key.get_secret_value().encode(),
+                commit_max_readings=settings.commit_max_readings,
+                commit_interval_ms=settings.commit_interval_ms,
+                on_persisted=uploader.notify,
+            )
+            logger.info(
+                "edge %s for site %s: central %s, buffer %s",
+                settings.id,
+                settings.site,
+                settings.central_url,
+                settings.buffer_path,
+            )
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(committer.run(), name="committer")
+                    tasks.create_task(uploader.run(), name="uploader")
+                    tasks.create_task(
+                        log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
+                    )
+                    tasks.create_task(_wait_for_signal(stop), name="signals")
+                    if ready is not None:
+                        await intake.wait_subscribed()
+                        ready.set()
+            except* StopRequested:
+                logger.info("edge %s stopping on signal", settings.id)
+    finally:
+        for sig in signals:
+            with suppress(Exception):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,90 @@
+"""EdgeSettings: the one configuration class of an edge, from EDGE_* variables or a dotenv file."""
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract import MAX_BATCH_READINGS
+from contract.topics import ID_PATTERN
+
+MIN_SECRET_CHARS = 16
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class OverflowPolicy(StrEnum):
+    """What the buffer does when it is full (`buffer_max_readings`) and a new reading arrives."""
+
+    DROP_OLDEST = "drop_oldest"  # make room by deleting the oldest pending readings
+    DROP_NEWEST = "drop_newest"  # refuse the new reading
+
+
+class EdgeSettings(BaseSettings):
+    """Validated once at start (STYLE.md 6) and passed down; libraries never read os.environ."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", frozen=True)
+
+    site: str = Field(pattern=f"^{ID_PATTERN}$", description="the one site this edge serves")
+    id: str = Field(default="", description="edge id known to central; default edge-<site>")
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_client_id: str = Field(default="", description="stable MQTT client id; default: edge id")
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535)
+
+    central_url: str = Field(description="base URL of central, e.g. http://127.0.0.1:8000")
+    api_key: SecretStr = Field(description="bearer key of this edge at central")
+    person_key: SecretStr = Field(description="per-site HMAC key that pseudonymises card numbers")
+
+    buffer_path: Path = Path("/var/lib/canteen-edge/buffer.sqlite3")
+    buffer_max_readings: int = Field(default=1_000_000, ge=1)
+    overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
+    commit_max_readings: int = Field(default=500, ge=1)
+    commit_interval_ms: int = Field(default=20, ge=0)
+    batch_max_readings: int = Field(default=1000, ge=1, le=MAX_BATCH_READINGS)
+    upload_interval_s: float = Field(default=1.0, ge=0)
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    backoff_initial_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+    dead_letter_max_rows: int = Field(default=10_000, ge=1)
+    dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
+    stats_interval_s: float = Field(default=30.0, gt=0)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("central_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("api_key", "person_key")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        # An empty or short secret is an unsafe default: refuse to start (STYLE.md 6).
+        if len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_bounds(self) -> "EdgeSettings":
+        if not self.id:
+            object.__setattr__(self, "id", f"edge-{self.site}")
+        if not self.mqtt_client_id:
+            object.__setattr__(self, "mqtt_client_id", self.id)
+        if not re.fullmatch(ID_PATTERN, self.id):
+            raise ValueError(f"edge id {self.id!r} must be 1-64 letters, digits, '-' or '_'")
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        return self

@@ -1,0 +1,222 @@
+"""Uploader: forwards the oldest buffered readings to central; deletes only what it confirmed."""
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from contract import IngestResult, ReadingRecord, UploadBatch
+from edge.buffer import Buffer, PendingRow
+from edge.errors import PermanentUploadError, RetryableUploadError
+
+logger = logging.getLogger(__name__)
+
+INGEST_PATH = "/api/v1/ingest"
+MAX_REASON_CHARS = 500
+_RECORD = TypeAdapter[ReadingRecord](ReadingRecord)
+
+
+def _reason(response: httpx.Response) -> str:
+    """Central's explanation: FastAPI's `detail` if the body is JSON, else the start of the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:MAX_REASON_CHARS] or response.reason_phrase
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:MAX_REASON_CHARS]
+    return str(body)[:MAX_REASON_CHARS]
+
+
+class Uploader:
+    """One task: read the oldest pending rows, POST them as one UploadBatch, delete them on 2xx."""
+
+    def __init__(
+        self,
+        buffer: Buffer,
+        client: httpx.AsyncClient,
+        *,
+        site: str,
+        edge_id: str,
+        central_url: str,
+        api_key: str,
+        batch_max_readings: int = 1000,
+        upload_interval_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if batch_max_readings < 1:
+            raise ValueError("batch_max_readings must be >= 1")
+        self._buffer = buffer
+        self._client = client
+        self.site = site
+        self.edge_id = edge_id
+        self.ingest_url = central_url.rstrip("/") + INGEST_PATH
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+        }
+        self.batch_size = batch_max_readings
+        self.upload_interval_s = upload_interval_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # jitter, not a secret
+        self._wake = asyncio.Event()
+        self.batches_confirmed = 0
+
+    def notify(self) -> None:
+        """Called after a commit added rows: wake the uploader before its interval ends."""
+        self._wake.set()
+
+    def backoff_s(self, failures: int) -> float:
+        """Capped exponential backoff with full jitter: uniform(0, min(max, initial * 2**(n-1)))."""
+        ceiling_s = min(self.backoff_max_s, self.backoff_initial_s * 2 ** min(failures - 1, 62))
+        return self._rng.uniform(0, ceiling_s)
+
+    async def run(self) -> None:
+        """Upload forever; failures keep the rows and back off, they never end the task."""
+        failures = 0
+        while True:
+            rows = await self.next_rows()
+            try:
+                await self.upload(rows)
+            except PermanentUploadError as exc:
+                await self._buffer.add_counters(upload_failures=1)
+                if exc.status_code == httpx.codes.REQUEST_ENTITY_TOO_LARGE and len(rows) > 1:
+                    self.batch_size = max(1, len(rows) // 2)
+                    logger.warning(
+                        "central: batch of %d readings too large (%s); batch size now %d",
+                        len(rows),
+                        exc.reason,
+                        self.batch_size,
+                    )
+                    continue
+                failures += 1
+                if exc.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+                    # A configuration error: keep every row and retry slowly until an operator
+                    # fixes the key or the registry.
+                    delay_s = self.backoff_max_s
+                else:
+                    delay_s = self.backoff_s(failures)
+                logger.error(
+                    "central refused batch (HTTP %s): %s; %d readings kept, retry in %.1f s",
+                    exc.status_code,
+                    exc.reason,
+                    len(rows),
+                    delay_s,
+                )
+                await self._sleep(delay_s)
+            except RetryableUploadError as exc:
+                await self._buffer.add_counters(upload_failures=1)
+                failures += 1
+                delay_s = self.backoff_s(failures)
+                logger.warning(
+                    "upload failed (%s); %d readings kept, retry %d in %.2f s",
+                    exc.reason,
+                    len(rows),
+                    failures,
+                    delay_s,
+                )
+                await self._sleep(delay_s)
+            else:
+                failures = 0
+
+    async def next_rows(self) -> list[PendingRow]:
+        """The oldest pending rows: a full batch at once, or what is there after the interval."""
+        deadline: float | None = None
+        while True:
+            # Clear before looking, so that a commit landing in between still wakes the wait.
+            self._wake.clear()
+            pending = await self._buffer.pending_count()
+            if pending >= self.batch_size:
+                break
+            now = time.monotonic()
+            if pending > 0:
+                if deadline is None:
+                    deadline = now + self.upload_interval_s
+                if now >= deadline:
+                    break
+            try:
+                async with asyncio.timeout(None if deadline is None else deadline - now):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+        return await self._buffer.oldest(self.batch_size)
+
+    async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
+        """POST one batch; on 2xx delete exactly these rows, else raise an UploadError subtype."""
+        batch = UploadBatch(
+            site=self.site,
+            edge=self.edge_id,
+            batch_id=uuid.uuid4().hex,
+            readings=[_RECORD.validate_json(row.record_json) for row in rows],
+        )
+        result = await self._post(batch)
+        # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
+        await self._buffer.delete_confirmed([row.id for row in rows], rejected=len(result.rejected))
+        self.batches_confirmed += 1
+        logger.info(
+            "batch %s: %d readings (buffer ids %d-%d), accepted %d, duplicates %d, rejected %d",
+            batch.batch_id,
+            len(rows),
+            rows[0].id,
+            rows[-1].id,
+            result.accepted,
+            result.duplicates,
+            len(result.rejected),
+        )
+        for rejected in result.rejected:
+            row = rows[rejected.index] if 0 <= rejected.index < len(rows) else None
+            logger.warning(
+                "batch %s: central rejected reading %d (%s): %s",
+                batch.batch_id,
+                rejected.index,
+                "unknown" if row is None else f"{row.device}/{row.boot}/{row.seq}",
+                rejected.reason,
+            )
+        answered = result.accepted + result.duplicates + len(result.rejected)
+        if answered != len(rows):
+            logger.warning(
+                "batch %s: central answered for %d of %d readings",
+                batch.batch_id,
+                answered,
+                len(rows),
+            )
+        return result
+
+    async def _post(self, batch: UploadBatch) -> IngestResult:
+        try:
+            response = await self._client.post(
+                self.ingest_url, content=batch.model_dump_json(), headers=self._headers
+            )
+        except httpx.TimeoutException as exc:
+            raise RetryableUploadError(f"timeout: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise RetryableUploadError(f"{type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if response.is_success:
+            try:
+                result = IngestResult.model_validate_json(response.content)
+            except ValidationError as exc:
+                # Not central's answer (a proxy page?): keep the rows; resending is harmless
+                # because central absorbs duplicates.
+                raise RetryableUploadError(
+                    f"HTTP {status} body is not an IngestResult", status_code=status
+                ) from exc
+            if result.batch_id != batch.batch_id:
+                raise RetryableUploadError(
+                    f"answer is for batch {result.batch_id!r}, not {batch.batch_id!r}",
+                    status_code=status,
+                )
+            return result
+        reason = _reason(response)
+        if status == httpx.codes.TOO_MANY_REQUESTS or response.is_server_error:
+            raise RetryableUploadError(f"HTTP {status}: {reason}", status_code=status)
+        raise PermanentUploadError(reason, status_code=status)

@@ -1,0 +1,178 @@
+"""The whole system as real processes: Mosquitto, central, one edge per site, and the simulator."""
+
+import json
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from harness.broker import BrokerSettings, local_broker
+from harness.ports import free_port, wait_for_port
+from harness.processes import ManagedProcess, python_module, wait_until
+from harness.registry import EdgeCredentials, write_registry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StackSettings:
+    workdir: Path
+    sites: tuple[str, ...]
+    central_host: str = "127.0.0.1"
+    central_port: int | None = None  # None: a free port
+    registered_staff: int = 400
+    edge_env: dict[str, str] = field(default_factory=dict)  # extra EDGE_* settings for every edge
+    central_env: dict[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """`with Stack(settings) as stack:` runs broker, central and edges until the block ends."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.workdir = settings.workdir
+        self.log_dir = self.workdir / "logs"
+        self.registry_path = self.workdir / "sites.toml"
+        self.central_port = settings.central_port or free_port(settings.central_host)
+        self.central_url = f"http://{settings.central_host}:{self.central_port}"
+        self.credentials: dict[str, EdgeCredentials] = {}
+        self.broker = local_broker(self.workdir / "broker", BrokerSettings())
+        self.central: ManagedProcess | None = None
+        self.edges: dict[str, ManagedProcess] = {}
+        self._exit = ExitStack()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> "Stack":
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.credentials = write_registry(
+                self.registry_path, list(self.settings.sites), self.settings.registered_staff
+            )
+            self._exit.enter_context(self.broker)
+            self.central = self._exit.enter_context(self._central_process())
+            wait_for_port(self.settings.central_host, self.central_port, timeout_s=30)
+            for site in self.settings.sites:
+                self.edges[site] = self._exit.enter_context(self.edge_process(site))
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._exit.close()
+
+    def _central_process(self) -> ManagedProcess:
+        env = {
+            "CENTRAL_REGISTRY_PATH": str(self.registry_path),
+            "CENTRAL_SQLITE_PATH": str(self.workdir / "central" / "central.sqlite3"),
+            "CENTRAL_HOST": self.settings.central_host,
+            "CENTRAL_PORT": str(self.central_port),
+            **self.settings.central_env,
+        }
+        (self.workdir / "central").mkdir(parents=True, exist_ok=True)
+        return ManagedProcess("central", python_module("central", "serve"), env, self.log_dir)
+
+    def edge_env(self, site: str) -> dict[str, str]:
+        creds = self.credentials[site]
+        return {
+            "EDGE_SITE": site,
+            "EDGE_ID": creds.edge_id,
+            "EDGE_MQTT_HOST": self.broker.host,
+            "EDGE_MQTT_PORT": str(self.broker.port),
+            "EDGE_CENTRAL_URL": self.central_url,
+            "EDGE_API_KEY": creds.api_key,
+            "EDGE_PERSON_KEY": creds.person_key,
+            "EDGE_BUFFER_PATH": str(self.workdir / "edges" / site / "buffer.sqlite3"),
+            "EDGE_UPLOAD_INTERVAL_S": "0.5",
+            "EDGE_STATS_INTERVAL_S": "10",
+            **self.settings.edge_env,
+        }
+
+    def edge_process(self, site: str) -> ManagedProcess:
+        (self.workdir / "edges" / site).mkdir(parents=True, exist_ok=True)
+        return ManagedProcess(
+            f"edge-{site}", python_module("edge", "run"), self.edge_env(site), self.log_dir
+        )
+
+    # --- driving the stack -----------------------------------------------------------------
+
+    def simulator_args(
+        self, *, start_date: str, days: int, seed: int, speed: float, truth_path: Path
+    ) -> list[str]:
+        return python_module(
+            "simulators",
+            "--registry",
+            str(self.registry_path),
+            "--mqtt-host",
+            self.broker.host,
+            "--mqtt-port",
+            str(self.broker.port),
+            "--sites",
+            ",".join(self.settings.sites),
+            "--start-date",
+            start_date,
+            "--days",
+            str(days),
+            "--seed",
+            str(seed),
+            "--speed",
+            str(speed),
+            "--truth-out",
+            str(truth_path),
+        )
+
+    def run_simulator(
+        self, *, start_date: str, days: int, seed: int, speed: float, timeout_s: float
+    ) -> dict[str, Any]:
+        """Run the simulator to its end and return its ground truth."""
+        truth_path = self.workdir / "truth.json"
+        args = self.simulator_args(
+            start_date=start_date, days=days, seed=seed, speed=speed, truth_path=truth_path
+        )
+        with ManagedProcess("simulator", args, {}, self.log_dir) as sim:
+            code = sim.wait(timeout_s)
+            if code != 0:
+                raise RuntimeError(f"simulator exited with {code}:\n{sim.log_tail()}")
+        truth: dict[str, Any] = json.loads(truth_path.read_text())
+        return truth
+
+    def check_alive(self) -> None:
+        if self.central:
+            self.central.check_running()
+        for edge in self.edges.values():
+            edge.check_running()
+
+    def stored_readings(self, client: httpx.Client, site: str) -> int:
+        response = client.get(f"{self.central_url}/api/v1/sites/{site}/stats")
+        response.raise_for_status()
+        count: int = response.json()["readings"]
+        return count
+
+    def wait_delivered(self, truth: dict[str, Any], timeout_s: float) -> None:
+        """Wait until central stores every reading the simulator published."""
+        expected = {site: data["published"]["readings"] for site, data in truth["sites"].items()}
+        with httpx.Client(timeout=10) as client:
+
+            def delivered() -> bool:
+                self.check_alive()
+                return all(self.stored_readings(client, s) >= n for s, n in expected.items())
+
+            wait_until(delivered, timeout_s, interval_s=0.3)
+
+    def daily_kpis(self, site: str, date: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.central_url}/api/v1/sites/{site}/kpis/daily", params={"date": date}, timeout=30
+        )
+        response.raise_for_status()
+        kpis: dict[str, Any] = response.json()
+        return kpis

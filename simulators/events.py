@@ -1,0 +1,46 @@
+"""What happened in the simulated canteen, before serialisation: one record per device reading.
+
+Events carry the true values next to what the device shows, so that tests can recompute the ground
+truth from the events independently of the code that produced it.
+"""
+
+from dataclasses import dataclass
+
+from contract.units import Quantity, Stream
+
+
+@dataclass(frozen=True, slots=True)
+class CardSwipe:
+    """A meal transaction at a card reader."""
+
+    at_ms: int
+    device: str
+    card: str
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class Weighing:
+    """A net mass on a scale: `true_g` is the food, `shown_g` the display (to the division)."""
+
+    at_ms: int
+    device: str
+    stream: Stream
+    true_g: float
+    shown_g: float
+    service: str | None  # None for spoilage, which belongs to the day only
+    card: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """A register reading: `register` is exact (canonical unit), the payload rounds it to 0.001."""
+
+    at_ms: int
+    device: str
+    quantity: Quantity
+    register: float
+    power_kw: float | None = None
+
+
+Event = CardSwipe | Weighing | MeterReading

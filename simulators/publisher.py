@@ -1,0 +1,271 @@
+"""Publishes planned canteen days over MQTT, paced by simulated time, and collects the ground truth.
+
+One aiomqtt client per device, as on a real site: each announces a retained `online` status on
+connect, registers the retained `offline` status as its last will (MQTT 3.1.1 §3.1.2.5) and
+publishes `offline` itself on a clean shutdown. A device publishes its readings one at a time and
+waits for the PUBACK, which keeps its sequence numbers in order on the wire (MQTT 3.1.1 §4.6).
+All sites run concurrently in one TaskGroup.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import TracebackType
+
+import aiomqtt
+
+from simulators.canteen import Behaviour, DayPlan, plan_site_days
+from simulators.devices import DEVICE_BY_ID, DeviceState, OutgoingMessage, fleet
+from simulators.errors import BrokerError, ConfigurationError, SimulatorError
+from simulators.localtime import DayFrame
+from simulators.registry import Site, load_registry
+from simulators.settings import SimulatorSettings
+from simulators.truth import GroundTruth
+
+logger = logging.getLogger(__name__)
+
+_QUEUED_DAYS = 2  # days planned ahead of the slowest device of a site
+_OFFLINE_TIMEOUT_S = 5.0
+
+Batch = list[OutgoingMessage]
+
+
+class SimClock:
+    """Maps simulated instants to wall-clock deadlines: `speed` simulated seconds per second."""
+
+    def __init__(self, origin_ms: int, speed: float) -> None:
+        self._origin_ms = origin_ms
+        self._speed = speed
+        self._loop = asyncio.get_running_loop()
+        self._wall_origin_s = self._loop.time()
+
+    async def wait_for(self, at_ms: int) -> None:
+        """Sleep until simulated time `at_ms` is due; speed 0 never waits."""
+        if self._speed <= 0:
+            return
+        due = self._wall_origin_s + (at_ms - self._origin_ms) / 1000.0 / self._speed
+        delay = due - self._loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class DeviceLink:
+    """`async with DeviceLink(...)`: one device's MQTT session, online on enter, offline on exit."""
+
+    def __init__(self, settings: SimulatorSettings, state: DeviceState, online_ms: int) -> None:
+        self.state = state
+        self.qos = settings.qos
+        self.last_ms = online_ms
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+        self._online_ms = online_ms
+        self._client = aiomqtt.Client(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            username=settings.mqtt_username,
+            password=password,
+            identifier=f"canteen-sim-{state.site_id}-{state.spec.id}",
+            will=aiomqtt.Will(state.status_topic, state.status("offline"), qos=1, retain=True),
+            clean_session=True,
+            timeout=settings.connect_timeout_s,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.state.site_id}/{self.state.spec.id}"
+
+    async def __aenter__(self) -> "DeviceLink":
+        try:
+            await self._client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            raise BrokerError(f"cannot connect: {exc}", device=self.name) from exc
+        try:
+            await self._client.publish(
+                self.state.status_topic,
+                self.state.status("online", self._online_ms),
+                qos=1,
+                retain=True,
+            )
+        except aiomqtt.MqttError as exc:
+            await self._client.__aexit__(type(exc), exc, exc.__traceback__)
+            raise BrokerError(f"cannot announce online: {exc}", device=self.name) from exc
+        return self
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        try:
+            await self._client.publish(message.topic, message.payload, qos=self.qos)
+        except aiomqtt.MqttError as exc:
+            raise BrokerError(f"publish not acknowledged: {exc}", device=self.name) from exc
+        self.last_ms = message.at_ms
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # A clean DISCONNECT discards the will (MQTT 3.1.1 §3.14.4), so say 'offline' ourselves.
+        try:
+            async with asyncio.timeout(_OFFLINE_TIMEOUT_S):
+                await self._client.publish(
+                    self.state.status_topic,
+                    self.state.status("offline", self.last_ms),
+                    qos=1,
+                    retain=True,
+                )
+        except (aiomqtt.MqttError, TimeoutError) as error:
+            logger.warning("%s: could not publish offline status: %s", self.name, error)
+        try:
+            await self._client.__aexit__(exc_type, exc, tb)
+        except aiomqtt.MqttError as error:
+            logger.warning("%s: unclean disconnect: %s", self.name, error)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRun:
+    """What the tasks of one site share: its devices, their queues and the plan iterator."""
+
+    site: Site
+    devices: dict[str, DeviceState]
+    queues: dict[str, asyncio.Queue[Batch | None]]
+    plans: Iterator[DayPlan]
+
+
+def select_sites(sites: tuple[Site, ...], wanted: tuple[str, ...]) -> tuple[Site, ...]:
+    """The sites named by --sites (registry order), or all; unknown ids are an error."""
+    if not wanted:
+        return sites
+    known = {site.id for site in sites}
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise ConfigurationError(
+            f"sites {unknown} are not in the registry (known: {sorted(known)})"
+        )
+    return tuple(site for site in sites if site.id in wanted)
+
+
+def resolve_start_date(settings: SimulatorSettings, sites: tuple[Site, ...]) -> date:
+    """--start-date, or yesterday in the first site's time zone."""
+    if settings.start_date is not None:
+        return settings.start_date
+    return datetime.now(sites[0].tz).date() - timedelta(days=1)
+
+
+def _render_next_day(run: SiteRun) -> tuple[DayPlan, dict[str, Batch]] | None:
+    """Plan the site's next day and serialise it per device (CPU work, run off the event loop)."""
+    plan = next(run.plans, None)
+    if plan is None:
+        return None
+    batches = {
+        device: [run.devices[device].render(event) for event in events]
+        for device, events in plan.by_device().items()
+    }
+    return plan, batches
+
+
+async def _plan_site(run: SiteRun, truth: GroundTruth) -> None:
+    while (rendered := await asyncio.to_thread(_render_next_day, run)) is not None:
+        plan, batches = rendered
+        truth.add_day(run.site.id, plan.frame.day, plan.truth)
+        logger.info(
+            "site %s %s planned: %d meals, %d events",
+            run.site.id,
+            plan.frame.day,
+            plan.truth.meals,
+            len(plan.events),
+        )
+        for device, batch in batches.items():
+            await run.queues[device].put(batch)
+    for queue in run.queues.values():
+        await queue.put(None)
+
+
+async def _publish_device(
+    link: DeviceLink, queue: asyncio.Queue[Batch | None], clock: SimClock, truth: GroundTruth
+) -> None:
+    site_id, kind = link.state.site_id, link.state.spec.kind
+    while (batch := await queue.get()) is not None:
+        for message in batch:
+            await clock.wait_for(message.at_ms)
+            await link.publish(message)
+            truth.count_published(site_id, kind)
+
+
+def _first_simulator_error(group: BaseExceptionGroup[BaseException]) -> SimulatorError | None:
+    for error in group.exceptions:
+        if isinstance(error, SimulatorError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_simulator_error(error)
+            if found is not None:
+                return found
+    return None
+
+
+async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
+    """Simulate, publish every reading with acknowledgement, then write and return the truth."""
+    sites = select_sites(load_registry(settings.registry), settings.sites)
+    start_date = resolve_start_date(settings, sites)
+    behaviour = Behaviour(double_swipe_rate=settings.double_swipe_rate)
+    truth = GroundTruth(
+        seed=settings.seed,
+        start_date=start_date,
+        days=settings.days,
+        site_ids=tuple(s.id for s in sites),
+    )
+    runs = [
+        SiteRun(
+            site=site,
+            devices=fleet(site.id, site.tz, seed=settings.seed, start_date=start_date),
+            queues={device: asyncio.Queue(maxsize=_QUEUED_DAYS) for device in DEVICE_BY_ID},
+            plans=plan_site_days(
+                site,
+                seed=settings.seed,
+                start_date=start_date,
+                days=settings.days,
+                meter_interval_s=settings.meter_interval_s,
+                behaviour=behaviour,
+            ),
+        )
+        for site in sites
+    ]
+    origins = {run.site.id: DayFrame.of(start_date, run.site.tz).midnight_ms for run in runs}
+    logger.info(
+        "simulating %s from %s for %d day(s), seed %d, speed %s, broker %s:%d",
+        ",".join(origins),
+        start_date,
+        settings.days,
+        settings.seed,
+        settings.speed,
+        settings.mqtt_host,
+        settings.mqtt_port,
+    )
+    try:
+        async with AsyncExitStack() as stack:
+            links: list[tuple[SiteRun, DeviceLink]] = []
+            for run in runs:
+                for state in run.devices.values():
+                    link = DeviceLink(settings, state, origins[run.site.id])
+                    links.append((run, await stack.enter_async_context(link)))
+            clock = SimClock(min(origins.values()), settings.speed)
+            async with asyncio.TaskGroup() as tasks:
+                for run in runs:
+                    tasks.create_task(_plan_site(run, truth), name=f"plan-{run.site.id}")
+                for run, link in links:
+                    queue = run.queues[link.state.spec.id]
+                    tasks.create_task(
+                        _publish_device(link, queue, clock, truth), name=f"publish-{link.name}"
+                    )
+    except BaseExceptionGroup as group:
+        error = _first_simulator_error(group)
+        if error is not None:
+            raise error from group
+        raise
+    for site_id, site_truth in truth.sites.items():
+        logger.info("site %s: published %s", site_id, site_truth.to_json()["published"])
+    if settings.truth_out is not None:
+        truth.write(settings.truth_out)
+        logger.info("ground truth written to %s", settings.truth_out)
+    return truth

@@ -1,0 +1,92 @@
+"""SimulatorSettings: the settings of `canteen-sim`, from SIM_* variables and the command line."""
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Meter readings must land on every 30-minute boundary so that service windows (HH:00 / HH:30
+# boundaries at the coarsest) are bracketed exactly (docs/architecture.md, attribution of meters).
+GRID_BASE_S = 1800
+
+
+def _split_sites(value: object) -> object:
+    """Accept 's1,s2' (command line, environment) as well as a list."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        parts: list[str] = []
+        for item in value:
+            parts.extend(p.strip() for p in str(item).split(",") if p.strip())
+        return tuple(parts)
+    return value
+
+
+class SimulatorSettings(BaseSettings):
+    """Everything one simulator run needs; validated at start and passed down explicitly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIM_",
+        cli_prog_name="canteen-sim",
+        cli_kebab_case=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port")
+    mqtt_username: str | None = Field(
+        default=None, description="MQTT user name, if the broker wants one"
+    )
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password")
+    registry: Path = Field(
+        description="site registry TOML (docs/architecture.md); only [[sites]] is read"
+    )
+    sites: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
+        default=(),
+        description="comma-separated site ids to simulate; default: every site of the registry",
+    )
+    start_date: date | None = Field(
+        default=None,
+        description="first simulated local date; default: yesterday in the first site's time zone",
+    )
+    days: int = Field(default=1, ge=1, le=3660, description="number of simulated days")
+    seed: int = Field(
+        default=42, ge=0, le=2**63 - 1, description="random seed; same inputs give the same run"
+    )
+    speed: float = Field(
+        default=3600.0,
+        ge=0,
+        description="simulated seconds per wall-clock second; 0: as fast as the broker acks",
+    )
+    meter_interval_s: int = Field(
+        default=60, ge=1, description="meter reading interval, s; must divide 1800"
+    )
+    truth_out: Path | None = Field(
+        default=None, description="write the ground truth JSON here after a complete run"
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="MQTT QoS of data messages (0, 1 or 2)")
+    double_swipe_rate: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="share of diners whose card is read twice (dirty data to de-duplicate)",
+    )
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, description="MQTT connect and acknowledge timeout, s"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level"
+    )
+
+    @field_validator("meter_interval_s")
+    @classmethod
+    def _interval_divides_grid(cls, value: int) -> int:
+        if GRID_BASE_S % value:
+            raise ValueError(
+                f"meter interval {value} s must divide {GRID_BASE_S} s so that readings fall on "
+                "every service window boundary"
+            )
+        return value

@@ -1,0 +1,137 @@
+"""Ground truth of a run: what was simulated per site, date and service, shaped like the KPIs.
+
+Written once, at the end of a complete run, atomically (temp file in the same directory, fsync,
+rename), so a reader never sees a half-written or a cut-short truth (docs/architecture.md,
+"Simulator ground truth").
+"""
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from contract.topics import DeviceKind
+from contract.units import Quantity, Stream
+
+SERVICE_STREAMS = (Stream.PLATE, Stream.PREP, Stream.OVERPRODUCTION)
+DAY_STREAMS = (*SERVICE_STREAMS, Stream.SPOILAGE)
+ENERGY_KEYS: dict[Quantity, str] = {
+    Quantity.ELECTRICITY: "electricity_kwh",
+    Quantity.GAS: "gas_m3",
+    Quantity.WATER: "water_m3",
+}
+_MASS_DECIMALS = 3
+_ENERGY_DECIMALS = 6
+
+
+def _waste_json(waste_g: Mapping[Stream, float], streams: tuple[Stream, ...]) -> dict[str, float]:
+    return {s.value: round(waste_g.get(s, 0.0), _MASS_DECIMALS) for s in streams}
+
+
+def _energy_json(energy: Mapping[Quantity, float]) -> dict[str, float]:
+    return {key: round(energy.get(q, 0.0), _ENERGY_DECIMALS) for q, key in ENERGY_KEYS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTruth:
+    """One service on one date: distinct diners, trays, clean plates, true waste (g), energy."""
+
+    diners: int
+    trays: int
+    clean_plates: int
+    waste_g: Mapping[Stream, float]
+    energy: Mapping[Quantity, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "diners": self.diners,
+            "trays": self.trays,
+            "clean_plates": self.clean_plates,
+            "waste_g": _waste_json(self.waste_g, SERVICE_STREAMS),
+            "energy": _energy_json(self.energy),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DayTruth:
+    """One local date of one site: its services and the day over `[00:00, 24:00)`."""
+
+    services: Mapping[str, ServiceTruth]
+    meals: int
+    trays: int
+    clean_plates: int
+    waste_g: Mapping[Stream, float]
+    energy: Mapping[Quantity, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "services": {name: s.to_json() for name, s in self.services.items()},
+            "day": {
+                "meals": self.meals,
+                "trays": self.trays,
+                "clean_plates": self.clean_plates,
+                "waste_g": _waste_json(self.waste_g, DAY_STREAMS),
+                "energy": _energy_json(self.energy),
+            },
+        }
+
+
+@dataclass(slots=True)
+class SiteTruth:
+    days: dict[date, DayTruth] = field(default_factory=dict)
+    published: Counter[DeviceKind] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        published: dict[str, int] = {"readings": sum(self.published.values())}
+        published.update({kind.value: self.published[kind] for kind in DeviceKind})
+        return {
+            "days": {d.isoformat(): t.to_json() for d, t in sorted(self.days.items())},
+            "published": published,
+        }
+
+
+class GroundTruth:
+    """Accumulates the truth of a run: planned days, and data messages the broker acknowledged."""
+
+    def __init__(
+        self, *, seed: int, start_date: date, days: int, site_ids: tuple[str, ...]
+    ) -> None:
+        self.seed = seed
+        self.start_date = start_date
+        self.days = days
+        self.sites: dict[str, SiteTruth] = {site: SiteTruth() for site in site_ids}
+
+    def add_day(self, site_id: str, day: date, truth: DayTruth) -> None:
+        self.sites[site_id].days[day] = truth
+
+    def count_published(self, site_id: str, kind: DeviceKind, count: int = 1) -> None:
+        self.sites[site_id].published[kind] += count
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "start_date": self.start_date.isoformat(),
+            "days": self.days,
+            "sites": {site: truth.to_json() for site, truth in self.sites.items()},
+        }
+
+    def write(self, path: Path) -> None:
+        """Write atomically: readers see the previous file or the complete new one, never a part."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_json(), indent=2, sort_keys=False, allow_nan=False) + "\n"
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

@@ -1,0 +1,201 @@
+"""POST /api/v1/ingest in process, with the lifespan run and a real SQLite file."""
+
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from central.app import create_app
+from central.settings import CentralSettings
+from central.store import ReadingsStore
+from central.store.sqlite import SqliteStore
+from tests.central.conftest import KEY_S1, KEY_S2, batch, bearer, card, in_process, meter, scale
+
+URL = "/api/v1/ingest"
+
+
+def stored_count(settings: CentralSettings) -> int:
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        count: int = conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+    return count
+
+
+def three_readings() -> list[dict[str, object]]:
+    return [
+        scale(0, 1_700_000_000_000, "plate", 25.0),
+        card(0, 1_700_000_000_100, 7),
+        meter(0, 1_700_000_000_200, "electricity", 1234.5, device="elec-1"),
+    ]
+
+
+async def test_missing_key_is_401_with_a_bearer_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.post(URL, json=batch(three_readings()))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "missing API key" in response.json()["detail"]
+
+
+async def test_wrong_key_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.post(URL, json=batch(three_readings()), headers=bearer("not-a-key"))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert "unknown API key" in response.json()["detail"]
+
+
+async def test_batch_for_another_site_is_403(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    response = await client.post(
+        URL, json=batch(three_readings(), site="s2"), headers=bearer(KEY_S1)
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == "edge 'edge-s1' may write only site 's1', not 's2'"
+    assert stored_count(settings) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"not json", "Invalid JSON"),
+        (json.dumps({"v": 1, "edge": "edge-s1", "batch_id": "b", "readings": []}).encode(), "site"),
+        (json.dumps({"v": 1, "site": "s1", "edge": "edge-s1", "readings": []}).encode(),
+         "batch_id"),
+        (json.dumps({"v": 1, "site": "s1", "edge": "edge-s1", "batch_id": "b",
+                     "readings": {"a": 1}}).encode(), "readings"),
+        (json.dumps({"v": 1, "site": "s1", "edge": "edge-s1", "batch_id": "b",
+                     "readings": []}).encode(), "readings"),
+    ],
+)  # fmt: skip
+async def test_malformed_envelope_is_422_naming_the_field(
+    client: httpx.AsyncClient, body: bytes, named: str
+) -> None:
+    response = await client.post(URL, content=body, headers=bearer(KEY_S1))
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith("malformed upload batch: ")
+    assert named in detail
+
+
+async def test_too_many_readings_is_413(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    readings = [card(i, 1_700_000_000_000 + i, i) for i in range(settings.max_batch_readings + 1)]
+    response = await client.post(URL, json=batch(readings), headers=bearer(KEY_S1))
+    assert response.status_code == 413
+    assert f"limit of {settings.max_batch_readings} readings" in response.json()["detail"]
+    # the same count with one bad reading takes the slow path and is refused as well
+    readings[0]["seq"] = -1
+    response = await client.post(URL, json=batch(readings), headers=bearer(KEY_S1))
+    assert response.status_code == 413
+    assert stored_count(settings) == 0
+
+
+async def test_oversized_body_is_413_before_authentication(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    body = json.dumps(batch(three_readings(), batch_id="x" * 10)).encode()
+    body += b" " * (settings.max_body_bytes - len(body) + 1)
+    response = await client.post(URL, content=body)  # no key at all: the size is checked first
+    assert response.status_code == 413
+    assert f"limit of {settings.max_body_bytes} bytes" in response.json()["detail"]
+
+
+async def test_oversized_chunked_body_is_413(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(settings.max_body_bytes // 1024 + 2):
+            yield b" " * 1024
+
+    response = await client.post(URL, content=chunks(), headers=bearer(KEY_S1))
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+
+
+async def test_same_batch_twice_is_stored_once(
+    client: httpx.AsyncClient, settings: CentralSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = batch(three_readings(), batch_id="b-42")
+    with caplog.at_level(logging.INFO, logger="central.api.ingest"):
+        first = await client.post(URL, json=body, headers=bearer(KEY_S1))
+        second = await client.post(URL, json=body, headers=bearer(KEY_S1))
+    assert first.status_code == second.status_code == 200
+    assert first.json() == {"batch_id": "b-42", "accepted": 3, "duplicates": 0, "rejected": []}
+    assert second.json() == {"batch_id": "b-42", "accepted": 0, "duplicates": 3, "rejected": []}
+    assert stored_count(settings) == 3
+    assert "site=s1 edge=edge-s1 batch_id=b-42 accepted=0 duplicates=3 rejected=0" in caplog.text
+
+
+async def test_bad_readings_are_rejected_and_good_ones_stored(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    readings: list[Any] = list(three_readings())
+    bad_mass = scale(1, 1_700_000_000_300, "plate", -5.0)
+    bad_kind = {"kind": "thermometer", "device": "t1", "boot": "b1", "seq": 9}
+    readings[1:1] = [bad_mass]
+    readings.append(bad_kind)
+    readings.append("not an object")
+    response = await client.post(
+        URL, json=batch(readings, batch_id="b-mixed"), headers=bearer(KEY_S1)
+    )
+    assert response.status_code == 200
+    result = response.json()
+    assert (result["accepted"], result["duplicates"]) == (3, 0)
+    rejected = result["rejected"]
+    assert [r["index"] for r in rejected] == [1, 4, 5]
+    assert (rejected[0]["device"], rejected[0]["boot"], rejected[0]["seq"]) == ("scale-1", "b1", 1)
+    assert "mass_g" in rejected[0]["reason"]
+    assert rejected[1]["device"] == "t1"
+    assert "thermometer" in rejected[1]["reason"]
+    assert rejected[2]["device"] is None
+    assert stored_count(settings) == 3
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        kept = conn.execute(
+            "SELECT edge, batch_id, reading_index, raw FROM rejected_readings"
+            " ORDER BY reading_index"
+        ).fetchall()
+    assert [(edge, b, i) for edge, b, i, _ in kept] == [
+        ("edge-s1", "b-mixed", 1),
+        ("edge-s1", "b-mixed", 4),
+        ("edge-s1", "b-mixed", 5),
+    ]
+    assert json.loads(kept[0][3]) == bad_mass
+
+
+async def test_store_unavailable_is_503_with_retry_after(
+    tmp_path: Path, settings: CentralSettings
+) -> None:
+    def short_wait(s: CentralSettings) -> AbstractAsyncContextManager[ReadingsStore]:
+        return SqliteStore(s.sqlite_path, busy_timeout_ms=50)
+
+    app = create_app(settings, store_opener=short_wait)
+    async with in_process(app) as client:
+        blocker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the lock past busy_timeout
+            response = await client.post(URL, json=batch(three_readings()), headers=bearer(KEY_S1))
+        finally:
+            blocker.close()
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) > 0
+        assert "database is locked" in response.json()["detail"]
+        retried = await client.post(URL, json=batch(three_readings()), headers=bearer(KEY_S1))
+        assert retried.json()["accepted"] == 3
+
+
+async def test_each_edge_writes_its_own_site(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    response = await client.post(
+        URL, json=batch(three_readings(), site="s2", edge="edge-s2"), headers=bearer(KEY_S2)
+    )
+    assert response.status_code == 200
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        sites = conn.execute("SELECT DISTINCT site FROM readings").fetchall()
+    assert sites == [("s2",)]

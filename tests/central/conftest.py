@@ -1,0 +1,127 @@
+"""Fixtures of central's tests: a registry file, settings on tmp_path, an in-process app client."""
+
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from central.app import create_app
+from central.settings import CentralSettings
+
+KEY_S1 = "test-key-of-edge-s1"
+KEY_S2 = "test-key-of-edge-s2"
+
+REGISTRY_TOML = f"""
+[[sites]]
+id = "s1"
+name = "Canteen One"
+registered_staff = 600
+floor_area_m2 = 1500.0
+
+[[sites]]
+id = "s2"
+name = "Canteen Two"
+registered_staff = 100
+
+[[edges]]
+id = "edge-s1"
+site = "s1"
+key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
+
+[[edges]]
+id = "edge-s2"
+site = "s2"
+key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
+"""
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def utc_ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    """Epoch ms of a UTC wall-clock time, spelt out by hand in the tests."""
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp() * 1000)
+
+
+def person(n: int) -> str:
+    return f"{n:016x}"
+
+
+def scale(
+    seq: int, t_ms: int, stream: str, mass_g: float, device: str = "scale-1"
+) -> dict[str, Any]:
+    return {
+        "kind": "scale", "device": device, "boot": "b1", "seq": seq, "device_time_ms": t_ms,
+        "received_ms": t_ms + 50, "stream": stream, "mass_g": mass_g,
+    }  # fmt: skip
+
+
+def card(seq: int, t_ms: int, who: int, device: str = "card-1") -> dict[str, Any]:
+    return {
+        "kind": "card", "device": device, "boot": "b1", "seq": seq, "device_time_ms": t_ms,
+        "received_ms": t_ms + 50, "person": person(who),
+    }  # fmt: skip
+
+
+def meter(seq: int, t_ms: int, quantity: str, total: float, device: str) -> dict[str, Any]:
+    return {
+        "kind": "meter", "device": device, "boot": "b1", "seq": seq, "device_time_ms": t_ms,
+        "received_ms": t_ms + 50, "quantity": quantity, "total": total,
+    }  # fmt: skip
+
+
+def batch(
+    readings: list[dict[str, Any]],
+    batch_id: str = "batch-1",
+    site: str = "s1",
+    edge: str = "edge-s1",
+) -> dict[str, Any]:
+    return {"v": 1, "site": site, "edge": edge, "batch_id": batch_id, "readings": readings}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def registry_path(tmp_path: Path) -> Path:
+    path = tmp_path / "registry.toml"
+    path.write_text(REGISTRY_TOML, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, registry_path: Path) -> CentralSettings:
+    return CentralSettings(
+        registry_path=registry_path,
+        sqlite_path=tmp_path / "data" / "central.sqlite3",
+        max_batch_readings=100,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@asynccontextmanager
+async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and talk to it over ASGI, handing the lifespan state to each
+    request the way an ASGI server does."""
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://central.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(settings: CentralSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with in_process(create_app(settings)) as http:
+        yield http

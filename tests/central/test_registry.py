@@ -1,0 +1,188 @@
+"""Registry parsing, defaults, and each validation rule with the site/field it names."""
+
+import logging
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from central.registry import RegistryError, load_registry, parse_registry
+
+HASH = "ab" * 32
+
+
+def site(**fields: object) -> dict[str, object]:
+    return {"id": "s1", "name": "One", "registered_staff": 10, **fields}
+
+
+def service(name: str, start: str, end: str, **fields: object) -> dict[str, object]:
+    return {"name": name, "start": start, "end": end, **fields}
+
+
+def test_full_registry_file_parses_with_defaults(registry_path: Path) -> None:
+    registry = load_registry(registry_path)
+    assert list(registry.sites) == ["s1", "s2"]
+    s1 = registry.sites["s1"]
+    assert s1.timezone.key == "Asia/Shanghai"
+    assert s1.clean_plate_threshold_g == 10.0
+    assert s1.floor_area_m2 == 1500.0
+    assert [(s.name, s.start, s.end) for s in s1.services] == [
+        ("breakfast", time(6, 30), time(9, 0)),
+        ("lunch", time(11, 0), time(13, 30)),
+        ("dinner", time(17, 0), time(19, 30)),
+    ]
+    assert all(s.grace_min == 60 and s.prep_lead_min == 120 for s in s1.services)
+    assert [(e.id, e.site) for e in registry.edges] == [("edge-s1", "s1"), ("edge-s2", "s2")]
+
+
+def test_explicit_values_override_defaults() -> None:
+    registry = parse_registry(
+        {
+            "sites": [
+                site(
+                    timezone="Europe/Berlin",
+                    clean_plate_threshold_g=5,
+                    region={"province": "Zhejiang"},
+                    services=[service("lunch", "12:00", "14:00", grace_min=30, prep_lead_min=90)],
+                )
+            ],
+            "edges": [{"id": "e1", "site": "s1", "key_sha256": HASH.upper()}],
+        }
+    )
+    s1 = registry.sites["s1"]
+    assert s1.timezone.key == "Europe/Berlin"
+    assert s1.clean_plate_threshold_g == 5.0
+    assert dict(s1.region) == {"province": "Zhejiang"}
+    lunch = s1.service("lunch")
+    assert lunch is not None
+    assert (lunch.grace_min, lunch.prep_lead_min) == (30, 90)
+    assert registry.edges[0].key_sha256 == HASH  # normalised to lowercase
+
+
+def test_native_toml_times_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "r.toml"
+    path.write_text(
+        '[[sites]]\nid = "s1"\nname = "x"\nregistered_staff = 1\n'
+        '[[sites.services]]\nname = "lunch"\nstart = 11:00:00\nend = 13:30:00\n',
+        encoding="utf-8",
+    )
+    lunch = load_registry(path).sites["s1"].service("lunch")
+    assert lunch is not None
+    assert (lunch.start, lunch.end) == (time(11, 0), time(13, 30))
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({}, "no [[sites]]"),
+        ({"sites": [site(timezone="Mars/Olympus")]}, "site 's1': unknown time zone 'Mars/Olympus'"),
+        (
+            {"sites": [site(services=[service("lunch", "13:30", "11:00")])]},
+            "site 's1' service 'lunch': end 11:00 must be after start 13:30",
+        ),
+        (
+            {"sites": [site(services=[service("lunch", "11:00", "11:00")])]},
+            "site 's1' service 'lunch': end 11:00 must be after start 11:00",
+        ),
+        (
+            # lunch energy window [09:00, 13:30) overlaps breakfast [04:30, 09:30)
+            {
+                "sites": [
+                    site(
+                        services=[
+                            service("breakfast", "06:30", "09:30"),
+                            service("lunch", "11:00", "13:30"),
+                        ]
+                    )
+                ]
+            },
+            "site 's1': energy windows [start - prep_lead_min, end) of services 'breakfast' "
+            "and 'lunch' overlap",
+        ),
+        (
+            # a late supper's window overlaps the next morning's breakfast preparation
+            {
+                "sites": [
+                    site(
+                        services=[
+                            service("breakfast", "01:00", "03:00"),
+                            service("supper", "21:00", "23:30"),
+                        ]
+                    )
+                ]
+            },
+            "services 'breakfast' and 'supper' overlap",
+        ),
+        (
+            {
+                "sites": [
+                    site(services=[service("a", "10:00", "11:00"), service("a", "15:00", "16:00")])
+                ]
+            },
+            "site 's1': duplicate service name 'a'",
+        ),
+        ({"sites": [site(), site()]}, "site 's1': duplicate site id"),
+        ({"sites": [site(id="bad/id")]}, "sites[1]: id 'bad/id' must be"),
+        ({"sites": [site(registered_staff=0)]}, "site 's1': registered_staff must be a positive"),
+        ({"sites": [site(services=[service("x", "7:00", "08:00")])]}, "start must be local time"),
+        (
+            {"sites": [site()], "edges": [{"id": "e1", "site": "s9", "key_sha256": HASH}]},
+            "edge 'e1': site 's9' is not a site of this registry",
+        ),
+        (
+            {"sites": [site()], "edges": [{"id": "e1", "site": "s1", "key_sha256": "abc"}]},
+            "edge 'e1': key_sha256 must be 64 hexadecimal digits",
+        ),
+        (
+            {"sites": [site()], "edges": [{"id": "e1", "site": "s1", "key_sha256": "g" * 64}]},
+            "edge 'e1': key_sha256 must be 64 hexadecimal digits",
+        ),
+        (
+            {
+                "sites": [site()],
+                "edges": [
+                    {"id": "e1", "site": "s1", "key_sha256": HASH},
+                    {"id": "e1", "site": "s1", "key_sha256": "cd" * 32},
+                ],
+            },
+            "edge 'e1': duplicate edge id",
+        ),
+        (
+            {
+                "sites": [site()],
+                "edges": [
+                    {"id": "e1", "site": "s1", "key_sha256": HASH},
+                    {"id": "e2", "site": "s1", "key_sha256": HASH},
+                ],
+            },
+            "edge 'e2': key_sha256 is the same as edge 'e1'",
+        ),
+    ],
+)
+def test_validation_errors_name_the_culprit(document: dict[str, object], message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(document)
+    assert message in str(caught.value)
+
+
+def test_file_errors_name_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    with pytest.raises(RegistryError, match=r"missing\.toml: cannot read"):
+        load_registry(missing)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[sites]\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"broken\.toml: not valid TOML"):
+        load_registry(broken)
+    bad_zone = tmp_path / "zone.toml"
+    bad_zone.write_text(
+        '[[sites]]\nid = "s7"\nname = "x"\nregistered_staff = 1\ntimezone = "Nowhere/Town"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RegistryError, match=r"zone\.toml: site 's7': unknown time zone"):
+        load_registry(bad_zone)
+
+
+def test_unknown_keys_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="central.registry"):
+        parse_registry({"sites": [site(services=[service("a", "10:00", "11:00", grace_mins=5)])]})
+    assert "site 's1' service 'a': unknown key 'grace_mins' ignored" in caplog.text

@@ -1,0 +1,160 @@
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contract import (
+    CardPayload,
+    DeviceKind,
+    MeterPayload,
+    PayloadError,
+    ScalePayload,
+    parse_payload,
+    parse_status,
+)
+from contract.payloads import MAX_PAYLOAD_BYTES
+
+BASE: dict[str, Any] = {"v": 1, "seq": 7, "boot": "a1b2c3d4", "ts": "2026-11-20T12:00:00.250+08:00"}
+
+
+def raw(**fields: Any) -> bytes:
+    return json.dumps({**BASE, **fields}).encode()
+
+
+def test_scale_payload_in_kilograms_is_converted_to_grams() -> None:
+    payload = parse_payload(DeviceKind.SCALE, raw(stream="prep", mass=1.25, unit="kg"))
+    assert isinstance(payload, ScalePayload)
+    assert payload.mass_g == 1250.0
+    assert payload.ts == 1795147200250  # 04:00:00.250 UTC
+
+
+def test_epoch_milliseconds_and_rfc3339_name_the_same_instant() -> None:
+    a = parse_payload(DeviceKind.CARD, raw(card="0012345678"))
+    b = parse_payload(DeviceKind.CARD, raw(card="0012345678", ts=1795147200250))
+    assert isinstance(a, CardPayload)
+    assert a.ts == b.ts
+
+
+def test_meter_units_are_converted_to_canonical() -> None:
+    payload = parse_payload(
+        DeviceKind.METER,
+        raw(quantity="electricity", total=1500.0, unit="Wh", power=2500, power_unit="W"),
+    )
+    assert isinstance(payload, MeterPayload)
+    assert payload.total_canonical == pytest.approx(1.5)
+    assert payload.power_kw == pytest.approx(2.5)
+    water = parse_payload(DeviceKind.METER, raw(quantity="water", total=250.0, unit="L"))
+    assert isinstance(water, MeterPayload)
+    assert water.total_canonical == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "reason"),
+    [
+        (DeviceKind.SCALE, b"not json", "invalid scale payload"),
+        (DeviceKind.SCALE, b"\xff\xfe{}", "invalid scale payload"),
+        (DeviceKind.SCALE, raw(stream="plate", mass=-3, unit="g"), "mass"),
+        (DeviceKind.SCALE, raw(stream="soup", mass=3, unit="g"), "stream"),
+        (DeviceKind.SCALE, raw(stream="plate", mass=3, unit="lb"), "unit"),
+        (DeviceKind.SCALE, raw(stream="plate", mass="3", unit="g", v=2), "v"),
+        (DeviceKind.CARD, raw(card=""), "card"),
+        (DeviceKind.CARD, raw(card="1", ts="2026-11-20T12:00:00"), "no UTC offset"),
+        (DeviceKind.CARD, raw(card="1", ts=True), "not a boolean"),
+        (DeviceKind.CARD, raw(card="1", seq=-1), "seq"),
+        (DeviceKind.CARD, raw(card="1", boot="a/b"), "boot"),
+        (DeviceKind.METER, raw(quantity="gas", total=1, unit="kWh"), "cannot measure gas"),
+        (DeviceKind.METER, raw(quantity="electricity", total=1, unit="kWh", power=3), "power_unit"),
+        (
+            DeviceKind.METER,
+            b'{"v":1,"seq":1,"boot":"b","ts":0,"quantity":"gas","total":NaN,"unit":"m3"}',
+            "total",
+        ),
+        (
+            DeviceKind.METER,
+            b'{"v":1,"seq":1,"boot":"b","ts":0,"quantity":"gas","total":1e999,"unit":"m3"}',
+            "total",
+        ),
+    ],
+)
+def test_invalid_payloads_are_rejected_with_a_reason(
+    kind: DeviceKind, payload: bytes, reason: str
+) -> None:
+    with pytest.raises(PayloadError, match=reason) as info:
+        parse_payload(kind, payload)
+    assert info.value.reason  # a person-readable text travels with the error
+
+
+def test_oversized_payload_is_rejected_before_parsing() -> None:
+    huge = raw(card="1", padding="x" * MAX_PAYLOAD_BYTES)
+    with pytest.raises(PayloadError, match="exceeds the limit"):
+        parse_payload(DeviceKind.CARD, huge)
+
+
+def test_deeply_nested_payload_is_rejected() -> None:
+    nested = b"[" * 2000 + b"]" * 2000
+    with pytest.raises(PayloadError):
+        parse_payload(DeviceKind.CARD, nested)
+
+
+def test_unknown_fields_are_ignored() -> None:
+    payload = parse_payload(DeviceKind.CARD, raw(card="42", rssi=-70, battery_pct=88))
+    assert isinstance(payload, CardPayload)
+
+
+def test_status_payload() -> None:
+    status = parse_status(b'{"v":1,"state":"offline"}')
+    assert status.state == "offline"
+    with pytest.raises(PayloadError, match="state"):
+        parse_status(b'{"v":1,"state":"sleeping"}')
+
+
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_never_escape_as_another_error(data: bytes) -> None:
+    for kind in DeviceKind:
+        with contextlib.suppress(PayloadError):
+            parse_payload(kind, data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                *BASE,
+                "card",
+                "stream",
+                "mass",
+                "unit",
+                "quantity",
+                "total",
+                "power",
+                "power_unit",
+                "tray",
+            ]
+        ),
+        json_values,
+    )
+)
+def test_arbitrary_json_objects_parse_or_fail_cleanly(fields: dict[str, Any]) -> None:
+    data = json.dumps(fields).encode()
+    for kind in DeviceKind:
+        try:
+            payload = parse_payload(kind, data)
+        except PayloadError as exc:
+            reason = exc.reason
+            assert reason, "a rejection always carries a reason"
+            continue
+        # Whatever is accepted is of the canonical shape.
+        assert payload.seq >= 0
+        assert payload.ts >= 0

@@ -1,0 +1,43 @@
+"""`scripts/demo --json` keeps working: the README's first command, run as a newcomer runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_ends_by_itself_and_prints_a_json_summary(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.demo",
+            "--sites",
+            "1",
+            "--days",
+            "1",
+            "--duration",
+            "120",
+            "--speed",
+            "0",
+            "--start-date",
+            "2026-11-16",
+            "--json",
+            "--workdir",
+            str(tmp_path / "demo"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True
+    day = summary["sites"]["site-01"]["2026-11-16"]["day"]
+    assert day["meals"]["measured"] == day["meals"]["truth"] > 0
+    assert "site-01" in result.stderr  # the table went to stderr, the JSON alone to stdout

@@ -1,0 +1,82 @@
+"""Payload-to-record conversion: canonical units, both clocks, and pseudonymous person ids."""
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+
+from contract import (
+    CardRecord,
+    DeviceKind,
+    MeterRecord,
+    PayloadError,
+    ScaleRecord,
+    parse_payload,
+    parse_topic,
+)
+from edge.records import pseudonymise, to_record
+from tests.edge.conftest import card_payload, meter_payload, scale_payload
+
+KEY = b"per-site-secret-0123456789"
+
+
+def test_pseudonym_is_hmac_sha256_of_site_and_card() -> None:
+    expected = hmac.new(KEY, b"s1:CARD-0042", hashlib.sha256).hexdigest()[:32]
+    assert pseudonymise(KEY, "s1", "CARD-0042") == expected
+    assert len(expected) == 32
+    # Different site or key: unrelated ids.
+    assert pseudonymise(KEY, "s2", "CARD-0042") != expected
+    assert pseudonymise(b"another-key-0123456789", "s1", "CARD-0042") != expected
+
+
+def test_scale_payload_in_kg_becomes_grams_with_pseudonym() -> None:
+    address = parse_topic("canteen/s1/scale/plate-1/data")
+    payload = parse_payload(DeviceKind.SCALE, scale_payload(7, card="CARD-0042", tray="T9"))
+    record = to_record(address, payload, received_ms=1_800_000_000_123, person_key=KEY)
+    assert isinstance(record, ScaleRecord)
+    assert record.mass_g == pytest.approx(125.0)
+    assert (record.device, record.boot, record.seq) == ("plate-1", "b1", 7)
+    assert record.device_time_ms == 1_795_000_000_007
+    assert record.received_ms == 1_800_000_000_123
+    assert record.tray == "T9"
+    assert record.person == pseudonymise(KEY, "s1", "CARD-0042")
+    assert "CARD-0042" not in record.model_dump_json()
+
+
+def test_scale_without_card_has_no_person() -> None:
+    address = parse_topic("canteen/s1/scale/bin-1/data")
+    payload = parse_payload(DeviceKind.SCALE, scale_payload(0))
+    record = to_record(address, payload, received_ms=1, person_key=KEY)
+    assert isinstance(record, ScaleRecord)
+    assert record.person is None
+
+
+def test_card_payload_rfc3339_time_and_pseudonym() -> None:
+    address = parse_topic("canteen/s1/card/reader-1/data")
+    payload = parse_payload(DeviceKind.CARD, card_payload(3, "6222021234567890"))
+    record = to_record(address, payload, received_ms=5, person_key=KEY)
+    assert isinstance(record, CardRecord)
+    # 2026-11-20T12:00:00+08:00 is 04:00 UTC
+    assert record.device_time_ms == datetime(2026, 11, 20, 4, tzinfo=UTC).timestamp() * 1000
+    assert record.person == pseudonymise(KEY, "s1", "6222021234567890")
+    assert "6222021234567890" not in record.model_dump_json()
+
+
+def test_meter_payload_wh_and_w_become_kwh_and_kw() -> None:
+    address = parse_topic("canteen/s1/meter/main/data")
+    payload = parse_payload(DeviceKind.METER, meter_payload(1, total_wh=1_500.0))
+    record = to_record(address, payload, received_ms=5, person_key=KEY)
+    assert isinstance(record, MeterRecord)
+    assert record.total == pytest.approx(1.5)
+    assert record.power_kw == pytest.approx(2.5)
+
+
+def test_overflowing_conversion_is_a_payload_error() -> None:
+    address = parse_topic("canteen/s1/meter/main/data")
+    payload = parse_payload(
+        DeviceKind.METER,
+        b'{"v":1,"seq":0,"boot":"b","ts":0,"quantity":"electricity","total":1e308,"unit":"MWh"}',
+    )
+    with pytest.raises(PayloadError, match="cannot be converted"):
+        to_record(address, payload, received_ms=5, person_key=KEY)

@@ -1,0 +1,81 @@
+"""settings: command line over SIM_* environment, validated at start."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from simulators.settings import SimulatorSettings
+
+
+def test_defaults_and_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SIM_SPEED", "SIM_SITES", "SIM_REGISTRY", "SIM_QOS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = SimulatorSettings(_cli_parse_args=["--registry", "r.toml"])
+    assert (settings.mqtt_host, settings.mqtt_port, settings.qos) == ("127.0.0.1", 1883, 1)
+    assert (settings.days, settings.seed, settings.speed, settings.meter_interval_s) == (
+        1,
+        42,
+        3600.0,
+        60,
+    )
+    assert settings.sites == ()
+    assert settings.start_date is None
+    assert settings.truth_out is None
+    parsed = SimulatorSettings(
+        _cli_parse_args=[
+            "--registry=r.toml",
+            "--sites",
+            "s1, s2",
+            "--start-date",
+            "2026-11-20",
+            "--days",
+            "3",
+            "--speed",
+            "0",
+            "--mqtt-password",
+            "pw",
+            "--truth-out",
+            "t.json",
+            "--qos",
+            "0",
+        ]
+    )
+    assert parsed.sites == ("s1", "s2")
+    assert parsed.start_date == date(2026, 11, 20)
+    assert (parsed.days, parsed.speed, parsed.qos) == (3, 0.0, 0)
+    assert parsed.mqtt_password is not None
+    assert parsed.mqtt_password.get_secret_value() == "pw"
+    assert parsed.truth_out == Path("t.json")
+
+
+def test_environment_with_sim_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_REGISTRY", "env.toml")
+    monkeypatch.setenv("SIM_SITES", "a,b")
+    monkeypatch.setenv("SIM_SPEED", "0")
+    settings = SimulatorSettings(_cli_parse_args=["--speed", "10"])
+    assert settings.registry == Path("env.toml")
+    assert settings.sites == ("a", "b")
+    assert settings.speed == 10.0  # the command line wins
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--meter-interval-s", "7"],
+        ["--meter-interval-s", "3600"],
+        ["--speed", "-1"],
+        ["--days", "0"],
+        ["--qos", "3"],
+    ],
+)
+def test_invalid_values_fail_at_start(args: list[str]) -> None:
+    with pytest.raises((ValidationError, SystemExit)):
+        SimulatorSettings(_cli_parse_args=["--registry", "r.toml", *args])
+
+
+def test_registry_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIM_REGISTRY", raising=False)
+    with pytest.raises(ValidationError, match="registry"):
+        SimulatorSettings(_cli_parse_args=[])
