@@ -41,36 +41,36 @@ def _rows_for(
     truth: dict[str, Any],
     counts: tuple[str, ...],
 ) -> list[Comparison]:
-    rows = [
-        Comparison(site, date, scope, name, "count", measured.get(name), truth[name], exact=True)
-        for name in counts
-    ]
+    rows: list[Comparison] = []
+
+    def add(metric: str, unit: str, value: Any, expected: float, exact: bool = False) -> None:
+        rows.append(Comparison(site, date, scope, metric, unit, value, expected, exact))
+
+    for name in counts:
+        add(name, "count", measured.get(name), truth[name], exact=True)
     for stream, mass_g in truth["waste_g"].items():
-        rows.append(
-            Comparison(
-                site,
-                date,
-                scope,
-                f"waste {stream}",
-                "g",
-                measured["waste_g"].get(stream),
-                mass_g,
-                False,
-            )
-        )
+        add(f"waste {stream}", "g", measured["waste_g"].get(stream), mass_g)
     for key, unit in ENERGY:
-        rows.append(
-            Comparison(
-                site,
-                date,
-                scope,
-                key.split("_")[0],
-                unit,
-                measured["energy"].get(key),
-                truth["energy"][key],
-                False,
-            )
+        add(key.split("_")[0], unit, measured["energy"].get(key), truth["energy"][key])
+    # The KPIs a manager reads (DOMAIN.md F1, F4, F6, E1-E3), derived from the truth's totals.
+    diners = truth[counts[0]]
+    if diners:
+        per_diner = measured["waste_per_diner_g"]
+        add("plate waste/diner", "g", per_diner["plate"], truth["waste_g"]["plate"] / diners)
+        add("total waste/diner", "g", per_diner["total"], sum(truth["waste_g"].values()) / diners)
+        per_meal = measured["energy_per_meal"]
+        energy = truth["energy"]
+        add(
+            "electricity/meal",
+            "kWh",
+            per_meal["electricity_kwh"],
+            energy["electricity_kwh"] / diners,
         )
+        add("gas/meal", "m3", per_meal["gas_m3"], energy["gas_m3"] / diners)
+        add("water/meal", "L", per_meal["water_l"], energy["water_m3"] * 1000 / diners)
+    if truth["trays"]:
+        rate = 100 * truth["clean_plates"] / truth["trays"]
+        add("clean-plate rate", "%", measured["clean_plate_rate_pct"], rate)
     return rows
 
 
@@ -92,7 +92,7 @@ def compare_site_day(
 def format_table(rows: list[Comparison], tolerance: float) -> str:
     """A fixed-width table a person can read in a terminal."""
     header = (
-        f"{'site':<9} {'date':<10} {'scope':<10} {'metric':<22} "
+        f"{'site':<9} {'date':<10} {'scope':<10} {'metric':<24} "
         f"{'measured':>14} {'truth':>14} {'diff':>8}  ok"
     )
     lines = [header, "-" * len(header)]
@@ -102,7 +102,7 @@ def format_table(rows: list[Comparison], tolerance: float) -> str:
         diff = "" if row.exact else f"{row.relative_error * 100:.3f}%"
         mark = "yes" if row.ok(tolerance) else "NO"
         lines.append(
-            f"{row.site:<9} {row.date:<10} {row.scope:<10} {f'{row.metric} ({row.unit})':<22} "
+            f"{row.site:<9} {row.date:<10} {row.scope:<10} {f'{row.metric} ({row.unit})':<24} "
             f"{measured:>14} {truth:>14} {diff:>8}  {mark}"
         )
     return "\n".join(lines)
