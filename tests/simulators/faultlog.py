@@ -30,6 +30,7 @@ class Sent:
     channel: str
     payload: bytes
     document: dict[str, Any]
+    ts_ms: int  # the device clock of a reading; the due instant of a status
 
     @property
     def boot(self) -> str:
@@ -38,10 +39,6 @@ class Sent:
     @property
     def seq(self) -> int:
         return int(self.document["seq"])
-
-    @property
-    def ts_ms(self) -> int:
-        return parse_payload(self.kind, self.payload).ts
 
     @property
     def total(self) -> float:
@@ -74,8 +71,10 @@ class Run:
             address = parse_topic(message.topic)
             if address.channel == "status":
                 document = parse_status(message.payload).model_dump()
+                ts_ms = due
             else:
                 document = json.loads(message.payload)
+                ts_ms = parse_payload(address.kind, message.payload).ts
             result.append(
                 Sent(
                     order,
@@ -85,6 +84,7 @@ class Run:
                     address.channel,
                     message.payload,
                     document,
+                    ts_ms,
                 )
             )
         return result
