@@ -10,7 +10,7 @@ from simulators.devices import METER_BY_QUANTITY, fleet
 from simulators.events import CardSwipe, MeterReading
 from simulators.faults import ALL_FAULTS, Fault, parse_faults
 from simulators.registry import Site
-from simulators.truth import ENERGY_KEYS
+from simulators.truth import ENERGY_KEYS, FAULT_NAMES
 from tests.simulators.attribution import day_bounds, inside, windows
 from tests.simulators.faultlog import Run, Sent, render, without_fault_keys
 
@@ -44,6 +44,7 @@ def _only(run: Run, site: Site, fault: Fault) -> int:
 
 def test_names_parse_and_all_means_every_fault() -> None:
     assert parse_faults("all") == ALL_FAULTS
+    assert tuple(f.value for f in ALL_FAULTS) == FAULT_NAMES  # the truth lists every fault
     assert parse_faults(" late, meter_gap ") == (Fault.METER_GAP, Fault.LATE)
     assert parse_faults("") == ()
     with pytest.raises(ValueError, match="unknown faults \\['clock'\\]"):
