@@ -5,6 +5,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators.registry import DEFAULT_METERS
+
 # Plausible names and regions so that the demo reads like a real network of canteens.
 _NAMES = [
     ("Provincial Government Canteen", "Zhejiang", "Hangzhou"),
@@ -28,10 +30,30 @@ def site_ids(count: int) -> list[str]:
     return [f"site-{n:02d}" for n in range(1, count + 1)]
 
 
+def meter_tables(meter_interval_s: int) -> list[str]:
+    """`[[sites.meters]]` of a site: the moduli and maximum rates the simulator's meters honour."""
+    return [
+        "\n".join(
+            [
+                "  [[sites.meters]]",
+                f'  device = "{meter.device}"',
+                f"  wrap_modulus = {meter.wrap_modulus:.1f}",
+                f"  max_rate_per_h = {meter.max_rate_per_h:.1f}",
+                f"  interval_s = {meter_interval_s}",
+            ]
+        )
+        for meter in DEFAULT_METERS
+    ]
+
+
 def write_registry(
-    path: Path, sites: list[str], registered_staff: int = 400
+    path: Path, sites: list[str], registered_staff: int = 400, meter_interval_s: int = 60
 ) -> dict[str, EdgeCredentials]:
-    """Write a registry for `sites` and return each site's freshly generated edge credentials."""
+    """Write a registry for `sites` and return each site's freshly generated edge credentials.
+
+    `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
+    says otherwise).
+    """
     credentials: dict[str, EdgeCredentials] = {}
     blocks: list[str] = []
     for index, site in enumerate(sites):
@@ -48,6 +70,7 @@ def write_registry(
                     f"floor_area_m2 = {staff * 2.5:.1f}",
                     "clean_plate_threshold_g = 10.0",
                     f'region = {{ province = "{province}", city = "{city}" }}',
+                    *meter_tables(meter_interval_s),
                 ]
             )
         )

@@ -114,7 +114,18 @@ def quantise_paired(true_g: FloatArray, division_g: float) -> tuple[FloatArray, 
 
 
 def check_meter_grid(site: Site, meter_interval_s: int) -> None:
-    """Refuse a meter grid that misses an energy window boundary (the truth would be inexact)."""
+    """Refuse a meter grid that misses an energy window boundary (the truth would be inexact).
+
+    Also refuse an interval that contradicts the registry's `[[sites.meters]]` interval_s, which
+    central uses to count the readings it expects.
+    """
+    for meter in site.meters:
+        if meter.interval_s is not None and meter.interval_s != meter_interval_s:
+            raise ConfigurationError(
+                f"site {site.id}: the registry says {meter.device} reads every "
+                f"{meter.interval_s} s but the simulator runs with --meter-interval-s "
+                f"{meter_interval_s}"
+            )
     for service in site.services:
         for boundary in (service.prep_start_min, service.end_min):
             if (boundary * 60) % meter_interval_s:
@@ -410,7 +421,8 @@ def _days(
         np.random.default_rng(seed_sequence(seed, site.id, "profile"))
     )
     registers = meters.initial_registers(
-        np.random.default_rng(seed_sequence(seed, site.id, "registers", start_date.toordinal()))
+        np.random.default_rng(seed_sequence(seed, site.id, "registers", start_date.toordinal())),
+        {quantity: site.meter(quantity).wrap_modulus for quantity in METER_BY_QUANTITY},
     )
     rates_before: dict[Quantity, float] | None = None
     tz = site.tz

@@ -58,19 +58,38 @@ DEVICES: tuple[DeviceSpec, ...] = (
 DEVICE_BY_ID: dict[str, DeviceSpec] = {spec.id: spec for spec in DEVICES}
 
 
-def boot_id(seed: int, site_id: str, device_id: str, start_date: date) -> str:
-    """8 hex characters, a stable function of the run's inputs (never Python's salted hash())."""
-    text = f"{seed}|{site_id}|{device_id}|{start_date.isoformat()}".encode()
-    return hashlib.blake2b(text, digest_size=4).hexdigest()
+def boot_id(seed: int, site_id: str, device_id: str, start_date: date, generation: int = 0) -> str:
+    """8 hex characters, a stable function of the run's inputs (never Python's salted hash()).
+
+    `generation` counts the device's restarts within the run (0: the boot the run starts with).
+    """
+    text = f"{seed}|{site_id}|{device_id}|{start_date.isoformat()}"
+    if generation:
+        text += f"|{generation}"
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """One data payload ready for MQTT, with the simulated instant it belongs to."""
+    """One payload ready for MQTT: `at_ms` is the instant it describes, `due_ms` when it is sent.
+
+    Data messages are due when they happen, except late data (sent after an outage). Status
+    messages (`retain`) announce a device restart.
+    """
 
     at_ms: int
     topic: str
     payload: bytes
+    publish_at_ms: int | None = None
+    retain: bool = False
+
+    @property
+    def due_ms(self) -> int:
+        return self.at_ms if self.publish_at_ms is None else self.publish_at_ms
+
+    @property
+    def is_data(self) -> bool:
+        return not self.retain
 
 
 def _encode(document: dict[str, Any]) -> bytes:
@@ -86,6 +105,7 @@ class DeviceState:
     boot: str
     tz: ZoneInfo
     seq: int = 0
+    generation: int = 0  # restarts so far in this run
     data_topic: str = field(init=False)
     status_topic: str = field(init=False)
 
@@ -142,6 +162,21 @@ class DeviceState:
             body["power"] = round(event.power_kw, 3)
             body["power_unit"] = PowerUnit.KW.value
         return body
+
+    def restart(self, at_ms: int, new_boot: str) -> list[OutgoingMessage]:
+        """Power-cycle at `at_ms`: retained 'offline' (old boot), then 'online' with a new boot.
+
+        The sequence restarts at 0 with the new boot (docs/protocol.md, Identity).
+        """
+        offline = OutgoingMessage(
+            at_ms, self.status_topic, self.status("offline", at_ms), retain=True
+        )
+        self.boot, self.seq = new_boot, 0
+        self.generation += 1
+        online = OutgoingMessage(
+            at_ms, self.status_topic, self.status("online", at_ms), retain=True
+        )
+        return [offline, online]
 
     def status(self, state: str, at_ms: int | None = None) -> bytes:
         """Retained presence, contract.StatusPayload form; the 'offline' form is the last will."""

@@ -62,12 +62,17 @@ class ServiceLoad:
     expected_diners: float
 
 
-def initial_registers(rng: np.random.Generator) -> dict[Quantity, float]:
-    """Registers of meters that ran for years: never zero (DOMAIN.md: first reading is not zero)."""
+def initial_registers(
+    rng: np.random.Generator, moduli: Mapping[Quantity, float]
+) -> dict[Quantity, float]:
+    """Registers of meters that ran for years: never zero (DOMAIN.md: first reading is not zero).
+
+    Drawn between 5% and 50% of each register's modulus, so that a register never wraps in a run
+    of a few weeks unless the meter_wrap fault puts it close below the modulus on purpose.
+    """
     return {
-        Quantity.ELECTRICITY: float(rng.uniform(10_000.0, 500_000.0)),
-        Quantity.GAS: float(rng.uniform(1_000.0, 80_000.0)),
-        Quantity.WATER: float(rng.uniform(500.0, 50_000.0)),
+        quantity: float(rng.uniform(0.05, 0.5) * moduli[quantity])
+        for quantity in (Quantity.ELECTRICITY, Quantity.GAS, Quantity.WATER)
     }
 
 

@@ -20,6 +20,7 @@ import aiomqtt
 from simulators.canteen import Behaviour, DayPlan, plan_site_days
 from simulators.devices import DEVICE_BY_ID, DeviceState, OutgoingMessage, fleet
 from simulators.errors import BrokerError, ConfigurationError, SimulatorError
+from simulators.faults import RenderedDay, SiteFaultInjector
 from simulators.localtime import DayFrame
 from simulators.registry import Site, load_registry
 from simulators.settings import SimulatorSettings
@@ -94,11 +95,13 @@ class DeviceLink:
         return self
 
     async def publish(self, message: OutgoingMessage) -> None:
+        """Data at the configured QoS; status (a restart) retained at QoS 1 like the will."""
+        qos, retain = (self.qos, False) if message.is_data else (1, True)
         try:
-            await self._client.publish(message.topic, message.payload, qos=self.qos)
+            await self._client.publish(message.topic, message.payload, qos=qos, retain=retain)
         except aiomqtt.MqttError as exc:
             raise BrokerError(f"publish not acknowledged: {exc}", device=self.name) from exc
-        self.last_ms = message.at_ms
+        self.last_ms = message.due_ms
 
     async def __aexit__(
         self,
@@ -131,6 +134,7 @@ class SiteRun:
     devices: dict[str, DeviceState]
     queues: dict[str, asyncio.Queue[Batch | None]]
     plans: Iterator[DayPlan]
+    injector: SiteFaultInjector
 
 
 def select_sites(sites: tuple[Site, ...], wanted: tuple[str, ...]) -> tuple[Site, ...]:
@@ -153,22 +157,20 @@ def resolve_start_date(settings: SimulatorSettings, sites: tuple[Site, ...]) -> 
     return datetime.now(sites[0].tz).date() - timedelta(days=1)
 
 
-def _render_next_day(run: SiteRun) -> tuple[DayPlan, dict[str, Batch]] | None:
-    """Plan the site's next day and serialise it per device (CPU work, run off the event loop)."""
+def _render_next_day(run: SiteRun) -> tuple[DayPlan, RenderedDay] | None:
+    """Plan the site's next day and serialise it per device, with its faults (CPU work, run off
+    the event loop)."""
     plan = next(run.plans, None)
     if plan is None:
         return None
-    batches = {
-        device: [run.devices[device].render(event) for event in events]
-        for device, events in plan.by_device().items()
-    }
-    return plan, batches
+    return plan, run.injector.render_day(plan)
 
 
 async def _plan_site(run: SiteRun, truth: GroundTruth) -> None:
     while (rendered := await asyncio.to_thread(_render_next_day, run)) is not None:
-        plan, batches = rendered
-        truth.add_day(run.site.id, plan.frame.day, plan.truth)
+        plan, day = rendered
+        batches = day.batches
+        truth.add_day(run.site.id, plan.frame.day, plan.truth, day.tally)
         logger.info(
             "site %s %s planned: %d meals, %d events",
             run.site.id,
@@ -188,9 +190,10 @@ async def _publish_device(
     site_id, kind = link.state.site_id, link.state.spec.kind
     while (batch := await queue.get()) is not None:
         for message in batch:
-            await clock.wait_for(message.at_ms)
+            await clock.wait_for(message.due_ms)
             await link.publish(message)
-            truth.count_published(site_id, kind)
+            if message.is_data:
+                truth.count_published(site_id, kind)
 
 
 def _first_simulator_error(group: BaseExceptionGroup[BaseException]) -> SimulatorError | None:
@@ -208,37 +211,50 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
     """Simulate, publish every reading with acknowledgement, then write and return the truth."""
     sites = select_sites(load_registry(settings.registry), settings.sites)
     start_date = resolve_start_date(settings, sites)
-    behaviour = Behaviour(double_swipe_rate=settings.double_swipe_rate)
+    behaviour = Behaviour(double_swipe_rate=settings.effective_double_swipe_rate())
+    faults = settings.fault_config()
     truth = GroundTruth(
         seed=settings.seed,
         start_date=start_date,
         days=settings.days,
         site_ids=tuple(s.id for s in sites),
     )
-    runs = [
-        SiteRun(
-            site=site,
-            devices=fleet(site.id, site.tz, seed=settings.seed, start_date=start_date),
-            queues={device: asyncio.Queue(maxsize=_QUEUED_DAYS) for device in DEVICE_BY_ID},
-            plans=plan_site_days(
-                site,
-                seed=settings.seed,
-                start_date=start_date,
-                days=settings.days,
-                meter_interval_s=settings.meter_interval_s,
-                behaviour=behaviour,
-            ),
+    runs = []
+    for site in sites:
+        devices = fleet(site.id, site.tz, seed=settings.seed, start_date=start_date)
+        runs.append(
+            SiteRun(
+                site=site,
+                devices=devices,
+                queues={device: asyncio.Queue(maxsize=_QUEUED_DAYS) for device in DEVICE_BY_ID},
+                plans=plan_site_days(
+                    site,
+                    seed=settings.seed,
+                    start_date=start_date,
+                    days=settings.days,
+                    meter_interval_s=settings.meter_interval_s,
+                    behaviour=behaviour,
+                ),
+                injector=SiteFaultInjector(
+                    site,
+                    devices,
+                    faults,
+                    seed=settings.seed,
+                    start_date=start_date,
+                    meter_interval_s=settings.meter_interval_s,
+                ),
+            )
         )
-        for site in sites
-    ]
     origins = {run.site.id: DayFrame.of(start_date, run.site.tz).midnight_ms for run in runs}
     logger.info(
-        "simulating %s from %s for %d day(s), seed %d, speed %s, broker %s:%d",
+        "simulating %s from %s for %d day(s), seed %d, speed %s, faults %s x%s, broker %s:%d",
         ",".join(origins),
         start_date,
         settings.days,
         settings.seed,
         settings.speed,
+        ",".join(settings.faults) or "none",
+        settings.fault_rate,
         settings.mqtt_host,
         settings.mqtt_port,
     )
@@ -264,7 +280,10 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
             raise error from group
         raise
     for site_id, site_truth in truth.sites.items():
-        logger.info("site %s: published %s", site_id, site_truth.to_json()["published"])
+        document = site_truth.to_json()
+        logger.info(
+            "site %s: published %s, faults %s", site_id, document["published"], document["faults"]
+        )
     if settings.truth_out is not None:
         truth.write(settings.truth_out)
         logger.info("ground truth written to %s", settings.truth_out)

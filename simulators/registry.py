@@ -1,7 +1,9 @@
 """Reads the `[[sites]]` of the site registry TOML (docs/architecture.md) into frozen dataclasses.
 
 Everything else in the file (names, floor areas, `[[edges]]`, unknown keys) belongs to central
-and is ignored. Sites whose meal-service windows would make attribution ambiguous are refused,
+and is ignored, except `[[sites.meters]]`: the register modulus, maximum plausible rate and reading
+interval of each meter, which the simulator honours and central uses to clean the counters.
+Sites whose meal-service windows would make attribution ambiguous are refused,
 because the simulator promises that every event it generates lies in exactly one window.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.topics import ID_PATTERN
+from contract.units import Quantity
 from simulators.errors import RegistryError
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -48,6 +51,35 @@ class Service:
         return self.end_min + self.grace_min
 
 
+@dataclass(frozen=True, slots=True)
+class MeterSpec:
+    """One `[[sites.meters]]` entry: what central must know to clean this meter's register."""
+
+    device: str  # meter-elec | meter-gas | meter-water
+    wrap_modulus: float  # the register shows its value modulo this, canonical unit (kWh, m3)
+    max_rate_per_h: float  # canonical unit per hour; a delta implying more is a spike
+    interval_s: int | None = None  # reading interval; None: the simulator's --meter-interval-s
+
+
+# Device id of each meter, as in simulators.devices (kept here so that the registry stands alone).
+METER_DEVICES: dict[str, Quantity] = {
+    "meter-elec": Quantity.ELECTRICITY,
+    "meter-gas": Quantity.GAS,
+    "meter-water": Quantity.WATER,
+}
+DEFAULT_WRAP_MODULUS = 100_000.0
+# Well above the simulated peaks (about 200 kW, 40 m3/h gas, 8 m3/h water at 700 staff) and far
+# below any injected spike (+2^16 or x1000 within one interval).
+DEFAULT_MAX_RATE_PER_H: dict[Quantity, float] = {
+    Quantity.ELECTRICITY: 1000.0,
+    Quantity.GAS: 200.0,
+    Quantity.WATER: 100.0,
+}
+DEFAULT_METERS: tuple[MeterSpec, ...] = tuple(
+    MeterSpec(device, DEFAULT_WRAP_MODULUS, DEFAULT_MAX_RATE_PER_H[quantity])
+    for device, quantity in METER_DEVICES.items()
+)
+
 DEFAULT_SERVICES: tuple[Service, ...] = (
     Service("breakfast", 6 * 60 + 30, 9 * 60),
     Service("lunch", 11 * 60, 13 * 60 + 30),
@@ -64,10 +96,18 @@ class Site:
     registered_staff: int
     services: tuple[Service, ...] = DEFAULT_SERVICES
     clean_plate_threshold_g: float = DEFAULT_CLEAN_PLATE_THRESHOLD_G
+    meters: tuple[MeterSpec, ...] = DEFAULT_METERS
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def meter(self, quantity: Quantity) -> MeterSpec:
+        """The site's settings of the meter of `quantity` (every site has all three meters)."""
+        for spec in self.meters:
+            if METER_DEVICES[spec.device] is quantity:
+                return spec
+        raise KeyError(quantity)  # unreachable: _parse_meters fills in the defaults
 
 
 def load_registry(path: Path) -> tuple[Site, ...]:
@@ -140,7 +180,56 @@ def _parse_site(raw: object, index: int) -> Site:
         registered_staff=staff,
         services=services,
         clean_plate_threshold_g=float(threshold),
+        meters=_parse_meters(raw.get("meters"), site_id),
     )
+
+
+def _positive_number(
+    raw: Mapping[str, Any], key: str, default: float, where: str, site_id: str
+) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise RegistryError(f"{where}: {key} {value!r} is not a number > 0", site=site_id)
+    return float(value)
+
+
+def _parse_meters(raw_meters: object, site_id: str) -> tuple[MeterSpec, ...]:
+    """`[[sites.meters]]`, one entry per meter at most; meters not listed get the defaults."""
+    if raw_meters is None:
+        return DEFAULT_METERS
+    if not isinstance(raw_meters, list):
+        raise RegistryError("meters must be an array of tables", site=site_id)
+    given: dict[str, MeterSpec] = {}
+    for raw in raw_meters:
+        if not isinstance(raw, dict):
+            raise RegistryError("a [[sites.meters]] entry is not a table", site=site_id)
+        device = raw.get("device")
+        if device not in METER_DEVICES:
+            raise RegistryError(
+                f"meter device {device!r} is not one of {sorted(METER_DEVICES)}", site=site_id
+            )
+        if device in given:
+            raise RegistryError(f"meter {device} is listed twice", site=site_id)
+        where = f"meter {device}"
+        interval = raw.get("interval_s")
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int) or interval < 1
+        ):
+            raise RegistryError(
+                f"{where}: interval_s {interval!r} is not a whole number >= 1", site=site_id
+            )
+        quantity = METER_DEVICES[device]
+        given[device] = MeterSpec(
+            device=device,
+            wrap_modulus=_positive_number(
+                raw, "wrap_modulus", DEFAULT_WRAP_MODULUS, where, site_id
+            ),
+            max_rate_per_h=_positive_number(
+                raw, "max_rate_per_h", DEFAULT_MAX_RATE_PER_H[quantity], where, site_id
+            ),
+            interval_s=interval,
+        )
+    return tuple(given.get(spec.device, spec) for spec in DEFAULT_METERS)
 
 
 def _minutes(value: object, what: str, site_id: str) -> int:

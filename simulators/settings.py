@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from simulators.faults import Fault, FaultConfig, parse_faults
+
 # Meter readings must land on every 30-minute boundary so that service windows (HH:00 / HH:30
 # boundaries at the coarsest) are bracketed exactly (docs/architecture.md, attribution of meters).
 GRID_BASE_S = 1800
@@ -68,11 +70,27 @@ class SimulatorSettings(BaseSettings):
         default=None, description="write the ground truth JSON here after a complete run"
     )
     qos: int = Field(default=1, ge=0, le=2, description="MQTT QoS of data messages (0, 1 or 2)")
+    faults: Annotated[tuple[Fault, ...], NoDecode, BeforeValidator(parse_faults)] = Field(
+        default=(),
+        description=(
+            "comma-separated faults to inject, or 'all': meter_reset, meter_wrap, meter_spike, "
+            "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe; default none"
+        ),
+    )
+    fault_rate: float = Field(
+        default=1.0,
+        ge=0,
+        le=1000,
+        description="multiplier of every enabled fault's base frequency (0: faults off)",
+    )
     double_swipe_rate: float = Field(
         default=0.02,
         ge=0,
         le=1,
-        description="share of diners whose card is read twice (dirty data to de-duplicate)",
+        description=(
+            "base share of diners whose card is read twice, when the double_swipe fault is on "
+            "(times --fault-rate, at most 1)"
+        ),
     )
     connect_timeout_s: float = Field(
         default=10.0, gt=0, description="MQTT connect and acknowledge timeout, s"
@@ -80,6 +98,15 @@ class SimulatorSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level"
     )
+
+    def fault_config(self) -> FaultConfig:
+        return FaultConfig(faults=frozenset(self.faults), rate=self.fault_rate)
+
+    def effective_double_swipe_rate(self) -> float:
+        """Share of diners who swipe twice: 0 unless the double_swipe fault is on."""
+        if not self.fault_config().on(Fault.DOUBLE_SWIPE):
+            return 0.0
+        return min(1.0, self.double_swipe_rate * self.fault_rate)
 
     @field_validator("meter_interval_s")
     @classmethod

@@ -81,17 +81,79 @@ class DayTruth:
         }
 
 
+# Names of the injectable faults (simulators.faults.Fault), in the order the truth lists them.
+FAULT_NAMES = (
+    "meter_reset",
+    "meter_wrap",
+    "meter_spike",
+    "meter_dip",
+    "meter_gap",
+    "duplicate",
+    "device_reboot",
+    "late",
+    "double_swipe",
+)
+# Faults whose incidents span several readings: readings delayed (late), never sent (meter_gap).
+FAULT_READING_NAMES = ("late", "meter_gap")
+DAY_WINDOW = "day"
+
+
+@dataclass(slots=True)
+class FaultTally:
+    """Faults injected into one site-day, and the true consumption no reading can place in time.
+
+    `gap_energy` maps a window (a service name, or "day") to the consumption inside meter gaps.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    readings: Counter[str] = field(default_factory=Counter)
+    gap_energy: dict[str, dict[Quantity, float]] = field(default_factory=dict)
+
+    def add_gap_energy(self, window: str, quantity: Quantity, amount: float) -> None:
+        per_window = self.gap_energy.setdefault(window, {})
+        per_window[quantity] = per_window.get(quantity, 0.0) + amount
+
+
+def _faults_json(counts: Counter[str]) -> dict[str, int]:
+    return {name: counts[name] for name in FAULT_NAMES}
+
+
+def _fault_readings_json(readings: Counter[str]) -> dict[str, int]:
+    return {name: readings[name] for name in FAULT_READING_NAMES}
+
+
+def _day_json(truth: DayTruth, tally: FaultTally) -> dict[str, Any]:
+    document = truth.to_json()
+    for name, entry in document["services"].items():
+        entry["gap_energy"] = _energy_json(tally.gap_energy.get(name, {}))
+    document["day"]["gap_energy"] = _energy_json(tally.gap_energy.get(DAY_WINDOW, {}))
+    document["faults"] = _faults_json(tally.counts)
+    document["fault_readings"] = _fault_readings_json(tally.readings)
+    return document
+
+
 @dataclass(slots=True)
 class SiteTruth:
     days: dict[date, DayTruth] = field(default_factory=dict)
+    faults: dict[date, FaultTally] = field(default_factory=dict)
     published: Counter[DeviceKind] = field(default_factory=Counter)
 
     def to_json(self) -> dict[str, Any]:
         published: dict[str, int] = {"readings": sum(self.published.values())}
         published.update({kind.value: self.published[kind] for kind in DeviceKind})
+        counts: Counter[str] = Counter()
+        readings: Counter[str] = Counter()
+        for tally in self.faults.values():
+            counts.update(tally.counts)
+            readings.update(tally.readings)
         return {
-            "days": {d.isoformat(): t.to_json() for d, t in sorted(self.days.items())},
+            "days": {
+                d.isoformat(): _day_json(t, self.faults.get(d, FaultTally()))
+                for d, t in sorted(self.days.items())
+            },
             "published": published,
+            "faults": _faults_json(counts),
+            "fault_readings": _fault_readings_json(readings),
         }
 
 
@@ -106,8 +168,12 @@ class GroundTruth:
         self.days = days
         self.sites: dict[str, SiteTruth] = {site: SiteTruth() for site in site_ids}
 
-    def add_day(self, site_id: str, day: date, truth: DayTruth) -> None:
+    def add_day(
+        self, site_id: str, day: date, truth: DayTruth, faults: FaultTally | None = None
+    ) -> None:
         self.sites[site_id].days[day] = truth
+        if faults is not None:
+            self.sites[site_id].faults[day] = faults
 
     def count_published(self, site_id: str, kind: DeviceKind, count: int = 1) -> None:
         self.sites[site_id].published[kind] += count

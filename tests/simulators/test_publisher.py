@@ -137,3 +137,52 @@ async def test_sim_clock_paces_by_speed() -> None:
     started = loop.time()
     await instant.wait_for(10**12)
     assert loop.time() - started < 0.05
+
+
+async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
+    mosquitto: Mosquitto, registry_path: Path
+) -> None:
+    settings = _settings(registry_path, mosquitto, faults="all", fault_rate=3.0)
+    received: Counter[DeviceKind] = Counter()
+    copies: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
+    states: Counter[str] = Counter()
+    run_done = asyncio.Event()
+    expected_total: list[int] = []
+
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="observer") as observer:
+        await observer.subscribe("canteen/#", qos=1)
+
+        async def collect() -> None:
+            async for message in observer.messages:
+                assert isinstance(message.payload, bytes)
+                address = parse_topic(message.topic.value)
+                if address.channel == "status":
+                    states[parse_status(message.payload).state] += 1
+                    continue
+                parsed = parse_payload(address.kind, message.payload)
+                received[address.kind] += 1
+                copies[(address.device, parsed.boot, parsed.seq)].append(message.payload)
+                if run_done.is_set() and sum(received.values()) >= expected_total[0]:
+                    return
+
+        collector = asyncio.create_task(collect())
+        truth = await run_simulation(settings)
+        site = truth.to_json()["sites"]["s2"]
+        expected_total.append(site["published"]["readings"])
+        run_done.set()
+        if sum(received.values()) < expected_total[0]:
+            await asyncio.wait_for(collector, timeout=20)
+        else:
+            collector.cancel()
+
+    faults = site["faults"]
+    assert all(faults[name] > 0 for name in faults), faults
+    assert {k.value: received[k] for k in DeviceKind} == {
+        k.value: site["published"][k.value] for k in DeviceKind
+    }
+    repeats = sum(len(payloads) - 1 for payloads in copies.values())
+    assert repeats == faults["duplicate"]
+    assert all(len(set(payloads)) == 1 for payloads in copies.values())
+    restarts = faults["device_reboot"] + faults["meter_reset"]
+    assert states["offline"] == restarts + len(DEVICES)  # and each device's clean shutdown
+    assert states["online"] == restarts + len(DEVICES)

@@ -1,12 +1,23 @@
 """registry: reads [[sites]] with defaults, ignores the rest, refuses ambiguous windows."""
 
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from simulators.errors import RegistryError
-from simulators.registry import DEFAULT_SERVICES, Service, load_registry, parse_registry
+from contract.units import Quantity
+from harness.registry import site_ids, write_registry
+from simulators.canteen import plan_site_days
+from simulators.errors import ConfigurationError, RegistryError
+from simulators.registry import (
+    DEFAULT_METERS,
+    DEFAULT_SERVICES,
+    MeterSpec,
+    Service,
+    load_registry,
+    parse_registry,
+)
 
 
 def test_reads_sites_with_defaults_and_ignores_the_rest(registry_path: Path) -> None:
@@ -34,6 +45,39 @@ def _site(extra: str, services: str = "") -> str:
 
 def _service(name: str, start: str, end: str, extra: str = "") -> str:
     return f'[[sites.services]]\nname = "{name}"\nstart = "{start}"\nend = "{end}"\n{extra}\n'
+
+
+def _meter(device: str, extra: str = "") -> str:
+    return f'[[sites.meters]]\ndevice = "{device}"\n{extra}\n'
+
+
+def test_reads_the_meter_table_and_defaults_the_rest() -> None:
+    document = _site("", _meter("meter-gas", "wrap_modulus = 10000.0\ninterval_s = 300"))
+    (site,) = parse_registry(tomllib.loads(document))
+    assert site.meter(Quantity.GAS) == MeterSpec("meter-gas", 10_000.0, 200.0, 300)
+    assert site.meter(Quantity.ELECTRICITY) == DEFAULT_METERS[0]
+    assert site.meter(Quantity.WATER).wrap_modulus == 100_000.0
+    with pytest.raises(ConfigurationError, match="meter-gas reads every 300 s"):
+        plan_site_days(site, seed=1, start_date=date(2026, 11, 20), days=1, meter_interval_s=60)
+
+
+def test_the_harness_registry_declares_what_the_simulator_does(tmp_path: Path) -> None:
+    path = tmp_path / "sites.toml"
+    write_registry(path, site_ids(2), meter_interval_s=300)
+    for site in load_registry(path):
+        assert site.meters == tuple(
+            MeterSpec(m.device, m.wrap_modulus, m.max_rate_per_h, 300) for m in DEFAULT_METERS
+        )
+        raw = tomllib.loads(path.read_text())["sites"][0]["meters"]
+        assert {m["device"] for m in raw} == {"meter-elec", "meter-gas", "meter-water"}
+        assert set(raw[0]) == {"device", "wrap_modulus", "max_rate_per_h", "interval_s"}
+        next(
+            iter(
+                plan_site_days(
+                    site, seed=1, start_date=date(2026, 11, 20), days=1, meter_interval_s=300
+                )
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -67,6 +111,11 @@ def _service(name: str, start: str, end: str, extra: str = "") -> str:
             '[[sites]]\nid = "x"\nregistered_staff = 1\n' * 2,
             "duplicate site",
         ),
+        (_site("", _meter("meter-steam")), "meter device 'meter-steam'"),
+        (_site("", _meter("meter-gas") + _meter("meter-gas")), "listed twice"),
+        (_site("", _meter("meter-gas", "wrap_modulus = 0")), "wrap_modulus 0"),
+        (_site("", _meter("meter-gas", "max_rate_per_h = true")), "max_rate_per_h True"),
+        (_site("", _meter("meter-gas", "interval_s = 1.5")), "interval_s 1.5"),
     ],
 )
 def test_refuses_what_it_cannot_simulate_faithfully(document: str, reason: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from simulators.faults import ALL_FAULTS, Fault, FaultConfig
 from simulators.settings import SimulatorSettings
 
 
@@ -79,3 +80,26 @@ def test_registry_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SIM_REGISTRY", raising=False)
     with pytest.raises(ValidationError, match="registry"):
         SimulatorSettings(_cli_parse_args=[])
+
+
+def test_faults_from_command_line_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIM_FAULTS", raising=False)
+    monkeypatch.delenv("SIM_FAULT_RATE", raising=False)
+    default = SimulatorSettings(_cli_parse_args=["--registry", "r.toml"])
+    assert (default.faults, default.fault_rate) == ((), 1.0)
+    assert default.effective_double_swipe_rate() == 0.0  # double swipes are a fault now
+    parsed = SimulatorSettings(
+        _cli_parse_args=["--registry", "r.toml", "--faults", "late,meter_gap", "--fault-rate", "2"]
+    )
+    assert parsed.faults == (Fault.METER_GAP, Fault.LATE)
+    assert parsed.fault_config() == FaultConfig(frozenset({Fault.METER_GAP, Fault.LATE}), 2.0)
+    monkeypatch.setenv("SIM_FAULTS", "all")
+    monkeypatch.setenv("SIM_FAULT_RATE", "30")
+    everything = SimulatorSettings(_cli_parse_args=["--registry", "r.toml"])
+    assert everything.faults == ALL_FAULTS
+    assert everything.effective_double_swipe_rate() == 0.6  # 0.02 x 30
+
+
+def test_unknown_fault_fails_at_start() -> None:
+    with pytest.raises(ValidationError, match="unknown faults \\['clock_skew'\\]"):
+        SimulatorSettings(_cli_parse_args=["--registry", "r.toml", "--faults", "clock_skew"])

@@ -14,8 +14,19 @@ from simulators.truth import GroundTruth
 START = date(2026, 11, 20)
 
 # Keys of docs/architecture.md, "Simulator ground truth".
-SERVICE_KEYS = {"diners", "trays", "clean_plates", "waste_g", "energy"}
-DAY_KEYS = {"meals", "trays", "clean_plates", "waste_g", "energy"}
+SERVICE_KEYS = {"diners", "trays", "clean_plates", "waste_g", "energy", "gap_energy"}
+DAY_KEYS = {"meals", "trays", "clean_plates", "waste_g", "energy", "gap_energy"}
+FAULTS = {
+    "meter_reset",
+    "meter_wrap",
+    "meter_spike",
+    "meter_dip",
+    "meter_gap",
+    "duplicate",
+    "device_reboot",
+    "late",
+    "double_swipe",
+}
 ENERGY_KEYS = {"electricity_kwh", "gas_m3", "water_m3"}
 
 
@@ -35,12 +46,17 @@ def test_json_has_the_documented_shape(sites: tuple[Site, ...]) -> None:
     assert set(document["sites"]) == {"s1", "s2"}
     s1 = document["sites"]["s1"]
     assert s1["published"] == {"readings": 4, "scale": 0, "card": 1, "meter": 3}
+    assert s1["faults"] == dict.fromkeys(FAULTS, 0)
+    assert s1["fault_readings"] == {"late": 0, "meter_gap": 0}
     day = s1["days"]["2026-11-20"]
+    assert set(day) == {"services", "day", "faults", "fault_readings"}
+    assert day["faults"] == dict.fromkeys(FAULTS, 0)
     assert set(day["services"]) == {"breakfast", "lunch", "dinner"}
     for service in day["services"].values():
         assert set(service) == SERVICE_KEYS
         assert set(service["waste_g"]) == {"plate", "prep", "overproduction"}
         assert set(service["energy"]) == ENERGY_KEYS
+        assert service["gap_energy"] == dict.fromkeys(ENERGY_KEYS, 0.0)
     assert set(day["day"]) == DAY_KEYS
     assert set(day["day"]["waste_g"]) == {"plate", "prep", "overproduction", "spoilage"}
     assert set(day["day"]["energy"]) == ENERGY_KEYS
