@@ -4,6 +4,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bench import sizes as presets
@@ -31,13 +32,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-references", action="store_true", help="skip VictoriaMetrics even if installed"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one size of the preset (bench/sizes.py), e.g. --set kpi_sites=20",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = presets.quick() if args.quick else presets.full()
     if args.no_references:
-        from dataclasses import replace
-
         sizes = replace(sizes, references=False)
+    try:
+        sizes = presets.override(sizes, args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
     try:
         results, failures = run(sizes, args.workdir, groups)

@@ -70,13 +70,15 @@ def record(kind: DeviceKind, device: str, boot: str, seq: int, time_ms: int) -> 
     )
 
 
-def records(prefix: str, boot: str, count: int, start_ms: int, step_ms: int = 50) -> Iterator[
-    ReadingRecord
-]:
+def records(
+    prefix: str, boot: str, count: int, start_ms: int, step_ms: int = 50
+) -> Iterator[ReadingRecord]:
     """`count` distinct records over three devices (one per kind), `step_ms` apart."""
     for n in range(count):
         kind = KINDS[n % len(KINDS)]
-        yield record(kind, device_id(prefix, kind, 0), boot, n // len(KINDS), start_ms + n * step_ms)
+        yield record(
+            kind, device_id(prefix, kind, 0), boot, n // len(KINDS), start_ms + n * step_ms
+        )
 
 
 def batch_body(site: str, edge: str, batch_id: str, readings: Sequence[ReadingRecord]) -> bytes:
@@ -104,8 +106,10 @@ def line_protocol(site: str, readings: Sequence[ReadingRecord]) -> bytes:
         elif isinstance(r, ScaleRecord):
             fields = f"seq={r.seq}i,mass_g={r.mass_g},stream_{r.stream.value}=1i"
         else:
-            power = "" if r.power_kw is None or not math.isfinite(r.power_kw) else (
-                f",power_kw={r.power_kw}"
+            power = (
+                ""
+                if r.power_kw is None or not math.isfinite(r.power_kw)
+                else (f",power_kw={r.power_kw}")
             )
             fields = f"seq={r.seq}i,total_{r.quantity.value}={r.total}{power}"
         lines.append(f"{r.kind},{tags} {fields} {r.device_time_ms * 1_000_000}")

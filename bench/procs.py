@@ -6,11 +6,10 @@ with fresh edge keys, Mosquitto for the broker.
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,10 +23,10 @@ HOST = "127.0.0.1"
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """Resident set size now and its high-water mark, from /proc/<pid>/status (Linux)."""
+    """Resident set size now and its high-water mark in MB (10^6 bytes), from /proc (Linux)."""
 
-    rss_mib: float
-    hwm_mib: float
+    rss_mb: float
+    hwm_mb: float
 
 
 def memory(pid: int) -> Memory:
@@ -35,7 +34,7 @@ def memory(pid: int) -> Memory:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, rest = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
-            values[name] = int(rest.split()[0]) / 1024  # kB -> MiB
+            values[name] = int(rest.split()[0]) * 1024 / 1e6  # kB (KiB) -> MB
     return Memory(values["VmRSS"], values["VmHWM"])
 
 
@@ -84,16 +83,22 @@ def central(
 
 
 @contextmanager
-def sink(workdir: Path, live_prefix: str = "live") -> Iterator[str]:
+def sink(workdir: Path, live_prefix: str = "live", *, paused: bool = False) -> Iterator[str]:
     """The fast ingest stand-in (bench.sink) on a free port; yields its base URL."""
     port = free_port(HOST)
     args = python_module("bench.sink", "--port", str(port), "--live-prefix", live_prefix)
+    if paused:
+        args.append("--paused")
     with ManagedProcess("sink", args, {}, workdir / "logs") as process:
         try:
             wait_for_port(HOST, port, timeout_s=30)
         except TimeoutError:
             raise ProcessFailed(f"sink did not listen; log:\n{process.log_tail()}") from None
         yield f"http://{HOST}:{port}"
+
+
+def resume_sink(url: str) -> None:
+    httpx.post(f"{url}/resume", timeout=30).raise_for_status()
 
 
 def sink_stats(url: str) -> dict[str, Any]:

@@ -39,7 +39,9 @@ def _run_client(
     total = args.messages if args.messages else int(args.rate_per_s * args.duration_s)
     lock = threading.Lock()
 
-    def on_publish(client: mqtt.Client, userdata: object, mid: int, rc: object, props: object) -> None:
+    def on_publish(
+        client: mqtt.Client, userdata: object, mid: int, rc: object, props: object
+    ) -> None:
         with lock:
             result.acknowledged += 1
             result.last_ack_s = time.time()
@@ -130,3 +132,53 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class PacedPublisher:
+    """`with PacedPublisher(...)`: one paho client in a thread publishing at `rate_per_s` until
+    the block ends (in-process: the live load of figure 5, whose duration is not known ahead)."""
+
+    def __init__(self, *, host: str, port: int, site: str, prefix: str, rate_per_s: float) -> None:
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"{prefix}-paced",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        self._host, self._port = host, port
+        self._interval_s = 1.0 / rate_per_s
+        self._devices = [topic(site, kind, device_id(prefix, kind, 0)) for kind in KINDS]
+        self._boot = f"{prefix}{time.time_ns() // 1_000_000}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"{prefix}-paced")
+        self._last: mqtt.MQTTMessageInfo | None = None
+        self.published = 0
+
+    def _run(self) -> None:
+        start_s = time.monotonic()
+        n = 0
+        while not self._stop.is_set():
+            wait_s = start_s + n * self._interval_s - time.monotonic()
+            if wait_s > 0 and self._stop.wait(wait_s):
+                break
+            slot = n % len(KINDS)
+            payload = device_payload(
+                KINDS[slot], self._boot, n // len(KINDS), time.time_ns() // 1_000_000
+            )
+            self._last = self._client.publish(self._devices[slot], payload, qos=1)
+            n += 1
+            self.published = n
+
+    def __enter__(self) -> "PacedPublisher":
+        self._client.connect(self._host, self._port, keepalive=60)
+        self._client.loop_start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._last is not None:  # PUBACKs come in order: the last one covers all
+            self._last.wait_for_publish(timeout=30)
+        self._client.disconnect()
+        self._client.loop_stop()

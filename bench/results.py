@@ -23,8 +23,10 @@ class Target:
     of_reference: bool = False
 
     def text(self, unit: str) -> str:
-        return f"{self.op} {self.bound:g} x reference" if self.of_reference else (
-            f"{self.op} {self.bound:g} {unit}"
+        return (
+            f"{self.op} {self.bound:g} x reference"
+            if self.of_reference
+            else (f"{self.op} {self.bound:g} {unit}")
         )
 
     def met(self, value: float, ratio: float | None) -> bool | None:

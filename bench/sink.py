@@ -4,7 +4,8 @@ It answers every POST /api/v1/ingest with a 200 IngestResult accepting all readi
 storing anything, so that edge figures (2 and 5) measure the edge and not central. It keeps a
 timeline (wall time, readings per batch) and, for readings of devices whose id starts with
 `--live-prefix`, the latency from the device's `device_time_ms` to the batch's arrival.
-GET /stats returns all of it as JSON.
+GET /stats returns all of it as JSON. With `--paused` it answers 503 until POST /resume, so that
+an edge can be started and subscribed before its backlog starts to drain.
 """
 
 import argparse
@@ -22,11 +23,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 class Sink:
     """The ASGI application; one instance per process."""
 
-    def __init__(self, live_prefix: str) -> None:
+    def __init__(self, live_prefix: str, paused: bool = False) -> None:
         self.live_prefix = live_prefix
+        self.paused = paused
         self.readings = 0
         self.timeline: list[tuple[int, int, int]] = []  # (arrival ms, readings, live readings)
-        self.live_latency_ms: list[int] = []
+        self.live: list[tuple[int, int]] = []  # (device_time_ms, latency ms) of live readings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -48,8 +50,15 @@ class Sink:
         if scope["method"] == "GET" and scope["path"] == "/stats":
             await _answer(send, 200, self.stats())
             return
+        if scope["method"] == "POST" and scope["path"] == "/resume":
+            self.paused = False
+            await _answer(send, 200, {"paused": False})
+            return
         if scope["method"] != "POST" or scope["path"] != "/api/v1/ingest":
             await _answer(send, 404, {"detail": "not found"})
+            return
+        if self.paused:  # what central answers when its store is unavailable: the edge retries
+            await _answer(send, 503, {"detail": "paused by the benchmark"})
             return
         now_ms = time.time_ns() // 1_000_000
         batch = json.loads(b"".join(chunks))
@@ -58,7 +67,8 @@ class Sink:
         for reading in readings:
             if reading["device"].startswith(self.live_prefix):
                 live += 1
-                self.live_latency_ms.append(now_ms - reading["device_time_ms"])
+                device_ms = reading["device_time_ms"]
+                self.live.append((device_ms, now_ms - device_ms))
         self.readings += len(readings)
         self.timeline.append((now_ms, len(readings), live))
         answer = {"batch_id": batch["batch_id"], "accepted": len(readings), "duplicates": 0}
@@ -68,7 +78,7 @@ class Sink:
         return {
             "readings": self.readings,
             "timeline": self.timeline,
-            "live_latency_ms": self.live_latency_ms,
+            "live": self.live,
         }
 
 
@@ -86,9 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--live-prefix", default="live")
+    parser.add_argument("--paused", action="store_true", help="answer 503 until POST /resume")
     args = parser.parse_args(argv)
     uvicorn.run(
-        Sink(args.live_prefix), host=args.host, port=args.port, log_level="warning", lifespan="on"
+        Sink(args.live_prefix, args.paused),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="on",
     )
     return 0
 

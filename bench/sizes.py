@@ -1,6 +1,7 @@
-"""How big each benchmark is: the issue's sizes (full), a quick run, and a tiny run for the suite."""
+"""How big each benchmark is: the issue's sizes (full), a quick run, a tiny run for the suite."""
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +89,24 @@ def tiny() -> Sizes:
         references=False,
         timeout_s=60.0,
     )
+
+
+def override(sizes: Sizes, assignments: Iterable[str]) -> Sizes:
+    """Apply `name=value` overrides (ints, floats, booleans); ValueError names a bad one."""
+    types = {f.name: type(getattr(sizes, f.name)) for f in fields(sizes)}
+    changes: dict[str, object] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        if not sep or name not in types or name == "label":
+            raise ValueError(
+                f"--set {assignment!r}: expected NAME=VALUE with NAME one of "
+                f"{', '.join(n for n in types if n != 'label')}"
+            )
+        kind = types[name]
+        try:
+            changes[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+        except ValueError:
+            raise ValueError(f"--set {assignment!r}: {text!r} is not a {kind.__name__}") from None
+    if not changes:
+        return sizes
+    return replace(sizes, label=f"{sizes.label}+overrides", **changes)  # type: ignore[arg-type]

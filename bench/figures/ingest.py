@@ -107,7 +107,9 @@ def victoria_metrics(workdir: Path, sizes: Sizes, batches: list[Batches]) -> flo
     """Readings/s VictoriaMetrics accepts (HTTP 204) for the same readings as line protocol."""
     binary = shutil.which(VM_BINARY)
     if binary is None:
-        raise FileNotFoundError(f"{VM_BINARY} is not installed (Debian: apt-get install {VM_BINARY})")
+        raise FileNotFoundError(
+            f"{VM_BINARY} is not installed (Debian: apt-get install {VM_BINARY})"
+        )
     port = free_port(procs.HOST)
     args = [
         binary,
@@ -119,7 +121,9 @@ def victoria_metrics(workdir: Path, sizes: Sizes, batches: list[Batches]) -> flo
     with ManagedProcess("victoria-metrics", args, {}, workdir / "logs") as vm:
         wait_for_port(procs.HOST, port, timeout_s=30)
         headers = [{"Content-Type": "text/plain"} for _ in batches]
-        elapsed_s = asyncio.run(_post_all(f"http://{procs.HOST}:{port}/write", batches, headers, False))
+        elapsed_s = asyncio.run(
+            _post_all(f"http://{procs.HOST}:{port}/write", batches, headers, False)
+        )
         vm.check_running()
     return rate_per_s(sum(b.readings for b in batches), elapsed_s)
 

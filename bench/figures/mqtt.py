@@ -21,6 +21,7 @@ from bench.sizes import Sizes
 from bench.stats import rate_per_s
 from contract.topics import DeviceKind
 from edge.buffer import read_status
+from edge.errors import EdgeBufferError
 from harness.broker import Mosquitto
 from harness.processes import ManagedProcess, python_module
 
@@ -32,7 +33,9 @@ EDGE_TARGET_OF_CEILING = 0.8
 def _start_publishers(
     stack: ExitStack, workdir: Path, sizes: Sizes, broker_port: int, tag: str
 ) -> tuple[list[ManagedProcess], int]:
-    per_client = max(1, sizes.mqtt_messages // (sizes.publisher_processes * sizes.clients_per_publisher))
+    per_client = max(
+        1, sizes.mqtt_messages // (sizes.publisher_processes * sizes.clients_per_publisher)
+    )
     start_at = time.time() + START_DELAY_S
     publishers = []
     for p in range(sizes.publisher_processes):
@@ -45,7 +48,9 @@ def _start_publishers(
             messages=per_client,
             boot=f"{tag}{int(start_at)}",
         )
-        publishers.append(stack.enter_context(ManagedProcess(f"publisher-{tag}-{p}", args, {}, workdir / "logs")))
+        publishers.append(
+            stack.enter_context(ManagedProcess(f"publisher-{tag}-{p}", args, {}, workdir / "logs"))
+        )
     return publishers, per_client * sizes.publisher_processes * sizes.clients_per_publisher
 
 
@@ -68,15 +73,26 @@ def mqtt_ceiling(workdir: Path, sizes: Sizes) -> Figure:
     out = workdir / "subscriber.json"
     with ExitStack() as stack:
         broker = stack.enter_context(Mosquitto(workdir / "broker"))
-        per_client = max(1, sizes.mqtt_messages // (sizes.publisher_processes * sizes.clients_per_publisher))
+        per_client = max(
+            1, sizes.mqtt_messages // (sizes.publisher_processes * sizes.clients_per_publisher)
+        )
         expected = per_client * sizes.publisher_processes * sizes.clients_per_publisher
         subscriber = stack.enter_context(
             ManagedProcess(
                 "subscriber",
                 python_module(
-                    "bench.subscriber", "--port", str(broker.port), "--expect", str(expected),
-                    "--ready-file", str(ready), "--out", str(out), "--timeout-s", str(sizes.timeout_s),
-                ),  # fmt: skip
+                    "bench.subscriber",
+                    "--port",
+                    str(broker.port),
+                    "--expect",
+                    str(expected),
+                    "--ready-file",
+                    str(ready),
+                    "--out",
+                    str(out),
+                    "--timeout-s",
+                    str(sizes.timeout_s),
+                ),
                 {},
                 workdir / "logs",
             )
@@ -103,9 +119,26 @@ def mqtt_ceiling(workdir: Path, sizes: Sizes) -> Figure:
     )
 
 
-def _probe(broker_port: int, buffer_path: Path, timeout_s: float) -> int:
-    """Publish probe readings until the edge has committed one; return its `received` counter."""
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-probe")
+def _received(buffer_path: Path) -> int | None:
+    """The edge's `received` counter; None while the edge has not created its buffer yet."""
+    if not buffer_path.exists():
+        return None
+    try:
+        return read_status(buffer_path).counters["received"]
+    except EdgeBufferError:  # the file exists but the edge is still creating its schema
+        return None
+
+
+def probe_edge(broker_port: int, buffer_path: Path, timeout_s: float, site: str = SITE) -> int:
+    """Publish probe readings until the edge has committed one; return its `received` counter.
+
+    The edge's session does not exist before its first SUBSCRIBE, so readings published earlier
+    would be lost: this is how a benchmark knows the edge is listening.
+    """
+    baseline = _received(buffer_path) or 0
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"bench-probe-{site}"
+    )
     client.connect(procs.HOST, broker_port)
     client.loop_start()
     deadline = time.monotonic() + timeout_s
@@ -113,14 +146,15 @@ def _probe(broker_port: int, buffer_path: Path, timeout_s: float) -> int:
     try:
         while time.monotonic() < deadline:
             payload = device_payload(DeviceKind.CARD, "probe", seq, time.time_ns() // 1_000_000)
-            client.publish(topic(SITE, DeviceKind.CARD, "probe"), payload, qos=1).wait_for_publish(5)
+            client.publish(topic(site, DeviceKind.CARD, "probe"), payload, qos=1).wait_for_publish(
+                5
+            )
             seq += 1
             step_deadline = time.monotonic() + 0.5
             while time.monotonic() < step_deadline:
-                if buffer_path.exists():
-                    received = read_status(buffer_path).counters["received"]
-                    if received:
-                        return received
+                received = _received(buffer_path)
+                if received is not None and received > baseline:
+                    return received
                 time.sleep(0.05)
     finally:
         client.disconnect()
@@ -140,7 +174,7 @@ def edge_throughput(workdir: Path, sizes: Sizes, ceiling: Figure | None) -> Figu
             buffer_path=buffer_path,
         )  # fmt: skip
         edge = stack.enter_context(procs.edge(workdir, "edge", env))
-        before = _probe(broker.port, buffer_path, 30)
+        before = probe_edge(broker.port, buffer_path, 30)
         publishers, published = _start_publishers(stack, workdir, sizes, broker.port, "e")
         expected = before + published
         deadline = time.monotonic() + sizes.timeout_s
