@@ -13,6 +13,7 @@ COPY edge ./edge
 COPY central ./central
 COPY simulators ./simulators
 COPY harness ./harness
+COPY bench ./bench
 RUN pip install ".[influx]" \
     && useradd --system --uid 10001 --home-dir /nonexistent canteen \
     && mkdir -p /var/lib/canteen-edge /var/lib/canteen-central /var/lib/canteen-sim \

@@ -1,0 +1,230 @@
+"""Figure 6 (KPI query latency) and figure 7's central RSS while serving them.
+
+Data: `kpi_sites` x `kpi_days` generated into central's store (bench.kpi_data). Each figure is one
+function below, measured in process (central's own KPI functions on the store, as the route calls
+them) and over HTTP (`python -m central serve` on the same file, one request at a time).
+
+The site-year report and the monthly ranking are COMPOSED from the daily report that exists now
+(GET /api/v1/sites/{site}/kpis/daily): a year is `kpi_days` daily reports of one site, a ranking
+is `kpi_sites` x `kpi_ranking_days` daily reports ranked by waste per meal. The period and region
+endpoints of issue 3 replace them after the merge: swap the body of `site_year_*` and
+`ranking_*` for one call each, and the figures keep their meaning.
+"""
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import procs
+from bench.kpi_data import START_DATE, generate_sync
+from bench.results import Figure, Target
+from bench.sizes import Sizes
+from bench.stats import percentile
+from central.kpi.daily import DailyKpis, daily_kpis, load_window
+from central.kpi.windows import day_windows
+from central.registry import Registry, load_registry
+from central.store.sqlite import SqliteStore
+from harness.registry import write_registry
+
+SITE_DAY_TARGET_MS = 5.0
+SITE_YEAR_TARGET_MS = 50.0
+RANKING_TARGET_MS = 200.0
+
+
+# --- the reports, in process ------------------------------------------------------------------
+
+
+async def site_day_in_process(
+    store: SqliteStore, registry: Registry, site: str, day: date
+) -> DailyKpis:
+    """What GET .../kpis/daily does, minus HTTP: windows, one range load, the numpy maths."""
+    config = registry.site(site)
+    if config is None:
+        raise KeyError(site)
+    windows = day_windows(config, day)
+    loaded = load_window(windows)
+    readings = await store.load_readings(site, loaded.start_ms, loaded.end_ms)
+    return daily_kpis(config, windows, readings)
+
+
+async def site_year_in_process(
+    store: SqliteStore, registry: Registry, site: str, days: int
+) -> float:
+    """COMPOSED: `days` daily reports of one site; returns the year's waste per meal (g)."""
+    waste = meals = 0.0
+    for n in range(days):
+        report = await site_day_in_process(store, registry, site, START_DATE + timedelta(days=n))
+        w = report.day.waste_g
+        waste += w.plate + w.prep + w.overproduction + w.spoilage
+        meals += report.day.meals
+    return waste / meals if meals else 0.0
+
+
+async def ranking_in_process(
+    store: SqliteStore, registry: Registry, sites: list[str], days: int
+) -> list[str]:
+    """COMPOSED: every site's `days` daily reports, sites ranked by waste per meal."""
+    totals = {}
+    for site in sites:
+        totals[site] = await site_year_in_process(store, registry, site, days)
+    return sorted(totals, key=totals.__getitem__)
+
+
+# --- the same reports over HTTP ---------------------------------------------------------------
+
+
+def site_day_http(client: httpx.Client, site: str, day: date) -> dict[str, Any]:
+    response = client.get(f"/api/v1/sites/{site}/kpis/daily", params={"date": day.isoformat()})
+    response.raise_for_status()
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def site_year_http(client: httpx.Client, site: str, days: int) -> float:
+    """COMPOSED over HTTP: `days` daily reports of one site."""
+    waste = meals = 0.0
+    for n in range(days):
+        day = site_day_http(client, site, START_DATE + timedelta(days=n))["day"]
+        waste += sum(day["waste_g"].values())
+        meals += day["meals"]
+    return waste / meals if meals else 0.0
+
+
+def ranking_http(client: httpx.Client, sites: list[str], days: int) -> list[str]:
+    """COMPOSED over HTTP: every site's `days` daily reports, ranked by waste per meal."""
+    totals = {site: site_year_http(client, site, days) for site in sites}
+    return sorted(totals, key=totals.__getitem__)
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    p50_ms: float
+    p99_ms: float
+    samples: int
+
+
+def _timing(samples_ms: list[float]) -> Timing:
+    return Timing(percentile(samples_ms, 50), percentile(samples_ms, 99), len(samples_ms))
+
+
+async def _time_async(calls: list[Callable[[], Awaitable[object]]]) -> Timing:
+    samples = []
+    for call in calls:
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return _timing(samples)
+
+
+def _time_sync(calls: list[Callable[[], object]], on_each: Callable[[], None]) -> Timing:
+    samples = []
+    for call in calls:
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+        on_each()
+    return _timing(samples)
+
+
+def _figures(label: str, where: str, t: Timing, target_ms: float, note: str) -> list[Figure]:
+    return [
+        Figure(f"{label}", f"{note} p50, {where}", t.p50_ms, "ms", target=Target("<", target_ms),
+               notes=f"{t.samples} samples"),
+        Figure(f"{label}", f"{note} p99, {where}", t.p99_ms, "ms", target=Target("<", target_ms),
+               notes=f"{t.samples} samples (nearest rank)"),
+    ]  # fmt: skip
+
+
+def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    sites = [f"kpi-{n:03d}" for n in range(sizes.kpi_sites)]
+    registry_path = workdir / "sites.toml"
+    credentials = write_registry(registry_path, sites)
+    sqlite_path = workdir / "central.sqlite3"
+    generated = generate_sync(
+        sqlite_path, sites, days=sizes.kpi_days, template_days=sizes.kpi_template_days,
+        meter_interval_s=sizes.kpi_meter_interval_s,
+    )  # fmt: skip
+    registry = load_registry(registry_path)
+    rng = random.Random(6)
+    day_pairs = [
+        (rng.choice(sites), START_DATE + timedelta(days=rng.randrange(sizes.kpi_days)))
+        for _ in range(sizes.kpi_site_day_samples)
+    ]
+    year_sites = [rng.choice(sites) for _ in range(sizes.kpi_site_year_samples)]
+    ranking_days = min(sizes.kpi_ranking_days, sizes.kpi_days)
+
+    async def in_process() -> tuple[Timing, Timing, Timing]:
+        async with SqliteStore(sqlite_path) as store:
+            day = await _time_async(
+                [partial(site_day_in_process, store, registry, s, d) for s, d in day_pairs]
+            )
+            year = await _time_async(
+                [partial(site_year_in_process, store, registry, s, sizes.kpi_days)
+                 for s in year_sites]
+            )  # fmt: skip
+            ranking = await _time_async(
+                [partial(ranking_in_process, store, registry, sites, ranking_days)]
+                * sizes.kpi_ranking_samples
+            )
+        return day, year, ranking
+
+    local = asyncio.run(in_process())
+    peak_mb = 0.0
+    serving = procs.central(
+        workdir / "central", sites, sqlite_path=sqlite_path, registry_path=registry_path,
+        credentials=credentials,
+    )  # fmt: skip
+    with serving as central:
+        pid = central.process.pid
+
+        def sample() -> None:
+            nonlocal peak_mb
+            if pid is not None:
+                peak_mb = max(peak_mb, procs.memory(pid).rss_mb)
+
+        with httpx.Client(base_url=central.url, timeout=300) as client:
+            site_day_http(client, *day_pairs[0])  # first request: imports, connection
+            http_day = _time_sync(
+                [partial(site_day_http, client, s, d) for s, d in day_pairs], sample
+            )
+            http_year = _time_sync(
+                [partial(site_year_http, client, s, sizes.kpi_days) for s in year_sites], sample
+            )
+            http_ranking = _time_sync(
+                [partial(ranking_http, client, sites, ranking_days)] * sizes.kpi_ranking_samples,
+                sample,
+            )
+        if pid is not None:
+            peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
+    data = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {generated.readings:,} readings "
+            f"({generated.readings_per_site_day:,.0f} per site-day, meters every "
+            f"{sizes.kpi_meter_interval_s} s), generated in {generated.seconds:.0f} s")  # fmt: skip
+    year_note = f"Site-year report (COMPOSED: {sizes.kpi_days} daily reports)"
+    ranking_note = (f"{sizes.kpi_sites}-site monthly ranking (COMPOSED: {sizes.kpi_sites} x "
+                    f"{ranking_days} daily reports)")  # fmt: skip
+    out = [
+        *_figures("6a", "in process", local[0], SITE_DAY_TARGET_MS, "Site-day report"),
+        *_figures("6a", "HTTP", http_day, SITE_DAY_TARGET_MS, "Site-day report"),
+        *_figures("6b", "in process", local[1], SITE_YEAR_TARGET_MS, year_note),
+        *_figures("6b", "HTTP", http_year, SITE_YEAR_TARGET_MS, year_note),
+        *_figures("6c", "in process", local[2], RANKING_TARGET_MS, ranking_note),
+        *_figures("6c", "HTTP", http_ranking, RANKING_TARGET_MS, ranking_note),
+        Figure("7b", "Central peak RSS (VmHWM) while serving figure 6 over HTTP", peak_mb, "MB",
+               notes="from /proc/<pid>/status"),
+    ]  # fmt: skip
+    first = out[0]
+    out[0] = Figure(first.figure, first.name, first.value, first.unit, target=first.target,
+                    notes=f"{first.notes}; data: {data}")  # fmt: skip
+    return out
