@@ -1,11 +1,12 @@
 """What central needs from a reading store, as a Protocol, and the store's typed errors."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, tzinfo
 from typing import Protocol
 
 from central.errors import CentralError
-from central.kpi.readings import SiteReadings
+from central.kpi.readings import Int64Array, SiteReadings, StrArray, int_array, str_array
 from contract import ReadingRecord
 
 
@@ -36,6 +37,21 @@ class BatchToStore:
     received_ms: int  # central's clock when the batch arrived
     readings: Sequence[ReadingRecord]
     rejected: Sequence[RejectedRow] = ()
+    # the site's time zone: duplicates are counted per device and local date of the device time
+    timezone: tzinfo = field(default=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCounts:
+    """Duplicate deliveries dropped at ingest (DOMAIN.md Q4), per device and local date."""
+
+    device: StrArray
+    local_date: StrArray  # YYYY-MM-DD of the reading's device time in the site's time zone
+    duplicates: Int64Array
+
+    @classmethod
+    def empty(cls) -> "DuplicateCounts":
+        return cls(str_array(), str_array(), int_array())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,10 @@ class ReadingsStore(Protocol):
 
     async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
         """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays."""
+        ...
+
+    async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
+        """Duplicates dropped for `site` with a local date in [first, last]."""
         ...
 
     async def site_stats(self, site: str) -> SiteStats:

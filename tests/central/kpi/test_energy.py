@@ -52,7 +52,7 @@ def test_window_consumption_is_clamped_at_the_data_ends() -> None:
 
 
 def test_meter_curves_sort_by_time_and_sum_meters_of_one_quantity() -> None:
-    readings = MeterReadings(
+    readings = MeterReadings.of(
         device=str_array(["e1", "e2", "e1", "w1", "e2", "e1"]),
         quantity=str_array(["electricity", "electricity", "electricity", "water", "electricity",
                             "electricity"]),
