@@ -218,13 +218,9 @@ def parse_site_kpi_config(
         baseline=_parse_baseline(raw.get("baseline"), where),
         off_hours_alert_share_pct=positive("off_hours_alert_share_pct"),
         device_silent_min=silent,
-        meters=MappingProxyType(
-            {m.device: m for m in _tables(raw, "meters", where, _parse_meter)}
-        ),
+        meters=MappingProxyType({m.device: m for m in _tables(raw, "meters", where, _parse_meter)}),
         exchanges=tuple(_tables(raw, "meter_exchanges", where, _parse_exchange)),
-        scales=MappingProxyType(
-            {s.device: s for s in _tables(raw, "scales", where, _parse_scale)}
-        ),
+        scales=MappingProxyType({s.device: s for s in _tables(raw, "scales", where, _parse_scale)}),
     )
 
 
@@ -278,7 +274,9 @@ def _parse_exchange(raw: Mapping[str, Any], where: str) -> MeterExchange:
         except ValueError:
             raise KpiConfigError(f"at {at!r} is not an RFC 3339 time", where) from None
     if not isinstance(at, datetime) or at.tzinfo is None:
-        raise KpiConfigError("at must be a time with a UTC offset (2026-11-20T10:00:00+08:00)", where)
+        raise KpiConfigError(
+            "at must be a time with a UTC offset (2026-11-20T10:00:00+08:00)", where
+        )
     values = []
     for key in ("old_final", "new_initial"):
         value = raw.get(key)

@@ -214,7 +214,9 @@ def _clean_walk(
         else:
             found["spike"].append(now)
             returns = nxt is not None and plausible(v[nxt] - high, t[nxt] - last_t)
-            continues = nxt is not None and v[nxt] >= value and plausible(v[nxt] - value, t[nxt] - now)
+            continues = (
+                nxt is not None and v[nxt] >= value and plausible(v[nxt] - value, t[nxt] - now)
+            )
             if returns or not continues:
                 kept[k] = False  # rejected; the next delta is computed from the last good reading
                 continue

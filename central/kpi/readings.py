@@ -41,7 +41,7 @@ class ScaleReadings:
         device: object = "scale",
         received_ms: object = None,
     ) -> "ScaleReadings":
-        """From sequences; a single device id applies to all, receive time defaults to device time."""
+        """From sequences; one device id applies to all; receive time defaults to device time."""
         times = int_array(time_ms)
         return cls(
             times,
@@ -148,3 +148,16 @@ class SiteReadings:
             int(np.count_nonzero((t >= start_ms) & (t < end_ms)))
             for t in (self.scale.time_ms, self.card.time_ms, self.meter.time_ms)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCounts:
+    """Duplicate deliveries dropped at ingest (DOMAIN.md Q4), per device and local date."""
+
+    device: StrArray
+    local_date: StrArray  # YYYY-MM-DD of the reading's device time in the site's time zone
+    duplicates: Int64Array
+
+    @classmethod
+    def empty(cls) -> "DuplicateCounts":
+        return cls(str_array(), str_array(), int_array())

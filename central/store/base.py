@@ -6,8 +6,19 @@ from datetime import UTC, date, tzinfo
 from typing import Protocol
 
 from central.errors import CentralError
-from central.kpi.readings import Int64Array, SiteReadings, StrArray, int_array, str_array
+from central.kpi.readings import DuplicateCounts, SiteReadings
 from contract import ReadingRecord
+
+__all__ = [
+    "BatchToStore",
+    "DuplicateCounts",
+    "ReadingsStore",
+    "RejectedRow",
+    "SiteStats",
+    "StoreError",
+    "StoreUnavailable",
+    "WriteOutcome",
+]
 
 
 class StoreError(CentralError):
@@ -39,19 +50,6 @@ class BatchToStore:
     rejected: Sequence[RejectedRow] = ()
     # the site's time zone: duplicates are counted per device and local date of the device time
     timezone: tzinfo = field(default=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class DuplicateCounts:
-    """Duplicate deliveries dropped at ingest (DOMAIN.md Q4), per device and local date."""
-
-    device: StrArray
-    local_date: StrArray  # YYYY-MM-DD of the reading's device time in the site's time zone
-    duplicates: Int64Array
-
-    @classmethod
-    def empty(cls) -> "DuplicateCounts":
-        return cls(str_array(), str_array(), int_array())
 
 
 @dataclass(frozen=True, slots=True)

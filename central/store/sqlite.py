@@ -10,8 +10,8 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
