@@ -13,7 +13,15 @@ from datetime import date
 from central.kpi.daytable import DayTable
 from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
 from central.kpi.totals import NAN, Totals, combine, site_totals
-from central.kpi.values import CATALOGUE, KpiValue, Quality, derive, quality
+from central.kpi.values import (
+    CATALOGUE,
+    DeviceFigures,
+    KpiValue,
+    Quality,
+    derive,
+    device_figures,
+    quality,
+)
 from central.site_kpi_config import SiteKpiConfig
 
 NO_QUOTA = "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year)"
@@ -31,6 +39,7 @@ class Row:
     quality: Quality
     factor_sets: tuple[str, ...]
     sites: tuple[str, ...]
+    devices: tuple[DeviceFigures, ...] = ()  # filled in the period's total row only
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +110,12 @@ def _row_totals(
 
 
 def _row(
-    label: str, bucket: Bucket, service: str | None, totals: Totals, sites: tuple[str, ...]
+    label: str,
+    bucket: Bucket,
+    service: str | None,
+    totals: Totals,
+    sites: tuple[str, ...],
+    with_devices: bool = False,
 ) -> Row:
     return Row(
         label=label,
@@ -112,6 +126,7 @@ def _row(
         quality=quality(totals),
         factor_sets=tuple(sorted(totals.factor_sets)),
         sites=sites,
+        devices=device_figures(totals) if with_devices else (),
     )
 
 
@@ -155,7 +170,7 @@ def build_report(
         span=span,
         granularity=granularity,
         rows=tuple(rows),
-        total=_row(whole.label, whole, None, total, sites),
+        total=_row(whole.label, whole, None, total, sites, with_devices=True),
     )
 
 

@@ -96,6 +96,39 @@ class Quality:
     scale_rejected_above_max: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFigures:
+    """Q1, Q3 and Q4 of one device over a row."""
+
+    kind: str
+    device: str
+    readings: int
+    expected: int | None  # meters: from interval_s
+    completeness_pct: float | None
+    duplicates_dropped: int
+    clock_skew_median_ms: float | None
+    clock_skew_p95_abs_ms: float | None
+
+
+def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
+    out = []
+    for d in t.devices:
+        skew = d.skew_ms
+        out.append(
+            DeviceFigures(
+                kind=d.kind,
+                device=d.device,
+                readings=d.received,
+                expected=d.expected,
+                completeness_pct=d.received / d.expected * 100.0 if d.expected else None,
+                duplicates_dropped=d.duplicates,
+                clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
+                clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+            )
+        )
+    return tuple(out)
+
+
 def _none(value: float) -> float | None:
     return None if math.isnan(value) else value
 

@@ -1,0 +1,120 @@
+"""Reports, rankings and alerts from the store: loads each site's readings, then the pure KPI code.
+
+Nothing is cached: every answer is computed from the readings stored at the moment of the query,
+so readings that arrive late (after an edge outage) are part of the next answer for their period.
+A few queries per site and period: one range scan of readings, one of duplicate counts, and one
+of the baseline period when the site has one.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from central.kpi.alerts import Alert, silent_devices, threshold_alerts
+from central.kpi.daytable import DayTable, build_day_table, load_range
+from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.report import RankedSite, Report, baseline_totals, build_report, rank_sites
+from central.kpi.totals import Totals
+from central.kpi.windows import local_instant_ms
+from central.registry import Site
+from central.store import ReadingsStore
+
+
+async def site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
+    """Base quantities of `site` over `span`, from the readings stored now."""
+    window = load_range(site, span)
+    readings = await store.load_readings(site.id, window.start_ms, window.end_ms)
+    duplicates = await store.load_duplicates(site.id, span.first, span.last)
+    return build_day_table(site, span, readings, duplicates)
+
+
+async def site_baseline(store: ReadingsStore, site: Site) -> Totals | None:
+    """Totals of the site's configured baseline period (F9), or None without one."""
+    if site.kpi.baseline is None:
+        return None
+    table = await site_table(store, site, DateRange(*site.kpi.baseline))
+    return baseline_totals(table)
+
+
+async def report(
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    now_ms: int,
+) -> Report:
+    """A report of one site, or of several summed (a region)."""
+    tables = [await site_table(store, site, span) for site in sites]
+    baselines = {site.id: await site_baseline(store, site) for site in sites}
+    return build_report(tables, baselines, period, span, granularity, now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    kpi: str
+    descending: bool
+    span: DateRange
+    sites: tuple[RankedSite, ...]
+    region_total: Report
+
+
+async def ranking(
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    kpi: str,
+    period: PeriodKind,
+    span: DateRange,
+    now_ms: int,
+    descending: bool = False,
+) -> Ranking:
+    """Sites ranked by one KPI over the period, and the region's total."""
+    tables = [await site_table(store, site, span) for site in sites]
+    baselines = {site.id: await site_baseline(store, site) for site in sites}
+    per_site = [
+        (
+            t.site.id,
+            t.site.name,
+            build_report([t], baselines, period, span, Granularity.PERIOD, now_ms),
+        )
+        for t in tables
+    ]
+    region = build_report(tables, baselines, period, span, Granularity.PERIOD, now_ms)
+    return Ranking(kpi, descending, span, tuple(rank_sites(per_site, kpi, descending)), region)
+
+
+async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> list[Alert]:
+    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now)."""
+    as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
+    baselines = {site.id: None}  # alerts need no baseline (F9 is not alerted on)
+
+    async def to_date(first: date, kind: PeriodKind) -> Report:
+        span = DateRange(first, on)
+        table = await site_table(store, site, span)
+        return build_report([table], baselines, kind, span, Granularity.PERIOD, as_of_ms)
+
+    day_table = await site_table(store, site, DateRange(on, on))
+    day = build_report(
+        [day_table], baselines, PeriodKind.DAY, day_table.span, Granularity.PERIOD, as_of_ms
+    )
+    month = await to_date(on.replace(day=1), PeriodKind.MONTH)
+    # the year to date is loaded only when there is a yearly quota to compare it with
+    year = (
+        await to_date(date(on.year, 1, 1), PeriodKind.YEAR)
+        if site.kpi.energy_quota_kgce_year
+        else None
+    )
+    out = threshold_alerts(
+        site.id,
+        day.total,
+        month.total,
+        year.total if year is not None else None,
+        site.kpi.waste_target_g_per_diner,
+        site.kpi.off_hours_alert_share_pct,
+    )
+    return out + silent_devices(day_table, as_of_ms)
+
+
+def now_ms() -> int:
+    """Epoch ms of the wall clock (routes pass it down so that tests can pick a moment)."""
+    return int(datetime.now(tz=UTC).timestamp() * 1000)
