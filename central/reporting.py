@@ -19,11 +19,21 @@ from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store import ReadingsStore
 
+# Beyond the loaded range, each meter's nearest reading within this distance is loaded too, so
+# that a gap reaching over the period's ends is spread (estimated) instead of lost.
+METER_LOOKAROUND_MS = 3 * 24 * 3_600_000
+
 
 async def site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
     """Base quantities of `site` over `span`, from the readings stored now."""
     window = load_range(site, span)
-    readings = await store.load_readings(site.id, window.start_ms, window.end_ms)
+    readings = await store.load_readings(
+        site.id,
+        window.start_ms,
+        window.end_ms,
+        meter_lookaround_ms=METER_LOOKAROUND_MS,
+        meter_devices=tuple(site.kpi.meters),
+    )
     duplicates = await store.load_duplicates(site.id, span.first, span.last)
     return build_day_table(site, span, readings, duplicates)
 

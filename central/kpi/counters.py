@@ -15,7 +15,8 @@ device time of every counter event (Q2). The rules, in the order they are tested
     would be above the maximum rate: the new register's starting point is unknown);
 - a value below the high but not below 90% of it: a backward dip (rounding); consumption 0 and the
   register is followed from its high, so the recovery is not counted twice;
-- an increase implying more than `max_rate_per_h`: a spike. When the next reading is plausible
+- an increase implying more than `max_rate_per_h`, or one the next reading falls back from (below
+  90% of it, but not below 90% of the level before it): a spike. When the next reading is plausible
   from the last good reading the spike reading is rejected (excluded; the next delta is computed
   from the last good reading). When the next reading continues from the spike instead, the
   register really moved (a level shift): that one delta is rejected and counting resumes from the
@@ -208,7 +209,11 @@ def _clean_walk(
         elif value <= high:
             if value < high:
                 found["dip"].append(now)
-        elif plausible(value - high, dt):
+        elif plausible(value - high, dt) and not (
+            # the next reading falls back below 90% of this one but not of the level before:
+            # this reading is a spike even when the rate looks plausible (or is not configured)
+            nxt is not None and RESET_RATIO * high <= v[nxt] < RESET_RATIO * value
+        ):
             increments[k] = value - high
             high = value
         else:

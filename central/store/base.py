@@ -80,8 +80,21 @@ class ReadingsStore(Protocol):
         """Store a batch; return only once it is durable. Raise StoreUnavailable if it cannot be."""
         ...
 
-    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
-        """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays."""
+    async def load_readings(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        meter_lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
+        """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays.
+
+        With `meter_lookaround_ms`, each meter (of the range, or named in `meter_devices`) also
+        gets its last reading before the range and its first after it, within that distance, so
+        that consumption across a gap reaching over the range's ends can be placed (spread).
+        """
         ...
 
     async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
@@ -118,6 +118,24 @@ FROM readings
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?
 """
 
+# The nearest reading of one meter before (after) a range. INDEXED BY: walk the time index from
+# the range's end outwards and stop at the first reading of the device, instead of reading every
+# row of the device through the primary key.
+_SELECT_METER_BEFORE = """
+SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
+       COALESCE(total, 0.0)
+FROM readings INDEXED BY readings_site_time
+WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
+ORDER BY device_time_ms DESC LIMIT 1
+"""
+_SELECT_METER_AFTER = """
+SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
+       COALESCE(total, 0.0)
+FROM readings INDEXED BY readings_site_time
+WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
+ORDER BY device_time_ms ASC LIMIT 1
+"""
+
 Row = tuple[Any, ...]
 
 
@@ -189,8 +207,18 @@ class SqliteStore:
         """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
         return await self._run(self._writer, self._write, batch)
 
-    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
-        return await self._run(self._reader, self._load, site, start_ms, end_ms)
+    async def load_readings(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        meter_lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
+        return await self._run(
+            self._reader, self._load, site, start_ms, end_ms, meter_lookaround_ms, meter_devices
+        )
 
     async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
         return await self._run(self._reader, self._duplicates, site, first, last)
@@ -289,11 +317,28 @@ class SqliteStore:
             raise
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
-    def _load(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
+    def _load(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
         conn = self._read_conn
         if conn is None:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
         rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms)).fetchall()
+        if lookaround_ms > 0:
+            meters = {row[1] for row in rows if row[0] == "meter"} | set(meter_devices)
+            for device in sorted(meters):
+                for query, lo, hi in (
+                    (_SELECT_METER_BEFORE, start_ms - lookaround_ms, start_ms),
+                    (_SELECT_METER_AFTER, end_ms, end_ms + lookaround_ms),
+                ):
+                    found = conn.execute(query, (site, lo, hi, device)).fetchone()
+                    if found is not None:
+                        rows.append(found)
         if not rows:
             return SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
         kind, device, time_ms, received_ms, stream, mass_g, person, quantity, total = (

@@ -166,6 +166,26 @@ async def test_late_readings_change_the_next_answer(client: httpx.AsyncClient) -
     assert after["quality"]["meter_readings_received"] == 24
 
 
+async def test_a_gap_over_midnight_is_spread_and_reported_as_estimated(
+    client: httpx.AsyncClient,
+) -> None:
+    # hourly until 22:00 on the 20th, then nothing until 02:00 on the 21st (4 h > 3 x 1 h)
+    await ingest(client, electricity(0, 22) + electricity(2, 24, day=21), "b1")
+    day = (await get(client, "/api/v1/kpis", site="s1", date="2026-11-20"))["total"]
+    # 22:00-24:00 is half of the gap's 40 kWh: placed pro rata, flagged estimated
+    assert day["kpis"]["electricity_kwh"]["value"] == pytest.approx(240.0)
+    assert day["quality"]["estimated_electricity_kwh"] == pytest.approx(20.0)
+    assert day["quality"]["estimated_share_pct"] == pytest.approx(20 / 240 * 100)
+    assert day["quality"]["completeness_pct"] == pytest.approx(23 / 24 * 100)
+    assert day["quality"]["gaps"] == 0  # the gap's reading is on the 21st
+    nxt = (await get(client, "/api/v1/kpis", site="s1", date="2026-11-21"))["total"]
+    assert nxt["kpis"]["electricity_kwh"]["value"] == pytest.approx(240.0)
+    assert nxt["quality"]["estimated_electricity_kwh"] == pytest.approx(20.0)
+    assert nxt["quality"]["gaps"] == 1
+    daily = await get(client, "/api/v1/sites/s1/kpis/daily", date="2026-11-20")
+    assert daily["day"]["energy"]["electricity_kwh"] == pytest.approx(240.0)
+
+
 async def test_granularity_custom_period_and_csv(client: httpx.AsyncClient) -> None:
     await ingest(client, electricity(0, 24) + electricity(1, 24, day=21) + lunch(1, 2, 0), "b1")
     body = await get(

@@ -76,6 +76,12 @@ def test_upward_spike_is_rejected_and_the_next_delta_taken_from_the_last_good() 
     assert events(curve) == {"spike": 1}
 
 
+def test_upward_spike_is_recognised_without_a_max_rate_when_the_register_falls_back() -> None:
+    curve = clean([100.0, 105.0, 9105.0, 110.0, 115.0])
+    np.testing.assert_allclose(curve.consumption, [0.0, 5.0, 10.0, 15.0])
+    assert events(curve) == {"spike": 1}
+
+
 def test_downward_spike_is_rejected_not_taken_for_a_reset() -> None:
     curve = clean([100.0, 105.0, 1.0, 110.0, 115.0])  # no max rate needed
     np.testing.assert_allclose(curve.consumption, [0.0, 5.0, 10.0, 15.0])
