@@ -64,6 +64,9 @@ class DeviceQualityOut(_Out):
     duplicates_dropped: int
     clock_skew_median_ms: float | None
     clock_skew_p95_abs_ms: float | None
+    counter_events: dict[str, int] | None = Field(
+        description="meters: resets, wraps, spikes, dips, gaps, exchanges (Q2)"
+    )
 
 
 class FactorSetOut(_Out):
@@ -82,7 +85,7 @@ class KpiRowOut(BaseModel):
     kpis: dict[str, KpiValueOut]
     quality: QualityOut
     factor_sets: list[str] = Field(description="ids of the factor sets the energy KPIs used")
-    devices: list[DeviceQualityOut] = Field(description="per device; in the total row only")
+    devices: list[DeviceQualityOut] = Field(description="per device; empty in service rows")
 
 
 class KpiReportOut(BaseModel):

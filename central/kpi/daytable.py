@@ -62,6 +62,7 @@ class DeviceQuality:
     duplicates: Int64Array  # (dates,) duplicate deliveries dropped at ingest
     time_ms: Int64Array  # sorted device times of its readings in the loaded range
     skew_ms: Int64Array  # device time - edge receive time, aligned with time_ms
+    events: Mapping[str, Int64Array] | None = None  # meters: EVENT_KINDS -> (dates,) (Q2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ def build_day_table(
         ).astype(np.int64)
         for kind in EVENT_KINDS
     }
-    devices = _device_quality(site, span, readings, duplicates, day_start, day_end)
+    devices = _device_quality(site, span, readings, duplicates, day_start, day_end, all_curves)
 
     return DayTable(
         site=site,
@@ -317,6 +318,7 @@ def _device_quality(
     duplicates: DuplicateCounts | None,
     day_start: Int64Array,
     day_end: Int64Array,
+    curves: list[MeterCurve],
 ) -> tuple[DeviceQuality, ...]:
     day_s = (day_end - day_start) // 1000
     dates = [d.isoformat() for d in span.dates()]
@@ -337,6 +339,7 @@ def _device_quality(
     known |= {("scale", d) for d in site.kpi.scales}
     names = {device for _, device in known}
     known |= {("unknown", d) for d in dup_of if d not in names}  # duplicates only, no reading
+    events_of = {c.device: c.event_counts(day_start, day_end) for c in curves}
     out = []
     for kind, device in sorted(known):
         times, received_ms = by_device.get((kind, device), (int_array(), int_array()))
@@ -354,6 +357,9 @@ def _device_quality(
                 duplicates=dup_of.get(device, np.zeros(len(dates), dtype=np.int64)),
                 time_ms=times,
                 skew_ms=skew,
+                events=MappingProxyType(events_of[device])
+                if kind == "meter" and device in events_of
+                else None,
             )
         )
     return tuple(out)

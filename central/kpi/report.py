@@ -39,7 +39,7 @@ class Row:
     quality: Quality
     factor_sets: tuple[str, ...]
     sites: tuple[str, ...]
-    devices: tuple[DeviceFigures, ...] = ()  # filled in the period's total row only
+    devices: tuple[DeviceFigures, ...] = ()  # per device; empty in meal-service rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ def build_report(
                 rows.append(_row(bucket.label, bucket, name, combine(parts), sites))
         else:
             parts = [_row_totals(t, bucket, None, baselines.get(t.site.id), now_ms) for t in tables]
-            rows.append(_row(bucket.label, bucket, None, combine(parts), sites))
+            rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
     total = combine([_row_totals(t, whole, None, baselines.get(t.site.id), now_ms) for t in tables])
     return Report(

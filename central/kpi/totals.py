@@ -33,6 +33,7 @@ class DeviceTotals:
     expected: int | None
     duplicates: int
     skew_ms: Int64Array = field(hash=False)
+    events: Mapping[str, int] | None = None  # meters: counter events (Q2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,9 @@ def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slic
         expected=None if device.expected is None else int(device.expected[days].sum()),
         duplicates=int(device.duplicates[days].sum()),
         skew_ms=device.skew_ms[lo:hi],
+        events=None
+        if device.events is None
+        else {k: int(v[days].sum()) for k, v in device.events.items()},
     )
 
 

@@ -5,6 +5,7 @@ below is the single list of KPI names: API fields, CSV columns and ranking keys 
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,7 @@ class DeviceFigures:
     duplicates_dropped: int
     clock_skew_median_ms: float | None
     clock_skew_p95_abs_ms: float | None
+    counter_events: Mapping[str, int] | None  # meters: resets, wraps, spikes, dips, gaps, ...
 
 
 def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
@@ -124,6 +126,7 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
                 duplicates_dropped=d.duplicates,
                 clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
                 clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+                counter_events=d.events,
             )
         )
     return tuple(out)

@@ -182,6 +182,14 @@ async def test_a_gap_over_midnight_is_spread_and_reported_as_estimated(
     assert nxt["kpis"]["electricity_kwh"]["value"] == pytest.approx(240.0)
     assert nxt["quality"]["estimated_electricity_kwh"] == pytest.approx(20.0)
     assert nxt["quality"]["gaps"] == 1
+    # per meter and per day (granularity=day rows carry the devices too)
+    week = await get(client, "/api/v1/kpis", site="s1", period="week", date="2026-11-21")
+    saturday = next(r for r in week["rows"] if r["label"] == "2026-11-21")
+    (elec,) = [d for d in saturday["devices"] if d["device"] == "elec-1"]
+    assert elec["counter_events"] == {
+        "reset": 0, "wrap": 0, "spike": 0, "dip": 0, "gap": 1, "exchange": 0
+    }  # fmt: skip
+    assert (elec["readings"], elec["expected"]) == (22, 24)  # 02:00 to 23:00
     daily = await get(client, "/api/v1/sites/s1/kpis/daily", date="2026-11-20")
     assert daily["day"]["energy"]["electricity_kwh"] == pytest.approx(240.0)
 
