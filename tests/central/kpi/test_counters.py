@@ -142,3 +142,15 @@ def test_meter_curves_split_meters_and_apply_their_configs() -> None:
     assert curves[0].consumption[-1] == pytest.approx(2.0)  # 9999 was a spike
     assert curves[1].consumption[-1] == pytest.approx(1.0)
     assert counters.meter_curves(readings, "gas") == []
+
+
+def test_window_consumption_interpolates_and_is_clamped_at_the_data_ends() -> None:
+    # 0 at t=0, +6 by t=600, +14 by t=1200 (ms)
+    curve = clean([100.0, 106.0, 120.0], times=[0, 600, 1200])
+    used, _ = curve.between(
+        int_array([0, 300, 450, -500, 1100]), int_array([600, 900, 600, 300, 9000])
+    )
+    # nothing is invented before the first reading or after the last
+    np.testing.assert_allclose(used, [6.0, 3.0 + 7.0, 1.5, 3.0, 14.0 / 6])
+    empty = counters.clean_meter("m", "gas", int_array(), float_array([]), MeterConfig("m"))
+    assert empty.between(int_array([0]), int_array([1]))[0].tolist() == [0.0]
