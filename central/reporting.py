@@ -94,35 +94,34 @@ async def ranking(
 
 
 async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> list[Alert]:
-    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now)."""
+    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now).
+
+    One load of the month to date gives the date's row, the month's quota use and the meters'
+    last readings; the year to date is loaded only when there is a yearly quota to compare with.
+    """
     as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
-    baselines = {site.id: None}  # alerts need no baseline (F9 is not alerted on)
-
-    async def to_date(first: date, kind: PeriodKind) -> Report:
-        span = DateRange(first, on)
-        table = await site_table(store, site, span)
-        return build_report([table], baselines, kind, span, Granularity.PERIOD, as_of_ms)
-
-    day_table = await site_table(store, site, DateRange(on, on))
-    day = build_report(
-        [day_table], baselines, PeriodKind.DAY, day_table.span, Granularity.PERIOD, as_of_ms
+    baselines: dict[str, Totals | None] = {site.id: None}  # F9 is not alerted on
+    month_span = DateRange(on.replace(day=1), on)
+    month_table = await site_table(store, site, month_span)
+    month = build_report(
+        [month_table], baselines, PeriodKind.MONTH, month_span, Granularity.DAY, as_of_ms
     )
-    month = await to_date(on.replace(day=1), PeriodKind.MONTH)
-    # the year to date is loaded only when there is a yearly quota to compare it with
-    year = (
-        await to_date(date(on.year, 1, 1), PeriodKind.YEAR)
-        if site.kpi.energy_quota_kgce_year
-        else None
-    )
+    year = None
+    if site.kpi.energy_quota_kgce_year is not None:
+        year_span = DateRange(date(on.year, 1, 1), on)
+        year_table = await site_table(store, site, year_span)
+        year = build_report(
+            [year_table], baselines, PeriodKind.YEAR, year_span, Granularity.PERIOD, as_of_ms
+        ).total
     out = threshold_alerts(
         site.id,
-        day.total,
+        month.rows[-1],  # the date itself
         month.total,
-        year.total if year is not None else None,
+        year,
         site.kpi.waste_target_g_per_diner,
         site.kpi.off_hours_alert_share_pct,
     )
-    return out + silent_devices(day_table, as_of_ms)
+    return out + silent_devices(month_table, as_of_ms)
 
 
 def now_ms() -> int:
