@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from central.api import health, ingest, sites
+from central.api import alerts, health, ingest, kpis, sites
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
 from central.auth import EdgeAuthenticator
@@ -59,7 +59,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (ingest.router, health.router, sites.router):
+    for router in (ingest.router, health.router, sites.router, kpis.router, alerts.router):
         app.include_router(router, prefix=API_PREFIX)
 
     def openapi() -> dict[str, Any]:

@@ -17,6 +17,15 @@ from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central.errors import CentralError
+from central.site_kpi_config import (
+    BUILTIN_FACTOR_SET,
+    SITE_KPI_KEYS,
+    FactorSet,
+    KpiConfigError,
+    SiteKpiConfig,
+    parse_factor_sets,
+    parse_site_kpi_config,
+)
 from contract.topics import ID_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -47,6 +56,7 @@ _SITE_KEYS = frozenset(
         "clean_plate_threshold_g",
         "region",
         "services",
+        *SITE_KPI_KEYS,
     }
 )
 _SERVICE_KEYS = frozenset({"name", "start", "end", "grace_min", "prep_lead_min"})
@@ -101,6 +111,7 @@ class Site:
     floor_area_m2: float | None = None
     clean_plate_threshold_g: float = DEFAULT_CLEAN_PLATE_THRESHOLD_G
     region: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    kpi: SiteKpiConfig = field(default_factory=SiteKpiConfig, hash=False)
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
@@ -117,13 +128,21 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class Registry:
-    """Sites by id and edges, both in file order."""
+    """Sites by id and edges, both in file order; the factor sets KPI results may name."""
 
     sites: Mapping[str, Site]
     edges: tuple[Edge, ...]
+    factor_sets: Mapping[str, FactorSet] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    default_factor_set: FactorSet = BUILTIN_FACTOR_SET
 
     def site(self, site_id: str) -> Site | None:
         return self.sites.get(site_id)
+
+    def region(self, key: str, value: str) -> tuple[Site, ...]:
+        """Sites tagged `key = value` in their `region` table, in file order."""
+        return tuple(s for s in self.sites.values() if s.region.get(key) == value)
 
 
 def load_registry(path: Path) -> Registry:
@@ -147,9 +166,13 @@ def parse_registry(document: Mapping[str, Any]) -> Registry:
     raw_sites = document.get("sites")
     if not isinstance(raw_sites, list) or not raw_sites:
         raise RegistryError("no [[sites]] tables; at least one site is required")
+    try:
+        factor_sets, default_set = parse_factor_sets(document)
+    except KpiConfigError as exc:
+        raise RegistryError(exc.reason, where=exc.where) from exc
     sites: dict[str, Site] = {}
     for number, raw_site in enumerate(raw_sites, start=1):
-        site = _parse_site(raw_site, number)
+        site = _parse_site(raw_site, number, factor_sets, default_set)
         if site.id in sites:
             raise RegistryError("duplicate site id", where=f"site {site.id!r}")
         sites[site.id] = site
@@ -175,7 +198,12 @@ def parse_registry(document: Mapping[str, Any]) -> Registry:
         edges.append(edge)
     if not edges:
         logger.warning("the registry names no [[edges]]: no edge can upload readings")
-    return Registry(sites=MappingProxyType(sites), edges=tuple(edges))
+    return Registry(
+        sites=MappingProxyType(sites),
+        edges=tuple(edges),
+        factor_sets=factor_sets,
+        default_factor_set=default_set,
+    )
 
 
 def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -> None:
@@ -185,7 +213,9 @@ def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -
         logger.warning("registry %s: unknown key %r ignored", where, key)
 
 
-def _parse_site(raw: Any, number: int) -> Site:
+def _parse_site(
+    raw: Any, number: int, factor_sets: Mapping[str, FactorSet], default_set: FactorSet
+) -> Site:
     if not isinstance(raw, Mapping):
         raise RegistryError("must be a table", where=f"sites[{number}]")
     site_id = raw.get("id")
@@ -243,6 +273,10 @@ def _parse_site(raw: Any, number: int) -> Site:
     else:
         raise RegistryError("services must be a non-empty array of tables", where=where)
     _check_services(services, where)
+    try:
+        kpi = parse_site_kpi_config(raw, where, factor_sets, default_set)
+    except KpiConfigError as exc:
+        raise RegistryError(exc.reason, where=exc.where) from exc
 
     return Site(
         id=site_id,
@@ -253,6 +287,7 @@ def _parse_site(raw: Any, number: int) -> Site:
         floor_area_m2=None if floor_area is None else float(floor_area),
         clean_plate_threshold_g=float(threshold),
         region=MappingProxyType(dict(region)),
+        kpi=kpi,
     )
 
 

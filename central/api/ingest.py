@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -146,6 +147,7 @@ async def ingest(
     body = await read_body(request, settings.max_body_bytes)
     upload = parse_upload(body, settings.max_batch_readings)
     resources.authenticator.authorize(edge, upload.site)
+    site = resources.registry.site(upload.site)
     if upload.edge != edge.id:
         logger.warning("edge %s uploads batches naming edge %r", edge.id, upload.edge)
     outcome = await resources.store.write_batch(
@@ -159,6 +161,7 @@ async def ingest(
                 RejectedRow(index=r.index, reason=r.reason, raw_json=raw)
                 for r, raw in upload.rejected
             ],
+            timezone=site.timezone if site is not None else UTC,
         )
     )
     logger.info(

@@ -11,6 +11,7 @@ from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
 from central.kpi.daily import daily_kpis, load_window
 from central.kpi.windows import day_windows
+from central.reporting import METER_LOOKAROUND_MS
 
 router = APIRouter(tags=["sites"])
 
@@ -76,6 +77,12 @@ async def daily(
         raise UnknownService(f"site {site!r} has no service {service[:64]!r} (it has: {known})")
     windows = day_windows(site_config, local_date)
     loaded = load_window(windows)
-    readings = await store.load_readings(site, loaded.start_ms, loaded.end_ms)
+    readings = await store.load_readings(
+        site,
+        loaded.start_ms,
+        loaded.end_ms,
+        meter_lookaround_ms=METER_LOOKAROUND_MS,
+        meter_devices=tuple(site_config.kpi.meters),
+    )
     kpis = daily_kpis(site_config, windows, readings, only_service=service)
     return DailyKpis.model_validate(kpis)

@@ -5,11 +5,12 @@ device time (`device_time_ms`); clock-skew correction against the edge receive t
 comes in a later issue.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from central.kpi import energy, food
-from central.kpi.readings import SiteReadings
+from central.kpi import counters, energy, food
+from central.kpi.readings import SiteReadings, int_array
+from central.kpi.scales import check_scales
 from central.kpi.windows import DayWindows, ServiceWindows, Window
 from central.registry import Site
 from contract import Quantity, Stream
@@ -117,16 +118,25 @@ def load_window(windows: DayWindows, margin_ms: int = METER_MARGIN_MS) -> Window
 
 @dataclass(frozen=True, slots=True)
 class _Curves:
-    electricity: list[energy.MeterCurve]
-    gas: list[energy.MeterCurve]
-    water: list[energy.MeterCurve]
+    electricity: list[counters.MeterCurve]
+    gas: list[counters.MeterCurve]
+    water: list[counters.MeterCurve]
 
     def over(self, windows: tuple[Window, ...]) -> Energy:
         return Energy(
-            electricity_kwh=energy.consumption_over(self.electricity, windows),
-            gas_m3=energy.consumption_over(self.gas, windows),
-            water_m3=energy.consumption_over(self.water, windows),
+            electricity_kwh=_consumption(self.electricity, windows),
+            gas_m3=_consumption(self.gas, windows),
+            water_m3=_consumption(self.water, windows),
         )
+
+
+def _consumption(curves: list[counters.MeterCurve], windows: tuple[Window, ...]) -> float | None:
+    """Sum over meters and disjoint windows; None when the site has no such meter."""
+    if not curves:
+        return None
+    starts = int_array([w.start_ms for w in windows])
+    ends = int_array([w.end_ms for w in windows])
+    return sum((float(c.between(starts, ends)[0].sum()) for c in curves), 0.0)
 
 
 def _per_meal(used: Energy, meals: int) -> EnergyPerMeal:
@@ -178,11 +188,17 @@ def daily_kpis(
     the day's trays, clean plates and waste count everything weighed in [00:00, 24:00) local.
     With `only_service`, `services` holds that service alone; `day` is always the whole day.
     """
+    # the same dirty-data rules as the period reports (counters.py, scales.py)
+    meters, exchanges = site.kpi.meters, site.kpi.exchanges
     curves = _Curves(
-        electricity=energy.meter_curves(readings.meter, Quantity.ELECTRICITY.value),
-        gas=energy.meter_curves(readings.meter, Quantity.GAS.value),
-        water=energy.meter_curves(readings.meter, Quantity.WATER.value),
+        electricity=counters.meter_curves(
+            readings.meter, Quantity.ELECTRICITY.value, meters, exchanges
+        ),
+        gas=counters.meter_curves(readings.meter, Quantity.GAS.value, meters, exchanges),
+        water=counters.meter_curves(readings.meter, Quantity.WATER.value, meters, exchanges),
     )
+    stored = readings.count_between(windows.day.start_ms, windows.day.end_ms)
+    readings = replace(readings, scale=check_scales(readings.scale, site.kpi.scales).kept)
     all_services = [service_kpis(site, sw, readings, curves) for sw in windows.services]
     meals = sum(s.diners for s in all_services)
 
@@ -220,5 +236,5 @@ def daily_kpis(
         timezone=site.timezone.key,
         services=services,
         day=day_kpis,
-        readings=readings.count_between(day.start_ms, day.end_ms),
+        readings=stored,
     )

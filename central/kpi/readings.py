@@ -26,13 +26,44 @@ def str_array(values: object = ()) -> StrArray:
 class ScaleReadings:
     """Net masses weighed: one element per reading (a plate reading is one tray)."""
 
-    time_ms: Int64Array
+    time_ms: Int64Array  # device time
     stream: StrArray  # contract.units.Stream values
     mass_g: Float64Array
+    device: StrArray
+    received_ms: Int64Array  # the edge's receive time (Q3 clock skew, silent devices)
+
+    @classmethod
+    def of(
+        cls,
+        time_ms: object,
+        stream: object,
+        mass_g: object,
+        device: object = "scale",
+        received_ms: object = None,
+    ) -> "ScaleReadings":
+        """From sequences; one device id applies to all; receive time defaults to device time."""
+        times = int_array(time_ms)
+        return cls(
+            times,
+            str_array(stream),
+            float_array(mass_g),
+            np.broadcast_to(str_array(device), times.shape).copy(),
+            times.copy() if received_ms is None else int_array(received_ms),
+        )
 
     @classmethod
     def empty(cls) -> "ScaleReadings":
-        return cls(int_array(), str_array(), float_array())
+        return cls(int_array(), str_array(), float_array(), str_array(), int_array())
+
+    def where(self, mask: npt.NDArray[np.bool_]) -> "ScaleReadings":
+        """The readings selected by a boolean mask."""
+        return ScaleReadings(
+            self.time_ms[mask],
+            self.stream[mask],
+            self.mass_g[mask],
+            self.device[mask],
+            self.received_ms[mask],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +72,24 @@ class CardReadings:
 
     time_ms: Int64Array
     person: StrArray
+    device: StrArray
+    received_ms: Int64Array
+
+    @classmethod
+    def of(
+        cls, time_ms: object, person: object, device: object = "card", received_ms: object = None
+    ) -> "CardReadings":
+        times = int_array(time_ms)
+        return cls(
+            times,
+            str_array(person),
+            np.broadcast_to(str_array(device), times.shape).copy(),
+            times.copy() if received_ms is None else int_array(received_ms),
+        )
 
     @classmethod
     def empty(cls) -> "CardReadings":
-        return cls(int_array(), str_array())
+        return cls(int_array(), str_array(), str_array(), int_array())
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +100,29 @@ class MeterReadings:
     quantity: StrArray  # contract.units.Quantity values
     time_ms: Int64Array
     total: Float64Array
+    received_ms: Int64Array
+
+    @classmethod
+    def of(
+        cls,
+        device: object,
+        quantity: object,
+        time_ms: object,
+        total: object,
+        received_ms: object = None,
+    ) -> "MeterReadings":
+        times = int_array(time_ms)
+        return cls(
+            np.broadcast_to(str_array(device), times.shape).copy(),
+            np.broadcast_to(str_array(quantity), times.shape).copy(),
+            times,
+            float_array(total),
+            times.copy() if received_ms is None else int_array(received_ms),
+        )
 
     @classmethod
     def empty(cls) -> "MeterReadings":
-        return cls(str_array(), str_array(), int_array(), float_array())
+        return cls(str_array(), str_array(), int_array(), float_array(), int_array())
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +133,31 @@ class SiteReadings:
     card: CardReadings
     meter: MeterReadings
 
+    def devices(self) -> tuple[tuple[str, str, Int64Array, Int64Array], ...]:
+        """(kind, device, device times, receive times) of every device, sorted by kind and id."""
+        out = []
+        for kind, part in (("card", self.card), ("meter", self.meter), ("scale", self.scale)):
+            for device in np.unique(part.device).tolist():
+                mask = part.device == device
+                out.append((kind, str(device), part.time_ms[mask], part.received_ms[mask]))
+        return tuple(out)
+
     def count_between(self, start_ms: int, end_ms: int) -> int:
         """Readings of every kind with start_ms <= device time < end_ms."""
         return sum(
             int(np.count_nonzero((t >= start_ms) & (t < end_ms)))
             for t in (self.scale.time_ms, self.card.time_ms, self.meter.time_ms)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCounts:
+    """Duplicate deliveries dropped at ingest (DOMAIN.md Q4), per device and local date."""
+
+    device: StrArray
+    local_date: StrArray  # YYYY-MM-DD of the reading's device time in the site's time zone
+    duplicates: Int64Array
+
+    @classmethod
+    def empty(cls) -> "DuplicateCounts":
+        return cls(str_array(), str_array(), int_array())

@@ -2,6 +2,7 @@
 
 from central.store.base import (
     BatchToStore,
+    DuplicateCounts,
     ReadingsStore,
     RejectedRow,
     SiteStats,
@@ -12,6 +13,7 @@ from central.store.base import (
 
 __all__ = [
     "BatchToStore",
+    "DuplicateCounts",
     "ReadingsStore",
     "RejectedRow",
     "SiteStats",

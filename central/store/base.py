@@ -1,12 +1,24 @@
 """What central needs from a reading store, as a Protocol, and the store's typed errors."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, tzinfo
 from typing import Protocol
 
 from central.errors import CentralError
-from central.kpi.readings import SiteReadings
+from central.kpi.readings import DuplicateCounts, SiteReadings
 from contract import ReadingRecord
+
+__all__ = [
+    "BatchToStore",
+    "DuplicateCounts",
+    "ReadingsStore",
+    "RejectedRow",
+    "SiteStats",
+    "StoreError",
+    "StoreUnavailable",
+    "WriteOutcome",
+]
 
 
 class StoreError(CentralError):
@@ -36,6 +48,8 @@ class BatchToStore:
     received_ms: int  # central's clock when the batch arrived
     readings: Sequence[ReadingRecord]
     rejected: Sequence[RejectedRow] = ()
+    # the site's time zone: duplicates are counted per device and local date of the device time
+    timezone: tzinfo = field(default=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +80,25 @@ class ReadingsStore(Protocol):
         """Store a batch; return only once it is durable. Raise StoreUnavailable if it cannot be."""
         ...
 
-    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
-        """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays."""
+    async def load_readings(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        meter_lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
+        """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays.
+
+        With `meter_lookaround_ms`, each meter (of the range, or named in `meter_devices`) also
+        gets its last reading before the range and its first after it, within that distance, so
+        that consumption across a gap reaching over the range's ends can be placed (spread).
+        """
+        ...
+
+    async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
+        """Duplicates dropped for `site` with a local date in [first, last]."""
         ...
 
     async def site_stats(self, site: str) -> SiteStats:

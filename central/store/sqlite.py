@@ -10,8 +10,10 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -29,6 +31,7 @@ from central.kpi.readings import (
 )
 from central.store.base import (
     BatchToStore,
+    DuplicateCounts,
     SiteStats,
     StoreError,
     StoreUnavailable,
@@ -74,6 +77,24 @@ CREATE TABLE IF NOT EXISTS rejected_readings (
     -- an edge resending a batch after a crash records its bad readings once
     UNIQUE (site, edge, batch_id, reading_index)
 );
+-- DOMAIN.md Q4: duplicate deliveries dropped, per device and local date of the device time.
+CREATE TABLE IF NOT EXISTS duplicate_counts (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    duplicates INTEGER NOT NULL,
+    PRIMARY KEY (site, device, local_date)
+);
+"""
+
+_COUNT_DUPLICATE = """
+INSERT INTO duplicate_counts (site, device, local_date, duplicates) VALUES (?, ?, ?, ?)
+ON CONFLICT (site, device, local_date) DO UPDATE SET duplicates = duplicates + excluded.duplicates
+"""
+
+_SELECT_DUPLICATES = """
+SELECT device, local_date, duplicates FROM duplicate_counts
+WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
 _INSERT_READING = """
@@ -91,10 +112,28 @@ INSERT OR IGNORE INTO rejected_readings (
 
 # COALESCE keeps every column one numpy dtype; each kind only reads its own columns.
 _SELECT_RANGE = """
-SELECT kind, device, device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0),
+SELECT kind, device, device_time_ms, received_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0),
        COALESCE(person, ''), COALESCE(quantity, ''), COALESCE(total, 0.0)
 FROM readings
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?
+"""
+
+# The nearest reading of one meter before (after) a range. INDEXED BY: walk the time index from
+# the range's end outwards and stop at the first reading of the device, instead of reading every
+# row of the device through the primary key.
+_SELECT_METER_BEFORE = """
+SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
+       COALESCE(total, 0.0)
+FROM readings INDEXED BY readings_site_time
+WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
+ORDER BY device_time_ms DESC LIMIT 1
+"""
+_SELECT_METER_AFTER = """
+SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
+       COALESCE(total, 0.0)
+FROM readings INDEXED BY readings_site_time
+WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
+ORDER BY device_time_ms ASC LIMIT 1
 """
 
 Row = tuple[Any, ...]
@@ -168,8 +207,21 @@ class SqliteStore:
         """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
         return await self._run(self._writer, self._write, batch)
 
-    async def load_readings(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
-        return await self._run(self._reader, self._load, site, start_ms, end_ms)
+    async def load_readings(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        meter_lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
+        return await self._run(
+            self._reader, self._load, site, start_ms, end_ms, meter_lookaround_ms, meter_devices
+        )
+
+    async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
+        return await self._run(self._reader, self._duplicates, site, first, last)
 
     async def site_stats(self, site: str) -> SiteStats:
         return await self._run(self._reader, self._stats, site)
@@ -235,9 +287,19 @@ class SqliteStore:
         rows = [_row(site, record, ingested_ms) for record in batch.readings]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            before = conn.total_changes  # sum of changes(): ignored duplicates add nothing
-            conn.executemany(_INSERT_READING, rows)
-            accepted = conn.total_changes - before
+            # Row by row, to know which readings were duplicates (rowcount 0: the primary key
+            # (site, device, boot, seq) already existed) and count them per device and day.
+            duplicates: Counter[tuple[str, str]] = Counter()
+            for row, record in zip(rows, batch.readings, strict=True):
+                if conn.execute(_INSERT_READING, row).rowcount == 0:
+                    day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
+                    duplicates[record.device, day.date().isoformat()] += 1
+            accepted = len(rows) - sum(duplicates.values())
+            if duplicates:
+                conn.executemany(
+                    _COUNT_DUPLICATE,
+                    [(site, device, day, n) for (device, day), n in duplicates.items()],
+                )
             if batch.rejected:
                 conn.executemany(
                     _INSERT_REJECTED,
@@ -255,17 +317,36 @@ class SqliteStore:
             raise
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
-    def _load(self, site: str, start_ms: int, end_ms: int) -> SiteReadings:
+    def _load(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
         conn = self._read_conn
         if conn is None:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
         rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms)).fetchall()
+        if lookaround_ms > 0:
+            meters = {row[1] for row in rows if row[0] == "meter"} | set(meter_devices)
+            for device in sorted(meters):
+                for query, lo, hi in (
+                    (_SELECT_METER_BEFORE, start_ms - lookaround_ms, start_ms),
+                    (_SELECT_METER_AFTER, end_ms, end_ms + lookaround_ms),
+                ):
+                    found = conn.execute(query, (site, lo, hi, device)).fetchone()
+                    if found is not None:
+                        rows.append(found)
         if not rows:
             return SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
-        kind, device, time_ms, stream, mass_g, person, quantity, total = (
+        kind, device, time_ms, received_ms, stream, mass_g, person, quantity, total = (
             np.asarray(column) for column in zip(*rows, strict=True)
         )
         times = int_array(time_ms)
+        received = int_array(received_ms)
+        devices = str_array(device)
         scale = kind == "scale"
         card = kind == "card"
         meter = kind == "meter"
@@ -274,15 +355,35 @@ class SqliteStore:
                 time_ms=times[scale],
                 stream=str_array(stream[scale]),
                 mass_g=float_array(mass_g[scale]),
+                device=devices[scale],
+                received_ms=received[scale],
             ),
-            card=CardReadings(time_ms=times[card], person=str_array(person[card])),
+            card=CardReadings(
+                time_ms=times[card],
+                person=str_array(person[card]),
+                device=devices[card],
+                received_ms=received[card],
+            ),
             meter=MeterReadings(
-                device=str_array(device[meter]),
+                device=devices[meter],
                 quantity=str_array(quantity[meter]),
                 time_ms=times[meter],
                 total=float_array(total[meter]),
+                received_ms=received[meter],
             ),
         )
+
+    def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        rows = conn.execute(
+            _SELECT_DUPLICATES, (site, first.isoformat(), last.isoformat())
+        ).fetchall()
+        if not rows:
+            return DuplicateCounts.empty()
+        device, local_date, count = zip(*rows, strict=True)
+        return DuplicateCounts(str_array(device), str_array(local_date), int_array(count))
 
     def _stats(self, site: str) -> SiteStats:
         conn = self._read_conn

@@ -1,12 +1,13 @@
 """Registry parsing, defaults, and each validation rule with the site/field it names."""
 
 import logging
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 import pytest
 
 from central.registry import RegistryError, load_registry, parse_registry
+from tests.central.conftest import utc_ms
 
 HASH = "ab" * 32
 
@@ -186,3 +187,76 @@ def test_unknown_keys_are_warned_about(caplog: pytest.LogCaptureFixture) -> None
     with caplog.at_level(logging.WARNING, logger="central.registry"):
         parse_registry({"sites": [site(services=[service("a", "10:00", "11:00", grace_mins=5)])]})
     assert "site 's1' service 'a': unknown key 'grace_mins' ignored" in caplog.text
+
+
+def test_kpi_keys_factor_sets_meters_scales_and_exchanges() -> None:
+    factors = {
+        "id": "cn-2022", "electricity_kgce_per_kwh": 0.1229, "gas_kgce_per_m3": 1.2143,
+        "grid_kgco2_per_kwh": 0.5366, "gas_kgco2_per_m3": 2.162,
+    }  # fmt: skip
+    registry = parse_registry(
+        {
+            "default_factor_set": "cn-2022",
+            "factor_sets": [factors, {**factors, "id": "north", "grid_kgco2_per_kwh": 0.6776}],
+            "sites": [
+                site(
+                    region={"province": "Zhejiang", "city": "Hangzhou"},
+                    food_price_cny_per_kg=12.0,
+                    energy_quota_kgce_month=9000,
+                    baseline={"start": "2026-09-01", "end": "2026-09-30"},
+                    meters=[{"device": "e1", "wrap_modulus": 100000.0, "max_rate_per_h": 500.0}],
+                    meter_exchanges=[
+                        {
+                            "device": "e1",
+                            "at": "2026-11-20T10:00:00+08:00",
+                            "old_final": 5.0,
+                            "new_initial": 0,
+                        }
+                    ],
+                    scales=[{"device": "bin-1", "division_g": 5, "max_g": 30000}],
+                ),
+                site(id="s2", factor_set="north"),
+                site(id="s3", region={"city": "Hangzhou"}),
+            ],
+        }
+    )
+    s1, s2 = registry.sites["s1"], registry.sites["s2"]
+    assert s1.kpi.factor_set.id == "cn-2022"
+    assert s2.kpi.factor_set.grid_kgco2_per_kwh == 0.6776
+    assert s1.kpi.food_price_cny_per_kg == 12.0
+    assert s1.kpi.energy_quota_kgce_month == 9000.0
+    assert s2.kpi.food_price_cny_per_kg is None
+    assert s1.kpi.baseline == (date(2026, 9, 1), date(2026, 9, 30))
+    assert s1.kpi.meter("e1").wrap_modulus == 100000.0
+    assert s1.kpi.meter("other").interval_s == 60
+    assert s1.kpi.exchanges_of("e1")[0].at_ms == utc_ms(2026, 11, 20, 2)  # 10:00 at UTC+8
+    assert s1.kpi.scale("bin-1").division_g == 5.0
+    assert [s.id for s in registry.region("city", "Hangzhou")] == ["s1", "s3"]
+    # without any of these keys: the built-in factor set, named as such
+    plain = parse_registry({"sites": [site()]})
+    assert plain.sites["s1"].kpi.factor_set.id == "builtin-cn-2022-calorific"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"sites": [site()], "default_factor_set": "x"}, "default_factor_set 'x' is not"),
+        ({"sites": [site(factor_set="x")]}, "site 's1': factor_set 'x' is not"),
+        ({"sites": [site()], "factor_sets": [{"id": "f"}]}, "factor set 'f': electricity_kgce"),
+        ({"sites": [site(food_price_cny_per_kg=-1)]}, "food_price_cny_per_kg must be a number"),
+        ({"sites": [site(baseline={"start": "2026-09-30", "end": "2026-09-01"})]},
+         "baseline end is before its start"),
+        ({"sites": [site(meters=[{"device": "e1", "wrap_modulus": 0}])]},
+         r"site 's1' meters\[1\]: wrap_modulus must be a number > 0"),
+        ({"sites": [site(meters=[{"device": "e1"}, {"device": "e1"}])]}, "configured twice"),
+        ({"sites": [site(meter_exchanges=[{"device": "e1", "at": "2026-11-20T10:00:00",
+                                           "old_final": 1, "new_initial": 0}])]},
+         "at must be a time with a UTC offset"),
+        ({"sites": [site(scales=[{"device": "b", "division_g": 5, "max_g": 1}])]},
+         "max_g must be a number > division_g"),
+        ({"sites": [site(scales=[{"device": "b", "divison_g": 5}])]}, "unknown keys"),
+    ],
+)  # fmt: skip
+def test_kpi_key_errors_name_the_site_and_key(document: dict[str, object], message: str) -> None:
+    with pytest.raises(RegistryError, match=message):
+        parse_registry(document)

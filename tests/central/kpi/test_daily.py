@@ -36,13 +36,13 @@ DINNER = utc_ms(2026, 11, 20, 10, 0)  # 18:00 local
 
 def test_meals_sum_service_diners_and_a_service_can_be_picked() -> None:
     readings = SiteReadings(
-        scale=ScaleReadings(
+        scale=ScaleReadings.of(
             time_ms=int_array([LUNCH, DINNER]),
             stream=str_array(["plate", "plate"]),
             mass_g=float_array([0.0, 12.0]),
         ),
         # person a eats lunch and dinner: two meals
-        card=CardReadings(
+        card=CardReadings.of(
             time_ms=int_array([LUNCH, LUNCH, DINNER]), person=str_array(["a", "b", "a"])
         ),
         meter=MeterReadings.empty(),

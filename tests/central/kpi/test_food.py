@@ -8,7 +8,7 @@ WINDOW = Window(1000, 2000)
 
 
 def test_distinct_diners_count_a_double_swipe_once() -> None:
-    cards = CardReadings(
+    cards = CardReadings.of(
         time_ms=int_array([999, 1000, 1005, 1500, 1999, 2000]),
         person=str_array(["p0", "pa", "pa", "pb", "pc", "pd"]),
     )
@@ -18,7 +18,7 @@ def test_distinct_diners_count_a_double_swipe_once() -> None:
 
 
 def test_trays_clean_plates_and_rate() -> None:
-    scale = ScaleReadings(
+    scale = ScaleReadings.of(
         time_ms=int_array([1000, 1100, 1200, 1300, 1400, 2000]),
         stream=str_array(["plate", "plate", "plate", "prep", "plate", "plate"]),
         mass_g=float_array([0.0, 10.0, 10.5, 1.0, 45.0, 1.0]),
@@ -31,7 +31,7 @@ def test_trays_clean_plates_and_rate() -> None:
 
 
 def test_waste_attribution_at_window_edges() -> None:
-    scale = ScaleReadings(
+    scale = ScaleReadings.of(
         time_ms=int_array([999, 1000, 1999, 2000, 1500]),
         stream=str_array(["prep", "prep", "prep", "prep", "spoilage"]),
         mass_g=float_array([1.0, 20.0, 300.0, 4000.0, 50000.0]),

@@ -97,3 +97,32 @@ async def test_locked_database_is_unavailable_and_rolls_back(tmp_path: Path) -> 
         # the store recovers once the lock is gone
         outcome = await store.write_batch(to_store(records()))
     assert outcome.accepted == 4
+
+
+async def test_duplicates_are_counted_per_device_and_local_date(tmp_path: Path) -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    # 1970-01-01 00:00:01 UTC is 08:00:01 local; 16:00 UTC is already the 2nd in Shanghai
+    late = MeterRecord(device="m1", boot="b3", seq=0, device_time_ms=16 * 3_600_000,
+                       received_ms=1, quantity=Quantity.GAS, total=44.0)  # fmt: skip
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        await store.write_batch(to_store([*records(), late]))
+        again = BatchToStore(
+            site="s1", edge="edge-s1", batch_id="again", received_ms=9,
+            readings=[*records(), late, late], timezone=shanghai,
+        )  # fmt: skip
+        outcome = await store.write_batch(again)
+        assert (outcome.accepted, outcome.duplicates) == (0, 6)
+        counts = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 2))
+        first_only = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 1))
+        other_site = await store.load_duplicates("s2", date(1970, 1, 1), date(1970, 1, 2))
+    found = sorted(zip(counts.device.tolist(), counts.local_date.tolist(),
+                       counts.duplicates.tolist(), strict=True))  # fmt: skip
+    assert found == [
+        ("cr", "1970-01-01", 1), ("m1", "1970-01-01", 2), ("m1", "1970-01-02", 2),
+        ("sc", "1970-01-01", 1),
+    ]  # fmt: skip
+    assert sum(first_only.duplicates.tolist()) == 4
+    assert other_site.device.size == 0

@@ -1,0 +1,145 @@
+"""Alerts of one site on one date: quota, waste target, off-hours energy, silent devices.
+
+Device presence: the retained MQTT status topic (`.../status`, with the last will) is not
+forwarded to central yet, so a meter counts as silent when central holds no reading of it whose
+edge receive time is within `device_silent_min` minutes before the moment of evaluation. Only
+meters are judged this way: they report at a fixed interval, while card readers and scales are
+silent whenever nobody uses them.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from central.kpi.daytable import DayTable
+from central.kpi.report import Row
+
+MS_PER_MIN = 60_000
+STATUS_NOTE = (
+    "device presence from the retained MQTT status topic is not forwarded to central yet: "
+    "device_silent alerts come from the receive times of stored meter readings (meters report "
+    "at a fixed interval; card readers and scales are silent whenever nobody uses them)"
+)
+
+
+class AlertKind(StrEnum):
+    QUOTA_MONTH = "quota_month"  # E7 above 100% for the month to date
+    QUOTA_YEAR = "quota_year"  # E7 above 100% for the year to date
+    WASTE_TARGET = "waste_target"  # F4 of the date above waste_target_g_per_diner
+    OFF_HOURS = "off_hours"  # E8 of the date above off_hours_alert_share_pct
+    DEVICE_SILENT = "device_silent"  # no reading for more than device_silent_min
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    site: str
+    kind: AlertKind
+    message: str
+    value: float | None
+    threshold: float | None
+    unit: str
+    device: str | None = None
+
+
+def threshold_alerts(
+    site: str,
+    day: Row,
+    month: Row,
+    year: Row | None,
+    waste_target_g_per_diner: float | None,
+    off_hours_alert_share_pct: float | None,
+) -> list[Alert]:
+    """Quota use above 100% (month and year to date), waste per diner above target, off-hours
+    energy share above the threshold (the date)."""
+    out: list[Alert] = []
+    for row, kind, label in (
+        (month, AlertKind.QUOTA_MONTH, "month"),
+        (year, AlertKind.QUOTA_YEAR, "year"),
+    ):
+        if row is None:
+            continue
+        use = row.kpis["quota_use_pct"].value
+        if use is not None and use > 100.0:
+            out.append(
+                Alert(
+                    site,
+                    kind,
+                    f"energy quota use of the {label} to date is {use:.1f}% (above 100%)",
+                    use,
+                    100.0,
+                    "%",
+                )
+            )
+    waste = day.kpis["waste_per_diner_g"].value
+    if (
+        waste_target_g_per_diner is not None
+        and waste is not None
+        and waste > waste_target_g_per_diner
+    ):
+        out.append(
+            Alert(
+                site,
+                AlertKind.WASTE_TARGET,
+                f"total waste per diner {waste:.1f} g is above the target "
+                f"of {waste_target_g_per_diner:g} g",
+                waste,
+                waste_target_g_per_diner,
+                "g/diner",
+            )
+        )
+    share = day.kpis["off_hours_share_pct"].value
+    if (
+        off_hours_alert_share_pct is not None
+        and share is not None
+        and share > off_hours_alert_share_pct
+    ):
+        out.append(
+            Alert(
+                site,
+                AlertKind.OFF_HOURS,
+                f"off-hours energy share {share:.1f}% is above {off_hours_alert_share_pct:g}%",
+                share,
+                off_hours_alert_share_pct,
+                "%",
+            )
+        )
+    return out
+
+
+def silent_devices(table: DayTable, as_of_ms: int) -> list[Alert]:
+    """Meters of the table (seen in its readings or configured) silent at `as_of_ms`."""
+    limit_min = table.site.kpi.device_silent_min
+    out: list[Alert] = []
+    for device in table.devices:
+        if device.kind != "meter":
+            continue
+        received = device.time_ms - device.skew_ms  # the edge receive times
+        received = received[received <= as_of_ms]
+        if received.size == 0:
+            out.append(
+                Alert(
+                    table.site.id,
+                    AlertKind.DEVICE_SILENT,
+                    f"{device.kind} {device.device}: no reading received in the period",
+                    None,
+                    float(limit_min),
+                    "min",
+                    device=device.device,
+                )
+            )
+            continue
+        silent_min = (as_of_ms - int(np.max(received))) / MS_PER_MIN
+        if silent_min > limit_min:
+            out.append(
+                Alert(
+                    table.site.id,
+                    AlertKind.DEVICE_SILENT,
+                    f"{device.kind} {device.device}: no reading for {silent_min:.0f} min",
+                    silent_min,
+                    float(limit_min),
+                    "min",
+                    device=device.device,
+                )
+            )
+    return out

@@ -1,0 +1,365 @@
+"""The additive base quantities of a site for each local date and meal service, from arrays.
+
+Everything a report needs is a sum over dates (and services) of the arrays built here, except
+peak demand (a maximum) and clock skew (percentiles over the raw values, kept per device). The
+per-window work is vectorised: sorted reading times and np.searchsorted over window bounds,
+cumulative sums for masses, np.interp over meter curves for energy; Python loops run over dates,
+services and devices only, never over readings (except the counter walk of an anomalous meter,
+see counters.py).
+
+Readings are attributed by their device time (docs/architecture.md); skew is measured, not
+corrected, in this version.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from central.kpi.counters import EVENT_KINDS, MeterCurve, count_in, meter_curves
+from central.kpi.periods import DateRange
+from central.kpi.readings import (
+    DuplicateCounts,
+    Float64Array,
+    Int64Array,
+    SiteReadings,
+    StrArray,
+    int_array,
+)
+from central.kpi.scales import check_scales
+from central.kpi.windows import DayWindows, Window, day_windows
+from central.registry import Site
+from contract import Quantity, Stream
+
+# Meter readings are loaded this far beyond the period's windows, so that C(t) can be
+# interpolated at the boundaries even when no reading falls exactly on them.
+METER_MARGIN_MS = 60 * 60_000
+PEAK_INTERVAL_MS = 15 * 60_000  # E9: highest 15-minute average power
+QUANTITIES = (Quantity.ELECTRICITY.value, Quantity.GAS.value, Quantity.WATER.value)
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityTable:
+    """Consumption of one quantity (canonical unit) and its estimated part."""
+
+    present: bool  # the site has at least one meter of this quantity in the loaded readings
+    service_used: Float64Array  # (dates, services): the services' energy windows
+    service_estimated: Float64Array
+    day_used: Float64Array  # (dates,)
+    day_estimated: Float64Array
+    off_hours_used: Float64Array  # (dates,): the day minus every energy window
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceQuality:
+    """One device's reading counts per date and its clock skew samples (Q1, Q3, Q4)."""
+
+    kind: str
+    device: str
+    received: Int64Array  # (dates,) stored readings, rejected spikes included
+    expected: Int64Array | None  # (dates,) meters only: day length / interval_s
+    duplicates: Int64Array  # (dates,) duplicate deliveries dropped at ingest
+    time_ms: Int64Array  # sorted device times of its readings in the loaded range
+    skew_ms: Int64Array  # device time - edge receive time, aligned with time_ms
+    events: Mapping[str, Int64Array] | None = None  # meters: EVENT_KINDS -> (dates,) (Q2)
+
+
+@dataclass(frozen=True, slots=True)
+class DayTable:
+    """Base quantities of one site: arrays over its dates (d) and services (s)."""
+
+    site: Site
+    span: DateRange
+    services: tuple[str, ...]
+    day_start_ms: Int64Array
+    day_end_ms: Int64Array
+    diners: Int64Array  # (d, s) distinct persons per service
+    trays: Int64Array  # (d, s)
+    clean_plates: Int64Array  # (d, s)
+    service_waste_g: Mapping[str, Float64Array]  # plate, prep, overproduction -> (d, s)
+    day_trays: Int64Array  # (d,)
+    day_clean_plates: Int64Array
+    day_waste_g: Mapping[str, Float64Array]  # every stream -> (d,)
+    energy: Mapping[str, QuantityTable]  # electricity, gas, water
+    peak_kw: Float64Array  # (d,) NaN without an electricity meter
+    service_peak_kw: Float64Array  # (d, s)
+    meter_events: Mapping[str, Int64Array]  # EVENT_KINDS -> (d,)
+    scale_below_division: Int64Array  # (d,)
+    scale_above_max: Int64Array  # (d,)
+    devices: tuple[DeviceQuality, ...]
+
+
+def load_range(site: Site, span: DateRange, margin_ms: int = METER_MARGIN_MS) -> Window:
+    """Device-time range to load for `span`: every window of its dates, plus meter margins."""
+    first = day_windows(site, span.first).span()
+    last = day_windows(site, span.last).span()
+    return Window(first.start_ms - margin_ms, last.end_ms + margin_ms)
+
+
+def _sums_in(
+    times: Int64Array, values: Float64Array, starts: Int64Array, ends: Int64Array
+) -> Float64Array:
+    """Sum of values whose (sorted) time lies in each [start, end)."""
+    cumulative = np.concatenate(([0.0], np.cumsum(values)))
+    return cumulative[np.searchsorted(times, ends)] - cumulative[np.searchsorted(times, starts)]
+
+
+def _distinct_per_window(
+    times: Int64Array, persons: StrArray, starts: Int64Array, ends: Int64Array
+) -> Int64Array:
+    """Distinct persons per window; windows must be disjoint (diner windows are)."""
+    if times.size == 0 or starts.size == 0:
+        return np.zeros(starts.shape, dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    sorted_starts, sorted_ends = starts[order], ends[order]
+    slot = np.searchsorted(sorted_starts, times, side="right") - 1
+    inside = slot >= 0
+    inside[inside] &= times[inside] < sorted_ends[slot[inside]]
+    if not np.any(inside):
+        return np.zeros(starts.shape, dtype=np.int64)
+    _, person_code = np.unique(persons[inside], return_inverse=True)
+    keys = np.unique(slot[inside].astype(np.int64) * (int(person_code.max()) + 1) + person_code)
+    per_sorted = np.bincount(keys // (int(person_code.max()) + 1), minlength=starts.size)
+    counts = np.empty(starts.size, dtype=np.int64)
+    counts[order] = per_sorted[: starts.size]
+    return counts
+
+
+def build_day_table(
+    site: Site,
+    span: DateRange,
+    readings: SiteReadings,
+    duplicates: DuplicateCounts | None = None,
+) -> DayTable:
+    """Base quantities of `site` on every date of `span` from readings loaded over load_range."""
+    days = [day_windows(site, d) for d in span.dates()]
+    n_d, n_s = len(days), len(site.services)
+    day_start = int_array([w.day.start_ms for w in days])
+    day_end = int_array([w.day.end_ms for w in days])
+
+    def service_bounds(pick: str) -> tuple[Int64Array, Int64Array]:
+        starts = int_array([[getattr(s, pick).start_ms for s in w.services] for w in days])
+        ends = int_array([[getattr(s, pick).end_ms for s in w.services] for w in days])
+        return starts.reshape(n_d, n_s), ends.reshape(n_d, n_s)
+
+    # --- food ------------------------------------------------------------------------------
+    checked = check_scales(readings.scale, site.kpi.scales)
+    scale = checked.kept
+    cards = readings.card
+    card_order = np.argsort(cards.time_ms, kind="stable")
+    d_start, d_end = service_bounds("diners")
+    diners = _distinct_per_window(
+        cards.time_ms[card_order], cards.person[card_order], d_start.ravel(), d_end.ravel()
+    ).reshape(n_d, n_s)
+
+    def stream_arrays(stream: str) -> tuple[Int64Array, Float64Array]:
+        mask = scale.stream == stream
+        order = np.argsort(scale.time_ms[mask], kind="stable")
+        return scale.time_ms[mask][order], scale.mass_g[mask][order]
+
+    plate_t, plate_g = stream_arrays(Stream.PLATE.value)
+    clean = (plate_g <= site.clean_plate_threshold_g).astype(np.float64)
+    ones = np.ones(plate_t.size, dtype=np.float64)
+    p_start, p_end = service_bounds("plate")
+    o_start, o_end = service_bounds("overproduction")
+    r_start, r_end = service_bounds("prep")
+    service_windows = {
+        Stream.PLATE.value: (p_start, p_end),
+        Stream.PREP.value: (r_start, r_end),
+        Stream.OVERPRODUCTION.value: (o_start, o_end),
+    }
+    service_waste: dict[str, Float64Array] = {}
+    day_waste: dict[str, Float64Array] = {}
+    for stream in Stream:
+        times, masses = stream_arrays(stream.value)
+        day_waste[stream.value] = _sums_in(times, masses, day_start, day_end)
+        if stream.value in service_windows:
+            starts, ends = service_windows[stream.value]
+            service_waste[stream.value] = _sums_in(
+                times, masses, starts.ravel(), ends.ravel()
+            ).reshape(n_d, n_s)
+
+    def counted(values: Float64Array, starts: Int64Array, ends: Int64Array) -> Int64Array:
+        return np.rint(_sums_in(plate_t, values, starts, ends)).astype(np.int64)
+
+    trays = counted(ones, p_start.ravel(), p_end.ravel()).reshape(n_d, n_s)
+    clean_plates = counted(clean, p_start.ravel(), p_end.ravel()).reshape(n_d, n_s)
+
+    # --- energy ----------------------------------------------------------------------------
+    e_start, e_end = service_bounds("energy")
+    off_start, off_end, off_day = _off_hours(days)
+    energy: dict[str, QuantityTable] = {}
+    all_curves: list[MeterCurve] = []
+    electricity: list[MeterCurve] = []
+    for quantity in QUANTITIES:
+        curves = meter_curves(readings.meter, quantity, site.kpi.meters, site.kpi.exchanges)
+        all_curves.extend(curves)
+        if quantity == Quantity.ELECTRICITY.value:
+            electricity = curves
+        energy[quantity] = _quantity_table(
+            curves, e_start, e_end, day_start, day_end, off_start, off_end, off_day, n_d
+        )
+    peak, service_peak = _peaks(electricity, day_start, day_end, e_start, e_end)
+
+    # --- quality ---------------------------------------------------------------------------
+    events = {
+        kind: np.sum(
+            [c.event_counts(day_start, day_end)[kind] for c in all_curves]
+            or [np.zeros(n_d, dtype=np.int64)],
+            axis=0,
+        ).astype(np.int64)
+        for kind in EVENT_KINDS
+    }
+    devices = _device_quality(site, span, readings, duplicates, day_start, day_end, all_curves)
+
+    return DayTable(
+        site=site,
+        span=span,
+        services=tuple(s.name for s in site.services),
+        day_start_ms=day_start,
+        day_end_ms=day_end,
+        diners=diners,
+        trays=trays,
+        clean_plates=clean_plates,
+        service_waste_g=MappingProxyType(service_waste),
+        day_trays=counted(ones, day_start, day_end),
+        day_clean_plates=counted(clean, day_start, day_end),
+        day_waste_g=MappingProxyType(day_waste),
+        energy=MappingProxyType(energy),
+        peak_kw=peak,
+        service_peak_kw=service_peak,
+        meter_events=MappingProxyType(events),
+        scale_below_division=count_in(checked.below_division_ms, day_start, day_end),
+        scale_above_max=count_in(checked.above_max_ms, day_start, day_end),
+        devices=devices,
+    )
+
+
+def _off_hours(days: list[DayWindows]) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """Flattened off-hours windows of every date and the date index of each."""
+    starts, ends, index = [], [], []
+    for i, w in enumerate(days):
+        for part in w.off_hours:
+            starts.append(part.start_ms)
+            ends.append(part.end_ms)
+            index.append(i)
+    return int_array(starts), int_array(ends), int_array(index)
+
+
+def _quantity_table(
+    curves: list[MeterCurve],
+    e_start: Int64Array,
+    e_end: Int64Array,
+    day_start: Int64Array,
+    day_end: Int64Array,
+    off_start: Int64Array,
+    off_end: Int64Array,
+    off_day: Int64Array,
+    n_d: int,
+) -> QuantityTable:
+    service_used = np.zeros(e_start.shape, dtype=np.float64)
+    service_est = np.zeros(e_start.shape, dtype=np.float64)
+    day_used = np.zeros(n_d, dtype=np.float64)
+    day_est = np.zeros(n_d, dtype=np.float64)
+    off_used = np.zeros(n_d, dtype=np.float64)
+    for curve in curves:
+        used, est = curve.between(e_start.ravel(), e_end.ravel())
+        service_used += used.reshape(e_start.shape)
+        service_est += est.reshape(e_start.shape)
+        used, est = curve.between(day_start, day_end)
+        day_used += used
+        day_est += est
+        used, _ = curve.between(off_start, off_end)
+        off_used += np.bincount(off_day, weights=used, minlength=n_d)
+    return QuantityTable(
+        present=bool(curves),
+        service_used=service_used,
+        service_estimated=service_est,
+        day_used=day_used,
+        day_estimated=day_est,
+        off_hours_used=off_used,
+    )
+
+
+def _peaks(
+    curves: list[MeterCurve],
+    day_start: Int64Array,
+    day_end: Int64Array,
+    e_start: Int64Array,
+    e_end: Int64Array,
+) -> tuple[Float64Array, Float64Array]:
+    """E9 per date and per service window: the highest 15-minute average power, kW."""
+    if not curves:
+        return np.full(day_start.shape, np.nan), np.full(e_start.shape, np.nan)
+    grid = np.arange(int(day_start[0]), int(day_end[-1]) + 1, PEAK_INTERVAL_MS, dtype=np.int64)
+    total = np.zeros(grid.shape, dtype=np.float64)
+    for curve in curves:
+        total += curve.at(grid)[0]
+    power_kw = np.diff(total) / (PEAK_INTERVAL_MS / 3_600_000)
+    starts = grid[:-1]
+
+    def highest(a: Int64Array, b: Int64Array) -> Float64Array:
+        lo = np.searchsorted(starts, a, side="left")
+        hi = np.searchsorted(starts, b, side="left")
+        return np.array(
+            [float(power_kw[i:j].max()) if j > i else np.nan for i, j in zip(lo, hi, strict=True)]
+        )
+
+    return highest(day_start, day_end), highest(e_start.ravel(), e_end.ravel()).reshape(
+        e_start.shape
+    )
+
+
+def _device_quality(
+    site: Site,
+    span: DateRange,
+    readings: SiteReadings,
+    duplicates: DuplicateCounts | None,
+    day_start: Int64Array,
+    day_end: Int64Array,
+    curves: list[MeterCurve],
+) -> tuple[DeviceQuality, ...]:
+    day_s = (day_end - day_start) // 1000
+    dates = [d.isoformat() for d in span.dates()]
+    date_index = {d: i for i, d in enumerate(dates)}
+    dup_of: dict[str, Int64Array] = {}
+    if duplicates is not None:
+        for device, local_date, count in zip(
+            duplicates.device.tolist(),
+            duplicates.local_date.tolist(),
+            duplicates.duplicates.tolist(),
+            strict=True,
+        ):
+            i = date_index.get(local_date)
+            if i is not None:
+                dup_of.setdefault(device, np.zeros(len(dates), dtype=np.int64))[i] += count
+    by_device = {(kind, device): (t, r) for kind, device, t, r in readings.devices()}
+    known = set(by_device) | {("meter", d) for d in site.kpi.meters}
+    known |= {("scale", d) for d in site.kpi.scales}
+    names = {device for _, device in known}
+    known |= {("unknown", d) for d in dup_of if d not in names}  # duplicates only, no reading
+    events_of = {c.device: c.event_counts(day_start, day_end) for c in curves}
+    out = []
+    for kind, device in sorted(known):
+        times, received_ms = by_device.get((kind, device), (int_array(), int_array()))
+        order = np.argsort(times, kind="stable")
+        times, skew = times[order], (times - received_ms)[order]
+        expected = None
+        if kind == "meter":
+            expected = (day_s // site.kpi.meter(device).interval_s).astype(np.int64)
+        out.append(
+            DeviceQuality(
+                kind=kind,
+                device=device,
+                received=count_in(times, day_start, day_end),
+                expected=expected,
+                duplicates=dup_of.get(device, np.zeros(len(dates), dtype=np.int64)),
+                time_ms=times,
+                skew_ms=skew,
+                events=MappingProxyType(events_of[device])
+                if kind == "meter" and device in events_of
+                else None,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,199 @@
+"""Reports over a period: rows per granularity bucket for a site or a set of sites, and rankings.
+
+Pure functions over DayTables (one per site, built from stored readings at query time, so late
+readings of a past period are included in the next report: nothing is cached).
+"""
+
+import calendar
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from central.kpi.daytable import DayTable
+from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
+from central.kpi.totals import NAN, Totals, combine, site_totals
+from central.kpi.values import (
+    CATALOGUE,
+    DeviceFigures,
+    KpiValue,
+    Quality,
+    derive,
+    device_figures,
+    quality,
+)
+from central.site_kpi_config import SiteKpiConfig
+
+NO_QUOTA = "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year)"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a report: KPIs with units, quality beside them, and the factor sets used."""
+
+    label: str
+    first: date
+    last: date
+    service: str | None
+    kpis: Mapping[str, KpiValue]
+    quality: Quality
+    factor_sets: tuple[str, ...]
+    sites: tuple[str, ...]
+    devices: tuple[DeviceFigures, ...] = ()  # per device; empty in meal-service rows
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    sites: tuple[str, ...]
+    period: PeriodKind
+    span: DateRange
+    granularity: Granularity
+    rows: tuple[Row, ...]
+    total: Row
+
+
+@dataclass(frozen=True, slots=True)
+class RankedSite:
+    rank: int | None  # None when the KPI has no value for the site (listed last)
+    site: str
+    name: str
+    value: KpiValue
+    quality: Quality
+
+
+def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, str | None]:
+    """The quota (kgce) of a row's dates: a month's or year's quota, prorated by days."""
+    first, last = span.first, span.last
+    month_days = calendar.monthrange(first.year, first.month)[1]
+    year_days = 366 if calendar.isleap(first.year) else 365
+    year_quota, month_quota = config.energy_quota_kgce_year, config.energy_quota_kgce_month
+    whole_year = (first.month, first.day, last.month, last.day) == (1, 1, 12, 31)
+    if whole_year and first.year == last.year and year_quota is not None:
+        return year_quota, None
+    if (first.year, first.month) == (last.year, last.month) and month_quota is not None:
+        return month_quota * span.days / month_days, None
+    if first.year == last.year and year_quota is not None:
+        return year_quota * span.days / year_days, None
+    if month_quota is None and year_quota is None:
+        return NAN, NO_QUOTA
+    return NAN, "quota use needs dates within one month (monthly quota) or one year"
+
+
+def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
+    """The part of dates [lo, hi) that has passed at now_ms (E7: quota x elapsed share)."""
+    start, end = int(table.day_start_ms[lo]), int(table.day_end_ms[hi - 1])
+    return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
+
+
+def _row_totals(
+    table: DayTable,
+    bucket: Bucket,
+    service: int | None,
+    baseline: Totals | None,
+    now_ms: int,
+) -> Totals:
+    lo = (bucket.dates.first - table.span.first).days
+    hi = lo + bucket.dates.days
+    quota, reason = quota_for(table.site.kpi, bucket.dates)
+    share = elapsed_share(table, lo, hi, now_ms)
+    if not math.isnan(quota) and share == 0.0:
+        quota, reason = NAN, "the period has not started"
+    return site_totals(
+        table,
+        lo,
+        hi,
+        service,
+        quota_kgce=quota * share,
+        quota_reason=reason,
+        baseline=baseline,
+    )
+
+
+def _row(
+    label: str,
+    bucket: Bucket,
+    service: str | None,
+    totals: Totals,
+    sites: tuple[str, ...],
+    with_devices: bool = False,
+) -> Row:
+    return Row(
+        label=label,
+        first=bucket.dates.first,
+        last=bucket.dates.last,
+        service=service,
+        kpis=derive(totals),
+        quality=quality(totals),
+        factor_sets=tuple(sorted(totals.factor_sets)),
+        sites=sites,
+        devices=device_figures(totals) if with_devices else (),
+    )
+
+
+def baseline_totals(table: DayTable | None) -> Totals | None:
+    """Totals of a site's whole baseline period (F9)."""
+    if table is None:
+        return None
+    return site_totals(table, 0, table.span.days)
+
+
+def build_report(
+    tables: Sequence[DayTable],
+    baselines: Mapping[str, Totals | None],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    now_ms: int,
+) -> Report:
+    """Rows of one site or of several sites summed (a region), and the period's total row."""
+    if not tables:
+        raise ValueError("a report needs at least one site")
+    sites = tuple(t.site.id for t in tables)
+    rows: list[Row] = []
+    for bucket in buckets(span, granularity):
+        if granularity is Granularity.SERVICE:
+            names = tables[0].services if len(tables) == 1 else _common_services(tables)
+            for name in names:
+                parts = [
+                    _row_totals(t, bucket, t.services.index(name), baselines.get(t.site.id), now_ms)
+                    for t in tables
+                ]
+                rows.append(_row(bucket.label, bucket, name, combine(parts), sites))
+        else:
+            parts = [_row_totals(t, bucket, None, baselines.get(t.site.id), now_ms) for t in tables]
+            rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
+    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+    total = combine([_row_totals(t, whole, None, baselines.get(t.site.id), now_ms) for t in tables])
+    return Report(
+        sites=sites,
+        period=period,
+        span=span,
+        granularity=granularity,
+        rows=tuple(rows),
+        total=_row(whole.label, whole, None, total, sites, with_devices=True),
+    )
+
+
+def _common_services(tables: Sequence[DayTable]) -> tuple[str, ...]:
+    """Services every site of a region has, in the first site's order."""
+    return tuple(n for n in tables[0].services if all(n in t.services for t in tables[1:]))
+
+
+def rank_sites(
+    reports: Sequence[tuple[str, str, Report]], kpi: str, descending: bool = False
+) -> list[RankedSite]:
+    """Sites ordered by one KPI of their period total (ascending unless `descending`)."""
+    if kpi not in CATALOGUE:
+        raise KeyError(kpi)
+    valued = [(site, name, r.total) for site, name, r in reports]
+    with_value = [v for v in valued if v[2].kpis[kpi].value is not None]
+    without = [v for v in valued if v[2].kpis[kpi].value is None]
+    with_value.sort(key=lambda v: (v[2].kpis[kpi].value or 0.0) * (-1 if descending else 1))
+    ranked = [
+        RankedSite(i, site, name, row.kpis[kpi], row.quality)
+        for i, (site, name, row) in enumerate(with_value, start=1)
+    ]
+    ranked += [
+        RankedSite(None, site, name, row.kpis[kpi], row.quality) for site, name, row in without
+    ]
+    return ranked

@@ -1,0 +1,276 @@
+"""Additive totals of a report row: one site's dates (and service) summed, or sites summed.
+
+Every KPI is a ratio of these totals, computed after summing (never an average of ratios): meals
+are distinct diners per service summed, waste per diner is waste mass / meals, and so on. NaN
+stands for "not available": a quantity without a meter, a price or quota not configured. When
+sites are summed, a missing meter counts as no consumption (a site without gas uses none), while a
+missing price, quota, floor area or baseline makes the region's value unavailable.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from central.kpi.counters import EVENT_KINDS
+from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
+from central.kpi.readings import Int64Array, int_array
+from contract import Quantity, Stream
+
+NAN = math.nan
+STREAMS = tuple(s.value for s in Stream)
+SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTotals:
+    """One device's quality figures over a row (Q1, Q3, Q4)."""
+
+    kind: str
+    device: str
+    received: int
+    expected: int | None
+    duplicates: int
+    skew_ms: Int64Array = field(hash=False)
+    events: Mapping[str, int] | None = None  # meters: counter events (Q2)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums of a row; see the module docstring for NaN."""
+
+    sites: int
+    days: int
+    service_slots: int  # occurrences of meal services (attendance denominator)
+    staff_slots: float  # registered staff x service occurrences
+    meals: int
+    trays: int
+    clean_plates: int
+    waste_g: Mapping[str, float]  # per stream; spoilage NaN in a service row
+    used: Mapping[str, float]  # per quantity, canonical units; NaN without a meter
+    estimated: Mapping[str, float]
+    off_hours: Mapping[str, float]  # NaN in a service row
+    kgce: float
+    co2_kg: float
+    kgce_estimated: float
+    off_hours_kgce: float
+    peak_kw: float  # a maximum, not a sum
+    value_cny: float
+    food_co2e_kg: float
+    floor_area_m2: float
+    staff: float  # registered staff (E6 per person)
+    quota_kgce: float  # the period's quota x elapsed share (E7); NaN when not applicable
+    quota_reason: str | None
+    baseline_waste_g: float  # F9: the baseline period's total waste and meals
+    baseline_meals: float
+    factor_sets: frozenset[str]
+    # data quality
+    readings: int
+    meter_received: int
+    meter_expected: int
+    duplicates: int
+    events: Mapping[str, int]
+    scale_below_division: int
+    scale_above_max: int
+    devices: tuple[DeviceTotals, ...]
+    is_service_row: bool = False
+
+    @property
+    def f4_waste_g(self) -> float:
+        """Plate + prep + overproduction (DOMAIN.md F4), the basis of F9."""
+        return math.fsum(self.waste_g[s] for s in SERVICE_STREAMS)
+
+    @property
+    def total_waste_g(self) -> float:
+        """Every stream weighed (spoilage is not part of a service row)."""
+        return math.fsum(v for v in self.waste_g.values() if not math.isnan(v))
+
+
+def _nansum(values: Sequence[float]) -> float:
+    present = [v for v in values if not math.isnan(v)]
+    return math.fsum(present) if present else NAN
+
+
+def _strict(values: Sequence[float]) -> float:
+    return NAN if any(math.isnan(v) for v in values) else math.fsum(values)
+
+
+def site_totals(
+    table: DayTable,
+    day_lo: int,
+    day_hi: int,
+    service: int | None = None,
+    *,
+    quota_kgce: float = NAN,
+    quota_reason: str | None = None,
+    baseline: "Totals | None" = None,
+) -> Totals:
+    """Totals of dates [day_lo, day_hi) of `table`, of one service (index) or of whole days."""
+    site, config = table.site, table.site.kpi
+    factors = config.factor_set
+    days = slice(day_lo, day_hi)
+    n_days = day_hi - day_lo
+    n_services = 1 if service is not None else len(table.services)
+    cols = slice(None) if service is None else slice(service, service + 1)
+
+    meals = int(table.diners[days, cols].sum())
+    if service is None:
+        trays = int(table.day_trays[days].sum())
+        clean = int(table.day_clean_plates[days].sum())
+        waste = {s: float(table.day_waste_g[s][days].sum()) for s in STREAMS}
+    else:
+        trays = int(table.trays[days, cols].sum())
+        clean = int(table.clean_plates[days, cols].sum())
+        waste = {
+            s: float(table.service_waste_g[s][days, cols].sum()) if s in SERVICE_STREAMS else NAN
+            for s in STREAMS
+        }
+    used: dict[str, float] = {}
+    estimated: dict[str, float] = {}
+    off: dict[str, float] = {}
+    for q in QUANTITIES:
+        part = table.energy[q]
+        if not part.present:
+            used[q] = estimated[q] = off[q] = NAN
+            continue
+        if service is None:
+            used[q] = float(part.day_used[days].sum())
+            estimated[q] = float(part.day_estimated[days].sum())
+            off[q] = float(part.off_hours_used[days].sum())
+        else:
+            used[q] = float(part.service_used[days, cols].sum())
+            estimated[q] = float(part.service_estimated[days, cols].sum())
+            off[q] = NAN
+    elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
+
+    def kgce_of(values: Mapping[str, float]) -> float:
+        return _nansum(
+            [values[elec] * factors.electricity_kgce_per_kwh, values[gas] * factors.gas_kgce_per_m3]
+        )
+
+    peaks = table.peak_kw[days] if service is None else table.service_peak_kw[days, cols]
+    total_waste_kg = math.fsum(waste[s] for s in STREAMS if not math.isnan(waste[s])) / 1000.0
+    price, food_factor = config.food_price_cny_per_kg, config.food_co2e_kg_per_kg
+    return Totals(
+        sites=1,
+        days=n_days,
+        service_slots=n_days * n_services,
+        staff_slots=float(site.registered_staff * n_days * n_services),
+        meals=meals,
+        trays=trays,
+        clean_plates=clean,
+        waste_g=waste,
+        used=used,
+        estimated=estimated,
+        off_hours=off,
+        kgce=kgce_of(used),
+        co2_kg=_nansum(
+            [used[elec] * factors.grid_kgco2_per_kwh, used[gas] * factors.gas_kgco2_per_m3]
+        ),
+        kgce_estimated=kgce_of(estimated),
+        off_hours_kgce=kgce_of(off) if service is None else NAN,
+        peak_kw=float(np.nanmax(peaks)) if np.any(~np.isnan(peaks)) else NAN,
+        value_cny=NAN if price is None else total_waste_kg * price,
+        food_co2e_kg=NAN if food_factor is None else total_waste_kg * food_factor,
+        floor_area_m2=NAN if site.floor_area_m2 is None else site.floor_area_m2,
+        staff=float(site.registered_staff),
+        quota_kgce=quota_kgce,
+        quota_reason=quota_reason,
+        baseline_waste_g=NAN if baseline is None else baseline.f4_waste_g,
+        baseline_meals=NAN if baseline is None else float(baseline.meals),
+        factor_sets=frozenset({factors.id}),
+        readings=int(sum(int(d.received[days].sum()) for d in table.devices)),
+        meter_received=int(
+            sum(int(d.received[days].sum()) for d in table.devices if d.kind == "meter")
+        ),
+        meter_expected=int(
+            sum(int(d.expected[days].sum()) for d in table.devices if d.expected is not None)
+        ),
+        duplicates=int(sum(int(d.duplicates[days].sum()) for d in table.devices)),
+        # quality figures are per date: a service row carries those of its dates
+        events={k: int(table.meter_events[k][days].sum()) for k in EVENT_KINDS},
+        scale_below_division=int(table.scale_below_division[days].sum()),
+        scale_above_max=int(table.scale_above_max[days].sum()),
+        devices=tuple(
+            _device_totals(
+                d, int(table.day_start_ms[day_lo]), int(table.day_end_ms[day_hi - 1]), days
+            )
+            for d in table.devices
+        ),
+        is_service_row=service is not None,
+    )
+
+
+def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slice) -> DeviceTotals:
+    lo, hi = np.searchsorted(device.time_ms, [start_ms, end_ms], side="left")
+    return DeviceTotals(
+        kind=device.kind,
+        device=device.device,
+        received=int(device.received[days].sum()),
+        expected=None if device.expected is None else int(device.expected[days].sum()),
+        duplicates=int(device.duplicates[days].sum()),
+        skew_ms=device.skew_ms[lo:hi],
+        events=None
+        if device.events is None
+        else {k: int(v[days].sum()) for k, v in device.events.items()},
+    )
+
+
+def combine(parts: Sequence[Totals]) -> Totals:
+    """Totals of several sites for the same row (a region)."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        raise ValueError("no totals to combine")
+
+    def each(name: str) -> list[float]:
+        return [float(getattr(p, name)) for p in parts]
+
+    def per_key(name: str, keys: Sequence[str], strict: bool = False) -> dict[str, float]:
+        add = _strict if strict else _nansum
+        return {k: add([getattr(p, name)[k] for p in parts]) for k in keys}
+
+    reasons = {p.quota_reason for p in parts if p.quota_reason}
+    return replace(
+        parts[0],
+        sites=sum(p.sites for p in parts),
+        days=max(p.days for p in parts),
+        service_slots=sum(p.service_slots for p in parts),
+        staff_slots=math.fsum(each("staff_slots")),
+        meals=sum(p.meals for p in parts),
+        trays=sum(p.trays for p in parts),
+        clean_plates=sum(p.clean_plates for p in parts),
+        waste_g=per_key("waste_g", STREAMS, strict=True),
+        used=per_key("used", QUANTITIES),
+        estimated=per_key("estimated", QUANTITIES),
+        off_hours=per_key("off_hours", QUANTITIES),
+        kgce=_nansum(each("kgce")),
+        co2_kg=_nansum(each("co2_kg")),
+        kgce_estimated=_nansum(each("kgce_estimated")),
+        off_hours_kgce=_nansum(each("off_hours_kgce")),
+        peak_kw=max((v for v in each("peak_kw") if not math.isnan(v)), default=NAN),
+        value_cny=_strict(each("value_cny")),
+        food_co2e_kg=_strict(each("food_co2e_kg")),
+        floor_area_m2=_strict(each("floor_area_m2")),
+        staff=math.fsum(each("staff")),
+        quota_kgce=_strict(each("quota_kgce")),
+        quota_reason="; ".join(sorted(reasons)) or None,
+        baseline_waste_g=_strict(each("baseline_waste_g")),
+        baseline_meals=_strict(each("baseline_meals")),
+        factor_sets=frozenset().union(*(p.factor_sets for p in parts)),
+        readings=sum(p.readings for p in parts),
+        meter_received=sum(p.meter_received for p in parts),
+        meter_expected=sum(p.meter_expected for p in parts),
+        duplicates=sum(p.duplicates for p in parts),
+        events={k: sum(p.events[k] for p in parts) for k in EVENT_KINDS},
+        scale_below_division=sum(p.scale_below_division for p in parts),
+        scale_above_max=sum(p.scale_above_max for p in parts),
+        devices=tuple(d for p in parts for d in p.devices),
+    )
+
+
+def skew_of(totals: Totals) -> Int64Array:
+    """Every clock-skew sample of the row."""
+    samples = [d.skew_ms for d in totals.devices if d.skew_ms.size]
+    return np.concatenate(samples) if samples else int_array()

@@ -1,0 +1,280 @@
+"""The KPIs of DOMAIN.md (F1-F9, E1-E9) and the quality figures (Q1-Q4) of one report row.
+
+Each value comes with its unit and, when it cannot be computed, None and the reason. The catalogue
+below is the single list of KPI names: API fields, CSV columns and ranking keys all come from it.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from central.kpi.totals import Totals, skew_of
+from contract import Quantity, Stream
+
+LITRES_PER_M3 = 1000.0
+DAYS_PER_YEAR = 365.0
+
+# name -> (DOMAIN.md id, unit); the order is the order of CSV columns.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "diners": ("F7", "persons"),
+    "attendance_pct": ("F7", "%"),
+    "trays": ("F6", "trays"),
+    "clean_plates": ("F6", "trays"),
+    "clean_plate_rate_pct": ("F6", "%"),
+    "plate_waste_g": ("F1", "g"),
+    "prep_waste_g": ("F2", "g"),
+    "overproduction_waste_g": ("F3", "g"),
+    "spoilage_waste_g": ("", "g"),
+    "plate_waste_per_diner_g": ("F1", "g/diner"),
+    "prep_waste_per_diner_g": ("F2", "g/diner"),
+    "overproduction_per_diner_g": ("F3", "g/diner"),
+    "spoilage_per_diner_g": ("", "g/diner"),
+    "waste_per_diner_g": ("F4", "g/diner"),
+    "waste_rate_pct": ("F5", "%"),
+    "waste_value_cny": ("F8", "CNY"),
+    "waste_co2e_kg": ("F8", "kgCO2e"),
+    "waste_change_vs_baseline_pct": ("F9", "%"),
+    "electricity_kwh": ("E1", "kWh"),
+    "gas_m3": ("E2", "m3"),
+    "water_m3": ("E3", "m3"),
+    "electricity_kwh_per_meal": ("E1", "kWh/meal"),
+    "gas_m3_per_meal": ("E2", "m3/meal"),
+    "water_l_per_meal": ("E3", "L/meal"),
+    "energy_kgce": ("E4", "kgce"),
+    "energy_kgce_per_meal": ("E4", "kgce/meal"),
+    "co2_kg": ("E5", "kgCO2"),
+    "co2_kg_per_meal": ("E5", "kgCO2/meal"),
+    "energy_kgce_per_m2": ("E6", "kgce/m2"),
+    "energy_kgce_per_m2_year": ("E6", "kgce/m2/year"),
+    "energy_kgce_per_staff": ("E6", "kgce/person"),
+    "energy_kgce_per_staff_year": ("E6", "kgce/person/year"),
+    "quota_use_pct": ("E7", "%"),
+    "off_hours_energy_kgce": ("E8", "kgce"),
+    "off_hours_share_pct": ("E8", "%"),
+    "peak_demand_kw": ("E9", "kW"),
+}
+
+NO_DINERS = "no diners in this row"
+NO_PRODUCTION = "needs production weights, which no device reports yet (no production stream)"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiValue:
+    """A KPI value with its unit; None with the reason when it cannot be computed."""
+
+    id: str
+    value: float | None
+    unit: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Data-quality figures of a row (DOMAIN.md Q1-Q4), shown beside the KPIs."""
+
+    completeness_pct: float | None  # Q1: meter readings received / expected
+    meter_readings_received: int
+    meter_readings_expected: int
+    estimated_share_pct: float | None  # share of kgce that rests on gaps spread pro rata
+    estimated_kgce: float | None
+    estimated_electricity_kwh: float | None
+    estimated_gas_m3: float | None
+    estimated_water_m3: float | None
+    resets: int  # Q2
+    wraps: int
+    spikes: int
+    dips: int
+    gaps: int
+    exchanges: int
+    readings_stored: int
+    duplicates_dropped: int  # Q4
+    duplicate_share_pct: float | None  # dropped / (stored + dropped)
+    clock_skew_median_ms: float | None  # Q3: device time - edge receive time
+    clock_skew_p95_abs_ms: float | None
+    scale_rejected_below_division: int
+    scale_rejected_above_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFigures:
+    """Q1, Q3 and Q4 of one device over a row."""
+
+    kind: str
+    device: str
+    readings: int
+    expected: int | None  # meters: from interval_s
+    completeness_pct: float | None
+    duplicates_dropped: int
+    clock_skew_median_ms: float | None
+    clock_skew_p95_abs_ms: float | None
+    counter_events: Mapping[str, int] | None  # meters: resets, wraps, spikes, dips, gaps, ...
+
+
+def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
+    out = []
+    for d in t.devices:
+        skew = d.skew_ms
+        out.append(
+            DeviceFigures(
+                kind=d.kind,
+                device=d.device,
+                readings=d.received,
+                expected=d.expected,
+                completeness_pct=d.received / d.expected * 100.0 if d.expected else None,
+                duplicates_dropped=d.duplicates,
+                clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
+                clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+                counter_events=d.events,
+            )
+        )
+    return tuple(out)
+
+
+def _none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def derive(t: Totals) -> dict[str, KpiValue]:
+    """Every KPI of CATALOGUE for one row."""
+    out: dict[str, KpiValue] = {}
+
+    def put(name: str, value: float | None, reason: str | None = None) -> None:
+        kpi_id, unit = CATALOGUE[name]
+        if value is not None and math.isnan(value):
+            value = None
+        out[name] = KpiValue(kpi_id, value, unit, None if value is not None else reason)
+
+    def per_meal(value: float, what: str, factor: float = 1.0) -> tuple[float | None, str | None]:
+        if math.isnan(value):
+            return None, what
+        if t.meals == 0:
+            return None, NO_DINERS
+        return value * factor / t.meals, None
+
+    region = " for every site" if t.sites > 1 else ""
+    put("diners", float(t.meals))
+    put(
+        "attendance_pct",
+        t.meals / t.staff_slots * 100.0 if t.staff_slots else None,
+        "no meal service in this row",
+    )
+    put("trays", float(t.trays))
+    put("clean_plates", float(t.clean_plates))
+    put(
+        "clean_plate_rate_pct",
+        t.clean_plates / t.trays * 100.0 if t.trays else None,
+        "no tray weighed",
+    )
+    w = t.waste_g
+    plate, prep = w[Stream.PLATE.value], w[Stream.PREP.value]
+    over, spoilage = w[Stream.OVERPRODUCTION.value], w[Stream.SPOILAGE.value]
+    spoil_reason = "spoilage is counted per day, not per service"
+    put("plate_waste_g", plate)
+    put("prep_waste_g", prep)
+    put("overproduction_waste_g", over)
+    put("spoilage_waste_g", spoilage, spoil_reason)
+    f4 = plate + prep + over
+    for name, mass in (
+        ("plate_waste_per_diner_g", plate),
+        ("prep_waste_per_diner_g", prep),
+        ("overproduction_per_diner_g", over),
+        ("waste_per_diner_g", f4),
+    ):
+        put(name, *per_meal(mass, NO_DINERS))
+    put("spoilage_per_diner_g", *per_meal(spoilage, spoil_reason))
+    put("waste_rate_pct", None, NO_PRODUCTION)
+    put("waste_value_cny", t.value_cny, f"food_price_cny_per_kg is not configured{region}")
+    put("waste_co2e_kg", t.food_co2e_kg, f"food_co2e_kg_per_kg is not configured{region}")
+    change, change_reason = _vs_baseline(t, f4, region)
+    put("waste_change_vs_baseline_pct", change, change_reason)
+
+    for name, quantity in (
+        ("electricity_kwh", Quantity.ELECTRICITY),
+        ("gas_m3", Quantity.GAS),
+        ("water_m3", Quantity.WATER),
+    ):
+        put(name, t.used[quantity.value], f"no {quantity.value} meter")
+    put(
+        "electricity_kwh_per_meal",
+        *per_meal(t.used[Quantity.ELECTRICITY.value], "no electricity meter"),
+    )
+    put("gas_m3_per_meal", *per_meal(t.used[Quantity.GAS.value], "no gas meter"))
+    put(
+        "water_l_per_meal",
+        *per_meal(t.used[Quantity.WATER.value], "no water meter", LITRES_PER_M3),
+    )
+    no_energy = "no electricity or gas meter"
+    put("energy_kgce", t.kgce, no_energy)
+    put("energy_kgce_per_meal", *per_meal(t.kgce, no_energy))
+    put("co2_kg", t.co2_kg, no_energy)
+    put("co2_kg_per_meal", *per_meal(t.co2_kg, no_energy))
+    area_reason = no_energy if math.isnan(t.kgce) else f"floor_area_m2 is not configured{region}"
+    annual = DAYS_PER_YEAR / t.days if t.days else math.nan
+    put("energy_kgce_per_m2", t.kgce / t.floor_area_m2, area_reason)
+    put("energy_kgce_per_m2_year", t.kgce / t.floor_area_m2 * annual, area_reason)
+    put("energy_kgce_per_staff", t.kgce / t.staff, no_energy)
+    put("energy_kgce_per_staff_year", t.kgce / t.staff * annual, no_energy)
+    if math.isnan(t.kgce):
+        put("quota_use_pct", None, no_energy)
+    elif t.quota_kgce > 0:
+        put("quota_use_pct", t.kgce / t.quota_kgce * 100.0)
+    else:
+        put("quota_use_pct", None, t.quota_reason or f"no energy quota configured{region}")
+    off_reason = "off-hours energy is a day figure" if t.is_service_row else no_energy
+    put("off_hours_energy_kgce", t.off_hours_kgce, off_reason)
+    put(
+        "off_hours_share_pct",
+        t.off_hours_kgce / t.kgce * 100.0 if t.kgce > 0 else None,
+        off_reason if t.is_service_row or math.isnan(t.kgce) else "no energy used",
+    )
+    put("peak_demand_kw", t.peak_kw, "no electricity meter")
+    return out
+
+
+def _vs_baseline(t: Totals, f4_g: float, region: str) -> tuple[float | None, str | None]:
+    if math.isnan(t.baseline_waste_g):
+        return None, f"baseline is not configured{region}"
+    if t.baseline_meals == 0:
+        return None, "no diners in the baseline period"
+    if t.meals == 0:
+        return None, NO_DINERS
+    base = t.baseline_waste_g / t.baseline_meals
+    if base == 0:
+        return None, "no waste in the baseline period"
+    return (1.0 - (f4_g / t.meals) / base) * 100.0, None
+
+
+def quality(t: Totals) -> Quality:
+    """Q1-Q4 of a row (and the estimated share of energy)."""
+    skew = skew_of(t)
+    received = t.readings + t.duplicates
+    e, g, w = (t.estimated[q.value] for q in (Quantity.ELECTRICITY, Quantity.GAS, Quantity.WATER))
+    return Quality(
+        completeness_pct=(
+            t.meter_received / t.meter_expected * 100.0 if t.meter_expected else None
+        ),
+        meter_readings_received=t.meter_received,
+        meter_readings_expected=t.meter_expected,
+        estimated_share_pct=(
+            t.kgce_estimated / t.kgce * 100.0 if not math.isnan(t.kgce) and t.kgce > 0 else None
+        ),
+        estimated_kgce=_none(t.kgce_estimated),
+        estimated_electricity_kwh=_none(e),
+        estimated_gas_m3=_none(g),
+        estimated_water_m3=_none(w),
+        resets=t.events["reset"],
+        wraps=t.events["wrap"],
+        spikes=t.events["spike"],
+        dips=t.events["dip"],
+        gaps=t.events["gap"],
+        exchanges=t.events["exchange"],
+        readings_stored=t.readings,
+        duplicates_dropped=t.duplicates,
+        duplicate_share_pct=t.duplicates / received * 100.0 if received else None,
+        clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
+        clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+        scale_rejected_below_division=t.scale_below_division,
+        scale_rejected_above_max=t.scale_above_max,
+    )
