@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 QOS_AT_LEAST_ONCE = 1
 INVALID_TOPIC = "<topic is not valid UTF-8>"
+SUBSCRIBED_LOG = "MQTT subscriptions granted"
 
 
 def wall_clock_ms() -> int:
@@ -236,6 +237,8 @@ class MqttIntake:
             logger.error("MQTT broker refused subscriptions %s: %s", self.topics, failed)
             return
         if mid == self._pending_subscribe_mid and self._loop is not None:
+            # The harness waits for this line before devices publish (harness/stack.py).
+            logger.info("%s: %s", SUBSCRIBED_LOG, ", ".join(self.topics))
             subscribed = self._subscribed
             if subscribed is not None:
                 self._loop.call_soon_threadsafe(subscribed.set)
