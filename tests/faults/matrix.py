@@ -73,7 +73,7 @@ def stored(stack: Stack, site: str = SITE) -> int:
 
 
 def edge_buffer(stack: Stack, site: str = SITE) -> Path:
-    return stack.workdir / "edges" / site / "buffer.sqlite3"
+    return Path(stack.edges[site].env["EDGE_BUFFER_PATH"])
 
 
 def edge_status(stack: Stack, site: str = SITE) -> dict[str, Any]:
