@@ -567,6 +567,21 @@ class Buffer:
         self._pending -= deleted
         return deleted
 
+    async def reclaim_space(self) -> None:
+        """After the disk refused a write: fold the WAL into the database and truncate it.
+
+        Deleting rows needs WAL space too; a WAL left large by earlier writes can hold the very
+        space the next delete needs. Failure here is expected on a full disk and only logged.
+        """
+
+        def checkpoint() -> None:
+            try:
+                self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                logger.warning("buffer %s: WAL checkpoint failed: %s", self.path, exc)
+
+        await self._call(checkpoint)
+
     async def add_counters(self, **deltas: int) -> None:
         """Add to persisted counters, e.g. `upload_failures=1`."""
         unknown = set(deltas) - set(COUNTER_NAMES)

@@ -168,6 +168,7 @@ class Committer:
                         self.commit_retry_s,
                     )
                 await self._sleep(self.commit_retry_s)
+                await self._buffer.reclaim_space()
                 continue
             if failures:
                 logger.warning(

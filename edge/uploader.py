@@ -111,6 +111,7 @@ class Uploader:
                     "%s; %d uploaded readings kept, retry in %.2f s", exc, len(rows), delay_s
                 )
                 await self._sleep(delay_s)
+                await self._buffer.reclaim_space()
             except PermanentUploadError as exc:
                 await self._count_failure()
                 if exc.status_code == httpx.codes.REQUEST_ENTITY_TOO_LARGE and len(rows) > 1:

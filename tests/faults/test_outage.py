@@ -165,14 +165,14 @@ def test_a_damaged_buffer_file_is_set_aside_and_what_is_intact_is_delivered(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs: a disk that can really fill up. Needs root (or CAP_SYS_ADMIN)."""
+    """A 16 MiB tmpfs: a disk that can really fill up. Needs root (or CAP_SYS_ADMIN)."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
     mount, umount = shutil.which("mount"), shutil.which("umount")
     if os.geteuid() != 0 or mount is None or umount is None:
         pytest.skip("mounting a small tmpfs needs root and mount(8)")
     result = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        [mount, "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
@@ -191,7 +191,11 @@ def test_a_full_disk_acknowledges_nothing_it_could_not_persist_and_resumes(
     tmp_path: Path, small_disk: Path
 ) -> None:
     buffer_path = small_disk / "buffer.sqlite3"
-    env = {"EDGE_BUFFER_PATH": str(buffer_path), "EDGE_COMMIT_RETRY_S": "0.2"}
+    env = {
+        "EDGE_BUFFER_PATH": str(buffer_path),
+        "EDGE_COMMIT_RETRY_S": "0.2",
+        "EDGE_BACKOFF_MAX_S": "1",
+    }
     with one_site_stack(tmp_path / "stack", **env) as stack:
         central = stack.central
         assert central is not None
