@@ -7,6 +7,7 @@ is what makes it safe to acknowledge the MQTT messages afterwards (STYLE.md 9).
 """
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -18,7 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from edge.errors import EdgeBufferError
+from edge.errors import BufferWriteError, EdgeBufferError
+from edge.salvage import check_integrity, is_damage, salvage, set_aside
 from edge.settings import OverflowPolicy
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ COUNTER_NAMES = (
     "uploaded",  # readings central answered 2xx for (accepted, duplicate or rejected)
     "rejected_by_central",  # readings central answered as rejected
     "upload_failures",  # upload attempts that did not end in a 2xx
+    "buffer_recoveries",  # damaged buffer files set aside at start (edge/salvage.py)
+    "salvaged_readings",  # pending readings copied from damaged files into a fresh buffer
 )
 
 _SCHEMA = """
@@ -148,6 +152,24 @@ class BufferStats:
         }
 
 
+# Primary result codes (https://sqlite.org/rescode.html) of a write the disk refused.
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+
+
+class _DamagedFile(Exception):
+    """The buffer file is damaged; `reason` says how (SQLite's words)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _is_write_refused(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (_SQLITE_IOERR, _SQLITE_FULL)
+
+
 def _configure(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode=WAL")
     # FULL: a WAL commit is fsynced before COMMIT returns, so an acknowledged message is on disk.
@@ -211,6 +233,7 @@ class Buffer:
         self._connection: sqlite3.Connection | None = None
         self._pending = 0
         self._dead_letters = 0
+        self.recovered_from: Path | None = None  # where a damaged file was set aside at open
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -256,13 +279,25 @@ class Buffer:
 
     def _open_sync(self) -> None:
         try:
+            self._connection = self._initialise()
+        except _DamagedFile as damaged:
+            self._connection = self._recover(damaged.reason)
+
+    def _initialise(self) -> sqlite3.Connection:
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            existed = self.path.exists() and self.path.stat().st_size > 0
             # isolation_level=None: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
             connection = sqlite3.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise EdgeBufferError(f"cannot open buffer {self.path}: {exc}") from exc
         try:
             _configure(connection)
+            # A power cut cannot damage a WAL database with synchronous=FULL, failing storage can:
+            # check before writing anything (O(file size), once per start).
+            problem = check_integrity(connection) if existed else None
+            if problem is not None:
+                raise _DamagedFile(problem)
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
                 raise EdgeBufferError(
@@ -281,11 +316,53 @@ class Buffer:
             ).fetchone()
         except sqlite3.Error as exc:
             connection.close()
+            if is_damage(exc):
+                raise _DamagedFile(str(exc)) from exc
             raise EdgeBufferError(f"cannot initialise buffer {self.path}: {exc}") from exc
         except BaseException:
             connection.close()
             raise
-        self._connection = connection
+        return connection
+
+    def _recover(self, reason: str) -> sqlite3.Connection:
+        """Set the damaged file aside, start a fresh one, copy into it every whole row."""
+        try:
+            aside = set_aside(self.path)
+        except OSError as exc:
+            raise EdgeBufferError(
+                f"buffer {self.path} is damaged ({reason}) and cannot be set aside: {exc}"
+            ) from exc
+        found = salvage(aside)
+        connection = self._initialise()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(
+                "INSERT OR IGNORE INTO pending (device, boot, seq, record) VALUES (?, ?, ?, ?)",
+                [(r.device, r.boot, r.seq, r.record) for r in found.rows],
+            )
+            connection.executemany(
+                "UPDATE counters SET value = ? WHERE name = ?",
+                [(value, name) for name, value in found.counters.items() if name in COUNTER_NAMES],
+            )
+            self._add_counters(
+                connection, {"buffer_recoveries": 1, "salvaged_readings": len(found.rows)}
+            )
+            connection.execute("COMMIT")
+            (self._pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
+        except sqlite3.Error as exc:
+            connection.close()
+            raise EdgeBufferError(f"cannot fill the fresh buffer {self.path}: {exc}") from exc
+        self.recovered_from = aside
+        logger.error(
+            "buffer %s was damaged (%s): set aside as %s; salvaged %d pending readings"
+            " (%d rows unreadable) into a fresh buffer",
+            self.path,
+            reason,
+            aside,
+            len(found.rows),
+            found.unreadable_rows,
+        )
+        return connection
 
     def _close_sync(self) -> None:
         connection, self._connection = self._connection, None
@@ -305,9 +382,16 @@ class Buffer:
                 result = body(connection)
                 connection.execute("COMMIT")
             except BaseException:
-                connection.execute("ROLLBACK")
+                # SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors).
+                if connection.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if _is_write_refused(exc):
+                raise BufferWriteError(
+                    f"buffer {self.path}: disk refused the write: {exc}"
+                ) from exc
             raise EdgeBufferError(f"buffer {self.path}: {exc}") from exc
         return result
 
@@ -456,6 +540,19 @@ class Buffer:
         )
         return [PendingRow(*row) for row in rows.fetchall()]
 
+    async def oldest_and_newest(self, oldest: int, newest: int) -> list[PendingRow]:
+        """The `oldest` oldest and the `newest` newest pending readings (no row twice), by id."""
+        return await self._call(self._oldest_and_newest_sync, oldest, newest)
+
+    def _oldest_and_newest_sync(self, oldest: int, newest: int) -> list[PendingRow]:
+        rows = self._db().execute(
+            "SELECT id, device, boot, seq, record FROM pending"
+            " WHERE id IN (SELECT id FROM pending ORDER BY id LIMIT ?)"
+            " OR id IN (SELECT id FROM pending ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (oldest, newest),
+        )
+        return [PendingRow(*row) for row in rows.fetchall()]
+
     async def delete_confirmed(self, ids: Sequence[int], *, rejected: int = 0) -> int:
         """Delete readings central confirmed (2xx); count them as uploaded. Returns rows deleted."""
         return await self._call(self._delete_sync, list(ids), rejected)
@@ -469,6 +566,21 @@ class Buffer:
         deleted = self._transaction(body)
         self._pending -= deleted
         return deleted
+
+    async def reclaim_space(self) -> None:
+        """After the disk refused a write: fold the WAL into the database and truncate it.
+
+        Deleting rows needs WAL space too; a WAL left large by earlier writes can hold the very
+        space the next delete needs. Failure here is expected on a full disk and only logged.
+        """
+
+        def checkpoint() -> None:
+            try:
+                self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                logger.warning("buffer %s: WAL checkpoint failed: %s", self.path, exc)
+
+        await self._call(checkpoint)
 
     async def add_counters(self, **deltas: int) -> None:
         """Add to persisted counters, e.g. `upload_failures=1`."""

@@ -8,12 +8,15 @@ acknowledged is redelivered by the broker (persistent session) and absorbed by t
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from contract import PayloadError, TopicError, parse_payload, parse_status, parse_topic
+from edge import failpoints as fp
 from edge.buffer import Buffer, CommitOutcome, DeadLetter, DeviceStatus, NewReading
+from edge.errors import BufferWriteError
+from edge.failpoints import Failpoints
 from edge.mqtt_intake import INVALID_TOPIC, IncomingMessage
 from edge.records import to_record
 
@@ -100,6 +103,9 @@ class Committer:
         commit_max_readings: int = 500,
         commit_interval_ms: int = 20,
         on_persisted: Callable[[], None] | None = None,
+        commit_retry_s: float = 1.0,
+        failpoints: Failpoints = fp.DISABLED,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if commit_max_readings < 1:
             raise ValueError("commit_max_readings must be >= 1")
@@ -110,7 +116,11 @@ class Committer:
         self.commit_max_readings = commit_max_readings
         self.commit_interval_ms = commit_interval_ms
         self._on_persisted = on_persisted
+        self.commit_retry_s = commit_retry_s
+        self._failpoints = failpoints
+        self._sleep = sleep
         self.commits = 0
+        self.refused_writes = 0  # commit attempts the disk refused (full), retried
 
     async def run(self) -> None:
         """Commit forever; a buffer error ends the task (and the daemon), nothing acknowledged."""
@@ -134,13 +144,47 @@ class Committer:
             messages.append(message)
         return messages
 
+    async def _commit_until_written(self, batch: Sorted, received: int) -> CommitOutcome:
+        """Commit; while the disk refuses (full), keep the messages unacknowledged and retry.
+
+        Nothing is acknowledged meanwhile, so the broker stops sending at its in-flight window and
+        queues the rest for this persistent session; nothing is lost, and the daemon keeps running
+        (and uploading) instead of crash-looping. Writing resumes as soon as space is freed.
+        """
+        failures = 0
+        while True:
+            try:
+                outcome = await self._buffer.commit(
+                    batch.readings, batch.dead_letters, batch.statuses, received=received
+                )
+            except BufferWriteError as exc:
+                failures += 1
+                self.refused_writes += 1
+                if failures == 1 or failures % 60 == 0:
+                    logger.error(
+                        "cannot persist %d messages (%s); not acknowledged, retry every %.1f s",
+                        received,
+                        exc,
+                        self.commit_retry_s,
+                    )
+                await self._sleep(self.commit_retry_s)
+                await self._buffer.reclaim_space()
+                continue
+            if failures:
+                logger.warning(
+                    "buffer writable again after %d refused commits; %d messages persisted",
+                    failures,
+                    received,
+                )
+            return outcome
+
     async def commit_next(self) -> CommitOutcome:
         """Wait for at least one message, commit a batch of them, acknowledge them."""
         messages = await self._collect()
         batch = classify(messages, site=self._site, person_key=self._person_key)
-        outcome = await self._buffer.commit(
-            batch.readings, batch.dead_letters, batch.statuses, received=len(messages)
-        )
+        self._failpoints.reach(fp.AFTER_RECEIVE_BEFORE_COMMIT)
+        outcome = await self._commit_until_written(batch, len(messages))
+        self._failpoints.reach(fp.AFTER_COMMIT_BEFORE_ACK)
         # Persist before acknowledge (STYLE.md 9): the transaction above is on disk
         # (WAL, synchronous=FULL), so only now do we send PUBACK, one per message, in the order
         # the messages were received (MQTT 3.1.1 §4.6 message ordering). Duplicates, refused

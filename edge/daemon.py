@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import suppress
 
 import httpx
@@ -10,7 +11,8 @@ import httpx
 from contract.topics import site_subscriptions
 from edge.buffer import Buffer
 from edge.committer import Committer
-from edge.mqtt_intake import MqttIntake
+from edge.failpoints import Failpoints
+from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
 from edge.uploader import Uploader
 
@@ -45,11 +47,16 @@ async def run_edge(
     transport: httpx.AsyncBaseTransport | None = None,
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
+    clock_ms: Callable[[], int] = wall_clock_ms,
 ) -> None:
     """Run until cancelled or signalled.
 
-    `transport` replaces the HTTP network (tests); `ready` is set once the MQTT subscriptions hold.
+    `transport` replaces the HTTP network (tests); `ready` is set once the MQTT subscriptions hold;
+    `clock_ms` is the edge clock stamped on readings as their receive time (tests make it jump).
     """
+    failpoints = Failpoints.from_spec(settings.failpoints)
+    if failpoints.armed:
+        logger.warning("TEST FACILITY: failpoints armed %s", failpoints.armed)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
@@ -80,6 +87,7 @@ async def run_edge(
                 keepalive_s=settings.mqtt_keepalive_s,
                 # At least two commits' worth and above a typical broker in-flight window.
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
+                clock_ms=clock_ms,
             ) as intake,
         ):
             uploader = Uploader(
@@ -93,6 +101,9 @@ async def run_edge(
                 upload_interval_s=settings.upload_interval_s,
                 backoff_initial_s=settings.backoff_initial_s,
                 backoff_max_s=settings.backoff_max_s,
+                max_readings_per_s=settings.upload_max_readings_per_s,
+                live_share=settings.upload_live_share,
+                failpoints=failpoints,
             )
             committer = Committer(
                 intake,
@@ -102,6 +113,8 @@ async def run_edge(
                 commit_max_readings=settings.commit_max_readings,
                 commit_interval_ms=settings.commit_interval_ms,
                 on_persisted=uploader.notify,
+                commit_retry_s=settings.commit_retry_s,
+                failpoints=failpoints,
             )
             logger.info(
                 "edge %s for site %s: central %s, buffer %s",

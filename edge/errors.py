@@ -9,6 +9,13 @@ class EdgeBufferError(EdgeError):
     """The local SQLite buffer cannot be used (not open, schema from the future, disk error)."""
 
 
+class BufferWriteError(EdgeBufferError):
+    """Retryable: the disk refused a write (full, I/O error); nothing of the transaction is kept.
+
+    The committer acknowledges nothing and retries the same messages; the uploader keeps its rows.
+    """
+
+
 class IntakeError(EdgeError):
     """The MQTT intake cannot be used (not entered, connection refused for good)."""
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 QOS_AT_LEAST_ONCE = 1
 INVALID_TOPIC = "<topic is not valid UTF-8>"
+SUBSCRIBED_LOG = "MQTT subscriptions granted"
+
+
+def wall_clock_ms() -> int:
+    """The edge's clock (UTC epoch ms): only ever stored as receive time, never an identity."""
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,7 @@ class MqttIntake:
         queue_max_messages: int = 10_000,
         reconnect_min_delay_s: int = 1,
         reconnect_max_delay_s: int = 30,
+        clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a stable, non-empty client id")
@@ -70,6 +77,7 @@ class MqttIntake:
         self._password = password
         self._queue_max_messages = queue_max_messages
         self._reconnect_delays_s = (reconnect_min_delay_s, reconnect_max_delay_s)
+        self._clock_ms = clock_ms
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[IncomingMessage] | None = None
@@ -229,6 +237,8 @@ class MqttIntake:
             logger.error("MQTT broker refused subscriptions %s: %s", self.topics, failed)
             return
         if mid == self._pending_subscribe_mid and self._loop is not None:
+            # The harness waits for this line before devices publish (harness/stack.py).
+            logger.info("%s: %s", SUBSCRIBED_LOG, ", ".join(self.topics))
             subscribed = self._subscribed
             if subscribed is not None:
                 self._loop.call_soon_threadsafe(subscribed.set)
@@ -245,7 +255,7 @@ class MqttIntake:
             mid=msg.mid,
             retain=bool(msg.retain),
             dup=bool(msg.dup),
-            received_ms=time.time_ns() // 1_000_000,
+            received_ms=self._clock_ms(),
             connection=self._generation,
         )
         loop = self._loop

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import MAX_BATCH_READINGS
 from contract.topics import ID_PATTERN
+from edge.failpoints import FailpointSpecError, parse_spec
 
 MIN_SECRET_CHARS = 16
 
@@ -49,6 +50,23 @@ class EdgeSettings(BaseSettings):
     commit_interval_ms: int = Field(default=20, ge=0)
     batch_max_readings: int = Field(default=1000, ge=1, le=MAX_BATCH_READINGS)
     upload_interval_s: float = Field(default=1.0, ge=0)
+    upload_max_readings_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="bound on the upload rate (readings/s), e.g. while a backlog drains; 0: none",
+    )
+    upload_live_share: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="while a backlog drains, this share of each batch is the newest readings",
+    )
+    commit_retry_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="wait between attempts to commit after a disk error (disk full); nothing is"
+        " acknowledged meanwhile",
+    )
     http_timeout_s: float = Field(default=10.0, gt=0)
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
@@ -56,11 +74,25 @@ class EdgeSettings(BaseSettings):
     dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
     stats_interval_s: float = Field(default=30.0, gt=0)
     log_level: LogLevel = "INFO"
+    failpoints: str = Field(
+        default="",
+        description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
+        " passage of a point; leave empty in production",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("failpoints")
+    @classmethod
+    def _known_failpoints(cls, value: str) -> str:
+        try:
+            parse_spec(value)
+        except FailpointSpecError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("central_url")
     @classmethod

@@ -11,8 +11,10 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from contract import IngestResult, ReadingRecord, UploadBatch
+from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
-from edge.errors import PermanentUploadError, RetryableUploadError
+from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
+from edge.failpoints import Failpoints
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +50,16 @@ class Uploader:
         upload_interval_s: float = 1.0,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 60.0,
+        max_readings_per_s: float = 0.0,
+        live_share: float = 0.0,
+        failpoints: Failpoints = fp.DISABLED,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         if batch_max_readings < 1:
             raise ValueError("batch_max_readings must be >= 1")
+        if max_readings_per_s < 0 or not 0 <= live_share <= 1:
+            raise ValueError("max_readings_per_s must be >= 0 and live_share within [0, 1]")
         self._buffer = buffer
         self._client = client
         self.site = site
@@ -66,6 +73,13 @@ class Uploader:
         self.upload_interval_s = upload_interval_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
+        # 0: unbounded. Bounds the drain of a backlog so that central and the edge's own disk
+        # are not flooded after an outage; live readings keep being persisted meanwhile.
+        self.max_readings_per_s = max_readings_per_s
+        # While more than one batch is pending, this share of each batch is taken from the newest
+        # readings, so that live data reaches central during a long drain instead of after it.
+        self.live_share = live_share
+        self._failpoints = failpoints
         self._sleep = sleep
         self._rng = rng or random.Random()  # jitter, not a secret
         self._wake = asyncio.Event()
@@ -85,10 +99,21 @@ class Uploader:
         failures = 0
         while True:
             rows = await self.next_rows()
+            started_s = time.monotonic()
             try:
                 await self.upload(rows)
+            except BufferWriteError as exc:
+                # Central has the batch but the disk refused the delete (full): the rows stay and
+                # are sent again later; central answers them as duplicates.
+                failures += 1
+                delay_s = self.backoff_s(failures)
+                logger.error(
+                    "%s; %d uploaded readings kept, retry in %.2f s", exc, len(rows), delay_s
+                )
+                await self._sleep(delay_s)
+                await self._buffer.reclaim_space()
             except PermanentUploadError as exc:
-                await self._buffer.add_counters(upload_failures=1)
+                await self._count_failure()
                 if exc.status_code == httpx.codes.REQUEST_ENTITY_TOO_LARGE and len(rows) > 1:
                     self.batch_size = max(1, len(rows) // 2)
                     logger.warning(
@@ -114,7 +139,7 @@ class Uploader:
                 )
                 await self._sleep(delay_s)
             except RetryableUploadError as exc:
-                await self._buffer.add_counters(upload_failures=1)
+                await self._count_failure()
                 failures += 1
                 delay_s = self.backoff_s(failures)
                 logger.warning(
@@ -127,6 +152,21 @@ class Uploader:
                 await self._sleep(delay_s)
             else:
                 failures = 0
+                await self._pace(len(rows), started_s)
+
+    async def _pace(self, uploaded: int, started_s: float) -> None:
+        """Sleep so that the upload rate stays at or below `max_readings_per_s`."""
+        if self.max_readings_per_s <= 0:
+            return
+        remaining_s = uploaded / self.max_readings_per_s - (time.monotonic() - started_s)
+        if remaining_s > 0:
+            await self._sleep(remaining_s)
+
+    async def _count_failure(self) -> None:
+        try:
+            await self._buffer.add_counters(upload_failures=1)
+        except BufferWriteError as exc:
+            logger.warning("upload failure not counted: %s", exc)
 
     async def next_rows(self) -> list[PendingRow]:
         """The oldest pending rows: a full batch at once, or what is there after the interval."""
@@ -148,7 +188,10 @@ class Uploader:
                     await self._wake.wait()
             except TimeoutError:
                 pass
-        return await self._buffer.oldest(self.batch_size)
+        newest = int(self.batch_size * self.live_share)
+        if newest == 0:
+            return await self._buffer.oldest(self.batch_size)
+        return await self._buffer.oldest_and_newest(self.batch_size - newest, newest)
 
     async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
         """POST one batch; on 2xx delete exactly these rows, else raise an UploadError subtype."""
@@ -159,8 +202,10 @@ class Uploader:
             readings=[_RECORD.validate_json(row.record_json) for row in rows],
         )
         result = await self._post(batch)
+        self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
         # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
         await self._buffer.delete_confirmed([row.id for row in rows], rejected=len(result.rejected))
+        self._failpoints.reach(fp.AFTER_DELETE)
         self.batches_confirmed += 1
         logger.info(
             "batch %s: %d readings (buffer ids %d-%d), accepted %d, duplicates %d, rejected %d",

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from edge.mqtt_intake import SUBSCRIBED_LOG
 from harness.broker import BrokerSettings, local_broker
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module, wait_until
@@ -58,6 +59,10 @@ class Stack:
             wait_for_port(self.settings.central_host, self.central_port, timeout_s=30)
             for site in self.settings.sites:
                 self.edges[site] = self._exit.enter_context(self.edge_process(site))
+            for site in self.settings.sites:
+                # Until an edge's first subscription holds, the broker has no session to queue
+                # readings for it: devices publishing earlier would be lost (not a fault case).
+                self.wait_edge_subscribed(site, since=0, timeout_s=60)
         except BaseException:
             self._exit.close()
             raise
@@ -103,6 +108,23 @@ class Stack:
         return ManagedProcess(
             f"edge-{site}", python_module("edge", "run"), self.edge_env(site), self.log_dir
         )
+
+    def edge_subscriptions(self, site: str) -> int:
+        """How many times the site's edge has logged a granted subscription (one per connect)."""
+        try:
+            text = self.edges[site].log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return 0
+        return text.count(SUBSCRIBED_LOG)
+
+    def wait_edge_subscribed(self, site: str, *, since: int, timeout_s: float) -> None:
+        """Wait until the edge logs more granted subscriptions than `since`."""
+
+        def subscribed() -> bool:
+            self.edges[site].check_running()
+            return self.edge_subscriptions(site) > since
+
+        wait_until(subscribed, timeout_s, interval_s=0.1)
 
     # --- driving the stack -----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Errors of HTTP requests, and the mapping of central's typed errors to HTTP answers."""
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from central.auth import MissingKey, NotAuthenticated, NotAuthorized
@@ -64,6 +65,24 @@ async def _central_error(request: Request, exc: Exception) -> JSONResponse:
     raise exc  # any other error is a bug: let the server answer 500 and log it
 
 
+MAX_DETAIL_CHARS = 1000
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's parameter validation, answered like every other 4xx: `{"detail": "<text>"}`.
+
+    Field and reason only, never the input (it may be a secret or megabytes of junk).
+    """
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    parts = [
+        f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in errors
+    ]
+    detail = "invalid request: " + ("; ".join(parts) or "malformed")
+    return JSONResponse({"detail": detail[:MAX_DETAIL_CHARS]}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for error_type in (RequestError, NotAuthenticated, NotAuthorized, StoreUnavailable):
         app.add_exception_handler(error_type, _central_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

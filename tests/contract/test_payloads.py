@@ -3,7 +3,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import (
@@ -111,6 +111,7 @@ def test_status_payload() -> None:
         parse_status(b'{"v":1,"state":"sleeping"}')
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_never_escape_as_another_error(data: bytes) -> None:
     for kind in DeviceKind:
@@ -127,6 +128,8 @@ json_values = st.recursive(
 )
 
 
+# The machine is shared: input generation may be slow, which is not what these tests are about.
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(
