@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from contract import IngestResult, ReadingRecord, UploadBatch
+from contract import DroppedDuplicate, IngestResult, ReadingRecord, UploadBatch
 from edge.buffer import Buffer, PendingRow
 from edge.errors import PermanentUploadError, RetryableUploadError
 
@@ -85,6 +85,8 @@ class Uploader:
         failures = 0
         while True:
             rows = await self.next_rows()
+            if not rows and not await self._buffer.pending_duplicates_count():
+                continue
             try:
                 await self.upload(rows)
             except PermanentUploadError as exc:
@@ -134,7 +136,10 @@ class Uploader:
         while True:
             # Clear before looking, so that a commit landing in between still wakes the wait.
             self._wake.clear()
-            pending = await self._buffer.pending_count()
+            # Dropped duplicates are work too: central counts them (Q4) only once told.
+            pending = (
+                await self._buffer.pending_count() + await self._buffer.pending_duplicates_count()
+            )
             if pending >= self.batch_size:
                 break
             now = time.monotonic()
@@ -151,26 +156,37 @@ class Uploader:
         return await self._buffer.oldest(self.batch_size)
 
     async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
-        """POST one batch; on 2xx delete exactly these rows, else raise an UploadError subtype."""
+        """POST one batch (these rows and the oldest dropped duplicates); on 2xx delete exactly
+        what it carried, else raise an UploadError subtype."""
+        dropped = await self._buffer.oldest_duplicates(self.batch_size)
         batch = UploadBatch(
             site=self.site,
             edge=self.edge_id,
             batch_id=uuid.uuid4().hex,
             readings=[_RECORD.validate_json(row.record_json) for row in rows],
+            duplicates=[
+                DroppedDuplicate(id=d.id, device=d.device, device_time_ms=d.device_time_ms)
+                for d in dropped
+            ],
         )
         result = await self._post(batch)
         # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
-        await self._buffer.delete_confirmed([row.id for row in rows], rejected=len(result.rejected))
+        await self._buffer.delete_confirmed(
+            [row.id for row in rows],
+            rejected=len(result.rejected),
+            duplicate_ids=[d.id for d in dropped],
+        )
         self.batches_confirmed += 1
         logger.info(
-            "batch %s: %d readings (buffer ids %d-%d), accepted %d, duplicates %d, rejected %d",
+            "batch %s: %d readings (buffer ids %s), accepted %d, duplicates %d, rejected %d,"
+            " dropped duplicates reported %d",
             batch.batch_id,
             len(rows),
-            rows[0].id,
-            rows[-1].id,
+            f"{rows[0].id}-{rows[-1].id}" if rows else "none",
             result.accepted,
             result.duplicates,
             len(result.rejected),
+            len(dropped),
         )
         for rejected in result.rejected:
             row = rows[rejected.index] if 0 <= rejected.index < len(rows) else None
@@ -193,9 +209,10 @@ class Uploader:
 
     async def _post(self, batch: UploadBatch) -> IngestResult:
         try:
-            response = await self._client.post(
-                self.ingest_url, content=batch.model_dump_json(), headers=self._headers
-            )
+            # Without dropped duplicates the field is left out: a central that predates it still
+            # accepts the batch (its envelope forbids unknown fields).
+            body = batch.model_dump_json(exclude=None if batch.duplicates else {"duplicates"})
+            response = await self._client.post(self.ingest_url, content=body, headers=self._headers)
         except httpx.TimeoutException as exc:
             raise RetryableUploadError(f"timeout: {exc!r}") from exc
         except httpx.HTTPError as exc:
