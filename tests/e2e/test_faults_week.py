@@ -3,9 +3,13 @@ processes, and the KPIs central serves equal the simulator's ground truth.
 
 - diners exactly; waste masses within 1%;
 - energy within 0.5%, except the consumption no reading could place in time (truth `gap_energy`),
-  which central reports as estimated: |measured - truth| <= 0.5% x truth + gap energy, and the
-  part central measured from readings (measured - estimated) equals the truth outside gaps
-  (truth - gap energy) within 0.5%;
+  which central reports as estimated: the part central placed from readings (measured -
+  estimated) equals the truth outside gaps (truth - gap energy) within 0.5%; a window with gap
+  energy has an estimated part; and |measured - truth| <= 0.5% x truth + max(gap energy,
+  estimated). Not "+ gap energy" alone: central spreads a gap's total pro rata over its time
+  (DOMAIN.md), so a window holding a quiet part of a long gap gets more than truly happened
+  there (up to the whole gap's consumption), never more than what it flags as estimated;
+- the daily endpoint serves the same numbers as /kpis (diners exactly, energy to rounding);
 - the Q figures equal the injected fault counts, per day and over the week (the mapping is in
   docs/kpis.md, "Which injected fault shows where").
 
@@ -55,18 +59,16 @@ def injected(faults: dict[str, int], figure: str) -> int:
 def check_energy(
     where: str,
     measured: dict[str, float | None],
-    estimated: dict[str, float | None] | None,
+    estimated: dict[str, float | None],
     truth: dict[str, Any],
     problems: list[str],
 ) -> None:
     for key in ENERGY:
         got, true, gap = measured[key], truth["energy"][key], truth["gap_energy"][key]
-        if got is None or abs(got - true) > ENERGY_RELATIVE * true + gap + ROUNDING:
-            problems.append(f"{where} {key}: {got} vs truth {true} (gap energy {gap})")
-            continue
-        if estimated is None:
-            continue
         est = estimated[key] or 0.0
+        if got is None or abs(got - true) > ENERGY_RELATIVE * true + max(gap, est) + ROUNDING:
+            problems.append(f"{where} {key}: {got} vs truth {true} (gap {gap}, estimated {est})")
+            continue
         if abs((got - est) - (true - gap)) > ENERGY_RELATIVE * true + ROUNDING:
             problems.append(
                 f"{where} {key}: measured outside gaps {got - est} vs truth outside gaps "
@@ -112,7 +114,7 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         truth = stack.run_simulator(
             start_date=FIRST.isoformat(),
             days=DAYS,
-            seed=5,
+            seed=2,  # its gaps include quiet stretches that pro rata spreading over-fills
             speed=0,
             timeout_s=600,
             faults="all",
@@ -170,18 +172,21 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         )
         meals = sum(d["day"]["meals"] for d in days.values())
         assert total["kpis"]["diners"]["value"] == meals
-        # the daily endpoint: same rules, its own code path
+        # the daily endpoint: same rules, its own code path; it has no quality block, so its
+        # numbers are held to the /kpis rows checked above
+        by_service = {(r["label"], r["service"]): r["kpis"] for r in service_rows}
+        by_day = {r["label"]: r["kpis"] for r in day_rows}
         for day, day_truth in days.items():
             report = daily[site, day]
-            for service in report["services"]:
-                where = f"{site} {day} {service['service']} (daily)"
-                expected = day_truth["services"][service["service"]]
-                if service["diners"] != expected["diners"]:
-                    problems.append(f"{where} diners: {service['diners']} vs {expected['diners']}")
-                check_energy(where, service["energy"], None, expected, problems)
-            if report["day"]["meals"] != day_truth["day"]["meals"]:
-                problems.append(f"{site} {day} (daily) meals: {report['day']['meals']}")
-            check_energy(f"{site} {day} (daily)", report["day"]["energy"], None,
-                         day_truth["day"], problems)  # fmt: skip
+            parts = [(s["service"], s, by_service[day, s["service"]]) for s in report["services"]]
+            for name, served, row in [*parts, ("day", report["day"], by_day[day])]:
+                where = f"{site} {day} {name} (daily)"
+                expected = day_truth["day"] if name == "day" else day_truth["services"][name]
+                diners = served.get("diners", served.get("meals"))
+                if diners != expected.get("diners", expected.get("meals")):
+                    problems.append(f"{where} diners: {diners} vs truth")
+                for key in ENERGY:
+                    if abs(served["energy"][key] - row[key]["value"]) > ROUNDING:
+                        problems.append(f"{where} {key}: {served['energy'][key]} vs /kpis")
     assert not problems, "\n".join(problems)
     assert last.isoformat() in truth["sites"][SITES[0]]["days"]

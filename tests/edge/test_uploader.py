@@ -28,7 +28,7 @@ def new_reading(seq: int) -> NewReading:
         "quantity": "electricity",
         "total": 10.0 + seq,
     }
-    return NewReading("m1", "b1", seq, json.dumps(record))
+    return NewReading("m1", "b1", seq, json.dumps(record), 1000 + seq)
 
 
 class Sleeps:
@@ -256,3 +256,31 @@ async def test_waits_for_a_full_batch_and_wakes_on_notify(
         async with asyncio.timeout(5):
             rows = await uploader.next_rows()
         assert [r.seq for r in rows] == [3]
+
+
+async def test_dropped_duplicates_are_reported_once_even_without_readings(
+    tmp_path: Path, central: FakeCentral
+) -> None:
+    async with (
+        Buffer(tmp_path / "b.sqlite3") as buffer,
+        httpx.AsyncClient(transport=central.transport()) as client,
+    ):
+        await buffer.commit([new_reading(0), new_reading(1)])
+        uploader = make_uploader(buffer, central.handler, Sleeps(), client)
+        await buffer.commit([new_reading(0)])  # a copy while the original is pending
+        await uploader.upload(await buffer.oldest(1))
+        # a copy that arrives after the batch of its original was formed: no reading is left
+        # to carry it, yet central must hear of it
+        rows = await buffer.oldest(1)
+        await buffer.commit([new_reading(1)])
+        await buffer.delete_confirmed([row.id for row in rows])
+        assert (await buffer.pending_count(), await buffer.pending_duplicates_count()) == (0, 1)
+        rows = await uploader.next_rows()
+        assert rows == []
+        await uploader.upload(rows)
+        assert await buffer.pending_duplicates_count() == 0
+    first, second = central.batches
+    assert [r.seq for r in first.readings] == [0]
+    assert [(d.device, d.device_time_ms) for d in first.duplicates] == [("m1", 1000)]
+    assert (second.readings, [d.device_time_ms for d in second.duplicates]) == ([], [1001])
+    assert second.duplicates[0].id > first.duplicates[0].id
