@@ -92,7 +92,10 @@ class UploadBatch(BaseModel):
     @model_validator(mode="after")
     def _not_empty(self) -> "UploadBatch":
         if not self.readings and not self.duplicates:
-            raise ValueError("a batch needs at least one reading or one dropped duplicate")
+            raise ValueError(
+                "readings is empty and so is duplicates: a batch needs at least one reading or"
+                " one dropped duplicate"
+            )
         return self
 
 
