@@ -61,11 +61,19 @@ def make_uploader(
 
 
 async def run_until(
-    uploader: Uploader, central: FakeCentral, condition: Callable[[], bool]
+    uploader: Uploader,
+    central: FakeCentral,
+    condition: Callable[[], bool],
+    then: Callable[[], bool] | None = None,
 ) -> None:
+    """Run the uploader until central saw `condition`, then (polled, bounded) the edge `then`."""
     task = asyncio.create_task(uploader.run())
     try:
         await central.wait_for(condition, timeout_s=10)
+        if then is not None:
+            async with asyncio.timeout(10):
+                while not then():  # noqa: ASYNC110 (the uploader exposes no event for its last step)
+                    await asyncio.sleep(0.005)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -154,7 +162,13 @@ async def test_transient_failures_keep_rows_and_back_off(
     ):
         await buffer.commit([new_reading(i) for i in range(4)])
         uploader = make_uploader(buffer, handler, sleeps, client)
-        await run_until(uploader, central, lambda: len(central.stored) == 4)
+        # central stored the rows before the uploader deleted them: wait for the confirmation too
+        await run_until(
+            uploader,
+            central,
+            lambda: len(central.stored) == 4,
+            then=lambda: uploader.batches_confirmed == 1,
+        )
         assert await buffer.pending_count() == 0
         counters = (await buffer.stats()).counters
     # Every attempt carried all four rows: nothing was deleted before the 2xx.
