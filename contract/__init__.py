@@ -7,6 +7,7 @@ vendors in docs/protocol.md; change both together and bump the schema version on
 from contract.batch import (
     MAX_BATCH_READINGS,
     CardRecord,
+    DroppedDuplicate,
     IngestResult,
     MeterRecord,
     ReadingRecord,
@@ -36,6 +37,7 @@ __all__ = [
     "ContractError",
     "DeviceKind",
     "DevicePayload",
+    "DroppedDuplicate",
     "IngestResult",
     "MassUnit",
     "MeterPayload",

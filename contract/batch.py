@@ -6,7 +6,7 @@ milliseconds in UTC, and pseudonymous person ids (keyed hash) in place of raw ca
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract.payloads import BootId, EpochMs, Seq
 from contract.topics import ID_PATTERN
@@ -56,8 +56,27 @@ class MeterRecord(_Record):
 ReadingRecord = Annotated[ScaleRecord | CardRecord | MeterRecord, Field(discriminator="kind")]
 
 
+class DroppedDuplicate(BaseModel):
+    """A copy of a reading the edge dropped because the same (device, boot, seq) was still in its
+    buffer (DOMAIN.md Q4): central cannot see it, so the edge reports it once.
+
+    `id` is the edge's own number for the drop, increasing and never reused by that edge: central
+    counts each (edge, id) once, so a batch resent after a crash does not count it twice.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int = Field(ge=1)
+    device: DeviceId
+    device_time_ms: EpochMs = Field(description="the dropped copy's device time (local date)")
+
+
 class UploadBatch(BaseModel):
-    """POST /api/v1/ingest body."""
+    """POST /api/v1/ingest body.
+
+    `duplicates` is optional (absent in batches of older edges): a batch carries readings, or the
+    edge's dropped duplicates, or both, never neither.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,7 +84,19 @@ class UploadBatch(BaseModel):
     site: SiteId
     edge: DeviceId
     batch_id: Annotated[str, Field(min_length=1, max_length=64)]
-    readings: Annotated[list[ReadingRecord], Field(min_length=1, max_length=MAX_BATCH_READINGS)]
+    readings: Annotated[list[ReadingRecord], Field(max_length=MAX_BATCH_READINGS)]
+    duplicates: Annotated[list[DroppedDuplicate], Field(max_length=MAX_BATCH_READINGS)] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "UploadBatch":
+        if not self.readings and not self.duplicates:
+            raise ValueError(
+                "readings is empty and so is duplicates: a batch needs at least one reading or"
+                " one dropped duplicate"
+            )
+        return self
 
 
 class RejectedReading(BaseModel):

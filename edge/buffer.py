@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS pending (
     record TEXT NOT NULL,
     UNIQUE (device, boot, seq)
 );
+-- Copies dropped by the UNIQUE key above, until central confirmed it counted them (DOMAIN Q4).
+CREATE TABLE IF NOT EXISTS dropped_duplicates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL,
+    device_time_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     received_ms INTEGER NOT NULL,
@@ -87,6 +93,16 @@ class NewReading:
     boot: str
     seq: int
     record_json: str
+    device_time_ms: int = 0  # reported with the copy when it turns out a duplicate (Q4)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDuplicate:
+    """A copy dropped because its (device, boot, seq) was pending, waiting to be reported."""
+
+    id: int  # AUTOINCREMENT: never reused, so central counts each (edge, id) once
+    device: str
+    device_time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +158,13 @@ class BufferStats:
     pending: int
     dead_letters: int
     last_dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    pending_duplicates: int = 0  # dropped duplicates not yet reported to central
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counters": self.counters,
             "pending": self.pending,
+            "pending_duplicates": self.pending_duplicates,
             "dead_letters": self.dead_letters,
             "last_dead_letters": self.last_dead_letters,
         }
@@ -181,6 +199,7 @@ def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> Buffe
     counters = {name: 0 for name in COUNTER_NAMES}
     counters.update(dict(connection.execute("SELECT name, value FROM counters").fetchall()))
     (pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
+    (duplicates,) = connection.execute("SELECT COUNT(*) FROM dropped_duplicates").fetchone()
     (dead,) = connection.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
     rows = connection.execute(
         "SELECT id, received_ms, topic, payload_bytes, reason FROM dead_letters"
@@ -191,7 +210,7 @@ def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> Buffe
         {"id": r[0], "received_ms": r[1], "topic": r[2], "payload_bytes": r[3], "reason": r[4]}
         for r in rows
     ]
-    return BufferStats(counters, pending, dead, letters)
+    return BufferStats(counters, pending, dead, letters, duplicates)
 
 
 def read_status(path: Path, *, last_dead_letters: int = 10) -> BufferStats:
@@ -232,6 +251,7 @@ class Buffer:
         # Owned by the worker thread only.
         self._connection: sqlite3.Connection | None = None
         self._pending = 0
+        self._pending_duplicates = 0
         self._dead_letters = 0
         self.recovered_from: Path | None = None  # where a damaged file was set aside at open
 
@@ -311,6 +331,9 @@ class Buffer:
                 [(name,) for name in COUNTER_NAMES],
             )
             (self._pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
+            (self._pending_duplicates,) = connection.execute(
+                "SELECT COUNT(*) FROM dropped_duplicates"
+            ).fetchone()
             (self._dead_letters,) = connection.execute(
                 "SELECT COUNT(*) FROM dead_letters"
             ).fetchone()
@@ -438,6 +461,7 @@ class Buffer:
         def body(db: sqlite3.Connection) -> tuple[CommitOutcome, int, int]:
             pending = self._pending
             persisted = duplicates = dropped = 0
+            copies: list[tuple[str, int]] = []  # dropped duplicates, reported to central
             for reading in readings:
                 identity = (reading.device, reading.boot, reading.seq)
                 if (
@@ -450,6 +474,7 @@ class Buffer:
                     ).fetchone()
                     if known:
                         duplicates += 1
+                        copies.append((reading.device, reading.device_time_ms))
                     else:
                         dropped += 1
                     continue
@@ -463,6 +488,11 @@ class Buffer:
                     pending += 1
                 else:
                     duplicates += 1
+                    copies.append((reading.device, reading.device_time_ms))
+            if copies:
+                db.executemany(
+                    "INSERT INTO dropped_duplicates (device, device_time_ms) VALUES (?, ?)", copies
+                )
             if pending > self.max_readings:  # only reachable with DROP_OLDEST
                 excess = pending - self.max_readings
                 db.execute(
@@ -526,6 +556,7 @@ class Buffer:
             return outcome, pending, dead
 
         outcome, self._pending, self._dead_letters = self._transaction(body)
+        self._pending_duplicates += outcome.duplicates
         return outcome
 
     # -- upload side -------------------------------------------------------------------------
@@ -553,18 +584,37 @@ class Buffer:
         )
         return [PendingRow(*row) for row in rows.fetchall()]
 
-    async def delete_confirmed(self, ids: Sequence[int], *, rejected: int = 0) -> int:
-        """Delete readings central confirmed (2xx); count them as uploaded. Returns rows deleted."""
-        return await self._call(self._delete_sync, list(ids), rejected)
+    async def oldest_duplicates(self, limit: int) -> list[PendingDuplicate]:
+        """The `limit` oldest dropped duplicates central has not confirmed yet."""
+        return await self._call(self._oldest_duplicates_sync, limit)
 
-    def _delete_sync(self, ids: list[int], rejected: int) -> int:
-        def body(db: sqlite3.Connection) -> int:
+    def _oldest_duplicates_sync(self, limit: int) -> list[PendingDuplicate]:
+        rows = self._db().execute(
+            "SELECT id, device, device_time_ms FROM dropped_duplicates ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [PendingDuplicate(*row) for row in rows.fetchall()]
+
+    async def delete_confirmed(
+        self, ids: Sequence[int], *, rejected: int = 0, duplicate_ids: Sequence[int] = ()
+    ) -> int:
+        """Delete readings (and reported duplicates) central confirmed (2xx); count them as
+        uploaded. Returns reading rows deleted."""
+        return await self._call(self._delete_sync, list(ids), rejected, list(duplicate_ids))
+
+    def _delete_sync(self, ids: list[int], rejected: int, duplicate_ids: list[int]) -> int:
+        def body(db: sqlite3.Connection) -> tuple[int, int]:
             cursor = db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+            deleted = max(cursor.rowcount, 0)
+            cursor = db.executemany(
+                "DELETE FROM dropped_duplicates WHERE id = ?", [(i,) for i in duplicate_ids]
+            )
             self._add_counters(db, {"uploaded": len(ids), "rejected_by_central": rejected})
-            return max(cursor.rowcount, 0)
+            return deleted, max(cursor.rowcount, 0)
 
-        deleted = self._transaction(body)
+        deleted, reported = self._transaction(body)
         self._pending -= deleted
+        self._pending_duplicates -= reported
         return deleted
 
     async def reclaim_space(self) -> None:
@@ -590,6 +640,10 @@ class Buffer:
         await self._call(self._transaction, lambda db: self._add_counters(db, deltas))
 
     # -- inspection --------------------------------------------------------------------------
+
+    async def pending_duplicates_count(self) -> int:
+        """Dropped duplicates not yet confirmed by central."""
+        return await self._call(lambda: self._pending_duplicates)
 
     async def pending_count(self) -> int:
         """Readings waiting for upload (kept in memory by the worker: no table scan)."""

@@ -85,7 +85,13 @@ def classify(messages: Sequence[IncomingMessage], *, site: str, person_key: byte
             dead_letter(exc.reason)
             continue
         readings.append(
-            NewReading(record.device, record.boot, record.seq, record.model_dump_json())
+            NewReading(
+                record.device,
+                record.boot,
+                record.seq,
+                record.model_dump_json(),
+                record.device_time_ms,
+            )
         )
     return Sorted(readings, dead, statuses)
 

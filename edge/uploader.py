@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from contract import IngestResult, ReadingRecord, UploadBatch
+from contract import DroppedDuplicate, IngestResult, ReadingRecord, UploadBatch
 from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
 from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
@@ -99,6 +99,8 @@ class Uploader:
         failures = 0
         while True:
             rows = await self.next_rows()
+            if not rows and not await self._buffer.pending_duplicates_count():
+                continue
             started_s = time.monotonic()
             try:
                 await self.upload(rows)
@@ -174,7 +176,10 @@ class Uploader:
         while True:
             # Clear before looking, so that a commit landing in between still wakes the wait.
             self._wake.clear()
-            pending = await self._buffer.pending_count()
+            # Dropped duplicates are work too: central counts them (Q4) only once told.
+            pending = (
+                await self._buffer.pending_count() + await self._buffer.pending_duplicates_count()
+            )
             if pending >= self.batch_size:
                 break
             now = time.monotonic()
@@ -194,28 +199,39 @@ class Uploader:
         return await self._buffer.oldest_and_newest(self.batch_size - newest, newest)
 
     async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
-        """POST one batch; on 2xx delete exactly these rows, else raise an UploadError subtype."""
+        """POST one batch (these rows and the oldest dropped duplicates); on 2xx delete exactly
+        what it carried, else raise an UploadError subtype."""
+        dropped = await self._buffer.oldest_duplicates(self.batch_size)
         batch = UploadBatch(
             site=self.site,
             edge=self.edge_id,
             batch_id=uuid.uuid4().hex,
             readings=[_RECORD.validate_json(row.record_json) for row in rows],
+            duplicates=[
+                DroppedDuplicate(id=d.id, device=d.device, device_time_ms=d.device_time_ms)
+                for d in dropped
+            ],
         )
         result = await self._post(batch)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
         # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
-        await self._buffer.delete_confirmed([row.id for row in rows], rejected=len(result.rejected))
+        await self._buffer.delete_confirmed(
+            [row.id for row in rows],
+            rejected=len(result.rejected),
+            duplicate_ids=[d.id for d in dropped],
+        )
         self._failpoints.reach(fp.AFTER_DELETE)
         self.batches_confirmed += 1
         logger.info(
-            "batch %s: %d readings (buffer ids %d-%d), accepted %d, duplicates %d, rejected %d",
+            "batch %s: %d readings (buffer ids %s), accepted %d, duplicates %d, rejected %d,"
+            " dropped duplicates reported %d",
             batch.batch_id,
             len(rows),
-            rows[0].id,
-            rows[-1].id,
+            f"{rows[0].id}-{rows[-1].id}" if rows else "none",
             result.accepted,
             result.duplicates,
             len(result.rejected),
+            len(dropped),
         )
         for rejected in result.rejected:
             row = rows[rejected.index] if 0 <= rejected.index < len(rows) else None
@@ -238,9 +254,10 @@ class Uploader:
 
     async def _post(self, batch: UploadBatch) -> IngestResult:
         try:
-            response = await self._client.post(
-                self.ingest_url, content=batch.model_dump_json(), headers=self._headers
-            )
+            # Without dropped duplicates the field is left out: a central that predates it still
+            # accepts the batch (its envelope forbids unknown fields).
+            body = batch.model_dump_json(exclude=None if batch.duplicates else {"duplicates"})
+            response = await self._client.post(self.ingest_url, content=body, headers=self._headers)
         except httpx.TimeoutException as exc:
             raise RetryableUploadError(f"timeout: {exc!r}") from exc
         except httpx.HTTPError as exc:

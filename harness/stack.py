@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from edge.buffer import read_status
+from edge.errors import EdgeBufferError
 from edge.mqtt_intake import SUBSCRIBED_LOG
 from harness.broker import BrokerSettings, local_broker
 from harness.ports import free_port, wait_for_port
@@ -97,11 +99,27 @@ class Stack:
             "EDGE_CENTRAL_URL": self.central_url,
             "EDGE_API_KEY": creds.api_key,
             "EDGE_PERSON_KEY": creds.person_key,
-            "EDGE_BUFFER_PATH": str(self.workdir / "edges" / site / "buffer.sqlite3"),
+            "EDGE_BUFFER_PATH": str(self.edge_buffer_path(site)),
             "EDGE_UPLOAD_INTERVAL_S": "0.5",
             "EDGE_STATS_INTERVAL_S": "10",
             **self.settings.edge_env,
         }
+
+    def edge_buffer_path(self, site: str) -> Path:
+        return self.workdir / "edges" / site / "buffer.sqlite3"
+
+    def edges_drained(self) -> bool:
+        """Every edge has uploaded its readings and reported its dropped duplicates."""
+        for site in self.settings.sites:
+            path = self.edge_buffer_path(site)
+            if path.exists():
+                try:
+                    status = read_status(path)
+                except EdgeBufferError:  # the edge is still creating its tables
+                    return False
+                if status.pending or status.pending_duplicates:
+                    return False
+        return True
 
     def edge_process(self, site: str) -> ManagedProcess:
         (self.workdir / "edges" / site).mkdir(parents=True, exist_ok=True)
@@ -129,8 +147,18 @@ class Stack:
     # --- driving the stack -----------------------------------------------------------------
 
     def simulator_args(
-        self, *, start_date: str, days: int, seed: int, speed: float, truth_path: Path
+        self,
+        *,
+        start_date: str,
+        days: int,
+        seed: int,
+        speed: float,
+        truth_path: Path,
+        faults: str = "",
+        fault_rate: float = 1.0,
     ) -> list[str]:
+        """The simulator's command line; `faults` ("" = none, "all", or names) as --faults."""
+        fault_args = ["--faults", faults, "--fault-rate", str(fault_rate)] if faults else []
         return python_module(
             "simulators",
             "--registry",
@@ -151,15 +179,30 @@ class Stack:
             str(speed),
             "--truth-out",
             str(truth_path),
+            *fault_args,
         )
 
     def run_simulator(
-        self, *, start_date: str, days: int, seed: int, speed: float, timeout_s: float
+        self,
+        *,
+        start_date: str,
+        days: int,
+        seed: int,
+        speed: float,
+        timeout_s: float,
+        faults: str = "",
+        fault_rate: float = 1.0,
     ) -> dict[str, Any]:
-        """Run the simulator to its end and return its ground truth."""
+        """Run the simulator to its end and return its ground truth (no faults by default)."""
         truth_path = self.workdir / "truth.json"
         args = self.simulator_args(
-            start_date=start_date, days=days, seed=seed, speed=speed, truth_path=truth_path
+            start_date=start_date,
+            days=days,
+            seed=seed,
+            speed=speed,
+            truth_path=truth_path,
+            faults=faults,
+            fault_rate=fault_rate,
         )
         with ManagedProcess("simulator", args, {}, self.log_dir) as sim:
             code = sim.wait(timeout_s)
@@ -181,13 +224,18 @@ class Stack:
         return count
 
     def wait_delivered(self, truth: dict[str, Any], timeout_s: float) -> None:
-        """Wait until central stores every reading the simulator published."""
-        expected = {site: data["published"]["readings"] for site, data in truth["sites"].items()}
+        """Wait until central stores every reading the simulator published, but duplicate copies,
+        and every edge has reported the copies it dropped."""
+        expected = {
+            site: data["published"]["readings"] - data.get("faults", {}).get("duplicate", 0)
+            for site, data in truth["sites"].items()
+        }
         with httpx.Client(timeout=10) as client:
 
             def delivered() -> bool:
                 self.check_alive()
-                return all(self.stored_readings(client, s) >= n for s, n in expected.items())
+                stored = all(self.stored_readings(client, s) >= n for s, n in expected.items())
+                return stored and self.edges_drained()
 
             wait_until(delivered, timeout_s, interval_s=0.3)
 

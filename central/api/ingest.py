@@ -15,13 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
 from central.store import BatchToStore, RejectedRow
-from contract import IngestResult, ReadingRecord, RejectedReading, UploadBatch
+from contract import DroppedDuplicate, IngestResult, ReadingRecord, RejectedReading, UploadBatch
 from contract.payloads import describe_validation_error
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class _Envelope(UploadBatch):
     """UploadBatch with readings left unvalidated, to tell a bad envelope from bad readings."""
 
     # Any JSON values: each is validated on its own; the count is checked against the setting.
-    readings: Annotated[list[Any], Field(min_length=1)]
+    readings: list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,7 @@ class ParsedUpload:
     batch_id: str
     readings: Sequence[ReadingRecord]
     rejected: Sequence[tuple[RejectedReading, str]]  # with the reading's raw JSON
+    duplicates: Sequence[DroppedDuplicate] = ()  # copies the edge dropped (Q4)
 
 
 def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
@@ -58,7 +59,9 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
         pass  # slow path below finds out whether the envelope or some readings are wrong
     else:
         _check_count(len(batch.readings), max_readings)
-        return ParsedUpload(batch.site, batch.edge, batch.batch_id, batch.readings, ())
+        return ParsedUpload(
+            batch.site, batch.edge, batch.batch_id, batch.readings, (), batch.duplicates
+        )
     try:
         envelope = _Envelope.model_validate_json(body)
     except ValidationError as exc:
@@ -71,7 +74,9 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
             good.append(_reading.validate_python(raw))
         except ValidationError as exc:
             rejected.append((_rejection(index, raw, describe_validation_error(exc)), _dump(raw)))
-    return ParsedUpload(envelope.site, envelope.edge, envelope.batch_id, good, rejected)
+    return ParsedUpload(
+        envelope.site, envelope.edge, envelope.batch_id, good, rejected, envelope.duplicates
+    )
 
 
 def _check_count(count: int, max_readings: int) -> None:
@@ -162,16 +167,19 @@ async def ingest(
                 for r, raw in upload.rejected
             ],
             timezone=site.timezone if site is not None else UTC,
+            edge_duplicates=upload.duplicates,
         )
     )
     logger.info(
-        "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d",
+        "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
+        " edge_duplicates=%d",
         upload.site,
         edge.id,
         upload.batch_id,
         outcome.accepted,
         outcome.duplicates,
         len(upload.rejected),
+        len(upload.duplicates),
     )
     return IngestResult(
         batch_id=upload.batch_id,

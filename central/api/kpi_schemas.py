@@ -47,12 +47,17 @@ class QualityOut(_Out):
     gaps: int
     exchanges: int
     readings_stored: int
-    duplicates_dropped: int = Field(description="Q4: duplicate deliveries dropped at ingest")
+    duplicates_dropped: int = Field(
+        description="Q4: duplicate deliveries dropped, by the edge's buffer or at ingest"
+    )
     duplicate_share_pct: float | None = Field(description="dropped / (stored + dropped)")
     clock_skew_median_ms: float | None = Field(description="Q3: device time - edge receive time")
     clock_skew_p95_abs_ms: float | None
     scale_rejected_below_division: int
     scale_rejected_above_max: int
+    repeat_swipes: int = Field(
+        description="card readings beyond one per diner and service (double swipes), not in D"
+    )
 
 
 class DeviceQualityOut(_Out):

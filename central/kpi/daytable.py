@@ -88,6 +88,7 @@ class DayTable:
     scale_below_division: Int64Array  # (d,)
     scale_above_max: Int64Array  # (d,)
     devices: tuple[DeviceQuality, ...]
+    repeat_swipes: Int64Array  # (d,) card readings in the services beyond one per diner
 
 
 def load_range(site: Site, span: DateRange, margin_ms: int = METER_MARGIN_MS) -> Window:
@@ -152,6 +153,8 @@ def build_day_table(
     diners = _distinct_per_window(
         cards.time_ms[card_order], cards.person[card_order], d_start.ravel(), d_end.ravel()
     ).reshape(n_d, n_s)
+    swipes = count_in(cards.time_ms[card_order], d_start.ravel(), d_end.ravel())
+    repeat_swipes = (swipes.reshape(n_d, n_s) - diners).sum(axis=1).astype(np.int64)
 
     def stream_arrays(stream: str) -> tuple[Int64Array, Float64Array]:
         mask = scale.stream == stream
@@ -233,6 +236,7 @@ def build_day_table(
         scale_below_division=count_in(checked.below_division_ms, day_start, day_end),
         scale_above_max=count_in(checked.above_max_ms, day_start, day_end),
         devices=devices,
+        repeat_swipes=repeat_swipes,
     )
 
 

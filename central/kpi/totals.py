@@ -74,6 +74,7 @@ class Totals:
     scale_below_division: int
     scale_above_max: int
     devices: tuple[DeviceTotals, ...]
+    repeat_swipes: int = 0  # card readings beyond one per diner and service (double swipes)
     is_service_row: bool = False
 
     @property
@@ -192,6 +193,7 @@ def site_totals(
         events={k: int(table.meter_events[k][days].sum()) for k in EVENT_KINDS},
         scale_below_division=int(table.scale_below_division[days].sum()),
         scale_above_max=int(table.scale_above_max[days].sum()),
+        repeat_swipes=int(table.repeat_swipes[days].sum()),
         devices=tuple(
             _device_totals(
                 d, int(table.day_start_ms[day_lo]), int(table.day_end_ms[day_hi - 1]), days
@@ -266,6 +268,7 @@ def combine(parts: Sequence[Totals]) -> Totals:
         events={k: sum(p.events[k] for p in parts) for k in EVENT_KINDS},
         scale_below_division=sum(p.scale_below_division for p in parts),
         scale_above_max=sum(p.scale_above_max for p in parts),
+        repeat_swipes=sum(p.repeat_swipes for p in parts),
         devices=tuple(d for p in parts for d in p.devices),
     )
 

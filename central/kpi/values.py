@@ -95,6 +95,7 @@ class Quality:
     clock_skew_p95_abs_ms: float | None
     scale_rejected_below_division: int
     scale_rejected_above_max: int
+    repeat_swipes: int  # card readings beyond one per diner and service: left out of D
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,4 +278,5 @@ def quality(t: Totals) -> Quality:
         clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
         scale_rejected_below_division=t.scale_below_division,
         scale_rejected_above_max=t.scale_above_max,
+        repeat_swipes=t.repeat_swipes,
     )

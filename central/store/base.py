@@ -7,7 +7,7 @@ from typing import Protocol
 
 from central.errors import CentralError
 from central.kpi.readings import DuplicateCounts, SiteReadings
-from contract import ReadingRecord
+from contract import DroppedDuplicate, ReadingRecord
 
 __all__ = [
     "BatchToStore",
@@ -50,6 +50,9 @@ class BatchToStore:
     rejected: Sequence[RejectedRow] = ()
     # the site's time zone: duplicates are counted per device and local date of the device time
     timezone: tzinfo = field(default=UTC)
+    # copies the edge dropped from its buffer: counted with central's own duplicates, each
+    # (edge, id) once
+    edge_duplicates: Sequence[DroppedDuplicate] = ()
 
 
 @dataclass(frozen=True, slots=True)

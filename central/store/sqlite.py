@@ -85,6 +85,20 @@ CREATE TABLE IF NOT EXISTS duplicate_counts (
     duplicates INTEGER NOT NULL,
     PRIMARY KEY (site, device, local_date)
 );
+-- Copies an edge dropped from its buffer and reported (UploadBatch.duplicates): each counted once.
+CREATE TABLE IF NOT EXISTS edge_duplicates (
+    site TEXT NOT NULL,
+    edge TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    device_time_ms INTEGER NOT NULL,
+    PRIMARY KEY (site, edge, id)
+);
+"""
+
+_INSERT_EDGE_DUPLICATE = """
+INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms)
+VALUES (?, ?, ?, ?, ?)
 """
 
 _COUNT_DUPLICATE = """
@@ -295,6 +309,11 @@ class SqliteStore:
                     day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
                     duplicates[record.device, day.date().isoformat()] += 1
             accepted = len(rows) - sum(duplicates.values())
+            for dropped in batch.edge_duplicates:
+                edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
+                if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
+                    day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
+                    duplicates[dropped.device, day.date().isoformat()] += 1
             if duplicates:
                 conn.executemany(
                     _COUNT_DUPLICATE,

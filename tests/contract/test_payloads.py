@@ -161,3 +161,23 @@ def test_arbitrary_json_objects_parse_or_fail_cleanly(fields: dict[str, Any]) ->
         # Whatever is accepted is of the canonical shape.
         assert payload.seq >= 0
         assert payload.ts >= 0
+
+
+def test_upload_batch_carries_readings_or_dropped_duplicates_never_neither() -> None:
+    from pydantic import ValidationError
+
+    from contract import DroppedDuplicate, UploadBatch
+
+    envelope = {"site": "s1", "edge": "edge-s1", "batch_id": "b"}
+    only_duplicates = UploadBatch.model_validate(
+        {**envelope, "readings": [],
+         "duplicates": [{"id": 1, "device": "m1", "device_time_ms": 5}]}
+    )  # fmt: skip
+    assert only_duplicates.duplicates == [DroppedDuplicate(id=1, device="m1", device_time_ms=5)]
+    with pytest.raises(ValidationError, match="needs at least one reading or"):
+        UploadBatch.model_validate({**envelope, "readings": []})
+    with pytest.raises(ValidationError):
+        UploadBatch.model_validate(
+            {**envelope, "readings": [], "duplicates": [{"id": 0, "device": "m1",
+                                                         "device_time_ms": 5}]}
+        )  # fmt: skip

@@ -209,3 +209,33 @@ def test_crash_safe_reopen_after_sigkill(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     connection.close()
+
+
+async def test_dropped_duplicates_wait_until_central_confirmed_them(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+
+    def timed(seq: int, device_time_ms: int) -> NewReading:
+        return NewReading("m1", "b1", seq, json.dumps({"seq": seq}), device_time_ms)
+
+    async with Buffer(path) as buffer:
+        await buffer.commit([timed(0, 100), timed(1, 200)])
+        await buffer.commit([timed(1, 200), timed(0, 100), timed(2, 300)])
+        dropped = await buffer.oldest_duplicates(10)
+        assert [(d.device, d.device_time_ms) for d in dropped] == [("m1", 200), ("m1", 100)]
+        assert await buffer.pending_duplicates_count() == 2
+        rows = await buffer.oldest(10)
+        # central confirmed the readings and the first report only
+        await buffer.delete_confirmed([r.id for r in rows], duplicate_ids=[dropped[0].id])
+        assert await buffer.pending_count() == 0
+        assert await buffer.pending_duplicates_count() == 1
+    status = read_status(path)
+    assert (status.pending, status.pending_duplicates) == (0, 1)
+    async with Buffer(path) as buffer:
+        assert await buffer.pending_duplicates_count() == 1
+        await buffer.delete_confirmed([], duplicate_ids=[dropped[1].id])
+        await buffer.commit([timed(0, 100)])  # the original is gone: not a duplicate here
+        assert await buffer.oldest_duplicates(10) == []
+        # ids are never reused, so central can count each (edge, id) once
+        await buffer.commit([timed(0, 100)])
+        (again,) = await buffer.oldest_duplicates(10)
+        assert again.id > dropped[1].id

@@ -28,7 +28,7 @@ def new_reading(seq: int) -> NewReading:
         "quantity": "electricity",
         "total": 10.0 + seq,
     }
-    return NewReading("m1", "b1", seq, json.dumps(record))
+    return NewReading("m1", "b1", seq, json.dumps(record), 1000 + seq)
 
 
 class Sleeps:
@@ -61,11 +61,19 @@ def make_uploader(
 
 
 async def run_until(
-    uploader: Uploader, central: FakeCentral, condition: Callable[[], bool]
+    uploader: Uploader,
+    central: FakeCentral,
+    condition: Callable[[], bool],
+    then: Callable[[], bool] | None = None,
 ) -> None:
+    """Run the uploader until central saw `condition`, then (polled, bounded) the edge `then`."""
     task = asyncio.create_task(uploader.run())
     try:
         await central.wait_for(condition, timeout_s=10)
+        if then is not None:
+            async with asyncio.timeout(10):
+                while not then():  # noqa: ASYNC110 (the uploader exposes no event for its last step)
+                    await asyncio.sleep(0.005)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -154,7 +162,13 @@ async def test_transient_failures_keep_rows_and_back_off(
     ):
         await buffer.commit([new_reading(i) for i in range(4)])
         uploader = make_uploader(buffer, handler, sleeps, client)
-        await run_until(uploader, central, lambda: len(central.stored) == 4)
+        # central stored the rows before the uploader deleted them: wait for the confirmation too
+        await run_until(
+            uploader,
+            central,
+            lambda: len(central.stored) == 4,
+            then=lambda: uploader.batches_confirmed == 1,
+        )
         assert await buffer.pending_count() == 0
         counters = (await buffer.stats()).counters
     # Every attempt carried all four rows: nothing was deleted before the 2xx.
@@ -256,3 +270,31 @@ async def test_waits_for_a_full_batch_and_wakes_on_notify(
         async with asyncio.timeout(5):
             rows = await uploader.next_rows()
         assert [r.seq for r in rows] == [3]
+
+
+async def test_dropped_duplicates_are_reported_once_even_without_readings(
+    tmp_path: Path, central: FakeCentral
+) -> None:
+    async with (
+        Buffer(tmp_path / "b.sqlite3") as buffer,
+        httpx.AsyncClient(transport=central.transport()) as client,
+    ):
+        await buffer.commit([new_reading(0), new_reading(1)])
+        uploader = make_uploader(buffer, central.handler, Sleeps(), client)
+        await buffer.commit([new_reading(0)])  # a copy while the original is pending
+        await uploader.upload(await buffer.oldest(1))
+        # a copy that arrives after the batch of its original was formed: no reading is left
+        # to carry it, yet central must hear of it
+        rows = await buffer.oldest(1)
+        await buffer.commit([new_reading(1)])
+        await buffer.delete_confirmed([row.id for row in rows])
+        assert (await buffer.pending_count(), await buffer.pending_duplicates_count()) == (0, 1)
+        rows = await uploader.next_rows()
+        assert rows == []
+        await uploader.upload(rows)
+        assert await buffer.pending_duplicates_count() == 0
+    first, second = central.batches
+    assert [r.seq for r in first.readings] == [0]
+    assert [(d.device, d.device_time_ms) for d in first.duplicates] == [("m1", 1000)]
+    assert (second.readings, [d.device_time_ms for d in second.duplicates]) == ([], [1001])
+    assert second.duplicates[0].id > first.duplicates[0].id

@@ -146,8 +146,15 @@ async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
     received: Counter[DeviceKind] = Counter()
     copies: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
     states: Counter[str] = Counter()
-    run_done = asyncio.Event()
-    expected_total: list[int] = []
+    expected: dict[str, int] = {}
+    complete = asyncio.Event()
+
+    def check_complete() -> None:
+        # Readings and the status messages of the clean shutdown reach the observer independently
+        # of when run_simulation returns: wait for both counts rather than for the run.
+        readings_in = expected and sum(received.values()) >= expected["readings"]
+        if readings_in and states["offline"] >= expected["offline"]:
+            complete.set()
 
     async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="observer") as observer:
         await observer.subscribe("canteen/#", qos=1)
@@ -158,21 +165,21 @@ async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
                 address = parse_topic(message.topic.value)
                 if address.channel == "status":
                     states[parse_status(message.payload).state] += 1
-                    continue
-                parsed = parse_payload(address.kind, message.payload)
-                received[address.kind] += 1
-                copies[(address.device, parsed.boot, parsed.seq)].append(message.payload)
-                if run_done.is_set() and sum(received.values()) >= expected_total[0]:
-                    return
+                else:
+                    parsed = parse_payload(address.kind, message.payload)
+                    received[address.kind] += 1
+                    copies[(address.device, parsed.boot, parsed.seq)].append(message.payload)
+                check_complete()
 
         collector = asyncio.create_task(collect())
         truth = await run_simulation(settings)
         site = truth.to_json()["sites"]["s2"]
-        expected_total.append(site["published"]["readings"])
-        run_done.set()
-        if sum(received.values()) < expected_total[0]:
-            await asyncio.wait_for(collector, timeout=20)
-        else:
+        restarts = site["faults"]["device_reboot"] + site["faults"]["meter_reset"]
+        expected.update(readings=site["published"]["readings"], offline=restarts + len(DEVICES))
+        check_complete()
+        try:
+            await asyncio.wait_for(complete.wait(), timeout=20)
+        finally:
             collector.cancel()
 
     faults = site["faults"]
@@ -183,6 +190,5 @@ async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
     repeats = sum(len(payloads) - 1 for payloads in copies.values())
     assert repeats == faults["duplicate"]
     assert all(len(set(payloads)) == 1 for payloads in copies.values())
-    restarts = faults["device_reboot"] + faults["meter_reset"]
     assert states["offline"] == restarts + len(DEVICES)  # and each device's clean shutdown
     assert states["online"] == restarts + len(DEVICES)

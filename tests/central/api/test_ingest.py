@@ -199,3 +199,21 @@ async def test_each_edge_writes_its_own_site(
     with sqlite3.connect(settings.sqlite_path) as conn:
         sites = conn.execute("SELECT DISTINCT site FROM readings").fetchall()
     assert sites == [("s2",)]
+
+
+async def test_duplicates_the_edge_dropped_are_accepted_without_readings(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    body = batch([], batch_id="dups")
+    body["duplicates"] = [{"id": 7, "device": "m1", "device_time_ms": 1_700_000_000_000}]
+    for _ in range(2):  # a resend counts once
+        response = await client.post(URL, json=body, headers=bearer(KEY_S1))
+        assert response.status_code == 200
+        assert response.json() == {"batch_id": "dups", "accepted": 0, "duplicates": 0,
+                                   "rejected": []}  # fmt: skip
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        rows = conn.execute("SELECT device, duplicates FROM duplicate_counts").fetchall()
+    assert rows == [("m1", 1)]
+    del body["duplicates"]
+    response = await client.post(URL, json=body, headers=bearer(KEY_S1))
+    assert response.status_code == 422

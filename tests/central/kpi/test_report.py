@@ -216,3 +216,19 @@ def test_quota_is_prorated_and_needs_configuration() -> None:
         pytest.approx(200.0)
     )
     assert quota_for(SiteKpiConfig(), DateRange(date(2026, 1, 1), date(2026, 1, 1)))[1]
+
+
+def test_repeat_swipes_are_card_readings_beyond_one_per_diner_and_service() -> None:
+    base = readings()
+    cards = CardReadings.of(
+        # the 20th: a twice at lunch, a again at dinner (a new meal, not a repeat), b three
+        # times at dinner; a swipe at 15:00 is outside every service and not counted at all
+        time_ms=[at(NOV20, 11), at(NOV20, 12), at(NOV20, 12.5), at(NOV20, 18), at(NOV20, 17.1),
+                 at(NOV20, 17.2), at(NOV20, 19), at(NOV20, 15), at(NOV21, 12)],
+        person=["a", "b", "a", "a", "b", "b", "b", "c", "c"],
+    )  # fmt: skip
+    table = build_day_table(SITE, TWO_DAYS, replace(base, card=cards))
+    assert table.repeat_swipes.tolist() == [1 + 2, 0]
+    rows = build_report([table], {}, PeriodKind.CUSTOM, TWO_DAYS, Granularity.DAY, AFTER).rows
+    assert [row.quality.repeat_swipes for row in rows] == [3, 0]
+    assert [values(row)["diners"] for row in rows] == [2 + 2, 1]

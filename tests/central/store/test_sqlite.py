@@ -126,3 +126,38 @@ async def test_duplicates_are_counted_per_device_and_local_date(tmp_path: Path) 
     ]  # fmt: skip
     assert sum(first_only.duplicates.tolist()) == 4
     assert other_site.device.size == 0
+
+
+async def test_duplicates_the_edge_dropped_are_counted_once_per_edge_and_id(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from contract import DroppedDuplicate
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    dropped = [
+        DroppedDuplicate(id=1, device="m1", device_time_ms=1_000),  # 1970-01-01 local
+        DroppedDuplicate(id=2, device="m1", device_time_ms=16 * 3_600_000),  # the 2nd local
+        DroppedDuplicate(id=3, device="sc", device_time_ms=2_000),
+    ]
+
+    def carrying(batch_id: str, edge: str, reports: list[DroppedDuplicate]) -> BatchToStore:
+        return BatchToStore(site="s1", edge=edge, batch_id=batch_id, received_ms=9, readings=[],
+                            timezone=shanghai, edge_duplicates=reports)  # fmt: skip
+
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        outcome = await store.write_batch(carrying("a", "edge-s1", dropped))
+        # a resend after a crash (new batch id, same edge ids) and one new report
+        await store.write_batch(carrying("b", "edge-s1", [*dropped[1:], dropped[0]]))
+        await store.write_batch(
+            carrying("c", "edge-s1", [DroppedDuplicate(id=4, device="m1", device_time_ms=5)])
+        )
+        # another edge numbers its own drops
+        await store.write_batch(carrying("d", "edge-s1b", dropped[:1]))
+        counts = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 2))
+    assert (outcome.accepted, outcome.duplicates) == (0, 0)  # the answer is about readings
+    found = sorted(zip(counts.device.tolist(), counts.local_date.tolist(),
+                       counts.duplicates.tolist(), strict=True))  # fmt: skip
+    assert found == [("m1", "1970-01-01", 3), ("m1", "1970-01-02", 1), ("sc", "1970-01-01", 1)]
