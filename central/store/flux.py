@@ -7,6 +7,7 @@ Answers are parsed by influxdb-client's own annotated-CSV parser (`FluxCsvParser
 code `QueryApi.query_stream` uses, fed the raw body.
 """
 
+import csv
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -185,7 +186,15 @@ class _Body:
         self._chunks = chunks
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
+        # csv.reader wants one line at a time; HTTP bodies come in chunks of any size.
+        pending = b""
+        for chunk in self._chunks:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
@@ -206,5 +215,5 @@ def parse_records(body: Iterable[bytes]) -> Iterator[dict[str, Any]]:
                 yield record.values
     except FluxQueryException as exc:
         raise FluxAnswerError(f"InfluxDB query failed: {exc.message}") from exc
-    except (FluxCsvParserException, ValueError, IndexError, KeyError) as exc:
+    except (FluxCsvParserException, csv.Error, ValueError, IndexError, KeyError) as exc:
         raise FluxAnswerError(f"InfluxDB answer is not annotated CSV: {exc}") from exc
