@@ -27,6 +27,10 @@ def open_store(settings: CentralSettings) -> AbstractAsyncContextManager[Reading
     """The store named by CENTRAL_STORE, as an async context manager (a later backend goes here)."""
     if settings.store == "sqlite":
         return SqliteStore(settings.sqlite_path)
+    if settings.store == "influxdb":
+        from central.store.influx_open import open_influx_store  # needs the `influx` extra
+
+        return open_influx_store(settings)
     raise StoreError(f"unknown store backend {settings.store!r}")
 
 

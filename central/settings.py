@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import MAX_BATCH_READINGS
@@ -21,10 +21,27 @@ class CentralSettings(BaseSettings):
     )
 
     registry_path: Path = Field(description="TOML site registry (docs/architecture.md)")
-    store: Literal["sqlite"] = Field(default="sqlite", description="reading store backend")
+    store: Literal["sqlite", "influxdb"] = Field(
+        default="sqlite", description="reading store backend: embedded 'sqlite' or 'influxdb'"
+    )
     sqlite_path: Path = Field(
         default=Path("/var/lib/canteen-central/central.sqlite3"),
         description="SQLite database file of the 'sqlite' store",
+    )
+    influx_url: str = Field(
+        default="http://127.0.0.1:8086",
+        description="base URL of the InfluxDB 2.x server of the 'influxdb' store",
+    )
+    influx_org: str = Field(default="", description="InfluxDB organization (name or id)")
+    influx_bucket: str = Field(default="canteen", description="InfluxDB bucket of the readings")
+    influx_token: SecretStr = Field(
+        default=SecretStr(""), description="InfluxDB API token with read and write on the bucket"
+    )
+    influx_write_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one InfluxDB write request, seconds"
+    )
+    influx_query_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="timeout of one InfluxDB Flux query, seconds"
     )
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")
@@ -38,6 +55,23 @@ class CentralSettings(BaseSettings):
         default=8 * 1024 * 1024, ge=1024, description="upload body size limit in bytes; more is 413"
     )
     log_level: LogLevel = Field(default="INFO", description="root log level")
+
+    @model_validator(mode="after")
+    def _influx_is_configured(self) -> "CentralSettings":
+        # Unsafe or unusable defaults fail loudly at start, not at the first upload.
+        if self.store == "influxdb":
+            missing = [
+                f"CENTRAL_INFLUX_{name.upper()}"
+                for name, value in (
+                    ("org", self.influx_org),
+                    ("bucket", self.influx_bucket),
+                    ("token", self.influx_token.get_secret_value()),
+                )
+                if not value.strip()
+            ]
+            if missing:
+                raise ValueError(f"store 'influxdb' needs {', '.join(missing)}")
+        return self
 
     @classmethod
     def load(cls, env_file: Path | None = None) -> "CentralSettings":

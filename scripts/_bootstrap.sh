@@ -1,5 +1,6 @@
 # Sourced by scripts/test, scripts/demo, scripts/check and scripts/bench: makes a fresh machine ready.
 # - Debian's mosquitto through apt-get when it is missing and we are root (else a note is printed);
+# - Debian's victoria-metrics the same way (the InfluxDB v2 write API the store tests write to);
 # - a virtual environment in .venv with the project and its dev tools, reinstalled when
 #   pyproject.toml changes.
 set -euo pipefail
@@ -21,6 +22,22 @@ ensure_mosquitto() {
   else
     echo "bootstrap: mosquitto is missing and apt-get is not usable here (need root)" >&2
     return 1
+  fi
+}
+
+ensure_victoria_metrics() {
+  if command -v victoria-metrics >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing victoria-metrics with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends victoria-metrics >/dev/null
+    # The package may enable a system service on port 8428; the tests start their own on free ports.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now victoria-metrics >/dev/null 2>&1 || true; fi
+  else
+    # Not fatal: the write-path tests skip with this reason.
+    echo "bootstrap: victoria-metrics is missing and apt-get is not usable here (need root)" >&2
   fi
 }
 

@@ -5,6 +5,7 @@ variable and mounted file against the code, which is where a compose file rots f
 """
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,26 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 SUBCOMMANDS = {"canteen-central": "serve", "canteen-edge": "run"}
 
 
+# Compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+# What a required variable (${NAME:?...}) stands for in these checks: the operator's value.
+REQUIRED_VALUE = "value-from-the-operator"
+
+
+def interpolate(value: str) -> str:
+    """The value compose passes with no variable set (required ones: set by the operator)."""
+
+    def one(match: re.Match[str]) -> str:
+        operator, default = match.group(2), match.group(3)
+        if operator in (":-", "-"):
+            return default
+        if operator in (":?", "?"):
+            return REQUIRED_VALUE
+        raise AssertionError(f"${{{match.group(1)}}} has no default: compose passes ''")
+
+    return INTERPOLATION.sub(one, value)
+
+
 def env_names(settings: type[BaseSettings]) -> set[str]:
     prefix = str(settings.model_config.get("env_prefix", ""))
     return {f"{prefix}{name}".upper() for name in settings.model_fields}
@@ -49,7 +70,7 @@ def service_env(service: dict[str, Any]) -> dict[str, str]:
     env: dict[str, str] = {}
     for env_file in service.get("env_file", []):
         env.update({k: v or "" for k, v in dotenv_values(ROOT / env_file).items()})
-    env.update({k: str(v) for k, v in service.get("environment", {}).items()})
+    env.update({k: interpolate(str(v)) for k, v in service.get("environment", {}).items()})
     return env
 
 
@@ -109,3 +130,42 @@ def test_dockerfile_copies_every_package() -> None:
     for pattern in packages:
         package = pattern.rstrip("*")
         assert f"COPY {package} ./{package}" in dockerfile, f"Dockerfile misses {package}/"
+
+
+def test_central_uses_the_influxdb_that_compose_initialises() -> None:
+    influx = COMPOSE["services"]["influxdb"]
+    assert influx["image"].startswith("influxdb:2")
+    init = influx["environment"]
+    assert init["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    for name in ("central", "central-2"):
+        env = COMPOSE["services"][name]["environment"]
+        assert env["CENTRAL_STORE"] == "influxdb"
+        # the same variables fill InfluxDB's initial org, bucket and token and central's settings
+        assert env["CENTRAL_INFLUX_ORG"] == init["DOCKER_INFLUXDB_INIT_ORG"]
+        assert env["CENTRAL_INFLUX_BUCKET"] == init["DOCKER_INFLUXDB_INIT_BUCKET"]
+        assert env["CENTRAL_INFLUX_TOKEN"] == init["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+        assert ":?" in env["CENTRAL_INFLUX_TOKEN"], "the token must come from the environment"
+        assert env["CENTRAL_INFLUX_URL"] == "http://influxdb:8086"
+        assert COMPOSE["services"][name]["depends_on"]["influxdb"]["condition"] == "service_healthy"
+    assert ":?" in init["DOCKER_INFLUXDB_INIT_PASSWORD"]
+
+
+def test_replicas_profile_puts_every_central_behind_the_proxy() -> None:
+    services = COMPOSE["services"]
+    replicas = [n for n, s in services.items() if s.get("command", [None])[0] == "canteen-central"]
+    assert sorted(replicas) == ["central", "central-2"]
+    assert services["central"]["environment"] == services["central-2"]["environment"]
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["replicas"] == services["central-2"]["profiles"]
+    source, target = proxy["volumes"][0].split(":")[:2]
+    assert target == "/etc/nginx/nginx.conf"
+    conf = (ROOT / source).read_text()
+    upstream = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", conf, flags=re.MULTILINE)
+    port = services["central"]["environment"]["CENTRAL_PORT"]
+    assert sorted(upstream) == sorted((name, port) for name in replicas)
+    listen = re.search(r"^\s*listen\s+(\d+);", conf, flags=re.MULTILINE)
+    assert listen is not None
+    assert f"{listen.group(1)}:{listen.group(1)}" in proxy["ports"]
+    # the edge reaches the pool through the proxy when told so
+    edge_url = services["edge"]["environment"]["EDGE_CENTRAL_URL"]
+    assert edge_url.startswith("${EDGE_CENTRAL_URL:-http://central:")

@@ -1,4 +1,4 @@
-"""Reading stores behind one Protocol (base.py): SQLite now, InfluxDB later."""
+"""Reading stores behind one Protocol (base.py): embedded SQLite, InfluxDB (influx.py)."""
 
 from central.store.base import (
     BatchToStore,

@@ -12,7 +12,8 @@ from contract import MAX_BATCH_READINGS
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REGISTRY_PATH", "STORE", "SQLITE_PATH", "HOST", "PORT", "MAX_BATCH_READINGS",
-                 "MAX_BODY_BYTES", "LOG_LEVEL"):  # fmt: skip
+                 "MAX_BODY_BYTES", "LOG_LEVEL", "INFLUX_URL", "INFLUX_ORG", "INFLUX_BUCKET",
+                 "INFLUX_TOKEN", "INFLUX_WRITE_TIMEOUT_S", "INFLUX_QUERY_TIMEOUT_S"):  # fmt: skip
         monkeypatch.delenv(f"CENTRAL_{name}", raising=False)
 
 
@@ -56,3 +57,24 @@ def test_registry_is_required_and_limits_are_checked(
         CentralSettings.load()
     with pytest.raises(FileNotFoundError, match=r"nope\.env"):
         CentralSettings.load(tmp_path / "nope.env")
+
+
+def test_influxdb_store_needs_org_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CENTRAL_REGISTRY_PATH", "r.toml")
+    monkeypatch.setenv("CENTRAL_STORE", "influxdb")
+    with pytest.raises(ValidationError, match="CENTRAL_INFLUX_ORG, CENTRAL_INFLUX_TOKEN"):
+        CentralSettings.load()
+    monkeypatch.setenv("CENTRAL_INFLUX_ORG", "canteen")
+    monkeypatch.setenv("CENTRAL_INFLUX_TOKEN", "s3cret-token")
+    monkeypatch.setenv("CENTRAL_INFLUX_URL", "http://influxdb:8086")
+    monkeypatch.setenv("CENTRAL_INFLUX_WRITE_TIMEOUT_S", "2.5")
+    settings = CentralSettings.load()
+    assert (settings.store, settings.influx_url, settings.influx_bucket) == (
+        "influxdb",
+        "http://influxdb:8086",
+        "canteen",
+    )
+    assert settings.influx_write_timeout_s == 2.5
+    assert settings.influx_query_timeout_s == 30.0
+    assert "s3cret" not in repr(settings)  # the token is a SecretStr
+    assert settings.influx_token.get_secret_value() == "s3cret-token"

@@ -1,0 +1,219 @@
+"""Flux queries of the `influxdb` store, and the parsing of InfluxDB's annotated-CSV answers.
+
+Each function builds the text of one query (InfluxDB OSS 2.x takes no bind parameters, so string
+values are escaped here: Flux string literals escape backslash, double quote and `${`). Times go
+in as integer nanoseconds through `time(v:)`, so no clock or time-zone parsing is involved.
+Answers are parsed by influxdb-client's own annotated-CSV parser (`FluxCsvParser`), the same
+code `QueryApi.query_stream` uses, fed the raw body.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from influxdb_client.client.flux_csv_parser import (
+    FluxCsvParser,
+    FluxCsvParserException,
+    FluxQueryException,
+    FluxSerializationMode,
+)
+from influxdb_client.client.flux_table import FluxRecord
+
+from central.store.base import StoreError
+from central.store.influx_schema import DUPLICATE, END_OF_TIME_NS, NS_PER_MS, READING, REJECTED
+
+__all__ = [
+    "FluxAnswerError",
+    "duplicates_query",
+    "existing_query",
+    "identity_ranges",
+    "parse_records",
+    "readings_query",
+    "stats_query",
+    "string",
+]
+
+# Columns of a pivoted reading row that the KPI engine needs.
+READING_COLUMNS = (
+    "kind", "device", "stream", "quantity", "time_ns", "mass_g", "person", "total", "received_ms",
+)  # fmt: skip
+# Gap (ms) between a batch's device times above which the identity lookup uses separate ranges.
+CLUSTER_GAP_MS = 3_600_000
+
+
+class FluxAnswerError(StoreError):
+    """InfluxDB answered a query with an error table or a body that is not annotated CSV."""
+
+
+def string(value: str) -> str:
+    """A Flux string literal holding `value` exactly."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${")
+    return f'"{escaped}"'
+
+
+def _keep(columns: Iterable[str]) -> str:
+    # keep(fn:) rather than keep(columns:): a column missing from one table (person of a meter)
+    # is simply not there, whatever the Flux version does with unknown names.
+    test = " or ".join(f"column == {string(c)}" for c in columns)
+    return f"keep(fn: (column) => {test})"
+
+
+def _any_of(column: str, values: Iterable[str]) -> str:
+    return "(" + " or ".join(f"r.{column} == {string(v)}" for v in values) + ")"
+
+
+def _source(bucket: str, start_ns: int, stop_ns: int) -> str:
+    return (
+        f"from(bucket: {string(bucket)})\n"
+        f"  |> range(start: time(v: {int(start_ns)}), stop: time(v: {int(stop_ns)}))\n"
+    )
+
+
+_WITH_TIME_NS = "map(fn: (r) => ({r with time_ns: int(v: r._time)}))"
+_PIVOT = 'pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+
+
+def readings_query(
+    bucket: str, site: str, start_ms: int, end_ms: int, lookaround_ms: int = 0
+) -> str:
+    """Readings of `site` with start_ms <= device time < end_ms (result "range"), and with a
+    lookaround each meter's last reading before and first after the range (results "before",
+    "after"), as pivoted rows of READING_COLUMNS."""
+    values = _any_of("_field", ("mass_g", "person", "total", "received_ms"))
+    site_filter = f"r._measurement == {string(READING)} and r.site == {string(site)}"
+    query = (
+        _source(bucket, start_ms * NS_PER_MS, end_ms * NS_PER_MS)
+        + f"  |> filter(fn: (r) => {site_filter})\n"
+        + f"  |> filter(fn: (r) => {values})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(READING_COLUMNS)}\n"
+        + '  |> yield(name: "range")\n'
+    )
+    if lookaround_ms <= 0:
+        return query
+    meter_values = _any_of("_field", ("total", "received_ms"))
+    for name, lo_ms, hi_ms, pick in (
+        ("before", start_ms - lookaround_ms, start_ms, "last"),
+        ("after", end_ms, end_ms + lookaround_ms, "first"),
+    ):
+        query += (
+            "\n"
+            + _source(bucket, max(lo_ms, 0) * NS_PER_MS, max(hi_ms, 0) * NS_PER_MS)
+            + f'  |> filter(fn: (r) => {site_filter} and r.kind == "meter")\n'
+            + f"  |> filter(fn: (r) => {meter_values})\n"
+            + f"  |> {_PIVOT}\n"
+            + '  |> group(columns: ["device"])\n'
+            + '  |> sort(columns: ["_time"])\n'
+            + f'  |> {pick}(column: "_time")\n'
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(READING_COLUMNS)}\n"
+            + f"  |> yield(name: {string(name)})\n"
+        )
+    return query
+
+
+def identity_ranges(times_ms: Iterable[int], gap_ms: int = CLUSTER_GAP_MS) -> list[tuple[int, int]]:
+    """[first, last + 1) ms ranges covering the times, split where they are more than gap apart."""
+    ranges: list[tuple[int, int]] = []
+    for t in sorted(set(times_ms)):
+        if ranges and t - (ranges[-1][1] - 1) <= gap_ms:
+            ranges[-1] = (ranges[-1][0], t + 1)
+        else:
+            ranges.append((t, t + 1))
+    return ranges
+
+
+def existing_query(
+    bucket: str, site: str, devices: Sequence[str], ranges: Sequence[tuple[int, int]]
+) -> str:
+    """The stored (device, time_ns, boot, seq) of `devices` within the ms ranges: what a batch
+    must not overwrite, and which of its readings are duplicates."""
+    if not devices or not ranges:
+        raise ValueError("an identity lookup needs devices and ranges")
+    parts = []
+    for n, (lo_ms, hi_ms) in enumerate(ranges):
+        parts.append(
+            _source(bucket, lo_ms * NS_PER_MS, hi_ms * NS_PER_MS)
+            + f"  |> filter(fn: (r) => r._measurement == {string(READING)}"
+            f" and r.site == {string(site)})\n"
+            + f"  |> filter(fn: (r) => {_any_of('device', sorted(set(devices)))})\n"
+            + f"  |> filter(fn: (r) => {_any_of('_field', ('boot', 'seq'))})\n"
+            + f"  |> {_PIVOT}\n"
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(('device', 'time_ns', 'boot', 'seq'))}\n"
+            + f'  |> yield(name: "ids{n}")\n'
+        )
+    return "\n".join(parts)
+
+
+def duplicates_query(bucket: str, site: str, first_day_ns: int, stop_day_ns: int) -> str:
+    """Duplicate counts of `site` written for local dates in [first, stop) (see duplicate_point)."""
+    return (
+        _source(bucket, first_day_ns, stop_day_ns)
+        + f"  |> filter(fn: (r) => r._measurement == {string(DUPLICATE)}"
+        f' and r.site == {string(site)} and r._field == "count")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('device', 'time_ns', '_value'))}\n"
+        + '  |> yield(name: "duplicates")\n'
+    )
+
+
+def stats_query(bucket: str, site: str) -> str:
+    """Readings stored for `site` (one `seq` field per reading) and distinct rejected readings."""
+    return (
+        _source(bucket, 0, END_OF_TIME_NS)
+        + f"  |> filter(fn: (r) => r._measurement == {string(READING)}"
+        f' and r.site == {string(site)} and r._field == "seq")\n'
+        + "  |> group()\n"
+        + "  |> count()\n"
+        + '  |> yield(name: "readings")\n'
+        + "\n"
+        + _source(bucket, 0, END_OF_TIME_NS)
+        + f"  |> filter(fn: (r) => r._measurement == {string(REJECTED)}"
+        f' and r.site == {string(site)} and r._field == "key")\n'
+        + "  |> group()\n"
+        + "  |> distinct()\n"
+        + "  |> count()\n"
+        + '  |> yield(name: "rejected")\n'
+    )
+
+
+class _Body:
+    """A raw response body as FluxCsvParser reads it: an iterable of bytes with close()."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        # csv.reader wants one line at a time; HTTP bodies come in chunks of any size.
+        pending = b""
+        for chunk in self._chunks:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if callable(close):
+            close()
+
+
+def parse_records(body: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The rows of an annotated-CSV answer (all results and tables), as column -> typed value.
+
+    Typed by the `#datatype` annotation (long -> int, double -> float, string -> str); empty
+    cells take the `#default` annotation or None. An error table raises FluxAnswerError.
+    """
+    parser = FluxCsvParser(_Body(body), FluxSerializationMode.stream)
+    try:
+        for record in parser.generator():
+            if isinstance(record, FluxRecord):
+                yield record.values
+    except FluxQueryException as exc:
+        raise FluxAnswerError(f"InfluxDB query failed: {exc.message}") from exc
+    except (FluxCsvParserException, csv.Error, ValueError, IndexError, KeyError) as exc:
+        raise FluxAnswerError(f"InfluxDB answer is not annotated CSV: {exc}") from exc

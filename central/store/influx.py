@@ -1,0 +1,325 @@
+"""The `influxdb` store: readings in an InfluxDB 2.x bucket, KPIs read back with Flux.
+
+Central keeps no state of its own with this store, so several replicas can serve the same bucket.
+Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
+
+Write path of a batch (one edge request): one Flux query reads the points the batch's devices
+already have in the batch's milliseconds (identity -> slot), then one synchronous write request
+(line protocol, ns precision) carries the new readings, the duplicate counts and the rejected
+readings. The 2xx to the edge is sent only after InfluxDB answered the write with 204; any
+failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the edge
+keeps the batch and retries).
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import numpy as np
+import urllib3
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+
+from central.kpi.readings import (
+    CardReadings,
+    DuplicateCounts,
+    MeterReadings,
+    ScaleReadings,
+    SiteReadings,
+    float_array,
+    int_array,
+    str_array,
+)
+from central.store.base import (
+    BatchToStore,
+    SiteStats,
+    StoreError,
+    StoreUnavailable,
+    WriteOutcome,
+)
+from central.store.flux import (
+    duplicates_query,
+    existing_query,
+    identity_ranges,
+    parse_records,
+    readings_query,
+    stats_query,
+)
+from central.store.influx_schema import (
+    NS_PER_DAY,
+    NS_PER_MS,
+    Occupancy,
+    duplicate_point,
+    local_date_of,
+    occupancy,
+    place,
+    reading_point,
+    rejected_point,
+    representable,
+    unrepresentable_row,
+)
+from contract import ReadingRecord
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# HTTP answers of InfluxDB that a retry may cure: rate limited, overloaded, not ready.
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class InfluxStore:
+    """`async with InfluxStore(url=..., org=..., bucket=..., token=...) as store:`.
+
+    influxdb-client's synchronous API runs in an owned thread pool (writes in one thread, reads
+    in up to `query_threads`); the client does not retry by itself (the edge does).
+    """
+
+    backend = "influxdb"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        org: str,
+        bucket: str,
+        token: str,
+        write_timeout_s: float = 10.0,
+        query_timeout_s: float = 30.0,
+        query_threads: int = 4,
+    ) -> None:
+        self.url = url
+        self.org = org
+        self.bucket = bucket
+        self._token = token
+        self.write_timeout_s = write_timeout_s
+        self.query_timeout_s = query_timeout_s
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-writer")
+        self._reader = ThreadPoolExecutor(max_workers=query_threads, thread_name_prefix="influx-q")
+        self._write_client: InfluxDBClient | None = None
+        self._query_client: InfluxDBClient | None = None
+
+    def _client(self, timeout_s: float) -> InfluxDBClient:
+        return InfluxDBClient(
+            url=self.url,
+            token=self._token,
+            org=self.org,
+            timeout=int(timeout_s * 1000),  # influxdb-client takes milliseconds
+            retries=False,  # no hidden retries: a failure reaches the edge, which retries
+        )
+
+    async def __aenter__(self) -> Self:
+        # No round trip at start: replicas may start before InfluxDB is ready; the first
+        # request that needs it answers 503 until it is.
+        self._write_client = self._client(self.write_timeout_s)
+        self._query_client = self._client(self.query_timeout_s)
+        logger.info("influxdb store: %s org=%s bucket=%s", self.url, self.org, self.bucket)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for executor in (self._reader, self._writer):
+            executor.shutdown(wait=True)
+        for attr in ("_query_client", "_write_client"):
+            client: InfluxDBClient | None = getattr(self, attr)
+            if client is not None:
+                setattr(self, attr, None)
+                client.close()
+
+    # --- ReadingsStore --------------------------------------------------------------------
+
+    async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
+        """Store a batch; returns once InfluxDB acknowledged the write (HTTP 204)."""
+        stored = [r for r in batch.readings if representable(r)]
+        occupied = await self._run(self._reader, self._occupancy, batch.site, stored)
+        placement = place(stored, occupied)
+        now_ns = time.time_ns()
+        points: list[Point] = [reading_point(batch.site, r, slot) for r, slot in placement.new]
+        duplicates: Counter[tuple[str, date]] = Counter()
+        for record in placement.duplicates:
+            day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone).date()
+            duplicates[record.device, day] += 1
+        points += [
+            duplicate_point(batch.site, device, day, n, now_ns)
+            for (device, day), n in duplicates.items()
+        ]
+        rejected = list(batch.rejected) + [
+            unrepresentable_row(i, r) for i, r in enumerate(batch.readings) if not representable(r)
+        ]
+        points += [
+            rejected_point(batch.site, batch.edge, batch.batch_id, row, batch.received_ms)
+            for row in rejected
+        ]
+        await self.write_points(points)
+        # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
+        accepted = len(batch.readings) - len(placement.duplicates)
+        return WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+
+    async def write_points(self, points: Sequence[Point]) -> None:
+        """One synchronous write request of `points` (the write half of write_batch)."""
+        if points:
+            await self._run(self._writer, self._write, list(points))
+
+    async def load_readings(
+        self,
+        site: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        meter_lookaround_ms: int = 0,
+        meter_devices: Sequence[str] = (),
+    ) -> SiteReadings:
+        query = readings_query(self.bucket, site, start_ms, end_ms, meter_lookaround_ms)
+        rows = await self._run(self._reader, self._query, query)
+        return readings_from_rows(rows, meter_devices)
+
+    async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
+        epoch = date(1970, 1, 1)
+        query = duplicates_query(
+            self.bucket,
+            site,
+            (first - epoch).days * NS_PER_DAY,
+            (last + timedelta(days=1) - epoch).days * NS_PER_DAY,
+        )
+        rows = await self._run(self._reader, self._query, query)
+        return duplicates_from_rows(rows)
+
+    async def site_stats(self, site: str) -> SiteStats:
+        rows = await self._run(self._reader, self._query, stats_query(self.bucket, site))
+        counts = {row["result"]: int(row["_value"]) for row in rows}
+        return SiteStats(readings=counts.get("readings", 0), rejected=counts.get("rejected", 0))
+
+    # --- in the store's threads -----------------------------------------------------------
+
+    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except ApiException as exc:
+            reason = f"InfluxDB at {self.url} answered {exc.status}: {_body(exc)}"
+            if exc.status in RETRYABLE_STATUS:
+                raise StoreUnavailable(reason) from exc
+            # 400 (bad line protocol, field type conflict), 401/403 (token), 404 (bucket),
+            # 413, 422 (points beyond retention): retrying the same request cannot help.
+            raise StoreError(reason) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Connection refused, DNS, TLS, read timeout: the edge keeps the batch and retries.
+            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
+
+    def _write(self, points: list[Point]) -> None:
+        client = self._write_client
+        if client is None:
+            raise StoreUnavailable("influxdb store is closed")
+        # Persist before acknowledging: SYNCHRONOUS returns after InfluxDB's 204, which it sends
+        # once the points are in its write-ahead log.
+        client.write_api(write_options=SYNCHRONOUS).write(
+            bucket=self.bucket, org=self.org, record=points
+        )
+
+    def _query(self, query: str) -> list[dict[str, Any]]:
+        client = self._query_client
+        if client is None:
+            raise StoreUnavailable("influxdb store is closed")
+        response = client.query_api().query_raw(query, org=self.org)
+        try:
+            return list(parse_records(response.stream(64 * 1024)))
+        finally:
+            response.release_conn()
+
+    def _occupancy(self, site: str, readings: Sequence[ReadingRecord]) -> Occupancy:
+        if not readings:
+            return {}
+        devices = sorted({r.device for r in readings})
+        ranges = identity_ranges(r.device_time_ms for r in readings)
+        rows = self._query(existing_query(self.bucket, site, devices, ranges))
+        return occupancy(
+            (str(row["device"]), int(row["time_ns"]), str(row["boot"]), int(row["seq"]))
+            for row in rows
+            if row.get("boot") is not None and row.get("seq") is not None
+        )
+
+
+def _body(exc: ApiException) -> str:
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return str(body or exc.reason)[:300]
+
+
+def readings_from_rows(
+    rows: Iterable[dict[str, Any]], meter_devices: Sequence[str] = ()
+) -> SiteReadings:
+    """Column arrays of pivoted reading rows (flux.READING_COLUMNS), as the SQLite store gives.
+
+    Rows of the "before"/"after" results (nearest meter readings beyond the range) are kept only
+    for meters that have readings in the range or are named in `meter_devices`.
+    """
+    ranged: list[dict[str, Any]] = []
+    around: list[dict[str, Any]] = []
+    for row in rows:
+        (ranged if row.get("result") in (None, "", "range", "_result") else around).append(row)
+    meters = {r["device"] for r in ranged if r.get("kind") == "meter"} | set(meter_devices)
+    kept = ranged + [r for r in around if r.get("device") in meters]
+    by_kind: dict[str, list[dict[str, Any]]] = {"scale": [], "card": [], "meter": []}
+    for row in kept:
+        by_kind.setdefault(str(row.get("kind")), []).append(row)
+
+    def ms(part: list[dict[str, Any]]) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return int_array([int(r["time_ns"]) // NS_PER_MS for r in part])
+
+    def column(part: list[dict[str, Any]], name: str, default: Any) -> list[Any]:
+        return [default if r.get(name) is None else r[name] for r in part]
+
+    scale, card, meter = by_kind["scale"], by_kind["card"], by_kind["meter"]
+    return SiteReadings(
+        scale=ScaleReadings(
+            time_ms=ms(scale),
+            stream=str_array(column(scale, "stream", "")),
+            mass_g=float_array(column(scale, "mass_g", 0.0)),
+            device=str_array(column(scale, "device", "")),
+            received_ms=int_array(column(scale, "received_ms", 0)),
+        ),
+        card=CardReadings(
+            time_ms=ms(card),
+            person=str_array(column(card, "person", "")),
+            device=str_array(column(card, "device", "")),
+            received_ms=int_array(column(card, "received_ms", 0)),
+        ),
+        meter=MeterReadings(
+            device=str_array(column(meter, "device", "")),
+            quantity=str_array(column(meter, "quantity", "")),
+            time_ms=ms(meter),
+            total=float_array(column(meter, "total", 0.0)),
+            received_ms=int_array(column(meter, "received_ms", 0)),
+        ),
+    )
+
+
+def duplicates_from_rows(rows: Iterable[dict[str, Any]]) -> DuplicateCounts:
+    """Duplicate counts summed per device and local date (several writes add several points)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        day = local_date_of(int(row["time_ns"])).isoformat()
+        counts[str(row["device"]), day] += int(row["_value"])
+    if not counts:
+        return DuplicateCounts.empty()
+    keys = sorted(counts)
+    return DuplicateCounts(
+        str_array([d for d, _ in keys]),
+        str_array([day for _, day in keys]),
+        int_array([counts[k] for k in keys]),
+    )

@@ -1,0 +1,173 @@
+"""The InfluxDB schema of central's readings (docs/influxdb.md): measurements, tags, fields, times.
+
+One point per reading in measurement `reading`. Tags (the series key, low cardinality): site,
+device, kind, and stream (scales) or quantity (meters). Fields: the values, boot, seq,
+received_ms, and the pseudonymous person id. Timestamp: nanoseconds = device_time_ms x 10^6 +
+a slot in [0, 10^6) that keeps two readings of one device in the same millisecond apart.
+
+Identity (site, device, boot, seq) -> one series key + timestamp, so a resent reading lands on its
+own point (InfluxDB: same measurement, tag set and timestamp = same point, fields overwritten).
+The slot starts at seq mod 10^6; only when another identity already holds that slot (a reboot
+that reuses device times and sequence numbers) does the writer probe the next free one, having
+read the device's points of that millisecond first (central/store/influx.py).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
+
+from central.store.base import RejectedRow
+from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
+
+READING = "reading"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+NS_PER_MS = 1_000_000
+SLOTS_PER_MS = NS_PER_MS
+NS_PER_DAY = 86_400 * 1_000_000_000
+# InfluxDB timestamps are signed 64-bit nanoseconds: 1677-09-21 to 2262-04-11.
+MAX_DEVICE_TIME_MS = (2**63 - 1) // NS_PER_MS - 1
+# Upper bound of "all time" ranges in Flux (the last representable whole day).
+END_OF_TIME_NS = MAX_DEVICE_TIME_MS // 86_400_000 * 86_400_000 * NS_PER_MS
+
+Identity = tuple[str, int]  # (boot, seq) within one device
+# Who holds which slot of a device's millisecond: (device, device_time_ms) -> slot -> identity.
+Occupancy = dict[tuple[str, int], dict[int, Identity]]
+
+
+def representable(record: ReadingRecord) -> bool:
+    """Whether InfluxDB can hold the reading's device time (the contract allows up to year 9999)."""
+    return record.device_time_ms <= MAX_DEVICE_TIME_MS
+
+
+def reading_point(site: str, record: ReadingRecord, slot: int) -> Point:
+    """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond."""
+    if not 0 <= slot < SLOTS_PER_MS:
+        raise ValueError(f"slot {slot} outside [0, {SLOTS_PER_MS})")
+    point: Point = (
+        Point(READING)
+        .tag("site", site)
+        .tag("device", record.device)
+        .tag("kind", record.kind)
+        .field("boot", record.boot)
+        .field("seq", int(record.seq))
+        .field("received_ms", int(record.received_ms))
+        .time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
+    )
+    if isinstance(record, ScaleRecord):
+        point.tag("stream", record.stream.value).field("mass_g", float(record.mass_g))
+        point.field("tray", record.tray).field("person", record.person)  # None: field left out
+    elif isinstance(record, CardRecord):
+        point.field("person", record.person)
+    elif isinstance(record, MeterRecord):
+        point.tag("quantity", record.quantity.value).field("total", float(record.total))
+        if record.power_kw is not None:
+            point.field("power_kw", float(record.power_kw))
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(f"not a reading record: {type(record).__name__}")
+    return point
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Which readings of a batch are new (with their slot) and which are duplicates."""
+
+    new: tuple[tuple[ReadingRecord, int], ...]
+    duplicates: tuple[ReadingRecord, ...]
+
+
+def place(readings: Iterable[ReadingRecord], occupied: Occupancy) -> Placement:
+    """Give each new reading a free slot of its device's millisecond; spot the duplicates.
+
+    `occupied` holds what the store has already; it is updated with the batch's own readings,
+    so a reading twice in one batch is a duplicate too. Deterministic: the same state and batch
+    give the same slots, so two replicas writing one resent batch write the same points.
+    """
+    new: list[tuple[ReadingRecord, int]] = []
+    duplicates: list[ReadingRecord] = []
+    for record in readings:
+        slots = occupied.setdefault((record.device, record.device_time_ms), {})
+        identity = (record.boot, record.seq)
+        if identity in slots.values():
+            duplicates.append(record)
+            continue
+        slot = record.seq % SLOTS_PER_MS
+        while slot in slots:
+            # Another identity holds it: a reboot reusing device times and sequence numbers.
+            slot = (slot + 1) % SLOTS_PER_MS
+            if len(slots) >= SLOTS_PER_MS:
+                raise OverflowError(
+                    f"device {record.device}: over {SLOTS_PER_MS} readings in millisecond "
+                    f"{record.device_time_ms}"
+                )
+        slots[slot] = identity
+        new.append((record, slot))
+    return Placement(tuple(new), tuple(duplicates))
+
+
+def duplicate_point(site: str, device: str, local_date: date, count: int, now_ns: int) -> Point:
+    """Q4: `count` duplicates of `device` dropped now, for a local date of the device time.
+
+    The timestamp encodes the local date (its 00:00 read as UTC) plus the receive clock's
+    nanosecond of the day, so each write adds a point of its own (summed by the query) and a
+    date's points fall in one day-long range without knowing the site's time zone.
+    """
+    day_ns = (local_date - date(1970, 1, 1)).days * NS_PER_DAY
+    point: Point = (
+        Point(DUPLICATE)
+        .tag("site", site)
+        .tag("device", device)
+        .field("count", int(count))
+        .time(day_ns + now_ns % NS_PER_DAY, WritePrecision.NS)
+    )
+    return point
+
+
+def local_date_of(time_ns: int) -> date:
+    """The local date a duplicate point was written for (inverse of `duplicate_point`)."""
+    return date.fromordinal(date(1970, 1, 1).toordinal() + time_ns // NS_PER_DAY)
+
+
+def rejected_point(
+    site: str, edge: str, batch_id: str, row: RejectedRow, received_ms: int
+) -> Point:
+    """A reading central refused; `key` (edge/batch/index) lets a resent batch count once."""
+    point: Point = (
+        Point(REJECTED)
+        .tag("site", site)
+        .tag("edge", edge)
+        .field("key", f"{edge}/{batch_id}/{row.index}")
+        .field("batch_id", batch_id)
+        .field("index", int(row.index))
+        .field("reason", row.reason)
+        .field("raw", row.raw_json)
+        .time(received_ms * NS_PER_MS + row.index % SLOTS_PER_MS, WritePrecision.NS)
+    )
+    return point
+
+
+def unrepresentable_row(position: int, record: ReadingRecord) -> RejectedRow:
+    """A reading whose device time InfluxDB cannot hold, kept as a rejected row.
+
+    Its index is negative (-1 - position among the batch's valid readings), so that its key
+    never meets a reading the contract rejected (those have the batch index, >= 0).
+    """
+    return RejectedRow(
+        index=-1 - position,
+        reason=f"device_time_ms {record.device_time_ms} is beyond InfluxDB's time range "
+        "(2262-04-11); reading kept as rejected",
+        raw_json=record.model_dump_json(),
+    )
+
+
+def occupancy(rows: Iterable[tuple[str, int, str, int]]) -> Occupancy:
+    """Occupancy from stored (device, time_ns, boot, seq) rows."""
+    occupied: Occupancy = {}
+    for device, time_ns, boot, seq in rows:
+        ms, slot = divmod(time_ns, NS_PER_MS)
+        occupied.setdefault((device, ms), {})[slot] = (boot, seq)
+    return occupied

@@ -1,0 +1,133 @@
+"""Flux text of the `influxdb` store, and parsing of recorded annotated-CSV answers.
+
+The fixtures follow InfluxDB's annotated CSV format (#datatype, #group, #default annotations, a
+header row with `result` and `table`, a new annotation block whenever the schema changes, an
+`error,reference` table for a failed query), shaped as the store's queries answer: pivoted rows
+with `time_ns`. They are parsed by influxdb-client's own FluxCsvParser, as in production.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from central.store.flux import (
+    FluxAnswerError,
+    duplicates_query,
+    existing_query,
+    identity_ranges,
+    parse_records,
+    readings_query,
+    stats_query,
+    string,
+)
+from central.store.influx import duplicates_from_rows, readings_from_rows
+from central.store.influx_schema import occupancy
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def answer(name: str, chunk_bytes: int = 41) -> list[bytes]:
+    """A recorded body in chunks that cut lines anywhere, as HTTP delivers it."""
+    body = (FIXTURES / name).read_bytes()
+    return [body[i : i + chunk_bytes] for i in range(0, len(body), chunk_bytes)]
+
+
+def test_strings_are_escaped_for_flux() -> None:
+    assert string('a"b\\c${x}') == '"a\\"b\\\\c\\${x}"'
+    query = readings_query('bucket"x', 's"1', 1000, 2000)
+    assert 'from(bucket: "bucket\\"x")' in query
+    assert 'r.site == "s\\"1"' in query
+
+
+def test_readings_query_ranges_in_nanoseconds_with_lookaround() -> None:
+    plain = readings_query("canteen", "s1", 1_000, 2_000)
+    assert "range(start: time(v: 1000000000), stop: time(v: 2000000000))" in plain
+    assert plain.count("yield(") == 1
+    around = readings_query("canteen", "s1", 10_000, 20_000, lookaround_ms=5_000)
+    assert 'yield(name: "before")' in around
+    assert "range(start: time(v: 5000000000), stop: time(v: 10000000000))" in around
+    assert 'yield(name: "after")' in around
+    assert "range(start: time(v: 20000000000), stop: time(v: 25000000000))" in around
+    assert 'last(column: "_time")' in around
+    assert 'first(column: "_time")' in around
+    # a lookaround reaching before 1970 starts at 1970
+    early = readings_query("canteen", "s1", 1_000, 2_000, lookaround_ms=5_000)
+    assert "range(start: time(v: 0), stop: time(v: 1000000000))" in early
+
+
+def test_identity_lookup_splits_far_apart_times() -> None:
+    assert identity_ranges([5, 3, 3, 7_200_000, 4]) == [(3, 6), (7_200_000, 7_200_001)]
+    assert identity_ranges([0, 3_600_000]) == [(0, 3_600_001)]
+    query = existing_query("canteen", "s1", ["b", "a", "b"], [(3, 6), (10, 11)])
+    assert query.count("yield(") == 2
+    assert '(r.device == "a" or r.device == "b")' in query
+    with pytest.raises(ValueError, match="needs devices"):
+        existing_query("canteen", "s1", [], [(1, 2)])
+
+
+def test_duplicates_and_stats_queries() -> None:
+    day = 86_400 * 10**9
+    query = duplicates_query("canteen", "s1", 3 * day, 5 * day)
+    assert f"range(start: time(v: {3 * day}), stop: time(v: {5 * day}))" in query
+    assert 'r._measurement == "duplicate"' in query
+    stats = stats_query("canteen", "s1")
+    assert 'yield(name: "readings")' in stats
+    assert 'yield(name: "rejected")' in stats
+    assert "distinct()" in stats
+
+
+def test_recorded_readings_answer_becomes_the_kpi_arrays() -> None:
+    rows = list(parse_records(answer("readings.csv")))
+    readings = readings_from_rows(rows, meter_devices=())
+    np.testing.assert_array_equal(
+        readings.scale.time_ms, [1767225600000, 1767225601000, 1767225602000]
+    )
+    np.testing.assert_array_equal(readings.scale.stream, ["plate", "plate", "prep"])
+    np.testing.assert_array_equal(readings.scale.mass_g, [61.5, 20.0, 1200.0])
+    np.testing.assert_array_equal(readings.scale.device, ["plate-1", "plate-1", "bin-1"])
+    np.testing.assert_array_equal(readings.scale.received_ms[:1], [1767225600040])
+    # the double swipe: one millisecond, two readings
+    np.testing.assert_array_equal(readings.card.time_ms, [1767225605000, 1767225605000])
+    np.testing.assert_array_equal(readings.card.person, ["cd" * 8, "cd" * 8])
+    # meter-elec has readings in the range: its neighbours before and after are kept;
+    # meter-gas has none and is not named: its "before" row is left out
+    order = np.argsort(readings.meter.time_ms)
+    np.testing.assert_array_equal(readings.meter.device[order], ["meter-elec"] * 3)
+    np.testing.assert_array_equal(readings.meter.total[order], [12300.5, 12345.678, 12399.0])
+    named = readings_from_rows(rows, meter_devices=("meter-gas",))
+    assert "meter-gas" in named.meter.device.tolist()
+    np.testing.assert_array_equal(named.meter.quantity[named.meter.device == "meter-gas"], ["gas"])
+
+
+def test_recorded_duplicates_are_summed_per_device_and_local_date() -> None:
+    counts = duplicates_from_rows(parse_records(answer("duplicates.csv")))
+    found = list(
+        zip(
+            counts.device.tolist(),
+            counts.local_date.tolist(),
+            counts.duplicates.tolist(),
+            strict=True,
+        )
+    )
+    assert found == [("card-1", "2026-01-01", 3), ("meter-elec", "2026-01-02", 4)]
+    assert date.fromisoformat(found[0][1]) == date(2026, 1, 1)
+
+
+def test_recorded_identities_give_the_occupied_slots() -> None:
+    rows = parse_records(answer("existing.csv"))
+    occupied = occupancy((row["device"], row["time_ns"], row["boot"], row["seq"]) for row in rows)
+    assert occupied == {("card-1", 1767225605000): {41: ("b1", 41), 42: ("b0", 42)}}
+
+
+def test_stats_answer_has_both_results() -> None:
+    rows = list(parse_records(answer("stats.csv")))
+    assert {row["result"]: row["_value"] for row in rows} == {"readings": 1234, "rejected": 3}
+
+
+def test_error_tables_and_foreign_bodies_are_typed_errors() -> None:
+    with pytest.raises(FluxAnswerError, match="schema collision"):
+        list(parse_records(answer("error.csv")))
+    with pytest.raises(FluxAnswerError, match="not annotated CSV"):
+        list(parse_records(answer("notcsv.txt")))

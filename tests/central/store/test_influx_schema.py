@@ -1,0 +1,94 @@
+"""Points of the InfluxDB schema: tags, fields, ns timestamps and the identity slots."""
+
+from datetime import date
+
+import pytest
+
+from central.store.base import RejectedRow
+from central.store.influx_schema import (
+    MAX_DEVICE_TIME_MS,
+    NS_PER_MS,
+    SLOTS_PER_MS,
+    duplicate_point,
+    local_date_of,
+    occupancy,
+    place,
+    reading_point,
+    rejected_point,
+    representable,
+)
+from contract import CardRecord, MeterRecord, Quantity, ScaleRecord, Stream
+
+T0 = 1_767_225_600_000
+
+
+def card(seq: int, t_ms: int = T0, boot: str = "b1", device: str = "card-1") -> CardRecord:
+    return CardRecord(device=device, boot=boot, seq=seq, device_time_ms=t_ms,
+                      received_ms=T0 + 5, person="ab" * 8)  # fmt: skip
+
+
+def test_line_protocol_of_each_kind() -> None:
+    scale = ScaleRecord(device="plate-1", boot="b1", seq=7, device_time_ms=T0, received_ms=T0 + 40,
+                        stream=Stream.PLATE, mass_g=61.0, tray='t"9', person="ab" * 8)  # fmt: skip
+    meter = MeterRecord(device="m", boot="b2", seq=3, device_time_ms=T0, received_ms=T0 + 1,
+                        quantity=Quantity.GAS, total=5.0)  # fmt: skip
+    assert reading_point("s1", scale, 7).to_line_protocol() == (
+        "reading,device=plate-1,kind=scale,site=s1,stream=plate "
+        'boot="b1",mass_g=61,person="abababababababab",received_ms=1767225600040i,seq=7i,'
+        'tray="t\\"9" 1767225600000000007'
+    )
+    assert reading_point("s1", card(41), 41).to_line_protocol() == (
+        'reading,device=card-1,kind=card,site=s1 boot="b1",person="abababababababab",'
+        "received_ms=1767225600005i,seq=41i 1767225600000000041"
+    )
+    # no power: the field is left out; 61 and 5 without the `i` suffix are floats in line protocol
+    assert reading_point("s1", meter, 3).to_line_protocol() == (
+        'reading,device=m,kind=meter,quantity=gas,site=s1 boot="b2",received_ms=1767225600001i,'
+        "seq=3i,total=5 1767225600000000003"
+    )
+    with pytest.raises(ValueError, match="slot"):
+        reading_point("s1", card(1), SLOTS_PER_MS)
+
+
+def test_slots_keep_readings_of_one_millisecond_apart_and_resends_on_their_point() -> None:
+    # a double swipe (two seqs, one ms) and a reboot reusing the time and seq of boot b1
+    batch = [card(41), card(42), card(41, boot="b2"), card(SLOTS_PER_MS + 41)]
+    placement = place(batch, {})
+    slots = [slot for _, slot in placement.new]
+    assert slots == [41, 42, 43, 44]  # seq 41 of b2 and seq 10^6+41 probe to the next free slot
+    assert placement.duplicates == ()
+    # the same batch again, against what is stored now: every reading is a duplicate
+    stored = occupancy(
+        (r.device, r.device_time_ms * NS_PER_MS + slot, r.boot, r.seq) for r, slot in placement.new
+    )
+    again = place(batch, stored)
+    assert again.new == ()
+    assert len(again.duplicates) == 4
+    # twice within one batch: the second is a duplicate
+    assert len(place([card(1), card(1)], {}).duplicates) == 1
+    # deterministic: two replicas placing the same batch on the same state write the same points
+    assert place(batch, {}) == placement
+
+
+def test_duplicate_points_encode_the_local_date() -> None:
+    day = date(2026, 1, 1)
+    first = duplicate_point("s1", "card-1", day, 2, now_ns=123)
+    later = duplicate_point("s1", "card-1", day, 1, now_ns=86_400 * 10**9 + 456)
+    first_ns = int(first.to_line_protocol().rsplit(" ", 1)[1])
+    later_ns = int(later.to_line_protocol().rsplit(" ", 1)[1])
+    assert first_ns != later_ns  # two writes, two points, summed by the query
+    assert local_date_of(first_ns) == local_date_of(later_ns) == day
+    assert "count=2i" in first.to_line_protocol()
+
+
+def test_rejected_points_carry_a_key_per_edge_batch_and_index() -> None:
+    row = RejectedRow(index=3, reason="seq: bad", raw_json='{"seq":-1}')
+    line = rejected_point("s1", "edge-s1", "b7", row, received_ms=T0).to_line_protocol()
+    assert line.startswith("rejected,edge=edge-s1,site=s1 ")
+    assert 'key="edge-s1/b7/3"' in line
+    assert line.endswith(f" {T0 * NS_PER_MS + 3}")
+
+
+def test_device_times_beyond_2262_are_not_representable() -> None:
+    assert representable(card(1, t_ms=MAX_DEVICE_TIME_MS))
+    assert not representable(card(1, t_ms=253402300799999))  # 9999-12-31, allowed by the contract

@@ -1,0 +1,127 @@
+"""The write path of the `influxdb` store against a real InfluxDB v2 write API: VictoriaMetrics.
+
+VictoriaMetrics (Debian package) accepts `POST /api/v2/write` as InfluxDB 2.x does; each field
+becomes a series `<measurement>_<field>` with the point's tags. Read back with /api/v1/export:
+every point, every tag, every numeric field value and the millisecond of its timestamp.
+What VictoriaMetrics cannot show: string field values (it stores 0 for them, so only their
+presence is checked here; their text is checked in the line protocol, test_influx_schema.py)
+and the sub-millisecond slot (it keeps ms). Both are verified against InfluxDB 2 only in the
+live conformance suite (test_conformance.py).
+"""
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from central.store import StoreUnavailable
+from central.store.base import RejectedRow
+from central.store.influx import InfluxStore
+from central.store.influx_schema import (
+    NS_PER_MS,
+    duplicate_point,
+    place,
+    reading_point,
+    rejected_point,
+)
+from contract import CardRecord, MeterRecord, Quantity, ScaleRecord, Stream
+from harness.ports import free_port
+from tests.central.store.conftest import VictoriaMetrics
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+RECORDS = [
+    ScaleRecord(device="plate-1", boot="b1", seq=7, device_time_ms=T0, received_ms=T0 + 40,
+                stream=Stream.PLATE, mass_g=61.5, tray="tray 9", person="ab" * 8),
+    ScaleRecord(device="bin-1", boot="b1", seq=0, device_time_ms=T0 + 1, received_ms=T0 + 41,
+                stream=Stream.PREP, mass_g=1200.0),
+    CardRecord(device="card-1", boot="b1", seq=41, device_time_ms=T0 + 5, received_ms=T0 + 45,
+               person="cd" * 8),
+    # a double swipe in the same millisecond: two readings, two points
+    CardRecord(device="card-1", boot="b1", seq=42, device_time_ms=T0 + 5, received_ms=T0 + 45,
+               person="cd" * 8),
+    MeterRecord(device="meter-elec", boot="b3", seq=9_000_001, device_time_ms=T0 + 60_000,
+                received_ms=T0 + 60_030, quantity=Quantity.ELECTRICITY, total=12345.678,
+                power_kw=3.25),
+    MeterRecord(device="meter-gas", boot="b1", seq=3, device_time_ms=0, received_ms=T0,
+                quantity=Quantity.GAS, total=0.0),  # a device clock at 1970
+]  # fmt: skip
+
+FIELDS = {  # numeric and string fields of each kind, as docs/influxdb.md lists them
+    "scale": ({"mass_g", "seq", "received_ms"}, {"boot", "tray", "person"}),
+    "card": ({"seq", "received_ms"}, {"boot", "person"}),
+    "meter": ({"total", "power_kw", "seq", "received_ms"}, {"boot"}),
+}
+
+Sample = tuple[str, tuple[tuple[str, str], ...], int, float]
+
+
+def exported(vm: VictoriaMetrics, match: str) -> Counter[Sample]:
+    samples: Counter[Sample] = Counter()
+    for series in vm.export(match):
+        metric = dict(series["metric"])  # type: ignore[call-overload]
+        name = metric.pop("__name__")
+        tags = tuple(sorted(metric.items()))
+        for value, ts in zip(series["values"], series["timestamps"], strict=True):  # type: ignore[call-overload]
+            samples[name, tags, ts, float(value)] += 1
+    return samples
+
+
+def expected_reading_samples(site: str) -> Counter[Sample]:
+    samples: Counter[Sample] = Counter()
+    placement = place(RECORDS, {})
+    for record, slot in placement.new:
+        tags = {"site": site, "device": record.device, "kind": record.kind}
+        if isinstance(record, ScaleRecord):
+            tags["stream"] = record.stream.value
+        if isinstance(record, MeterRecord):
+            tags["quantity"] = record.quantity.value
+        numeric, strings = FIELDS[record.kind]
+        ts_ms = (record.device_time_ms * NS_PER_MS + slot) // NS_PER_MS
+        for field in numeric:
+            value = getattr(record, field)
+            if value is not None:
+                samples[f"reading_{field}", tuple(sorted(tags.items())), ts_ms, float(value)] += 1
+        for field in strings:
+            if getattr(record, field) is not None:
+                # VictoriaMetrics keeps a string field as the value 0
+                samples[f"reading_{field}", tuple(sorted(tags.items())), ts_ms, 0.0] += 1
+    return samples
+
+
+async def test_every_point_is_read_back_with_its_tags_fields_and_time(
+    victoria_metrics: VictoriaMetrics,
+) -> None:
+    store = InfluxStore(url=victoria_metrics.url, org="canteen", bucket="canteen", token="t")
+    placement = place(RECORDS, {})
+    assert len(placement.new) == len(RECORDS)
+    assert not placement.duplicates
+    points = [reading_point("s1", r, slot) for r, slot in placement.new]
+    points.append(duplicate_point("s1", "card-1", date(2026, 1, 1), 3, now_ns=5 * NS_PER_MS))
+    row = RejectedRow(index=4, reason="seq: bad", raw_json='{"seq":-1}')
+    points.append(rejected_point("s1", "edge-s1", "batch-9", row, received_ms=T0 + 100))
+    async with store:
+        await store.write_points(points)
+
+    assert exported(victoria_metrics, '{__name__=~"reading_.*"}') == expected_reading_samples("s1")
+    day_ms = (date(2026, 1, 1) - date(1970, 1, 1)).days * 86_400_000
+    assert exported(victoria_metrics, '{__name__=~"duplicate_.*"}') == Counter(
+        {("duplicate_count", (("device", "card-1"), ("site", "s1")), day_ms + 5, 3.0): 1}
+    )
+    rejected_tags = (("edge", "edge-s1"), ("site", "s1"))
+    assert exported(victoria_metrics, '{__name__=~"rejected_.*"}') == Counter(
+        {
+            (f"rejected_{field}", rejected_tags, T0 + 100, value): 1
+            for field, value in (
+                ("index", 4.0), ("key", 0.0), ("batch_id", 0.0), ("reason", 0.0), ("raw", 0.0)
+            )
+        }
+    )  # fmt: skip
+
+
+async def test_a_server_that_is_down_is_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with InfluxStore(url=url, org="o", bucket="b", token="t", write_timeout_s=2) as store:
+        points = [reading_point("s1", RECORDS[0], 0)]
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            await store.write_points(points)
