@@ -100,10 +100,16 @@ def _serve(env_file: Path | None) -> int:
         lifespan="on",
         log_config=None,  # keep the logging configured above
         log_level=settings.log_level.lower(),
+        # HTTPS when both are set (CentralSettings checks they come as a pair).
+        ssl_certfile=None if settings.tls_cert_file is None else str(settings.tls_cert_file),
+        ssl_keyfile=None if settings.tls_key_file is None else str(settings.tls_key_file),
     )
     server = uvicorn.Server(config)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"canteen-central serving http://{host}:{settings.port} (API docs at /docs)", flush=True)
+    scheme = "https" if settings.tls_cert_file is not None else "http"
+    print(
+        f"canteen-central serving {scheme}://{host}:{settings.port} (API docs at /docs)", flush=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
