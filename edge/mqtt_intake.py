@@ -236,6 +236,8 @@ class MqttIntake:
             logger.error("MQTT broker refused subscriptions %s: %s", self.topics, failed)
             return
         if mid == self._pending_subscribe_mid and self._loop is not None:
+            # The harness waits for this line before devices start (harness/stack.py).
+            logger.info("MQTT subscribed to %s", ", ".join(self.topics))
             subscribed = self._subscribed
             if subscribed is not None:
                 self._loop.call_soon_threadsafe(subscribed.set)

@@ -19,6 +19,8 @@ from harness.registry import EdgeCredentials, write_registry
 
 logger = logging.getLogger(__name__)
 
+EDGE_SUBSCRIBED = "MQTT subscribed to "  # edge/mqtt_intake.py logs it when the SUBACK arrives
+
 
 @dataclass(frozen=True, slots=True)
 class StackSettings:
@@ -63,6 +65,8 @@ class Stack:
             wait_for_port(self.settings.central_host, self.central_port, timeout_s=30)
             for site in self.settings.sites:
                 self.edges[site] = self._exit.enter_context(self.edge_process(site))
+            for edge in self.edges.values():
+                self.wait_subscribed(edge)
         except BaseException:
             self._exit.close()
             raise
@@ -109,6 +113,20 @@ class Stack:
         return ManagedProcess(
             f"edge-{site}", python_module("edge", "run"), self.edge_env(site), self.log_dir
         )
+
+    @staticmethod
+    def wait_subscribed(edge: ManagedProcess, timeout_s: float = 60) -> None:
+        """Wait until the edge's first MQTT subscription holds: a reading published before it
+        has no session to be queued in, and would be lost."""
+
+        def subscribed() -> bool:
+            edge.check_running()
+            try:
+                return EDGE_SUBSCRIBED in edge.log_path.read_text(errors="replace")
+            except FileNotFoundError:
+                return False
+
+        wait_until(subscribed, timeout_s, interval_s=0.1)
 
     # --- driving the stack -----------------------------------------------------------------
 
