@@ -4,7 +4,9 @@ Built on harness/: ManagedProcess for lifetime and logs, write_registry for cent
 with fresh edge keys, Mosquitto for the broker.
 """
 
+import hashlib
 import json
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +47,12 @@ class Central:
     registry_path: Path
     sqlite_path: Path
     credentials: dict[str, EdgeCredentials]
+    admin_token: str
+
+    @property
+    def read_headers(self) -> dict[str, str]:
+        """The bootstrap admin read token of this central (reads need a token)."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
 
 @contextmanager
@@ -64,7 +72,9 @@ def central(
         credentials = write_registry(registry_path, list(sites))
     sqlite = sqlite_path or workdir / "central.sqlite3"
     port = free_port(HOST)
+    admin_token = secrets.token_urlsafe(24)
     env = {
+        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(admin_token.encode()).hexdigest(),
         "CENTRAL_REGISTRY_PATH": str(registry_path),
         "CENTRAL_SQLITE_PATH": str(sqlite),
         "CENTRAL_HOST": HOST,
@@ -79,7 +89,9 @@ def central(
             wait_for_port(HOST, port, timeout_s=30)
         except TimeoutError:
             raise ProcessFailed(f"central did not listen; log:\n{process.log_tail()}") from None
-        yield Central(f"http://{HOST}:{port}", process, registry_path, sqlite, credentials or {})
+        yield Central(
+            f"http://{HOST}:{port}", process, registry_path, sqlite, credentials or {}, admin_token
+        )
 
 
 @contextmanager

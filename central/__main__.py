@@ -1,7 +1,8 @@
-"""`canteen-central`: serve the API, or mint an edge API key and its registry entry."""
+"""`canteen-central`: serve the API, manage keys and tokens, or mint a registry edge key."""
 
 import argparse
 import logging
+import os
 import re
 import secrets
 import sys
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 
 from central.auth import key_sha256
 from central.errors import CentralError
+from central.keys_cli import add_keys_parser, run_keys
 from central.settings import CentralSettings
 from contract.topics import ID_PATTERN
 
@@ -40,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     key.add_argument("--edge", required=True, metavar="ID", help="the edge's id")
     key.add_argument("--site", required=True, metavar="SITE", help="the only site it may write")
+    add_keys_parser(commands)
     return parser
 
 
@@ -47,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "new-edge-key":
         return _new_edge_key(args.edge, args.site)
+    if args.command == "keys":
+        return run_keys(args, os.environ)
     return _serve(args.env_file)
 
 
@@ -95,10 +100,16 @@ def _serve(env_file: Path | None) -> int:
         lifespan="on",
         log_config=None,  # keep the logging configured above
         log_level=settings.log_level.lower(),
+        # HTTPS when both are set (CentralSettings checks they come as a pair).
+        ssl_certfile=None if settings.tls_cert_file is None else str(settings.tls_cert_file),
+        ssl_keyfile=None if settings.tls_key_file is None else str(settings.tls_key_file),
     )
     server = uvicorn.Server(config)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"canteen-central serving http://{host}:{settings.port} (API docs at /docs)", flush=True)
+    scheme = "https" if settings.tls_cert_file is not None else "http"
+    print(
+        f"canteen-central serving {scheme}://{host}:{settings.port} (API docs at /docs)", flush=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown

@@ -8,17 +8,27 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from central.api import alerts, health, ingest, kpis, sites
+from central.api.access import READ_ACCESS, READ_RESPONSES
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
 from central.auth import EdgeAuthenticator
+from central.credentials import CredentialStore
 from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
 from central.store.sqlite import SqliteStore
+from central.tokens import ReadAuthenticator
 from contract import UploadBatch
 
 API_PREFIX = "/api/v1"
 VERSION = "0.1.0"
+
+# Who may call what (docs/security.md). Every router is in exactly one of these tuples; a
+# router of read endpoints goes into READ_ROUTERS, behind read tokens (central/api/access.py).
+PUBLIC_ROUTERS = (health.router,)  # no credentials
+EDGE_ROUTERS = (ingest.router,)  # edge API key and signed body, checked in the route
+# Read token; a {site} path parameter or site=/region= query is checked against its scope.
+READ_ROUTERS = (sites.router, kpis.router, alerts.router)
 
 StoreOpener = Callable[[CentralSettings], AbstractAsyncContextManager[ReadingsStore]]
 
@@ -47,14 +57,24 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with store_opener(settings) as store:
-            yield {
-                STATE_KEY: CentralResources(
-                    settings=settings,
-                    registry=site_registry,
-                    authenticator=EdgeAuthenticator(site_registry.edges),
-                    store=store,
-                )
-            }
+            # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
+            with CredentialStore(settings.sqlite_path) as credentials:
+                yield {
+                    STATE_KEY: CentralResources(
+                        settings=settings,
+                        registry=site_registry,
+                        authenticator=EdgeAuthenticator(
+                            site_registry.edges, credentials, sites=site_registry.sites.keys()
+                        ),
+                        store=store,
+                        readers=ReadAuthenticator(
+                            credentials,
+                            ()
+                            if settings.admin_token_sha256 is None
+                            else (settings.admin_token_sha256,),
+                        ),
+                    )
+                }
 
     app = FastAPI(
         title="canteen-central",
@@ -63,8 +83,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (ingest.router, health.router, sites.router, kpis.router, alerts.router):
+    for router in (*PUBLIC_ROUTERS, *EDGE_ROUTERS):
         app.include_router(router, prefix=API_PREFIX)
+    for router in READ_ROUTERS:
+        app.include_router(
+            router, prefix=API_PREFIX, dependencies=READ_ACCESS, responses=READ_RESPONSES
+        )
 
     def openapi() -> dict[str, Any]:
         # The ingest route reads its body raw (size limit, partial acceptance), so FastAPI cannot

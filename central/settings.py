@@ -55,6 +55,29 @@ class CentralSettings(BaseSettings):
         default=8 * 1024 * 1024, ge=1024, description="upload body size limit in bytes; more is 413"
     )
     log_level: LogLevel = Field(default="INFO", description="root log level")
+    signature_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="an upload's X-Canteen-Timestamp may differ from central's clock by at most "
+        "this many seconds; else 401",
+    )
+    admin_token_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="hex SHA-256 of a bootstrap admin read token (besides those in the "
+        "credentials table); unset: none",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate chain: serve HTTPS (with tls_key_file)"
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "CentralSettings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both CENTRAL_TLS_CERT_FILE and CENTRAL_TLS_KEY_FILE, or neither")
+        return self
 
     @model_validator(mode="after")
     def _influx_is_configured(self) -> "CentralSettings":

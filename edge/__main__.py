@@ -1,4 +1,5 @@
-"""canteen-edge: `run` the per-site daemon, or print the `status` of its buffer as JSON."""
+"""canteen-edge: `run` the per-site daemon, print the `status` of its buffer as JSON, or write
+the site broker's users and ACL (`mqtt-users`)."""
 
 import argparse
 import asyncio
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from edge.buffer import read_status, stats_json
 from edge.daemon import run_edge
 from edge.errors import EdgeError
+from edge.mqtt_users import DeviceUser, MqttUsersError, generate
 from edge.settings import EdgeSettings
 
 EXIT_CONFIG = 2
@@ -43,7 +45,44 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="buffer file to read instead of EDGE_BUFFER_PATH (no other setting is needed then)",
     )
+    users = commands.add_parser(
+        "mqtt-users",
+        help="write the Mosquitto password file and ACL of a site's devices; print the passwords",
+        description="Write DIR/passwd (hashed with mosquitto_passwd) and DIR/acl for the site's "
+        "broker: each device may publish only under canteen/<site>/<kind>/<device>/#, the edge "
+        "may read canteen/<site>/#. Prints 'user<TAB>password' lines once, on stdout.",
+    )
+    users.add_argument("--site", required=True, metavar="SITE")
+    users.add_argument(
+        "--edge-user", required=True, metavar="USER", help="the edge's MQTT user name"
+    )
+    users.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KIND/DEVICE",
+        help="a device, e.g. scale/scale-1 (repeat for each device)",
+    )
+    users.add_argument("--out", required=True, type=Path, metavar="DIR")
     return parser
+
+
+def _mqtt_users(site: str, edge_user: str, specs: list[str], out_dir: Path) -> int:
+    try:
+        devices = [DeviceUser.parse(spec) for spec in specs]
+        passwords = generate(out_dir, site, edge_user, devices)
+    except (MqttUsersError, ValueError) as exc:
+        print(f"canteen-edge mqtt-users: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(
+        f"# wrote {out_dir / 'passwd'} and {out_dir / 'acl'}; the passwords below are shown "
+        "only now",
+        file=sys.stderr,
+    )
+    for user, password in passwords.items():
+        print(f"{user}\t{password}")
+    return 0
 
 
 def _settings(env_file: Path | None) -> EdgeSettings:
@@ -63,6 +102,8 @@ def _settings(env_file: Path | None) -> EdgeSettings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "mqtt-users":
+        return _mqtt_users(args.site, args.edge_user, args.device, args.out)
     if args.command == "status":
         path = args.buffer if args.buffer is not None else _settings(args.env_file).buffer_path
         try:

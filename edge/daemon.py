@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -34,6 +35,14 @@ async def log_stats(buffer: Buffer, *, interval_s: float) -> None:
             stats.dead_letters,
             ", ".join(f"{name} {value}" for name, value in stats.counters.items()),
         )
+
+
+def central_tls(settings: EdgeSettings) -> ssl.SSLContext | bool:
+    """How the HTTP client verifies central: the CA bundle of EDGE_CENTRAL_CA_FILE, else the
+    system's CAs (True). Never unverified."""
+    if settings.central_ca_file is None:
+        return True
+    return ssl.create_default_context(cafile=settings.central_ca_file)
 
 
 async def _wait_for_signal(stop: asyncio.Event) -> None:
@@ -72,7 +81,9 @@ async def run_edge(
                 dead_letter_max_rows=settings.dead_letter_max_rows,
                 dead_letter_max_payload_bytes=settings.dead_letter_max_payload_bytes,
             ) as buffer,
-            httpx.AsyncClient(timeout=settings.http_timeout_s, transport=transport) as client,
+            httpx.AsyncClient(
+                timeout=settings.http_timeout_s, transport=transport, verify=central_tls(settings)
+            ) as client,
             MqttIntake(
                 host=settings.mqtt_host,
                 port=settings.mqtt_port,
@@ -85,6 +96,7 @@ async def run_edge(
                     else settings.mqtt_password.get_secret_value()
                 ),
                 keepalive_s=settings.mqtt_keepalive_s,
+                tls_ca_file=settings.mqtt_ca_file,
                 # At least two commits' worth and above a typical broker in-flight window.
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
                 clock_ms=clock_ms,

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -65,6 +66,7 @@ class MqttIntake:
         reconnect_min_delay_s: int = 1,
         reconnect_max_delay_s: int = 30,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        tls_ca_file: Path | None = None,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a stable, non-empty client id")
@@ -74,6 +76,7 @@ class MqttIntake:
         self.topics = list(topics)
         self.keepalive_s = keepalive_s
         self._username = username
+        self._tls_ca_file = tls_ca_file
         self._password = password
         self._queue_max_messages = queue_max_messages
         self._reconnect_delays_s = (reconnect_min_delay_s, reconnect_max_delay_s)
@@ -107,6 +110,10 @@ class MqttIntake:
         )
         if self._username is not None:
             client.username_pw_set(self._username, self._password)
+        if self._tls_ca_file is not None:
+            # TLS with the broker's certificate verified against this CA and its host name checked
+            # (paho's defaults: CERT_REQUIRED, tls_insecure False).
+            client.tls_set(ca_certs=str(self._tls_ca_file))
         client.reconnect_delay_set(*self._reconnect_delays_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

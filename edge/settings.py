@@ -38,9 +38,16 @@ class EdgeSettings(BaseSettings):
     mqtt_password: SecretStr | None = None
     mqtt_client_id: str = Field(default="", description="stable MQTT client id; default: edge id")
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535)
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle: connect to the broker over TLS, verifying it"
+    )
 
     central_url: str = Field(description="base URL of central, e.g. http://127.0.0.1:8000")
     api_key: SecretStr = Field(description="bearer key of this edge at central")
+    central_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle that verifies central's HTTPS certificate; unset: system CAs",
+    )
     person_key: SecretStr = Field(description="per-site HMAC key that pseudonymises card numbers")
 
     buffer_path: Path = Path("/var/lib/canteen-edge/buffer.sqlite3")

@@ -11,6 +11,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from contract import DroppedDuplicate, IngestResult, ReadingRecord, UploadBatch
+from contract.signing import sign_headers, signing_key
 from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
 from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
@@ -55,6 +56,7 @@ class Uploader:
         failpoints: Failpoints = fp.DISABLED,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        clock_s: Callable[[], float] = time.time,
     ) -> None:
         if batch_max_readings < 1:
             raise ValueError("batch_max_readings must be >= 1")
@@ -69,6 +71,10 @@ class Uploader:
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
         }
+        # Each POST is signed (contract/signing.py) with the SHA-256 of the key; `clock_s` gives
+        # the epoch seconds of the signature's timestamp.
+        self._signing_key = signing_key(api_key)
+        self._clock_s = clock_s
         self.batch_size = batch_max_readings
         self.upload_interval_s = upload_interval_s
         self.backoff_initial_s = backoff_initial_s
@@ -253,11 +259,12 @@ class Uploader:
         return result
 
     async def _post(self, batch: UploadBatch) -> IngestResult:
+        # Without dropped duplicates the field is left out: a central that predates it still
+        # accepts the batch (its envelope forbids unknown fields). The signature covers this body.
+        body = batch.model_dump_json(exclude=None if batch.duplicates else {"duplicates"}).encode()
+        headers = {**self._headers, **sign_headers(self._signing_key, body, self._clock_s())}
         try:
-            # Without dropped duplicates the field is left out: a central that predates it still
-            # accepts the batch (its envelope forbids unknown fields).
-            body = batch.model_dump_json(exclude=None if batch.duplicates else {"duplicates"})
-            response = await self._client.post(self.ingest_url, content=body, headers=self._headers)
+            response = await self._client.post(self.ingest_url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise RetryableUploadError(f"timeout: {exc!r}") from exc
         except httpx.HTTPError as exc:

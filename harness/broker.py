@@ -29,6 +29,13 @@ class BrokerSettings:
     # Unacknowledged QoS 1 messages in flight to one client; the edge commits this many at once.
     max_inflight_messages: int = 1000
     persistence: bool = True
+    # Authentication (docs/security.md): with a password file anonymous clients are refused;
+    # the ACL file limits each user's topics. None (default): anonymous, every topic.
+    password_file: Path | None = None
+    acl_file: Path | None = None
+    # PEM certificate chain and key: a second listener speaking TLS on Mosquitto.tls_port.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
 
 def mosquitto_binary() -> str:
@@ -49,6 +56,7 @@ class Mosquitto:
         self.workdir = workdir
         self.host = self.settings.host
         self.port = port or free_port(self.host)
+        self.tls_port = free_port(self.host) if self.settings.tls_cert_file else None
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "mosquitto.log"
 
@@ -58,7 +66,7 @@ class Mosquitto:
         data_dir.mkdir(exist_ok=True)
         lines = [
             f"listener {self.port} {self.host}",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.settings.password_file else 'true'}",
             f"max_queued_messages {self.settings.max_queued_messages}",
             f"max_inflight_messages {self.settings.max_inflight_messages}",
             f"persistence {'true' if self.settings.persistence else 'false'}",
@@ -68,6 +76,16 @@ class Mosquitto:
             "log_type error",
             "log_type warning",
         ]
+        if self.settings.password_file is not None:
+            lines.append(f"password_file {self.settings.password_file}")
+        if self.settings.acl_file is not None:
+            lines.append(f"acl_file {self.settings.acl_file}")
+        if self.tls_port is not None:
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"certfile {self.settings.tls_cert_file}",
+                f"keyfile {self.settings.tls_key_file}",
+            ]
         if os.geteuid() == 0:
             # Mosquitto started as root drops to the 'mosquitto' user, which cannot write its
             # persistence file into a root-owned temporary folder; stay root in tests and the demo.
@@ -83,7 +101,9 @@ class Mosquitto:
                 [mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log
             )
         try:
-            wait_for_port(self.host, self.port, timeout_s=10)
+            for port in (self.port, self.tls_port):
+                if port is not None:
+                    wait_for_port(self.host, port, timeout_s=10)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; see {self.log_path}") from None

@@ -124,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"demo: central at {stack.central_url} (API docs: {stack.central_url}/docs)", file=out
         )
+        # Reads need a token; this one is the stack's admin token, valid for this run only.
+        print(
+            f"demo: admin read token of this run: {stack.admin_token} "
+            "(in /docs press Authorize; curl -H 'Authorization: Bearer <token>')",
+            file=out,
+        )
         truth = stack.run_simulator(
             start_date=start.isoformat(),
             days=args.days,

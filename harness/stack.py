@@ -1,7 +1,9 @@
 """The whole system as real processes: Mosquitto, central, one edge per site, and the simulator."""
 
+import hashlib
 import json
 import logging
+import secrets
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from harness.processes import ManagedProcess, python_module, wait_until
 from harness.registry import EdgeCredentials, write_registry
 
 logger = logging.getLogger(__name__)
+
+EDGE_SUBSCRIBED = "MQTT subscribed to "  # edge/mqtt_intake.py logs it when the SUBACK arrives
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,9 @@ class Stack:
         self.central_port = settings.central_port or free_port(settings.central_host)
         self.central_url = f"http://{settings.central_host}:{self.central_port}"
         self.credentials: dict[str, EdgeCredentials] = {}
+        # Reads need a token (docs/security.md): the stack's own admin token, given to central
+        # as its bootstrap CENTRAL_ADMIN_TOKEN_SHA256 and sent with every read below.
+        self.admin_token = secrets.token_urlsafe(32)
         self.broker = local_broker(self.workdir / "broker", BrokerSettings())
         self.central: ManagedProcess | None = None
         self.edges: dict[str, ManagedProcess] = {}
@@ -84,6 +91,7 @@ class Stack:
             "CENTRAL_SQLITE_PATH": str(self.workdir / "central" / "central.sqlite3"),
             "CENTRAL_HOST": self.settings.central_host,
             "CENTRAL_PORT": str(self.central_port),
+            "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(self.admin_token.encode()).hexdigest(),
             **self.settings.central_env,
         }
         (self.workdir / "central").mkdir(parents=True, exist_ok=True)
@@ -217,8 +225,15 @@ class Stack:
         for edge in self.edges.values():
             edge.check_running()
 
+    @property
+    def read_headers(self) -> dict[str, str]:
+        """Authorization of the stack's admin read token, for reads from central."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
     def stored_readings(self, client: httpx.Client, site: str) -> int:
-        response = client.get(f"{self.central_url}/api/v1/sites/{site}/stats")
+        response = client.get(
+            f"{self.central_url}/api/v1/sites/{site}/stats", headers=self.read_headers
+        )
         response.raise_for_status()
         count: int = response.json()["readings"]
         return count
@@ -241,7 +256,10 @@ class Stack:
 
     def daily_kpis(self, site: str, date: str) -> dict[str, Any]:
         response = httpx.get(
-            f"{self.central_url}/api/v1/sites/{site}/kpis/daily", params={"date": date}, timeout=30
+            f"{self.central_url}/api/v1/sites/{site}/kpis/daily",
+            params={"date": date},
+            headers=self.read_headers,
+            timeout=30,
         )
         response.raise_for_status()
         kpis: dict[str, Any] = response.json()

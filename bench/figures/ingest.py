@@ -24,6 +24,7 @@ from bench.results import Figure, Results, Target
 from bench.sizes import Sizes
 from bench.stats import rate_per_s
 from contract import IngestResult
+from contract.signing import sign_headers, signing_key
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess
 
@@ -65,7 +66,11 @@ async def _post_all(
 
         async def worker(work: Batches, header: dict[str, str]) -> None:
             for body in work.bodies if central else work.lines:
-                response = await client.post(url, content=body, headers=header)
+                signed = header
+                if key := header.get("Authorization", "").removeprefix("Bearer "):
+                    # Sign each upload as the edge does (contract/signing.py), at send time.
+                    signed = {**header, **sign_headers(signing_key(key), body, time.time())}
+                response = await client.post(url, content=body, headers=signed)
                 if response.status_code // 100 != 2:
                     raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
                 if central:

@@ -194,7 +194,9 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             if pid is not None:
                 peak_mb = max(peak_mb, procs.memory(pid).rss_mb)
 
-        with httpx.Client(base_url=central.url, timeout=300) as client:
+        with httpx.Client(
+            base_url=central.url, timeout=300, headers=central.read_headers
+        ) as client:
             site_day_http(client, *day_pairs[0])  # first request: imports, connection
             http_day = _time_sync(
                 [partial(site_day_http, client, s, d) for s, d in day_pairs], sample

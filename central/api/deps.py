@@ -9,6 +9,7 @@ from central.auth import EdgeAuthenticator
 from central.registry import Registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore
+from central.tokens import ReadAuthenticator
 
 STATE_KEY = "central"
 
@@ -21,6 +22,7 @@ class CentralResources:
     registry: Registry
     authenticator: EdgeAuthenticator
     store: ReadingsStore
+    readers: ReadAuthenticator
 
 
 def get_resources(request: Request) -> CentralResources:

@@ -1,10 +1,12 @@
 """POST /api/v1/ingest: an edge's upload batch, stored durably and idempotently before the 200.
 
-Order of checks: body size (413), edge key (401), the batch itself (422/413), the edge's site
-(403). A batch whose envelope is sound but some readings are not is split: the good readings are
+Order of checks: body size (413), edge key (401), the body's signature and timestamp (401,
+before any parsing; contract/signing.py), the batch itself (422/413), the edge's site (403).
+A batch whose envelope is sound but some readings are not is split: the good readings are
 stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -20,9 +22,11 @@ from pydantic import TypeAdapter, ValidationError
 from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
+from central.auth import BadSignature
 from central.store import BatchToStore, RejectedRow
 from contract import DroppedDuplicate, IngestResult, ReadingRecord, RejectedReading, UploadBatch
 from contract.payloads import describe_validation_error
+from contract.signing import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +136,10 @@ async def read_body(request: Request, limit_bytes: int) -> bytes:
     "/ingest",
     response_model=IngestResult,
     responses={
-        401: {"model": ErrorDetail, "description": "missing or unknown edge key"},
+        401: {
+            "model": ErrorDetail,
+            "description": "unknown or revoked edge key; missing, stale or wrong signature",
+        },
         403: {"model": ErrorDetail, "description": "batch for a site other than the edge's"},
         413: {"model": ErrorDetail, "description": "too many readings or body too large"},
         422: {"model": ErrorDetail, "description": "malformed envelope, with field and reason"},
@@ -147,9 +154,23 @@ async def ingest(
     """Store an edge's upload batch; 200 only once every accepted reading is on disk."""
     settings = resources.settings
     check_content_length(request, settings.max_body_bytes)
-    edge = resources.authenticator.authenticate(credentials.credentials if credentials else None)
+    edge = await asyncio.to_thread(
+        resources.authenticator.authenticate, credentials.credentials if credentials else None
+    )
     received_ms = time.time_ns() // 1_000_000
     body = await read_body(request, settings.max_body_bytes)
+    try:
+        # Verified before parsing: the HMAC key is the SHA-256 of the edge's key, which is what
+        # central stores (contract/signing.py explains the choice).
+        verify_signature(
+            bytes.fromhex(edge.key_sha256),
+            request.headers,
+            body,
+            now_s=received_ms / 1000,
+            window_s=settings.signature_window_s,
+        )
+    except SignatureError as exc:
+        raise BadSignature(f"edge {edge.id!r}: {exc.reason}") from exc
     upload = parse_upload(body, settings.max_batch_readings)
     resources.authenticator.authorize(edge, upload.site)
     site = resources.registry.site(upload.site)

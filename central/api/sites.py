@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from central.api.access import ReaderDep
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
@@ -13,6 +14,7 @@ from central.kpi.daily import daily_kpis, load_window
 from central.kpi.windows import day_windows
 from central.reporting import METER_LOOKAROUND_MS
 
+# Behind read tokens: central/app.py includes this router in READ_ROUTERS.
 router = APIRouter(tags=["sites"])
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -32,8 +34,9 @@ def parse_local_date(text: str) -> date:
 
 
 @router.get("/sites", response_model=list[SiteInfo])
-async def list_sites(registry: RegistryDep) -> list[SiteInfo]:
-    return [SiteInfo.of(site) for site in registry.sites.values()]
+async def list_sites(registry: RegistryDep, reader: ReaderDep) -> list[SiteInfo]:
+    """The sites of the registry that the read token may see."""
+    return [SiteInfo.of(site) for site in reader.visible_sites(registry)]
 
 
 @router.get(

@@ -1,7 +1,8 @@
 """Fixtures of central's tests: a registry file, settings on tmp_path, an in-process app client."""
 
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,11 @@ from fastapi import FastAPI
 
 from central.app import create_app
 from central.settings import CentralSettings
+from contract.signing import sign_headers, signing_key
 
 KEY_S1 = "test-key-of-edge-s1"
 KEY_S2 = "test-key-of-edge-s2"
+ADMIN_TOKEN = "test-bootstrap-admin-token"
 
 REGISTRY_TOML = f"""
 [[sites]]
@@ -90,6 +93,26 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def admin() -> dict[str, str]:
+    """Headers of the bootstrap admin read token of the `settings` fixture."""
+    return bearer(ADMIN_TOKEN)
+
+
+class EdgeAuth(httpx.Auth):
+    """What the edge's uploader sends: its bearer key and the signature of the body."""
+
+    requires_request_body = True
+
+    def __init__(self, key: str, clock_s: Callable[[], float] = time.time) -> None:
+        self.key = key
+        self.clock_s = clock_s
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        request.headers.update(sign_headers(signing_key(self.key), request.content, self.clock_s()))
+        yield request
+
+
 @pytest.fixture
 def registry_path(tmp_path: Path) -> Path:
     path = tmp_path / "registry.toml"
@@ -104,6 +127,7 @@ def settings(tmp_path: Path, registry_path: Path) -> CentralSettings:
         sqlite_path=tmp_path / "data" / "central.sqlite3",
         max_batch_readings=100,
         max_body_bytes=64 * 1024,
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
     )
 
 

@@ -16,7 +16,7 @@ from central.__main__ import main
 from central.auth import EdgeAuthenticator
 from central.registry import parse_registry
 from harness.ports import free_port, wait_for_port
-from tests.central.conftest import KEY_S1, batch, bearer, card, meter, scale
+from tests.central.conftest import KEY_S1, EdgeAuth, batch, card, meter, scale
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_serve_stores_over_real_http(tmp_path: Path, registry_path: Path) -> Non
             meter(0, 1_763_600_000_000, "gas", 3.5, device="gas-1"),
         ]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            response = client.post("/api/v1/ingest", json=batch(readings), headers=bearer(KEY_S1))
+            response = client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == 3
             assert client.get("/api/v1/health").json()["status"] == "ok"

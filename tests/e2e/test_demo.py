@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.ports import free_port
+
 pytestmark = pytest.mark.e2e
 
 
@@ -27,6 +29,9 @@ def test_demo_ends_by_itself_and_prints_a_json_summary(tmp_path: Path) -> None:
             "--start-date",
             "2026-11-16",
             "--json",
+            # Not the README's default 8000: suites running side by side would share it.
+            "--port",
+            str(free_port()),
             "--workdir",
             str(tmp_path / "demo"),
         ],

@@ -122,7 +122,9 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         stack.wait_delivered(truth, timeout_s=300)
         reports: dict[tuple[str, str], dict[str, Any]] = {}
         daily: dict[tuple[str, str], dict[str, Any]] = {}
-        with httpx.Client(base_url=stack.central_url, timeout=120) as client:
+        with httpx.Client(
+            base_url=stack.central_url, timeout=120, headers=stack.read_headers
+        ) as client:
             for site in SITES:
                 for granularity in ("service", "day"):
                     response = client.get(

@@ -33,7 +33,9 @@ def test_kpis_per_service_day_and_region_match_the_truth(tmp_path: Path) -> None
     with Stack(StackSettings(workdir=tmp_path / "stack", sites=sites)) as stack:
         truth = stack.run_simulator(start_date=first, days=2, seed=11, speed=0, timeout_s=180)
         stack.wait_delivered(truth, timeout_s=180)
-        with httpx.Client(base_url=stack.central_url, timeout=30) as client:
+        with httpx.Client(
+            base_url=stack.central_url, timeout=30, headers=stack.read_headers
+        ) as client:
             reports = {
                 site: client.get(
                     "/api/v1/kpis",

@@ -1,21 +1,27 @@
 """Central's HTTP API fuzzed from its own OpenAPI schema (schemathesis) on a real uvicorn process.
 
-Positive and negative examples for every operation, with a valid edge key so that the fuzzer gets
-past authentication: central must never answer 5xx, and every 4xx must say why (`detail`).
+Positive and negative examples for every operation, with valid credentials so that the fuzzer gets
+past authentication (a signed upload with the edge's key on ingest, an admin read token elsewhere):
+central must never answer 5xx, and every 4xx must say why (`detail`).
 """
 
+import hashlib
 import itertools
+import secrets
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import checks
 from schemathesis.generation import GenerationMode
 
+from contract.signing import sign_headers, signing_key
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module
 from harness.registry import write_registry
@@ -26,9 +32,10 @@ EXAMPLES_PER_OPERATION = 40
 
 
 @pytest.fixture(scope="module")
-def central_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def central_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     workdir: Path = tmp_path_factory.mktemp("fuzz")
     credentials = write_registry(workdir / "sites.toml", ["site-01"])
+    admin_token = secrets.token_urlsafe(24)
     port = free_port()
     env = {
         "CENTRAL_REGISTRY_PATH": str(workdir / "sites.toml"),
@@ -36,11 +43,30 @@ def central_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "CENTRAL_HOST": "127.0.0.1",
         "CENTRAL_PORT": str(port),
         "CENTRAL_LOG_LEVEL": "WARNING",
+        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(admin_token.encode()).hexdigest(),
     }
     with ManagedProcess("central", python_module("central", "serve"), env, workdir) as central:
         wait_for_port("127.0.0.1", port, timeout_s=30)
-        yield f"http://127.0.0.1:{port}", credentials["site-01"].api_key
+        yield f"http://127.0.0.1:{port}", credentials["site-01"].api_key, admin_token
         central.check_running()  # no crash during the whole run
+
+
+class Credentials(requests.auth.AuthBase):
+    """The edge's bearer key and body signature on ingest; the admin read token elsewhere."""
+
+    def __init__(self, api_key: str, admin_token: str) -> None:
+        self.api_key = api_key
+        self.admin_token = admin_token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if request.path_url.startswith("/api/v1/ingest"):
+            body = request.body or b""
+            content = body.encode() if isinstance(body, str) else body
+            request.headers["Authorization"] = f"Bearer {self.api_key}"
+            request.headers.update(sign_headers(signing_key(self.api_key), content, time.time()))
+        else:
+            request.headers["Authorization"] = f"Bearer {self.admin_token}"
+        return request
 
 
 def detail_on_client_errors(response: object) -> None:
@@ -52,10 +78,10 @@ def detail_on_client_errors(response: object) -> None:
         assert body.get("detail"), body
 
 
-def test_no_server_errors_and_clear_client_errors(central_url: tuple[str, str]) -> None:
-    url, api_key = central_url
+def test_no_server_errors_and_clear_client_errors(central_url: tuple[str, str, str]) -> None:
+    url, api_key, admin_token = central_url
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    headers = {"Authorization": f"Bearer {api_key}"}
+    auth = Credentials(api_key, admin_token)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 4
     statuses: Counter[int] = Counter()
@@ -69,7 +95,7 @@ def test_no_server_errors_and_clear_client_errors(central_url: tuple[str, str]) 
             database=None,
         )
         def fuzz(case: schemathesis.Case) -> None:
-            response = case.call(headers=headers, timeout=30)
+            response = case.call(auth=auth, timeout=30)
             statuses[response.status_code] += 1
             case.validate_response(
                 response,
@@ -90,3 +116,5 @@ def test_no_server_errors_and_clear_client_errors(central_url: tuple[str, str]) 
     # Both valid and invalid requests were made, and the invalid ones were refused.
     assert sum(n for code, n in statuses.items() if code < 300) > 0, statuses
     assert statuses[422] > 0, statuses
+    # Authentication did not hide the API from the fuzzer.
+    assert statuses[401] < sum(statuses.values()) / 10, statuses

@@ -15,7 +15,17 @@ from central.app import create_app
 from central.settings import CentralSettings
 from central.store import ReadingsStore
 from central.store.sqlite import SqliteStore
-from tests.central.conftest import KEY_S1, KEY_S2, batch, bearer, card, in_process, meter, scale
+from tests.central.conftest import (
+    KEY_S1,
+    KEY_S2,
+    EdgeAuth,
+    batch,
+    bearer,
+    card,
+    in_process,
+    meter,
+    scale,
+)
 
 URL = "/api/v1/ingest"
 
@@ -52,7 +62,7 @@ async def test_batch_for_another_site_is_403(
     client: httpx.AsyncClient, settings: CentralSettings
 ) -> None:
     response = await client.post(
-        URL, json=batch(three_readings(), site="s2"), headers=bearer(KEY_S1)
+        URL, json=batch(three_readings(), site="s2"), auth=EdgeAuth(KEY_S1)
     )
     assert response.status_code == 403
     assert response.json()["detail"] == "edge 'edge-s1' may write only site 's1', not 's2'"
@@ -75,7 +85,7 @@ async def test_batch_for_another_site_is_403(
 async def test_malformed_envelope_is_422_naming_the_field(
     client: httpx.AsyncClient, body: bytes, named: str
 ) -> None:
-    response = await client.post(URL, content=body, headers=bearer(KEY_S1))
+    response = await client.post(URL, content=body, auth=EdgeAuth(KEY_S1))
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert detail.startswith("malformed upload batch: ")
@@ -86,12 +96,12 @@ async def test_too_many_readings_is_413(
     client: httpx.AsyncClient, settings: CentralSettings
 ) -> None:
     readings = [card(i, 1_700_000_000_000 + i, i) for i in range(settings.max_batch_readings + 1)]
-    response = await client.post(URL, json=batch(readings), headers=bearer(KEY_S1))
+    response = await client.post(URL, json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert response.status_code == 413
     assert f"limit of {settings.max_batch_readings} readings" in response.json()["detail"]
     # the same count with one bad reading takes the slow path and is refused as well
     readings[0]["seq"] = -1
-    response = await client.post(URL, json=batch(readings), headers=bearer(KEY_S1))
+    response = await client.post(URL, json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert response.status_code == 413
     assert stored_count(settings) == 0
 
@@ -123,8 +133,8 @@ async def test_same_batch_twice_is_stored_once(
 ) -> None:
     body = batch(three_readings(), batch_id="b-42")
     with caplog.at_level(logging.INFO, logger="central.api.ingest"):
-        first = await client.post(URL, json=body, headers=bearer(KEY_S1))
-        second = await client.post(URL, json=body, headers=bearer(KEY_S1))
+        first = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
+        second = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
     assert first.status_code == second.status_code == 200
     assert first.json() == {"batch_id": "b-42", "accepted": 3, "duplicates": 0, "rejected": []}
     assert second.json() == {"batch_id": "b-42", "accepted": 0, "duplicates": 3, "rejected": []}
@@ -142,7 +152,7 @@ async def test_bad_readings_are_rejected_and_good_ones_stored(
     readings.append(bad_kind)
     readings.append("not an object")
     response = await client.post(
-        URL, json=batch(readings, batch_id="b-mixed"), headers=bearer(KEY_S1)
+        URL, json=batch(readings, batch_id="b-mixed"), auth=EdgeAuth(KEY_S1)
     )
     assert response.status_code == 200
     result = response.json()
@@ -179,13 +189,13 @@ async def test_store_unavailable_is_503_with_retry_after(
         blocker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
         try:
             blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the lock past busy_timeout
-            response = await client.post(URL, json=batch(three_readings()), headers=bearer(KEY_S1))
+            response = await client.post(URL, json=batch(three_readings()), auth=EdgeAuth(KEY_S1))
         finally:
             blocker.close()
         assert response.status_code == 503
         assert int(response.headers["retry-after"]) > 0
         assert "database is locked" in response.json()["detail"]
-        retried = await client.post(URL, json=batch(three_readings()), headers=bearer(KEY_S1))
+        retried = await client.post(URL, json=batch(three_readings()), auth=EdgeAuth(KEY_S1))
         assert retried.json()["accepted"] == 3
 
 
@@ -193,7 +203,7 @@ async def test_each_edge_writes_its_own_site(
     client: httpx.AsyncClient, settings: CentralSettings
 ) -> None:
     response = await client.post(
-        URL, json=batch(three_readings(), site="s2", edge="edge-s2"), headers=bearer(KEY_S2)
+        URL, json=batch(three_readings(), site="s2", edge="edge-s2"), auth=EdgeAuth(KEY_S2)
     )
     assert response.status_code == 200
     with sqlite3.connect(settings.sqlite_path) as conn:
@@ -207,7 +217,7 @@ async def test_duplicates_the_edge_dropped_are_accepted_without_readings(
     body = batch([], batch_id="dups")
     body["duplicates"] = [{"id": 7, "device": "m1", "device_time_ms": 1_700_000_000_000}]
     for _ in range(2):  # a resend counts once
-        response = await client.post(URL, json=body, headers=bearer(KEY_S1))
+        response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
         assert response.status_code == 200
         assert response.json() == {"batch_id": "dups", "accepted": 0, "duplicates": 0,
                                    "rejected": []}  # fmt: skip
@@ -215,5 +225,5 @@ async def test_duplicates_the_edge_dropped_are_accepted_without_readings(
         rows = conn.execute("SELECT device, duplicates FROM duplicate_counts").fetchall()
     assert rows == [("m1", 1)]
     del body["duplicates"]
-    response = await client.post(URL, json=body, headers=bearer(KEY_S1))
+    response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
     assert response.status_code == 422

@@ -12,7 +12,18 @@ import pytest
 
 from central.app import create_app
 from central.settings import CentralSettings
-from tests.central.conftest import KEY_S1, batch, bearer, card, in_process, meter, scale, utc_ms
+from tests.central.conftest import (
+    ADMIN_TOKEN,
+    KEY_S1,
+    EdgeAuth,
+    admin,
+    batch,
+    card,
+    in_process,
+    meter,
+    scale,
+    utc_ms,
+)
 
 KEY_S2 = "test-key-of-edge-s2"
 
@@ -76,8 +87,13 @@ def local(hour: float, day: int = 20) -> int:
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     registry = tmp_path / "registry.toml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    settings = CentralSettings(registry_path=registry, sqlite_path=tmp_path / "central.sqlite3")
+    settings = CentralSettings(
+        registry_path=registry,
+        sqlite_path=tmp_path / "central.sqlite3",
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
+    )
     async with in_process(create_app(settings)) as http:
+        http.headers.update(admin())  # reads; ingest authenticates per request as its edge
         yield http
 
 
@@ -88,7 +104,7 @@ async def ingest(
     response = await client.post(
         "/api/v1/ingest",
         json=batch(readings, batch_id=batch_id, site=site, edge=edge),
-        headers=bearer(key),
+        auth=EdgeAuth(key),
     )
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()

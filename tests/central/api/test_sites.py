@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import KEY_S1, batch, bearer, card, meter, scale, utc_ms
+from tests.central.conftest import KEY_S1, EdgeAuth, admin, batch, card, meter, scale, utc_ms
 
 # Asia/Shanghai is UTC+8: local 2026-11-20 hh:mm is UTC (hh - 8):mm, the day before when hh < 8.
 
@@ -62,7 +62,7 @@ async def ingested(client: httpx.AsyncClient) -> httpx.AsyncClient:
         response = await client.post(
             "/api/v1/ingest",
             json=batch(readings[start : start + 20], batch_id=f"b{number}"),
-            headers=bearer(KEY_S1),
+            auth=EdgeAuth(KEY_S1),
         )
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == []
@@ -70,7 +70,9 @@ async def ingested(client: httpx.AsyncClient) -> httpx.AsyncClient:
 
 
 async def test_daily_kpis_match_the_hand_computed_values(ingested: httpx.AsyncClient) -> None:
-    response = await ingested.get("/api/v1/sites/s1/kpis/daily", params={"date": "2026-11-20"})
+    response = await ingested.get(
+        "/api/v1/sites/s1/kpis/daily", params={"date": "2026-11-20"}, headers=admin()
+    )
     assert response.status_code == 200, response.text
     kpis = response.json()
     assert (kpis["site"], kpis["date"], kpis["timezone"]) == ("s1", "2026-11-20", "Asia/Shanghai")
@@ -134,7 +136,9 @@ async def test_daily_kpis_match_the_hand_computed_values(ingested: httpx.AsyncCl
 
 async def test_one_service_only(ingested: httpx.AsyncClient) -> None:
     response = await ingested.get(
-        "/api/v1/sites/s1/kpis/daily", params={"date": "2026-11-20", "service": "lunch"}
+        "/api/v1/sites/s1/kpis/daily",
+        params={"date": "2026-11-20", "service": "lunch"},
+        headers=admin(),
     )
     assert response.status_code == 200
     kpis = response.json()
@@ -143,7 +147,9 @@ async def test_one_service_only(ingested: httpx.AsyncClient) -> None:
 
 
 async def test_another_date_has_no_data(ingested: httpx.AsyncClient) -> None:
-    kpis = (await ingested.get("/api/v1/sites/s1/kpis/daily?date=2026-11-22")).json()
+    kpis = (
+        await ingested.get("/api/v1/sites/s1/kpis/daily?date=2026-11-22", headers=admin())
+    ).json()
     assert kpis["readings"] == 0
     assert kpis["day"]["energy"] == {"electricity_kwh": None, "gas_m3": None, "water_m3": None}
 
@@ -161,7 +167,7 @@ async def test_another_date_has_no_data(ingested: httpx.AsyncClient) -> None:
 async def test_daily_errors(
     client: httpx.AsyncClient, path: str, status: int, message: str
 ) -> None:
-    response = await client.get(path)
+    response = await client.get(path, headers=admin())
     assert response.status_code == status
     assert message in response.json()["detail"]
 
@@ -169,7 +175,7 @@ async def test_daily_errors(
 async def test_sites_and_health(client: httpx.AsyncClient) -> None:
     health = await client.get("/api/v1/health")
     assert health.json() == {"status": "ok", "store": "sqlite", "sites": 2}
-    sites = (await client.get("/api/v1/sites")).json()
+    sites = (await client.get("/api/v1/sites", headers=admin())).json()
     assert [s["id"] for s in sites] == ["s1", "s2"]
     assert sites[0]["timezone"] == "Asia/Shanghai"
     assert sites[0]["registered_staff"] == 600
@@ -193,7 +199,7 @@ async def test_openapi_documents_the_upload_batch(client: httpx.AsyncClient) -> 
 
 
 async def test_stats_count_what_is_stored(ingested: httpx.AsyncClient) -> None:
-    stats = (await ingested.get("/api/v1/sites/s1/stats")).json()
+    stats = (await ingested.get("/api/v1/sites/s1/stats", headers=admin())).json()
     assert stats == {"site": "s1", "readings": len(day_readings()), "rejected": 0}
-    assert (await ingested.get("/api/v1/sites/s2/stats")).json()["readings"] == 0
-    assert (await ingested.get("/api/v1/sites/s9/stats")).status_code == 404
+    assert (await ingested.get("/api/v1/sites/s2/stats", headers=admin())).json()["readings"] == 0
+    assert (await ingested.get("/api/v1/sites/s9/stats", headers=admin())).status_code == 404

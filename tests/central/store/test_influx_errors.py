@@ -17,7 +17,7 @@ from central.store.influx import InfluxStore
 from central.store.influx_schema import reading_point
 from contract import CardRecord
 from harness.ports import free_port
-from tests.central.conftest import KEY_S1, batch, bearer, card, in_process, utc_ms
+from tests.central.conftest import KEY_S1, EdgeAuth, batch, card, in_process, utc_ms
 
 READING = CardRecord(device="card-1", boot="b1", seq=1, device_time_ms=1000, received_ms=1001,
                      person="ab" * 8)  # fmt: skip
@@ -87,7 +87,7 @@ async def test_ingest_answers_503_while_influxdb_is_down(settings: CentralSettin
     async with in_process(create_app(down)) as client:
         t = utc_ms(2026, 1, 1, 4)
         answer = await client.post(
-            "/api/v1/ingest", json=batch([card(0, t, 1)]), headers=bearer(KEY_S1)
+            "/api/v1/ingest", json=batch([card(0, t, 1)]), auth=EdgeAuth(KEY_S1)
         )
         health = await client.get("/api/v1/health")
     assert answer.status_code == 503
