@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from central.api import alerts, health, ingest, kpis, sites
+from central.api import alerts, health, ingest, kpis, load_curve, quota, regions, sites
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
 from central.auth import EdgeAuthenticator
+from central.dashboard import mount_dashboard
 from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
@@ -61,6 +62,9 @@ def create_app(
     install_error_handlers(app)
     for router in (ingest.router, health.router, sites.router, kpis.router, alerts.router):
         app.include_router(router, prefix=API_PREFIX)
+    for router in (regions.router, load_curve.router, quota.router):  # read by the dashboard
+        app.include_router(router, prefix=API_PREFIX)
+    mount_dashboard(app)
 
     def openapi() -> dict[str, Any]:
         # The ingest route reads its body raw (size limit, partial acceptance), so FastAPI cannot
