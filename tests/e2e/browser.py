@@ -85,8 +85,8 @@ def api_requests(driver: Any) -> list[dict[str, Any]]:
     return found
 
 
-def screenshot(driver: Any, path: Path, *, width: int, max_bytes: int | None = None) -> Path:
-    """A full-page screenshot at a fixed width: PNG, or JPEG when the PNG would exceed max_bytes."""
+def screenshot(driver: Any, path: Path, *, width: int) -> Path:
+    """A full-page PNG screenshot at a fixed width."""
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -99,18 +99,8 @@ def screenshot(driver: Any, path: Path, *, width: int, max_bytes: int | None = N
             "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
         )
         data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"]
-        image = base64.b64decode(data)
-        if max_bytes is not None and len(image) > max_bytes:
-            path = path.with_suffix(".jpg")
-            for quality in (85, 75, 65, 50):
-                data = driver.execute_cdp_cmd(
-                    "Page.captureScreenshot", {"format": "jpeg", "quality": quality}
-                )["data"]
-                image = base64.b64decode(data)
-                if len(image) <= max_bytes:
-                    break
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(image)
+    path.write_bytes(base64.b64decode(data))
     return path

@@ -68,6 +68,12 @@ def check_equal(driver: Any, name: str, scope: str, api_value: float | None) -> 
     )
 
 
+def readme_image(driver: Any, name: str) -> None:
+    path = screenshot(driver, README_IMAGES / name, width=WIDTH)
+    size = path.stat().st_size
+    assert size < MAX_README_IMAGE_BYTES, f"{path} is {size} bytes: keep README images small"
+
+
 def wait_rendered(driver: Any, after: int) -> int:
     """Wait for a render newer than `after` to finish; return its number."""
 
@@ -137,8 +143,7 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             assert diners["total"]["kpis"]["diners"]["value"] > 0
             screenshot(driver, ARTIFACTS / "region.png", width=WIDTH)
             if update_readme:
-                screenshot(driver, README_IMAGES / "dashboard-region.png", width=WIDTH,
-                           max_bytes=MAX_README_IMAGE_BYTES)  # fmt: skip
+                readme_image(driver, "dashboard-region.png")
 
             # click through to a canteen: its cards equal /kpis of the same period
             driver.find_element(By.CSS_SELECTOR, 'a.site-link[data-site="site-02"]').click()
@@ -177,8 +182,7 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
                 check_equal(driver, kpi, "site-02", day["total"]["kpis"][kpi]["value"])
             screenshot(driver, ARTIFACTS / "site.png", width=WIDTH)
             if update_readme:
-                screenshot(driver, README_IMAGES / "dashboard-site.png", width=WIDTH,
-                           max_bytes=MAX_README_IMAGE_BYTES)  # fmt: skip
+                readme_image(driver, "dashboard-site.png")
 
             # the viewer's language, switched by hand: Chinese labels, the same figures
             Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
