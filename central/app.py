@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from central.api import alerts, health, ingest, kpis, sites
+from central.api import alerts, health, ingest, kpis, load_curve, quota, regions, sites
 from central.api.access import READ_ACCESS, READ_RESPONSES
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
 from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
+from central.dashboard import mount_dashboard
 from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
@@ -28,7 +29,14 @@ VERSION = "0.1.0"
 PUBLIC_ROUTERS = (health.router,)  # no credentials
 EDGE_ROUTERS = (ingest.router,)  # edge API key and signed body, checked in the route
 # Read token; a {site} path parameter or site=/region= query is checked against its scope.
-READ_ROUTERS = (sites.router, kpis.router, alerts.router)
+READ_ROUTERS = (
+    sites.router,
+    kpis.router,
+    alerts.router,
+    regions.router,
+    load_curve.router,
+    quota.router,
+)
 
 StoreOpener = Callable[[CentralSettings], AbstractAsyncContextManager[ReadingsStore]]
 
@@ -89,6 +97,7 @@ def create_app(
         app.include_router(
             router, prefix=API_PREFIX, dependencies=READ_ACCESS, responses=READ_RESPONSES
         )
+    mount_dashboard(app)
 
     def openapi() -> dict[str, Any]:
         # The ingest route reads its body raw (size limit, partial acceptance), so FastAPI cannot

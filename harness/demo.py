@@ -16,6 +16,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from harness.compare import Comparison, compare_site_day, format_table
@@ -88,6 +89,20 @@ def default_port() -> int:
     return 8000
 
 
+def dashboard_url(
+    central_url: str, first: date, last: date, token: str | None = None, region: str | None = None
+) -> str:
+    """A ready link to the dashboard showing the simulated dates; a read token, when central needs
+    one, rides in the fragment (never sent to the server, moved into the tab's sessionStorage)."""
+    params = {"view": "region", "period": "custom", "start": first.isoformat(),
+              "end": last.isoformat(), "date": last.isoformat()}  # fmt: skip
+    if region is not None:
+        params["region"] = region
+    if token is not None:
+        params["token"] = token
+    return f"{central_url}/dashboard/#{urlencode(params)}"
+
+
 def summary(rows: list[Comparison]) -> dict[str, Any]:
     sites: dict[str, Any] = {}
     for row in rows:
@@ -130,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             "(in /docs press Authorize; curl -H 'Authorization: Bearer <token>')",
             file=out,
         )
+        last = start + timedelta(days=args.days - 1)
+        link = dashboard_url(stack.central_url, start, last, token=stack.admin_token)
+        print(f"demo: dashboard at {link}", file=out)
         truth = stack.run_simulator(
             start_date=start.isoformat(),
             days=args.days,
@@ -157,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.duration is None:
             print(
-                f"demo: central keeps running at {stack.central_url}/docs; Ctrl-C stops everything",
+                f"demo: central keeps running at {stack.central_url}/docs and the dashboard at "
+                f"{stack.central_url}/dashboard/; Ctrl-C stops everything",
                 file=out,
             )
             stop = threading.Event()

@@ -1,6 +1,7 @@
 # Sourced by scripts/test, scripts/demo, scripts/check and scripts/bench: makes a fresh machine ready.
 # - Debian's mosquitto through apt-get when it is missing and we are root (else a note is printed);
 # - Debian's victoria-metrics the same way (the InfluxDB v2 write API the store tests write to);
+# - Debian's chromium and chromium-driver (the dashboard's browser test) the same way;
 # - a virtual environment in .venv with the project and its dev tools, reinstalled when
 #   pyproject.toml changes.
 set -euo pipefail
@@ -39,6 +40,25 @@ ensure_victoria_metrics() {
     # Not fatal: the write-path tests skip with this reason.
     echo "bootstrap: victoria-metrics is missing and apt-get is not usable here (need root)" >&2
   fi
+}
+
+ensure_chromium() {
+  # Optional: without a browser, tests/e2e/test_dashboard.py skips with the reason.
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing chromium and chromium-driver with apt-get" >&2
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium chromium-driver fonts-noto-cjk >/dev/null; }; then
+      echo "bootstrap: chromium could not be installed; the browser test will skip" >&2
+    fi
+  else
+    echo "bootstrap: chromium is missing and apt-get is not usable here (need root);" \
+      "the browser test will skip" >&2
+  fi
+  return 0
 }
 
 ensure_venv() {

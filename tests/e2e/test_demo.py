@@ -3,10 +3,12 @@
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from harness.demo import dashboard_url
 from harness.ports import free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,3 +48,15 @@ def test_demo_ends_by_itself_and_prints_a_json_summary(tmp_path: Path) -> None:
     day = summary["sites"]["site-01"]["2026-11-16"]["day"]
     assert day["meals"]["measured"] == day["meals"]["truth"] > 0
     assert "site-01" in result.stderr  # the table went to stderr, the JSON alone to stdout
+    # a ready link to the dashboard, showing the simulated dates
+    assert "/dashboard/#view=region&period=custom&start=2026-11-16&end=2026-11-16" in result.stderr
+
+
+def test_dashboard_link_carries_the_period_and_a_token_in_the_fragment() -> None:
+    url = dashboard_url(
+        "http://127.0.0.1:8000", date(2026, 11, 16), date(2026, 11, 17), "t0k", "city:Hangzhou"
+    )
+    assert url == (
+        "http://127.0.0.1:8000/dashboard/#view=region&period=custom&start=2026-11-16"
+        "&end=2026-11-17&date=2026-11-17&region=city%3AHangzhou&token=t0k"
+    )

@@ -181,3 +181,22 @@ async def test_query_scopes_of_kpi_ranking_and_alert_routes_are_checked(
         assert response.status_code == status, (path, response.text)
         if status == 403:
             assert "may not read" in response.json()["detail"]
+
+
+async def test_regions_list_only_what_the_reader_may_see(
+    regional: CentralSettings,
+    regional_client: httpx.AsyncClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    viewer = bearer(token(regional, capsys, "--name", "zj2", "--region", "province:Zhejiang"))
+    tags = {
+        r["tag"]: r["sites"]
+        for r in (await regional_client.get("/api/v1/regions", headers=viewer)).json()
+    }
+    assert tags == {
+        "province:Zhejiang": ["hz-1", "nb-1"],
+        "city:Hangzhou": ["hz-1"],
+        "city:Ningbo": ["nb-1"],
+    }
+    everything = (await regional_client.get("/api/v1/regions", headers=admin())).json()
+    assert {r["tag"] for r in everything} >= {"province:Jiangsu", "city:Suzhou"}

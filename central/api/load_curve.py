@@ -1,0 +1,129 @@
+"""GET /api/v1/sites/{site}/load-curve: 15-minute energy per quantity over one local day.
+
+Read tokens (issue 4) will be added to this router as a dependency.
+"""
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from central.api.csv_export import csv_response
+from central.api.dashboard_schemas import LoadCurveOut, QuantityCurveOut, ServiceSpanOut
+from central.api.deps import RegistryDep, StoreDep
+from central.api.errors import UnknownSite
+from central.api.schemas import ErrorDetail
+from central.api.sites import parse_local_date
+from central.kpi.daytable import METER_MARGIN_MS, QUANTITIES
+from central.kpi.loadcurve import DEFAULT_INTERVAL_MS, LoadCurve, load_curve
+from central.kpi.windows import day_windows
+from central.reporting import METER_LOOKAROUND_MS
+from contract import Quantity
+
+router = APIRouter(tags=["sites"])
+
+_UNITS = {Quantity.ELECTRICITY.value: "kWh", Quantity.GAS.value: "m3", Quantity.WATER.value: "m3"}
+_HOURS_PER_INTERVAL = DEFAULT_INTERVAL_MS / 3_600_000
+
+
+def _local(ms: int, zone: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=zone)
+
+
+def _curves_out(curve: LoadCurve) -> list[QuantityCurveOut]:
+    out = []
+    for quantity in QUANTITIES:
+        found = curve.quantities[quantity]
+        out.append(
+            QuantityCurveOut(
+                quantity=quantity,
+                unit=_UNITS[quantity],
+                present=found is not None,
+                used=found.used.tolist() if found is not None else None,
+                estimated=found.estimated.tolist() if found is not None else None,
+                total=float(found.used.sum()) if found is not None else None,
+            )
+        )
+    return out
+
+
+def _csv(starts: list[datetime], quantities: list[QuantityCurveOut]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    present = [q for q in quantities if q.used is not None and q.estimated is not None]
+    writer.writerow(
+        ["start"]
+        + [f"{q.quantity} [{q.unit}]" for q in present]
+        + [f"{q.quantity}_estimated [{q.unit}]" for q in present]
+    )
+    for i, start in enumerate(starts):
+        writer.writerow(
+            [start.isoformat()]
+            + [q.used[i] for q in present if q.used is not None]
+            + [q.estimated[i] for q in present if q.estimated is not None]
+        )
+    return out.getvalue()
+
+
+@router.get(
+    "/sites/{site}/load-curve",
+    response_model=LoadCurveOut,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "format=csv"},
+        **{code: {"model": ErrorDetail} for code in (404, 422, 503)},
+    },
+)
+async def site_load_curve(
+    site: str,
+    registry: RegistryDep,
+    store: StoreDep,
+    on: Annotated[str, Query(alias="date", description="local date of the site, YYYY-MM-DD")],
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response | LoadCurveOut:
+    """Electricity (kWh), gas and water (m3) per 15 minutes of a local day, with the meal
+    services' times for shading; the intervals add up to the day's consumption of /kpis."""
+    found = registry.site(site)
+    if found is None:
+        raise UnknownSite(f"unknown site {site[:64]!r}")
+    local_date = parse_local_date(on)
+    windows = day_windows(found, local_date)
+    readings = await store.load_readings(
+        site,
+        windows.day.start_ms - METER_MARGIN_MS,
+        windows.day.end_ms + METER_MARGIN_MS,
+        meter_lookaround_ms=METER_LOOKAROUND_MS,
+        meter_devices=tuple(found.kpi.meters),
+    )
+    curve = load_curve(found.kpi, windows, readings.meter)
+    zone = found.timezone
+    starts = [_local(int(ms), zone) for ms in curve.starts_ms]
+    quantities = _curves_out(curve)
+    if output == "csv":
+        return csv_response(_csv(starts, quantities), f"load-curve-{site}-{local_date}.csv")
+    electricity = curve.quantities[Quantity.ELECTRICITY.value]
+    return LoadCurveOut(
+        site=site,
+        date=local_date,
+        timezone=zone.key,
+        interval_min=DEFAULT_INTERVAL_MS // 60_000,
+        start=starts,
+        quantities=quantities,
+        peak_demand_kw=(
+            float(electricity.used.max()) / _HOURS_PER_INTERVAL
+            if electricity is not None and electricity.used.size
+            else None
+        ),
+        services=[
+            ServiceSpanOut(
+                name=s.service,
+                start=_local(s.diners.start_ms, zone),
+                end=_local(s.diners.end_ms, zone),
+                energy_start=_local(s.energy.start_ms, zone),
+            )
+            for s in windows.services
+        ],
+    )

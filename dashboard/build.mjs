@@ -1,0 +1,69 @@
+// Builds the dashboard into central/dashboard/static: one JS and one CSS bundle with a content
+// hash in their names, and index.html referring to them. build-info.json records the hash of the
+// sources, so a test can tell (without Node) that the committed bundle is not stale.
+
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = join(here, "src");
+const out = join(here, "..", "central", "dashboard", "static");
+const assets = join(out, "assets");
+
+/** SHA-256 over the sources and the pinned dependencies; tests/central/test_dashboard.py
+ * computes the same. */
+export function sourceHash() {
+  const hash = createHash("sha256");
+  const files = [
+    ...readdirSync(src).sort().map((name) => join("src", name)),
+    "package.json",
+    "package-lock.json",
+    "build.mjs",
+  ];
+  for (const name of files) {
+    hash.update(name.replaceAll("\\", "/"));
+    hash.update("\0");
+    hash.update(readFileSync(join(here, name)));
+    hash.update("\0");
+  }
+  return hash.digest("hex");
+}
+
+const short = (text) => createHash("sha256").update(text).digest("hex").slice(0, 12);
+
+const result = await esbuild.build({
+  entryPoints: [join(src, "main.js")],
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2020"],
+  legalComments: "linked",
+  write: false,
+  outdir: assets,
+  logLevel: "warning",
+});
+const js = result.outputFiles.find((f) => f.path.endsWith(".js"));
+const license = result.outputFiles.find((f) => f.path.endsWith(".LEGAL.txt"));
+const css = (await esbuild.build({ entryPoints: [join(src, "style.css")], bundle: true, minify: true, write: false, outdir: assets })).outputFiles[0];
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(assets, { recursive: true });
+const jsName = `dashboard-${short(js.contents)}.js`;
+const cssName = `dashboard-${short(css.contents)}.css`;
+let code = js.text;
+if (license) {
+  writeFileSync(join(assets, "THIRD-PARTY-LICENSES.txt"), license.contents);
+  code = code.replace(/\/\/# debugId=.*$|\/\*! For license information.*?\*\/\n?/gm, "");
+}
+writeFileSync(join(assets, jsName), code);
+writeFileSync(join(assets, cssName), css.contents);
+const page = readFileSync(join(src, "index.html"), "utf8")
+  .replace("{{js}}", `assets/${jsName}`)
+  .replace("{{css}}", `assets/${cssName}`);
+writeFileSync(join(out, "index.html"), page);
+const info = { source_sha256: sourceHash(), js: `assets/${jsName}`, css: `assets/${cssName}`, js_bytes: js.contents.length };
+writeFileSync(join(out, "build-info.json"), JSON.stringify(info, null, 2) + "\n");
+console.log(`dashboard: ${jsName} (${(js.contents.length / 1024).toFixed(0)} KiB), ${cssName}`);

@@ -1,0 +1,247 @@
+// Site view: diners, waste per diner by stream and clean-plate rate per meal service over the
+// weeks, electricity, gas and water per meal, the quota burn-down of the month and year, the daily
+// load curve with the meal services shaded, device status and data quality, and open alerts.
+
+import { getJson } from "./api.js";
+import { chart, panel, valueAxis } from "./charts.js";
+import { addDays, focusDate, periodParams } from "./dates.js";
+import { formatNumber, kpiElement } from "./format.js";
+import { t, tOr } from "./i18n.js";
+
+const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
+
+const CARDS = [
+  "diners",
+  "waste_per_diner_g",
+  "clean_plate_rate_pct",
+  "electricity_kwh_per_meal",
+  "gas_m3_per_meal",
+  "water_l_per_meal",
+  "energy_kgce_per_meal",
+  "quota_use_pct",
+  "off_hours_share_pct",
+  "peak_demand_kw",
+  "waste_change_vs_baseline_pct",
+];
+const STREAMS = [
+  ["plate", "plate_waste_per_diner_g"],
+  ["prep", "prep_waste_per_diner_g"],
+  ["overproduction", "overproduction_per_diner_g"],
+];
+
+function el(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.append(...children);
+  return node;
+}
+
+function trendParams(state) {
+  if (state.period !== "day") return periodParams(state);
+  return { period: "custom", start: addDays(state.date, -(TREND_DAYS - 1)), end: state.date };
+}
+
+function table(header, rows) {
+  const node = el("table", "data");
+  node.append(el("thead", "", el("tr", "", ...header.map((h) => el("th", "", h)))));
+  const body = el("tbody", "");
+  for (const row of rows) body.append(row);
+  node.append(body);
+  return node;
+}
+
+export async function renderSite(state, app) {
+  const site = app.sites.find((s) => s.id === state.site);
+  if (!site) return (root) => root.append(el("p", "empty", t("noData")));
+  const params = periodParams(state);
+  const trend = trendParams(state);
+  const day = focusDate(state);
+  const sameRange = state.period !== "day";
+  const [report, byService, trendDays, burn, curve, alerts] = await Promise.all([
+    getJson("/kpis", { site: site.id, granularity: "day", ...params }),
+    getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
+    sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
+    getJson(`/sites/${encodeURIComponent(site.id)}/quota-burndown`, { date: day }),
+    getJson(`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }),
+    getJson("/alerts", { site: site.id, date: day }),
+  ]);
+  const days = trendDays || report;
+  const dates = days.rows.map((r) => r.label);
+  const services = site.services.map((s) => s.name);
+  const cell = (service, date) => byService.rows.find((r) => r.service === service && r.label === date);
+  const kpisCsv = (granularity, range) => ({ filename: `kpis-${site.id}-${granularity}.csv`, api: ["/kpis", { site: site.id, granularity, ...range }] });
+
+  return (root) => {
+    root.append(el("h2", "", site.name, el("small", "", ` ${report.start} – ${report.end}`)));
+
+    // period totals
+    const cards = el("div", "cards");
+    for (const name of CARDS) {
+      const kpi = report.total.kpis[name];
+      cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, site.id, kpi), el("span", "unit", ` ${kpi.unit}`))));
+    }
+    const completeness = { value: report.total.quality.completeness_pct, unit: "%", reason: null };
+    cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", " %"))));
+    root.append(el("div", "panel wide", cards));
+    root.append(el("p", "subtitle", t("trendRange", { start: days.start, end: days.end })));
+
+    const grid = el("div", "grid");
+    root.append(grid);
+
+    // diners per service
+    chart(panel(grid, { id: "diners", title: t("dinersPerService"), unit: "persons", csv: kpisCsv("service", trend) }), {
+      xAxis: { type: "category", data: dates },
+      yAxis: valueAxis("persons"),
+      series: services.map((s) => ({ type: "bar", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.diners.value ?? null) })),
+    }, "persons");
+
+    // waste per diner by stream
+    chart(panel(grid, { id: "waste", title: t("wastePerDinerByStream"), unit: "g/diner", csv: kpisCsv("day", trend) }), {
+      xAxis: { type: "category", data: dates },
+      yAxis: valueAxis("g/diner"),
+      series: STREAMS.map(([stream, name]) => ({ type: "bar", stack: "waste", name: tOr(stream), data: days.rows.map((r) => r.kpis[name].value) })),
+    }, "g/diner");
+
+    // clean-plate rate per service
+    chart(panel(grid, { id: "clean-plate", title: t("cleanPlatePerService"), unit: "%", csv: kpisCsv("service", trend) }), {
+      xAxis: { type: "category", data: dates },
+      yAxis: valueAxis("%", { max: 100 }),
+      series: services.map((s) => ({ type: "line", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.clean_plate_rate_pct.value ?? null) })),
+    }, "%");
+
+    // electricity, gas and water per meal
+    for (const [id, name, unit] of [
+      ["electricityPerMeal", "electricity_kwh_per_meal", "kWh/meal"],
+      ["gasPerMeal", "gas_m3_per_meal", "m3/meal"],
+      ["waterPerMeal", "water_l_per_meal", "L/meal"],
+    ]) {
+      chart(panel(grid, { id: name, title: t(id), unit, csv: kpisCsv("day", trend) }), {
+        legend: { show: false },
+        xAxis: { type: "category", data: dates },
+        yAxis: valueAxis(unit),
+        series: [{ type: "bar", name: t(id), data: days.rows.map((r) => r.kpis[name].value) }],
+      }, unit);
+    }
+
+    // quota burn-down, month and year
+    for (const [id, part] of [["quotaMonth", burn.month], ["quotaYear", burn.year]]) {
+      const body = panel(grid, {
+        id: `quota-${part.period}`,
+        title: t(id),
+        unit: "kgce",
+        subtitle: part.quota_kgce === null ? part.reason : `${t("quota")}: ${formatNumber(part.quota_kgce, "kgce")} kgce, ${t("kpi_quota_use_pct")}: ${formatNumber(part.quota_use_pct, "%")} %`,
+        csv: {
+          filename: `quota-${site.id}-${part.period}-${part.start}.csv`,
+          rows: () => [["label", "start", "end", "used [kgce]", "cumulative [kgce]", "allowed [kgce]", "remaining [kgce]"], part.points.map((p) => [p.label, p.start, p.end, p.used_kgce, p.cumulative_kgce, p.allowed_kgce, p.remaining_kgce])],
+        },
+      });
+      const series = [{ type: "line", name: t("cumulative"), areaStyle: { opacity: 0.15 }, data: part.points.map((p) => p.cumulative_kgce) }];
+      if (part.quota_kgce !== null) {
+        series.push({ type: "line", name: t("allowed"), lineStyle: { type: "dashed" }, symbol: "none", data: part.points.map((p) => p.allowed_kgce), markLine: { symbol: "none", data: [{ yAxis: part.quota_kgce, name: t("quota") }], label: { formatter: t("quota") } } });
+      }
+      chart(body, { xAxis: { type: "category", data: part.points.map((p) => p.label) }, yAxis: valueAxis("kgce"), series }, "kgce");
+    }
+
+    // load curve with meal services shaded
+    const hhmm = (text) => text.slice(11, 16);
+    const labels = curve.start.map(hhmm);
+    const slot = (text) => {
+      const i = labels.indexOf(hhmm(text));
+      return i < 0 ? (text.slice(0, 10) < curve.date ? labels[0] : labels[labels.length - 1]) : labels[i];
+    };
+    const shaded = curve.services.map((s) => [
+      { name: tOr(s.name), xAxis: slot(s.start) },
+      { xAxis: slot(s.end) },
+    ]);
+    const loadBody = panel(grid, {
+      id: "load-curve",
+      title: t("loadCurve"),
+      unit: "kWh, m3 / 15 min",
+      wide: true,
+      subtitle: `${t("loadCurveOf", { date: curve.date })}; ${t("kpi_peak_demand_kw")}: ${formatNumber(curve.peak_demand_kw, "kW")} kW`,
+      csv: { filename: `load-curve-${site.id}-${curve.date}.csv`, api: [`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }] },
+    });
+    const present = curve.quantities.filter((q) => q.present);
+    chart(loadBody, {
+      xAxis: { type: "category", data: labels },
+      yAxis: [valueAxis("kWh"), valueAxis("m3", { splitLine: { show: false } })],
+      grid: { left: 56, right: 56, top: 36, bottom: 32 },
+      tooltip: { trigger: "axis" },
+      series: present.map((q, i) => ({
+        type: q.quantity === "electricity" ? "bar" : "line",
+        name: `${tOr(q.quantity)} [${q.unit}]`,
+        yAxisIndex: q.unit === "kWh" ? 0 : 1,
+        symbol: "none",
+        data: q.used,
+        ...(i === 0 ? { markArea: { silent: true, itemStyle: { color: "rgba(232,121,58,0.12)" }, label: { color: "#8a4b1f" }, data: shaded } } : {}),
+      })),
+    }, "kWh");
+
+    // devices and data quality
+    const silent = new Set(alerts.alerts.filter((a) => a.kind === "device_silent").map((a) => a.device));
+    const q = report.total.quality;
+    const figures = el("dl", "figures");
+    for (const [label, value, unit] of [
+      [t("kpi_completeness_pct"), q.completeness_pct, "%"],
+      [t("estimatedShare"), q.estimated_share_pct, "%"],
+      [t("duplicateShare"), q.duplicate_share_pct, "%"],
+      [t("scaleRejected"), q.scale_rejected_below_division + q.scale_rejected_above_max, "count"],
+      [t("counterEvents"), q.resets + q.wraps + q.spikes + q.dips + q.gaps + q.exchanges, "count"],
+    ]) {
+      figures.append(el("dt", "", label), el("dd", "", `${formatNumber(value, unit)}${unit === "%" ? " %" : ""}`));
+    }
+    const devices = report.total.devices;
+    const devBody = panel(root, {
+      id: "devices",
+      title: t("devices"),
+      wide: true,
+      csv: {
+        filename: `devices-${site.id}-${report.start}.csv`,
+        rows: () => [
+          ["device", "kind", "status", "readings", "expected", "completeness [%]", "duplicates_dropped", "clock_skew_median [ms]", "counter_events"],
+          devices.map((d) => [d.device, d.kind, silent.has(d.device) ? "silent" : "reporting", d.readings, d.expected, d.completeness_pct, d.duplicates_dropped, d.clock_skew_median_ms, d.counter_events ? Object.entries(d.counter_events).map(([k, v]) => `${k}=${v}`).join(" ") : ""]),
+        ],
+      },
+    });
+    devBody.append(figures);
+    devBody.append(table(
+      [t("device"), t("kind"), t("status"), t("readings"), t("expected"), `${t("completeness")} [%]`, t("duplicates"), `${t("skew")} [ms]`, t("counterEvents")],
+      devices.map((d) => {
+        const tr = el("tr", silent.has(d.device) ? "silent" : "");
+        tr.dataset.device = d.device;
+        const events = d.counter_events ? Object.entries(d.counter_events).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "0" : "";
+        tr.append(
+          el("td", "", d.device), el("td", "", d.kind),
+          el("td", "", silent.has(d.device) ? `${t("silent")}` : t("ok")),
+          el("td", "num", kpiElement("device.readings", d.device, { value: d.readings, unit: "readings" })),
+          el("td", "num", formatNumber(d.expected, "readings")),
+          el("td", "num", formatNumber(d.completeness_pct, "%")),
+          el("td", "num", formatNumber(d.duplicates_dropped, "count")),
+          el("td", "num", formatNumber(d.clock_skew_median_ms, "ms")),
+          el("td", "", events),
+        );
+        return tr;
+      }),
+    ));
+
+    // open alerts
+    const alertBody = panel(root, {
+      id: "alerts",
+      title: `${t("openAlerts")} (${day})`,
+      wide: true,
+      csv: { filename: `alerts-${site.id}-${day}.csv`, rows: () => [["site", "kind", "device", "value", "threshold", "unit", "message"], alerts.alerts.map((a) => [a.site, a.kind, a.device, a.value, a.threshold, a.unit, a.message])] },
+    });
+    if (!alerts.alerts.length) alertBody.append(el("p", "empty", t("noAlerts", { date: day })));
+    else {
+      alertBody.append(table(
+        [t("kind"), t("device"), t("value"), t("threshold"), t("message")],
+        alerts.alerts.map((a) => {
+          const tr = el("tr", "");
+          tr.dataset.alert = a.kind;
+          tr.append(el("td", "", a.kind), el("td", "", a.device ?? ""), el("td", "num", `${formatNumber(a.value, a.unit)} ${a.unit}`), el("td", "num", `${formatNumber(a.threshold, a.unit)} ${a.unit}`), el("td", "", a.message));
+          return tr;
+        }),
+      ));
+    }
+  };
+}

@@ -1,0 +1,207 @@
+"""GET /regions, /sites/{site}/load-curve and /sites/{site}/quota-burndown: the reads the dashboard
+needs beyond /kpis, over readings ingested through the API into a real SQLite store."""
+
+import csv
+import hashlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from central.app import create_app
+from central.settings import CentralSettings
+from tests.central.conftest import (
+    ADMIN_TOKEN,
+    KEY_S1,
+    EdgeAuth,
+    admin,
+    batch,
+    in_process,
+    meter,
+    utc_ms,
+)
+
+# November 2025: in the past whatever the test machine's clock says, so every day has started.
+REGISTRY = f"""
+[[sites]]
+id = "s1"
+registered_staff = 600
+region = {{ province = "Zhejiang", city = "Hangzhou" }}
+energy_quota_kgce_month = 300.0
+energy_quota_kgce_year = 3650.0
+
+  [[sites.meters]]
+  device = "elec-1"
+  interval_s = 300
+
+[[sites]]
+id = "s2"
+registered_staff = 100
+region = {{ province = "Zhejiang", city = "Ningbo" }}
+
+[[edges]]
+id = "edge-s1"
+site = "s1"
+key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
+"""
+KWH_PER_5_MIN = 1.0
+KGCE_PER_KWH = 0.1229  # the built-in factor set
+
+
+def local(day: int, minute: int) -> int:
+    """Epoch ms of 2025-11-<day> 00:00 Shanghai (UTC+8) plus `minute` minutes."""
+    return utc_ms(2025, 11, day) - 8 * 3_600_000 + minute * 60_000
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    registry = tmp_path / "registry.toml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    settings = CentralSettings(
+        registry_path=registry,
+        sqlite_path=tmp_path / "central.sqlite3",
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
+    )
+    async with in_process(create_app(settings)) as http:
+        http.headers.update(admin())
+        # elec-1 every 5 minutes from 23:00 on the 19th to 01:00 on the 21st, 1 kWh each, with
+        # nothing received from 10:05 to 10:55 on the 20th (a gap: its 12 kWh are estimated).
+        readings: list[dict[str, Any]] = []
+        for step in range(-12, 24 * 12 + 13):
+            minute = step * 5
+            if 10 * 60 < minute < 11 * 60:
+                continue
+            total = 5000.0 + KWH_PER_5_MIN * (step + 12)
+            readings.append(meter(len(readings), local(20, minute), "electricity", total, "elec-1"))
+        response = await http.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
+        assert response.status_code == 200, response.text
+        yield http
+
+
+async def test_regions_list_every_tag_with_its_sites(client: httpx.AsyncClient) -> None:
+    answer = (await client.get("/api/v1/regions")).json()
+    assert answer == [
+        {"tag": "province:Zhejiang", "key": "province", "value": "Zhejiang", "sites": ["s1", "s2"]},
+        {"tag": "city:Hangzhou", "key": "city", "value": "Hangzhou", "sites": ["s1"]},
+        {"tag": "city:Ningbo", "key": "city", "value": "Ningbo", "sites": ["s2"]},
+    ]
+
+
+async def test_load_curve_has_96_quarter_hours_adding_up_to_the_day(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = (await client.get("/api/v1/sites/s1/load-curve", params={"date": "2025-11-20"})).json()
+    assert answer["interval_min"] == 15
+    assert answer["timezone"] == "Asia/Shanghai"
+    assert len(answer["start"]) == 96
+    assert answer["start"][0] == "2025-11-20T00:00:00+08:00"
+    assert answer["start"][42] == "2025-11-20T10:30:00+08:00"
+    quantities = {q["quantity"]: q for q in answer["quantities"]}
+    elec = quantities["electricity"]
+    assert elec["present"] is True
+    assert elec["unit"] == "kWh"
+    assert elec["used"] == pytest.approx([3 * KWH_PER_5_MIN] * 96)
+    # 10:00-11:00 rests on the gap: spread evenly and flagged estimated; nothing else is
+    estimated = elec["estimated"]
+    assert estimated[40:44] == pytest.approx([3 * KWH_PER_5_MIN] * 4)
+    assert sum(estimated[:40]) == sum(estimated[44:]) == 0
+    assert quantities["gas"] == {
+        "quantity": "gas", "unit": "m3", "present": False, "used": None, "estimated": None,
+        "total": None,
+    }  # fmt: skip
+    assert answer["peak_demand_kw"] == pytest.approx(3 * KWH_PER_5_MIN / 0.25)
+    assert [s["name"] for s in answer["services"]] == ["breakfast", "lunch", "dinner"]
+    assert answer["services"][1]["start"] == "2025-11-20T11:00:00+08:00"
+    assert answer["services"][1]["energy_start"] == "2025-11-20T09:00:00+08:00"
+
+    kpis = (
+        await client.get(
+            "/api/v1/kpis", params={"site": "s1", "period": "day", "date": "2025-11-20"}
+        )
+    ).json()["total"]["kpis"]
+    assert elec["total"] == pytest.approx(kpis["electricity_kwh"]["value"], rel=1e-12)
+    assert answer["peak_demand_kw"] == pytest.approx(kpis["peak_demand_kw"]["value"], rel=1e-12)
+
+
+async def test_load_curve_as_csv(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/api/v1/sites/s1/load-curve", params={"date": "2025-11-20", "format": "csv"}
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["start", "electricity [kWh]", "electricity_estimated [kWh]"]
+    assert len(rows) == 97
+    assert rows[41] == ["2025-11-20T10:00:00+08:00", "3.0", "3.0"]
+
+
+async def test_load_curve_of_a_day_without_readings_is_empty_not_an_error(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = (await client.get("/api/v1/sites/s2/load-curve", params={"date": "2025-11-20"})).json()
+    assert all(not q["present"] for q in answer["quantities"])
+    assert answer["peak_demand_kw"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/v1/sites/nope/load-curve", {"date": "2025-11-20"}, 404),
+        ("/api/v1/sites/s1/load-curve", {"date": "2025-11-31"}, 422),
+        ("/api/v1/sites/s1/load-curve", {}, 422),
+        ("/api/v1/sites/nope/quota-burndown", {"date": "2025-11-20"}, 404),
+        ("/api/v1/sites/s1/quota-burndown", {"date": "20-11-2025"}, 422),
+    ],
+)
+async def test_bad_requests_are_refused_with_a_reason(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], status: int
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == status
+    assert response.json()["detail"]
+
+
+async def test_quota_burn_down_of_month_and_year(client: httpx.AsyncClient) -> None:
+    answer = (
+        await client.get("/api/v1/sites/s1/quota-burndown", params={"date": "2025-11-20"})
+    ).json()
+    month = answer["month"]
+    assert (month["start"], month["end"], month["quota_kgce"]) == (
+        "2025-11-01",
+        "2025-11-30",
+        300.0,
+    )
+    points = month["points"]
+    assert len(points) == 30
+    day_19, day_20, day_21 = 12 * KGCE_PER_KWH, 288 * KGCE_PER_KWH, 12 * KGCE_PER_KWH
+    assert points[18]["used_kgce"] == pytest.approx(day_19)
+    assert points[19]["used_kgce"] == pytest.approx(day_20)
+    assert points[19]["cumulative_kgce"] == pytest.approx(day_19 + day_20)
+    assert points[29]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
+    assert points[19]["allowed_kgce"] == pytest.approx(300.0 * 20 / 30)
+    assert points[29]["remaining_kgce"] == pytest.approx(300.0 - (day_19 + day_20 + day_21))
+    kpis = (
+        await client.get(
+            "/api/v1/kpis", params={"site": "s1", "period": "month", "date": "2025-11-20"}
+        )
+    ).json()["total"]["kpis"]
+    assert month["quota_use_pct"] == pytest.approx(kpis["quota_use_pct"]["value"], rel=1e-12)
+
+    year = answer["year"]
+    assert year["quota_kgce"] == 3650.0
+    assert [p["label"] for p in year["points"]][10] == "2025-11"
+    assert year["points"][10]["allowed_kgce"] == pytest.approx(3650.0 * 334 / 365)
+    assert year["points"][9]["cumulative_kgce"] == 0.0
+    assert year["points"][11]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
+
+
+async def test_quota_burn_down_without_quota_says_why(client: httpx.AsyncClient) -> None:
+    answer = (
+        await client.get("/api/v1/sites/s2/quota-burndown", params={"date": "2025-11-20"})
+    ).json()
+    for part in (answer["month"], answer["year"]):
+        assert part["quota_kgce"] is None
+        assert "energy_quota_kgce_month" in part["reason"]
+        assert all(p["allowed_kgce"] is None for p in part["points"])
