@@ -71,8 +71,13 @@ ensure_venv() {
   want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "bootstrap: installing Python packages into $VENV" >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev,influx]"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+    # pip's and setuptools' notices go to a log; it is shown only when the install fails.
+    local log="$VENV/pip-install.log"
+    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[dev,influx]" >"$log" 2>&1; then
+      cat "$log" >&2
+      return 1
+    fi
     echo "$want" >"$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
