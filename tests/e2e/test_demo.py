@@ -60,3 +60,25 @@ def test_dashboard_link_carries_the_period_and_a_token_in_the_fragment() -> None
         "http://127.0.0.1:8000/dashboard/#view=region&period=custom&start=2026-11-16"
         "&end=2026-11-17&date=2026-11-17&region=city%3AHangzhou&token=t0k"
     )
+
+
+def test_demo_falls_back_to_amqtt_where_mosquitto_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A machine where Mosquitto cannot be installed still runs the demo, and says why."""
+    import harness.broker
+    from harness import demo
+
+    def no_mosquitto() -> str:
+        raise harness.broker.BrokerUnavailable("mosquitto hidden by the test")
+
+    monkeypatch.setattr(harness.broker, "mosquitto_binary", no_mosquitto)
+    code = demo.main(
+        ["--sites", "1", "--days", "1", "--duration", "120", "--speed", "0",
+         "--start-date", "2026-11-10", "--json", "--port", str(free_port()),
+         "--workdir", str(tmp_path / "demo")]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err[-4000:]
+    assert "using amqtt, an embedded Python broker" in err
+    assert json.loads(out.strip().splitlines()[-1])["ok"] is True
