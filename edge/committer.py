@@ -42,8 +42,17 @@ class Sorted:
     statuses: list[DeviceStatus]
 
 
-def classify(messages: Sequence[IncomingMessage], *, site: str, person_key: bytes) -> Sorted:
-    """Validate each message: a reading record, a device status, or a dead letter with a reason."""
+def classify(
+    messages: Sequence[IncomingMessage],
+    *,
+    site: str,
+    person_key: bytes,
+    known_devices: frozenset[tuple[str, str]] | None = None,
+) -> Sorted:
+    """Validate each message: a reading record, a device status, or a dead letter with a reason.
+
+    With `known_devices` (EDGE_DEVICES), a message of any other (kind, device) is dead-lettered.
+    """
     readings: list[NewReading] = []
     dead: list[DeadLetter] = []
     statuses: list[DeviceStatus] = []
@@ -62,6 +71,12 @@ def classify(messages: Sequence[IncomingMessage], *, site: str, person_key: byte
             continue
         if address.site != site:
             dead_letter(f"topic of site {address.site!r}; this edge serves site {site!r}")
+            continue
+        if known_devices is not None and (address.kind.value, address.device) not in known_devices:
+            dead_letter(
+                f"unknown device {address.kind.value}/{address.device}: not in this edge's"
+                " device list (EDGE_DEVICES)"
+            )
             continue
         try:
             if address.channel == "status":
@@ -106,6 +121,7 @@ class Committer:
         *,
         site: str,
         person_key: bytes,
+        known_devices: frozenset[tuple[str, str]] | None = None,
         commit_max_readings: int = 500,
         commit_interval_ms: int = 20,
         on_persisted: Callable[[], None] | None = None,
@@ -119,6 +135,7 @@ class Committer:
         self._buffer = buffer
         self._site = site
         self._person_key = person_key
+        self._known_devices = known_devices
         self.commit_max_readings = commit_max_readings
         self.commit_interval_ms = commit_interval_ms
         self._on_persisted = on_persisted
@@ -187,7 +204,12 @@ class Committer:
     async def commit_next(self) -> CommitOutcome:
         """Wait for at least one message, commit a batch of them, acknowledge them."""
         messages = await self._collect()
-        batch = classify(messages, site=self._site, person_key=self._person_key)
+        batch = classify(
+            messages,
+            site=self._site,
+            person_key=self._person_key,
+            known_devices=self._known_devices,
+        )
         self._failpoints.reach(fp.AFTER_RECEIVE_BEFORE_COMMIT)
         outcome = await self._commit_until_written(batch, len(messages))
         self._failpoints.reach(fp.AFTER_COMMIT_BEFORE_ACK)

@@ -122,6 +122,7 @@ async def run_edge(
                 buffer,
                 site=settings.site,
                 person_key=settings.person_key.get_secret_value().encode(),
+                known_devices=settings.known_devices,
                 commit_max_readings=settings.commit_max_readings,
                 commit_interval_ms=settings.commit_interval_ms,
                 on_persisted=uploader.notify,

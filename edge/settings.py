@@ -9,12 +9,26 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract import MAX_BATCH_READINGS
-from contract.topics import ID_PATTERN
+from contract.topics import ID_PATTERN, DeviceKind
 from edge.failpoints import FailpointSpecError, parse_spec
 
 MIN_SECRET_CHARS = 16
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def parse_device_list(value: str) -> frozenset[tuple[str, str]]:
+    """'scale/plate-1, card/card-1' -> {('scale', 'plate-1'), ('card', 'card-1')}; ValueError."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        kind, _, device = entry.partition("/")
+        if kind not in {k.value for k in DeviceKind} or not re.fullmatch(ID_PATTERN, device):
+            kinds = ", ".join(k.value for k in DeviceKind)
+            raise ValueError(f"device entry {entry[:80]!r} is not '<kind>/<device id>' ({kinds})")
+        pairs.add((kind, device))
+    return frozenset(pairs)
 
 
 class OverflowPolicy(StrEnum):
@@ -81,6 +95,12 @@ class EdgeSettings(BaseSettings):
     dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
     stats_interval_s: float = Field(default=30.0, gt=0)
     log_level: LogLevel = "INFO"
+    devices: str = Field(
+        default="",
+        description="comma-separated 'kind/device' list of this site's devices (e.g."
+        " 'scale/plate-1,card/card-1'); messages of any other device are dead-lettered."
+        " Empty: every device under the site's topics is accepted",
+    )
     failpoints: str = Field(
         default="",
         description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
@@ -91,6 +111,17 @@ class EdgeSettings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("devices")
+    @classmethod
+    def _device_list(cls, value: str) -> str:
+        parse_device_list(value)
+        return value
+
+    @property
+    def known_devices(self) -> frozenset[tuple[str, str]] | None:
+        """(kind, device) pairs of EDGE_DEVICES; None when every device is accepted."""
+        return parse_device_list(self.devices) or None
 
     @field_validator("failpoints")
     @classmethod

@@ -4,10 +4,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from edge.buffer import Buffer
 from edge.committer import Committer, classify
 from edge.mqtt_intake import INVALID_TOPIC, IncomingMessage
 from edge.records import pseudonymise
+from edge.settings import parse_device_list
 from tests.edge.conftest import card_payload, meter_payload, scale_payload
 
 KEY = b"per-site-secret-0123456789"
@@ -54,6 +57,35 @@ def test_classify_sorts_readings_statuses_and_dead_letters() -> None:
     assert "invalid status payload" in reasons[4]
     assert "UTF-8" in reasons[5]
     assert result.dead_letters[2].payload == b"{not json"
+
+
+def test_with_a_device_list_unknown_devices_are_dead_lettered() -> None:
+    known = parse_device_list("scale/p1, card/r1")
+    messages = [
+        message("canteen/s1/scale/p1/data", scale_payload(0)),
+        message("canteen/s1/card/r1/data", card_payload(0, "CARD-1")),
+        message("canteen/s1/scale/p9/data", scale_payload(1)),  # not listed
+        message("canteen/s1/card/p1/data", card_payload(1, "CARD-2")),  # listed as a scale
+        message("canteen/s1/meter/m1/status", b'{"v":1,"state":"online"}'),
+    ]
+    result = classify(messages, site="s1", person_key=KEY, known_devices=known)
+    assert [(r.device, r.seq) for r in result.readings] == [("p1", 0), ("r1", 0)]
+    assert result.statuses == []
+    assert [d.reason.split(":")[0] for d in result.dead_letters] == [
+        "unknown device scale/p9",
+        "unknown device card/p1",
+        "unknown device meter/m1",
+    ]
+    # Without a list every device of the site is accepted, as before.
+    assert len(classify(messages, site="s1", person_key=KEY).readings) == 4
+
+
+def test_device_list_setting_is_validated() -> None:
+    assert parse_device_list("") == frozenset()
+    with pytest.raises(ValueError, match="is not '<kind>/<device id>'"):
+        parse_device_list("oven/x")
+    with pytest.raises(ValueError, match="is not '<kind>/<device id>'"):
+        parse_device_list("scale/a/b")
 
 
 class RecordingSource:
