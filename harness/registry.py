@@ -46,8 +46,19 @@ def meter_tables(meter_interval_s: int) -> list[str]:
     ]
 
 
+def _baseline_line(period: tuple[str, str] | None) -> list[str]:
+    """The site's KPI baseline period (F9 and the dashboard's trends), inclusive local dates."""
+    if period is None:
+        return []
+    return [f'baseline = {{ start = "{period[0]}", end = "{period[1]}" }}']
+
+
 def write_registry(
-    path: Path, sites: list[str], registered_staff: int = 400, meter_interval_s: int = 60
+    path: Path,
+    sites: list[str],
+    registered_staff: int = 400,
+    meter_interval_s: int = 60,
+    baselines: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
 
@@ -70,6 +81,7 @@ def write_registry(
                     f"floor_area_m2 = {staff * 2.5:.1f}",
                     "clean_plate_threshold_g = 10.0",
                     f'region = {{ province = "{province}", city = "{city}" }}',
+                    *_baseline_line((baselines or {}).get(site)),
                     *meter_tables(meter_interval_s),
                 ]
             )

@@ -34,6 +34,8 @@ class StackSettings:
     registered_staff: int = 400
     edge_env: dict[str, str] = field(default_factory=dict)  # extra EDGE_* settings for every edge
     central_env: dict[str, str] = field(default_factory=dict)
+    # KPI baseline periods (inclusive YYYY-MM-DD dates) of some sites, written to the registry.
+    baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class Stack:
@@ -61,7 +63,10 @@ class Stack:
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self.credentials = write_registry(
-                self.registry_path, list(self.settings.sites), self.settings.registered_staff
+                self.registry_path,
+                list(self.settings.sites),
+                self.settings.registered_staff,
+                baselines=self.settings.baselines,
             )
             self._exit.enter_context(self.broker)
             self.central = self._exit.enter_context(self._central_process())

@@ -32,12 +32,23 @@ class ServiceInfo(BaseModel):
     prep_lead_min: int
 
 
+class Period(BaseModel):
+    """Inclusive local dates."""
+
+    start: date
+    end: date
+
+
 class SiteInfo(BaseModel):
     id: str
     name: str
     timezone: str
     registered_staff: int
     services: list[ServiceInfo]
+    region: dict[str, str] = Field(default_factory=dict, description="region tags (key: value)")
+    baseline: Period | None = Field(
+        default=None, description="the baseline period of the site's KPI trends (F9), if any"
+    )
 
     @classmethod
     def of(cls, site: Site) -> "SiteInfo":
@@ -56,6 +67,12 @@ class SiteInfo(BaseModel):
                 )
                 for s in site.services
             ],
+            region=dict(site.region),
+            baseline=(
+                Period(start=site.kpi.baseline[0], end=site.kpi.baseline[1])
+                if site.kpi.baseline
+                else None
+            ),
         )
 
 

@@ -1,6 +1,6 @@
 // Region view: every canteen of a region ranked by waste per diner, clean-plate rate, energy per
-// meal and quota use, each with its change against the previous period (and waste against the
-// configured baseline, F9), canteens with alerts or silent meters marked.
+// meal and quota use, each with its change against the canteen's baseline period (or, without
+// one, the previous period of the same length), canteens with alerts or silent meters marked.
 
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
@@ -23,21 +23,23 @@ function el(tag, className, ...children) {
   return node;
 }
 
-function trendElement(name, site, now, before, order) {
+function trendElement(name, site, now, before, order, reference) {
   const delta = change(now?.value, before?.value);
+  const label = t(reference === "baseline" ? "vsBaseline" : "vsPrevious");
   const span = el("span", "trend");
   span.dataset.trend = name;
   span.dataset.scope = site;
+  span.dataset.reference = reference;
   span.dataset.previous = before?.value ?? "";
   if (delta === null) {
     span.textContent = "—";
-    span.title = `${t("vsPrevious")}: ${t("noData")}`;
+    span.title = `${label}: ${t("noData")}`;
     return span;
   }
   const better = order === "asc" ? delta < 0 : delta > 0;
   span.classList.add(Math.abs(delta) < 0.05 ? "flat" : better ? "better" : "worse");
   span.textContent = `${delta > 0 ? "▲" : delta < 0 ? "▼" : "•"} ${formatNumber(Math.abs(delta), "%")}%`;
-  span.title = `${t("vsPrevious")}: ${formatNumber(before.value, before.unit)} ${before.unit}`;
+  span.title = `${label}: ${formatNumber(before.value, before.unit)} ${before.unit}`;
   return span;
 }
 
@@ -49,11 +51,19 @@ export async function renderRegion(state, app) {
   const params = periodParams(state);
   const previous = previousParams(state);
   const day = focusDate(state);
+  // Each canteen's trend is against its configured baseline period (registry `baseline`), or
+  // against the previous period of the same length where it has none.
+  const infoOf = Object.fromEntries(app.sites.map((s) => [s.id, s]));
+  const referenceOf = (site) => (infoOf[site]?.baseline ? "baseline" : "previous");
+  const referenceParams = (site) => {
+    const baseline = infoOf[site]?.baseline;
+    return baseline ? { period: "custom", start: baseline.start, end: baseline.end } : previous;
+  };
   const [ranking, alerts, reports, before] = await Promise.all([
     getJson("/ranking", { region: region.tag, kpi: order, order: direction, ...params }),
     getJson("/alerts", { region: region.tag, date: day }),
     Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "day", ...params }))),
-    Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "period", ...previous }))),
+    Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "period", ...referenceParams(site) }))),
   ]);
   const bySite = Object.fromEntries(region.sites.map((s, i) => [s, { now: reports[i], before: before[i] }]));
   const names = Object.fromEntries(app.sites.map((s) => [s.id, s.name]));
@@ -78,10 +88,11 @@ export async function renderRegion(state, app) {
       csv: {
         filename: `ranking-${region.tag}-${ranking.start}.csv`,
         rows: () => [
-          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n} previous period`]), "alerts"],
+          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n} reference period`]), "reference", "alerts"],
           ranking.sites.map((r) => [
             r.rank, r.site, r.name,
             ...REGION_KPIS.flatMap(([n]) => [bySite[r.site].now.total.kpis[n].value, bySite[r.site].before.total.kpis[n].value]),
+            referenceOf(r.site),
             alertsOf(r.site).map((a) => a.kind).join(" "),
           ]),
         ],
@@ -122,7 +133,7 @@ export async function renderRegion(state, app) {
       tr.append(el("td", "rank", String(ranked.rank ?? "—")), el("td", "", link));
       for (const [name, better] of REGION_KPIS) {
         const now = bySite[site].now.total.kpis[name];
-        const cell = el("td", "num", kpiElement(name, site, now), " ", trendElement(name, site, now, bySite[site].before.total.kpis[name], better));
+        const cell = el("td", "num", kpiElement(name, site, now), " ", trendElement(name, site, now, bySite[site].before.total.kpis[name], better, referenceOf(site)));
         if (name === "waste_per_diner_g") {
           const f9 = bySite[site].now.total.kpis.waste_change_vs_baseline_pct;
           const base = kpiElement("waste_change_vs_baseline_pct", site, f9);

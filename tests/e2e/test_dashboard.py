@@ -97,7 +97,11 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     update_readme = os.environ.get("CANTEEN_UPDATE_SCREENSHOTS") == "1"
-    with Stack(StackSettings(workdir=tmp_path / "stack", sites=SITES)) as stack:
+    # site-01 has a baseline period (its first day), site-02 none: trends against each.
+    settings = StackSettings(
+        workdir=tmp_path / "stack", sites=SITES, baselines={"site-01": (FIRST, FIRST)}
+    )
+    with Stack(settings) as stack:
         truth = stack.run_simulator(start_date=FIRST, days=2, seed=7, speed=0, timeout_s=180)
         stack.wait_delivered(truth, timeout_s=180)
         token = stack.admin_token  # central requires a read token; the page gets it in the link
@@ -140,6 +144,22 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
                     assert [r.get_attribute("data-site") for r in rows] == [
                         s["site"] for s in ranking["sites"]
                     ]
+            # each canteen's trend: against its baseline period, else the previous period
+            previous = {"period": "custom", "start": "2026-11-16", "end": "2026-11-17"}
+            references = {
+                "site-01": ("baseline", {"period": "custom", "start": FIRST, "end": FIRST}),
+                "site-02": ("previous", previous),
+            }
+            for site, (reference, span) in references.items():
+                before = api.get("/kpis", params={"site": site, "granularity": "period", **span})
+                for kpi in REGION_KPIS:
+                    trend = driver.find_element(
+                        By.CSS_SELECTOR, f'[data-trend="{kpi}"][data-scope="{site}"]'
+                    )
+                    assert trend.get_attribute("data-reference") == reference, (site, kpi)
+                    expected = before.json()["total"]["kpis"][kpi]["value"]
+                    shown_before = trend.get_attribute("data-previous")
+                    assert (float(shown_before) if shown_before else None) == expected, (site, kpi)
             diners = api.get("/kpis", params={"region": REGION, **period}).json()
             check_equal(driver, "diners", REGION, diners["total"]["kpis"]["diners"]["value"])
             assert diners["total"]["kpis"]["diners"]["value"] > 0
