@@ -33,7 +33,6 @@ class Sizes:
     kpi_site_day_samples: int = 200
     kpi_site_year_samples: int = 5
     kpi_ranking_samples: int = 3
-    kpi_ranking_days: int = 30
     # VictoriaMetrics reference for figure 3 (skipped with a reason when not installed).
     references: bool = True
     timeout_s: float = 900.0
@@ -59,7 +58,6 @@ def quick() -> Sizes:
         kpi_site_day_samples=50,
         kpi_site_year_samples=2,
         kpi_ranking_samples=2,
-        kpi_ranking_days=7,
         timeout_s=120.0,
     )
 
@@ -85,7 +83,6 @@ def tiny() -> Sizes:
         kpi_site_day_samples=4,
         kpi_site_year_samples=1,
         kpi_ranking_samples=1,
-        kpi_ranking_days=2,
         references=False,
         timeout_s=60.0,
     )

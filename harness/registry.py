@@ -59,8 +59,13 @@ def write_registry(
     registered_staff: int = 400,
     meter_interval_s: int = 60,
     baselines: dict[str, tuple[str, str]] | None = None,
+    *,
+    network: str | None = None,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
+
+    `network`, when given, is one more region tag shared by every site (`network:<value>`), so
+    that one region holds them all (the benchmark ranks all its sites).
 
     `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
     says otherwise).
@@ -70,6 +75,7 @@ def write_registry(
     for index, site in enumerate(sites):
         name, province, city = _NAMES[index % len(_NAMES)]
         staff = registered_staff + 100 * (index % 4)
+        shared = "" if network is None else f'network = "{network}", '
         blocks.append(
             "\n".join(
                 [
@@ -80,7 +86,7 @@ def write_registry(
                     f"registered_staff = {staff}",
                     f"floor_area_m2 = {staff * 2.5:.1f}",
                     "clean_plate_threshold_g = 10.0",
-                    f'region = {{ province = "{province}", city = "{city}" }}',
+                    f'region = {{ {shared}province = "{province}", city = "{city}" }}',
                     *_baseline_line((baselines or {}).get(site)),
                     *meter_tables(meter_interval_s),
                 ]

@@ -1,14 +1,15 @@
 """Figure 6 (KPI query latency) and figure 7's central RSS while serving them.
 
 Data: `kpi_sites` x `kpi_days` generated into central's store (bench.kpi_data). Each figure is one
-function below, measured in process (central's own KPI functions on the store, as the route calls
-them) and over HTTP (`python -m central serve` on the same file, one request at a time).
+function below, measured in process (the central functions the route calls, on the store) and
+over HTTP (`python -m central serve` on the same file, one request at a time, with the bench's
+read token).
 
-The site-year report and the monthly ranking are COMPOSED from the daily report that exists now
-(GET /api/v1/sites/{site}/kpis/daily): a year is `kpi_days` daily reports of one site, a ranking
-is `kpi_sites` x `kpi_ranking_days` daily reports ranked by waste per meal. The period and region
-endpoints of issue 3 replace them after the merge: swap the body of `site_year_*` and
-`ranking_*` for one call each, and the figures keep their meaning.
+- site-day: GET /api/v1/sites/{site}/kpis/daily (central.kpi.daily);
+- site-year: GET /api/v1/kpis?site=&period=year (central.reporting.report), route defaults
+  (rows per day), the calendar year of the data's first date;
+- ranking: GET /api/v1/ranking?region=network:bench&period=month&kpi=waste_per_diner_g
+  (central.reporting.ranking): every site of the run, the calendar month of the first date.
 """
 
 import asyncio
@@ -29,14 +30,20 @@ from bench.results import Figure, Target
 from bench.sizes import Sizes
 from bench.stats import percentile
 from central.kpi.daily import DailyKpis, daily_kpis, load_window
+from central.kpi.periods import Granularity, PeriodKind, period_range
+from central.kpi.report import Report
 from central.kpi.windows import day_windows
-from central.registry import Registry, load_registry
+from central.registry import Registry, Site, load_registry
+from central.reporting import Ranking, now_ms, ranking, report
 from central.store.sqlite import SqliteStore
 from harness.registry import write_registry
 
 SITE_DAY_TARGET_MS = 5.0
 SITE_YEAR_TARGET_MS = 50.0
 RANKING_TARGET_MS = 200.0
+NETWORK = "bench"  # one region tag shared by every site of the run: the ranking ranks them all
+REGION = f"network:{NETWORK}"
+RANKING_KPI = "waste_per_diner_g"
 
 
 # --- the reports, in process ------------------------------------------------------------------
@@ -55,27 +62,16 @@ async def site_day_in_process(
     return daily_kpis(config, windows, readings)
 
 
-async def site_year_in_process(
-    store: SqliteStore, registry: Registry, site: str, days: int
-) -> float:
-    """COMPOSED: `days` daily reports of one site; returns the year's waste per meal (g)."""
-    waste = meals = 0.0
-    for n in range(days):
-        report = await site_day_in_process(store, registry, site, START_DATE + timedelta(days=n))
-        w = report.day.waste_g
-        waste += w.plate + w.prep + w.overproduction + w.spoilage
-        meals += report.day.meals
-    return waste / meals if meals else 0.0
+async def site_year_in_process(store: SqliteStore, sites: list[Site], on: date) -> Report:
+    """What GET /api/v1/kpis?site=&period=year does, minus HTTP and JSON."""
+    span = period_range(PeriodKind.YEAR, on=on)
+    return await report(store, sites, PeriodKind.YEAR, span, Granularity.DAY, now_ms())
 
 
-async def ranking_in_process(
-    store: SqliteStore, registry: Registry, sites: list[str], days: int
-) -> list[str]:
-    """COMPOSED: every site's `days` daily reports, sites ranked by waste per meal."""
-    totals = {}
-    for site in sites:
-        totals[site] = await site_year_in_process(store, registry, site, days)
-    return sorted(totals, key=totals.__getitem__)
+async def ranking_in_process(store: SqliteStore, sites: list[Site], on: date) -> Ranking:
+    """What GET /api/v1/ranking?region=&period=month does, minus HTTP and JSON."""
+    span = period_range(PeriodKind.MONTH, on=on)
+    return await ranking(store, sites, RANKING_KPI, PeriodKind.MONTH, span, now_ms())
 
 
 # --- the same reports over HTTP ---------------------------------------------------------------
@@ -88,20 +84,23 @@ def site_day_http(client: httpx.Client, site: str, day: date) -> dict[str, Any]:
     return report
 
 
-def site_year_http(client: httpx.Client, site: str, days: int) -> float:
-    """COMPOSED over HTTP: `days` daily reports of one site."""
-    waste = meals = 0.0
-    for n in range(days):
-        day = site_day_http(client, site, START_DATE + timedelta(days=n))["day"]
-        waste += sum(day["waste_g"].values())
-        meals += day["meals"]
-    return waste / meals if meals else 0.0
+def site_year_http(client: httpx.Client, site: str, on: date) -> dict[str, Any]:
+    response = client.get(
+        "/api/v1/kpis", params={"site": site, "period": "year", "date": on.isoformat()}
+    )
+    response.raise_for_status()
+    report: dict[str, Any] = response.json()
+    return report
 
 
-def ranking_http(client: httpx.Client, sites: list[str], days: int) -> list[str]:
-    """COMPOSED over HTTP: every site's `days` daily reports, ranked by waste per meal."""
-    totals = {site: site_year_http(client, site, days) for site in sites}
-    return sorted(totals, key=totals.__getitem__)
+def ranking_http(client: httpx.Client, on: date) -> dict[str, Any]:
+    response = client.get(
+        "/api/v1/ranking",
+        params={"region": REGION, "period": "month", "kpi": RANKING_KPI, "date": on.isoformat()},
+    )
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 # --- timing -----------------------------------------------------------------------------------
@@ -150,7 +149,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
     workdir.mkdir(parents=True, exist_ok=True)
     sites = [f"kpi-{n:03d}" for n in range(sizes.kpi_sites)]
     registry_path = workdir / "sites.toml"
-    credentials = write_registry(registry_path, sites)
+    credentials = write_registry(registry_path, sites, network=NETWORK)
     sqlite_path = workdir / "central.sqlite3"
     generated = generate_sync(
         sqlite_path, sites, days=sizes.kpi_days, template_days=sizes.kpi_template_days,
@@ -163,7 +162,14 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
         for _ in range(sizes.kpi_site_day_samples)
     ]
     year_sites = [rng.choice(sites) for _ in range(sizes.kpi_site_year_samples)]
-    ranking_days = min(sizes.kpi_ranking_days, sizes.kpi_days)
+    region_sites = list(registry.region("network", NETWORK))
+    assert len(region_sites) == len(sites), "every site of the run is in the ranked region"
+
+    def site_of(site: str) -> list[Site]:
+        found = registry.site(site)
+        if found is None:
+            raise KeyError(site)
+        return [found]
 
     async def in_process() -> tuple[Timing, Timing, Timing]:
         async with SqliteStore(sqlite_path) as store:
@@ -171,14 +177,13 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
                 [partial(site_day_in_process, store, registry, s, d) for s, d in day_pairs]
             )
             year = await _time_async(
-                [partial(site_year_in_process, store, registry, s, sizes.kpi_days)
-                 for s in year_sites]
-            )  # fmt: skip
-            ranking = await _time_async(
-                [partial(ranking_in_process, store, registry, sites, ranking_days)]
+                [partial(site_year_in_process, store, site_of(s), START_DATE) for s in year_sites]
+            )
+            ranked = await _time_async(
+                [partial(ranking_in_process, store, region_sites, START_DATE)]
                 * sizes.kpi_ranking_samples
             )
-        return day, year, ranking
+        return day, year, ranked
 
     local = asyncio.run(in_process())
     peak_mb = 0.0
@@ -202,20 +207,18 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
                 [partial(site_day_http, client, s, d) for s, d in day_pairs], sample
             )
             http_year = _time_sync(
-                [partial(site_year_http, client, s, sizes.kpi_days) for s in year_sites], sample
+                [partial(site_year_http, client, s, START_DATE) for s in year_sites], sample
             )
             http_ranking = _time_sync(
-                [partial(ranking_http, client, sites, ranking_days)] * sizes.kpi_ranking_samples,
-                sample,
+                [partial(ranking_http, client, START_DATE)] * sizes.kpi_ranking_samples, sample
             )
         if pid is not None:
             peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
     data = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {generated.readings:,} readings "
             f"({generated.readings_per_site_day:,.0f} per site-day, meters every "
             f"{sizes.kpi_meter_interval_s} s), generated in {generated.seconds:.0f} s")  # fmt: skip
-    year_note = f"Site-year report (COMPOSED: {sizes.kpi_days} daily reports)"
-    ranking_note = (f"{sizes.kpi_sites}-site monthly ranking (COMPOSED: {sizes.kpi_sites} x "
-                    f"{ranking_days} daily reports)")  # fmt: skip
+    year_note = f"Site-year report (/kpis period=year, {sizes.kpi_days} days of data)"
+    ranking_note = f"{sizes.kpi_sites}-site monthly ranking (/ranking period=month)"
     out = [
         *_figures("6a", "in process", local[0], SITE_DAY_TARGET_MS, "Site-day report"),
         *_figures("6a", "HTTP", http_day, SITE_DAY_TARGET_MS, "Site-day report"),

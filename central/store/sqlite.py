@@ -18,8 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import numpy as np
-
 from central.kpi.readings import (
     CardReadings,
     MeterReadings,
@@ -124,27 +122,33 @@ INSERT OR IGNORE INTO rejected_readings (
 ) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
-# COALESCE keeps every column one numpy dtype; each kind only reads its own columns.
-_SELECT_RANGE = """
-SELECT kind, device, device_time_ms, received_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0),
-       COALESCE(person, ''), COALESCE(quantity, ''), COALESCE(total, 0.0)
-FROM readings
-WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?
+# One query per kind, with only that kind's columns: turning SQLite rows into Python objects is
+# most of a KPI query's time (docs/performance.md), so no column is fetched that is not used.
+# COALESCE keeps every column one numpy dtype.
+_RANGE = "FROM readings WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?"
+_SELECT_SCALES = f"""
+SELECT device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device, received_ms
+{_RANGE} AND kind = 'scale'
+"""
+_SELECT_CARDS = f"""
+SELECT device_time_ms, COALESCE(person, ''), device, received_ms {_RANGE} AND kind = 'card'
+"""
+_SELECT_METERS = f"""
+SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
+{_RANGE} AND kind = 'meter'
 """
 
 # The nearest reading of one meter before (after) a range. INDEXED BY: walk the time index from
 # the range's end outwards and stop at the first reading of the device, instead of reading every
 # row of the device through the primary key.
 _SELECT_METER_BEFORE = """
-SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
-       COALESCE(total, 0.0)
+SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
 FROM readings INDEXED BY readings_site_time
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
 ORDER BY device_time_ms DESC LIMIT 1
 """
 _SELECT_METER_AFTER = """
-SELECT kind, device, device_time_ms, received_ms, '', 0.0, '', COALESCE(quantity, ''),
-       COALESCE(total, 0.0)
+SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
 FROM readings INDEXED BY readings_site_time
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
 ORDER BY device_time_ms ASC LIMIT 1
@@ -173,6 +177,45 @@ def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
             record.quantity.value, record.total, record.power_kw, ingested_ms,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
+
+
+def _columns(rows: list[Row], width: int) -> list[list[Any]]:
+    """Rows to `width` column lists (empty lists when there is no row)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _scales(rows: list[Row]) -> ScaleReadings:
+    time_ms, stream, mass_g, device, received_ms = _columns(rows, 5)
+    return ScaleReadings(
+        time_ms=int_array(time_ms),
+        stream=str_array(stream),
+        mass_g=float_array(mass_g),
+        device=str_array(device),
+        received_ms=int_array(received_ms),
+    )
+
+
+def _cards(rows: list[Row]) -> CardReadings:
+    time_ms, person, device, received_ms = _columns(rows, 4)
+    return CardReadings(
+        time_ms=int_array(time_ms),
+        person=str_array(person),
+        device=str_array(device),
+        received_ms=int_array(received_ms),
+    )
+
+
+def _meters(rows: list[Row]) -> MeterReadings:
+    device, quantity, time_ms, total, received_ms = _columns(rows, 5)
+    return MeterReadings(
+        device=str_array(device),
+        quantity=str_array(quantity),
+        time_ms=int_array(time_ms),
+        total=float_array(total),
+        received_ms=int_array(received_ms),
+    )
 
 
 class SqliteStore:
@@ -301,13 +344,7 @@ class SqliteStore:
         rows = [_row(site, record, ingested_ms) for record in batch.readings]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Row by row, to know which readings were duplicates (rowcount 0: the primary key
-            # (site, device, boot, seq) already existed) and count them per device and day.
-            duplicates: Counter[tuple[str, str]] = Counter()
-            for row, record in zip(rows, batch.readings, strict=True):
-                if conn.execute(_INSERT_READING, row).rowcount == 0:
-                    day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
-                    duplicates[record.device, day.date().isoformat()] += 1
+            duplicates = self._insert_readings(conn, rows, batch)
             accepted = len(rows) - sum(duplicates.values())
             for dropped in batch.edge_duplicates:
                 edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
@@ -336,6 +373,31 @@ class SqliteStore:
             raise
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
+    @staticmethod
+    def _insert_readings(
+        conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore
+    ) -> Counter[tuple[str, str]]:
+        """Insert the readings; the duplicates (primary key already there) per device and day.
+
+        Set-based first: one executemany, and when every row was inserted (no resend, the usual
+        case) there is no duplicate to count. Otherwise the savepoint is rolled back and the batch
+        inserted row by row (rowcount 0: a duplicate), which names each duplicate's device and day.
+        """
+        duplicates: Counter[tuple[str, str]] = Counter()
+        conn.execute("SAVEPOINT readings_batch")
+        before = conn.total_changes
+        conn.executemany(_INSERT_READING, rows)
+        if conn.total_changes - before == len(rows):
+            conn.execute("RELEASE readings_batch")
+            return duplicates
+        conn.execute("ROLLBACK TO readings_batch")
+        conn.execute("RELEASE readings_batch")
+        for row, record in zip(rows, batch.readings, strict=True):
+            if conn.execute(_INSERT_READING, row).rowcount == 0:
+                day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
+                duplicates[record.device, day.date().isoformat()] += 1
+        return duplicates
+
     def _load(
         self,
         site: str,
@@ -347,50 +409,21 @@ class SqliteStore:
         conn = self._read_conn
         if conn is None:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
-        rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms)).fetchall()
+        span = (site, start_ms, end_ms)
+        scales = conn.execute(_SELECT_SCALES, span).fetchall()
+        cards = conn.execute(_SELECT_CARDS, span).fetchall()
+        meters = conn.execute(_SELECT_METERS, span).fetchall()
         if lookaround_ms > 0:
-            meters = {row[1] for row in rows if row[0] == "meter"} | set(meter_devices)
-            for device in sorted(meters):
+            devices = {row[0] for row in meters} | set(meter_devices)
+            for device in sorted(devices):
                 for query, lo, hi in (
                     (_SELECT_METER_BEFORE, start_ms - lookaround_ms, start_ms),
                     (_SELECT_METER_AFTER, end_ms, end_ms + lookaround_ms),
                 ):
                     found = conn.execute(query, (site, lo, hi, device)).fetchone()
                     if found is not None:
-                        rows.append(found)
-        if not rows:
-            return SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
-        kind, device, time_ms, received_ms, stream, mass_g, person, quantity, total = (
-            np.asarray(column) for column in zip(*rows, strict=True)
-        )
-        times = int_array(time_ms)
-        received = int_array(received_ms)
-        devices = str_array(device)
-        scale = kind == "scale"
-        card = kind == "card"
-        meter = kind == "meter"
-        return SiteReadings(
-            scale=ScaleReadings(
-                time_ms=times[scale],
-                stream=str_array(stream[scale]),
-                mass_g=float_array(mass_g[scale]),
-                device=devices[scale],
-                received_ms=received[scale],
-            ),
-            card=CardReadings(
-                time_ms=times[card],
-                person=str_array(person[card]),
-                device=devices[card],
-                received_ms=received[card],
-            ),
-            meter=MeterReadings(
-                device=devices[meter],
-                quantity=str_array(quantity[meter]),
-                time_ms=times[meter],
-                total=float_array(total[meter]),
-                received_ms=received[meter],
-            ),
-        )
+                        meters.append(found)
+        return SiteReadings(scale=_scales(scales), card=_cards(cards), meter=_meters(meters))
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
         conn = self._read_conn
