@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS readings (
 );
 -- The site-day KPI query is a range scan on this index.
 CREATE INDEX IF NOT EXISTS readings_site_time ON readings (site, device_time_ms);
+CREATE INDEX IF NOT EXISTS readings_site_received ON readings (site, received_ms);
 CREATE TABLE IF NOT EXISTS rejected_readings (
     site TEXT NOT NULL,
     edge TEXT NOT NULL,
@@ -124,12 +125,15 @@ INSERT OR IGNORE INTO rejected_readings (
 ) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 
-# COALESCE keeps every column one numpy dtype; each kind only reads its own columns.
+# COALESCE keeps every column one numpy dtype; each kind only reads its own columns. Readings
+# received in the range are loaded too: a wrong device clock (at 1970, hours off) is attributed by
+# its receive time (central.kpi.clocks).
 _SELECT_RANGE = """
 SELECT kind, device, device_time_ms, received_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0),
        COALESCE(person, ''), COALESCE(quantity, ''), COALESCE(total, 0.0)
 FROM readings
-WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?
+WHERE site = ? AND ((device_time_ms >= ? AND device_time_ms < ?)
+                   OR (received_ms >= ? AND received_ms < ?))
 """
 
 # The nearest reading of one meter before (after) a range. INDEXED BY: walk the time index from
@@ -347,7 +351,7 @@ class SqliteStore:
         conn = self._read_conn
         if conn is None:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
-        rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms)).fetchall()
+        rows = conn.execute(_SELECT_RANGE, (site, start_ms, end_ms, start_ms, end_ms)).fetchall()
         if lookaround_ms > 0:
             meters = {row[1] for row in rows if row[0] == "meter"} | set(meter_devices)
             for device in sorted(meters):
