@@ -47,9 +47,17 @@ def meter_tables(meter_interval_s: int) -> list[str]:
 
 
 def write_registry(
-    path: Path, sites: list[str], registered_staff: int = 400, meter_interval_s: int = 60
+    path: Path,
+    sites: list[str],
+    registered_staff: int = 400,
+    meter_interval_s: int = 60,
+    clock_correction: bool = False,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
+
+    `clock_correction` (docs/kpis.md, "Wrong device clocks") is off by default: the stack's edges
+    stamp receive times with the wall clock while the simulator sends simulated time, so every
+    reading would look like a wrong clock.
 
     `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
     says otherwise).
@@ -69,6 +77,7 @@ def write_registry(
                     f"registered_staff = {staff}",
                     f"floor_area_m2 = {staff * 2.5:.1f}",
                     "clean_plate_threshold_g = 10.0",
+                    f"clock_correction = {'true' if clock_correction else 'false'}",
                     f'region = {{ province = "{province}", city = "{city}" }}',
                     *meter_tables(meter_interval_s),
                 ]

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, correct_clocks
+from central.kpi.clocks import ClockRule, correct_clocks
 from central.kpi.counters import EVENT_KINDS, MeterCurve, count_in, meter_curves
 from central.kpi.periods import DateRange
 from central.kpi.readings import (
@@ -135,11 +135,12 @@ def build_day_table(
     span: DateRange,
     readings: SiteReadings,
     duplicates: DuplicateCounts | None = None,
-    clock_rule: ClockRule = DEFAULT_CLOCK_RULE,
+    clock_rule: ClockRule | None = None,
 ) -> DayTable:
     """Base quantities of `site` on every date of `span` from readings loaded over load_range
-    (device times and receive times both in range), wrong clocks corrected by `clock_rule`."""
-    corrected = correct_clocks(readings, clock_rule)
+    (device times and receive times both in range), wrong clocks corrected by `clock_rule`
+    (default: the site's, `site.kpi.clock`)."""
+    corrected = correct_clocks(readings, site.kpi.clock if clock_rule is None else clock_rule)
     original, readings = corrected.original, corrected.readings
     days = [day_windows(site, d) for d in span.dates()]
     n_d, n_s = len(days), len(site.services)

@@ -88,3 +88,23 @@ def test_without_correction_the_same_readings_fall_outside_the_day() -> None:
     assert table.diners.sum() == 0
     table = build_day_table(SITE, TWO_DAYS, replace(base, card=cards), clock_rule=RULE)
     assert table.diners.sum() == 2
+
+
+def test_the_rule_comes_from_the_site_configuration() -> None:
+    from central.site_kpi_config import (
+        BUILTIN_FACTOR_SET,
+        KpiConfigError,
+        parse_site_kpi_config,
+    )
+
+    def parse(raw: dict[str, object]) -> ClockRule:
+        return parse_site_kpi_config(raw, "sites[0]", {}, BUILTIN_FACTOR_SET).clock
+
+    assert parse({}) == ClockRule(future_tolerance_ms=10 * MIN, max_delay_ms=90 * MIN)
+    custom = {"clock_future_tolerance_min": 5, "clock_max_delay_min": 240.0}
+    assert parse(custom) == ClockRule(future_tolerance_ms=5 * MIN, max_delay_ms=240 * MIN)
+    assert parse({"clock_correction": False}).enabled is False
+    with pytest.raises(KpiConfigError, match="clock_correction"):
+        parse({"clock_correction": "no"})
+    with pytest.raises(KpiConfigError, match="clock_max_delay_min"):
+        parse({"clock_max_delay_min": -1})
