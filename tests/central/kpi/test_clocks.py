@@ -9,6 +9,7 @@ from central.kpi.daytable import build_day_table
 from central.kpi.periods import Granularity, PeriodKind
 from central.kpi.readings import CardReadings, int_array
 from central.kpi.report import build_report
+from central.site_kpi_config import BUILTIN_FACTOR_SET, KpiConfigError, parse_site_kpi_config
 from tests.central.kpi.test_report import AFTER, NOV20, NOV21, SITE, TWO_DAYS, H, at, readings
 
 MIN = 60_000
@@ -91,12 +92,6 @@ def test_without_correction_the_same_readings_fall_outside_the_day() -> None:
 
 
 def test_the_rule_comes_from_the_site_configuration() -> None:
-    from central.site_kpi_config import (
-        BUILTIN_FACTOR_SET,
-        KpiConfigError,
-        parse_site_kpi_config,
-    )
-
     def parse(raw: dict[str, object]) -> ClockRule:
         return parse_site_kpi_config(raw, "sites[0]", {}, BUILTIN_FACTOR_SET).clock
 
