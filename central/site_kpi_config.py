@@ -11,6 +11,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, TypeGuard, TypeVar
 
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from contract import Stream
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class SiteKpiConfig:
     baseline: tuple[date, date] | None = None  # inclusive local dates
     off_hours_alert_share_pct: float | None = None
     device_silent_min: int = DEFAULT_DEVICE_SILENT_MIN
+    clock: ClockRule = DEFAULT_CLOCK_RULE  # wrong device clocks (docs/kpis.md)
     meters: Mapping[str, MeterConfig] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
@@ -142,6 +144,9 @@ SITE_KPI_KEYS = frozenset(
         "baseline",
         "off_hours_alert_share_pct",
         "device_silent_min",
+        "clock_correction",
+        "clock_future_tolerance_min",
+        "clock_max_delay_min",
         "meters",
         "meter_exchanges",
         "scales",
@@ -208,6 +213,21 @@ def parse_site_kpi_config(
     if not _is_int(silent) or silent < 1:
         raise KpiConfigError(f"device_silent_min must be a positive integer, got {silent!r}", where)
 
+    correction = raw.get("clock_correction", True)
+    if not isinstance(correction, bool):
+        raise KpiConfigError(f"clock_correction must be true or false, got {correction!r}", where)
+    future_min = positive("clock_future_tolerance_min")
+    delay_min = positive("clock_max_delay_min")
+    clock = ClockRule(
+        future_tolerance_ms=DEFAULT_CLOCK_RULE.future_tolerance_ms
+        if future_min is None
+        else round(future_min * 60_000),
+        max_delay_ms=DEFAULT_CLOCK_RULE.max_delay_ms
+        if delay_min is None
+        else round(delay_min * 60_000),
+        enabled=correction,
+    )
+
     return SiteKpiConfig(
         factor_set=factor_set,
         food_price_cny_per_kg=positive("food_price_cny_per_kg"),
@@ -218,6 +238,7 @@ def parse_site_kpi_config(
         baseline=_parse_baseline(raw.get("baseline"), where),
         off_hours_alert_share_pct=positive("off_hours_alert_share_pct"),
         device_silent_min=silent,
+        clock=clock,
         meters=MappingProxyType({m.device: m for m in _tables(raw, "meters", where, _parse_meter)}),
         exchanges=tuple(_tables(raw, "meter_exchanges", where, _parse_exchange)),
         scales=MappingProxyType({s.device: s for s in _tables(raw, "scales", where, _parse_scale)}),

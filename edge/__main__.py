@@ -15,6 +15,7 @@ from edge.daemon import run_edge
 from edge.errors import EdgeError
 from edge.mqtt_users import DeviceUser, MqttUsersError, generate
 from edge.settings import EdgeSettings
+from edge.simclock import simulated_clock
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -119,7 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(run_edge(settings))
+        if (
+            settings.sim_clock_origin_ms is not None
+            and settings.sim_clock_wall_origin_ms is not None
+        ):
+            clock = simulated_clock(
+                settings.sim_clock_origin_ms,
+                settings.sim_clock_wall_origin_ms,
+                settings.sim_clock_speed,
+            )
+            asyncio.run(run_edge(settings, clock_ms=clock))
+        else:
+            asyncio.run(run_edge(settings))
     except EdgeError as exc:
         logging.getLogger(__name__).critical("edge stopped: %s", exc)
         return EXIT_FAILURE

@@ -101,6 +101,16 @@ class EdgeSettings(BaseSettings):
         " 'scale/plate-1,card/card-1'); messages of any other device are dead-lettered."
         " Empty: every device under the site's topics is accepted",
     )
+    # Simulation only (edge/simclock.py): stamp receive times with the simulator's clock.
+    sim_clock_origin_ms: int | None = Field(
+        default=None, ge=0, description="simulation only: simulated epoch ms at the wall origin"
+    )
+    sim_clock_wall_origin_ms: int | None = Field(
+        default=None, ge=0, description="simulation only: wall-clock epoch ms of the origin"
+    )
+    sim_clock_speed: float = Field(
+        default=0.0, ge=0, description="simulation only: simulated ms per wall ms (> 0 to use)"
+    )
     failpoints: str = Field(
         default="",
         description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
@@ -155,6 +165,14 @@ class EdgeSettings(BaseSettings):
             object.__setattr__(self, "mqtt_client_id", self.id)
         if not re.fullmatch(ID_PATTERN, self.id):
             raise ValueError(f"edge id {self.id!r} must be 1-64 letters, digits, '-' or '_'")
+        sim = (self.sim_clock_origin_ms, self.sim_clock_wall_origin_ms)
+        if (sim[0] is None) != (sim[1] is None) or (
+            sim[0] is not None and self.sim_clock_speed <= 0
+        ):
+            raise ValueError(
+                "sim_clock_origin_ms, sim_clock_wall_origin_ms and sim_clock_speed > 0 "
+                "go together (a simulated edge clock)"
+            )
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
         return self

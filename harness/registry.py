@@ -61,11 +61,16 @@ def write_registry(
     baselines: dict[str, tuple[str, str]] | None = None,
     *,
     network: str | None = None,
+    clock_correction: bool = False,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
 
     `network`, when given, is one more region tag shared by every site (`network:<value>`), so
     that one region holds them all (the benchmark ranks all its sites).
+
+    `clock_correction` (docs/kpis.md, "Wrong device clocks") is off by default: the stack's edges
+    stamp receive times with the wall clock while the simulator sends simulated time, so every
+    reading would look like a wrong clock.
 
     `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
     says otherwise).
@@ -86,6 +91,7 @@ def write_registry(
                     f"registered_staff = {staff}",
                     f"floor_area_m2 = {staff * 2.5:.1f}",
                     "clean_plate_threshold_g = 10.0",
+                    f"clock_correction = {'true' if clock_correction else 'false'}",
                     f'region = {{ {shared}province = "{province}", city = "{city}" }}',
                     *_baseline_line((baselines or {}).get(site)),
                     *meter_tables(meter_interval_s),

@@ -44,9 +44,12 @@ class Fault(StrEnum):
     DEVICE_REBOOT = "device_reboot"
     LATE = "late"
     DOUBLE_SWIPE = "double_swipe"
+    CLOCK_SKEW = "clock_skew"
 
 
-ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
+# `all` leaves out clock_skew: central can only detect a wrong clock against the edge's receive
+# time, and the test stacks' edges stamp wall time, not simulated time (docs/simulator-faults.md).
+ALL_FAULTS: tuple[Fault, ...] = tuple(f for f in Fault if f is not Fault.CLOCK_SKEW)
 
 
 def parse_faults(value: object) -> tuple[Fault, ...]:
@@ -82,6 +85,13 @@ class FaultRates:
     # Probability that a meter's register starts close below its modulus and wraps on day 1
     # (capped at 1: a register cannot wrap more often without consuming more).
     meter_wrap_per_meter_run: float = 1.0
+    clock_skew_per_device_day: float = 0.2
+    clock_skew_readings: tuple[int, int] = (1, 5)  # readings of one stretch
+    # |shift| of a stretch: ahead 1-12 h, or behind 2-12 h (beyond the 90 min central allows a
+    # device to buffer late data, docs/kpis.md); or, with clock_skew_1970_p, 1970 + 0-30 days
+    clock_skew_ahead_h: tuple[float, float] = (1.0, 12.0)
+    clock_skew_behind_h: tuple[float, float] = (2.0, 12.0)
+    clock_skew_1970_p: float = 1 / 3
     dip_steps: tuple[int, int] = (1, 5)  # a dip shows the previous register minus 0.001-0.005
     spike_bits: tuple[int, int] = (16, 20)  # a bit error adds 2^16 .. 2^20 units
 
@@ -147,6 +157,8 @@ class _Plan:
     gaps: list[tuple[int, int]] = field(default_factory=list)  # [first missing, first after)
     late: dict[int, int] = field(default_factory=dict)  # index -> publish instant
     late_outages: int = 0
+    skewed: dict[int, int] = field(default_factory=dict)  # index -> the device clock's time
+    skews: int = 0
 
 
 @dataclass(slots=True)
@@ -256,6 +268,24 @@ class SiteFaultInjector:
             incidents.restarts[i] = min(
                 times[i], previous + 1 + int(rng.integers(0, max(1, times[i] - previous)))
             )
+        low_n, high_n = rates.clock_skew_readings
+        for i, extent, rng in place(
+            Fault.CLOCK_SKEW,
+            rates.clock_skew_per_device_day,
+            lambda r: int(r.integers(low_n, high_n + 1)) - 1,
+        ):
+            # readings i .. i + extent carry the wrong clock; the clock is right again after it
+            draw = rng.random()
+            if draw < rates.clock_skew_1970_p:
+                start = int(rng.integers(0, 30 * 24 * 60)) * MS_PER_MINUTE  # 1970 + 0-30 days
+                offset = start - times[i]
+            else:
+                ahead = rng.random() < 0.5
+                low_h, high_h = rates.clock_skew_ahead_h if ahead else rates.clock_skew_behind_h
+                shift = round(rng.uniform(low_h, high_h) * 60 * MS_PER_MINUTE)
+                offset = shift if ahead else -shift
+            incidents.skews += 1
+            incidents.skewed.update({j: times[j] + offset for j in range(i, i + extent + 1)})
         wanted, rng = self._count(day, device, Fault.LATE, rates.late_per_device_day)
         low, high = rates.late_outage_min
         for _ in range(wanted):
@@ -368,7 +398,15 @@ class SiteFaultInjector:
                     counts[Fault.METER_DIP.value] += 1
                 previous_shown = genuine
                 shown_event = replace(event, register=shown / STEPS_PER_UNIT)
-            message = state.render(shown_event)
+            if index in incidents.skewed:
+                # the payload's ts is the wrong clock's; it is still published when it happens
+                message = replace(
+                    state.render(replace(shown_event, at_ms=incidents.skewed[index])),
+                    at_ms=event.at_ms,
+                )
+                tally.readings[Fault.CLOCK_SKEW.value] += 1
+            else:
+                message = state.render(shown_event)
             if index in incidents.late:
                 message = replace(message, publish_at_ms=incidents.late[index])
                 tally.readings[Fault.LATE.value] += 1
@@ -377,6 +415,7 @@ class SiteFaultInjector:
                 out.append(message)  # the same bytes, boot and seq: a redelivery
                 counts[Fault.DUPLICATE.value] += 1
         counts[Fault.LATE.value] += incidents.late_outages
+        counts[Fault.CLOCK_SKEW.value] += incidents.skews
         for first, end in incidents.gaps:
             reading = events[first]
             assert isinstance(reading, MeterReading)

@@ -9,6 +9,7 @@ All sites run concurrently in one TaskGroup.
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -37,11 +38,13 @@ Batch = list[OutgoingMessage]
 class SimClock:
     """Maps simulated instants to wall-clock deadlines: `speed` simulated seconds per second."""
 
-    def __init__(self, origin_ms: int, speed: float) -> None:
+    def __init__(self, origin_ms: int, speed: float, wall_origin_ms: int | None = None) -> None:
         self._origin_ms = origin_ms
         self._speed = speed
         self._loop = asyncio.get_running_loop()
         self._wall_origin_s = self._loop.time()
+        if wall_origin_ms is not None:  # the loop's clock is monotonic: shift it to the wall's
+            self._wall_origin_s += (wall_origin_ms - time.time_ns() // 1_000_000) / 1000.0
 
     async def wait_for(self, at_ms: int) -> None:
         """Sleep until simulated time `at_ms` is due; speed 0 never waits."""
@@ -265,7 +268,7 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
                 for state in run.devices.values():
                     link = DeviceLink(settings, state, origins[run.site.id])
                     links.append((run, await stack.enter_async_context(link)))
-            clock = SimClock(min(origins.values()), settings.speed)
+            clock = SimClock(min(origins.values()), settings.speed, settings.clock_wall_origin_ms)
             async with asyncio.TaskGroup() as tasks:
                 for run in runs:
                     tasks.create_task(_plan_site(run, truth), name=f"plan-{run.site.id}")

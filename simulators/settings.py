@@ -63,6 +63,12 @@ class SimulatorSettings(BaseSettings):
         ge=0,
         description="simulated seconds per wall-clock second; 0: as fast as the broker acks",
     )
+    clock_wall_origin_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="wall-clock epoch ms at which the first simulated midnight is due (speed > 0;"
+        " default: when the run starts); give edges the same mapping (EDGE_SIM_CLOCK_*)",
+    )
     meter_interval_s: int = Field(
         default=60, ge=1, description="meter reading interval, s; must divide 1800"
     )

@@ -92,9 +92,11 @@ FAULT_NAMES = (
     "device_reboot",
     "late",
     "double_swipe",
+    "clock_skew",
 )
-# Faults whose incidents span several readings: readings delayed (late), never sent (meter_gap).
-FAULT_READING_NAMES = ("late", "meter_gap")
+# Faults whose incidents span several readings: readings delayed (late), never sent (meter_gap),
+# sent with a wrong device clock (clock_skew).
+FAULT_READING_NAMES = ("late", "meter_gap", "clock_skew")
 DAY_WINDOW = "day"
 
 

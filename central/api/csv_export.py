@@ -25,6 +25,7 @@ _QUALITY_UNITS = {
     "duplicate_share_pct": "%",
     "clock_skew_median_ms": "ms",
     "clock_skew_p95_abs_ms": "ms",
+    "clock_corrected": "readings",
 }
 QUALITY_COLUMNS = tuple(f.name for f in fields(Quality))
 

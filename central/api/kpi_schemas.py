@@ -53,6 +53,9 @@ class QualityOut(_Out):
     duplicate_share_pct: float | None = Field(description="dropped / (stored + dropped)")
     clock_skew_median_ms: float | None = Field(description="Q3: device time - edge receive time")
     clock_skew_p95_abs_ms: float | None
+    clock_corrected: int = Field(
+        description="Q3: readings with a wrong device clock, attributed by edge receive time"
+    )
     scale_rejected_below_division: int
     scale_rejected_above_max: int
     repeat_swipes: int = Field(
@@ -69,6 +72,7 @@ class DeviceQualityOut(_Out):
     duplicates_dropped: int
     clock_skew_median_ms: float | None
     clock_skew_p95_abs_ms: float | None
+    clock_corrected: int
     counter_events: dict[str, int] | None = Field(
         description="meters: resets, wraps, spikes, dips, gaps, exchanges (Q2)"
     )

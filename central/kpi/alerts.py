@@ -114,7 +114,7 @@ def silent_devices(table: DayTable, as_of_ms: int) -> list[Alert]:
     for device in table.devices:
         if device.kind != "meter":
             continue
-        received = device.time_ms - device.skew_ms  # the edge receive times
+        received = device.received_ms
         received = received[received <= as_of_ms]
         if received.size == 0:
             out.append(

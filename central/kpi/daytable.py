@@ -7,8 +7,8 @@ cumulative sums for masses, np.interp over meter curves for energy; Python loops
 services and devices only, never over readings (except the counter walk of an anomalous meter,
 see counters.py).
 
-Readings are attributed by their device time (docs/architecture.md); skew is measured, not
-corrected, in this version.
+Readings are attributed by their device time (docs/architecture.md), except those whose device
+clock is wrong (central.kpi.clocks): they are attributed by the edge's receive time and counted.
 """
 
 from collections.abc import Mapping
@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from central.kpi.clocks import ClockRule, correct_clocks
 from central.kpi.counters import EVENT_KINDS, MeterCurve, count_in, meter_curves
 from central.kpi.periods import DateRange
 from central.kpi.readings import (
@@ -60,8 +61,10 @@ class DeviceQuality:
     received: Int64Array  # (dates,) stored readings, rejected spikes included
     expected: Int64Array | None  # (dates,) meters only: day length / interval_s
     duplicates: Int64Array  # (dates,) duplicate deliveries dropped at ingest
-    time_ms: Int64Array  # sorted device times of its readings in the loaded range
-    skew_ms: Int64Array  # device time - edge receive time, aligned with time_ms
+    time_ms: Int64Array  # sorted attributed times of its readings in the loaded range
+    skew_ms: Int64Array  # device time - edge receive time (as sent), aligned with time_ms
+    received_ms: Int64Array  # edge receive times, aligned with time_ms
+    clock_corrected: Int64Array  # (dates,) readings attributed by receive time (wrong clock)
     events: Mapping[str, Int64Array] | None = None  # meters: EVENT_KINDS -> (dates,) (Q2)
 
 
@@ -132,8 +135,13 @@ def build_day_table(
     span: DateRange,
     readings: SiteReadings,
     duplicates: DuplicateCounts | None = None,
+    clock_rule: ClockRule | None = None,
 ) -> DayTable:
-    """Base quantities of `site` on every date of `span` from readings loaded over load_range."""
+    """Base quantities of `site` on every date of `span` from readings loaded over load_range
+    (device times and receive times both in range), wrong clocks corrected by `clock_rule`
+    (default: the site's, `site.kpi.clock`)."""
+    corrected = correct_clocks(readings, site.kpi.clock if clock_rule is None else clock_rule)
+    original, readings = corrected.original, corrected.readings
     days = [day_windows(site, d) for d in span.dates()]
     n_d, n_s = len(days), len(site.services)
     day_start = int_array([w.day.start_ms for w in days])
@@ -214,7 +222,9 @@ def build_day_table(
         ).astype(np.int64)
         for kind in EVENT_KINDS
     }
-    devices = _device_quality(site, span, readings, duplicates, day_start, day_end, all_curves)
+    devices = _device_quality(
+        site, span, readings, original, duplicates, day_start, day_end, all_curves
+    )
 
     return DayTable(
         site=site,
@@ -319,6 +329,7 @@ def _device_quality(
     site: Site,
     span: DateRange,
     readings: SiteReadings,
+    original: SiteReadings,
     duplicates: DuplicateCounts | None,
     day_start: Int64Array,
     day_end: Int64Array,
@@ -339,6 +350,7 @@ def _device_quality(
             if i is not None:
                 dup_of.setdefault(device, np.zeros(len(dates), dtype=np.int64))[i] += count
     by_device = {(kind, device): (t, r) for kind, device, t, r in readings.devices()}
+    sent = {(kind, device): t for kind, device, t, _ in original.devices()}
     known = set(by_device) | {("meter", d) for d in site.kpi.meters}
     known |= {("scale", d) for d in site.kpi.scales}
     names = {device for _, device in known}
@@ -347,8 +359,10 @@ def _device_quality(
     out = []
     for kind, device in sorted(known):
         times, received_ms = by_device.get((kind, device), (int_array(), int_array()))
+        sent_ms = sent.get((kind, device), int_array())
         order = np.argsort(times, kind="stable")
-        times, skew = times[order], (times - received_ms)[order]
+        times, skew, received_ms = times[order], (sent_ms - received_ms)[order], received_ms[order]
+        fixed = times[times != sent_ms[order]]
         expected = None
         if kind == "meter":
             expected = (day_s // site.kpi.meter(device).interval_s).astype(np.int64)
@@ -361,6 +375,8 @@ def _device_quality(
                 duplicates=dup_of.get(device, np.zeros(len(dates), dtype=np.int64)),
                 time_ms=times,
                 skew_ms=skew,
+                received_ms=received_ms,
+                clock_corrected=count_in(fixed, day_start, day_end),
                 events=MappingProxyType(events_of[device])
                 if kind == "meter" and device in events_of
                 else None,

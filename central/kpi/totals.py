@@ -33,6 +33,7 @@ class DeviceTotals:
     expected: int | None
     duplicates: int
     skew_ms: Int64Array = field(hash=False)
+    clock_corrected: int = 0  # readings attributed by receive time (wrong device clock)
     events: Mapping[str, int] | None = None  # meters: counter events (Q2)
 
 
@@ -213,6 +214,7 @@ def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slic
         expected=None if device.expected is None else int(device.expected[days].sum()),
         duplicates=int(device.duplicates[days].sum()),
         skew_ms=device.skew_ms[lo:hi],
+        clock_corrected=int(device.clock_corrected[days].sum()),
         events=None
         if device.events is None
         else {k: int(v[days].sum()) for k, v in device.events.items()},

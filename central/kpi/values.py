@@ -93,6 +93,7 @@ class Quality:
     duplicate_share_pct: float | None  # dropped / (stored + dropped)
     clock_skew_median_ms: float | None  # Q3: device time - edge receive time
     clock_skew_p95_abs_ms: float | None
+    clock_corrected: int  # Q3: readings attributed by receive time (wrong clock)
     scale_rejected_below_division: int
     scale_rejected_above_max: int
     repeat_swipes: int  # card readings beyond one per diner and service: left out of D
@@ -110,6 +111,7 @@ class DeviceFigures:
     duplicates_dropped: int
     clock_skew_median_ms: float | None
     clock_skew_p95_abs_ms: float | None
+    clock_corrected: int
     counter_events: Mapping[str, int] | None  # meters: resets, wraps, spikes, dips, gaps, ...
 
 
@@ -127,6 +129,7 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
                 duplicates_dropped=d.duplicates,
                 clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
                 clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+                clock_corrected=d.clock_corrected,
                 counter_events=d.events,
             )
         )
@@ -276,6 +279,7 @@ def quality(t: Totals) -> Quality:
         duplicate_share_pct=t.duplicates / received * 100.0 if received else None,
         clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
         clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+        clock_corrected=sum(d.clock_corrected for d in t.devices),
         scale_rejected_below_division=t.scale_below_division,
         scale_rejected_above_max=t.scale_above_max,
         repeat_swipes=t.repeat_swipes,

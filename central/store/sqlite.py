@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS readings (
 );
 -- The site-day KPI query is a range scan on this index.
 CREATE INDEX IF NOT EXISTS readings_site_time ON readings (site, device_time_ms);
+CREATE INDEX IF NOT EXISTS readings_site_received ON readings (site, received_ms);
 CREATE TABLE IF NOT EXISTS rejected_readings (
     site TEXT NOT NULL,
     edge TEXT NOT NULL,
@@ -124,8 +125,10 @@ INSERT OR IGNORE INTO rejected_readings (
 
 # One query per kind, with only that kind's columns: turning SQLite rows into Python objects is
 # most of a KPI query's time (docs/performance.md), so no column is fetched that is not used.
-# COALESCE keeps every column one numpy dtype.
-_RANGE = "FROM readings WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ?"
+# COALESCE keeps every column one numpy dtype. Readings received in the range are loaded too: a
+# wrong device clock (at 1970, hours off) is attributed by its receive time (central.kpi.clocks).
+_RANGE = """FROM readings WHERE site = ? AND ((device_time_ms >= ? AND device_time_ms < ?)
+                    OR (received_ms >= ? AND received_ms < ?))"""
 _SELECT_SCALES = f"""
 SELECT device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device, received_ms
 {_RANGE} AND kind = 'scale'
@@ -409,7 +412,7 @@ class SqliteStore:
         conn = self._read_conn
         if conn is None:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
-        span = (site, start_ms, end_ms)
+        span = (site, start_ms, end_ms, start_ms, end_ms)
         scales = conn.execute(_SELECT_SCALES, span).fetchall()
         cards = conn.execute(_SELECT_CARDS, span).fetchall()
         meters = conn.execute(_SELECT_METERS, span).fetchall()

@@ -44,7 +44,9 @@ def _only(run: Run, site: Site, fault: Fault) -> int:
 
 def test_names_parse_and_all_means_every_fault() -> None:
     assert parse_faults("all") == ALL_FAULTS
-    assert tuple(f.value for f in ALL_FAULTS) == FAULT_NAMES  # the truth lists every fault
+    assert tuple(f.value for f in Fault) == FAULT_NAMES  # the truth lists every fault
+    assert Fault.CLOCK_SKEW not in ALL_FAULTS  # needs edges on the simulated clock
+    assert parse_faults("all,clock_skew") == ALL_FAULTS  # 'all' wins; name it alone to add it
     assert parse_faults(" late, meter_gap ") == (Fault.METER_GAP, Fault.LATE)
     assert parse_faults("") == ()
     with pytest.raises(ValueError, match="unknown faults \\['clock'\\]"):
@@ -258,7 +260,8 @@ def test_all_faults_leave_the_canteen_truth_unchanged(
         dirty.site_json(site.id)
     )
     counts = _counts(dirty, site)
-    assert all(counts[f.value] > 0 for f in Fault), counts
+    assert all(counts[f.value] > 0 for f in ALL_FAULTS), counts
+    assert counts[Fault.CLOCK_SKEW.value] == 0
     # Non-swipe events are the same; faults only change how they are published.
     for a, b in zip(clean.plans, dirty.plans, strict=True):
         assert [e for e in a.events if not isinstance(e, CardSwipe)] == [
@@ -275,6 +278,40 @@ def test_all_faults_leave_the_canteen_truth_unchanged(
             boots[sent.boot].append(sent.seq)
         for seqs in boots.values():
             assert seqs == list(range(len(seqs)))
+
+
+def test_clock_skew_shifts_ts_of_short_stretches_but_not_when_they_are_sent(
+    sites: tuple[Site, ...],
+) -> None:
+    site = sites[0]
+    run = render(site, "clock_skew", RATE)
+    stretches = _only(run, site, Fault.CLOCK_SKEW)
+    clean = render(site)
+    # the same messages in the same order at the same instants; only some device clocks differ
+    dirty_sent, clean_sent = run.sent(), clean.sent()
+    assert [(s.due_ms, s.device, s.channel) for s in dirty_sent] == [
+        (s.due_ms, s.device, s.channel) for s in clean_sent
+    ]
+    shifted = [
+        (d, d.ts_ms - c.ts_ms) for d, c in zip(dirty_sent, clean_sent, strict=True) if d != c
+    ]
+    assert len(shifted) == run.site_json(site.id)["fault_readings"]["clock_skew"]
+    assert len(shifted) >= stretches
+    hour = 3_600_000
+    for sent, offset in shifted:
+        at_1970 = sent.ts_ms < 31 * 24 * hour
+        assert at_1970 or hour <= offset <= 12 * hour or -12 * hour <= offset <= -2 * hour, offset
+        assert abs(offset) >= 1 * hour  # beyond central's limits (10 min ahead, 90 min behind)
+    # a stretch shifts its readings alike: per device, runs of equal offsets
+    runs = 0
+    previous: tuple[str, int] | None = None
+    by_order = {s.order: (s.device, o) for s, o in shifted}
+    for order in sorted(by_order):
+        device, offset = by_order[order]
+        if previous is None or previous[0] != device or previous[1] != offset:
+            runs += 1
+        previous = (device, offset)
+    assert runs >= stretches
 
 
 def test_same_seed_same_faults(sites: tuple[Site, ...]) -> None:

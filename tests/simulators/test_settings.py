@@ -101,5 +101,5 @@ def test_faults_from_command_line_and_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_unknown_fault_fails_at_start() -> None:
-    with pytest.raises(ValidationError, match="unknown faults \\['clock_skew'\\]"):
-        SimulatorSettings(_cli_parse_args=["--registry", "r.toml", "--faults", "clock_skew"])
+    with pytest.raises(ValidationError, match="unknown faults \\['clock_drift'\\]"):
+        SimulatorSettings(_cli_parse_args=["--registry", "r.toml", "--faults", "clock_drift"])

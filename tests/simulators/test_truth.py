@@ -26,6 +26,7 @@ FAULTS = {
     "device_reboot",
     "late",
     "double_swipe",
+    "clock_skew",
 }
 ENERGY_KEYS = {"electricity_kwh", "gas_m3", "water_m3"}
 
@@ -47,7 +48,7 @@ def test_json_has_the_documented_shape(sites: tuple[Site, ...]) -> None:
     s1 = document["sites"]["s1"]
     assert s1["published"] == {"readings": 4, "scale": 0, "card": 1, "meter": 3}
     assert s1["faults"] == dict.fromkeys(FAULTS, 0)
-    assert s1["fault_readings"] == {"late": 0, "meter_gap": 0}
+    assert s1["fault_readings"] == {"late": 0, "meter_gap": 0, "clock_skew": 0}
     day = s1["days"]["2026-11-20"]
     assert set(day) == {"services", "day", "faults", "fault_readings"}
     assert day["faults"] == dict.fromkeys(FAULTS, 0)
