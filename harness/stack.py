@@ -4,11 +4,14 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -26,6 +29,26 @@ EDGE_SUBSCRIBED = "MQTT subscribed to "  # edge/mqtt_intake.py logs it when the 
 
 
 @dataclass(frozen=True, slots=True)
+class SimClockPlan:
+    """One simulated clock for the simulator and every edge (edge/simclock.py).
+
+    The simulated time `start_date` 00:00 (Asia/Shanghai, the harness registry's zone) is due
+    `lead_s` after the stack starts; from then on both advance `speed` times faster than the wall
+    clock, so central can compare device times with receive times and correct wrong clocks.
+    """
+
+    start_date: str
+    speed: float
+    lead_s: float = 10.0
+
+    def origin_ms(self) -> int:
+        midnight = datetime.combine(
+            date.fromisoformat(self.start_date), datetime.min.time(), ZoneInfo("Asia/Shanghai")
+        )
+        return int(midnight.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
 class StackSettings:
     workdir: Path
     sites: tuple[str, ...]
@@ -36,6 +59,8 @@ class StackSettings:
     central_env: dict[str, str] = field(default_factory=dict)
     # KPI baseline periods (inclusive YYYY-MM-DD dates) of some sites, written to the registry.
     baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # One simulated clock for simulator and edges; with it central corrects wrong device clocks.
+    sim_clock: SimClockPlan | None = None
 
 
 class Stack:
@@ -56,6 +81,7 @@ class Stack:
         self.central: ManagedProcess | None = None
         self.edges: dict[str, ManagedProcess] = {}
         self._exit = ExitStack()
+        self.sim_clock_wall_origin_ms: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -67,7 +93,11 @@ class Stack:
                 list(self.settings.sites),
                 self.settings.registered_staff,
                 baselines=self.settings.baselines,
+                clock_correction=self.settings.sim_clock is not None,
             )
+            if self.settings.sim_clock is not None:
+                lead_ms = round(self.settings.sim_clock.lead_s * 1000)
+                self.sim_clock_wall_origin_ms = time.time_ns() // 1_000_000 + lead_ms
             self._exit.enter_context(self.broker)
             self.central = self._exit.enter_context(self._central_process())
             wait_for_port(self.settings.central_host, self.central_port, timeout_s=30)
@@ -115,7 +145,18 @@ class Stack:
             "EDGE_BUFFER_PATH": str(self.edge_buffer_path(site)),
             "EDGE_UPLOAD_INTERVAL_S": "0.5",
             "EDGE_STATS_INTERVAL_S": "10",
+            **self._sim_clock_env(),
             **self.settings.edge_env,
+        }
+
+    def _sim_clock_env(self) -> dict[str, str]:
+        plan = self.settings.sim_clock
+        if plan is None or self.sim_clock_wall_origin_ms is None:
+            return {}
+        return {
+            "EDGE_SIM_CLOCK_ORIGIN_MS": str(plan.origin_ms()),
+            "EDGE_SIM_CLOCK_WALL_ORIGIN_MS": str(self.sim_clock_wall_origin_ms),
+            "EDGE_SIM_CLOCK_SPEED": str(plan.speed / 1.0),
         }
 
     def edge_buffer_path(self, site: str) -> Path:
@@ -172,6 +213,11 @@ class Stack:
     ) -> list[str]:
         """The simulator's command line; `faults` ("" = none, "all", or names) as --faults."""
         fault_args = ["--faults", faults, "--fault-rate", str(fault_rate)] if faults else []
+        plan = self.settings.sim_clock
+        if plan is not None:
+            if (plan.start_date, plan.speed) != (start_date, speed):
+                raise ValueError("the simulator must run the stack's sim_clock date and speed")
+            fault_args += ["--clock-wall-origin-ms", str(self.sim_clock_wall_origin_ms)]
         return python_module(
             "simulators",
             "--registry",
