@@ -50,7 +50,8 @@ def _record(
     # model_construct: the fields come from the simulator's validated events; skipping
     # re-validation keeps generation about 3x faster.
     if isinstance(event, CardSwipe):
-        return CardRecord.model_construct(**common, kind="card", person=_person(site, event.card))
+        payer = event.card or f"visitor:{event.device}:{boot}:{seq}"  # as the edge does
+        return CardRecord.model_construct(**common, kind="card", person=_person(site, payer))
     if isinstance(event, Weighing):
         person = None if event.card is None else _person(site, event.card)
         return ScaleRecord.model_construct(

@@ -87,9 +87,20 @@ class ScalePayload(_Reading):
 
 
 class CardPayload(_Reading):
-    """A meal transaction at a card reader or face terminal."""
+    """A meal transaction at a card reader or face terminal, or a visitor's meal without a card."""
 
-    card: Reference = Field(description="raw card number or person id; hashed at the edge")
+    card: Reference | None = Field(
+        default=None, description="raw card number or person id; hashed at the edge"
+    )
+    visitor: bool = Field(default=False, description="a visitor's meal paid without a card")
+
+    @model_validator(mode="after")
+    def _card_or_visitor(self) -> "CardPayload":
+        if self.visitor and self.card is not None:
+            raise ValueError("a visitor meal carries no card: send either card or visitor=true")
+        if not self.visitor and self.card is None:
+            raise ValueError("card is required (or visitor=true for a meal without a card)")
+        return self
 
 
 class MeterPayload(_Reading):

@@ -33,6 +33,18 @@ def pseudonymise(person_key: bytes, site: str, card: str) -> str:
     return digest[:PERSON_ID_HEX_CHARS]
 
 
+def _payer(address: TopicAddress, payload: CardPayload) -> str:
+    """Who paid: the card, or for a visitor's meal without a card the transaction itself.
+
+    A visitor gets a pseudonym of its own reading identity (device, boot, seq), so that each
+    visitor meal counts as one diner at central (distinct persons per service) and a redelivered
+    copy of the same reading still maps to the same pseudonym.
+    """
+    if payload.card is not None:
+        return payload.card
+    return f"visitor:{address.device}:{payload.boot}:{payload.seq}"
+
+
 def to_record(
     address: TopicAddress, payload: DevicePayload, *, received_ms: int, person_key: bytes
 ) -> Record:
@@ -64,7 +76,7 @@ def to_record(
                 seq=seq,
                 device_time_ms=device_time_ms,
                 received_ms=received_ms,
-                person=pseudonymise(person_key, address.site, payload.card),
+                person=pseudonymise(person_key, address.site, _payer(address, payload)),
             )
         if isinstance(payload, MeterPayload):
             return MeterRecord(

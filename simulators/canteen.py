@@ -50,6 +50,7 @@ class Behaviour:
     other_attendance: float = 0.5
     weekend_factor: float = 0.3
     double_swipe_rate: float = 0.02
+    visitor_rate: float = 0.0  # share of diners who eat as visitors, without a card
     tray_card_rate: float = 0.4  # trays whose plate payload carries the diner's card
     clean_plate_probability: tuple[float, float] = (0.3, 0.5)
     clean_plate_max_g: float = 8.0
@@ -199,6 +200,7 @@ class _DayPlanner:
         self.cards = cards
         self.behaviour = behaviour
         self.frame = frame
+        self.seed = seed
         diners_ss, waste_ss, meters_ss = seed_sequence(seed, site.id, frame.day.toordinal()).spawn(
             3
         )
@@ -231,13 +233,21 @@ class _DayPlanner:
 
         true_plate, shown_plate = self._leftovers(diners)
 
+        # Visitors are drawn from their own stream, so that switching them on changes nothing
+        # else: the same people eat, some of them pay as visitors without a card.
+        visitor_rng = np.random.default_rng(
+            seed_sequence(self.seed, self.site.id, self.frame.day.toordinal(), "visitors",
+                          service.name)
+        )  # fmt: skip
+        visitors = visitor_rng.random(diners) < b.visitor_rate
         events: list[Event] = []
         for i in range(diners):
-            card = self.cards[int(persons[i])]
+            card = None if visitors[i] else self.cards[int(persons[i])]
             reader = CARD_READERS[int(readers[i])]
             events.append(CardSwipe(int(arrivals[i]), reader, card, service.name))
             second = int(arrivals[i] + double_gap_ms[i])
-            if doubles[i] and second < end_ms:
+            # A visitor has no card to read twice.
+            if doubles[i] and second < end_ms and card is not None:
                 events.append(CardSwipe(second, reader, card, service.name))
         for i in range(diners):
             events.append(
@@ -248,7 +258,7 @@ class _DayPlanner:
                     true_g=float(true_plate[i]),
                     shown_g=float(shown_plate[i]),
                     service=service.name,
-                    card=self.cards[int(persons[i])] if tray_cards[i] else None,
+                    card=self.cards[int(persons[i])] if tray_cards[i] and not visitors[i] else None,
                 )
             )
         prep = self._prep(service, staff * expected_rate)

@@ -127,6 +127,8 @@ class DeviceState:
             case CardSwipe():
                 if self.spec.kind is not DeviceKind.CARD:
                     raise ValueError(f"{self.spec.id} is not a card reader")
+                if event.card is None:
+                    return self._next(event.at_ms, {"visitor": True})
                 return self._next(event.at_ms, {"card": event.card})
             case Weighing():
                 return self._next(event.at_ms, self._weighing_body(event))

@@ -15,7 +15,7 @@ class CardSwipe:
 
     at_ms: int
     device: str
-    card: str
+    card: str | None  # None: a visitor's meal without a card
     service: str
 
 

@@ -44,6 +44,7 @@ class Fault(StrEnum):
     DEVICE_REBOOT = "device_reboot"
     LATE = "late"
     DOUBLE_SWIPE = "double_swipe"
+    VISITOR = "visitor"  # a diner pays as a visitor, without a card (still one diner)
     CLOCK_SKEW = "clock_skew"
 
 
@@ -211,6 +212,9 @@ class SiteFaultInjector:
         batches: dict[str, list[OutgoingMessage]] = {}
         swipes = sum(1 for e in plan.events if isinstance(e, CardSwipe))
         tally.counts[Fault.DOUBLE_SWIPE.value] = swipes - plan.truth.meals
+        tally.counts[Fault.VISITOR.value] = sum(
+            1 for e in plan.events if isinstance(e, CardSwipe) and e.card is None
+        )
         for device, events in plan.by_device().items():
             batches[device] = self._render_device(plan, device, events, tally, gaps)
         self._first_day = False

@@ -18,7 +18,7 @@ from types import TracebackType
 
 import aiomqtt
 
-from simulators.canteen import Behaviour, DayPlan, plan_site_days
+from simulators.canteen import DayPlan, plan_site_days
 from simulators.devices import DEVICE_BY_ID, DeviceState, OutgoingMessage, fleet
 from simulators.errors import BrokerError, ConfigurationError, SimulatorError
 from simulators.faults import RenderedDay, SiteFaultInjector
@@ -214,7 +214,7 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
     """Simulate, publish every reading with acknowledgement, then write and return the truth."""
     sites = select_sites(load_registry(settings.registry), settings.sites)
     start_date = resolve_start_date(settings, sites)
-    behaviour = Behaviour(double_swipe_rate=settings.effective_double_swipe_rate())
+    behaviour = settings.behaviour()
     faults = settings.fault_config()
     truth = GroundTruth(
         seed=settings.seed,

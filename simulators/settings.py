@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from simulators.canteen import Behaviour
 from simulators.faults import Fault, FaultConfig, parse_faults
 
 # Meter readings must land on every 30-minute boundary so that service windows (HH:00 / HH:30
@@ -80,7 +81,8 @@ class SimulatorSettings(BaseSettings):
         default=(),
         description=(
             "comma-separated faults to inject, or 'all': meter_reset, meter_wrap, meter_spike, "
-            "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe; default none"
+            "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe, visitor, "
+            "clock_skew (by name only); default none"
         ),
     )
     fault_rate: float = Field(
@@ -98,6 +100,15 @@ class SimulatorSettings(BaseSettings):
             "(times --fault-rate, at most 1)"
         ),
     )
+    visitor_rate: float = Field(
+        default=0.03,
+        ge=0,
+        le=1,
+        description=(
+            "base share of diners who eat as visitors without a card, when the visitor fault is"
+            " on (times --fault-rate, at most 1)"
+        ),
+    )
     connect_timeout_s: float = Field(
         default=10.0, gt=0, description="MQTT connect and acknowledge timeout, s"
     )
@@ -113,6 +124,19 @@ class SimulatorSettings(BaseSettings):
         if not self.fault_config().on(Fault.DOUBLE_SWIPE):
             return 0.0
         return min(1.0, self.double_swipe_rate * self.fault_rate)
+
+    def behaviour(self) -> Behaviour:
+        """How diners behave in this run: the faults that change their transactions applied."""
+        return Behaviour(
+            double_swipe_rate=self.effective_double_swipe_rate(),
+            visitor_rate=self.effective_visitor_rate(),
+        )
+
+    def effective_visitor_rate(self) -> float:
+        """Share of diners who pay as visitors, without a card: 0 unless the visitor fault is on."""
+        if not self.fault_config().on(Fault.VISITOR):
+            return 0.0
+        return min(1.0, self.visitor_rate * self.fault_rate)
 
     @field_validator("meter_interval_s")
     @classmethod

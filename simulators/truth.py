@@ -92,6 +92,7 @@ FAULT_NAMES = (
     "device_reboot",
     "late",
     "double_swipe",
+    "visitor",
     "clock_skew",
 )
 # Faults whose incidents span several readings: readings delayed (late), never sent (meter_gap),

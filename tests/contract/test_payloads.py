@@ -181,3 +181,14 @@ def test_upload_batch_carries_readings_or_dropped_duplicates_never_neither() -> 
             {**envelope, "readings": [], "duplicates": [{"id": 0, "device": "m1",
                                                          "device_time_ms": 5}]}
         )  # fmt: skip
+
+
+def test_a_visitor_meal_has_no_card() -> None:
+    visitor = parse_payload(DeviceKind.CARD, raw(visitor=True))
+    assert isinstance(visitor, CardPayload)
+    assert visitor.visitor
+    assert visitor.card is None
+    with pytest.raises(PayloadError, match="visitor meal carries no card"):
+        parse_payload(DeviceKind.CARD, raw(visitor=True, card="42"))
+    with pytest.raises(PayloadError, match="card is required"):
+        parse_payload(DeviceKind.CARD, raw())

@@ -80,3 +80,21 @@ def test_overflowing_conversion_is_a_payload_error() -> None:
     )
     with pytest.raises(PayloadError, match="cannot be converted"):
         to_record(address, payload, received_ms=5, person_key=KEY)
+
+
+def test_each_visitor_meal_gets_a_pseudonym_of_its_own() -> None:
+    address = parse_topic("canteen/s1/card/reader-1/data")
+
+    def visitor(seq: int, boot: str = "b1") -> CardRecord:
+        body = f'{{"v":1,"seq":{seq},"boot":"{boot}","ts":0,"visitor":true}}'.encode()
+        record = to_record(
+            address, parse_payload(DeviceKind.CARD, body), received_ms=5, person_key=KEY
+        )
+        assert isinstance(record, CardRecord)
+        return record
+
+    first, again, second, rebooted = visitor(1), visitor(1), visitor(2), visitor(1, boot="b2")
+    # One diner per visitor meal; a redelivered copy keeps its pseudonym (and its identity).
+    assert first.person == again.person
+    assert len({first.person, second.person, rebooted.person}) == 3
+    assert first.person == pseudonymise(KEY, "s1", "visitor:reader-1:b1:1")

@@ -9,7 +9,7 @@ from typing import Any
 
 from contract.payloads import MeterPayload, parse_payload, parse_status
 from contract.topics import DeviceKind, parse_topic
-from simulators.canteen import Behaviour, DayPlan, plan_site_days
+from simulators.canteen import DayPlan, plan_site_days
 from simulators.devices import OutgoingMessage, fleet
 from simulators.faults import RenderedDay, SiteFaultInjector
 from simulators.registry import Site
@@ -123,7 +123,7 @@ def render(
     )
     truth = GroundTruth(seed=seed, start_date=START, days=days, site_ids=(site.id,))
     plans, rendered = [], []
-    behaviour = Behaviour(double_swipe_rate=settings.effective_double_swipe_rate())
+    behaviour = settings.behaviour()
     for plan in plan_site_days(
         site,
         seed=seed,

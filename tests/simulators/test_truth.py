@@ -26,6 +26,7 @@ FAULTS = {
     "device_reboot",
     "late",
     "double_swipe",
+    "visitor",
     "clock_skew",
 }
 ENERGY_KEYS = {"electricity_kwh", "gas_m3", "water_m3"}
