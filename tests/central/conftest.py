@@ -149,3 +149,19 @@ async def in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(settings: CentralSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with in_process(create_app(settings)) as http:
         yield http
+
+
+@asynccontextmanager
+async def admin_client(registry_toml: str, workdir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process central on `registry_toml` whose client reads as the bootstrap admin (ingest
+    authenticates per request with EdgeAuth)."""
+    registry = workdir / "registry.toml"
+    registry.write_text(registry_toml, encoding="utf-8")
+    settings = CentralSettings(
+        registry_path=registry,
+        sqlite_path=workdir / "central.sqlite3",
+        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
+    )
+    async with in_process(create_app(settings)) as http:
+        http.headers.update(admin())
+        yield http

@@ -11,15 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from central.app import create_app
-from central.settings import CentralSettings
 from tests.central.conftest import (
-    ADMIN_TOKEN,
     KEY_S1,
     EdgeAuth,
-    admin,
+    admin_client,
     batch,
-    in_process,
     meter,
     utc_ms,
 )
@@ -58,15 +54,7 @@ def local(day: int, minute: int) -> int:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    registry = tmp_path / "registry.toml"
-    registry.write_text(REGISTRY, encoding="utf-8")
-    settings = CentralSettings(
-        registry_path=registry,
-        sqlite_path=tmp_path / "central.sqlite3",
-        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
-    )
-    async with in_process(create_app(settings)) as http:
-        http.headers.update(admin())
+    async with admin_client(REGISTRY, tmp_path) as http:
         # elec-1 every 5 minutes from 23:00 on the 19th to 01:00 on the 21st, 1 kWh each, with
         # nothing received from 10:05 to 10:55 on the 20th (a gap: its 12 kWh are estimated).
         readings: list[dict[str, Any]] = []

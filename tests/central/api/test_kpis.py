@@ -10,16 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from central.app import create_app
-from central.settings import CentralSettings
 from tests.central.conftest import (
-    ADMIN_TOKEN,
     KEY_S1,
     EdgeAuth,
-    admin,
+    admin_client,
     batch,
     card,
-    in_process,
     meter,
     scale,
     utc_ms,
@@ -85,15 +81,7 @@ def local(hour: float, day: int = 20) -> int:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    registry = tmp_path / "registry.toml"
-    registry.write_text(REGISTRY, encoding="utf-8")
-    settings = CentralSettings(
-        registry_path=registry,
-        sqlite_path=tmp_path / "central.sqlite3",
-        admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
-    )
-    async with in_process(create_app(settings)) as http:
-        http.headers.update(admin())  # reads; ingest authenticates per request as its edge
+    async with admin_client(REGISTRY, tmp_path) as http:
         yield http
 
 
