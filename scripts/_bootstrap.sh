@@ -2,6 +2,7 @@
 # - Debian's mosquitto through apt-get when it is missing and we are root (else a note is printed);
 # - Debian's victoria-metrics the same way (the InfluxDB v2 write API the store tests write to);
 # - Debian's chromium and chromium-driver (the dashboard's browser test) the same way;
+# - Debian's nodejs (the dashboard's JS unit tests) the same way, when no node is installed;
 # - a virtual environment in .venv with the project and its dev tools, reinstalled when
 #   pyproject.toml changes.
 set -euo pipefail
@@ -57,6 +58,25 @@ ensure_chromium() {
   else
     echo "bootstrap: chromium is missing and apt-get is not usable here (need root);" \
       "the browser test will skip" >&2
+  fi
+  return 0
+}
+
+ensure_node() {
+  # Optional: without node, tests/central/test_dashboard_js.py skips with the reason. The tests
+  # use only Node's built-in runner (node --test, Node >= 18: Debian 12 ships 18.19).
+  if command -v node >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing nodejs with apt-get" >&2
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null; }; then
+      echo "bootstrap: nodejs could not be installed; the dashboard's JS unit tests will skip" >&2
+    fi
+  else
+    echo "bootstrap: node is missing and apt-get is not usable here (need root);" \
+      "the dashboard's JS unit tests will skip" >&2
   fi
   return 0
 }

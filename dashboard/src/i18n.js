@@ -1,7 +1,7 @@
 // Labels in English and Chinese; the viewer's language (navigator.language) picks one, a switch
 // on the page overrides it for the session.
 
-const LABELS = {
+export const LABELS = {
   en: {
     title: "Canteen dashboard",
     token: "Access token",

@@ -1,5 +1,6 @@
 """Central serves the committed dashboard build at /dashboard/, and that build is not stale."""
 
+import gzip
 import hashlib
 import json
 import re
@@ -64,3 +65,34 @@ async def test_dashboard_routes_stay_out_of_the_api_schema(settings: CentralSett
         schema = (await client.get("/openapi.json")).json()
     assert not any(path.startswith("/dashboard") for path in schema["paths"])
     assert "/api/v1/sites/{site}/load-curve" in schema["paths"]
+
+
+async def test_bundles_are_sent_gzipped_to_browsers_that_accept_it(
+    settings: CentralSettings,
+) -> None:
+    info = json.loads((STATIC_DIR / "build-info.json").read_text(encoding="utf-8"))
+    plain = (STATIC_DIR / info["js"]).read_bytes()
+    packed = (STATIC_DIR / f"{info['js']}.gz").read_bytes()
+    assert gzip.decompress(packed) == plain, "the .gz beside the bundle is stale"
+    async with in_process(create_app(settings)) as client:
+        url = f"/dashboard/{info['js']}"
+        for accept in ("gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "*"):
+            async with client.stream("GET", url, headers={"Accept-Encoding": accept}) as answer:
+                body = b"".join([chunk async for chunk in answer.aiter_raw()])
+            assert answer.status_code == 200
+            assert answer.headers["content-encoding"] == "gzip", accept
+            assert answer.headers["content-type"].startswith("text/javascript")
+            assert answer.headers["vary"] == "Accept-Encoding"
+            assert "immutable" in answer.headers["cache-control"]
+            assert body == packed
+            etag = answer.headers["etag"]
+        again = await client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert again.status_code == 304
+        for accept in ("identity", "gzip;q=0", "br"):
+            answer = await client.get(url, headers={"Accept-Encoding": accept})
+            assert answer.status_code == 200
+            assert "content-encoding" not in answer.headers, accept
+            assert answer.headers["vary"] == "Accept-Encoding"
+            assert answer.content == plain
+        page = await client.get("/dashboard/", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in page.headers  # the page is small and has no .gz

@@ -1,0 +1,51 @@
+// Both languages carry every label, with the same placeholders.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+globalThis.document = { documentElement: {} };
+const stored = new Map();
+globalThis.sessionStorage = {
+  getItem: (key) => stored.get(key) ?? null,
+  setItem: (key, value) => stored.set(key, String(value)),
+};
+const { LABELS, LANGUAGES, detectLanguage, language, setLanguage, t, tOr } = await import(
+  "../src/i18n.js"
+);
+
+const placeholders = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+test("every label exists in every language", () => {
+  const english = Object.keys(LABELS.en).sort();
+  for (const lang of LANGUAGES) {
+    assert.deepEqual(Object.keys(LABELS[lang]).sort(), english, `labels of ${lang}`);
+  }
+});
+
+test("translations keep the English placeholders", () => {
+  for (const [key, text] of Object.entries(LABELS.en)) {
+    assert.deepEqual(placeholders(LABELS.zh[key]), placeholders(text), key);
+  }
+});
+
+test("the viewer's language is chosen, English otherwise; a choice is kept for the session", () => {
+  globalThis.navigator = { languages: ["zh-CN", "en-US"], language: "zh-CN" };
+  assert.equal(detectLanguage(), "zh");
+  globalThis.navigator = { languages: ["fr-FR", "de"], language: "fr-FR" };
+  assert.equal(detectLanguage(), "en");
+  setLanguage("zh", true);
+  assert.equal(detectLanguage(), "zh");
+  assert.equal(document.documentElement.lang, "zh-CN");
+  setLanguage("xx");
+  assert.equal(language(), "en");
+});
+
+test("t fills placeholders; unknown keys fall back to the key", () => {
+  setLanguage("en");
+  const key = Object.keys(LABELS.en).find((k) => placeholders(LABELS.en[k]).length > 0);
+  assert.ok(key, "some label has a placeholder");
+  const vars = Object.fromEntries(placeholders(LABELS.en[key]).map((name) => [name, `<${name}>`]));
+  const text = t(key, vars);
+  for (const name of Object.keys(vars)) assert.ok(text.includes(`<${name}>`), text);
+  assert.equal(t("no-such-label"), "no-such-label");
+  assert.equal(tOr("Staff canteen"), "Staff canteen");
+});
