@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from central.kpi.presence import DevicePresence
 from central.store.flux import (
     FluxAnswerError,
     duplicates_query,
@@ -23,7 +24,6 @@ from central.store.flux import (
     stats_query,
     string,
 )
-from central.kpi.presence import DevicePresence
 from central.store.influx import duplicates_from_rows, presence_from_rows, readings_from_rows
 from central.store.influx_schema import occupancy
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
 from central.store.influx_schema import (
     MAX_DEVICE_TIME_MS,
@@ -18,7 +19,6 @@ from central.store.influx_schema import (
     representable,
     status_points,
 )
-from central.kpi.presence import DevicePresence
 from contract import (
     CardRecord,
     DeviceKind,

@@ -191,7 +191,7 @@ async def test_status_changes_give_each_device_its_state_and_since(tmp_path: Pat
     path = tmp_path / "c.sqlite3"
     flaps = [change("m1", "online", 100), change("m1", "offline", 200, boot=None)]
     async with SqliteStore(path) as store:
-        await store.write_batch(statuses(flaps + [change("m2", "online", 150)]))
+        await store.write_batch(statuses([*flaps, change("m2", "online", 150)]))
         # the device says goodbye itself after its will was already seen: still offline since 200
         await store.write_batch(statuses([change("m1", "offline", 260)], "s2"))
         # an edge resending both batches after a crash (new batch ids) changes nothing
