@@ -270,6 +270,8 @@ class Buffer:
         overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
         dead_letter_max_rows: int = 10_000,
         dead_letter_max_payload_bytes: int = 4096,
+        # Status changes are rare (a few per device and day): 10,000 outlasts weeks without
+        # central for a site's devices, so this is a constant, not an EDGE_* setting.
         status_outbox_max_rows: int = 10_000,
     ) -> None:
         if (
