@@ -7,7 +7,17 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from central.api import alerts, health, ingest, kpis, load_curve, quota, regions, sites
+from central.api import (
+    alerts,
+    devices,
+    health,
+    ingest,
+    kpis,
+    load_curve,
+    quota,
+    regions,
+    sites,
+)
 from central.api.access import READ_ACCESS, READ_RESPONSES
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
@@ -31,6 +41,7 @@ EDGE_ROUTERS = (ingest.router,)  # edge API key and signed body, checked in the 
 # Read token; a {site} path parameter or site=/region= query is checked against its scope.
 READ_ROUTERS = (
     sites.router,
+    devices.router,
     kpis.router,
     alerts.router,
     regions.router,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from central.kpi.alerts import Alert, silent_devices, threshold_alerts
+from central.kpi.alerts import Alert, offline_devices, silent_devices, threshold_alerts
 from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.report import RankedSite, Report, baseline_totals, build_report, rank_sites
@@ -98,6 +98,7 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
 
     One load of the month to date gives the date's row, the month's quota use and the meters'
     last readings; the year to date is loaded only when there is a yearly quota to compare with.
+    Offline devices come from the devices' latest status (one small read).
     """
     as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
     baselines: dict[str, Totals | None] = {site.id: None}  # F9 is not alerted on
@@ -121,7 +122,9 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
         site.kpi.waste_target_g_per_diner,
         site.kpi.off_hours_alert_share_pct,
     )
-    return out + silent_devices(month_table, as_of_ms)
+    presence = await store.device_presence(site.id)
+    offline = offline_devices(site.id, presence, as_of_ms, site.timezone)
+    return out + offline + silent_devices(month_table, as_of_ms)
 
 
 def now_ms() -> int:

@@ -6,7 +6,9 @@ vendors in docs/protocol.md; change both together and bump the schema version on
 
 from contract.batch import (
     MAX_BATCH_READINGS,
+    MAX_BATCH_STATUSES,
     CardRecord,
+    DeviceStatusRecord,
     DroppedDuplicate,
     IngestResult,
     MeterRecord,
@@ -31,12 +33,14 @@ from contract.units import MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
 
 __all__ = [
     "MAX_BATCH_READINGS",
+    "MAX_BATCH_STATUSES",
     "SCHEMA_VERSION",
     "CardPayload",
     "CardRecord",
     "ContractError",
     "DeviceKind",
     "DevicePayload",
+    "DeviceStatusRecord",
     "DroppedDuplicate",
     "IngestResult",
     "MassUnit",

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract.payloads import BootId, EpochMs, Seq
-from contract.topics import ID_PATTERN
+from contract.topics import ID_PATTERN, DeviceKind
 from contract.units import Quantity, Stream
 
 MAX_BATCH_READINGS = 5000
+MAX_BATCH_STATUSES = 1000
 
 SiteId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
@@ -71,11 +72,32 @@ class DroppedDuplicate(BaseModel):
     device_time_ms: EpochMs = Field(description="the dropped copy's device time (local date)")
 
 
+class DeviceStatusRecord(BaseModel):
+    """A device presence change the edge saw on the retained status topic (online, or offline:
+    the device's own goodbye or its MQTT last will).
+
+    Identity: (device, received_ms, state). `received_ms` is the edge's clock when the status
+    message arrived; it is kept with the change, so an edge resending a batch after a crash sends
+    the same record again and central stores the change once.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: DeviceKind
+    device: DeviceId
+    state: Literal["online", "offline"]
+    boot: BootId | None = Field(default=None, description="the boot the status names, if any")
+    device_time_ms: EpochMs | None = Field(
+        default=None, description="the device's clock in the status message, if it sent one"
+    )
+    received_ms: EpochMs = Field(description="the edge's clock when the status message arrived")
+
+
 class UploadBatch(BaseModel):
     """POST /api/v1/ingest body.
 
-    `duplicates` is optional (absent in batches of older edges): a batch carries readings, or the
-    edge's dropped duplicates, or both, never neither.
+    `duplicates` and `statuses` are optional (absent in batches of older edges): a batch carries
+    readings, the edge's dropped duplicates, device status changes, or any mix, never nothing.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,13 +110,16 @@ class UploadBatch(BaseModel):
     duplicates: Annotated[list[DroppedDuplicate], Field(max_length=MAX_BATCH_READINGS)] = Field(
         default_factory=list
     )
+    statuses: Annotated[list[DeviceStatusRecord], Field(max_length=MAX_BATCH_STATUSES)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> "UploadBatch":
-        if not self.readings and not self.duplicates:
+        if not self.readings and not self.duplicates and not self.statuses:
             raise ValueError(
-                "readings is empty and so is duplicates: a batch needs at least one reading or"
-                " one dropped duplicate"
+                "readings, duplicates and statuses are all empty: a batch needs at least one"
+                " reading, one dropped duplicate or one device status change"
             )
         return self
 

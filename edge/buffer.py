@@ -37,6 +37,8 @@ COUNTER_NAMES = (
     "dead_lettered",  # messages that failed topic or payload validation
     "dropped_overflow",  # readings lost to the buffer bound (either overflow policy)
     "status_updates",  # device online/offline messages
+    "status_changes",  # status messages that changed a device's state or boot (sent to central)
+    "status_changes_dropped",  # changes collapsed or dropped to the status outbox bound
     "uploaded",  # readings central answered 2xx for (accepted, duplicate or rejected)
     "rejected_by_central",  # readings central answered as rejected
     "upload_failures",  # upload attempts that did not end in a 2xx
@@ -79,6 +81,17 @@ CREATE TABLE IF NOT EXISTS device_status (
     boot TEXT,
     received_ms INTEGER NOT NULL,
     PRIMARY KEY (site, kind, device)
+);
+-- Device status changes waiting for central's 2xx (UploadBatch.statuses), oldest first. Written
+-- in the transaction that updates device_status, deleted only after central confirmed them.
+CREATE TABLE IF NOT EXISTS status_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    device TEXT NOT NULL,
+    state TEXT NOT NULL,
+    boot TEXT,
+    device_time_ms INTEGER,
+    received_ms INTEGER NOT NULL
 );
 """
 
@@ -125,6 +138,20 @@ class DeviceStatus:
     state: str
     boot: str | None
     received_ms: int
+    device_time_ms: int | None = None  # the status message's `ts`, if it had one
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStatus:
+    """A device status change waiting in the outbox for central's 2xx (oldest first)."""
+
+    id: int
+    kind: str
+    device: str
+    state: str
+    boot: str | None
+    device_time_ms: int | None
+    received_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +175,7 @@ class CommitOutcome:
     dead_lettered: int = 0
     dropped_overflow: int = 0
     status_updates: int = 0
+    status_changes: int = 0  # status messages that changed a device's state: queued for central
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +187,14 @@ class BufferStats:
     dead_letters: int
     last_dead_letters: list[dict[str, Any]] = field(default_factory=list)
     pending_duplicates: int = 0  # dropped duplicates not yet reported to central
+    pending_statuses: int = 0  # device status changes not yet confirmed by central
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "counters": self.counters,
             "pending": self.pending,
             "pending_duplicates": self.pending_duplicates,
+            "pending_statuses": self.pending_statuses,
             "dead_letters": self.dead_letters,
             "last_dead_letters": self.last_dead_letters,
         }
@@ -200,6 +230,7 @@ def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> Buffe
     counters.update(dict(connection.execute("SELECT name, value FROM counters").fetchall()))
     (pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
     (duplicates,) = connection.execute("SELECT COUNT(*) FROM dropped_duplicates").fetchone()
+    (statuses,) = connection.execute("SELECT COUNT(*) FROM status_outbox").fetchone()
     (dead,) = connection.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
     rows = connection.execute(
         "SELECT id, received_ms, topic, payload_bytes, reason FROM dead_letters"
@@ -210,7 +241,7 @@ def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> Buffe
         {"id": r[0], "received_ms": r[1], "topic": r[2], "payload_bytes": r[3], "reason": r[4]}
         for r in rows
     ]
-    return BufferStats(counters, pending, dead, letters, duplicates)
+    return BufferStats(counters, pending, dead, letters, duplicates, statuses)
 
 
 def read_status(path: Path, *, last_dead_letters: int = 10) -> BufferStats:
@@ -239,19 +270,29 @@ class Buffer:
         overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
         dead_letter_max_rows: int = 10_000,
         dead_letter_max_payload_bytes: int = 4096,
+        # Status changes are rare (a few per device and day): 10,000 outlasts weeks without
+        # central for a site's devices, so this is a constant, not an EDGE_* setting.
+        status_outbox_max_rows: int = 10_000,
     ) -> None:
-        if max_readings < 1 or dead_letter_max_rows < 1 or dead_letter_max_payload_bytes < 0:
+        if (
+            max_readings < 1
+            or dead_letter_max_rows < 1
+            or dead_letter_max_payload_bytes < 0
+            or status_outbox_max_rows < 1
+        ):
             raise ValueError("buffer bounds must be positive")
         self.path = path
         self.max_readings = max_readings
         self.overflow_policy = overflow_policy
         self.dead_letter_max_rows = dead_letter_max_rows
         self.dead_letter_max_payload_bytes = dead_letter_max_payload_bytes
+        self.status_outbox_max_rows = status_outbox_max_rows
         self._executor: ThreadPoolExecutor | None = None
         # Owned by the worker thread only.
         self._connection: sqlite3.Connection | None = None
         self._pending = 0
         self._pending_duplicates = 0
+        self._pending_statuses = 0
         self._dead_letters = 0
         self.recovered_from: Path | None = None  # where a damaged file was set aside at open
 
@@ -333,6 +374,9 @@ class Buffer:
             (self._pending,) = connection.execute("SELECT COUNT(*) FROM pending").fetchone()
             (self._pending_duplicates,) = connection.execute(
                 "SELECT COUNT(*) FROM dropped_duplicates"
+            ).fetchone()
+            (self._pending_statuses,) = connection.execute(
+                "SELECT COUNT(*) FROM status_outbox"
             ).fetchone()
             (self._dead_letters,) = connection.execute(
                 "SELECT COUNT(*) FROM dead_letters"
@@ -527,13 +571,7 @@ class Buffer:
                 )
                 dead = self.dead_letter_max_rows
 
-            db.executemany(
-                "INSERT INTO device_status (site, kind, device, state, boot, received_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (site, kind, device) DO UPDATE SET state = excluded.state,"
-                " boot = excluded.boot, received_ms = excluded.received_ms",
-                [(s.site, s.kind, s.device, s.state, s.boot, s.received_ms) for s in statuses],
-            )
+            changes, collapsed = self._record_statuses(db, statuses)
             outcome = CommitOutcome(
                 received=received,
                 persisted=persisted,
@@ -541,6 +579,7 @@ class Buffer:
                 dead_lettered=len(dead_letters),
                 dropped_overflow=dropped,
                 status_updates=len(statuses),
+                status_changes=changes,
             )
             self._add_counters(
                 db,
@@ -551,13 +590,96 @@ class Buffer:
                     "dead_lettered": outcome.dead_lettered,
                     "dropped_overflow": outcome.dropped_overflow,
                     "status_updates": outcome.status_updates,
+                    "status_changes": outcome.status_changes,
+                    "status_changes_dropped": collapsed,
                 },
             )
             return outcome, pending, dead
 
         outcome, self._pending, self._dead_letters = self._transaction(body)
         self._pending_duplicates += outcome.duplicates
+        if outcome.status_changes:
+            (self._pending_statuses,) = (
+                self._db().execute("SELECT COUNT(*) FROM status_outbox").fetchone()
+            )
         return outcome
+
+    def _record_statuses(
+        self, db: sqlite3.Connection, statuses: list[DeviceStatus]
+    ) -> tuple[int, int]:
+        """Upsert each device's latest status; queue each CHANGE (new device, other state, or a
+        new boot) in the outbox for central. Returns (changes queued, changes dropped).
+
+        A retained status the broker redelivers (edge restart, reconnect) repeats the stored one
+        and is not a change, so central hears of each change once. Bound: beyond
+        `status_outbox_max_rows` (central unreachable for long), only the newest change of each
+        device is kept, then the oldest are dropped; central still learns every device's latest
+        state, only intermediate flaps are lost (counted in `status_changes_dropped`).
+        """
+        changes = 0
+        for status in statuses:
+            known = db.execute(
+                "SELECT state, boot FROM device_status WHERE site = ? AND kind = ? AND device = ?",
+                (status.site, status.kind, status.device),
+            ).fetchone()
+            changed = (
+                known is None
+                or known[0] != status.state
+                or (status.boot is not None and known[1] != status.boot)
+            )
+            db.execute(
+                "INSERT INTO device_status (site, kind, device, state, boot, received_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (site, kind, device) DO UPDATE SET state = excluded.state,"
+                " boot = COALESCE(excluded.boot, boot), received_ms = excluded.received_ms",
+                (
+                    status.site,
+                    status.kind,
+                    status.device,
+                    status.state,
+                    status.boot,
+                    status.received_ms,
+                ),
+            )
+            if changed:
+                changes += 1
+                # The boot a will names: the device's last known boot when the will has none.
+                boot = status.boot if status.boot is not None else (known[1] if known else None)
+                db.execute(
+                    "INSERT INTO status_outbox"
+                    " (kind, device, state, boot, device_time_ms, received_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        status.kind,
+                        status.device,
+                        status.state,
+                        boot,
+                        status.device_time_ms,
+                        status.received_ms,
+                    ),
+                )
+        if not changes:
+            return 0, 0
+        (queued,) = db.execute("SELECT COUNT(*) FROM status_outbox").fetchone()
+        if queued <= self.status_outbox_max_rows:
+            return changes, 0
+        dropped = db.execute(
+            "DELETE FROM status_outbox WHERE id NOT IN"
+            " (SELECT MAX(id) FROM status_outbox GROUP BY kind, device)"
+        ).rowcount
+        queued -= dropped
+        if queued > self.status_outbox_max_rows:
+            dropped += db.execute(
+                "DELETE FROM status_outbox WHERE id IN"
+                " (SELECT id FROM status_outbox ORDER BY id LIMIT ?)",
+                (queued - self.status_outbox_max_rows,),
+            ).rowcount
+        logger.warning(
+            "status outbox full (%d changes): dropped %d older changes, kept the newest per device",
+            self.status_outbox_max_rows,
+            dropped,
+        )
+        return changes, dropped
 
     # -- upload side -------------------------------------------------------------------------
 
@@ -595,26 +717,52 @@ class Buffer:
         )
         return [PendingDuplicate(*row) for row in rows.fetchall()]
 
-    async def delete_confirmed(
-        self, ids: Sequence[int], *, rejected: int = 0, duplicate_ids: Sequence[int] = ()
-    ) -> int:
-        """Delete readings (and reported duplicates) central confirmed (2xx); count them as
-        uploaded. Returns reading rows deleted."""
-        return await self._call(self._delete_sync, list(ids), rejected, list(duplicate_ids))
+    async def oldest_statuses(self, limit: int) -> list[PendingStatus]:
+        """The `limit` oldest device status changes central has not confirmed yet."""
+        return await self._call(self._oldest_statuses_sync, limit)
 
-    def _delete_sync(self, ids: list[int], rejected: int, duplicate_ids: list[int]) -> int:
-        def body(db: sqlite3.Connection) -> tuple[int, int]:
+    def _oldest_statuses_sync(self, limit: int) -> list[PendingStatus]:
+        rows = self._db().execute(
+            "SELECT id, kind, device, state, boot, device_time_ms, received_ms FROM status_outbox"
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [PendingStatus(*row) for row in rows.fetchall()]
+
+    async def delete_confirmed(
+        self,
+        ids: Sequence[int],
+        *,
+        rejected: int = 0,
+        duplicate_ids: Sequence[int] = (),
+        status_ids: Sequence[int] = (),
+    ) -> int:
+        """Delete readings (and reported duplicates and status changes) central confirmed (2xx);
+        count them as uploaded. Returns reading rows deleted."""
+        return await self._call(
+            self._delete_sync, list(ids), rejected, list(duplicate_ids), list(status_ids)
+        )
+
+    def _delete_sync(
+        self, ids: list[int], rejected: int, duplicate_ids: list[int], status_ids: list[int]
+    ) -> int:
+        def body(db: sqlite3.Connection) -> tuple[int, int, int]:
             cursor = db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
             deleted = max(cursor.rowcount, 0)
             cursor = db.executemany(
                 "DELETE FROM dropped_duplicates WHERE id = ?", [(i,) for i in duplicate_ids]
             )
+            reported = max(cursor.rowcount, 0)
+            cursor = db.executemany(
+                "DELETE FROM status_outbox WHERE id = ?", [(i,) for i in status_ids]
+            )
             self._add_counters(db, {"uploaded": len(ids), "rejected_by_central": rejected})
-            return deleted, max(cursor.rowcount, 0)
+            return deleted, reported, max(cursor.rowcount, 0)
 
-        deleted, reported = self._transaction(body)
+        deleted, reported, sent = self._transaction(body)
         self._pending -= deleted
         self._pending_duplicates -= reported
+        self._pending_statuses -= sent
         return deleted
 
     async def reclaim_space(self) -> None:
@@ -645,6 +793,10 @@ class Buffer:
         """Dropped duplicates not yet confirmed by central."""
         return await self._call(lambda: self._pending_duplicates)
 
+    async def pending_statuses_count(self) -> int:
+        """Device status changes not yet confirmed by central."""
+        return await self._call(lambda: self._pending_statuses)
+
     async def pending_count(self) -> int:
         """Readings waiting for upload (kept in memory by the worker: no table scan)."""
         return await self._call(lambda: self._pending)
@@ -670,7 +822,7 @@ class Buffer:
             rows = self._db().execute(
                 "SELECT site, kind, device, state, boot, received_ms FROM device_status"
                 " ORDER BY site, kind, device"
-            )
+            )  # the device's clock is kept with the changes in the outbox only
             return [DeviceStatus(*row) for row in rows.fetchall()]
 
         return await self._call(read)

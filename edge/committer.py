@@ -89,6 +89,7 @@ def classify(
                         state=status.state,
                         boot=status.boot,
                         received_ms=message.received_ms,
+                        device_time_ms=status.ts,
                     )
                 )
                 continue
@@ -229,7 +230,7 @@ class Committer:
                 first.topic[:200],
                 first.reason,
             )
-        if outcome.persisted and self._on_persisted is not None:
+        if (outcome.persisted or outcome.status_changes) and self._on_persisted is not None:
             self._on_persisted()
         logger.debug(
             "commit: %d messages, %d new readings, %d duplicates, %d dead letters",

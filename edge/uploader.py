@@ -10,7 +10,15 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from contract import DroppedDuplicate, IngestResult, ReadingRecord, UploadBatch
+from contract import (
+    MAX_BATCH_STATUSES,
+    DeviceKind,
+    DeviceStatusRecord,
+    DroppedDuplicate,
+    IngestResult,
+    ReadingRecord,
+    UploadBatch,
+)
 from contract.signing import sign_headers, signing_key
 from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
@@ -105,7 +113,11 @@ class Uploader:
         failures = 0
         while True:
             rows = await self.next_rows()
-            if not rows and not await self._buffer.pending_duplicates_count():
+            if (
+                not rows
+                and not await self._buffer.pending_duplicates_count()
+                and not await self._buffer.pending_statuses_count()
+            ):
                 continue
             started_s = time.monotonic()
             try:
@@ -182,9 +194,12 @@ class Uploader:
         while True:
             # Clear before looking, so that a commit landing in between still wakes the wait.
             self._wake.clear()
-            # Dropped duplicates are work too: central counts them (Q4) only once told.
+            # Dropped duplicates (Q4) and device status changes are work too: central knows of
+            # them only once told.
             pending = (
-                await self._buffer.pending_count() + await self._buffer.pending_duplicates_count()
+                await self._buffer.pending_count()
+                + await self._buffer.pending_duplicates_count()
+                + await self._buffer.pending_statuses_count()
             )
             if pending >= self.batch_size:
                 break
@@ -205,9 +220,10 @@ class Uploader:
         return await self._buffer.oldest_and_newest(self.batch_size - newest, newest)
 
     async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
-        """POST one batch (these rows and the oldest dropped duplicates); on 2xx delete exactly
-        what it carried, else raise an UploadError subtype."""
+        """POST one batch (these rows, the oldest dropped duplicates and the oldest device status
+        changes); on 2xx delete exactly what it carried, else raise an UploadError subtype."""
         dropped = await self._buffer.oldest_duplicates(self.batch_size)
+        changes = await self._buffer.oldest_statuses(min(self.batch_size, MAX_BATCH_STATUSES))
         batch = UploadBatch(
             site=self.site,
             edge=self.edge_id,
@@ -217,6 +233,17 @@ class Uploader:
                 DroppedDuplicate(id=d.id, device=d.device, device_time_ms=d.device_time_ms)
                 for d in dropped
             ],
+            statuses=[
+                DeviceStatusRecord(
+                    kind=DeviceKind(c.kind),
+                    device=c.device,
+                    state="online" if c.state == "online" else "offline",
+                    boot=c.boot,
+                    device_time_ms=c.device_time_ms,
+                    received_ms=c.received_ms,
+                )
+                for c in changes
+            ],
         )
         result = await self._post(batch)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
@@ -225,12 +252,13 @@ class Uploader:
             [row.id for row in rows],
             rejected=len(result.rejected),
             duplicate_ids=[d.id for d in dropped],
+            status_ids=[c.id for c in changes],
         )
         self._failpoints.reach(fp.AFTER_DELETE)
         self.batches_confirmed += 1
         logger.info(
             "batch %s: %d readings (buffer ids %s), accepted %d, duplicates %d, rejected %d,"
-            " dropped duplicates reported %d",
+            " dropped duplicates reported %d, status changes %d",
             batch.batch_id,
             len(rows),
             f"{rows[0].id}-{rows[-1].id}" if rows else "none",
@@ -238,6 +266,7 @@ class Uploader:
             result.duplicates,
             len(result.rejected),
             len(dropped),
+            len(changes),
         )
         for rejected in result.rejected:
             row = rows[rejected.index] if 0 <= rejected.index < len(rows) else None
@@ -259,9 +288,10 @@ class Uploader:
         return result
 
     async def _post(self, batch: UploadBatch) -> IngestResult:
-        # Without dropped duplicates the field is left out: a central that predates it still
-        # accepts the batch (its envelope forbids unknown fields). The signature covers this body.
-        body = batch.model_dump_json(exclude=None if batch.duplicates else {"duplicates"}).encode()
+        # Empty optional lists are left out: a central that predates them still accepts the
+        # batch (its envelope forbids unknown fields). The signature covers this body.
+        empty = {name for name in ("duplicates", "statuses") if not getattr(batch, name)}
+        body = batch.model_dump_json(exclude=empty or None).encode()
         headers = {**self._headers, **sign_headers(self._signing_key, body, self._clock_s())}
         try:
             response = await self._client.post(self.ingest_url, content=body, headers=headers)

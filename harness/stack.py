@@ -163,7 +163,8 @@ class Stack:
         return self.workdir / "edges" / site / "buffer.sqlite3"
 
     def edges_drained(self) -> bool:
-        """Every edge has uploaded its readings and reported its dropped duplicates."""
+        """Every edge has uploaded its readings and reported its dropped duplicates and device
+        status changes."""
         for site in self.settings.sites:
             path = self.edge_buffer_path(site)
             if path.exists():
@@ -171,7 +172,7 @@ class Stack:
                     status = read_status(path)
                 except EdgeBufferError:  # the edge is still creating its tables
                     return False
-                if status.pending or status.pending_duplicates:
+                if status.pending or status.pending_duplicates or status.pending_statuses:
                     return False
         return True
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/alerts: quota, waste target, off-hours energy and silent devices of a date.
+"""GET /api/v1/alerts: quota, waste target, off-hours energy, offline and silent devices of a date.
 
 Read tokens (issue 4) will be added to this router as a dependency.
 """

@@ -1,7 +1,8 @@
 """Pydantic response models of the read endpoints added for the dashboard (regions, load curve,
-quota burn-down)."""
+quota burn-down, device status)."""
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,6 +12,29 @@ class RegionOut(BaseModel):
     key: str
     value: str
     sites: list[str]
+    offline_devices: dict[str, int] = Field(
+        default_factory=dict,
+        description="per site of `sites`: how many of its devices are offline now (latest status)",
+    )
+
+
+class DeviceStatusOut(BaseModel):
+    device: str
+    kind: str = Field(description="scale, card or meter")
+    state: Literal["online", "offline", "unknown"] = Field(
+        description="the latest status the edge forwarded; unknown: a registered device whose"
+        " status central never received"
+    )
+    boot: str | None = Field(description="the boot the latest status names")
+    since_ms: int | None = Field(
+        description="when the device entered this state: epoch ms, the edge's receive time"
+    )
+    since: datetime | None = Field(description="since_ms in the site's local time, with offset")
+
+
+class SiteDevicesOut(BaseModel):
+    site: str
+    devices: list[DeviceStatusOut]
 
 
 class ServiceSpanOut(BaseModel):

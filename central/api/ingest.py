@@ -24,7 +24,14 @@ from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
 from central.store import BatchToStore, RejectedRow
-from contract import DroppedDuplicate, IngestResult, ReadingRecord, RejectedReading, UploadBatch
+from contract import (
+    DeviceStatusRecord,
+    DroppedDuplicate,
+    IngestResult,
+    ReadingRecord,
+    RejectedReading,
+    UploadBatch,
+)
 from contract.payloads import describe_validation_error
 from contract.signing import SignatureError, verify_signature
 
@@ -53,6 +60,7 @@ class ParsedUpload:
     readings: Sequence[ReadingRecord]
     rejected: Sequence[tuple[RejectedReading, str]]  # with the reading's raw JSON
     duplicates: Sequence[DroppedDuplicate] = ()  # copies the edge dropped (Q4)
+    statuses: Sequence[DeviceStatusRecord] = ()  # device status changes the edge saw
 
 
 def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
@@ -64,7 +72,13 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
     else:
         _check_count(len(batch.readings), max_readings)
         return ParsedUpload(
-            batch.site, batch.edge, batch.batch_id, batch.readings, (), batch.duplicates
+            batch.site,
+            batch.edge,
+            batch.batch_id,
+            batch.readings,
+            (),
+            batch.duplicates,
+            batch.statuses,
         )
     try:
         envelope = _Envelope.model_validate_json(body)
@@ -79,7 +93,13 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
         except ValidationError as exc:
             rejected.append((_rejection(index, raw, describe_validation_error(exc)), _dump(raw)))
     return ParsedUpload(
-        envelope.site, envelope.edge, envelope.batch_id, good, rejected, envelope.duplicates
+        envelope.site,
+        envelope.edge,
+        envelope.batch_id,
+        good,
+        rejected,
+        envelope.duplicates,
+        envelope.statuses,
     )
 
 
@@ -189,11 +209,12 @@ async def ingest(
             ],
             timezone=site.timezone if site is not None else UTC,
             edge_duplicates=upload.duplicates,
+            statuses=upload.statuses,
         )
     )
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
-        " edge_duplicates=%d",
+        " edge_duplicates=%d statuses=%d",
         upload.site,
         edge.id,
         upload.batch_id,
@@ -201,6 +222,7 @@ async def ingest(
         outcome.duplicates,
         len(upload.rejected),
         len(upload.duplicates),
+        len(upload.statuses),
     )
     return IngestResult(
         batch_id=upload.batch_id,

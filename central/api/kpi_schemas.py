@@ -137,13 +137,20 @@ class RankingOut(BaseModel):
 class AlertOut(_Out):
     site: str
     kind: str = Field(
-        description="quota_month, quota_year, waste_target, off_hours or device_silent"
+        description="quota_month, quota_year, waste_target, off_hours, device_offline or"
+        " device_silent"
     )
     message: str
     value: float | None
     threshold: float | None
     unit: str
     device: str | None
+    since_ms: int | None = Field(
+        default=None,
+        description="device_offline: when the device went offline (epoch ms, the edge's receive"
+        " time of the status change)",
+    )
+    boot: str | None = Field(default=None, description="device_offline: the boot that ended")
 
 
 class AlertsOut(BaseModel):

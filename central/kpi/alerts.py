@@ -1,25 +1,32 @@
-"""Alerts of one site on one date: quota, waste target, off-hours energy, silent devices.
+"""Alerts of one site on one date: quota, waste target, off-hours energy, offline and silent
+devices.
 
-Device presence: the retained MQTT status topic (`.../status`, with the last will) is not
-forwarded to central yet, so a meter counts as silent when central holds no reading of it whose
-edge receive time is within `device_silent_min` minutes before the moment of evaluation. Only
-meters are judged this way: they report at a fixed interval, while card readers and scales are
-silent whenever nobody uses them.
+Two device alerts, from two sources. `device_offline`: the device's latest status, from the
+retained MQTT status topic that the edge forwards (central/kpi/presence.py), is offline (its own
+goodbye or its last will), and was already at the moment of evaluation. `device_silent`: a meter
+whose latest reading central received is more than `device_silent_min` minutes older than that
+moment, whatever its status says (a meter that says online and sends nothing is a problem too).
+Only meters are judged silent: they report at a fixed interval, while card readers and scales
+are silent whenever nobody uses them.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 import numpy as np
 
 from central.kpi.daytable import DayTable
+from central.kpi.presence import DevicePresence, offline_at
 from central.kpi.report import Row
 
 MS_PER_MIN = 60_000
 STATUS_NOTE = (
-    "device presence from the retained MQTT status topic is not forwarded to central yet: "
-    "device_silent alerts come from the receive times of stored meter readings (meters report "
-    "at a fixed interval; card readers and scales are silent whenever nobody uses them)"
+    "device_offline comes from the devices' retained MQTT status topic (the last will says offline "
+    "when a device's connection dies), as forwarded by the edges, with the edge's receive time "
+    "of the change; device_silent comes from the receive times of stored meter readings (meters "
+    "report at a fixed interval; card readers and scales are silent whenever nobody uses them)"
 )
 
 
@@ -29,6 +36,7 @@ class AlertKind(StrEnum):
     WASTE_TARGET = "waste_target"  # F4 of the date above waste_target_g_per_diner
     OFF_HOURS = "off_hours"  # E8 of the date above off_hours_alert_share_pct
     DEVICE_SILENT = "device_silent"  # no reading for more than device_silent_min
+    DEVICE_OFFLINE = "device_offline"  # latest status offline (goodbye or last will)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,8 @@ class Alert:
     threshold: float | None
     unit: str
     device: str | None = None
+    since_ms: int | None = None  # device_offline: the edge's receive time of the change
+    boot: str | None = None  # device_offline: the boot the offline status names
 
 
 def threshold_alerts(
@@ -142,4 +152,29 @@ def silent_devices(table: DayTable, as_of_ms: int) -> list[Alert]:
                     device=device.device,
                 )
             )
+    return out
+
+
+def offline_devices(
+    site: str, presence: Iterable[DevicePresence], as_of_ms: int, tz: tzinfo
+) -> list[Alert]:
+    """Devices whose latest status is offline and already was at `as_of_ms`; the value is how
+    long, in minutes, up to `as_of_ms`."""
+    out = []
+    for device in offline_at(presence, as_of_ms):
+        since = datetime.fromtimestamp(device.since_ms / 1000, tz).isoformat(timespec="seconds")
+        boot = f", boot {device.boot}" if device.boot else ""
+        out.append(
+            Alert(
+                site,
+                AlertKind.DEVICE_OFFLINE,
+                f"{device.kind} {device.device}: offline since {since}{boot}",
+                (as_of_ms - device.since_ms) / MS_PER_MIN,
+                None,
+                "min",
+                device=device.device,
+                since_ms=device.since_ms,
+                boot=device.boot,
+            )
+        )
     return out

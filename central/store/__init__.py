@@ -2,6 +2,7 @@
 
 from central.store.base import (
     BatchToStore,
+    DevicePresence,
     DuplicateCounts,
     ReadingsStore,
     RejectedRow,
@@ -13,6 +14,7 @@ from central.store.base import (
 
 __all__ = [
     "BatchToStore",
+    "DevicePresence",
     "DuplicateCounts",
     "ReadingsStore",
     "RejectedRow",

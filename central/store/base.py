@@ -6,11 +6,13 @@ from datetime import UTC, date, tzinfo
 from typing import Protocol
 
 from central.errors import CentralError
+from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
-from contract import DroppedDuplicate, ReadingRecord
+from contract import DeviceStatusRecord, DroppedDuplicate, ReadingRecord
 
 __all__ = [
     "BatchToStore",
+    "DevicePresence",
     "DuplicateCounts",
     "ReadingsStore",
     "RejectedRow",
@@ -53,6 +55,8 @@ class BatchToStore:
     # copies the edge dropped from its buffer: counted with central's own duplicates, each
     # (edge, id) once
     edge_duplicates: Sequence[DroppedDuplicate] = ()
+    # device status changes the edge saw (online/offline, the last will): stored once each
+    statuses: Sequence[DeviceStatusRecord] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +110,8 @@ class ReadingsStore(Protocol):
 
     async def site_stats(self, site: str) -> SiteStats:
         """Counts of stored and rejected readings of `site`."""
+        ...
+
+    async def device_presence(self, site: str) -> list[DevicePresence]:
+        """The latest status of each device of `site` that ever reported one, by device."""
         ...

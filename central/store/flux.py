@@ -20,7 +20,14 @@ from influxdb_client.client.flux_csv_parser import (
 from influxdb_client.client.flux_table import FluxRecord
 
 from central.store.base import StoreError
-from central.store.influx_schema import DUPLICATE, END_OF_TIME_NS, NS_PER_MS, READING, REJECTED
+from central.store.influx_schema import (
+    DEVICE_STATUS,
+    DUPLICATE,
+    END_OF_TIME_NS,
+    NS_PER_MS,
+    READING,
+    REJECTED,
+)
 
 __all__ = [
     "FluxAnswerError",
@@ -28,6 +35,7 @@ __all__ = [
     "existing_query",
     "identity_ranges",
     "parse_records",
+    "presence_query",
     "readings_query",
     "stats_query",
     "string",
@@ -176,6 +184,29 @@ def stats_query(bucket: str, site: str) -> str:
         + "  |> distinct()\n"
         + "  |> count()\n"
         + '  |> yield(name: "rejected")\n'
+    )
+
+
+PRESENCE_COLUMNS = ("device", "kind", "time_ns", "state", "boot", "since_ms")
+
+
+def presence_query(bucket: str, site: str, devices: Sequence[str] = ()) -> str:
+    """The latest status change of each device of `site` (or of `devices` only), as pivoted
+    rows of PRESENCE_COLUMNS; time_ns is the edge's receive time of the change."""
+    only = f"  |> filter(fn: (r) => {_any_of('device', sorted(set(devices)))})\n" if devices else ""
+    return (
+        _source(bucket, 0, END_OF_TIME_NS)
+        + f"  |> filter(fn: (r) => r._measurement == {string(DEVICE_STATUS)}"
+        f" and r.site == {string(site)})\n"
+        + only
+        + f"  |> filter(fn: (r) => {_any_of('_field', ('state', 'boot', 'since_ms'))})\n"
+        + f"  |> {_PIVOT}\n"
+        + '  |> group(columns: ["device"])\n'
+        + '  |> sort(columns: ["_time"])\n'
+        + '  |> last(column: "_time")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(PRESENCE_COLUMNS)}\n"
+        + '  |> yield(name: "presence")\n'
     )
 
 

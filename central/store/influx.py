@@ -4,11 +4,12 @@ Central keeps no state of its own with this store, so several replicas can serve
 Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
 
 Write path of a batch (one edge request): one Flux query reads the points the batch's devices
-already have in the batch's milliseconds (identity -> slot), then one synchronous write request
-(line protocol, ns precision) carries the new readings, the duplicate counts and the rejected
-readings. The 2xx to the edge is sent only after InfluxDB answered the write with 204; any
-failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the edge
-keeps the batch and retries).
+already have in the batch's milliseconds (identity -> slot), and, with status changes, one reads
+the latest status of their devices (for `since_ms`); then one synchronous write request (line
+protocol, ns precision) carries the new readings, the duplicate counts, the rejected readings
+and the status changes. The 2xx to the edge is sent only after InfluxDB answered the write with
+204; any failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the
+edge keeps the batch and retries).
 """
 
 import asyncio
@@ -40,6 +41,7 @@ from central.kpi.readings import (
 )
 from central.store.base import (
     BatchToStore,
+    DevicePresence,
     SiteStats,
     StoreError,
     StoreUnavailable,
@@ -50,6 +52,7 @@ from central.store.flux import (
     existing_query,
     identity_ranges,
     parse_records,
+    presence_query,
     readings_query,
     stats_query,
 )
@@ -64,6 +67,7 @@ from central.store.influx_schema import (
     reading_point,
     rejected_point,
     representable,
+    status_points,
     unrepresentable_row,
 )
 from contract import ReadingRecord
@@ -165,6 +169,11 @@ class InfluxStore:
             rejected_point(batch.site, batch.edge, batch.batch_id, row, batch.received_ms)
             for row in rejected
         ]
+        if batch.statuses:
+            devices = sorted({s.device for s in batch.statuses})
+            latest = await self._presence(batch.site, devices)
+            by_device = {p.device: p for p in latest}
+            points += status_points(batch.site, batch.edge, batch.statuses, by_device)
         await self.write_points(points)
         # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
         accepted = len(batch.readings) - len(placement.duplicates)
@@ -203,6 +212,14 @@ class InfluxStore:
         rows = await self._run(self._reader, self._query, stats_query(self.bucket, site))
         counts = {row["result"]: int(row["_value"]) for row in rows}
         return SiteStats(readings=counts.get("readings", 0), rejected=counts.get("rejected", 0))
+
+    async def device_presence(self, site: str) -> list[DevicePresence]:
+        return await self._presence(site, ())
+
+    async def _presence(self, site: str, devices: Sequence[str]) -> list[DevicePresence]:
+        query = presence_query(self.bucket, site, devices)
+        rows = await self._run(self._reader, self._query, query)
+        return presence_from_rows(rows)
 
     # --- in the store's threads -----------------------------------------------------------
 
@@ -323,3 +340,23 @@ def duplicates_from_rows(rows: Iterable[dict[str, Any]]) -> DuplicateCounts:
         str_array([day for _, day in keys]),
         int_array([counts[k] for k in keys]),
     )
+
+
+def presence_from_rows(rows: Iterable[dict[str, Any]]) -> list[DevicePresence]:
+    """The latest status per device from presence rows (flux.PRESENCE_COLUMNS), by device."""
+    latest: dict[str, DevicePresence] = {}
+    for row in rows:
+        changed_ms = int(row["time_ns"]) // NS_PER_MS
+        device = str(row["device"])
+        if device in latest and latest[device].changed_ms > changed_ms:
+            continue
+        since = row.get("since_ms")
+        latest[device] = DevicePresence(
+            device=device,
+            kind=str(row.get("kind") or ""),
+            state=str(row["state"]),
+            boot=None if row.get("boot") in (None, "") else str(row["boot"]),
+            since_ms=changed_ms if since is None else int(since),
+            changed_ms=changed_ms,
+        )
+    return [latest[d] for d in sorted(latest)]

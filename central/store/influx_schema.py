@@ -1,6 +1,7 @@
 """The InfluxDB schema of central's readings (docs/influxdb.md): measurements, tags, fields, times.
 
-One point per reading in measurement `reading`. Tags (the series key, low cardinality): site,
+One point per reading in measurement `reading`; one per device status change in
+`device_status` (see `status_point`). Tags (the series key, low cardinality): site,
 device, kind, and stream (scales) or quantity (meters). Fields: the values, boot, seq,
 received_ms, and the pseudonymous person id. Timestamp: nanoseconds = device_time_ms x 10^6 +
 a slot in [0, 10^6) that keeps two readings of one device in the same millisecond apart.
@@ -12,19 +13,21 @@ that reuses device times and sequence numbers) does the writer probe the next fr
 read the device's points of that millisecond first (central/store/influx.py).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
-from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
+from contract import CardRecord, DeviceStatusRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 READING = "reading"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
+DEVICE_STATUS = "device_status"
 
 NS_PER_MS = 1_000_000
 SLOTS_PER_MS = NS_PER_MS
@@ -171,3 +174,55 @@ def occupancy(rows: Iterable[tuple[str, int, str, int]]) -> Occupancy:
         ms, slot = divmod(time_ns, NS_PER_MS)
         occupied.setdefault((device, ms), {})[slot] = (boot, seq)
     return occupied
+
+
+def status_point(site: str, edge: str, status: DeviceStatusRecord, since_ms: int) -> Point:
+    """A device status change. Tags site, device, kind; time = the edge's receive time (ms), so a
+    resent change lands on its own point again. Fields: state, boot, device_time_ms (when
+    known), since_ms (when the device entered this state), edge."""
+    point: Point = (
+        Point(DEVICE_STATUS)
+        .tag("site", site)
+        .tag("device", status.device)
+        .tag("kind", status.kind.value)
+        .field("state", status.state)
+        .field("boot", status.boot)  # None: field left out
+        .field("since_ms", int(since_ms))
+        .field("edge", edge)
+        .time(status.received_ms * NS_PER_MS, WritePrecision.NS)
+    )
+    if status.device_time_ms is not None:
+        point.field("device_time_ms", int(status.device_time_ms))
+    return point
+
+
+def status_points(
+    site: str,
+    edge: str,
+    statuses: Sequence[DeviceStatusRecord],
+    latest: Mapping[str, DevicePresence],
+) -> list[Point]:
+    """The points of a batch's status changes, each with its `since_ms`: carried over from the
+    device's latest stored status (`latest`) while the state stays the same, else its own time.
+
+    A resent change that is still its device's latest gets the same since_ms again (idempotent);
+    a change older than the latest stored one starts its own run (the latest is unaffected).
+    """
+    known = dict(latest)
+    points = []
+    for status in sorted(statuses, key=lambda s: s.received_ms):
+        previous = known.get(status.device)
+        since_ms = status.received_ms
+        if (
+            previous is not None
+            and previous.state == status.state
+            and previous.changed_ms <= status.received_ms
+        ):
+            since_ms = previous.since_ms
+        points.append(status_point(site, edge, status, since_ms))
+        if previous is None or status.received_ms >= previous.changed_ms:
+            known[status.device] = DevicePresence(
+                status.device, status.kind.value, status.state, status.boot, since_ms,
+                status.received_ms,
+            )  # fmt: skip
+    return points

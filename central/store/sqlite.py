@@ -29,6 +29,7 @@ from central.kpi.readings import (
 )
 from central.store.base import (
     BatchToStore,
+    DevicePresence,
     DuplicateCounts,
     SiteStats,
     StoreError,
@@ -93,6 +94,62 @@ CREATE TABLE IF NOT EXISTS edge_duplicates (
     device_time_ms INTEGER NOT NULL,
     PRIMARY KEY (site, edge, id)
 );
+-- Device status changes reported by the edges (UploadBatch.statuses): each change once (a resent
+-- batch repeats its key), the newest STATUS_HISTORY_PER_DEVICE per device.
+CREATE TABLE IF NOT EXISTS device_status_log (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    boot TEXT,
+    device_time_ms INTEGER,
+    edge TEXT NOT NULL,
+    PRIMARY KEY (site, device, received_ms, state)
+);
+-- The latest status of each device, derived from device_status_log in the same transaction.
+CREATE TABLE IF NOT EXISTS device_status (
+    site TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    boot TEXT,
+    since_ms INTEGER NOT NULL,
+    changed_ms INTEGER NOT NULL,
+    PRIMARY KEY (site, device)
+);
+"""
+
+# Status changes kept per device: enough for "offline since" and a few weeks of flapping.
+STATUS_HISTORY_PER_DEVICE = 200
+
+_INSERT_STATUS = """
+INSERT OR IGNORE INTO device_status_log
+    (site, device, received_ms, state, kind, boot, device_time_ms, edge)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+# Newest first; a tie in the edge's milliseconds goes to the change stored last (the edge sends
+# its changes in the order it received them).
+_LATEST_STATUS = """
+SELECT kind, state, boot, received_ms FROM device_status_log WHERE site = ? AND device = ?
+ORDER BY received_ms DESC, rowid DESC LIMIT 1
+"""
+_SINCE = """
+SELECT MIN(received_ms) FROM device_status_log
+WHERE site = ? AND device = ? AND state = ? AND received_ms > COALESCE(
+    (SELECT MAX(received_ms) FROM device_status_log
+     WHERE site = ? AND device = ? AND state != ?), -1)
+"""
+_UPSERT_PRESENCE = """
+INSERT INTO device_status (site, device, kind, state, boot, since_ms, changed_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (site, device) DO UPDATE SET kind = excluded.kind, state = excluded.state,
+    boot = excluded.boot, since_ms = excluded.since_ms, changed_ms = excluded.changed_ms
+"""
+_PRUNE_STATUS = """
+DELETE FROM device_status_log WHERE site = ? AND device = ? AND rowid NOT IN (
+    SELECT rowid FROM device_status_log WHERE site = ? AND device = ?
+    ORDER BY received_ms DESC, rowid DESC LIMIT ?)
 """
 
 _INSERT_EDGE_DUPLICATE = """
@@ -286,6 +343,9 @@ class SqliteStore:
     async def site_stats(self, site: str) -> SiteStats:
         return await self._run(self._reader, self._stats, site)
 
+    async def device_presence(self, site: str) -> list[DevicePresence]:
+        return await self._run(self._reader, self._presence, site)
+
     async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -368,6 +428,7 @@ class SqliteStore:
                         for r in batch.rejected
                     ],
                 )  # fmt: skip
+            self._store_statuses(conn, batch)
             # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
             conn.execute("COMMIT")
         except BaseException:
@@ -400,6 +461,45 @@ class SqliteStore:
                 day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
                 duplicates[record.device, day.date().isoformat()] += 1
         return duplicates
+
+    @staticmethod
+    def _store_statuses(conn: sqlite3.Connection, batch: BatchToStore) -> None:
+        """Log each new status change, then re-derive the touched devices' latest status.
+
+        Deriving from the log (not updating in place) keeps a resent or late change harmless:
+        "since" is the first change of the current run of the latest state, whatever the order
+        in which the changes arrived.
+        """
+        site, touched = batch.site, set()
+        for status in batch.statuses:
+            row = (
+                site, status.device, status.received_ms, status.state, status.kind.value,
+                status.boot, status.device_time_ms, batch.edge,
+            )  # fmt: skip
+            if conn.execute(_INSERT_STATUS, row).rowcount == 1:
+                touched.add(status.device)
+        for device in sorted(touched):
+            conn.execute(_PRUNE_STATUS, (site, device, site, device, STATUS_HISTORY_PER_DEVICE))
+            kind, state, boot, changed_ms = conn.execute(_LATEST_STATUS, (site, device)).fetchone()
+            (since_ms,) = conn.execute(
+                _SINCE, (site, device, state, site, device, state)
+            ).fetchone()
+            conn.execute(
+                _UPSERT_PRESENCE,
+                (site, device, kind, state, boot, changed_ms if since_ms is None else since_ms,
+                 changed_ms),
+            )  # fmt: skip
+
+    def _presence(self, site: str) -> list[DevicePresence]:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        rows = conn.execute(
+            "SELECT device, kind, state, boot, since_ms, changed_ms FROM device_status"
+            " WHERE site = ? ORDER BY device",
+            (site,),
+        ).fetchall()
+        return [DevicePresence(*row) for row in rows]
 
     def _load(
         self,

@@ -1,6 +1,7 @@
 // Region view: every canteen of a region ranked by waste per diner, clean-plate rate, energy per
 // meal and quota use, each with its change against the canteen's baseline period (or, without
-// one, the previous period of the same length), canteens with alerts or silent meters marked.
+// one, the previous period of the same length), canteens with alerts, offline devices (latest
+// status, from /regions) or silent meters marked.
 
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
@@ -59,12 +60,14 @@ export async function renderRegion(state, app) {
     const baseline = infoOf[site]?.baseline;
     return baseline ? { period: "custom", start: baseline.start, end: baseline.end } : previous;
   };
-  const [ranking, alerts, reports, before] = await Promise.all([
+  const [ranking, alerts, reports, before, regions] = await Promise.all([
     getJson("/ranking", { region: region.tag, kpi: order, order: direction, ...params }),
     getJson("/alerts", { region: region.tag, date: day }),
     Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "day", ...params }))),
     Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "period", ...referenceParams(site) }))),
+    getJson("/regions"), // fresh offline counts: devices go offline while the page is open
   ]);
+  const offlineOf = (site) => regions.find((r) => r.tag === region.tag)?.offline_devices?.[site] ?? 0;
   const bySite = Object.fromEntries(region.sites.map((s, i) => [s, { now: reports[i], before: before[i] }]));
   const names = Object.fromEntries(app.sites.map((s) => [s.id, s.name]));
   const alertsOf = (site) => alerts.alerts.filter((a) => a.site === site);
@@ -88,12 +91,13 @@ export async function renderRegion(state, app) {
       csv: {
         filename: `ranking-${region.tag}-${ranking.start}.csv`,
         rows: () => [
-          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n} reference period`]), "reference", "alerts"],
+          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n} reference period`]), "reference", "alerts", "offline_devices"],
           ranking.sites.map((r) => [
             r.rank, r.site, r.name,
             ...REGION_KPIS.flatMap(([n]) => [bySite[r.site].now.total.kpis[n].value, bySite[r.site].before.total.kpis[n].value]),
             referenceOf(r.site),
             alertsOf(r.site).map((a) => a.kind).join(" "),
+            offlineOf(r.site),
           ]),
         ],
       },
@@ -148,6 +152,14 @@ export async function renderRegion(state, app) {
         const badge = el("span", "badge alert", `⚠ ${found.length}`);
         badge.dataset.alerts = site;
         badge.title = found.map((a) => a.message).join("\n");
+        marks.append(badge);
+      }
+      if (offlineOf(site) > 0) {
+        const offline = found.filter((a) => a.kind === "device_offline").map((a) => a.device);
+        const badge = el("span", "badge offline", `${t("offlineDevices")}: ${offlineOf(site)}`);
+        badge.dataset.offline = site;
+        badge.dataset.count = offlineOf(site);
+        if (offline.length) badge.title = offline.join(", ");
         marks.append(badge);
       }
       if (silent.length) {

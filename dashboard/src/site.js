@@ -57,13 +57,14 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts] = await Promise.all([
+  const [report, byService, trendDays, burn, curve, alerts, presence] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
     getJson(`/sites/${encodeURIComponent(site.id)}/quota-burndown`, { date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }),
     getJson("/alerts", { site: site.id, date: day }),
+    getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
   ]);
   const days = trendDays || report;
   const dates = days.rows.map((r) => r.label);
@@ -190,7 +191,15 @@ export async function renderSite(state, app) {
     ]) {
       figures.append(el("dt", "", label), el("dd", "", `${formatNumber(value, unit)}${unit === "%" ? " %" : ""}`));
     }
-    const devices = report.total.devices;
+    // every device of the period's figures, then those known only by their status
+    const statusOf = Object.fromEntries(presence.devices.map((d) => [d.device, d]));
+    const figuresOf = Object.fromEntries(report.total.devices.map((d) => [d.device, d]));
+    const devices = [
+      ...report.total.devices,
+      ...presence.devices.filter((d) => !figuresOf[d.device]).map((d) => ({ device: d.device, kind: d.kind, readings: null, expected: null, completeness_pct: null, duplicates_dropped: null, clock_skew_median_ms: null, counter_events: null })),
+    ];
+    const stateOf = (device) => statusOf[device]?.state ?? "unknown";
+    const sinceOf = (device) => (statusOf[device]?.since ? statusOf[device].since.slice(0, 16).replace("T", " ") : "");
     const devBody = panel(root, {
       id: "devices",
       title: t("devices"),
@@ -198,21 +207,25 @@ export async function renderSite(state, app) {
       csv: {
         filename: `devices-${site.id}-${report.start}.csv`,
         rows: () => [
-          ["device", "kind", "status", "readings", "expected", "completeness [%]", "duplicates_dropped", "clock_skew_median [ms]", "counter_events"],
-          devices.map((d) => [d.device, d.kind, silent.has(d.device) ? "silent" : "reporting", d.readings, d.expected, d.completeness_pct, d.duplicates_dropped, d.clock_skew_median_ms, d.counter_events ? Object.entries(d.counter_events).map(([k, v]) => `${k}=${v}`).join(" ") : ""]),
+          ["device", "kind", "state", "since", "status", "readings", "expected", "completeness [%]", "duplicates_dropped", "clock_skew_median [ms]", "counter_events"],
+          devices.map((d) => [d.device, d.kind, stateOf(d.device), statusOf[d.device]?.since ?? "", silent.has(d.device) ? "silent" : "reporting", d.readings, d.expected, d.completeness_pct, d.duplicates_dropped, d.clock_skew_median_ms, d.counter_events ? Object.entries(d.counter_events).map(([k, v]) => `${k}=${v}`).join(" ") : ""]),
         ],
       },
     });
     devBody.append(figures);
     devBody.append(table(
-      [t("device"), t("kind"), t("status"), t("readings"), t("expected"), `${t("completeness")} [%]`, t("duplicates"), `${t("skew")} [ms]`, t("counterEvents")],
+      [t("device"), t("kind"), t("connection"), t("since"), t("status"), t("readings"), t("expected"), `${t("completeness")} [%]`, t("duplicates"), `${t("skew")} [ms]`, t("counterEvents")],
       devices.map((d) => {
+        const state = stateOf(d.device);
         const tr = el("tr", silent.has(d.device) ? "silent" : "");
         tr.dataset.device = d.device;
+        tr.dataset.state = state;
         const events = d.counter_events ? Object.entries(d.counter_events).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "0" : "";
         tr.append(
           el("td", "", d.device), el("td", "", d.kind),
-          el("td", "", silent.has(d.device) ? `${t("silent")}` : t("ok")),
+          el("td", `state-${state}`, t(state)),
+          el("td", "", sinceOf(d.device)),
+          el("td", "", silent.has(d.device) ? `${t("silent")}` : d.readings === null ? "" : t("ok")),
           el("td", "num", kpiElement("device.readings", d.device, { value: d.readings, unit: "readings" })),
           el("td", "num", formatNumber(d.expected, "readings")),
           el("td", "num", formatNumber(d.completeness_pct, "%")),

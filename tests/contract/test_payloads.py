@@ -174,13 +174,40 @@ def test_upload_batch_carries_readings_or_dropped_duplicates_never_neither() -> 
          "duplicates": [{"id": 1, "device": "m1", "device_time_ms": 5}]}
     )  # fmt: skip
     assert only_duplicates.duplicates == [DroppedDuplicate(id=1, device="m1", device_time_ms=5)]
-    with pytest.raises(ValidationError, match="needs at least one reading or"):
+    with pytest.raises(ValidationError, match="needs at least one reading, one dropped"):
         UploadBatch.model_validate({**envelope, "readings": []})
     with pytest.raises(ValidationError):
         UploadBatch.model_validate(
             {**envelope, "readings": [], "duplicates": [{"id": 0, "device": "m1",
                                                          "device_time_ms": 5}]}
         )  # fmt: skip
+
+
+def test_upload_batch_may_carry_only_device_status_changes() -> None:
+    from pydantic import ValidationError
+
+    from contract import MAX_BATCH_STATUSES, DeviceStatusRecord, UploadBatch
+
+    envelope = {"site": "s1", "edge": "edge-s1", "batch_id": "b", "readings": []}
+    will = {"kind": "meter", "device": "m1", "state": "offline", "received_ms": 7}
+    batch = UploadBatch.model_validate({**envelope, "statuses": [will]})
+    assert batch.statuses == [
+        DeviceStatusRecord(kind=DeviceKind.METER, device="m1", state="offline", received_ms=7)
+    ]
+    assert (batch.statuses[0].boot, batch.statuses[0].device_time_ms) == (None, None)
+    # an older edge's batch has no `statuses` at all
+    assert UploadBatch.model_validate({**envelope, "duplicates": [
+        {"id": 1, "device": "m1", "device_time_ms": 5}]}).statuses == []  # fmt: skip
+    for wrong, field in (
+        ({**will, "state": "asleep"}, "state"),
+        ({**will, "kind": "printer"}, "kind"),
+        ({**will, "boot": "a/b"}, "boot"),
+        ({**will, "device_time_ms": "2026-01-01T00:00:00"}, "device_time_ms"),
+    ):
+        with pytest.raises(ValidationError, match=field):
+            UploadBatch.model_validate({**envelope, "statuses": [wrong]})
+    with pytest.raises(ValidationError, match="at most"):
+        UploadBatch.model_validate({**envelope, "statuses": [will] * (MAX_BATCH_STATUSES + 1)})
 
 
 def test_a_visitor_meal_has_no_card() -> None:

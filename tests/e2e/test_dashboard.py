@@ -160,6 +160,14 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
                     expected = before.json()["total"]["kpis"][kpi]["value"]
                     shown_before = trend.get_attribute("data-previous")
                     assert (float(shown_before) if shown_before else None) == expected, (site, kpi)
+            # the simulator has ended: each device said goodbye (retained offline), every site
+            # is marked with its offline devices, as /regions counts them
+            (region_tag,) = [r for r in api.get("/regions").json() if r["tag"] == REGION]
+            for site in SITES:
+                badge = driver.find_element(By.CSS_SELECTOR, f'[data-offline="{site}"]')
+                count = region_tag["offline_devices"][site]
+                assert count > 0, site
+                assert badge.get_attribute("data-count") == str(count), site
             diners = api.get("/kpis", params={"region": REGION, **period}).json()
             check_equal(driver, "diners", REGION, diners["total"]["kpis"]["diners"]["value"])
             assert diners["total"]["kpis"]["diners"]["value"] > 0
@@ -181,6 +189,15 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             )  # fmt: skip
             for device in report["total"]["devices"]:
                 check_equal(driver, "device.readings", device["device"], device["readings"])
+            # each device's connection state is /sites/{site}/devices's
+            presence = api.get("/sites/site-02/devices").json()["devices"]
+            assert {d["state"] for d in presence} == {"offline"}
+            for device in presence:
+                row = driver.find_element(By.CSS_SELECTOR, f'tr[data-device="{device["device"]}"]')
+                assert row.get_attribute("data-state") == device["state"], device["device"]
+            listed = {d["device"] for d in report["total"]["devices"]} | {
+                d["device"] for d in presence
+            }
             for panel in ("diners", "waste", "clean-plate", "load-curve", "quota-month", "devices"):
                 assert driver.find_elements(By.CSS_SELECTOR, f'[data-panel="{panel}"] .panel-body')
 
@@ -194,7 +211,8 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             assert lines[0].startswith("scope,label,start,end,service")
             assert len(lines) == 2 * 3 + 2  # header, 2 days x 3 services, total
             device_lines = devices_csv.read_text(encoding="utf-8").splitlines()
-            assert len(device_lines) == 1 + len(report["total"]["devices"])
+            assert len(device_lines) == 1 + len(listed)
+            assert device_lines[0].startswith("device,kind,state,since,status,")
 
             # pick a period: one day; the cards follow, and the load curve is that day's
             Select(driver.find_element(By.ID, "period-picker")).select_by_value("day")

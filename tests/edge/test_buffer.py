@@ -117,9 +117,61 @@ async def test_device_status_upserts(tmp_path: Path) -> None:
     async with Buffer(tmp_path / "b.sqlite3") as buffer:
         await buffer.commit(statuses=[DeviceStatus("s1", "scale", "d1", "online", "b1", 10)])
         await buffer.commit(statuses=[DeviceStatus("s1", "scale", "d1", "offline", None, 20)])
+        # a last will names no boot: the device's last known boot is kept
         assert await buffer.device_statuses() == [
-            DeviceStatus("s1", "scale", "d1", "offline", None, 20)
+            DeviceStatus("s1", "scale", "d1", "offline", "b1", 20)
         ]
+
+
+def status(state: str, boot: str | None, received_ms: int, device: str = "d1") -> DeviceStatus:
+    return DeviceStatus("s1", "meter", device, state, boot, received_ms, received_ms - 5)
+
+
+async def test_status_changes_wait_in_the_outbox_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    async with Buffer(path) as buffer:
+        outcome = await buffer.commit(
+            statuses=[status("online", "b1", 10), status("online", "b1", 11)]
+        )
+        # the broker redelivers the retained status after a reconnect: not a change
+        assert (outcome.status_updates, outcome.status_changes) == (2, 1)
+        await buffer.commit(statuses=[status("offline", None, 20)])  # the last will
+        await buffer.commit(statuses=[status("online", "b2", 30)])  # a new boot
+        await buffer.commit(statuses=[status("online", "b2", 31)])
+    # the edge restarts before central confirmed anything: the changes are still there
+    assert read_status(path).pending_statuses == 3
+    async with Buffer(path) as buffer:
+        assert await buffer.pending_statuses_count() == 3
+        changes = await buffer.oldest_statuses(10)
+        assert [(c.state, c.boot, c.received_ms, c.device_time_ms) for c in changes] == [
+            ("online", "b1", 10, 5),
+            ("offline", "b1", 20, 15),  # the will's boot: the session it ended
+            ("online", "b2", 30, 25),
+        ]
+        await buffer.delete_confirmed([], status_ids=[changes[0].id])
+        assert [c.id for c in await buffer.oldest_statuses(10)] == [c.id for c in changes[1:]]
+        counters = (await buffer.stats()).counters
+    assert (counters["status_updates"], counters["status_changes"]) == (5, 3)
+    assert read_status(path).pending_statuses == 2
+
+
+async def test_status_outbox_keeps_the_newest_change_per_device_when_full(
+    tmp_path: Path,
+) -> None:
+    async with Buffer(tmp_path / "b.sqlite3", status_outbox_max_rows=3) as buffer:
+        for n in range(4):  # d1 flaps while central is down
+            await buffer.commit(statuses=[status("online" if n % 2 else "offline", "b1", n)])
+        await buffer.commit(statuses=[status("online", "b1", 100, device="d2")])
+        kept = await buffer.oldest_statuses(10)
+        assert [(c.device, c.state, c.received_ms) for c in kept] == [
+            ("d1", "online", 3),
+            ("d2", "online", 100),
+        ]
+        assert (await buffer.stats()).counters["status_changes_dropped"] == 3
+        for n in range(3, 7):  # more devices than the bound: the oldest go
+            await buffer.commit(statuses=[status("offline", "b1", 200 + n, device=f"d{n}")])
+        assert [c.device for c in await buffer.oldest_statuses(10)] == ["d4", "d5", "d6"]
+        assert await buffer.pending_statuses_count() == 3
 
 
 async def test_counters_survive_reopen(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ async def wait_drained(path: Path, timeout_s: float = 10) -> None:
     """Wait until the running edge deleted every confirmed row (central answered before that)."""
     async with asyncio.timeout(timeout_s):
         # The file belongs to the running edge; reading it is the only view there is.
-        while read_status(path).pending:  # noqa: ASYNC110 (no event crosses the process seam)
+        while (status := read_status(path)).pending or status.pending_statuses:  # noqa: ASYNC110 (no event crosses the process seam)
             await asyncio.sleep(0.01)
 
 
@@ -117,6 +117,8 @@ async def test_forwards_every_reading_once_and_dead_letters_the_rest(
     assert "cannot measure gas" in reasons[2]
     assert "unknown device kind 'toaster'" in reasons[3]
     assert [(s.device, s.state) for s in statuses] == [("plate-1", "online")]
+    sent = [(s.kind, s.device, s.state, s.boot) for b in central.batches for s in b.statuses]
+    assert sent == [("scale", "plate-1", "online", "b1")]  # forwarded to central, once
     assert counters["persisted"] == len(valid)
     assert counters["uploaded"] == len(valid)
     assert counters["dead_lettered"] == 4

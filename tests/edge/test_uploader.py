@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from contract import IngestResult, RejectedReading, UploadBatch
-from edge.buffer import Buffer, NewReading
+from edge.buffer import Buffer, DeviceStatus, NewReading
+from edge.errors import RetryableUploadError
 from edge.uploader import Uploader
 from tests.edge.conftest import API_KEY, SITE, FakeCentral
 
@@ -298,3 +299,59 @@ async def test_dropped_duplicates_are_reported_once_even_without_readings(
     assert [(d.device, d.device_time_ms) for d in first.duplicates] == [("m1", 1000)]
     assert (second.readings, [d.device_time_ms for d in second.duplicates]) == ([], [1001])
     assert second.duplicates[0].id > first.duplicates[0].id
+
+
+async def test_status_changes_are_sent_alone_and_deleted_only_after_2xx(
+    tmp_path: Path, central: FakeCentral
+) -> None:
+    path = tmp_path / "b.sqlite3"
+    will = DeviceStatus(SITE, "meter", "m1", "offline", None, 5000, None)
+    async with (
+        Buffer(path) as buffer,
+        httpx.AsyncClient(transport=central.transport()) as client,
+    ):
+        await buffer.commit(statuses=[DeviceStatus(SITE, "meter", "m1", "online", "b1", 4000)])
+        await buffer.commit(statuses=[will])
+        uploader = make_uploader(buffer, central.handler, Sleeps(), client)
+        central.answer_status = 503
+        with pytest.raises(RetryableUploadError):
+            await uploader.upload(await uploader.next_rows())
+        assert await buffer.pending_statuses_count() == 2  # central did not confirm
+    async with (
+        Buffer(path) as buffer,  # an edge restart keeps them
+        httpx.AsyncClient(transport=central.transport()) as client,
+    ):
+        uploader = make_uploader(buffer, central.handler, Sleeps(), client)
+        central.answer_status = None
+        async with asyncio.timeout(5):
+            rows = await uploader.next_rows()  # status changes alone wake the uploader
+        assert rows == []
+        await uploader.upload(rows)
+        assert await buffer.pending_statuses_count() == 0
+    (batch,) = central.batches
+    assert batch.readings == []
+    assert [(s.device, s.state, s.boot, s.received_ms) for s in batch.statuses] == [
+        ("m1", "online", "b1", 4000),
+        ("m1", "offline", "b1", 5000),
+    ]
+    assert central.requests == 2
+
+
+async def test_a_batch_without_status_changes_leaves_the_field_out(
+    tmp_path: Path, central: FakeCentral
+) -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return central.handler(request)
+
+    async with (
+        Buffer(tmp_path / "b.sqlite3") as buffer,
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client,
+    ):
+        await buffer.commit([new_reading(0)])
+        uploader = make_uploader(buffer, handler, Sleeps(), client)
+        await uploader.upload(await buffer.oldest(1))
+    assert "statuses" not in bodies[0]
+    assert "duplicates" not in bodies[0]

@@ -29,7 +29,11 @@ region = { province = "Jiangsu", city = "Suzhou" }
 """
 
 # Every read endpoint, with the site in its path where it has one.
-SITE_PATHS = ["/api/v1/sites/{site}/stats", "/api/v1/sites/{site}/kpis/daily?date=2026-11-20"]
+SITE_PATHS = [
+    "/api/v1/sites/{site}/stats",
+    "/api/v1/sites/{site}/kpis/daily?date=2026-11-20",
+    "/api/v1/sites/{site}/devices",
+]
 
 
 @pytest.fixture

@@ -12,17 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from central.kpi.presence import DevicePresence
 from central.store.flux import (
     FluxAnswerError,
     duplicates_query,
     existing_query,
     identity_ranges,
     parse_records,
+    presence_query,
     readings_query,
     stats_query,
     string,
 )
-from central.store.influx import duplicates_from_rows, readings_from_rows
+from central.store.influx import duplicates_from_rows, presence_from_rows, readings_from_rows
 from central.store.influx_schema import occupancy
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,3 +133,24 @@ def test_error_tables_and_foreign_bodies_are_typed_errors() -> None:
         list(parse_records(answer("error.csv")))
     with pytest.raises(FluxAnswerError, match="not annotated CSV"):
         list(parse_records(answer("notcsv.txt")))
+
+
+def test_presence_query_takes_the_latest_status_change_per_device() -> None:
+    every = presence_query("canteen", "s1")
+    assert 'r._measurement == "device_status" and r.site == "s1"' in every
+    assert 'group(columns: ["device"])' in every
+    assert 'last(column: "_time")' in every
+    assert 'yield(name: "presence")' in every
+    assert "r.device ==" not in every
+    some = presence_query("canteen", "s1", ["m2", "m1", "m2"])
+    assert '(r.device == "m1" or r.device == "m2")' in some
+
+
+def test_recorded_presence_answer_gives_state_since_and_boot() -> None:
+    presence = presence_from_rows(parse_records(answer("presence.csv")))
+    assert presence == [
+        DevicePresence("card-1", "card", "online", "b7", 1767225600123, 1767225600123),
+        DevicePresence("meter-elec", "meter", "offline", "b3", 1767225700000, 1767229200000),
+        # a will without a boot, in a table of its own (no boot column)
+        DevicePresence("plate-1", "scale", "offline", None, 1767229300000, 1767229300000),
+    ]

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
 from central.store.influx_schema import (
     MAX_DEVICE_TIME_MS,
@@ -16,8 +17,17 @@ from central.store.influx_schema import (
     reading_point,
     rejected_point,
     representable,
+    status_points,
 )
-from contract import CardRecord, MeterRecord, Quantity, ScaleRecord, Stream
+from contract import (
+    CardRecord,
+    DeviceKind,
+    DeviceStatusRecord,
+    MeterRecord,
+    Quantity,
+    ScaleRecord,
+    Stream,
+)
 
 T0 = 1_767_225_600_000
 
@@ -92,3 +102,43 @@ def test_rejected_points_carry_a_key_per_edge_batch_and_index() -> None:
 def test_device_times_beyond_2262_are_not_representable() -> None:
     assert representable(card(1, t_ms=MAX_DEVICE_TIME_MS))
     assert not representable(card(1, t_ms=253402300799999))  # 9999-12-31, allowed by the contract
+
+
+def status(state: str, received_ms: int, boot: str | None = "b1") -> DeviceStatusRecord:
+    return DeviceStatusRecord.model_validate(
+        {"kind": "meter", "device": "m1", "state": state, "boot": boot, "received_ms": received_ms}
+    )
+
+
+def test_status_points_carry_since_over_a_run_of_one_state() -> None:
+    points = status_points(
+        "s1",
+        "edge-s1",
+        # out of order in the batch: sorted by the edge's receive time
+        [status("offline", T0 + 9, boot=None), status("online", T0), status("offline", T0 + 5)],
+        {},
+    )
+    assert [p.to_line_protocol() for p in points] == [
+        'device_status,device=m1,kind=meter,site=s1 boot="b1",edge="edge-s1",'
+        f'since_ms={T0}i,state="online" {T0 * NS_PER_MS}',
+        'device_status,device=m1,kind=meter,site=s1 boot="b1",edge="edge-s1",'
+        f'since_ms={T0 + 5}i,state="offline" {(T0 + 5) * NS_PER_MS}',
+        # the will repeats offline: still offline since T0 + 5; no boot field
+        'device_status,device=m1,kind=meter,site=s1 edge="edge-s1",'
+        f'since_ms={T0 + 5}i,state="offline" {(T0 + 9) * NS_PER_MS}',
+    ]
+
+
+def test_a_resent_status_change_gets_the_same_point() -> None:
+    stored = DevicePresence("m1", "meter", "offline", "b1", since_ms=T0 + 5, changed_ms=T0 + 9)
+    again = status_points("s1", "e", [status("offline", T0 + 9)], {"m1": stored})
+    assert f"since_ms={T0 + 5}i" in again[0].to_line_protocol()
+    # a change older than the stored latest starts its own run; a newer one of another state too
+    late = status_points("s1", "e", [status("offline", T0 + 1), status("online", T0 + 20)],
+                         {"m1": stored})  # fmt: skip
+    assert f"since_ms={T0 + 1}i" in late[0].to_line_protocol()
+    assert f"since_ms={T0 + 20}i" in late[1].to_line_protocol()
+    point = status_points("s1", "e", [DeviceStatusRecord(
+        kind=DeviceKind.CARD, device="c", state="online", device_time_ms=T0 - 2, received_ms=T0,
+    )], {})[0]  # fmt: skip
+    assert "device_time_ms=" + str(T0 - 2) + "i" in point.to_line_protocol()

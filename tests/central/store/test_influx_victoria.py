@@ -23,8 +23,17 @@ from central.store.influx_schema import (
     place,
     reading_point,
     rejected_point,
+    status_points,
 )
-from contract import CardRecord, MeterRecord, Quantity, ScaleRecord, Stream
+from contract import (
+    CardRecord,
+    DeviceKind,
+    DeviceStatusRecord,
+    MeterRecord,
+    Quantity,
+    ScaleRecord,
+    Stream,
+)
 from harness.ports import free_port
 from tests.central.store.conftest import VictoriaMetrics
 
@@ -125,3 +134,30 @@ async def test_a_server_that_is_down_is_unavailable() -> None:
         points = [reading_point("s1", RECORDS[0], 0)]
         with pytest.raises(StoreUnavailable, match="unreachable"):
             await store.write_points(points)
+
+
+async def test_device_status_points_are_read_back_with_their_tags_and_times(
+    victoria_metrics: VictoriaMetrics,
+) -> None:
+    changes = [
+        DeviceStatusRecord(kind=DeviceKind.METER, device="meter-elec", state="online", boot="b3",
+                           device_time_ms=T0 - 7, received_ms=T0),
+        DeviceStatusRecord(kind=DeviceKind.METER, device="meter-elec", state="offline",
+                           received_ms=T0 + 60_000),  # the last will: no boot, no device time
+    ]  # fmt: skip
+    store = InfluxStore(url=victoria_metrics.url, org="canteen", bucket="canteen", token="t")
+    async with store:
+        await store.write_points(status_points("s1", "edge-s1", changes, {}))
+    tags = (("device", "meter-elec"), ("kind", "meter"), ("site", "s1"))
+    assert exported(victoria_metrics, '{__name__=~"device_status_.*"}') == Counter(
+        {
+            ("device_status_since_ms", tags, T0, float(T0)): 1,
+            ("device_status_device_time_ms", tags, T0, float(T0 - 7)): 1,
+            ("device_status_state", tags, T0, 0.0): 1,
+            ("device_status_boot", tags, T0, 0.0): 1,
+            ("device_status_edge", tags, T0, 0.0): 1,
+            ("device_status_since_ms", tags, T0 + 60_000, float(T0 + 60_000)): 1,
+            ("device_status_state", tags, T0 + 60_000, 0.0): 1,
+            ("device_status_edge", tags, T0 + 60_000, 0.0): 1,
+        }
+    )

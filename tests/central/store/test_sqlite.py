@@ -2,13 +2,22 @@
 
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
 
-from central.store import BatchToStore, RejectedRow, StoreUnavailable
-from central.store.sqlite import SqliteStore
-from contract import CardRecord, MeterRecord, Quantity, ScaleRecord, Stream
+from central.store import BatchToStore, DevicePresence, RejectedRow, StoreUnavailable
+from central.store.sqlite import STATUS_HISTORY_PER_DEVICE, SqliteStore
+from contract import (
+    CardRecord,
+    DeviceKind,
+    DeviceStatusRecord,
+    MeterRecord,
+    Quantity,
+    ScaleRecord,
+    Stream,
+)
 
 
 def records(offset: int = 0) -> list[ScaleRecord | CardRecord | MeterRecord]:
@@ -161,3 +170,80 @@ async def test_duplicates_the_edge_dropped_are_counted_once_per_edge_and_id(
     found = sorted(zip(counts.device.tolist(), counts.local_date.tolist(),
                        counts.duplicates.tolist(), strict=True))  # fmt: skip
     assert found == [("m1", "1970-01-01", 3), ("m1", "1970-01-02", 1), ("sc", "1970-01-01", 1)]
+
+
+def change(
+    device: str, state: Literal["online", "offline"], received_ms: int, boot: str | None = "b1"
+) -> DeviceStatusRecord:
+    return DeviceStatusRecord(
+        kind=DeviceKind.METER, device=device, state=state, boot=boot,
+        device_time_ms=received_ms - 3, received_ms=received_ms,
+    )  # fmt: skip
+
+
+def statuses(changes: list[DeviceStatusRecord], batch_id: str = "s") -> BatchToStore:
+    return BatchToStore(
+        site="s1", edge="edge-s1", batch_id=batch_id, received_ms=9, readings=(), statuses=changes
+    )
+
+
+async def test_status_changes_give_each_device_its_state_and_since(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    flaps = [change("m1", "online", 100), change("m1", "offline", 200, boot=None)]
+    async with SqliteStore(path) as store:
+        await store.write_batch(statuses([*flaps, change("m2", "online", 150)]))
+        # the device says goodbye itself after its will was already seen: still offline since 200
+        await store.write_batch(statuses([change("m1", "offline", 260)], "s2"))
+        # an edge resending both batches after a crash (new batch ids) changes nothing
+        await store.write_batch(statuses(flaps, "s3"))
+        await store.write_batch(statuses([change("m1", "offline", 260)], "s4"))
+        presence = await store.device_presence("s1")
+        assert await store.device_presence("s2") == []
+    assert presence == [
+        DevicePresence("m1", "meter", "offline", "b1", since_ms=200, changed_ms=260),
+        DevicePresence("m2", "meter", "online", "b1", since_ms=150, changed_ms=150),
+    ]
+    with sqlite3.connect(path) as conn:
+        log = conn.execute(
+            "SELECT device, received_ms, state, boot, device_time_ms, edge FROM device_status_log"
+            " ORDER BY device, received_ms"
+        ).fetchall()
+    conn.close()
+    assert log == [
+        ("m1", 100, "online", "b1", 97, "edge-s1"),
+        ("m1", 200, "offline", None, 197, "edge-s1"),
+        ("m1", 260, "offline", "b1", 257, "edge-s1"),
+        ("m2", 150, "online", "b1", 147, "edge-s1"),
+    ]
+
+
+async def test_a_late_status_change_does_not_move_the_latest(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        await store.write_batch(statuses([change("m1", "online", 500, boot="b2")]))
+        # an older change arrives later (another batch overtook it): history only
+        await store.write_batch(statuses([change("m1", "offline", 400)], "late"))
+        (latest,) = await store.device_presence("s1")
+        assert (latest.state, latest.boot, latest.since_ms) == ("online", "b2", 500)
+        # a batch with statuses only, or with readings too, stores both
+        both = BatchToStore(
+            site="s1", edge="edge-s1", batch_id="both", received_ms=9,
+            readings=records()[:1], statuses=[change("m1", "offline", 900)],
+        )  # fmt: skip
+        outcome = await store.write_batch(both)
+        (latest,) = await store.device_presence("s1")
+        stats = await store.site_stats("s1")
+    assert (outcome.accepted, stats.readings) == (1, 1)
+    assert (latest.state, latest.since_ms, latest.changed_ms) == ("offline", 900, 900)
+
+
+async def test_status_history_is_bounded_per_device(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    many = [change("m1", "online" if n % 2 else "offline", 1000 + n) for n in range(250)]
+    async with SqliteStore(path) as store:
+        await store.write_batch(statuses(many))
+        (latest,) = await store.device_presence("s1")
+    assert (latest.state, latest.since_ms) == ("online", 1249)
+    with sqlite3.connect(path) as conn:
+        kept = conn.execute("SELECT MIN(received_ms), COUNT(*) FROM device_status_log").fetchone()
+    conn.close()
+    assert kept == (1250 - STATUS_HISTORY_PER_DEVICE, STATUS_HISTORY_PER_DEVICE)
