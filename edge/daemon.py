@@ -80,6 +80,7 @@ async def run_edge(
                 overflow_policy=settings.overflow_policy,
                 dead_letter_max_rows=settings.dead_letter_max_rows,
                 dead_letter_max_payload_bytes=settings.dead_letter_max_payload_bytes,
+                status_outbox_max_rows=settings.status_outbox_max_rows,
             ) as buffer,
             httpx.AsyncClient(
                 timeout=settings.http_timeout_s, transport=transport, verify=central_tls(settings)

@@ -93,6 +93,7 @@ class EdgeSettings(BaseSettings):
     backoff_max_s: float = Field(default=60.0, gt=0)
     dead_letter_max_rows: int = Field(default=10_000, ge=1)
     dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
+    status_outbox_max_rows: int = Field(default=10_000, ge=1)
     stats_interval_s: float = Field(default=30.0, gt=0)
     log_level: LogLevel = "INFO"
     devices: str = Field(
