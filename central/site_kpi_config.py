@@ -327,9 +327,7 @@ def _parse_exchange(raw: Mapping[str, Any], where: str) -> MeterExchange:
 
 
 def _parse_scale(raw: Mapping[str, Any], where: str) -> ScaleConfig:
-    _no_unknown(
-        raw, {"device", "division_g", "max_g", "zero_band_g", "emptying_drop_share"}, where
-    )
+    _no_unknown(raw, {"device", "division_g", "max_g", "zero_band_g", "emptying_drop_share"}, where)
     division = raw.get("division_g", DEFAULT_SCALE_DIVISION_G)
     if not _is_number(division) or division < 0:
         raise KpiConfigError(f"division_g must be a number >= 0, got {division!r}", where)

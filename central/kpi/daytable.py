@@ -377,6 +377,7 @@ def _device_quality(
                 for kind in RAW_EVENT_KINDS
             }
         )
+
     out = []
     for kind, device in sorted(known):
         times, received_ms = by_device.get((kind, device), (int_array(), int_array()))

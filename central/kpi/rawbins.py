@@ -101,9 +101,7 @@ def _one_bin(
     empty_after = np.abs(after) <= band
     loaded_before = before > band
     emptying = (
-        (step < 0)
-        & loaded_before
-        & (empty_after | (-step > config.emptying_drop_share * before))
+        (step < 0) & loaded_before & (empty_after | (-step > config.emptying_drop_share * before))
     )
     auto_zero = empty_after & ~emptying & (step != 0)
     deposit = ~empty_after & (step > 0)

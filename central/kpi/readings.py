@@ -115,10 +115,7 @@ class ScaleReadings:
         if not parts:
             return ScaleReadings.empty()
         return ScaleReadings(
-            *(
-                np.concatenate([getattr(p, name) for p in parts])
-                for name in ScaleReadings.__slots__
-            )
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in ScaleReadings.__slots__)
         )
 
 

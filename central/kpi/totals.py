@@ -278,9 +278,7 @@ def combine(parts: Sequence[Totals]) -> Totals:
         events={k: sum(p.events[k] for p in parts) for k in EVENT_KINDS},
         scale_below_division=sum(p.scale_below_division for p in parts),
         scale_above_max=sum(p.scale_above_max for p in parts),
-        raw_bin_events={
-            k: sum(p.raw_bin_events.get(k, 0) for p in parts) for k in RAW_EVENT_KINDS
-        },
+        raw_bin_events={k: sum(p.raw_bin_events.get(k, 0) for p in parts) for k in RAW_EVENT_KINDS},
         repeat_swipes=sum(p.repeat_swipes for p in parts),
         devices=tuple(d for p in parts for d in p.devices),
     )
