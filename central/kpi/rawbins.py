@@ -81,7 +81,7 @@ def _events(parts: list[tuple[Int64Array, str]]) -> RawEvents:
     if not parts:
         return RawEvents.empty()
     times = np.concatenate([t for t, _ in parts])
-    devices = np.concatenate([np.full(t.size, d, dtype=np.str_) for t, d in parts])
+    devices = np.concatenate([np.full(t.size, d) for t, d in parts]).astype(np.str_)
     order = np.argsort(times, kind="stable")
     return RawEvents(times[order].astype(np.int64), devices[order])
 
