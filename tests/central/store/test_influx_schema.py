@@ -92,3 +92,13 @@ def test_rejected_points_carry_a_key_per_edge_batch_and_index() -> None:
 def test_device_times_beyond_2262_are_not_representable() -> None:
     assert representable(card(1, t_ms=MAX_DEVICE_TIME_MS))
     assert not representable(card(1, t_ms=253402300799999))  # 9999-12-31, allowed by the contract
+
+
+def test_a_raw_bin_reading_has_gross_and_stable_fields_and_no_mass() -> None:
+    record = ScaleRecord(device="bin-prep", boot="b1", seq=2, device_time_ms=T0,
+                         received_ms=T0 + 3, stream=Stream.PREP, gross_g=-5.0,
+                         stable=True)  # fmt: skip
+    assert reading_point("s1", record, 2).to_line_protocol() == (
+        "reading,device=bin-prep,kind=scale,site=s1,stream=prep "
+        'boot="b1",gross_g=-5,received_ms=1767225600003i,seq=2i,stable=true 1767225600000000002'
+    )
