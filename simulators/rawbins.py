@@ -3,9 +3,11 @@
 A raw bin publishes what its platform shows: after each deposit a few unstable readings while the
 food settles, then a stable reading of the new gross at the deposit's instant (so that the step
 central derives falls into the same window as the deposit). The bin is emptied before a deposit
-that would fill it beyond its capacity, and at the end of the day when it is more than half full;
-an emptying is a few unstable readings, then a stable reading of the empty platform. Contents
-carry over from one day to the next, so central needs the previous day's last stable reading.
+that would fill it beyond its capacity, and at the end of the day (21:00) when it holds food; an
+emptying is a few unstable readings, then a stable reading of the empty platform. A bin's first
+reading of the run is its empty platform at midnight (as a real bin publishes its gross at power
+up). The first deposit of a day steps from the previous day's last stable reading, so central
+needs that reading (its raw-scale lookback).
 
 Fault `scale_drift` (DOMAIN.md: zero drift and creep): right after an emptying, the empty
 platform's reading drifts by one or two divisions (a stable reading of the new zero); deposits
@@ -26,7 +28,6 @@ from simulators.localtime import MS_PER_MINUTE, DayFrame
 
 CAPACITY_G = 20_000.0  # a bin holds this much food before it is emptied
 END_OF_DAY_MIN = 21 * 60  # local time of the end-of-day emptying
-END_OF_DAY_SHARE = 0.5  # emptied at the end of the day when fuller than this share
 UNSTABLE_READINGS = (1, 3)  # unstable readings before each stable one
 UNSTABLE_SPACING_MS = 1_500
 EMPTYING_BEFORE_MS = 60_000  # an emptying for capacity happens this long before the deposit
@@ -128,8 +129,8 @@ class RawBins:
             # two deposits in one millisecond would be two stable readings central cannot order
             settle(max(weighing.at_ms, last + 1), state.gross_g + weighing.shown_g)
         end_of_day_ms = max(frame.at(END_OF_DAY_MIN), last + EMPTYING_BEFORE_MS)
-        full = state.gross_g - state.zero_g > END_OF_DAY_SHARE * CAPACITY_G
-        if full and end_of_day_ms + DRIFT_AFTER_EOD_MS < frame.end_ms:
+        holds_food = state.gross_g - state.zero_g > 0
+        if holds_food and end_of_day_ms + DRIFT_AFTER_EOD_MS < frame.end_ms:
             empty(end_of_day_ms, end_of_day_ms + 3 * DRIFT_AFTER_EOD_MS)
         state.last_ms = last
         return BinDay(tuple(out), counts["emptyings"], counts["drifts"], counts["unstable"])
