@@ -20,7 +20,7 @@ from central.store import BatchToStore
 from central.store.sqlite import SqliteStore
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 from simulators.canteen import plan_site_days
-from simulators.events import CardSwipe, Event, MeterReading, Weighing
+from simulators.events import CardSwipe, Event, GrossReading, MeterReading, Weighing
 from simulators.registry import Site
 
 MS_PER_DAY = 86_400_000
@@ -57,6 +57,11 @@ def _record(
         return ScaleRecord.model_construct(
             **common, kind="scale", stream=event.stream, mass_g=event.shown_g, tray=None,
             person=person,
+        )  # fmt: skip
+    if isinstance(event, GrossReading):
+        return ScaleRecord.model_construct(
+            **common, kind="scale", stream=event.stream, gross_g=event.gross_g,
+            stable=event.stable, tray=None, person=None,
         )  # fmt: skip
     return MeterRecord.model_construct(
         **common, kind="meter", quantity=event.quantity, total=round(event.register + offset, 3),

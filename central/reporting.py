@@ -22,6 +22,10 @@ from central.store import ReadingsStore
 # Beyond the loaded range, each meter's nearest reading within this distance is loaded too, so
 # that a gap reaching over the period's ends is spread (estimated) instead of lost.
 METER_LOOKAROUND_MS = 3 * 24 * 3_600_000
+# Each raw kitchen bin's last stable reading before the loaded range, within this distance, is
+# loaded too: the reference of its first step (central.kpi.rawbins). A bin silent for longer loses
+# the first deposit after its silence (the step has no reference).
+RAW_SCALE_LOOKBACK_MS = 31 * 24 * 3_600_000
 
 
 async def site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
@@ -33,6 +37,7 @@ async def site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTa
         window.end_ms,
         meter_lookaround_ms=METER_LOOKAROUND_MS,
         meter_devices=tuple(site.kpi.meters),
+        raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
     )
     duplicates = await store.load_duplicates(site.id, span.first, span.last)
     return build_day_table(site, span, readings, duplicates)

@@ -19,6 +19,10 @@ T = TypeVar("T")
 DEFAULT_METER_INTERVAL_S = 60  # docs/protocol.md: meters publish every 60 s (recommended)
 DEFAULT_SCALE_DIVISION_G = 1.0
 DEFAULT_DEVICE_SILENT_MIN = 30
+# Raw kitchen bins (central/kpi/rawbins.py): a stable gross within this many divisions of zero is
+# an empty platform (auto-zero); a drop of more than this share of the gross is an emptying.
+DEFAULT_ZERO_BAND_DIVISIONS = 3.0
+DEFAULT_EMPTYING_DROP_SHARE = 0.5
 # Per-stream maxima of one net reading when a scale has no max_g of its own: a tray cannot hold
 # more than 2 kg of leftovers; a kitchen bin deposit above 50 kg is a fault (leaning, tare error).
 DEFAULT_STREAM_MAX_G: Mapping[str, float] = MappingProxyType(
@@ -90,11 +94,21 @@ class MeterExchange:
 
 @dataclass(frozen=True, slots=True)
 class ScaleConfig:
-    """Plausibility limits of one scale's net readings."""
+    """Plausibility limits of one scale's net readings (or derived deposits), and how a raw
+    kitchen bin's gross-weight stream is read (central/kpi/rawbins.py)."""
 
     device: str
     division_g: float = DEFAULT_SCALE_DIVISION_G
     max_g: float | None = None  # None: DEFAULT_STREAM_MAX_G of the reading's stream
+    zero_band_g: float | None = None  # None: DEFAULT_ZERO_BAND_DIVISIONS x division_g
+    emptying_drop_share: float = DEFAULT_EMPTYING_DROP_SHARE
+
+    @property
+    def zero_band(self) -> float:
+        """|gross| at or below this (g) is an empty platform."""
+        if self.zero_band_g is not None:
+            return self.zero_band_g
+        return DEFAULT_ZERO_BAND_DIVISIONS * self.division_g
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,17 +327,27 @@ def _parse_exchange(raw: Mapping[str, Any], where: str) -> MeterExchange:
 
 
 def _parse_scale(raw: Mapping[str, Any], where: str) -> ScaleConfig:
-    _no_unknown(raw, {"device", "division_g", "max_g"}, where)
+    _no_unknown(raw, {"device", "division_g", "max_g", "zero_band_g", "emptying_drop_share"}, where)
     division = raw.get("division_g", DEFAULT_SCALE_DIVISION_G)
     if not _is_number(division) or division < 0:
         raise KpiConfigError(f"division_g must be a number >= 0, got {division!r}", where)
     max_g = raw.get("max_g")
     if max_g is not None and (not _is_number(max_g) or max_g <= division):
         raise KpiConfigError(f"max_g must be a number > division_g, got {max_g!r}", where)
+    band = raw.get("zero_band_g")
+    if band is not None and (not _is_number(band) or band < 0):
+        raise KpiConfigError(f"zero_band_g must be a number >= 0, got {band!r}", where)
+    share = raw.get("emptying_drop_share", DEFAULT_EMPTYING_DROP_SHARE)
+    if not _is_number(share) or not 0 < share <= 1:
+        raise KpiConfigError(
+            f"emptying_drop_share must be a number in (0, 1], got {share!r}", where
+        )
     return ScaleConfig(
         device=raw["device"],
         division_g=float(division),
         max_g=None if max_g is None else float(max_g),
+        zero_band_g=None if band is None else float(band),
+        emptying_drop_share=float(share),
     )
 
 

@@ -32,12 +32,42 @@ class _Record(BaseModel):
     received_ms: EpochMs = Field(description="the edge's clock when the reading arrived")
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class ScaleRecord(_Record):
+    """A net reading (`mass_g`) or a raw one (`gross_g` and `stable`), never both.
+
+    Fields of the other form are left out of the JSON, so that a net record is exactly what it was
+    before the raw form existed (a central of that time still accepts it).
+    """
+
     kind: Literal["scale"] = "scale"
     stream: Stream
-    mass_g: float = Field(ge=0)
+    mass_g: float | None = Field(default=None, ge=0, exclude_if=_is_none)
+    gross_g: float | None = Field(
+        default=None, exclude_if=_is_none, description="raw form: gross weight shown, g"
+    )
+    stable: bool | None = Field(
+        default=None, exclude_if=_is_none, description="raw form: the platform was still"
+    )
     tray: Reference | None = None
     person: PersonId | None = None
+
+    @model_validator(mode="after")
+    def _net_or_raw(self) -> "ScaleRecord":
+        if (self.mass_g is None) == (self.gross_g is None):
+            raise ValueError("a scale record has either mass_g (net) or gross_g (raw), exactly one")
+        if (self.gross_g is None) != (self.stable is None):
+            raise ValueError("gross_g and stable go together (the raw form)")
+        if self.gross_g is not None and self.stream is Stream.PLATE:
+            raise ValueError("plate readings are net (mass_g); gross_g is for kitchen bins")
+        return self
+
+    @property
+    def is_raw(self) -> bool:
+        return self.gross_g is not None
 
 
 class CardRecord(_Record):

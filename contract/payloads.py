@@ -73,17 +73,57 @@ class _Reading(_Payload):
 
 
 class ScalePayload(_Reading):
-    """A net mass weighed on a plate-return or kitchen-bin scale."""
+    """A plate-return or kitchen-bin scale reading, in one of two forms (docs/protocol.md):
+
+    - net: `mass`, the net mass of one tray or deposit;
+    - raw (kitchen bins only): `gross`, the weight the platform shows now, with `stable`; central
+      derives the deposits from the steps between stable readings (central/kpi/rawbins.py).
+    """
 
     stream: Stream
-    mass: float = Field(ge=0, description="net mass, in `unit`")
+    mass: float | None = Field(default=None, ge=0, description="net mass, in `unit`")
+    gross: float | None = Field(
+        default=None, description="raw form: the platform's gross weight now, in `unit`"
+    )
+    stable: bool | None = Field(
+        default=None, description="raw form: the scale's motion detector reports a still platform"
+    )
     unit: MassUnit
     tray: Reference | None = None
     card: Reference | None = Field(default=None, description="raw card number; hashed at the edge")
 
+    @model_validator(mode="after")
+    def _net_or_raw(self) -> "ScalePayload":
+        if self.mass is None and self.gross is None:
+            raise ValueError(
+                "send either mass (net mass of the tray or deposit) or gross with stable"
+                " (raw gross weight of a kitchen bin)"
+            )
+        if self.mass is not None and self.gross is not None:
+            raise ValueError(
+                "mass and gross together: send mass for a net reading, or gross with stable for"
+                " a raw reading, not both"
+            )
+        if self.gross is not None:
+            if self.stable is None:
+                raise ValueError("gross needs stable (true when the platform is still)")
+            if self.stream is Stream.PLATE:
+                raise ValueError(
+                    "a plate-return scale sends the net mass of each tray (mass), not gross"
+                )
+        elif self.stable is not None:
+            raise ValueError("stable belongs to the raw form: send it with gross, not with mass")
+        return self
+
     @property
-    def mass_g(self) -> float:
-        return self.mass * MASS_TO_G[self.unit]
+    def mass_g(self) -> float | None:
+        """Net mass in g; None in the raw form."""
+        return None if self.mass is None else self.mass * MASS_TO_G[self.unit]
+
+    @property
+    def gross_g(self) -> float | None:
+        """Gross weight in g; None in the net form."""
+        return None if self.gross is None else self.gross * MASS_TO_G[self.unit]
 
 
 class CardPayload(_Reading):

@@ -66,6 +66,8 @@ def to_record(
                 received_ms=received_ms,
                 stream=payload.stream,
                 mass_g=payload.mass_g,
+                gross_g=payload.gross_g,
+                stable=payload.stable,
                 tray=payload.tray,
                 person=person,
             )

@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators.devices import DEVICES
 from simulators.registry import DEFAULT_METERS
 
 # Plausible names and regions so that the demo reads like a real network of canteens.
@@ -43,6 +44,22 @@ def meter_tables(meter_interval_s: int) -> list[str]:
             ]
         )
         for meter in DEFAULT_METERS
+    ]
+
+
+def scale_tables() -> list[str]:
+    """`[[sites.scales]]` of a site: each simulated scale's division (kitchen scales 5 g), which
+    also sets the zero band of a raw kitchen bin (3 divisions, central/kpi/rawbins.py)."""
+    return [
+        "\n".join(
+            [
+                "  [[sites.scales]]",
+                f'  device = "{spec.id}"',
+                f"  division_g = {spec.division_g:.1f}",
+            ]
+        )
+        for spec in DEVICES
+        if spec.stream is not None
     ]
 
 
@@ -95,6 +112,7 @@ def write_registry(
                     f'region = {{ {shared}province = "{province}", city = "{city}" }}',
                     *_baseline_line((baselines or {}).get(site)),
                     *meter_tables(meter_interval_s),
+                    *scale_tables(),
                 ]
             )
         )

@@ -211,9 +211,13 @@ class Stack:
         truth_path: Path,
         faults: str = "",
         fault_rate: float = 1.0,
+        raw_bins: str = "",
     ) -> list[str]:
-        """The simulator's command line; `faults` ("" = none, "all", or names) as --faults."""
+        """The simulator's command line; `faults` ("" = none, "all", or names) as --faults,
+        `raw_bins` (site ids or "all") as --raw-bins."""
         fault_args = ["--faults", faults, "--fault-rate", str(fault_rate)] if faults else []
+        if raw_bins:
+            fault_args += ["--raw-bins", raw_bins]
         plan = self.settings.sim_clock
         if plan is not None:
             if (plan.start_date, plan.speed) != (start_date, speed):
@@ -252,8 +256,10 @@ class Stack:
         timeout_s: float,
         faults: str = "",
         fault_rate: float = 1.0,
+        raw_bins: str = "",
     ) -> dict[str, Any]:
-        """Run the simulator to its end and return its ground truth (no faults by default)."""
+        """Run the simulator to its end and return its ground truth (no faults and net kitchen
+        bins by default)."""
         truth_path = self.workdir / "truth.json"
         args = self.simulator_args(
             start_date=start_date,
@@ -263,6 +269,7 @@ class Stack:
             truth_path=truth_path,
             faults=faults,
             fault_rate=fault_rate,
+            raw_bins=raw_bins,
         )
         with ManagedProcess("simulator", args, {}, self.log_dir) as sim:
             code = sim.wait(timeout_s)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from contract.payloads import SCHEMA_VERSION
 from contract.topics import DeviceKind, data_topic, status_topic
 from contract.units import CANONICAL_REGISTER_UNIT, MassUnit, PowerUnit, Quantity, Stream
-from simulators.events import CardSwipe, Event, MeterReading, Weighing
+from simulators.events import CardSwipe, Event, GrossReading, MeterReading, Weighing
 from simulators.localtime import rfc3339
 
 
@@ -35,6 +35,7 @@ CARD_READERS = ("card-1", "card-2")
 PLATE_SCALES = ("plate-1", "plate-2")
 BIN_PREP = "bin-prep"
 BIN_SPOILAGE = "bin-spoilage"
+KITCHEN_BINS = (BIN_PREP, BIN_SPOILAGE)  # the scales that can run in raw mode (--raw-bins)
 SCALE_OVER = "scale-over"
 METER_BY_QUANTITY: dict[Quantity, str] = {
     Quantity.ELECTRICITY: "meter-elec",
@@ -132,6 +133,8 @@ class DeviceState:
                 return self._next(event.at_ms, {"card": event.card})
             case Weighing():
                 return self._next(event.at_ms, self._weighing_body(event))
+            case GrossReading():
+                return self._next(event.at_ms, self._gross_body(event))
             case MeterReading():
                 return self._next(event.at_ms, self._meter_body(event))
 
@@ -151,6 +154,22 @@ class DeviceState:
         if event.card is not None:
             body["card"] = event.card
         return body
+
+    def _gross_body(self, event: GrossReading) -> dict[str, Any]:
+        """The raw form of docs/protocol.md: gross weight in the display unit, and stable."""
+        if self.spec.stream is not event.stream:
+            raise ValueError(f"{self.spec.id} weighs {self.spec.stream}, not {event.stream}")
+        gross: float | int
+        if self.spec.unit is MassUnit.KG:
+            gross = round(event.gross_g / 1000.0, 3)
+        else:
+            gross = round(event.gross_g)
+        return {
+            "stream": event.stream.value,
+            "gross": gross,
+            "unit": self.spec.unit.value,
+            "stable": event.stable,
+        }
 
     def _meter_body(self, event: MeterReading) -> dict[str, Any]:
         if self.spec.quantity is not event.quantity:

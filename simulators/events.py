@@ -33,6 +33,18 @@ class Weighing:
 
 
 @dataclass(frozen=True, slots=True)
+class GrossReading:
+    """What a kitchen bin in raw mode shows: its gross weight (g, to the division) and whether
+    the platform is still. Deposits are the steps between stable readings (simulators.rawbins)."""
+
+    at_ms: int
+    device: str
+    stream: Stream
+    gross_g: float
+    stable: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MeterReading:
     """A register reading: `register` is exact (canonical unit), the payload rounds it to 0.001."""
 
@@ -43,4 +55,4 @@ class MeterReading:
     power_kw: float | None = None
 
 
-Event = CardSwipe | Weighing | MeterReading
+Event = CardSwipe | Weighing | GrossReading | MeterReading

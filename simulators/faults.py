@@ -21,9 +21,10 @@ import numpy as np
 
 from contract.units import Quantity
 from simulators.canteen import DayPlan, seed_sequence
-from simulators.devices import DeviceState, OutgoingMessage, boot_id
-from simulators.events import CardSwipe, Event, MeterReading
+from simulators.devices import KITCHEN_BINS, DeviceState, OutgoingMessage, boot_id
+from simulators.events import CardSwipe, Event, MeterReading, Weighing
 from simulators.localtime import MS_PER_MINUTE
+from simulators.rawbins import RawBins
 from simulators.registry import Site
 from simulators.truth import DAY_WINDOW, FaultTally
 
@@ -46,6 +47,7 @@ class Fault(StrEnum):
     DOUBLE_SWIPE = "double_swipe"
     VISITOR = "visitor"  # a diner pays as a visitor, without a card (still one diner)
     CLOCK_SKEW = "clock_skew"
+    SCALE_DRIFT = "scale_drift"  # zero drift of a raw kitchen bin's empty platform (--raw-bins)
 
 
 # `all` leaves out clock_skew: central can only detect a wrong clock against the edge's receive
@@ -93,6 +95,7 @@ class FaultRates:
     clock_skew_ahead_h: tuple[float, float] = (1.0, 12.0)
     clock_skew_behind_h: tuple[float, float] = (2.0, 12.0)
     clock_skew_1970_p: float = 1 / 3
+    scale_drift_per_emptying: float = 0.5  # probability (times rate, at most 1)
     dip_steps: tuple[int, int] = (1, 5)  # a dip shows the previous register minus 0.001-0.005
     spike_bits: tuple[int, int] = (16, 20)  # a bit error adds 2^16 .. 2^20 units
 
@@ -183,8 +186,11 @@ class SiteFaultInjector:
         seed: int,
         start_date: date,
         meter_interval_s: int,
+        raw_bins: bool = False,
     ) -> None:
         self.site = site
+        # kitchen bins publish their gross weight (simulators.rawbins) instead of net deposits
+        self.raw_bins = RawBins() if raw_bins else None
         self.devices = devices
         self.config = config
         self.seed = seed
@@ -216,11 +222,39 @@ class SiteFaultInjector:
             1 for e in plan.events if isinstance(e, CardSwipe) and e.card is None
         )
         for device, events in plan.by_device().items():
+            if self.raw_bins is not None and device in KITCHEN_BINS:
+                events = self._raw_bin(plan, device, events, tally)
             batches[device] = self._render_device(plan, device, events, tally, gaps)
         self._first_day = False
         for gap in gaps:
             self._gap_energy(plan, gap, tally)
         return RenderedDay(batches, tally, gaps)
+
+    def _raw_bin(
+        self, plan: DayPlan, device: str, events: list[Event], tally: FaultTally
+    ) -> list[Event]:
+        """The bin's deposits as a gross-weight stream, with zero drift if scale_drift is on."""
+        assert self.raw_bins is not None
+        day = plan.frame.day
+        drift_p = (
+            min(1.0, self.config.rates.scale_drift_per_emptying * self.config.rate)
+            if self.config.on(Fault.SCALE_DRIFT)
+            else 0.0
+        )
+        played = self.raw_bins.play(
+            plan.frame,
+            device,
+            [e for e in events if isinstance(e, Weighing)],
+            np.random.default_rng(
+                seed_sequence(self.seed, self.site.id, day.toordinal(), "rawbins", device)
+            ),
+            self._rng(day, device, Fault.SCALE_DRIFT),
+            drift_p,
+        )
+        tally.counts[Fault.SCALE_DRIFT.value] += played.drifts
+        tally.bins["emptyings"] += played.emptyings
+        tally.bins["unstable_readings"] += played.unstable
+        return list(played.readings)
 
     # --- placing incidents -------------------------------------------------------------------
 

@@ -214,6 +214,12 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
     """Simulate, publish every reading with acknowledgement, then write and return the truth."""
     sites = select_sites(load_registry(settings.registry), settings.sites)
     start_date = resolve_start_date(settings, sites)
+    unknown = sorted(set(settings.raw_bins) - {"all"} - {s.id for s in sites})
+    if unknown:
+        raise ConfigurationError(
+            f"--raw-bins names sites {unknown} that are not simulated"
+            f" (simulated: {sorted(s.id for s in sites)})"
+        )
     behaviour = settings.behaviour()
     faults = settings.fault_config()
     truth = GroundTruth(
@@ -245,6 +251,7 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
                     seed=settings.seed,
                     start_date=start_date,
                     meter_interval_s=settings.meter_interval_s,
+                    raw_bins=settings.raw_bins_at(site.id),
                 ),
             )
         )

@@ -82,7 +82,14 @@ class SimulatorSettings(BaseSettings):
         description=(
             "comma-separated faults to inject, or 'all': meter_reset, meter_wrap, meter_spike, "
             "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe, visitor, "
-            "clock_skew (by name only); default none"
+            "scale_drift (raw bins only), clock_skew (by name only); default none"
+        ),
+    )
+    raw_bins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
+        default=(),
+        description=(
+            "comma-separated site ids, or 'all', whose kitchen bins (bin-prep, bin-spoilage) send"
+            " a raw gross-weight stream instead of net deposits; default none"
         ),
     )
     fault_rate: float = Field(
@@ -115,6 +122,10 @@ class SimulatorSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level"
     )
+
+    def raw_bins_at(self, site_id: str) -> bool:
+        """Whether the kitchen bins of `site_id` run in raw mode."""
+        return "all" in self.raw_bins or site_id in self.raw_bins
 
     def fault_config(self) -> FaultConfig:
         return FaultConfig(faults=frozenset(self.faults), rate=self.fault_rate)

@@ -94,7 +94,10 @@ FAULT_NAMES = (
     "double_swipe",
     "visitor",
     "clock_skew",
+    "scale_drift",
 )
+# What raw kitchen bins did (--raw-bins): not faults, but what central's raw-bin figures count.
+BIN_EVENT_NAMES = ("emptyings", "unstable_readings")
 # Faults whose incidents span several readings: readings delayed (late), never sent (meter_gap),
 # sent with a wrong device clock (clock_skew).
 FAULT_READING_NAMES = ("late", "meter_gap", "clock_skew")
@@ -111,6 +114,7 @@ class FaultTally:
     counts: Counter[str] = field(default_factory=Counter)
     readings: Counter[str] = field(default_factory=Counter)
     gap_energy: dict[str, dict[Quantity, float]] = field(default_factory=dict)
+    bins: Counter[str] = field(default_factory=Counter)  # BIN_EVENT_NAMES
 
     def add_gap_energy(self, window: str, quantity: Quantity, amount: float) -> None:
         per_window = self.gap_energy.setdefault(window, {})
@@ -125,6 +129,10 @@ def _fault_readings_json(readings: Counter[str]) -> dict[str, int]:
     return {name: readings[name] for name in FAULT_READING_NAMES}
 
 
+def _bin_events_json(bins: Counter[str]) -> dict[str, int]:
+    return {name: bins[name] for name in BIN_EVENT_NAMES}
+
+
 def _day_json(truth: DayTruth, tally: FaultTally) -> dict[str, Any]:
     document = truth.to_json()
     for name, entry in document["services"].items():
@@ -132,6 +140,7 @@ def _day_json(truth: DayTruth, tally: FaultTally) -> dict[str, Any]:
     document["day"]["gap_energy"] = _energy_json(tally.gap_energy.get(DAY_WINDOW, {}))
     document["faults"] = _faults_json(tally.counts)
     document["fault_readings"] = _fault_readings_json(tally.readings)
+    document["bin_events"] = _bin_events_json(tally.bins)
     return document
 
 
@@ -146,9 +155,11 @@ class SiteTruth:
         published.update({kind.value: self.published[kind] for kind in DeviceKind})
         counts: Counter[str] = Counter()
         readings: Counter[str] = Counter()
+        bins: Counter[str] = Counter()
         for tally in self.faults.values():
             counts.update(tally.counts)
             readings.update(tally.readings)
+            bins.update(tally.bins)
         return {
             "days": {
                 d.isoformat(): _day_json(t, self.faults.get(d, FaultTally()))
@@ -157,6 +168,7 @@ class SiteTruth:
             "published": published,
             "faults": _faults_json(counts),
             "fault_readings": _fault_readings_json(readings),
+            "bin_events": _bin_events_json(bins),
         }
 
 

@@ -61,6 +61,18 @@ class QualityOut(_Out):
     repeat_swipes: int = Field(
         description="card readings beyond one per diner and service (double swipes), not in D"
     )
+    raw_bin_emptyings: int = Field(
+        description="raw kitchen bins: emptyings (large drops of the gross), not waste"
+    )
+    raw_bin_auto_zeros: int = Field(
+        description="raw kitchen bins: zero drift of an empty platform re-zeroed, not waste"
+    )
+    raw_bin_unstable_ignored: int = Field(
+        description="raw kitchen bins: readings the scale marked unstable, ignored"
+    )
+    raw_bin_negative_steps: int = Field(
+        description="raw kitchen bins: small drops between stable readings (creep), ignored"
+    )
 
 
 class DeviceQualityOut(_Out):
@@ -75,6 +87,10 @@ class DeviceQualityOut(_Out):
     clock_corrected: int
     counter_events: dict[str, int] | None = Field(
         description="meters: resets, wraps, spikes, dips, gaps, exchanges (Q2)"
+    )
+    raw_bin_events: dict[str, int] | None = Field(
+        default=None,
+        description="raw kitchen bins: emptyings, auto_zeros, unstable_ignored, negative_steps",
     )
 
 

@@ -12,7 +12,7 @@ from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
 from central.kpi.daily import daily_kpis, load_window
 from central.kpi.windows import day_windows
-from central.reporting import METER_LOOKAROUND_MS
+from central.reporting import METER_LOOKAROUND_MS, RAW_SCALE_LOOKBACK_MS
 
 # Behind read tokens: central/app.py includes this router in READ_ROUTERS.
 router = APIRouter(tags=["sites"])
@@ -86,6 +86,7 @@ async def daily(
         loaded.end_ms,
         meter_lookaround_ms=METER_LOOKAROUND_MS,
         meter_devices=tuple(site_config.kpi.meters),
+        raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
     )
     kpis = daily_kpis(site_config, windows, readings, only_service=service)
     return DailyKpis.model_validate(kpis)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from central.kpi import counters, energy, food
+from central.kpi.rawbins import derive_deposits
 from central.kpi.readings import SiteReadings, int_array
 from central.kpi.scales import check_scales
 from central.kpi.windows import DayWindows, ServiceWindows, Window
@@ -188,7 +189,7 @@ def daily_kpis(
     the day's trays, clean plates and waste count everything weighed in [00:00, 24:00) local.
     With `only_service`, `services` holds that service alone; `day` is always the whole day.
     """
-    # the same dirty-data rules as the period reports (counters.py, scales.py)
+    # the same dirty-data rules as the period reports (counters.py, rawbins.py, scales.py)
     meters, exchanges = site.kpi.meters, site.kpi.exchanges
     curves = _Curves(
         electricity=counters.meter_curves(
@@ -198,7 +199,9 @@ def daily_kpis(
         water=counters.meter_curves(readings.meter, Quantity.WATER.value, meters, exchanges),
     )
     stored = readings.count_between(windows.day.start_ms, windows.day.end_ms)
-    readings = replace(readings, scale=check_scales(readings.scale, site.kpi.scales).kept)
+    # raw kitchen bins become deposits first (rawbins.py), then the rules of net readings apply
+    deposits = derive_deposits(readings.scale, site.kpi.scales).readings
+    readings = replace(readings, scale=check_scales(deposits, site.kpi.scales).kept)
     all_services = [service_kpis(site, sw, readings, curves) for sw in windows.services]
     meals = sum(s.diners for s in all_services)
 

@@ -20,6 +20,7 @@ import numpy as np
 from central.kpi.clocks import ClockRule, correct_clocks
 from central.kpi.counters import EVENT_KINDS, MeterCurve, count_in, meter_curves
 from central.kpi.periods import DateRange
+from central.kpi.rawbins import RAW_EVENT_KINDS, RawEvents, derive_deposits
 from central.kpi.readings import (
     DuplicateCounts,
     Float64Array,
@@ -66,6 +67,8 @@ class DeviceQuality:
     received_ms: Int64Array  # edge receive times, aligned with time_ms
     clock_corrected: Int64Array  # (dates,) readings attributed by receive time (wrong clock)
     events: Mapping[str, Int64Array] | None = None  # meters: EVENT_KINDS -> (dates,) (Q2)
+    # raw kitchen bins: rawbins.RAW_EVENT_KINDS -> (dates,)
+    raw_events: Mapping[str, Int64Array] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class DayTable:
     meter_events: Mapping[str, Int64Array]  # EVENT_KINDS -> (d,)
     scale_below_division: Int64Array  # (d,)
     scale_above_max: Int64Array  # (d,)
+    raw_bin_events: Mapping[str, Int64Array]  # rawbins.RAW_EVENT_KINDS -> (d,)
     devices: tuple[DeviceQuality, ...]
     repeat_swipes: Int64Array  # (d,) card readings in the services beyond one per diner
 
@@ -153,7 +157,9 @@ def build_day_table(
         return starts.reshape(n_d, n_s), ends.reshape(n_d, n_s)
 
     # --- food ------------------------------------------------------------------------------
-    checked = check_scales(readings.scale, site.kpi.scales)
+    # raw kitchen bins first become deposits, which then pass the rules of net readings
+    derived = derive_deposits(readings.scale, site.kpi.scales)
+    checked = check_scales(derived.readings, site.kpi.scales)
     scale = checked.kept
     cards = readings.card
     card_order = np.argsort(cards.time_ms, kind="stable")
@@ -223,7 +229,7 @@ def build_day_table(
         for kind in EVENT_KINDS
     }
     devices = _device_quality(
-        site, span, readings, original, duplicates, day_start, day_end, all_curves
+        site, span, readings, original, duplicates, day_start, day_end, all_curves, derived.events
     )
 
     return DayTable(
@@ -245,6 +251,9 @@ def build_day_table(
         meter_events=MappingProxyType(events),
         scale_below_division=count_in(checked.below_division_ms, day_start, day_end),
         scale_above_max=count_in(checked.above_max_ms, day_start, day_end),
+        raw_bin_events=MappingProxyType(
+            {k: count_in(derived.events[k].time_ms, day_start, day_end) for k in RAW_EVENT_KINDS}
+        ),
         devices=devices,
         repeat_swipes=repeat_swipes,
     )
@@ -334,6 +343,7 @@ def _device_quality(
     day_start: Int64Array,
     day_end: Int64Array,
     curves: list[MeterCurve],
+    raw_events: Mapping[str, RawEvents],
 ) -> tuple[DeviceQuality, ...]:
     day_s = (day_end - day_start) // 1000
     dates = [d.isoformat() for d in span.dates()]
@@ -356,6 +366,18 @@ def _device_quality(
     names = {device for _, device in known}
     known |= {("unknown", d) for d in dup_of if d not in names}  # duplicates only, no reading
     events_of = {c.device: c.event_counts(day_start, day_end) for c in curves}
+    raw_bins = set(np.unique(readings.scale.device[readings.scale.is_raw]).tolist())
+
+    def raw_counts(device: str) -> Mapping[str, Int64Array]:
+        return MappingProxyType(
+            {
+                kind: count_in(
+                    raw_events[kind].time_ms[raw_events[kind].device == device], day_start, day_end
+                )
+                for kind in RAW_EVENT_KINDS
+            }
+        )
+
     out = []
     for kind, device in sorted(known):
         times, received_ms = by_device.get((kind, device), (int_array(), int_array()))
@@ -380,6 +402,7 @@ def _device_quality(
                 events=MappingProxyType(events_of[device])
                 if kind == "meter" and device in events_of
                 else None,
+                raw_events=raw_counts(device) if kind == "scale" and device in raw_bins else None,
             )
         )
     return tuple(out)

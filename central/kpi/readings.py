@@ -22,15 +22,26 @@ def str_array(values: object = ()) -> StrArray:
     return np.asarray(values, dtype=np.str_)
 
 
+BoolArray = npt.NDArray[np.bool_]
+
+
+def bool_array(values: object = ()) -> BoolArray:
+    return np.asarray(values, dtype=np.bool_)
+
+
 @dataclass(frozen=True, slots=True)
 class ScaleReadings:
-    """Net masses weighed: one element per reading (a plate reading is one tray)."""
+    """Scale readings, one element each: net masses (a plate reading is one tray), and the raw
+    gross weights of kitchen bins in raw mode (`gross_g` not NaN; central.kpi.rawbins turns them
+    into deposits before any sum)."""
 
     time_ms: Int64Array  # device time
     stream: StrArray  # contract.units.Stream values
-    mass_g: Float64Array
+    mass_g: Float64Array  # net mass; 0 for raw readings
     device: StrArray
     received_ms: Int64Array  # the edge's receive time (Q3 clock skew, silent devices)
+    gross_g: Float64Array  # raw form: gross weight shown, g; NaN for net readings
+    stable: BoolArray  # raw form: the platform was still; True for net readings
 
     @classmethod
     def of(
@@ -41,28 +52,70 @@ class ScaleReadings:
         device: object = "scale",
         received_ms: object = None,
     ) -> "ScaleReadings":
-        """From sequences; one device id applies to all; receive time defaults to device time."""
+        """Net readings from sequences; one device id applies to all; receive time defaults to
+        device time."""
         times = int_array(time_ms)
         return cls(
             times,
-            str_array(stream),
+            np.broadcast_to(str_array(stream), times.shape).copy(),
             float_array(mass_g),
             np.broadcast_to(str_array(device), times.shape).copy(),
             times.copy() if received_ms is None else int_array(received_ms),
+            np.full(times.shape, np.nan),
+            np.ones(times.shape, dtype=np.bool_),
+        )
+
+    @classmethod
+    def raw(
+        cls,
+        time_ms: object,
+        stream: object,
+        gross_g: object,
+        stable: object,
+        device: object = "bin",
+        received_ms: object = None,
+    ) -> "ScaleReadings":
+        """Raw gross-weight readings from sequences (one stream and device may apply to all)."""
+        times = int_array(time_ms)
+        return cls(
+            times,
+            np.broadcast_to(str_array(stream), times.shape).copy(),
+            np.zeros(times.shape),
+            np.broadcast_to(str_array(device), times.shape).copy(),
+            times.copy() if received_ms is None else int_array(received_ms),
+            float_array(gross_g),
+            np.broadcast_to(bool_array(stable), times.shape).copy(),
         )
 
     @classmethod
     def empty(cls) -> "ScaleReadings":
-        return cls(int_array(), str_array(), float_array(), str_array(), int_array())
+        return cls(
+            int_array(), str_array(), float_array(), str_array(), int_array(), float_array(),
+            bool_array(),
+        )  # fmt: skip
 
-    def where(self, mask: npt.NDArray[np.bool_]) -> "ScaleReadings":
-        """The readings selected by a boolean mask."""
+    @property
+    def is_raw(self) -> BoolArray:
+        return ~np.isnan(self.gross_g)
+
+    def where(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> "ScaleReadings":
+        """The readings selected by a boolean mask (or an index array)."""
         return ScaleReadings(
             self.time_ms[mask],
             self.stream[mask],
             self.mass_g[mask],
             self.device[mask],
             self.received_ms[mask],
+            self.gross_g[mask],
+            self.stable[mask],
+        )
+
+    @staticmethod
+    def concat(parts: "list[ScaleReadings]") -> "ScaleReadings":
+        if not parts:
+            return ScaleReadings.empty()
+        return ScaleReadings(
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in ScaleReadings.__slots__)
         )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from central.kpi.counters import EVENT_KINDS
 from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
+from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import Int64Array, int_array
 from contract import Quantity, Stream
 
@@ -35,6 +36,7 @@ class DeviceTotals:
     skew_ms: Int64Array = field(hash=False)
     clock_corrected: int = 0  # readings attributed by receive time (wrong device clock)
     events: Mapping[str, int] | None = None  # meters: counter events (Q2)
+    raw_events: Mapping[str, int] | None = None  # raw kitchen bins: rawbins.RAW_EVENT_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class Totals:
     scale_below_division: int
     scale_above_max: int
     devices: tuple[DeviceTotals, ...]
+    # raw kitchen bins (central.kpi.rawbins): emptyings, auto-zeros, unstable readings, drops
+    raw_bin_events: Mapping[str, int] = field(default_factory=dict, hash=False)
     repeat_swipes: int = 0  # card readings beyond one per diner and service (double swipes)
     is_service_row: bool = False
 
@@ -194,6 +198,7 @@ def site_totals(
         events={k: int(table.meter_events[k][days].sum()) for k in EVENT_KINDS},
         scale_below_division=int(table.scale_below_division[days].sum()),
         scale_above_max=int(table.scale_above_max[days].sum()),
+        raw_bin_events={k: int(v[days].sum()) for k, v in table.raw_bin_events.items()},
         repeat_swipes=int(table.repeat_swipes[days].sum()),
         devices=tuple(
             _device_totals(
@@ -218,6 +223,9 @@ def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slic
         events=None
         if device.events is None
         else {k: int(v[days].sum()) for k, v in device.events.items()},
+        raw_events=None
+        if device.raw_events is None
+        else {k: int(v[days].sum()) for k, v in device.raw_events.items()},
     )
 
 
@@ -270,6 +278,7 @@ def combine(parts: Sequence[Totals]) -> Totals:
         events={k: sum(p.events[k] for p in parts) for k in EVENT_KINDS},
         scale_below_division=sum(p.scale_below_division for p in parts),
         scale_above_max=sum(p.scale_above_max for p in parts),
+        raw_bin_events={k: sum(p.raw_bin_events.get(k, 0) for p in parts) for k in RAW_EVENT_KINDS},
         repeat_swipes=sum(p.repeat_swipes for p in parts),
         devices=tuple(d for p in parts for d in p.devices),
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from central.kpi.rawbins import AUTO_ZERO, EMPTYING, NEGATIVE_STEP, UNSTABLE
 from central.kpi.totals import Totals, skew_of
 from contract import Quantity, Stream
 
@@ -97,6 +98,11 @@ class Quality:
     scale_rejected_below_division: int
     scale_rejected_above_max: int
     repeat_swipes: int  # card readings beyond one per diner and service: left out of D
+    # raw kitchen bins (central.kpi.rawbins); rejected deposits count in scale_rejected_*
+    raw_bin_emptyings: int = 0
+    raw_bin_auto_zeros: int = 0
+    raw_bin_unstable_ignored: int = 0
+    raw_bin_negative_steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,8 @@ class DeviceFigures:
     clock_skew_p95_abs_ms: float | None
     clock_corrected: int
     counter_events: Mapping[str, int] | None  # meters: resets, wraps, spikes, dips, gaps, ...
+    # raw kitchen bins: emptyings, auto_zeros, unstable_ignored, negative_steps
+    raw_bin_events: Mapping[str, int] | None = None
 
 
 def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
@@ -131,6 +139,7 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
                 clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
                 clock_corrected=d.clock_corrected,
                 counter_events=d.events,
+                raw_bin_events=d.raw_events,
             )
         )
     return tuple(out)
@@ -283,4 +292,8 @@ def quality(t: Totals) -> Quality:
         scale_rejected_below_division=t.scale_below_division,
         scale_rejected_above_max=t.scale_above_max,
         repeat_swipes=t.repeat_swipes,
+        raw_bin_emptyings=t.raw_bin_events.get(EMPTYING, 0),
+        raw_bin_auto_zeros=t.raw_bin_events.get(AUTO_ZERO, 0),
+        raw_bin_unstable_ignored=t.raw_bin_events.get(UNSTABLE, 0),
+        raw_bin_negative_steps=t.raw_bin_events.get(NEGATIVE_STEP, 0),
     )

@@ -95,12 +95,16 @@ class ReadingsStore(Protocol):
         *,
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
+        raw_scale_lookback_ms: int = 0,
     ) -> SiteReadings:
         """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays.
 
         With `meter_lookaround_ms`, each meter (of the range, or named in `meter_devices`) also
         gets its last reading before the range and its first after it, within that distance, so
         that consumption across a gap reaching over the range's ends can be placed (spread).
+        With `raw_scale_lookback_ms`, each raw-mode kitchen bin with a reading in the range also
+        gets its last stable reading before the range, within that distance: the reference of its
+        first step, so that a deposit across midnight is neither lost nor counted twice.
         """
         ...
 

@@ -44,6 +44,7 @@ __all__ = [
 # Columns of a pivoted reading row that the KPI engine needs.
 READING_COLUMNS = (
     "kind", "device", "stream", "quantity", "time_ns", "mass_g", "person", "total", "received_ms",
+    "gross_g", "stable",
 )  # fmt: skip
 # Gap (ms) between a batch's device times above which the identity lookup uses separate ranges.
 CLUSTER_GAP_MS = 3_600_000
@@ -82,12 +83,18 @@ _PIVOT = 'pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
 
 
 def readings_query(
-    bucket: str, site: str, start_ms: int, end_ms: int, lookaround_ms: int = 0
+    bucket: str,
+    site: str,
+    start_ms: int,
+    end_ms: int,
+    lookaround_ms: int = 0,
+    raw_lookback_ms: int = 0,
 ) -> str:
     """Readings of `site` with start_ms <= device time < end_ms (result "range"), and with a
     lookaround each meter's last reading before and first after the range (results "before",
-    "after"), as pivoted rows of READING_COLUMNS."""
-    values = _any_of("_field", ("mass_g", "person", "total", "received_ms"))
+    "after"), and with a raw lookback each raw bin's last stable reading before the range
+    (result "raw_before"), as pivoted rows of READING_COLUMNS."""
+    values = _any_of("_field", ("mass_g", "person", "total", "received_ms", "gross_g", "stable"))
     site_filter = f"r._measurement == {string(READING)} and r.site == {string(site)}"
     query = (
         _source(bucket, start_ms * NS_PER_MS, end_ms * NS_PER_MS)
@@ -98,6 +105,24 @@ def readings_query(
         + f"  |> {_keep(READING_COLUMNS)}\n"
         + '  |> yield(name: "range")\n'
     )
+    if raw_lookback_ms > 0:
+        raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))
+        query += (
+            "\n"
+            + _source(
+                bucket, max(start_ms - raw_lookback_ms, 0) * NS_PER_MS, max(start_ms, 0) * NS_PER_MS
+            )
+            + f'  |> filter(fn: (r) => {site_filter} and r.kind == "scale")\n'
+            + f"  |> filter(fn: (r) => {raw_values})\n"
+            + f"  |> {_PIVOT}\n"
+            + "  |> filter(fn: (r) => exists r.gross_g and r.stable == true)\n"
+            + '  |> group(columns: ["device"])\n'
+            + '  |> sort(columns: ["_time"])\n'
+            + '  |> last(column: "_time")\n'
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(READING_COLUMNS)}\n"
+            + '  |> yield(name: "raw_before")\n'
+        )
     if lookaround_ms <= 0:
         return query
     meter_values = _any_of("_field", ("total", "received_ms"))

@@ -35,6 +35,7 @@ from central.kpi.readings import (
     MeterReadings,
     ScaleReadings,
     SiteReadings,
+    bool_array,
     float_array,
     int_array,
     str_array,
@@ -192,8 +193,11 @@ class InfluxStore:
         *,
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
+        raw_scale_lookback_ms: int = 0,
     ) -> SiteReadings:
-        query = readings_query(self.bucket, site, start_ms, end_ms, meter_lookaround_ms)
+        query = readings_query(
+            self.bucket, site, start_ms, end_ms, meter_lookaround_ms, raw_scale_lookback_ms
+        )
         rows = await self._run(self._reader, self._query, query)
         return readings_from_rows(rows, meter_devices)
 
@@ -283,14 +287,23 @@ def readings_from_rows(
     """Column arrays of pivoted reading rows (flux.READING_COLUMNS), as the SQLite store gives.
 
     Rows of the "before"/"after" results (nearest meter readings beyond the range) are kept only
-    for meters that have readings in the range or are named in `meter_devices`.
+    for meters that have readings in the range or are named in `meter_devices`; rows of the
+    "raw_before" result (a raw bin's last stable reading before the range) only for bins with a
+    raw reading in the range.
     """
     ranged: list[dict[str, Any]] = []
     around: list[dict[str, Any]] = []
     for row in rows:
         (ranged if row.get("result") in (None, "", "range", "_result") else around).append(row)
     meters = {r["device"] for r in ranged if r.get("kind") == "meter"} | set(meter_devices)
-    kept = ranged + [r for r in around if r.get("device") in meters]
+    raw_bins = {
+        r["device"] for r in ranged if r.get("kind") == "scale" and r.get("gross_g") is not None
+    }
+    kept = ranged + [
+        r
+        for r in around
+        if r.get("device") in (raw_bins if r.get("result") == "raw_before" else meters)
+    ]
     by_kind: dict[str, list[dict[str, Any]]] = {"scale": [], "card": [], "meter": []}
     for row in kept:
         by_kind.setdefault(str(row.get("kind")), []).append(row)
@@ -309,6 +322,8 @@ def readings_from_rows(
             mass_g=float_array(column(scale, "mass_g", 0.0)),
             device=str_array(column(scale, "device", "")),
             received_ms=int_array(column(scale, "received_ms", 0)),
+            gross_g=float_array(column(scale, "gross_g", np.nan)),
+            stable=bool_array(column(scale, "stable", True)),
         ),
         card=CardReadings(
             time_ms=ms(card),

@@ -2,7 +2,8 @@
 
 One point per reading in measurement `reading`; one per device status change in
 `device_status` (see `status_point`). Tags (the series key, low cardinality): site,
-device, kind, and stream (scales) or quantity (meters). Fields: the values, boot, seq,
+device, kind, and stream (scales) or quantity (meters). Fields: the values (scales: mass_g, or
+gross_g and stable in the raw form), boot, seq,
 received_ms, and the pseudonymous person id. Timestamp: nanoseconds = device_time_ms x 10^6 +
 a slot in [0, 10^6) that keeps two readings of one device in the same millisecond apart.
 
@@ -62,7 +63,11 @@ def reading_point(site: str, record: ReadingRecord, slot: int) -> Point:
         .time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
     )
     if isinstance(record, ScaleRecord):
-        point.tag("stream", record.stream.value).field("mass_g", float(record.mass_g))
+        point.tag("stream", record.stream.value)
+        if record.gross_g is None:
+            point.field("mass_g", float(record.mass_g or 0.0))
+        else:  # the raw form (kitchen bins): gross weight and the motion detector's verdict
+            point.field("gross_g", float(record.gross_g)).field("stable", bool(record.stable))
         point.field("tray", record.tray).field("person", record.person)  # None: field left out
     elif isinstance(record, CardRecord):
         point.field("person", record.person)

@@ -23,6 +23,7 @@ from central.kpi.readings import (
     MeterReadings,
     ScaleReadings,
     SiteReadings,
+    bool_array,
     float_array,
     int_array,
     str_array,
@@ -61,6 +62,8 @@ CREATE TABLE IF NOT EXISTS readings (
     total REAL,
     power_kw REAL,
     ingested_ms INTEGER NOT NULL,
+    gross_g REAL,
+    stable INTEGER,
     PRIMARY KEY (site, device, boot, seq)
 );
 -- The site-day KPI query is a range scan on this index.
@@ -152,6 +155,16 @@ DELETE FROM device_status_log WHERE site = ? AND device = ? AND rowid NOT IN (
     ORDER BY received_ms DESC, rowid DESC LIMIT ?)
 """
 
+# Columns added after the first release: (name, type). A database created before them gets them
+# with ALTER TABLE ADD COLUMN at open (NULL in old rows: those are net readings), see _migrate.
+_ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"))
+# Raw kitchen-bin readings only (a partial index, so net-only sites pay nothing for it): the last
+# stable reading of a raw bin before a range is one index probe however long ago it was.
+_RAW_SCALE_INDEX = """
+CREATE INDEX IF NOT EXISTS readings_raw_scale ON readings (site, device, device_time_ms)
+WHERE gross_g IS NOT NULL AND stable = 1
+"""
+
 _INSERT_EDGE_DUPLICATE = """
 INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms)
 VALUES (?, ?, ?, ?, ?)
@@ -170,8 +183,8 @@ WHERE site = ? AND local_date >= ? AND local_date <= ?
 _INSERT_READING = """
 INSERT OR IGNORE INTO readings (
     site, device, boot, seq, kind, device_time_ms, received_ms,
-    stream, mass_g, tray, person, quantity, total, power_kw, ingested_ms
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    stream, mass_g, tray, person, quantity, total, power_kw, ingested_ms, gross_g, stable
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _INSERT_REJECTED = """
@@ -186,9 +199,20 @@ INSERT OR IGNORE INTO rejected_readings (
 # wrong device clock (at 1970, hours off) is attributed by its receive time (central.kpi.clocks).
 _RANGE = """FROM readings WHERE site = ? AND ((device_time_ms >= ? AND device_time_ms < ?)
                     OR (received_ms >= ? AND received_ms < ?))"""
+# Scale columns: gross_g stays NULL (NaN in numpy) for net readings, stable 1 for them.
+_SCALE_COLUMNS = """device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device,
+       received_ms, gross_g, COALESCE(stable, 1)"""
 _SELECT_SCALES = f"""
-SELECT device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device, received_ms
+SELECT {_SCALE_COLUMNS}
 {_RANGE} AND kind = 'scale'
+"""
+# The last stable reading of one raw bin before a range (the reference of its first step).
+_SELECT_RAW_SCALE_BEFORE = f"""
+SELECT {_SCALE_COLUMNS}
+FROM readings INDEXED BY readings_raw_scale
+WHERE site = ? AND device = ? AND gross_g IS NOT NULL AND stable = 1
+  AND device_time_ms >= ? AND device_time_ms < ?
+ORDER BY device_time_ms DESC LIMIT 1
 """
 _SELECT_CARDS = f"""
 SELECT device_time_ms, COALESCE(person, ''), device, received_ms {_RANGE} AND kind = 'card'
@@ -222,19 +246,20 @@ def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
         return (
             site, record.device, record.boot, record.seq, "scale", record.device_time_ms,
             record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
-            None, None, None, ingested_ms,
+            None, None, None, ingested_ms, record.gross_g,
+            None if record.stable is None else int(record.stable),
         )  # fmt: skip
     if isinstance(record, CardRecord):
         return (
             site, record.device, record.boot, record.seq, "card", record.device_time_ms,
             record.received_ms, None, None, None, record.person,
-            None, None, None, ingested_ms,
+            None, None, None, ingested_ms, None, None,
         )  # fmt: skip
     if isinstance(record, MeterRecord):
         return (
             site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
             record.received_ms, None, None, None, None,
-            record.quantity.value, record.total, record.power_kw, ingested_ms,
+            record.quantity.value, record.total, record.power_kw, ingested_ms, None, None,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
 
@@ -247,13 +272,15 @@ def _columns(rows: list[Row], width: int) -> list[list[Any]]:
 
 
 def _scales(rows: list[Row]) -> ScaleReadings:
-    time_ms, stream, mass_g, device, received_ms = _columns(rows, 5)
+    time_ms, stream, mass_g, device, received_ms, gross_g, stable = _columns(rows, 7)
     return ScaleReadings(
         time_ms=int_array(time_ms),
         stream=str_array(stream),
         mass_g=float_array(mass_g),
         device=str_array(device),
         received_ms=int_array(received_ms),
+        gross_g=float_array(gross_g),  # NULL -> NaN
+        stable=bool_array(stable),
     )
 
 
@@ -276,6 +303,15 @@ def _meters(rows: list[Row]) -> MeterReadings:
         total=float_array(total),
         received_ms=int_array(received_ms),
     )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a database created by an older central lacks (its rows stay net readings)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
+    for name, sql_type in _ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE readings ADD COLUMN {name} {sql_type}")
+            logger.info("sqlite store: added column readings.%s", name)
 
 
 class SqliteStore:
@@ -332,9 +368,17 @@ class SqliteStore:
         *,
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
+        raw_scale_lookback_ms: int = 0,
     ) -> SiteReadings:
         return await self._run(
-            self._reader, self._load, site, start_ms, end_ms, meter_lookaround_ms, meter_devices
+            self._reader,
+            self._load,
+            site,
+            start_ms,
+            end_ms,
+            meter_lookaround_ms,
+            meter_devices,
+            raw_scale_lookback_ms,
         )
 
     async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
@@ -381,6 +425,8 @@ class SqliteStore:
                     f"this central knows version {SCHEMA_VERSION}"
                 )
             conn.executescript(_SCHEMA)
+            _migrate(conn)
+            conn.executescript(_RAW_SCALE_INDEX)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             conn.close()
@@ -508,6 +554,7 @@ class SqliteStore:
         end_ms: int,
         lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
+        raw_lookback_ms: int = 0,
     ) -> SiteReadings:
         conn = self._read_conn
         if conn is None:
@@ -526,6 +573,14 @@ class SqliteStore:
                     found = conn.execute(query, (site, lo, hi, device)).fetchone()
                     if found is not None:
                         meters.append(found)
+        if raw_lookback_ms > 0:
+            raw_devices = sorted({row[3] for row in scales if row[5] is not None})
+            for device in raw_devices:
+                found = conn.execute(
+                    _SELECT_RAW_SCALE_BEFORE, (site, device, start_ms - raw_lookback_ms, start_ms)
+                ).fetchone()
+                if found is not None:
+                    scales.append(found)
         return SiteReadings(scale=_scales(scales), card=_cards(cards), meter=_meters(meters))
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from contract import (
     CardPayload,
@@ -12,6 +13,7 @@ from contract import (
     MeterPayload,
     PayloadError,
     ScalePayload,
+    ScaleRecord,
     parse_payload,
     parse_status,
 )
@@ -219,3 +221,50 @@ def test_a_visitor_meal_has_no_card() -> None:
         parse_payload(DeviceKind.CARD, raw(visitor=True, card="42"))
     with pytest.raises(PayloadError, match="card is required"):
         parse_payload(DeviceKind.CARD, raw())
+
+
+def test_a_raw_kitchen_bin_reading_carries_gross_and_stable() -> None:
+    payload = parse_payload(
+        DeviceKind.SCALE, raw(stream="prep", gross=12.345, unit="kg", stable=True)
+    )
+    assert isinstance(payload, ScalePayload)
+    assert (payload.gross_g, payload.stable, payload.mass_g) == (12345.0, True, None)
+    # a gross may be negative: a drifting empty platform, or the bin lifted off a tared scale
+    drifted = parse_payload(DeviceKind.SCALE, raw(stream="spoilage", gross=-5, unit="g", stable=1))
+    assert isinstance(drifted, ScalePayload)
+    assert drifted.gross_g == -5.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"stream": "prep", "unit": "g"}, "send either mass .* or gross with stable"),
+        ({"stream": "prep", "unit": "g", "mass": 3, "gross": 3, "stable": True}, "not both"),
+        ({"stream": "prep", "unit": "g", "gross": 3}, "gross needs stable"),
+        ({"stream": "prep", "unit": "g", "mass": 3, "stable": True}, "send it with gross"),
+        ({"stream": "plate", "unit": "g", "gross": 3, "stable": True}, "net mass of each tray"),
+        ({"stream": "prep", "unit": "g", "gross": 3, "stable": "maybe"}, "stable"),
+    ],
+)
+def test_net_or_raw_scale_forms_are_exclusive(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        parse_payload(DeviceKind.SCALE, raw(**fields))
+
+
+def test_a_net_record_serialises_without_the_raw_fields_and_a_raw_one_without_mass() -> None:
+    common: dict[str, Any] = {
+        "device": "bin-1", "boot": "b1", "seq": 1, "device_time_ms": 1, "received_ms": 2,
+        "stream": "prep",
+    }  # fmt: skip
+    net = json.loads(ScaleRecord(**common, mass_g=5.0).model_dump_json())
+    assert "gross_g" not in net
+    assert "stable" not in net
+    assert net["mass_g"] == 5.0
+    raw_record = ScaleRecord(**common, gross_g=-3.0, stable=False)
+    document = json.loads(raw_record.model_dump_json())
+    assert "mass_g" not in document
+    assert (document["gross_g"], document["stable"]) == (-3.0, False)
+    assert ScaleRecord.model_validate(document) == raw_record
+    for bad in ({}, {"mass_g": 1.0, "gross_g": 1.0, "stable": True}, {"gross_g": 1.0}):
+        with pytest.raises(ValidationError):
+            ScaleRecord(**common, **bad)

@@ -13,6 +13,11 @@ processes, and the KPIs central serves equal the simulator's ground truth.
 - the Q figures equal the injected fault counts, per day and over the week (the mapping is in
   docs/kpis.md, "Which injected fault shows where").
 
+The kitchen bins of RAW_SITE send a raw gross-weight stream (--raw-bins): their prep and spoilage
+waste is derived by central from stable-to-stable steps, across midnight (bins carry their
+contents over), through emptyings and zero drift (scale_drift), and held to the same 1%; central's
+raw-bin figures equal what the simulator did (emptyings, unstable readings, drifts re-zeroed).
+
 A week at three sites at --speed 0 is about 200k messages and runs in well under a minute here.
 """
 
@@ -28,6 +33,7 @@ from harness.stack import Stack, StackSettings
 pytestmark = pytest.mark.e2e
 
 SITES = ("site-01", "site-02", "site-03")
+RAW_SITE = "site-03"
 FIRST = date(2026, 11, 16)  # a Monday: the ISO week 2026-W47
 DAYS = 7
 WASTE_RELATIVE = 0.01
@@ -49,6 +55,12 @@ FAULT_FIGURES = {
     "gaps": "meter_gap",
     "duplicates_dropped": "duplicate",
     "repeat_swipes": "double_swipe",
+    "raw_bin_auto_zeros": "scale_drift",
+}
+# raw-bin figure in `quality` -> the truth's `bin_events` count
+BIN_FIGURES = {
+    "raw_bin_emptyings": "emptyings",
+    "raw_bin_unstable_ignored": "unstable_readings",
 }
 
 
@@ -96,13 +108,18 @@ def check_row(where: str, row: dict[str, Any], truth: dict[str, Any], problems: 
 def check_quality(
     where: str,
     quality: dict[str, Any],
-    faults: dict[str, int],
-    gap_readings: int,
+    truth: dict[str, Any],
     problems: list[str],
 ) -> None:
+    faults, gap_readings = truth["faults"], truth["fault_readings"]["meter_gap"]
     for figure in FAULT_FIGURES:
         if quality[figure] != injected(faults, figure):
             problems.append(f"{where} {figure}: {quality[figure]} vs injected {faults}")
+    for figure, name in BIN_FIGURES.items():
+        if quality[figure] != truth["bin_events"][name]:
+            problems.append(f"{where} {figure}: {quality[figure]} vs {truth['bin_events']}")
+    if quality["raw_bin_negative_steps"] != 0:  # the simulated bins never creep
+        problems.append(f"{where} raw_bin_negative_steps: {quality['raw_bin_negative_steps']}")
     missing = quality["meter_readings_expected"] - quality["meter_readings_received"]
     if missing != gap_readings:  # Q1: only readings inside gaps are never received
         problems.append(f"{where} meter readings missing: {missing} vs {gap_readings} in gaps")
@@ -118,6 +135,7 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
             speed=0,
             timeout_s=600,
             faults="all",
+            raw_bins=RAW_SITE,
         )
         stack.wait_delivered(truth, timeout_s=300)
         reports: dict[tuple[str, str], dict[str, Any]] = {}
@@ -145,6 +163,9 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         days: dict[str, Any] = site_truth["days"]
         assert sorted(days) == [(FIRST + timedelta(days=i)).isoformat() for i in range(DAYS)]
         seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe")
+        if site == RAW_SITE:
+            seen += ("scale_drift",)
+            assert all(site_truth["bin_events"][name] > 0 for name in BIN_FIGURES.values())
         assert all(site_truth["faults"][name] > 0 for name in seen)  # the run exercises them
         service_rows = reports[site, "service"]["rows"]
         assert len(service_rows) == DAYS * 3
@@ -157,21 +178,9 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
             day_truth = days[row["label"]]
             where = f"{site} {row['label']}"
             check_row(where, row, day_truth["day"], problems)
-            check_quality(
-                where,
-                row["quality"],
-                day_truth["faults"],
-                day_truth["fault_readings"]["meter_gap"],
-                problems,
-            )
+            check_quality(where, row["quality"], day_truth, problems)
         total = reports[site, "day"]["total"]
-        check_quality(
-            f"{site} week",
-            total["quality"],
-            site_truth["faults"],
-            site_truth["fault_readings"]["meter_gap"],
-            problems,
-        )
+        check_quality(f"{site} week", total["quality"], site_truth, problems)
         meals = sum(d["day"]["meals"] for d in days.values())
         assert total["kpis"]["diners"]["value"] == meals
         # the daily endpoint: same rules, its own code path; it has no quality block, so its
@@ -187,6 +196,9 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
                 diners = served.get("diners", served.get("meals"))
                 if diners != expected.get("diners", expected.get("meals")):
                     problems.append(f"{where} diners: {diners} vs truth")
+                for stream, mass_g in expected["waste_g"].items():  # raw bins: lookback
+                    if abs(served["waste_g"][stream] - mass_g) > WASTE_RELATIVE * mass_g:
+                        problems.append(f"{where} {stream}: {served['waste_g'][stream]} vs truth")
                 for key in ENERGY:
                     if abs(served["energy"][key] - row[key]["value"]) > ROUNDING:
                         problems.append(f"{where} {key}: {served['energy'][key]} vs /kpis")

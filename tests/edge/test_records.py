@@ -12,6 +12,7 @@ from contract import (
     MeterRecord,
     PayloadError,
     ScaleRecord,
+    Stream,
     parse_payload,
     parse_topic,
 )
@@ -98,3 +99,14 @@ def test_each_visitor_meal_gets_a_pseudonym_of_its_own() -> None:
     assert first.person == again.person
     assert len({first.person, second.person, rebooted.person}) == 3
     assert first.person == pseudonymise(KEY, "s1", "visitor:reader-1:b1:1")
+
+
+def test_a_raw_bin_reading_keeps_gross_and_stable_in_grams() -> None:
+    address = parse_topic("canteen/s1/scale/bin-prep/data")
+    body = b'{"v":1,"seq":3,"boot":"b1","ts":5,"stream":"prep","gross":2.35,"unit":"kg",'
+    body += b'"stable":false}'
+    payload = parse_payload(DeviceKind.SCALE, body)
+    record = to_record(address, payload, received_ms=5, person_key=KEY)
+    assert isinstance(record, ScaleRecord)
+    assert (record.gross_g, record.stable, record.mass_g) == (pytest.approx(2350.0), False, None)
+    assert record.stream is Stream.PREP

@@ -109,6 +109,7 @@ def render(
     seed: int = 3,
     days: int = 1,
     meter_interval_s: int = 60,
+    raw_bins: bool = False,
 ) -> Run:
     """Plan and render `days` of `site` exactly as run_simulation does, without a broker."""
     settings = settings_for(faults, rate)
@@ -120,6 +121,7 @@ def render(
         seed=seed,
         start_date=START,
         meter_interval_s=meter_interval_s,
+        raw_bins=raw_bins,
     )
     truth = GroundTruth(seed=seed, start_date=START, days=days, site_ids=(site.id,))
     plans, rendered = [], []

@@ -255,7 +255,7 @@ def test_all_faults_leave_the_canteen_truth_unchanged(
 ) -> None:
     site = sites[site_index]
     clean = render(site, days=2)
-    dirty = render(site, "all", RATE, days=2)
+    dirty = render(site, "all", RATE, days=2, raw_bins=True)  # scale_drift needs raw bins
     assert [p.truth for p in clean.plans] == [p.truth for p in dirty.plans]
     assert without_fault_keys(clean.site_json(site.id)) == without_fault_keys(
         dirty.site_json(site.id)

@@ -143,7 +143,8 @@ async def test_sim_clock_paces_by_speed() -> None:
 async def test_all_faults_over_mqtt_arrive_as_the_truth_counts(
     mosquitto: Mosquitto, registry_path: Path
 ) -> None:
-    settings = _settings(registry_path, mosquitto, faults="all", fault_rate=3.0)
+    # raw kitchen bins: scale_drift (in all) acts on them only
+    settings = _settings(registry_path, mosquitto, faults="all", fault_rate=3.0, raw_bins="s2")
     received: Counter[DeviceKind] = Counter()
     copies: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
     states: Counter[str] = Counter()

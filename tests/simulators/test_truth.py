@@ -28,6 +28,7 @@ FAULTS = {
     "double_swipe",
     "visitor",
     "clock_skew",
+    "scale_drift",
 }
 ENERGY_KEYS = {"electricity_kwh", "gas_m3", "water_m3"}
 
@@ -50,8 +51,9 @@ def test_json_has_the_documented_shape(sites: tuple[Site, ...]) -> None:
     assert s1["published"] == {"readings": 4, "scale": 0, "card": 1, "meter": 3}
     assert s1["faults"] == dict.fromkeys(FAULTS, 0)
     assert s1["fault_readings"] == {"late": 0, "meter_gap": 0, "clock_skew": 0}
+    assert s1["bin_events"] == {"emptyings": 0, "unstable_readings": 0}
     day = s1["days"]["2026-11-20"]
-    assert set(day) == {"services", "day", "faults", "fault_readings"}
+    assert set(day) == {"services", "day", "faults", "fault_readings", "bin_events"}
     assert day["faults"] == dict.fromkeys(FAULTS, 0)
     assert set(day["services"]) == {"breakfast", "lunch", "dinner"}
     for service in day["services"].values():

@@ -154,3 +154,27 @@ def test_recorded_presence_answer_gives_state_since_and_boot() -> None:
         # a will without a boot, in a table of its own (no boot column)
         DevicePresence("plate-1", "scale", "offline", None, 1767229300000, 1767229300000),
     ]
+
+
+def test_raw_bins_get_their_last_stable_reading_before_the_range() -> None:
+    query = readings_query("canteen", "s1", 10_000, 20_000, raw_lookback_ms=4_000)
+    assert 'yield(name: "raw_before")' in query
+    assert "range(start: time(v: 6000000000), stop: time(v: 10000000000))" in query
+    assert "exists r.gross_g and r.stable == true" in query
+    assert '"gross_g"' in query.split('yield(name: "range")')[0]  # fields of the range itself
+    rows = [
+        {"result": "range", "kind": "scale", "device": "bin-a", "stream": "prep",
+         "time_ns": 12_000_000_000, "gross_g": 900.0, "stable": True, "received_ms": 12_001},
+        {"result": "range", "kind": "scale", "device": "plate-1", "stream": "plate",
+         "time_ns": 13_000_000_000, "mass_g": 40.0, "received_ms": 13_001},
+        {"result": "raw_before", "kind": "scale", "device": "bin-a", "stream": "prep",
+         "time_ns": 7_000_000_000, "gross_g": 400.0, "stable": True, "received_ms": 7_001},
+        # a bin without a reading in the range: its reference is not needed
+        {"result": "raw_before", "kind": "scale", "device": "bin-b", "stream": "spoilage",
+         "time_ns": 8_000_000_000, "gross_g": 100.0, "stable": True, "received_ms": 8_001},
+    ]  # fmt: skip
+    scale = readings_from_rows(rows).scale
+    assert scale.device.tolist() == ["bin-a", "plate-1", "bin-a"]
+    np.testing.assert_array_equal(scale.gross_g, [900.0, np.nan, 400.0])
+    assert scale.stable.tolist() == [True, True, True]
+    assert scale.mass_g.tolist() == [0.0, 40.0, 0.0]

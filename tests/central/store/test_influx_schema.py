@@ -142,3 +142,13 @@ def test_a_resent_status_change_gets_the_same_point() -> None:
         kind=DeviceKind.CARD, device="c", state="online", device_time_ms=T0 - 2, received_ms=T0,
     )], {})[0]  # fmt: skip
     assert "device_time_ms=" + str(T0 - 2) + "i" in point.to_line_protocol()
+
+
+def test_a_raw_bin_reading_has_gross_and_stable_fields_and_no_mass() -> None:
+    record = ScaleRecord(device="bin-prep", boot="b1", seq=2, device_time_ms=T0,
+                         received_ms=T0 + 3, stream=Stream.PREP, gross_g=-5.0,
+                         stable=True)  # fmt: skip
+    assert reading_point("s1", record, 2).to_line_protocol() == (
+        "reading,device=bin-prep,kind=scale,site=s1,stream=prep "
+        'boot="b1",gross_g=-5,received_ms=1767225600003i,seq=2i,stable=true 1767225600000000002'
+    )

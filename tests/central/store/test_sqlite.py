@@ -247,3 +247,62 @@ async def test_status_history_is_bounded_per_device(tmp_path: Path) -> None:
         kept = conn.execute("SELECT MIN(received_ms), COUNT(*) FROM device_status_log").fetchone()
     conn.close()
     assert kept == (1250 - STATUS_HISTORY_PER_DEVICE, STATUS_HISTORY_PER_DEVICE)
+
+
+def raw_bin(seq: int, time_ms: int, gross_g: float, stable: bool = True) -> ScaleRecord:
+    return ScaleRecord(device="bin", boot="b1", seq=seq, device_time_ms=time_ms,
+                       received_ms=time_ms + 1, stream=Stream.PREP, gross_g=gross_g,
+                       stable=stable)  # fmt: skip
+
+
+async def test_raw_bin_readings_and_the_last_stable_one_before_the_range(tmp_path: Path) -> None:
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        await store.write_batch(
+            to_store(
+                [
+                    *records(),
+                    raw_bin(0, 100, 0.0),
+                    raw_bin(1, 200, 450.0),
+                    raw_bin(2, 300, 700.0, stable=False),
+                    raw_bin(3, 1500, 950.0),
+                ]
+            )
+        )
+        plain = await store.load_readings("s1", 1000, 5000)
+        with_reference = await store.load_readings("s1", 1000, 5000, raw_scale_lookback_ms=850)
+        too_short = await store.load_readings("s1", 1000, 5000, raw_scale_lookback_ms=700)
+    assert plain.scale.device.tolist() == ["sc", "bin"]
+    np.testing.assert_array_equal(plain.scale.gross_g, [np.nan, 950.0])
+    assert plain.scale.stable.tolist() == [True, True]
+    # the unstable reading at 300 is skipped: the reference is the stable one at 200
+    order = np.argsort(with_reference.scale.time_ms)
+    assert with_reference.scale.time_ms[order].tolist() == [200, 1000, 1500]
+    assert with_reference.scale.gross_g[order].tolist()[0] == 450.0
+    assert too_short.scale.time_ms.size == 2
+
+
+async def test_a_database_of_an_older_central_gets_the_raw_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the readings table as the first release created it
+        conn.execute(
+            "CREATE TABLE readings (site TEXT NOT NULL, device TEXT NOT NULL, boot TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, kind TEXT NOT NULL, device_time_ms INTEGER NOT NULL,"
+            " received_ms INTEGER NOT NULL, stream TEXT, mass_g REAL, tray TEXT, person TEXT,"
+            " quantity TEXT, total REAL, power_kw REAL, ingested_ms INTEGER NOT NULL,"
+            " PRIMARY KEY (site, device, boot, seq))"
+        )
+        conn.execute(
+            "INSERT INTO readings VALUES ('s1', 'sc', 'b0', 0, 'scale', 1000, 1001, 'plate', 30.0,"
+            " NULL, NULL, NULL, NULL, NULL, 5)"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    async with SqliteStore(path) as store:
+        await store.write_batch(to_store([raw_bin(0, 1200, 80.0)]))
+        loaded = await store.load_readings("s1", 0, 5000, raw_scale_lookback_ms=1000)
+    assert loaded.scale.mass_g.tolist() == [30.0, 0.0]
+    np.testing.assert_array_equal(loaded.scale.gross_g, [np.nan, 80.0])
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
+    conn.close()
+    assert {"gross_g", "stable"} <= columns
