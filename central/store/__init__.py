@@ -2,6 +2,8 @@
 
 from central.store.base import (
     BatchToStore,
+    DayCacheStore,
+    DayInputs,
     DuplicateCounts,
     ReadingsStore,
     RejectedRow,
@@ -13,6 +15,8 @@ from central.store.base import (
 
 __all__ = [
     "BatchToStore",
+    "DayCacheStore",
+    "DayInputs",
     "DuplicateCounts",
     "ReadingsStore",
     "RejectedRow",
