@@ -47,7 +47,7 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: entries of another version are ignored.
-CACHE_CODE_VERSION = 1
+CACHE_CODE_VERSION = 3
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
@@ -72,7 +72,20 @@ class DayEntry:
 
     table: DayTable
     composable: bool  # energy of this date does not depend on readings outside its load
-    meters: Mapping[str, tuple[bool, bool]]  # meter device -> (reading at/before, at/after load)
+    meters: Mapping[str, "MeterSpan"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSpan:
+    """One meter's readings in a date's load: whether they reach over the load window's ends,
+    their first and last attributed times, and the window."""
+
+    before: bool  # a reading at or before window_start_ms
+    after: bool  # a reading at or after window_end_ms
+    first_ms: int
+    last_ms: int
+    window_start_ms: int
+    window_end_ms: int
 
 
 def _fixed_fields(n_s: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -96,7 +109,7 @@ def _fixed_fields(n_s: int) -> list[tuple[str, tuple[int, ...]]]:
             (f"energy.{q}.day_estimated", (1,)),
             (f"energy.{q}.off_hours_used", (1,)),
         ]
-    fields += [("peak_kw", (1,)), ("service_peak_kw", (1, n_s))]
+    fields += [("peak_kw", (1,)), ("service_peak_kw", (1, n_s)), ("flat_service_peak_kw", (1, n_s))]
     fields += [(f"meter_events.{k}", (1,)) for k in EVENT_KINDS]
     fields += [("scale_below_division", (1,)), ("scale_above_max", (1,))]
     fields += [("repeat_swipes", (1,))]
@@ -132,7 +145,20 @@ def _fixed_values(table: DayTable) -> dict[str, np.ndarray]:
         values[f"energy.{q}.off_hours_used"] = part.off_hours_used
     for k in EVENT_KINDS:
         values[f"meter_events.{k}"] = table.meter_events[k]
+    values["flat_service_peak_kw"] = _flat_service_peaks(table)
     return values
+
+
+def _flat_service_peaks(table: DayTable) -> Float64Array:
+    """Service peaks of the date if an electricity meter of the span was flat on it (no reading
+    near the date: its curve is clamped): 0 kW where the window holds a 15-minute interval."""
+    start, end = int(table.day_start_ms[0]), int(table.day_end_ms[0])
+    starts = np.arange(start, end + 1, PEAK_INTERVAL_MS, dtype=np.int64)[:-1]
+    windows = day_windows(table.site, table.span.first).services
+    lo = np.searchsorted(starts, [w.energy.start_ms for w in windows], side="left")
+    hi = np.searchsorted(starts, [w.energy.end_ms for w in windows], side="left")
+    flat: Float64Array = np.where(hi > lo, 0.0, np.nan).reshape(1, len(windows))
+    return flat
 
 
 def build_entry(
@@ -146,7 +172,7 @@ def build_entry(
     meter = readings.meter
     bad_clock = bool(np.any(wrong_clock(meter.time_ms, meter.received_ms, rule)))
     clean = not bad_clock
-    brackets: dict[str, list[bool]] = {}
+    brackets: dict[str, list[int]] = {}
     for quantity in QUANTITIES:
         of_quantity = meter.quantity == quantity
         for device in np.unique(meter.device[of_quantity]).tolist():
@@ -158,18 +184,29 @@ def build_entry(
                 site.kpi.meter(device),
                 [e for e in site.kpi.exchanges if e.device == device],
             )
-            has = brackets.setdefault(device, [False, False])
-            has[0] = has[0] or bool(np.any(times <= window.start_ms))
-            has[1] = has[1] or bool(np.any(times >= window.end_ms))
+            has = brackets.setdefault(device, [int(times.min()), int(times.max())])
+            has[0] = min(has[0], int(times.min()))
+            has[1] = max(has[1], int(times.max()))
     windows = day_windows(site, on)
     inside = all(
         windows.day.start_ms <= s.energy.start_ms and s.energy.end_ms <= windows.day.end_ms
         for s in windows.services
     )
-    return encode(table, clean and inside, {d: (b[0], b[1]) for d, b in brackets.items()})
+    meters = {
+        d: MeterSpan(
+            first <= window.start_ms,
+            last >= window.end_ms,
+            first,
+            last,
+            window.start_ms,
+            window.end_ms,
+        )
+        for d, (first, last) in brackets.items()
+    }
+    return encode(table, clean and inside, meters)
 
 
-def encode(table: DayTable, composable: bool, meters: Mapping[str, tuple[bool, bool]]) -> bytes:
+def encode(table: DayTable, composable: bool, meters: Mapping[str, MeterSpan]) -> bytes:
     """One date's table as bytes: header length, JSON header, float64 block, int64 block."""
     n_s = len(table.services)
     values = _fixed_values(table)
@@ -194,7 +231,15 @@ def encode(table: DayTable, composable: bool, meters: Mapping[str, tuple[bool, b
         if int(d.duplicates[0]):
             dups[d.device] = int(d.duplicates[0])
     header = json.dumps(
-        {"devices": devices, "dups": dups, "ok": composable, "meters": meters},
+        {
+            "devices": devices,
+            "dups": dups,
+            "ok": composable,
+            "meters": {
+                d: [m.before, m.after, m.first_ms, m.last_ms, m.window_start_ms, m.window_end_ms]
+                for d, m in meters.items()
+            },
+        },
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
@@ -209,7 +254,7 @@ class _Header:
     devices: list[tuple[str, str]]
     dups: dict[str, int]
     ok: bool
-    meters: dict[str, tuple[bool, bool]]
+    meters: dict[str, MeterSpan]
 
     @classmethod
     def parse(cls, text: str) -> "_Header":
@@ -218,7 +263,10 @@ class _Header:
             devices=[(str(k), str(d)) for k, d in raw["devices"]],
             dups={str(d): int(n) for d, n in raw["dups"].items()},
             ok=bool(raw["ok"]),
-            meters={str(d): (bool(b), bool(a)) for d, (b, a) in raw["meters"].items()},
+            meters={
+                str(d): MeterSpan(bool(b), bool(a), int(f), int(la), int(ws), int(we))
+                for d, (b, a, f, la, ws, we) in raw["meters"].items()
+            },
         )
 
 
@@ -272,6 +320,13 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         out: Int64Array = np.rint(columns[name]).astype(np.int64)
         return out
 
+    peak_kw, service_peak_kw = columns["peak_kw"], columns["service_peak_kw"]
+    elec = QUANTITIES[0]
+    flat = columns[f"energy.{elec}.present"] == 0
+    if n_d > 1 and np.any(~flat) and np.any(flat):
+        # the span has an electricity curve; on these dates it is clamped (flat), not absent
+        peak_kw = np.where(flat, 0.0, peak_kw)
+        service_peak_kw = np.where(flat[:, None], columns["flat_service_peak_kw"], service_peak_kw)
     energy = {
         q: QuantityTable(
             present=bool(np.any(columns[f"energy.{q}.present"] > 0)),
@@ -299,8 +354,8 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         day_clean_plates=ints("day_clean_plates"),
         day_waste_g=MappingProxyType({s: columns[f"day_waste_g.{s}"] for s in STREAMS}),
         energy=MappingProxyType(energy),
-        peak_kw=columns["peak_kw"],
-        service_peak_kw=columns["service_peak_kw"],
+        peak_kw=peak_kw,
+        service_peak_kw=service_peak_kw,
         meter_events=MappingProxyType({k: ints(f"meter_events.{k}") for k in EVENT_KINDS}),
         scale_below_division=ints("scale_below_division"),
         scale_above_max=ints("scale_above_max"),
@@ -312,12 +367,21 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
 def _composable(parsed: Sequence[_Header]) -> bool:
     if not all(p.ok for p in parsed):
         return False
-    if any(set(p.meters) != set(parsed[0].meters) for p in parsed):
-        return False
-    for before, after in itertools.pairwise(p.meters for p in parsed):
-        for device in before:
-            if not (before[device][1] and after[device][0]):
-                return False  # a gap over the date boundary: the span would interpolate it
+    for device in {d for p in parsed for d in p.meters}:
+        spans = [p.meters[device] for p in parsed if device in p.meters]
+        present = [i for i, p in enumerate(parsed) if device in p.meters]
+        if present[-1] - present[0] + 1 != len(present):
+            return False  # the span would interpolate over the dates without the meter
+        # Each date's load must hold the span's readings next to its window: a date without a
+        # reading after (before) its window is composable only when no later (earlier) date
+        # has one there either, i.e. the span's curve is clamped there too.
+        later_last = list(itertools.accumulate(reversed([m.last_ms for m in spans]), max))[::-1]
+        earlier_first = list(itertools.accumulate([m.first_ms for m in spans], min))
+        for k, m in enumerate(spans):
+            if not m.after and k + 1 < len(spans) and later_last[k + 1] >= m.window_end_ms:
+                return False
+            if not m.before and k > 0 and earlier_first[k - 1] <= m.window_start_ms:
+                return False
     return True
 
 

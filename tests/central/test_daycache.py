@@ -194,9 +194,7 @@ async def reports(store: SqliteStore, site: Site, cached: bool) -> list[Report]:
             else reporting.fresh_site_table(store, site, span)
         )
         for granularity in (Granularity.DAY, Granularity.SERVICE, Granularity.PERIOD):
-            out.append(
-                build_report([table], {}, PeriodKind.CUSTOM, span, granularity, NOW_MS)
-            )
+            out.append(build_report([table], {}, PeriodKind.CUSTOM, span, granularity, NOW_MS))
     return out
 
 
