@@ -1,9 +1,12 @@
 """Reports, rankings and alerts from the store: loads each site's readings, then the pure KPI code.
 
-Nothing is cached: every answer is computed from the readings stored at the moment of the query,
-so readings that arrive late (after an edge outage) are part of the next answer for their period.
-A few queries per site and period: one range scan of readings, one of duplicate counts, and one
-of the baseline period when the site has one.
+Every answer reflects the readings stored at the moment of the query, so readings that arrive
+late (after an edge outage) are part of the next answer for their period. Without a day cache
+(the InfluxDB store), a few queries per site and period: one range scan of readings, one of
+duplicate counts, and one of the baseline period when the site has one. With the SQLite store's
+day cache (central.kpi.daycache), a site's table is composed of per-date entries that every write
+affecting the date invalidates in its own transaction; dates without a valid entry are built and
+stored, and a span whose composition is not proven exact is built from one load as before.
 """
 
 from collections.abc import Sequence
@@ -11,25 +14,61 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from central.kpi.alerts import Alert, offline_devices, silent_devices, threshold_alerts
+from central.kpi.daycache import build_entry, compose, config_key
 from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.report import RankedSite, Report, baseline_totals, build_report, rank_sites
 from central.kpi.totals import Totals
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
-from central.store import ReadingsStore
+from central.store import DayCacheStore, ReadingsStore
 
 # Beyond the loaded range, each meter's nearest reading within this distance is loaded too, so
 # that a gap reaching over the period's ends is spread (estimated) instead of lost.
 METER_LOOKAROUND_MS = 3 * 24 * 3_600_000
-# Each raw kitchen bin's last stable reading before the loaded range, within this distance, is
-# loaded too: the reference of its first step (central.kpi.rawbins). A bin silent for longer loses
-# the first deposit after its silence (the step has no reference).
-RAW_SCALE_LOOKBACK_MS = 31 * 24 * 3_600_000
 
 
 async def site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
-    """Base quantities of `site` over `span`, from the readings stored now."""
+    """Base quantities of `site` over `span`, from the readings stored now (through the day
+    cache when the store keeps one)."""
+    if isinstance(store, DayCacheStore):
+        table = await cached_site_table(store, site, span)
+        if table is not None:
+            return table
+    return await fresh_site_table(store, site, span)
+
+
+async def cached_site_table(store: DayCacheStore, site: Site, span: DateRange) -> DayTable | None:
+    """`span` composed of per-date cache entries (missing ones built and stored), or None when
+    the composition is not proven equal to a fresh build (central.kpi.daycache)."""
+    key = config_key(site)
+    stored = await store.load_day_entries(site.id, key, span.first, span.last)
+    entries: dict[date, bytes] = {}
+    missing = []
+    for on in span.dates():
+        entry = stored.get(on.isoformat(), (0, None))[1]
+        if entry is None:
+            window = load_range(site, DateRange(on, on))
+            missing.append((on, window.start_ms, window.end_ms))
+        else:
+            entries[on] = entry
+    if missing:
+        inputs = await store.load_day_inputs(
+            site.id,
+            missing,
+            METER_LOOKAROUND_MS,
+            tuple(site.kpi.meters),
+            raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+        )
+        built = [(i.on, i.gen, build_entry(site, i.on, i.readings, i.duplicates)) for i in inputs]
+        await store.save_day_entries(site.id, key, built)
+        entries.update((on, blob) for on, _, blob in built)
+    return compose(site, span, [entries[on] for on in span.dates()])
+
+
+async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
+    """Base quantities of `site` over `span`, built from one load of the readings stored now."""
     window = load_range(site, span)
     readings = await store.load_readings(
         site.id,
@@ -108,7 +147,7 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
     as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
     baselines: dict[str, Totals | None] = {site.id: None}  # F9 is not alerted on
     month_span = DateRange(on.replace(day=1), on)
-    month_table = await site_table(store, site, month_span)
+    month_table = await fresh_site_table(store, site, month_span)  # receive times: not cached
     month = build_report(
         [month_table], baselines, PeriodKind.MONTH, month_span, Granularity.DAY, as_of_ms
     )

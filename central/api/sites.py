@@ -11,8 +11,9 @@ from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
 from central.kpi.daily import daily_kpis, load_window
+from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.windows import day_windows
-from central.reporting import METER_LOOKAROUND_MS, RAW_SCALE_LOOKBACK_MS
+from central.reporting import METER_LOOKAROUND_MS
 
 # Behind read tokens: central/app.py includes this router in READ_ROUTERS.
 router = APIRouter(tags=["sites"])

@@ -36,6 +36,11 @@ UNSTABLE = "unstable_ignored"
 NEGATIVE_STEP = "negative_steps"
 RAW_EVENT_KINDS = (EMPTYING, AUTO_ZERO, UNSTABLE, NEGATIVE_STEP)
 
+# Each raw kitchen bin's last stable reading before a loaded range, within this distance, is
+# loaded too: the reference of its first step. A bin silent for longer loses the first deposit
+# after its silence (the step has no reference).
+RAW_SCALE_LOOKBACK_MS = 31 * 24 * 3_600_000
+
 
 @dataclass(frozen=True, slots=True)
 class RawEvents:

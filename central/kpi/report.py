@@ -1,7 +1,8 @@
 """Reports over a period: rows per granularity bucket for a site or a set of sites, and rankings.
 
 Pure functions over DayTables (one per site, built from stored readings at query time, so late
-readings of a past period are included in the next report: nothing is cached).
+readings of a past period are included in the next report; central.kpi.daycache may compose
+the tables from per-date cache entries, exactly as a fresh build).
 """
 
 import calendar

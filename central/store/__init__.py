@@ -2,6 +2,8 @@
 
 from central.store.base import (
     BatchToStore,
+    DayCacheStore,
+    DayInputs,
     DevicePresence,
     DuplicateCounts,
     ReadingsStore,
@@ -14,6 +16,8 @@ from central.store.base import (
 
 __all__ = [
     "BatchToStore",
+    "DayCacheStore",
+    "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
     "ReadingsStore",

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, tzinfo
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from central.errors import CentralError
 from central.kpi.presence import DevicePresence
@@ -12,6 +12,8 @@ from contract import DeviceStatusRecord, DroppedDuplicate, ReadingRecord
 
 __all__ = [
     "BatchToStore",
+    "DayCacheStore",
+    "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
     "ReadingsStore",
@@ -68,6 +70,16 @@ class WriteOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class DayInputs:
+    """What a store read for one local date of the KPI day cache, from one snapshot."""
+
+    on: date
+    gen: int  # the date's cache generation when read (0: never invalidated)
+    readings: SiteReadings
+    duplicates: DuplicateCounts
+
+
+@dataclass(frozen=True, slots=True)
 class SiteStats:
     """What is stored for a site, over all time (lets a harness wait for delivery)."""
 
@@ -119,3 +131,26 @@ class ReadingsStore(Protocol):
     async def device_presence(self, site: str) -> list[DevicePresence]:
         """The latest status of each device of `site` that ever reported one, by device."""
         ...
+
+
+@runtime_checkable
+class DayCacheStore(Protocol):
+    """A store that also keeps the KPI day cache (central.kpi.daycache) in its own database,
+    invalidated in the transaction of every write that may change a date's figures."""
+
+    async def load_day_entries(
+        self, site: str, config: str, first: date, last: date
+    ) -> dict[str, tuple[int, bytes | None]]: ...
+
+    async def load_day_inputs(
+        self,
+        site: str,
+        days: Sequence[tuple[date, int, int]],
+        meter_lookaround_ms: int,
+        meter_devices: Sequence[str],
+        raw_scale_lookback_ms: int = 0,
+    ) -> list[DayInputs]: ...
+
+    async def save_day_entries(
+        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
+    ) -> None: ...

@@ -13,11 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
     CardReadings,
     MeterReadings,
@@ -30,6 +31,7 @@ from central.kpi.readings import (
 )
 from central.store.base import (
     BatchToStore,
+    DayInputs,
     DevicePresence,
     DuplicateCounts,
     SiteStats,
@@ -121,6 +123,18 @@ CREATE TABLE IF NOT EXISTS device_status (
     changed_ms INTEGER NOT NULL,
     PRIMARY KEY (site, device)
 );
+-- KPI cache (central.kpi.daycache): one entry per site and local date, valid for one `config`
+-- key (code and site configuration version). Every write that may change a date's figures bumps
+-- its `gen` and clears `entry` in the write's own transaction; an entry computed from an older
+-- snapshot is only stored when `gen` has not moved since (so it can never overwrite newer data).
+CREATE TABLE IF NOT EXISTS kpi_day_cache (
+    site TEXT NOT NULL,
+    local_date TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    config TEXT,
+    entry BLOB,
+    PRIMARY KEY (site, local_date)
+) WITHOUT ROWID;
 """
 
 # Status changes kept per device: enough for "offline since" and a few weeks of flapping.
@@ -163,6 +177,22 @@ _ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"))
 _RAW_SCALE_INDEX = """
 CREATE INDEX IF NOT EXISTS readings_raw_scale ON readings (site, device, device_time_ms)
 WHERE gross_g IS NOT NULL AND stable = 1
+"""
+
+_INVALIDATE_DAY = """
+INSERT INTO kpi_day_cache (site, local_date, gen, config, entry) VALUES (?, ?, 1, NULL, NULL)
+ON CONFLICT (site, local_date) DO UPDATE SET gen = gen + 1, config = NULL, entry = NULL
+"""
+
+_SAVE_DAY = """
+INSERT INTO kpi_day_cache (site, local_date, gen, config, entry) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (site, local_date) DO UPDATE SET config = excluded.config, entry = excluded.entry
+WHERE kpi_day_cache.gen = excluded.gen
+"""
+
+_SELECT_DAYS = """
+SELECT local_date, gen, CASE WHEN config = ? THEN entry END FROM kpi_day_cache
+WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
 _INSERT_EDGE_DUPLICATE = """
@@ -239,6 +269,40 @@ ORDER BY device_time_ms ASC LIMIT 1
 """
 
 Row = tuple[Any, ...]
+
+MS_PER_DAY = 86_400_000
+# How far (device or receive time) a reading reaches into other local dates' KPI loads: a date's
+# load covers its service windows (which may cross midnight) plus METER_MARGIN_MS; a meter reading
+# is also the nearest reading before or after other dates' loads within METER_LOOKAROUND_MS.
+# Conservative bounds; central.kpi.daycache's tests check them against those constants.
+READING_REACH_MS = 2 * MS_PER_DAY
+METER_REACH_MS = 5 * MS_PER_DAY
+# A stable reading of a raw kitchen bin is also the reference of the bin's first step on later
+# dates, as far as RAW_SCALE_LOOKBACK_MS (central.kpi.rawbins) reaches forward.
+RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
+
+
+def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any) -> set[str]:
+    """Local dates whose KPI inputs a batch may change (see READING_REACH_MS)."""
+    reach: dict[int, tuple[int, int]] = {}  # UTC day -> (reach back, reach forward)
+
+    def touch(day: int, back_ms: int, forward_ms: int) -> None:
+        was = reach.get(day, (0, 0))
+        reach[day] = (max(was[0], back_ms), max(was[1], forward_ms))
+
+    for row in rows:
+        pad = METER_REACH_MS if row[4] == "meter" else READING_REACH_MS
+        forward = RAW_SCALE_REACH_MS if row[4] == "scale" and row[16] == 1 else pad
+        for t in (row[5] // MS_PER_DAY, row[6] // MS_PER_DAY):
+            touch(t, pad, forward)
+    for t_ms in extra_device_ms:
+        touch(t_ms // MS_PER_DAY, READING_REACH_MS, READING_REACH_MS)
+    dates: set[str] = set()
+    for day, (back_ms, forward_ms) in reach.items():
+        lo = datetime.fromtimestamp((day * MS_PER_DAY - back_ms) / 1000, tz).date()
+        hi = datetime.fromtimestamp(((day + 1) * MS_PER_DAY + forward_ms) / 1000, tz).date()
+        dates.update((lo + timedelta(days=i)).isoformat() for i in range((hi - lo).days + 1))
+    return dates
 
 
 def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
@@ -390,6 +454,40 @@ class SqliteStore:
     async def device_presence(self, site: str) -> list[DevicePresence]:
         return await self._run(self._reader, self._presence, site)
 
+    # --- KPI day cache (central.kpi.daycache) ---------------------------------------------
+
+    async def load_day_entries(
+        self, site: str, config: str, first: date, last: date
+    ) -> dict[str, tuple[int, bytes | None]]:
+        """Per local date in [first, last] that has a cache row: (gen, entry if `config`)."""
+        return await self._run(self._reader, self._day_entries, site, config, first, last)
+
+    async def load_day_inputs(
+        self,
+        site: str,
+        days: Sequence[tuple[date, int, int]],
+        meter_lookaround_ms: int,
+        meter_devices: Sequence[str],
+        raw_scale_lookback_ms: int = 0,
+    ) -> list[DayInputs]:
+        """For each (date, start_ms, end_ms): its gen, readings and duplicates, one snapshot
+        (loaded as `load_readings` loads them)."""
+        return await self._run(
+            self._reader,
+            self._day_inputs,
+            site,
+            days,
+            meter_lookaround_ms,
+            meter_devices,
+            raw_scale_lookback_ms,
+        )
+
+    async def save_day_entries(
+        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
+    ) -> None:
+        """Store (date, gen, entry) rows; a row whose gen moved since its load is skipped."""
+        await self._run(self._writer, self._save_days, site, config, entries)
+
     async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
@@ -465,6 +563,10 @@ class SqliteStore:
                     _COUNT_DUPLICATE,
                     [(site, device, day, n) for (device, day), n in duplicates.items()],
                 )
+            touched = _touched_dates(
+                rows, [d.device_time_ms for d in batch.edge_duplicates], batch.timezone
+            )
+            conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
             if batch.rejected:
                 conn.executemany(
                     _INSERT_REJECTED,
@@ -582,6 +684,66 @@ class SqliteStore:
                 if found is not None:
                     scales.append(found)
         return SiteReadings(scale=_scales(scales), card=_cards(cards), meter=_meters(meters))
+
+    def _day_entries(
+        self, site: str, config: str, first: date, last: date
+    ) -> dict[str, tuple[int, bytes | None]]:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        rows = conn.execute(_SELECT_DAYS, (config, site, first.isoformat(), last.isoformat()))
+        return {day: (gen, entry) for day, gen, entry in rows}
+
+    def _day_inputs(
+        self,
+        site: str,
+        days: Sequence[tuple[date, int, int]],
+        lookaround_ms: int,
+        meter_devices: Sequence[str],
+        raw_lookback_ms: int = 0,
+    ) -> list[DayInputs]:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        out = []
+        conn.execute("BEGIN")  # one snapshot: the gens read belong to the readings read
+        try:
+            first, last = min(d for d, _, _ in days), max(d for d, _, _ in days)
+            gens = {
+                day: gen
+                for day, gen, _ in conn.execute(
+                    _SELECT_DAYS, ("", site, first.isoformat(), last.isoformat())
+                )
+            }
+            for on, start_ms, end_ms in days:
+                readings = self._load(
+                    site, start_ms, end_ms, lookaround_ms, meter_devices, raw_lookback_ms
+                )
+                out.append(
+                    DayInputs(
+                        on, gens.get(on.isoformat(), 0), readings, self._duplicates(site, on, on)
+                    )
+                )
+        finally:
+            conn.execute("COMMIT")
+        return out
+
+    def _save_days(
+        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
+    ) -> None:
+        conn = self._write_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                _SAVE_DAY, [(site, on.isoformat(), gen, config, blob) for on, gen, blob in entries]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
         conn = self._read_conn
