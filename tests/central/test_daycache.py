@@ -1,9 +1,9 @@
 """The KPI day cache never changes an answer: cached and fresh reports agree on every figure.
 
 Randomised readings (late data, wrong device clocks, meter gaps, meter resets, duplicates,
-edge-reported duplicates, and a raw kitchen bin that is silent on some dates) go into a real SQLite store; reports of single dates and of spans are
-made through the cache and from a fresh load, before and after more data arrives late, after a
-restart and after a configuration change.
+edge-reported duplicates, and a raw kitchen bin that is silent on some dates) go into a real
+SQLite store; reports of single dates and of spans are made through the cache and from a fresh
+load, before and after more data arrives late, after a restart and after a configuration change.
 """
 
 import math
@@ -20,12 +20,12 @@ from central import reporting
 from central.kpi.daycache import compose, config_key
 from central.kpi.daytable import METER_MARGIN_MS, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.report import Report, build_report
 from central.kpi.windows import day_windows
 from central.registry import Service, Site
 from central.site_kpi_config import MeterConfig, ScaleConfig, SiteKpiConfig
 from central.store.base import BatchToStore
-from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.store.sqlite import (
     METER_REACH_MS,
     RAW_SCALE_REACH_MS,
