@@ -23,6 +23,7 @@ from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
+from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.store import BatchToStore, RejectedRow
 from contract import DroppedDuplicate, IngestResult, ReadingRecord, RejectedReading, UploadBatch
 from contract.payloads import describe_validation_error
@@ -189,6 +190,7 @@ async def ingest(
             ],
             timezone=site.timezone if site is not None else UTC,
             edge_duplicates=upload.duplicates,
+            clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
         )
     )
     logger.info(

@@ -2,10 +2,11 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol
 
 from central.errors import CentralError
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
 from central.kpi.readings import DuplicateCounts, SiteReadings
 from contract import DroppedDuplicate, ReadingRecord
 
@@ -53,6 +54,14 @@ class BatchToStore:
     # copies the edge dropped from its buffer: counted with central's own duplicates, each
     # (edge, id) once
     edge_duplicates: Sequence[DroppedDuplicate] = ()
+    # the site's wrong-clock rule: a duplicate is counted on the date central attributes its
+    # reading to (a copy of a reading from a clock at 1970 counts on its receive date)
+    clock: ClockRule = DEFAULT_CLOCK_RULE
+
+    def duplicate_date(self, record: ReadingRecord) -> date:
+        """Local date a duplicate of `record` is counted on (DOMAIN.md Q4)."""
+        at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
+        return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,8 +397,7 @@ class SqliteStore:
         conn.execute("RELEASE readings_batch")
         for row, record in zip(rows, batch.readings, strict=True):
             if conn.execute(_INSERT_READING, row).rowcount == 0:
-                day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
-                duplicates[record.device, day.date().isoformat()] += 1
+                duplicates[record.device, batch.duplicate_date(record).isoformat()] += 1
         return duplicates
 
     def _load(

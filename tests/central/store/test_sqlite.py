@@ -106,15 +106,22 @@ async def test_duplicates_are_counted_per_device_and_local_date(tmp_path: Path) 
     shanghai = ZoneInfo("Asia/Shanghai")
     # 1970-01-01 00:00:01 UTC is 08:00:01 local; 16:00 UTC is already the 2nd in Shanghai
     late = MeterRecord(device="m1", boot="b3", seq=0, device_time_ms=16 * 3_600_000,
-                       received_ms=1, quantity=Quantity.GAS, total=44.0)  # fmt: skip
+                       received_ms=16 * 3_600_000 + 40, quantity=Quantity.GAS,
+                       total=44.0)  # fmt: skip
+    # a clock at 1970 (received 2026-01-01 10:00 local): its copy counts on the receive date
+    wrong = late.model_copy(
+        update={"seq": 1, "device_time_ms": 5, "received_ms": 1_767_232_800_000}
+    )
     async with SqliteStore(tmp_path / "c.sqlite3") as store:
-        await store.write_batch(to_store([*records(), late]))
+        await store.write_batch(to_store([*records(), late, wrong]))
         again = BatchToStore(
             site="s1", edge="edge-s1", batch_id="again", received_ms=9,
-            readings=[*records(), late, late], timezone=shanghai,
+            readings=[*records(), late, late, wrong], timezone=shanghai,
         )  # fmt: skip
         outcome = await store.write_batch(again)
-        assert (outcome.accepted, outcome.duplicates) == (0, 6)
+        assert (outcome.accepted, outcome.duplicates) == (0, 7)
+        received_day = await store.load_duplicates("s1", date(2026, 1, 1), date(2026, 1, 1))
+        assert received_day.local_date.tolist() == ["2026-01-01"]
         counts = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 2))
         first_only = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 1))
         other_site = await store.load_duplicates("s2", date(1970, 1, 1), date(1970, 1, 2))
