@@ -23,6 +23,7 @@ from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
+from central.derived import DerivedSeriesSink, refresh_derived
 from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.store import BatchToStore, RejectedRow
 from contract import DroppedDuplicate, IngestResult, ReadingRecord, RejectedReading, UploadBatch
@@ -193,9 +194,16 @@ async def ingest(
             clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
         )
     )
+    derived = 0
+    store = resources.store
+    if site is not None and settings.influx_derived_series and isinstance(store, DerivedSeriesSink):
+        # The dates this batch touches, recomputed from every stored reading and written again
+        # (late data changes them); the 200 waits for this write too. A resent batch (all
+        # duplicates) recomputes as well, so a failed derived write is repaired by the retry.
+        derived = await refresh_derived(store, store, site, upload.readings)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
-        " edge_duplicates=%d",
+        " edge_duplicates=%d derived_points=%d",
         upload.site,
         edge.id,
         upload.batch_id,
@@ -203,6 +211,7 @@ async def ingest(
         outcome.duplicates,
         len(upload.rejected),
         len(upload.duplicates),
+        derived,
     )
     return IngestResult(
         batch_id=upload.batch_id,

@@ -28,6 +28,7 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
+from central.derived import DerivedSeries
 from central.kpi.readings import (
     CardReadings,
     DuplicateCounts,
@@ -53,6 +54,7 @@ from central.store.flux import (
     readings_query,
     stats_query,
 )
+from central.store.influx_derived import derived_points
 from central.store.influx_schema import (
     NS_PER_DAY,
     NS_PER_MS,
@@ -152,6 +154,10 @@ class InfluxStore:
         points, outcome = batch_points(batch, occupied, time.time_ns())
         await self.write_points(points)
         return outcome
+
+    async def write_derived(self, series: DerivedSeries) -> None:
+        """Write (overwrite) derived series; returns once InfluxDB acknowledged the write."""
+        await self.write_points(derived_points(series))
 
     async def write_points(self, points: Sequence[Point]) -> None:
         """One synchronous write request of `points` (the write half of write_batch)."""

@@ -44,13 +44,13 @@ def person(site: str, card: str) -> str:
     return hashlib.blake2b(f"{site}:{card}".encode(), digest_size=16).hexdigest()
 
 
-def simulated(site: str) -> list[ReadingRecord]:
+def simulated(site: str, meter_interval_s: int = 900) -> list[ReadingRecord]:
     """Two days of one canteen as the edge would upload them (boot per device and day)."""
     sim = SimSite(id=site, timezone="Asia/Shanghai", registered_staff=120)
     out: list[ReadingRecord] = []
     seqs: dict[str, int] = {}
     for day, plan in enumerate(plan_site_days(sim, seed=3, start_date=START, days=DAYS,
-                                              meter_interval_s=900)):  # fmt: skip
+                                              meter_interval_s=meter_interval_s)):  # fmt: skip
         for event in plan.events:
             seq = seqs.get(event.device, 0)
             seqs[event.device] = seq + 1

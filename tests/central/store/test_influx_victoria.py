@@ -14,6 +14,8 @@ from datetime import date
 
 import pytest
 
+from central.derived import DerivedSeries, MeterInterval, ServiceMeals, StreamWaste
+from central.kpi.periods import DateRange
 from central.store import StoreUnavailable
 from central.store.base import BatchToStore, RejectedRow, WriteOutcome
 from central.store.influx import InfluxStore, batch_points
@@ -143,3 +145,49 @@ async def test_a_server_that_is_down_is_unavailable() -> None:
         points = [reading_point("s1", RECORDS[0], 0)]
         with pytest.raises(StoreUnavailable, match="unreachable"):
             await store.write_points(points)
+
+
+async def test_derived_series_are_read_back_with_their_tags_fields_and_time(
+    victoria_metrics: VictoriaMetrics,
+) -> None:
+    lunch_ms, day_ms = T0 + 4 * 3_600_000, T0 - 8 * 3_600_000
+    series = DerivedSeries(
+        site="s1",
+        span=DateRange(date(2026, 1, 1), date(2026, 1, 1)),
+        meals=(ServiceMeals("lunch", lunch_ms, diners=212, trays=198, clean_plates=150),),
+        waste=(StreamWaste("plate", day_ms, 10_250.5), StreamWaste("prep", day_ms, 0.0)),
+        intervals=(
+            MeterInterval("meter-elec", "electricity", T0, T0 + 60_000, 0.75, 0.0),
+            MeterInterval("meter-elec", "electricity", T0 + 60_000, T0 + 960_000, 9.5, 9.5),
+        ),
+    )
+    async with InfluxStore(
+        url=victoria_metrics.url, org="canteen", bucket="canteen", token="t"
+    ) as store:
+        await store.write_derived(series)
+
+    meals = (("service", "lunch"), ("site", "s1"))
+    assert exported(victoria_metrics, '{__name__=~"meals_.*"}') == Counter(
+        {
+            ("meals_diners", meals, lunch_ms, 212.0): 1,
+            ("meals_trays", meals, lunch_ms, 198.0): 1,
+            ("meals_clean_plates", meals, lunch_ms, 150.0): 1,
+        }
+    )
+    assert exported(victoria_metrics, '{__name__=~"waste_.*"}') == Counter(
+        {
+            ("waste_mass_g", (("site", "s1"), ("stream", "plate")), day_ms, 10_250.5): 1,
+            ("waste_mass_g", (("site", "s1"), ("stream", "prep")), day_ms, 0.0): 1,
+        }
+    )
+    meter = (("device", "meter-elec"), ("quantity", "electricity"), ("site", "s1"))
+    expected: Counter[Sample] = Counter()
+    for interval in series.intervals:
+        for field, value in (
+            ("used", interval.used),
+            ("estimated_used", interval.estimated),
+            ("estimated", 1.0 if interval.estimated > 0 else 0.0),  # a boolean field
+            ("start_ms", float(interval.start_ms)),
+        ):
+            expected[f"consumption_{field}", meter, interval.end_ms, value] += 1
+    assert exported(victoria_metrics, '{__name__=~"consumption_.*"}') == expected
