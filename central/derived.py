@@ -13,7 +13,7 @@ meter intervals on both sides of it. Each derived value has a fixed series key a
 overwrites it (docs/influxdb.md, "Derived series").
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -28,7 +28,7 @@ from central.kpi.windows import day_windows
 from central.registry import Site
 from central.reporting import METER_LOOKAROUND_MS
 from central.store import ReadingsStore
-from contract import ReadingRecord, Stream
+from contract import MeterRecord, ReadingRecord, Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +100,17 @@ def touched_dates(site: Site, readings: Sequence[ReadingRecord]) -> DateRange | 
     return DateRange(min(days), max(days))
 
 
-async def derive(store: ReadingsStore, site: Site, span: DateRange) -> DerivedSeries:
-    """The derived series of `site` over `span`, from the readings stored now."""
+async def derive(
+    store: ReadingsStore,
+    site: Site,
+    span: DateRange,
+    meter_times: Mapping[str, Sequence[int]] | None = None,
+) -> DerivedSeries:
+    """The derived series of `site` over `span`, from the readings stored now.
+
+    With `meter_times` (device -> attributed times of a batch's meter readings), only the meter
+    intervals those readings can change are given: the one ending at each and the one after it.
+    """
     window = load_range(site, span)
     readings = await store.load_readings(
         site.id,
@@ -123,7 +132,13 @@ async def derive(store: ReadingsStore, site: Site, span: DateRange) -> DerivedSe
         span=span,
         meals=_meals(site, table),
         waste=_waste(table),
-        intervals=tuple(i for c in curves for i in _intervals(c, first_ms, end_ms)),
+        intervals=tuple(
+            i
+            for c in curves
+            for i in _intervals(
+                c, first_ms, end_ms, None if meter_times is None else meter_times.get(c.device, ())
+            )
+        ),
     )
 
 
@@ -151,9 +166,12 @@ def _waste(table: DayTable) -> tuple[StreamWaste, ...]:
     )
 
 
-def _intervals(curve: MeterCurve, first_ms: int, end_ms: int) -> list[MeterInterval]:
+def _intervals(
+    curve: MeterCurve, first_ms: int, end_ms: int, only: Sequence[int] | None = None
+) -> list[MeterInterval]:
     """Intervals of the curve ending in [first_ms, end_ms), and the one ending at the first
-    reading at or after end_ms: those a reading of the span can change."""
+    reading at or after end_ms: those a reading of the span can change. With `only`, just the
+    intervals ending or starting at one of those times."""
     times = curve.time_ms
     if times.size < 2:
         return []
@@ -163,6 +181,9 @@ def _intervals(curve: MeterCurve, first_ms: int, end_ms: int) -> list[MeterInter
     stop = min(int(np.searchsorted(ends, end_ms, side="left")) + 1, ends.size)
     k = np.arange(1, stop)
     k = k[ends[k] >= first_ms]
+    if only is not None:
+        wanted = np.asarray(only, dtype=np.int64)
+        k = k[np.isin(ends[k], wanted) | np.isin(ends[k - 1], wanted)]
     used = np.maximum(curve.consumption[last_at[k]] - curve.consumption[last_at[k - 1]], 0.0)
     estimated = np.maximum(curve.estimated[last_at[k]] - curve.estimated[last_at[k - 1]], 0.0)
     return [
@@ -180,11 +201,17 @@ async def refresh_derived(
     readings: Sequence[ReadingRecord],
 ) -> int:
     """Recompute and write the derived series of the dates a batch touched (its duplicates
-    too: a resent batch whose first derived write failed must repair it). Points written."""
+    too: a resent batch whose first derived write failed must repair it): meals and waste of
+    those dates, and the meter intervals on both sides of its meter readings. Points written."""
     span = touched_dates(site, readings)
     if span is None:
         return 0
-    series = await derive(store, site, span)
+    meter_times: dict[str, list[int]] = {}
+    for r in readings:
+        if isinstance(r, MeterRecord):
+            at_ms = attributed_instant_ms(r.device_time_ms, r.received_ms, site.kpi.clock)
+            meter_times.setdefault(r.device, []).append(at_ms)
+    series = await derive(store, site, span, meter_times)
     await sink.write_derived(series)
     return len(series)
 

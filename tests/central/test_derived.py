@@ -114,6 +114,9 @@ async def test_a_late_reading_rewrites_the_points_around_it(tmp_path: Path) -> N
         before = await derive(store, site, SPAN)
         await store_all(store, site.id, late)  # the meter's buffered readings arrive
         after = await derive(store, site, SPAN)
+        # after a batch, only the intervals on both sides of its meter readings are rewritten
+        device = late[0].device
+        only = await derive(store, site, SPAN, {device: [r.device_time_ms for r in late]})
     old, new = by_end(before), by_end(after)
     # every point written before is written again (same series key and time): none goes stale
     assert set(old) <= set(new)
@@ -124,6 +127,10 @@ async def test_a_late_reading_rewrites_the_points_around_it(tmp_path: Path) -> N
     assert sum(i.used for i in after.intervals) == pytest.approx(
         sum(i.used for i in before.intervals), rel=1e-12
     )
+    rewritten = by_end(only)
+    late_ends = {(device, r.device_time_ms) for r in late}
+    assert set(rewritten) == late_ends | {gap}
+    assert all(rewritten[key] == new[key] for key in rewritten)
     assert [(m.start_ms, m.service) for m in after.meals] == [
         (m.start_ms, m.service) for m in before.meals
     ]
