@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.stack import Stack, StackSettings
+from harness.stack import SimClockPlan, Stack, StackSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -97,12 +97,15 @@ def check_quality(
     where: str,
     quality: dict[str, Any],
     faults: dict[str, int],
-    gap_readings: int,
+    fault_readings: dict[str, int],
     problems: list[str],
 ) -> None:
+    gap_readings, skewed = fault_readings["meter_gap"], fault_readings["clock_skew"]
     for figure in FAULT_FIGURES:
         if quality[figure] != injected(faults, figure):
             problems.append(f"{where} {figure}: {quality[figure]} vs injected {faults}")
+    if quality["clock_corrected"] != skewed:  # Q3: every reading sent with a wrong clock
+        problems.append(f"{where} clock_corrected: {quality['clock_corrected']} vs {skewed}")
     missing = quality["meter_readings_expected"] - quality["meter_readings_received"]
     if missing != gap_readings:  # Q1: only readings inside gaps are never received
         problems.append(f"{where} meter readings missing: {missing} vs {gap_readings} in gaps")
@@ -110,7 +113,11 @@ def check_quality(
 
 def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path: Path) -> None:
     last = FIRST + timedelta(days=DAYS - 1)
-    with Stack(StackSettings(workdir=tmp_path / "stack", sites=SITES)) as stack:
+    # One lockstep simulated clock for simulator and edges: receive times follow simulated time
+    # at full speed, so wrong device clocks (clock_skew, in `all`) are detected and corrected.
+    clock = SimClockPlan(start_date=FIRST.isoformat(), speed=0, lockstep=True)
+    settings = StackSettings(workdir=tmp_path / "stack", sites=SITES, sim_clock=clock)
+    with Stack(settings) as stack:
         truth = stack.run_simulator(
             start_date=FIRST.isoformat(),
             days=DAYS,
@@ -144,7 +151,8 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         site_truth = truth["sites"][site]
         days: dict[str, Any] = site_truth["days"]
         assert sorted(days) == [(FIRST + timedelta(days=i)).isoformat() for i in range(DAYS)]
-        seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe")
+        seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe",
+                "clock_skew")  # fmt: skip
         assert all(site_truth["faults"][name] > 0 for name in seen)  # the run exercises them
         service_rows = reports[site, "service"]["rows"]
         assert len(service_rows) == DAYS * 3
@@ -161,7 +169,7 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
                 where,
                 row["quality"],
                 day_truth["faults"],
-                day_truth["fault_readings"]["meter_gap"],
+                day_truth["fault_readings"],
                 problems,
             )
         total = reports[site, "day"]["total"]
@@ -169,7 +177,7 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
             f"{site} week",
             total["quality"],
             site_truth["faults"],
-            site_truth["fault_readings"]["meter_gap"],
+            site_truth["fault_readings"],
             problems,
         )
         meals = sum(d["day"]["meals"] for d in days.values())
