@@ -60,6 +60,7 @@ async def cached_site_table(store: DayCacheStore, site: Site, span: DateRange) -
             METER_LOOKAROUND_MS,
             tuple(site.kpi.meters),
             raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+            raw_clock=site.kpi.clock,
         )
         built = [(i.on, i.gen, build_entry(site, i.on, i.readings, i.duplicates)) for i in inputs]
         await store.save_day_entries(site.id, key, built)
@@ -77,6 +78,7 @@ async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) ->
         meter_lookaround_ms=METER_LOOKAROUND_MS,
         meter_devices=tuple(site.kpi.meters),
         raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+        raw_clock=site.kpi.clock,
     )
     duplicates = await store.load_duplicates(site.id, span.first, span.last)
     return build_day_table(site, span, readings, duplicates)

@@ -37,6 +37,11 @@ class CentralSettings(BaseSettings):
     influx_token: SecretStr = Field(
         default=SecretStr(""), description="InfluxDB API token with read and write on the bucket"
     )
+    influx_derived_series: bool = Field(
+        default=True,
+        description="with the 'influxdb' store: after each batch, recompute the derived series "
+        "(meals, waste, meter intervals) of the dates it touches and write them for dashboards",
+    )
     influx_write_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="timeout of one InfluxDB write request, seconds"
     )

@@ -15,7 +15,7 @@ from edge.daemon import run_edge
 from edge.errors import EdgeError
 from edge.mqtt_users import DeviceUser, MqttUsersError, generate
 from edge.settings import EdgeSettings
-from edge.simclock import simulated_clock
+from edge.simclock import TickClock, simulated_clock
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
@@ -120,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if (
+        if settings.sim_clock_topic is not None and settings.sim_clock_origin_ms is not None:
+            ticks = TickClock(settings.sim_clock_topic, settings.sim_clock_origin_ms)
+            asyncio.run(run_edge(settings, sim_ticks=ticks))
+        elif (
             settings.sim_clock_origin_ms is not None
             and settings.sim_clock_wall_origin_ms is not None
         ):

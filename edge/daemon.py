@@ -15,6 +15,7 @@ from edge.committer import Committer
 from edge.failpoints import Failpoints
 from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
+from edge.simclock import TickClock
 from edge.uploader import Uploader
 
 logger = logging.getLogger(__name__)
@@ -57,11 +58,13 @@ async def run_edge(
     ready: asyncio.Event | None = None,
     handle_signals: bool = True,
     clock_ms: Callable[[], int] = wall_clock_ms,
+    sim_ticks: TickClock | None = None,
 ) -> None:
     """Run until cancelled or signalled.
 
     `transport` replaces the HTTP network (tests); `ready` is set once the MQTT subscriptions hold;
-    `clock_ms` is the edge clock stamped on readings as their receive time (tests make it jump).
+    `clock_ms` is the edge clock stamped on readings as their receive time (tests make it jump);
+    `sim_ticks` replaces it by a lockstep simulation's clock, fed from its MQTT topic.
     """
     failpoints = Failpoints.from_spec(settings.failpoints)
     if failpoints.armed:
@@ -100,7 +103,9 @@ async def run_edge(
                 tls_ca_file=settings.mqtt_ca_file,
                 # At least two commits' worth and above a typical broker in-flight window.
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
-                clock_ms=clock_ms,
+                clock_ms=clock_ms if sim_ticks is None else sim_ticks.now_ms,
+                tick_topic=None if sim_ticks is None else sim_ticks.topic,
+                on_tick=None if sim_ticks is None else sim_ticks.tick,
             ) as intake,
         ):
             uploader = Uploader(

@@ -67,6 +67,8 @@ class MqttIntake:
         reconnect_max_delay_s: int = 30,
         clock_ms: Callable[[], int] = wall_clock_ms,
         tls_ca_file: Path | None = None,
+        tick_topic: str | None = None,
+        on_tick: Callable[[bytes], None] | None = None,
     ) -> None:
         if not client_id:
             raise ValueError("a persistent session needs a stable, non-empty client id")
@@ -81,6 +83,11 @@ class MqttIntake:
         self._queue_max_messages = queue_max_messages
         self._reconnect_delays_s = (reconnect_min_delay_s, reconnect_max_delay_s)
         self._clock_ms = clock_ms
+        # simulation only (edge/simclock.py): a lockstep simulator's clock ticks, consumed here
+        if (tick_topic is None) != (on_tick is None):
+            raise ValueError("tick_topic and on_tick go together")
+        self._tick_topic = tick_topic
+        self._on_tick = on_tick
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[IncomingMessage] | None = None
@@ -211,7 +218,8 @@ class MqttIntake:
         )
         # Subscribe on every connection, not once: a broker that lost its persistence would
         # otherwise leave a reconnected edge deaf.
-        result, mid = client.subscribe([(topic, QOS_AT_LEAST_ONCE) for topic in self.topics])
+        topics = self.topics if self._tick_topic is None else [*self.topics, self._tick_topic]
+        result, mid = client.subscribe([(topic, QOS_AT_LEAST_ONCE) for topic in topics])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             logger.error("MQTT subscribe failed: %s", mqtt.error_string(result))
         self._pending_subscribe_mid = mid
@@ -255,6 +263,13 @@ class MqttIntake:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = INVALID_TOPIC  # dead-lettered by the committer with this marker
+        if self._on_tick is not None and topic == self._tick_topic:
+            # The clock moves before any later message is stamped: one subscription delivers
+            # in the broker's order. Nothing to persist, so it is acknowledged at once.
+            self._on_tick(bytes(msg.payload))
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
+            return
         message = IncomingMessage(
             topic=topic,
             payload=bytes(msg.payload),

@@ -112,6 +112,12 @@ class EdgeSettings(BaseSettings):
     sim_clock_speed: float = Field(
         default=0.0, ge=0, description="simulation only: simulated ms per wall ms (> 0 to use)"
     )
+    sim_clock_topic: str | None = Field(
+        default=None,
+        min_length=1,
+        description="simulation only: the clock is the last simulated time published on this"
+        " MQTT topic by a lockstep simulator (with sim_clock_origin_ms as the start)",
+    )
     failpoints: str = Field(
         default="",
         description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
@@ -167,7 +173,13 @@ class EdgeSettings(BaseSettings):
         if not re.fullmatch(ID_PATTERN, self.id):
             raise ValueError(f"edge id {self.id!r} must be 1-64 letters, digits, '-' or '_'")
         sim = (self.sim_clock_origin_ms, self.sim_clock_wall_origin_ms)
-        if (sim[0] is None) != (sim[1] is None) or (
+        if self.sim_clock_topic is not None:
+            if sim[0] is None or sim[1] is not None:
+                raise ValueError(
+                    "sim_clock_topic needs sim_clock_origin_ms and no sim_clock_wall_origin_ms"
+                    " (a lockstep simulated clock)"
+                )
+        elif (sim[0] is None) != (sim[1] is None) or (
             sim[0] is not None and self.sim_clock_speed <= 0
         ):
             raise ValueError(

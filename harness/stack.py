@@ -28,18 +28,31 @@ logger = logging.getLogger(__name__)
 EDGE_SUBSCRIBED = "MQTT subscribed to "  # edge/mqtt_intake.py logs it when the SUBACK arrives
 
 
+SIM_CLOCK_TOPIC = "sim/clock"  # the lockstep simulator's ticks (simulators/lockstep.py)
+
+
 @dataclass(frozen=True, slots=True)
 class SimClockPlan:
     """One simulated clock for the simulator and every edge (edge/simclock.py).
 
-    The simulated time `start_date` 00:00 (Asia/Shanghai, the harness registry's zone) is due
-    `lead_s` after the stack starts; from then on both advance `speed` times faster than the wall
-    clock, so central can compare device times with receive times and correct wrong clocks.
+    Paced (`lockstep` False): the simulated time `start_date` 00:00 (Asia/Shanghai, the harness
+    registry's zone) is due `lead_s` after the stack starts; from then on both advance `speed`
+    times faster than the wall clock. Lockstep (`speed` 0): the simulator runs as fast as it can
+    and publishes its clock on SIM_CLOCK_TOPIC, which the edges stamp receive times with. Either
+    way central can compare device times with receive times and correct wrong clocks.
     """
 
     start_date: str
     speed: float
     lead_s: float = 10.0
+    lockstep: bool = False
+    step_s: float = 60.0  # lockstep: simulated seconds of messages released per tick
+
+    def __post_init__(self) -> None:
+        if self.lockstep and self.speed != 0:
+            raise ValueError("a lockstep simulated clock runs at speed 0")
+        if not self.lockstep and self.speed <= 0:
+            raise ValueError("a paced simulated clock needs speed > 0")
 
     def origin_ms(self) -> int:
         midnight = datetime.combine(
@@ -95,7 +108,7 @@ class Stack:
                 baselines=self.settings.baselines,
                 clock_correction=self.settings.sim_clock is not None,
             )
-            if self.settings.sim_clock is not None:
+            if self.settings.sim_clock is not None and not self.settings.sim_clock.lockstep:
                 lead_ms = round(self.settings.sim_clock.lead_s * 1000)
                 self.sim_clock_wall_origin_ms = time.time_ns() // 1_000_000 + lead_ms
             self._exit.enter_context(self.broker)
@@ -151,6 +164,11 @@ class Stack:
 
     def _sim_clock_env(self) -> dict[str, str]:
         plan = self.settings.sim_clock
+        if plan is not None and plan.lockstep:
+            return {
+                "EDGE_SIM_CLOCK_ORIGIN_MS": str(plan.origin_ms()),
+                "EDGE_SIM_CLOCK_TOPIC": SIM_CLOCK_TOPIC,
+            }
         if plan is None or self.sim_clock_wall_origin_ms is None:
             return {}
         return {
@@ -222,7 +240,10 @@ class Stack:
         if plan is not None:
             if (plan.start_date, plan.speed) != (start_date, speed):
                 raise ValueError("the simulator must run the stack's sim_clock date and speed")
-            fault_args += ["--clock-wall-origin-ms", str(self.sim_clock_wall_origin_ms)]
+            if plan.lockstep:
+                fault_args += ["--clock-topic", SIM_CLOCK_TOPIC, "--clock-step-s", str(plan.step_s)]
+            else:
+                fault_args += ["--clock-wall-origin-ms", str(self.sim_clock_wall_origin_ms)]
         return python_module(
             "simulators",
             "--registry",

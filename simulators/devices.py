@@ -83,6 +83,9 @@ class OutgoingMessage:
     payload: bytes
     publish_at_ms: int | None = None
     retain: bool = False
+    # central attributes it by its receive time (a wrong device clock): a lockstep clock
+    # (simulators/lockstep.py) has the edge stamp it exactly at `due_ms`
+    timed_by_receipt: bool = False
 
     @property
     def due_ms(self) -> int:

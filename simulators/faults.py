@@ -50,9 +50,10 @@ class Fault(StrEnum):
     SCALE_DRIFT = "scale_drift"  # zero drift of a raw kitchen bin's empty platform (--raw-bins)
 
 
-# `all` leaves out clock_skew: central can only detect a wrong clock against the edge's receive
-# time, and the test stacks' edges stamp wall time, not simulated time (docs/simulator-faults.md).
-ALL_FAULTS: tuple[Fault, ...] = tuple(f for f in Fault if f is not Fault.CLOCK_SKEW)
+# Every fault. clock_skew is only detectable when the edges stamp receive times with the
+# simulator's clock (a shared simulated clock: --clock-topic or --clock-wall-origin-ms; see
+# docs/simulator-faults.md); against edges on the wall clock it corrupts the ground truth.
+ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
 
 
 def parse_faults(value: object) -> tuple[Fault, ...]:
@@ -441,6 +442,7 @@ class SiteFaultInjector:
                 message = replace(
                     state.render(replace(shown_event, at_ms=incidents.skewed[index])),
                     at_ms=event.at_ms,
+                    timed_by_receipt=True,
                 )
                 tally.readings[Fault.CLOCK_SKEW.value] += 1
             else:

@@ -23,6 +23,7 @@ from simulators.devices import DEVICE_BY_ID, DeviceState, OutgoingMessage, fleet
 from simulators.errors import BrokerError, ConfigurationError, SimulatorError
 from simulators.faults import RenderedDay, SiteFaultInjector
 from simulators.localtime import DayFrame
+from simulators.lockstep import LockstepClock
 from simulators.registry import Site, load_registry
 from simulators.settings import SimulatorSettings
 from simulators.truth import GroundTruth
@@ -46,7 +47,7 @@ class SimClock:
         if wall_origin_ms is not None:  # the loop's clock is monotonic: shift it to the wall's
             self._wall_origin_s += (wall_origin_ms - time.time_ns() // 1_000_000) / 1000.0
 
-    async def wait_for(self, at_ms: int) -> None:
+    async def wait_for(self, at_ms: int, timed_by_receipt: bool = False) -> None:
         """Sleep until simulated time `at_ms` is due; speed 0 never waits."""
         if self._speed <= 0:
             return
@@ -54,6 +55,9 @@ class SimClock:
         delay = due - self._loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def leave(self) -> None:
+        """A device task is done (nothing to do on a wall-paced clock)."""
 
 
 class DeviceLink:
@@ -188,15 +192,35 @@ async def _plan_site(run: SiteRun, truth: GroundTruth) -> None:
 
 
 async def _publish_device(
-    link: DeviceLink, queue: asyncio.Queue[Batch | None], clock: SimClock, truth: GroundTruth
+    link: DeviceLink,
+    queue: asyncio.Queue[Batch | None],
+    clock: SimClock | LockstepClock,
+    truth: GroundTruth,
 ) -> None:
     site_id, kind = link.state.site_id, link.state.spec.kind
-    while (batch := await queue.get()) is not None:
-        for message in batch:
-            await clock.wait_for(message.due_ms)
-            await link.publish(message)
-            if message.is_data:
-                truth.count_published(site_id, kind)
+    try:
+        while (batch := await queue.get()) is not None:
+            for message in batch:
+                await clock.wait_for(message.due_ms, message.timed_by_receipt)
+                await link.publish(message)
+                if message.is_data:
+                    truth.count_published(site_id, kind)
+    finally:
+        clock.leave()
+
+
+def _clock_client(settings: SimulatorSettings) -> aiomqtt.Client:
+    """The MQTT session that publishes the lockstep clock's ticks."""
+    password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+    return aiomqtt.Client(
+        settings.mqtt_host,
+        settings.mqtt_port,
+        username=settings.mqtt_username,
+        password=password,
+        identifier="canteen-sim-clock",
+        clean_session=True,
+        timeout=settings.connect_timeout_s,
+    )
 
 
 def _first_simulator_error(group: BaseExceptionGroup[BaseException]) -> SimulatorError | None:
@@ -275,8 +299,26 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
                 for state in run.devices.values():
                     link = DeviceLink(settings, state, origins[run.site.id])
                     links.append((run, await stack.enter_async_context(link)))
-            clock = SimClock(min(origins.values()), settings.speed, settings.clock_wall_origin_ms)
+            clock: SimClock | LockstepClock
+            if settings.clock_topic is not None:
+                ticker = await stack.enter_async_context(_clock_client(settings))
+                topic = settings.clock_topic
+
+                async def publish_tick(now_ms: int) -> None:
+                    try:
+                        await ticker.publish(topic, str(now_ms).encode(), qos=1)
+                    except aiomqtt.MqttError as exc:
+                        raise BrokerError(f"clock tick not acknowledged: {exc}") from exc
+
+                step_ms = round(settings.clock_step_s * 1000)
+                clock = LockstepClock(len(links), step_ms, publish_tick)
+            else:
+                clock = SimClock(
+                    min(origins.values()), settings.speed, settings.clock_wall_origin_ms
+                )
             async with asyncio.TaskGroup() as tasks:
+                if isinstance(clock, LockstepClock):
+                    tasks.create_task(clock.run(), name="lockstep-clock")
                 for run in runs:
                     tasks.create_task(_plan_site(run, truth), name=f"plan-{run.site.id}")
                 for run, link in links:

@@ -4,7 +4,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from simulators.canteen import Behaviour
@@ -69,6 +69,20 @@ class SimulatorSettings(BaseSettings):
         ge=0,
         description="wall-clock epoch ms at which the first simulated midnight is due (speed > 0;"
         " default: when the run starts); give edges the same mapping (EDGE_SIM_CLOCK_*)",
+    )
+    clock_topic: str | None = Field(
+        default=None,
+        min_length=1,
+        description="lockstep clock (speed 0 only): publish simulated time on this MQTT topic and"
+        " advance it only when every device is waiting, so edges stamping receive times with it"
+        " (EDGE_SIM_CLOCK_TOPIC) see simulated time however fast the run goes",
+    )
+    clock_step_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="lockstep clock: messages due within this many simulated seconds of a tick go"
+        " out together; a correct device clock then looks at most this much ahead of the edge's",
     )
     meter_interval_s: int = Field(
         default=60, ge=1, description="meter reading interval, s; must divide 1800"
@@ -158,3 +172,11 @@ class SimulatorSettings(BaseSettings):
                 "every service window boundary"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_clock(self) -> "SimulatorSettings":
+        if self.clock_topic is not None and (self.speed != 0 or self.clock_wall_origin_ms):
+            raise ValueError(
+                "clock_topic (a lockstep clock) runs at speed 0 and without clock_wall_origin_ms"
+            )
+        return self

@@ -23,6 +23,8 @@ from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
+from central.derived import DerivedSeriesSink, refresh_derived
+from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.store import BatchToStore, RejectedRow
 from contract import (
     DeviceStatusRecord,
@@ -210,11 +212,19 @@ async def ingest(
             timezone=site.timezone if site is not None else UTC,
             edge_duplicates=upload.duplicates,
             statuses=upload.statuses,
+            clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
         )
     )
+    derived = 0
+    store = resources.store
+    if site is not None and settings.influx_derived_series and isinstance(store, DerivedSeriesSink):
+        # The dates this batch touches, recomputed from every stored reading and written again
+        # (late data changes them); the 200 waits for this write too. A resent batch (all
+        # duplicates) recomputes as well, so a failed derived write is repaired by the retry.
+        derived = await refresh_derived(store, store, site, upload.readings)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
-        " edge_duplicates=%d statuses=%d",
+        " edge_duplicates=%d statuses=%d derived_points=%d",
         upload.site,
         edge.id,
         upload.batch_id,
@@ -223,6 +233,7 @@ async def ingest(
         len(upload.rejected),
         len(upload.duplicates),
         len(upload.statuses),
+        derived,
     )
     return IngestResult(
         batch_id=upload.batch_id,

@@ -88,6 +88,7 @@ async def daily(
         meter_lookaround_ms=METER_LOOKAROUND_MS,
         meter_devices=tuple(site_config.kpi.meters),
         raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+        raw_clock=site_config.kpi.clock,
     )
     kpis = daily_kpis(site_config, windows, readings, only_service=service)
     return DailyKpis.model_validate(kpis)

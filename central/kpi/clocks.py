@@ -52,6 +52,11 @@ def wrong_clock(time_ms: Int64Array, received_ms: Int64Array, rule: ClockRule) -
     return (skew > rule.future_tolerance_ms) | (skew < -rule.max_delay_ms)
 
 
+def attributed_instant_ms(time_ms: int, received_ms: int, rule: ClockRule) -> int:
+    """`attributed_ms` of one reading."""
+    return int(attributed_ms(np.array([time_ms]), np.array([received_ms]), rule)[0])
+
+
 def attributed_ms(time_ms: Int64Array, received_ms: Int64Array, rule: ClockRule) -> Int64Array:
     """The instant each reading is attributed to: its receive time where its clock is wrong."""
     return np.where(wrong_clock(time_ms, received_ms, rule), received_ms, time_ms).astype(np.int64)

@@ -1,14 +1,15 @@
 """The daily report of one site (docs/architecture.md, `DailyKpis`), assembled from column arrays.
 
-Nothing is rounded here: display rounding belongs to clients. Readings are attributed by their
-device time (`device_time_ms`); clock-skew correction against the edge receive time (DOMAIN.md Q3)
-comes in a later issue.
+Nothing is rounded here: display rounding belongs to clients. Readings are attributed as in the
+period reports: by their device time, except those whose device clock is wrong (DOMAIN.md Q3,
+central/kpi/clocks.py), attributed by the edge's receive time.
 """
 
 from dataclasses import dataclass, replace
 from datetime import date
 
 from central.kpi import counters, energy, food
+from central.kpi.clocks import correct_clocks
 from central.kpi.rawbins import derive_deposits
 from central.kpi.readings import SiteReadings, int_array
 from central.kpi.scales import check_scales
@@ -189,7 +190,9 @@ def daily_kpis(
     the day's trays, clean plates and waste count everything weighed in [00:00, 24:00) local.
     With `only_service`, `services` holds that service alone; `day` is always the whole day.
     """
-    # the same dirty-data rules as the period reports (counters.py, rawbins.py, scales.py)
+    # the same dirty-data rules as the period reports (clocks.py, counters.py, rawbins.py,
+    # scales.py)
+    readings = correct_clocks(readings, site.kpi.clock).readings
     meters, exchanges = site.kpi.meters, site.kpi.exchanges
     curves = _Curves(
         electricity=counters.meter_curves(

@@ -2,10 +2,11 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Protocol, runtime_checkable
 
 from central.errors import CentralError
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
 from contract import DeviceStatusRecord, DroppedDuplicate, ReadingRecord
@@ -59,6 +60,14 @@ class BatchToStore:
     edge_duplicates: Sequence[DroppedDuplicate] = ()
     # device status changes the edge saw (online/offline, the last will): stored once each
     statuses: Sequence[DeviceStatusRecord] = ()
+    # the site's wrong-clock rule: a duplicate is counted on the date central attributes its
+    # reading to (a copy of a reading from a clock at 1970 counts on its receive date)
+    clock: ClockRule = DEFAULT_CLOCK_RULE
+
+    def duplicate_date(self, record: ReadingRecord) -> date:
+        """Local date a duplicate of `record` is counted on (DOMAIN.md Q4)."""
+        at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
+        return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,7 @@ class ReadingsStore(Protocol):
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
         raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> SiteReadings:
         """Readings of `site` with start_ms <= device_time_ms < end_ms, as column arrays.
 
@@ -116,7 +126,9 @@ class ReadingsStore(Protocol):
         that consumption across a gap reaching over the range's ends can be placed (spread).
         With `raw_scale_lookback_ms`, each raw-mode kitchen bin with a reading in the range also
         gets its last stable reading before the range, within that distance: the reference of its
-        first step, so that a deposit across midnight is neither lost nor counted twice.
+        first step, so that a deposit across midnight is neither lost nor counted twice. "Last" is
+        by attributed time under `raw_clock` (central.kpi.clocks; default rule when None): the
+        trusted reading latest by device time, plus a wrong-clock one received after it.
         """
         ...
 
@@ -149,6 +161,7 @@ class DayCacheStore(Protocol):
         meter_lookaround_ms: int,
         meter_devices: Sequence[str],
         raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> list[DayInputs]: ...
 
     async def save_day_entries(

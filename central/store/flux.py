@@ -26,6 +26,8 @@ from central.store.influx_schema import (
     END_OF_TIME_NS,
     NS_PER_MS,
     READING,
+    RECEIVED,
+    RECEIVED_INDEX_SKEW_MS,
     REJECTED,
 )
 
@@ -46,6 +48,7 @@ READING_COLUMNS = (
     "kind", "device", "stream", "quantity", "time_ns", "mass_g", "person", "total", "received_ms",
     "gross_g", "stable",
 )  # fmt: skip
+RECEIVED_VALUES = ("mass_g", "person", "total", "received_ms", "gross_g", "stable")
 # Gap (ms) between a batch's device times above which the identity lookup uses separate ranges.
 CLUSTER_GAP_MS = 3_600_000
 
@@ -90,20 +93,48 @@ def readings_query(
     lookaround_ms: int = 0,
     raw_lookback_ms: int = 0,
 ) -> str:
-    """Readings of `site` with start_ms <= device time < end_ms (result "range"), and with a
-    lookaround each meter's last reading before and first after the range (results "before",
-    "after"), and with a raw lookback each raw bin's last stable reading before the range
-    (result "raw_before"), as pivoted rows of READING_COLUMNS."""
-    values = _any_of("_field", ("mass_g", "person", "total", "received_ms", "gross_g", "stable"))
+    """Readings of `site` whose device time or edge receive time is in [start_ms, end_ms), the
+    set the SQLite store loads, each once, as pivoted rows of READING_COLUMNS:
+
+    - result "range": `reading` points with a device time within RECEIVED_INDEX_SKEW_MS of the
+      range, kept when the device time or the receive time is in it (a reading closer to its
+      receive time than that has no receive-time copy);
+    - result "received": receive-time copies (`reading_by_received`) received in the range whose
+      device time is beyond the widened range (the others are in "range" already), with
+      `time_ns` set to the device time;
+    - with a lookaround, each meter's last reading before and first after the range by device
+      time (results "before", "after");
+    - with a raw lookback, each raw bin's last stable reading before the range (result
+      "raw_before").
+    """
+    values = _any_of("_field", RECEIVED_VALUES)
     site_filter = f"r._measurement == {string(READING)} and r.site == {string(site)}"
+    lo_ns, hi_ns = start_ms * NS_PER_MS, end_ms * NS_PER_MS
+    wide_lo_ns = max(start_ms - RECEIVED_INDEX_SKEW_MS, 0) * NS_PER_MS
+    wide_hi_ns = (end_ms + RECEIVED_INDEX_SKEW_MS) * NS_PER_MS
+    in_range = (
+        f"(r.time_ns >= {lo_ns} and r.time_ns < {hi_ns})"
+        f" or (r.received_ms >= {int(start_ms)} and r.received_ms < {int(end_ms)})"
+    )
+    received_filter = f"r._measurement == {string(RECEIVED)} and r.site == {string(site)}"
     query = (
-        _source(bucket, start_ms * NS_PER_MS, end_ms * NS_PER_MS)
+        _source(bucket, wide_lo_ns, wide_hi_ns)
         + f"  |> filter(fn: (r) => {site_filter})\n"
         + f"  |> filter(fn: (r) => {values})\n"
         + f"  |> {_PIVOT}\n"
         + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> filter(fn: (r) => {in_range})\n"
         + f"  |> {_keep(READING_COLUMNS)}\n"
         + '  |> yield(name: "range")\n'
+        + "\n"
+        + _source(bucket, lo_ns, hi_ns)
+        + f"  |> filter(fn: (r) => {received_filter})\n"
+        + f"  |> filter(fn: (r) => {_any_of('_field', (*RECEIVED_VALUES, 'device_time_ns'))})\n"
+        + f"  |> {_PIVOT}\n"
+        + "  |> map(fn: (r) => ({r with time_ns: r.device_time_ns}))\n"
+        + f"  |> filter(fn: (r) => r.time_ns < {wide_lo_ns} or r.time_ns >= {wide_hi_ns})\n"
+        + f"  |> {_keep(READING_COLUMNS)}\n"
+        + '  |> yield(name: "received")\n'
     )
     if raw_lookback_ms > 0:
         raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -29,6 +29,8 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
+from central.derived import DerivedSeries
+from central.kpi.clocks import ClockRule
 from central.kpi.readings import (
     CardReadings,
     DuplicateCounts,
@@ -57,15 +59,18 @@ from central.store.flux import (
     readings_query,
     stats_query,
 )
+from central.store.influx_derived import derived_points
 from central.store.influx_schema import (
     NS_PER_DAY,
     NS_PER_MS,
     Occupancy,
     duplicate_point,
     local_date_of,
+    needs_received_copy,
     occupancy,
     place,
     reading_point,
+    received_point,
     rejected_point,
     representable,
     status_points,
@@ -152,33 +157,18 @@ class InfluxStore:
         """Store a batch; returns once InfluxDB acknowledged the write (HTTP 204)."""
         stored = [r for r in batch.readings if representable(r)]
         occupied = await self._run(self._reader, self._occupancy, batch.site, stored)
-        placement = place(stored, occupied)
-        now_ns = time.time_ns()
-        points: list[Point] = [reading_point(batch.site, r, slot) for r, slot in placement.new]
-        duplicates: Counter[tuple[str, date]] = Counter()
-        for record in placement.duplicates:
-            day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone).date()
-            duplicates[record.device, day] += 1
-        points += [
-            duplicate_point(batch.site, device, day, n, now_ns)
-            for (device, day), n in duplicates.items()
-        ]
-        rejected = list(batch.rejected) + [
-            unrepresentable_row(i, r) for i, r in enumerate(batch.readings) if not representable(r)
-        ]
-        points += [
-            rejected_point(batch.site, batch.edge, batch.batch_id, row, batch.received_ms)
-            for row in rejected
-        ]
+        points, outcome = batch_points(batch, occupied, time.time_ns())
         if batch.statuses:
             devices = sorted({s.device for s in batch.statuses})
             latest = await self._presence(batch.site, devices)
             by_device = {p.device: p for p in latest}
             points += status_points(batch.site, batch.edge, batch.statuses, by_device)
         await self.write_points(points)
-        # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
-        accepted = len(batch.readings) - len(placement.duplicates)
-        return WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+        return outcome
+
+    async def write_derived(self, series: DerivedSeries) -> None:
+        """Write (overwrite) derived series; returns once InfluxDB acknowledged the write."""
+        await self.write_points(derived_points(series))
 
     async def write_points(self, points: Sequence[Point]) -> None:
         """One synchronous write request of `points` (the write half of write_batch)."""
@@ -194,6 +184,7 @@ class InfluxStore:
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
         raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,  # not applied here yet: see docs/influxdb.md
     ) -> SiteReadings:
         query = readings_query(
             self.bucket, site, start_ms, end_ms, meter_lookaround_ms, raw_scale_lookback_ms
@@ -274,6 +265,41 @@ class InfluxStore:
         )
 
 
+def batch_points(
+    batch: BatchToStore, occupied: Occupancy, now_ns: int
+) -> tuple[list[Point], WriteOutcome]:
+    """The points of one batch given what the store holds (`occupied`), and its outcome.
+
+    New readings at their slots, receive-time copies of those far from their receive time,
+    duplicate counts, rejected readings (including those whose times InfluxDB cannot hold).
+    """
+    stored = [r for r in batch.readings if representable(r)]
+    placement = place(stored, occupied)
+    points: list[Point] = [reading_point(batch.site, r, slot) for r, slot in placement.new]
+    # Receive-time copies of readings far from their receive time (wrong clocks, outages),
+    # found by a period's query through their receive time (docs/influxdb.md).
+    points += [
+        received_point(batch.site, r, slot) for r, slot in placement.new if needs_received_copy(r)
+    ]
+    duplicates: Counter[tuple[str, date]] = Counter()
+    for record in placement.duplicates:
+        duplicates[record.device, batch.duplicate_date(record)] += 1
+    points += [
+        duplicate_point(batch.site, device, day, n, now_ns)
+        for (device, day), n in duplicates.items()
+    ]
+    rejected = list(batch.rejected) + [
+        unrepresentable_row(i, r) for i, r in enumerate(batch.readings) if not representable(r)
+    ]
+    points += [
+        rejected_point(batch.site, batch.edge, batch.batch_id, row, batch.received_ms)
+        for row in rejected
+    ]
+    # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
+    accepted = len(batch.readings) - len(placement.duplicates)
+    return points, WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+
+
 def _body(exc: ApiException) -> str:
     body = exc.body
     if isinstance(body, bytes):
@@ -286,6 +312,8 @@ def readings_from_rows(
 ) -> SiteReadings:
     """Column arrays of pivoted reading rows (flux.READING_COLUMNS), as the SQLite store gives.
 
+    Rows of the "range" and "received" results are the readings of the period (by device time or
+    by receive time; flux.readings_query gives each reading once).
     Rows of the "before"/"after" results (nearest meter readings beyond the range) are kept only
     for meters that have readings in the range or are named in `meter_devices`; rows of the
     "raw_before" result (a raw bin's last stable reading before the range) only for bins with a
@@ -294,7 +322,8 @@ def readings_from_rows(
     ranged: list[dict[str, Any]] = []
     around: list[dict[str, Any]] = []
     for row in rows:
-        (ranged if row.get("result") in (None, "", "range", "_result") else around).append(row)
+        in_range = row.get("result") in (None, "", "range", "received", "_result")
+        (ranged if in_range else around).append(row)
     meters = {r["device"] for r in ranged if r.get("kind") == "meter"} | set(meter_devices)
     raw_bins = {
         r["device"] for r in ranged if r.get("kind") == "scale" and r.get("gross_g") is not None

@@ -7,6 +7,11 @@ gross_g and stable in the raw form), boot, seq,
 received_ms, and the pseudonymous person id. Timestamp: nanoseconds = device_time_ms x 10^6 +
 a slot in [0, 10^6) that keeps two readings of one device in the same millisecond apart.
 
+A reading whose device time is more than RECEIVED_INDEX_SKEW_MS from its edge receive time (a
+wrong clock: hours off, at 1970; or data buffered over an outage) gets a second point, a copy in
+`reading_by_received` timestamped by its receive time, so that a period's query finds the readings
+central attributes to it by receive time (central/kpi/clocks.py) without scanning all time.
+
 Identity (site, device, boot, seq) -> one series key + timestamp, so a resent reading lands on its
 own point (InfluxDB: same measurement, tag set and timestamp = same point, fields overwritten).
 The slot starts at seq mod 10^6; only when another identity already holds that slot (a reboot
@@ -26,6 +31,7 @@ from central.store.base import RejectedRow
 from contract import CardRecord, DeviceStatusRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 READING = "reading"
+RECEIVED = "reading_by_received"  # copies of readings far from their receive time, at that time
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
 DEVICE_STATUS = "device_status"
@@ -38,30 +44,55 @@ MAX_DEVICE_TIME_MS = (2**63 - 1) // NS_PER_MS - 1
 # Upper bound of "all time" ranges in Flux (the last representable whole day).
 END_OF_TIME_NS = MAX_DEVICE_TIME_MS // 86_400_000 * 86_400_000 * NS_PER_MS
 
+# A reading whose |device time - receive time| exceeds this gets a receive-time copy (RECEIVED).
+# Readings closer than this are found by widening a query's device-time range by it (flux.py).
+# A schema constant: changing it needs the copies of stored readings rewritten.
+RECEIVED_INDEX_SKEW_MS = 3_600_000
+
 Identity = tuple[str, int]  # (boot, seq) within one device
 # Who holds which slot of a device's millisecond: (device, device_time_ms) -> slot -> identity.
 Occupancy = dict[tuple[str, int], dict[int, Identity]]
 
 
 def representable(record: ReadingRecord) -> bool:
-    """Whether InfluxDB can hold the reading's device time (the contract allows up to year 9999)."""
-    return record.device_time_ms <= MAX_DEVICE_TIME_MS
+    """Whether InfluxDB can hold the reading's device and receive times (the contract allows up
+    to year 9999)."""
+    return max(record.device_time_ms, record.received_ms) <= MAX_DEVICE_TIME_MS
 
 
 def reading_point(site: str, record: ReadingRecord, slot: int) -> Point:
     """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond."""
+    _check_slot(slot)
+    point = _with_values(Point(READING), site, record)
+    point.time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
+    return point
+
+
+def needs_received_copy(record: ReadingRecord) -> bool:
+    """Whether the reading is far enough from its receive time to need a RECEIVED copy."""
+    return abs(record.device_time_ms - record.received_ms) > RECEIVED_INDEX_SKEW_MS
+
+
+def received_point(site: str, record: ReadingRecord, slot: int) -> Point:
+    """The receive-time copy of a reading: same tags and fields, plus `device_time_ns` (the
+    timestamp of its `reading` point), at receive time (ms) x 10^6 + the reading's slot."""
+    _check_slot(slot)
+    point = _with_values(Point(RECEIVED), site, record)
+    point.field("device_time_ns", record.device_time_ms * NS_PER_MS + slot)
+    point.time(record.received_ms * NS_PER_MS + slot, WritePrecision.NS)
+    return point
+
+
+def _check_slot(slot: int) -> None:
     if not 0 <= slot < SLOTS_PER_MS:
         raise ValueError(f"slot {slot} outside [0, {SLOTS_PER_MS})")
-    point: Point = (
-        Point(READING)
-        .tag("site", site)
-        .tag("device", record.device)
-        .tag("kind", record.kind)
-        .field("boot", record.boot)
-        .field("seq", int(record.seq))
-        .field("received_ms", int(record.received_ms))
-        .time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
-    )
+
+
+def _with_values(point: Point, site: str, record: ReadingRecord) -> Point:
+    """Tags and fields of a reading (docs/influxdb.md, "Schema")."""
+    point.tag("site", site).tag("device", record.device).tag("kind", record.kind)
+    point.field("boot", record.boot).field("seq", int(record.seq))
+    point.field("received_ms", int(record.received_ms))
     if isinstance(record, ScaleRecord):
         point.tag("stream", record.stream.value)
         if record.gross_g is None:
@@ -159,15 +190,15 @@ def rejected_point(
 
 
 def unrepresentable_row(position: int, record: ReadingRecord) -> RejectedRow:
-    """A reading whose device time InfluxDB cannot hold, kept as a rejected row.
+    """A reading whose device or receive time InfluxDB cannot hold, kept as a rejected row.
 
     Its index is negative (-1 - position among the batch's valid readings), so that its key
     never meets a reading the contract rejected (those have the batch index, >= 0).
     """
     return RejectedRow(
         index=-1 - position,
-        reason=f"device_time_ms {record.device_time_ms} is beyond InfluxDB's time range "
-        "(2262-04-11); reading kept as rejected",
+        reason=f"device_time_ms {record.device_time_ms} or received_ms {record.received_ms} is "
+        "beyond InfluxDB's time range (2262-04-11); reading kept as rejected",
         raw_json=record.model_dump_json(),
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
     CardReadings,
@@ -237,12 +238,28 @@ SELECT {_SCALE_COLUMNS}
 {_RANGE} AND kind = 'scale'
 """
 # The last stable reading of one raw bin before a range (the reference of its first step).
+# The last one by device time among those whose clock the rule trusts (the last three parameters:
+# rule enabled, max delay, future tolerance).
+_TRUSTED_CLOCK = (
+    "(? = 0 OR (device_time_ms >= received_ms - ? AND device_time_ms <= received_ms + ?))"
+)
 _SELECT_RAW_SCALE_BEFORE = f"""
 SELECT {_SCALE_COLUMNS}
 FROM readings INDEXED BY readings_raw_scale
 WHERE site = ? AND device = ? AND gross_g IS NOT NULL AND stable = 1
-  AND device_time_ms >= ? AND device_time_ms < ?
+  AND device_time_ms >= ? AND device_time_ms < ? AND {_TRUSTED_CLOCK}
+  AND NOT (received_ms >= ? AND received_ms < ?)  -- not loaded with the range already
 ORDER BY device_time_ms DESC LIMIT 1
+"""
+# ... and the last one by receive time (its attributed time) among those with a wrong clock,
+# received after the trusted one's device time (only such can come after it).
+_SELECT_RAW_SCALE_WRONG_CLOCK_BEFORE = f"""
+SELECT {_SCALE_COLUMNS}
+FROM readings INDEXED BY readings_site_received
+WHERE site = ? AND received_ms >= ? AND received_ms < ? AND device = ?
+  AND gross_g IS NOT NULL AND stable = 1 AND NOT {_TRUSTED_CLOCK}
+  AND NOT (device_time_ms >= ? AND device_time_ms < ?)  -- not loaded with the range already
+ORDER BY received_ms DESC LIMIT 1
 """
 _SELECT_CARDS = f"""
 SELECT device_time_ms, COALESCE(person, ''), device, received_ms {_RANGE} AND kind = 'card'
@@ -433,6 +450,7 @@ class SqliteStore:
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
         raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> SiteReadings:
         return await self._run(
             self._reader,
@@ -443,6 +461,7 @@ class SqliteStore:
             meter_lookaround_ms,
             meter_devices,
             raw_scale_lookback_ms,
+            raw_clock,
         )
 
     async def load_duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
@@ -469,6 +488,7 @@ class SqliteStore:
         meter_lookaround_ms: int,
         meter_devices: Sequence[str],
         raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> list[DayInputs]:
         """For each (date, start_ms, end_ms): its gen, readings and duplicates, one snapshot
         (loaded as `load_readings` loads them)."""
@@ -480,6 +500,7 @@ class SqliteStore:
             meter_lookaround_ms,
             meter_devices,
             raw_scale_lookback_ms,
+            raw_clock,
         )
 
     async def save_day_entries(
@@ -606,8 +627,7 @@ class SqliteStore:
         conn.execute("RELEASE readings_batch")
         for row, record in zip(rows, batch.readings, strict=True):
             if conn.execute(_INSERT_READING, row).rowcount == 0:
-                day = datetime.fromtimestamp(record.device_time_ms / 1000, batch.timezone)
-                duplicates[record.device, day.date().isoformat()] += 1
+                duplicates[record.device, batch.duplicate_date(record).isoformat()] += 1
         return duplicates
 
     @staticmethod
@@ -657,6 +677,7 @@ class SqliteStore:
         lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
         raw_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> SiteReadings:
         conn = self._read_conn
         if conn is None:
@@ -677,12 +698,26 @@ class SqliteStore:
                         meters.append(found)
         if raw_lookback_ms > 0:
             raw_devices = sorted({row[3] for row in scales if row[5] is not None})
+            rule = DEFAULT_CLOCK_RULE if raw_clock is None else raw_clock
+            trust = (int(rule.enabled), rule.max_delay_ms, rule.future_tolerance_ms)
             for device in raw_devices:
-                found = conn.execute(
-                    _SELECT_RAW_SCALE_BEFORE, (site, device, start_ms - raw_lookback_ms, start_ms)
+                # The bin's last stable reading before the range by attributed time (the clock
+                # rule applied, central.kpi.clocks): the trusted one latest by device time, and a
+                # wrong-clock one received after it, if any; the KPI code orders them.
+                lo = start_ms - raw_lookback_ms
+                trusted = conn.execute(
+                    _SELECT_RAW_SCALE_BEFORE, (site, device, lo, start_ms, *trust, start_ms, end_ms)
                 ).fetchone()
-                if found is not None:
-                    scales.append(found)
+                if trusted is not None:
+                    scales.append(trusted)
+                    lo = max(lo, trusted[0])  # its device time (_SCALE_COLUMNS)
+                if rule.enabled:
+                    wrong = conn.execute(
+                        _SELECT_RAW_SCALE_WRONG_CLOCK_BEFORE,
+                        (site, lo, start_ms, device, *trust, start_ms, end_ms),
+                    ).fetchone()
+                    if wrong is not None:
+                        scales.append(wrong)
         return SiteReadings(scale=_scales(scales), card=_cards(cards), meter=_meters(meters))
 
     def _day_entries(
@@ -701,6 +736,7 @@ class SqliteStore:
         lookaround_ms: int,
         meter_devices: Sequence[str],
         raw_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
     ) -> list[DayInputs]:
         conn = self._read_conn
         if conn is None:
@@ -717,7 +753,7 @@ class SqliteStore:
             }
             for on, start_ms, end_ms in days:
                 readings = self._load(
-                    site, start_ms, end_ms, lookaround_ms, meter_devices, raw_lookback_ms
+                    site, start_ms, end_ms, lookaround_ms, meter_devices, raw_lookback_ms, raw_clock
                 )
                 out.append(
                     DayInputs(

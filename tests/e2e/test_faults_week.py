@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.stack import Stack, StackSettings
+from harness.stack import SimClockPlan, Stack, StackSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -111,10 +111,13 @@ def check_quality(
     truth: dict[str, Any],
     problems: list[str],
 ) -> None:
-    faults, gap_readings = truth["faults"], truth["fault_readings"]["meter_gap"]
+    faults, fault_readings = truth["faults"], truth["fault_readings"]
+    gap_readings, skewed = fault_readings["meter_gap"], fault_readings["clock_skew"]
     for figure in FAULT_FIGURES:
         if quality[figure] != injected(faults, figure):
             problems.append(f"{where} {figure}: {quality[figure]} vs injected {faults}")
+    if quality["clock_corrected"] != skewed:  # Q3: every reading sent with a wrong clock
+        problems.append(f"{where} clock_corrected: {quality['clock_corrected']} vs {skewed}")
     for figure, name in BIN_FIGURES.items():
         if quality[figure] != truth["bin_events"][name]:
             problems.append(f"{where} {figure}: {quality[figure]} vs {truth['bin_events']}")
@@ -127,7 +130,11 @@ def check_quality(
 
 def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path: Path) -> None:
     last = FIRST + timedelta(days=DAYS - 1)
-    with Stack(StackSettings(workdir=tmp_path / "stack", sites=SITES)) as stack:
+    # One lockstep simulated clock for simulator and edges: receive times follow simulated time
+    # at full speed, so wrong device clocks (clock_skew, in `all`) are detected and corrected.
+    clock = SimClockPlan(start_date=FIRST.isoformat(), speed=0, lockstep=True)
+    settings = StackSettings(workdir=tmp_path / "stack", sites=SITES, sim_clock=clock)
+    with Stack(settings) as stack:
         truth = stack.run_simulator(
             start_date=FIRST.isoformat(),
             days=DAYS,
@@ -162,7 +169,8 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         site_truth = truth["sites"][site]
         days: dict[str, Any] = site_truth["days"]
         assert sorted(days) == [(FIRST + timedelta(days=i)).isoformat() for i in range(DAYS)]
-        seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe")
+        seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe",
+                "clock_skew")  # fmt: skip
         if site == RAW_SITE:
             seen += ("scale_drift",)
             assert all(site_truth["bin_events"][name] > 0 for name in BIN_FIGURES.values())

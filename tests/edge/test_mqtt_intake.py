@@ -4,6 +4,7 @@ import asyncio
 
 from contract.topics import site_subscriptions
 from edge.mqtt_intake import IncomingMessage, MqttIntake
+from edge.simclock import TickClock
 from harness.broker import Mosquitto
 from tests.edge.conftest import Publisher, scale_payload
 
@@ -157,3 +158,32 @@ async def test_reconnect_resubscribes_and_skips_stale_acks(
             assert seq_of(after) == 2
             assert not after.dup
             assert source.ack(after)
+
+
+async def test_a_lockstep_clock_stamps_receive_times_with_its_ticks(
+    mosquitto: Mosquitto, publisher: Publisher
+) -> None:
+    ticks = TickClock("sim/clock", origin_ms=1_000)
+    source = MqttIntake(
+        host=mosquitto.host,
+        port=mosquitto.port,
+        client_id="edge-ticks",
+        topics=site_subscriptions("s1"),
+        clock_ms=ticks.now_ms,
+        tick_topic=ticks.topic,
+        on_tick=ticks.tick,
+    )
+    async with source:
+        async with asyncio.timeout(10):
+            await source.wait_subscribed()
+        # ticks and data in one publisher's order, as the lockstep simulator acknowledges them
+        publisher.publish_all([(TOPIC, scale_payload(0))])
+        publisher.publish_all([("sim/clock", b"5000")])
+        publisher.publish_all([(TOPIC, scale_payload(1)), (TOPIC, scale_payload(2))])
+        publisher.publish_all([("sim/clock", b"not a time"), ("sim/clock", b"9000")])
+        publisher.publish_all([(TOPIC, scale_payload(3))])
+        got = await receive(source, 4)  # the ticks are consumed, never queued
+        assert [(seq_of(m), m.received_ms) for m in got] == [
+            (0, 1_000), (1, 5_000), (2, 5_000), (3, 9_000)
+        ]  # fmt: skip
+        assert source.get_nowait() is None

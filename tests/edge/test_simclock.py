@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge.settings import EdgeSettings
-from edge.simclock import simulated_clock
+from edge.simclock import TickClock, simulated_clock
 
 KEY = "k" * 32
 
@@ -42,3 +42,23 @@ def test_settings_take_all_three_or_none() -> None:
     ):
         with pytest.raises(ValidationError, match="go together"):
             _settings(**partial)
+
+
+def test_a_lockstep_clock_is_its_last_tick() -> None:
+    ticks = TickClock("sim/clock", origin_ms=42)
+    assert ticks.now_ms() == 42
+    ticks.tick(b"1767225600000")
+    assert ticks.now_ms() == 1_767_225_600_000
+    ticks.tick(b"\xff")  # not a time: logged, the clock stays
+    assert ticks.now_ms() == 1_767_225_600_000
+
+
+def test_a_lockstep_clock_needs_its_origin_and_no_wall_origin() -> None:
+    ok = _settings(sim_clock_topic="sim/clock", sim_clock_origin_ms=5)
+    assert (ok.sim_clock_topic, ok.sim_clock_origin_ms) == ("sim/clock", 5)
+    for wrong in (
+        {"sim_clock_topic": "sim/clock"},
+        {"sim_clock_topic": "sim/clock", "sim_clock_origin_ms": 5, "sim_clock_wall_origin_ms": 7},
+    ):
+        with pytest.raises(ValidationError, match="lockstep"):
+            _settings(**wrong)

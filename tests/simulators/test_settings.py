@@ -69,11 +69,20 @@ def test_environment_with_sim_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
         ["--speed", "-1"],
         ["--days", "0"],
         ["--qos", "3"],
+        ["--clock-topic", "sim/clock"],  # a lockstep clock runs at speed 0
+        ["--clock-topic", "sim/clock", "--speed", "0", "--clock-wall-origin-ms", "5"],
+        ["--clock-topic", "sim/clock", "--speed", "0", "--clock-step-s", "0"],
     ],
 )
 def test_invalid_values_fail_at_start(args: list[str]) -> None:
     with pytest.raises((ValidationError, SystemExit)):
         SimulatorSettings(_cli_parse_args=["--registry", "r.toml", *args])
+
+
+def test_a_lockstep_clock_from_the_command_line() -> None:
+    args = ["--registry", "r.toml", "--speed", "0", "--clock-topic", "sim/clock"]
+    settings = SimulatorSettings(_cli_parse_args=[*args, "--clock-step-s", "300"])
+    assert (settings.clock_topic, settings.clock_step_s) == ("sim/clock", 300.0)
 
 
 def test_registry_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,9 +1,12 @@
 """One conformance suite for every store backend: same readings in, same KPIs out.
 
 Each backend gets two simulated canteen days (the simulator's own plans) with dirty delivery: a
-resent batch, a reading twice in one batch, a double swipe in one millisecond and a reboot that
-reuses device times and sequence numbers. Its reports, alerts, duplicate counts and stats must
-equal those of the embedded SQLite store fed the same readings shuffled in one batch. Backends:
+resent batch, a reading twice in one batch, a double swipe in one millisecond, a reboot that
+reuses device times and sequence numbers, and wrong device clocks (at 1970, hours ahead, hours
+behind: central attributes those readings by their edge receive time, so a store must find them
+by it, as the SQLite store does with its received_ms range). Its reports, alerts, duplicate
+counts and stats must equal those of the embedded SQLite store fed the same readings shuffled in
+one batch, and its KPIs those of the same readings with their clocks put right. Backends:
 `sqlite` always; `influxdb` when a live InfluxDB 2 is configured (CANTEEN_TEST_INFLUXDB_*),
 skipped with the reason otherwise.
 """
@@ -41,13 +44,13 @@ def person(site: str, card: str) -> str:
     return hashlib.blake2b(f"{site}:{card}".encode(), digest_size=16).hexdigest()
 
 
-def simulated(site: str) -> list[ReadingRecord]:
+def simulated(site: str, meter_interval_s: int = 900) -> list[ReadingRecord]:
     """Two days of one canteen as the edge would upload them (boot per device and day)."""
     sim = SimSite(id=site, timezone="Asia/Shanghai", registered_staff=120)
     out: list[ReadingRecord] = []
     seqs: dict[str, int] = {}
     for day, plan in enumerate(plan_site_days(sim, seed=3, start_date=START, days=DAYS,
-                                              meter_interval_s=900)):  # fmt: skip
+                                              meter_interval_s=meter_interval_s)):  # fmt: skip
         for event in plan.events:
             seq = seqs.get(event.device, 0)
             seqs[event.device] = seq + 1
@@ -66,6 +69,7 @@ def simulated(site: str) -> list[ReadingRecord]:
                 out.append(MeterRecord(**common, quantity=event.quantity, total=total,
                                        power_kw=event.power_kw))  # fmt: skip
     cards = [r for r in out if isinstance(r, CardRecord)]
+    skew_clocks(out)
     first = cards[0]
     # a double swipe: same person, same millisecond, next seq
     out.append(first.model_copy(update={"seq": 10**6 + first.seq}))
@@ -73,6 +77,45 @@ def simulated(site: str) -> list[ReadingRecord]:
     out += [c.model_copy(update={"boot": "reboot", "person": person(site, f"x{c.seq}")})
             for c in cards[:5]]  # fmt: skip
     return out
+
+
+# Wrong device clocks (DOMAIN.md Q3), by the position of the reading among those of its kind:
+# device time -> the time its clock showed (the edge's receive time stays right).
+HOUR_MS = 3_600_000
+WRONG_CLOCKS: dict[type[ReadingRecord], dict[int, Any]] = {
+    CardRecord: {
+        40: lambda t: 86_400_000 + t % 1000,  # at 1970 after a battery change
+        90: lambda t: t + 5 * HOUR_MS,  # hours ahead: an evening swipe shows the next day
+        -3: lambda t: t + 9 * HOUR_MS,  # the last swipes of the period: beyond its end
+        -2: lambda t: t - 3 * HOUR_MS,  # hours behind
+    },
+    ScaleRecord: {55: lambda t: 12_345, -5: lambda t: t + 11 * HOUR_MS},
+    MeterRecord: {30: lambda t: 777},
+}
+
+
+def skew_clocks(readings: list[ReadingRecord]) -> int:
+    """Put the WRONG_CLOCKS in place; how many readings now have a wrong clock."""
+    count = 0
+    for kind, wrong in WRONG_CLOCKS.items():
+        positions = [n for n, r in enumerate(readings) if type(r) is kind]
+        for index, clock in wrong.items():
+            n = positions[index]
+            readings[n] = readings[n].model_copy(
+                update={"device_time_ms": clock(readings[n].device_time_ms)}
+            )
+            count += 1
+    return count
+
+
+def with_right_clocks(readings: Sequence[ReadingRecord]) -> list[ReadingRecord]:
+    """The readings as central attributes them: a wrong clock replaced by the receive time."""
+    return [
+        r.model_copy(update={"device_time_ms": r.received_ms})
+        if abs(r.device_time_ms - r.received_ms) > HOUR_MS
+        else r
+        for r in readings
+    ]
 
 
 def registry_site(site: str) -> CentralSite:
@@ -191,3 +234,28 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
             )
         want = await kpis(reference, site)
     assert_same(got, want)
+
+    # Held to the answer, not only to SQLite: the KPIs equal those of the same readings with
+    # their clocks put right, and every wrong clock is counted as corrected.
+    wrong = sum(len(w) for w in WRONG_CLOCKS.values())
+    assert len(readings) - sum(r in readings for r in with_right_clocks(readings)) == wrong
+    async with SqliteStore(tmp_path / "right-clocks.sqlite3") as right:
+        await right.write_batch(
+            BatchToStore(
+                site=site_id,
+                edge=f"edge-{site_id}",
+                batch_id="b0",
+                received_ms=1,
+                readings=with_right_clocks(readings),
+                timezone=TZ,
+            )
+        )
+        fixed = await kpis(right, site)
+    for granularity in ("services", "days"):
+        report_got, report_fixed = got[granularity], fixed[granularity]
+        assert len(report_got["rows"]) == len(report_fixed["rows"])
+        for row_got, row_fixed in zip(report_got["rows"], report_fixed["rows"], strict=True):
+            assert_same(row_got["kpis"], row_fixed["kpis"], f"{granularity} {row_got['label']}")
+        assert_same(report_got["total"]["kpis"], report_fixed["total"]["kpis"], granularity)
+        assert report_got["total"]["quality"]["clock_corrected"] == wrong
+        assert report_fixed["total"]["quality"]["clock_corrected"] == 0

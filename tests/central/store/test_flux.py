@@ -25,7 +25,7 @@ from central.store.flux import (
     string,
 )
 from central.store.influx import duplicates_from_rows, presence_from_rows, readings_from_rows
-from central.store.influx_schema import occupancy
+from central.store.influx_schema import NS_PER_MS, RECEIVED_INDEX_SKEW_MS, occupancy
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,9 +44,27 @@ def test_strings_are_escaped_for_flux() -> None:
 
 
 def test_readings_query_ranges_in_nanoseconds_with_lookaround() -> None:
-    plain = readings_query("canteen", "s1", 1_000, 2_000)
-    assert "range(start: time(v: 1000000000), stop: time(v: 2000000000))" in plain
-    assert plain.count("yield(") == 1
+    hour_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
+    start_ms, end_ms = 5 * 3_600_000, 6 * 3_600_000
+    plain = readings_query("canteen", "s1", start_ms, end_ms)
+    start_ns, end_ns = start_ms * NS_PER_MS, end_ms * NS_PER_MS
+    assert plain.count("yield(") == 2
+    # device times: the range widened by the skew below which readings have no receive-time
+    # copy, kept when the device time or the receive time is in the range
+    assert (
+        f"range(start: time(v: {start_ns - hour_ns}), stop: time(v: {end_ns + hour_ns}))" in plain
+    )
+    assert (
+        f"filter(fn: (r) => (r.time_ns >= {start_ns} and r.time_ns < {end_ns})"
+        f" or (r.received_ms >= {start_ms} and r.received_ms < {end_ms}))" in plain
+    )
+    # receive-time copies: received in the range, device time beyond the widened range
+    received = plain[plain.index('yield(name: "range")') :]
+    assert f"range(start: time(v: {start_ns}), stop: time(v: {end_ns}))" in received
+    assert 'r._measurement == "reading_by_received"' in received
+    assert "time_ns: r.device_time_ns" in received
+    assert f"r.time_ns < {start_ns - hour_ns} or r.time_ns >= {end_ns + hour_ns}" in received
+    assert 'yield(name: "received")' in received
     around = readings_query("canteen", "s1", 10_000, 20_000, lookaround_ms=5_000)
     assert 'yield(name: "before")' in around
     assert "range(start: time(v: 5000000000), stop: time(v: 10000000000))" in around
@@ -54,9 +72,10 @@ def test_readings_query_ranges_in_nanoseconds_with_lookaround() -> None:
     assert "range(start: time(v: 20000000000), stop: time(v: 25000000000))" in around
     assert 'last(column: "_time")' in around
     assert 'first(column: "_time")' in around
-    # a lookaround reaching before 1970 starts at 1970
+    # a lookaround or a widened range reaching before 1970 starts at 1970
     early = readings_query("canteen", "s1", 1_000, 2_000, lookaround_ms=5_000)
     assert "range(start: time(v: 0), stop: time(v: 1000000000))" in early
+    assert f"range(start: time(v: 0), stop: time(v: {2_000_000_000 + hour_ns}))" in early
 
 
 def test_identity_lookup_splits_far_apart_times() -> None:
@@ -90,9 +109,12 @@ def test_recorded_readings_answer_becomes_the_kpi_arrays() -> None:
     np.testing.assert_array_equal(readings.scale.mass_g, [61.5, 20.0, 1200.0])
     np.testing.assert_array_equal(readings.scale.device, ["plate-1", "plate-1", "bin-1"])
     np.testing.assert_array_equal(readings.scale.received_ms[:1], [1767225600040])
-    # the double swipe: one millisecond, two readings
-    np.testing.assert_array_equal(readings.card.time_ms, [1767225605000, 1767225605000])
-    np.testing.assert_array_equal(readings.card.person, ["cd" * 8, "cd" * 8])
+    # the double swipe: one millisecond, two readings; and a card at 1970 found by its
+    # receive time (result "received"), with its device time
+    np.testing.assert_array_equal(readings.card.time_ms, [1767225605000, 1767225605000, 3000])
+    np.testing.assert_array_equal(readings.card.person, ["cd" * 8, "cd" * 8, "ef" * 8])
+    np.testing.assert_array_equal(readings.card.device, ["card-1", "card-1", "card-2"])
+    np.testing.assert_array_equal(readings.card.received_ms[2:], [1767225606000])
     # meter-elec has readings in the range: its neighbours before and after are kept;
     # meter-gas has none and is not named: its "before" row is left out
     order = np.argsort(readings.meter.time_ms)

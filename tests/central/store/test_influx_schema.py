@@ -9,12 +9,15 @@ from central.store.base import RejectedRow
 from central.store.influx_schema import (
     MAX_DEVICE_TIME_MS,
     NS_PER_MS,
+    RECEIVED_INDEX_SKEW_MS,
     SLOTS_PER_MS,
     duplicate_point,
     local_date_of,
+    needs_received_copy,
     occupancy,
     place,
     reading_point,
+    received_point,
     rejected_point,
     representable,
     status_points,
@@ -152,3 +155,19 @@ def test_a_raw_bin_reading_has_gross_and_stable_fields_and_no_mass() -> None:
         "reading,device=bin-prep,kind=scale,site=s1,stream=prep "
         'boot="b1",gross_g=-5,received_ms=1767225600003i,seq=2i,stable=true 1767225600000000002'
     )
+
+
+def test_readings_far_from_their_receive_time_get_a_receive_time_copy() -> None:
+    at_1970 = card(41, t_ms=12)  # received at T0 + 5
+    assert needs_received_copy(at_1970)
+    assert received_point("s1", at_1970, 41).to_line_protocol() == (
+        'reading_by_received,device=card-1,kind=card,site=s1 boot="b1",device_time_ns=12000041i,'
+        f'person="abababababababab",received_ms={T0 + 5}i,seq=41i {(T0 + 5) * NS_PER_MS + 41}'
+    )
+    # an hour either way is the limit: closer readings are found by their device time
+    assert not needs_received_copy(card(1, t_ms=T0 + 5 - RECEIVED_INDEX_SKEW_MS))
+    assert needs_received_copy(card(1, t_ms=T0 + 4 - RECEIVED_INDEX_SKEW_MS))
+    assert not needs_received_copy(card(1, t_ms=T0 + 5 + RECEIVED_INDEX_SKEW_MS))
+    assert needs_received_copy(card(1, t_ms=T0 + 6 + RECEIVED_INDEX_SKEW_MS))
+    with pytest.raises(ValueError, match="slot"):
+        received_point("s1", at_1970, -1)

@@ -14,15 +14,17 @@ from datetime import date
 
 import pytest
 
+from central.derived import DerivedSeries, MeterInterval, ServiceMeals, StreamWaste
+from central.kpi.periods import DateRange
 from central.store import StoreUnavailable
-from central.store.base import RejectedRow
-from central.store.influx import InfluxStore
+from central.store.base import BatchToStore, RejectedRow, WriteOutcome
+from central.store.influx import InfluxStore, batch_points
 from central.store.influx_schema import (
     NS_PER_MS,
     duplicate_point,
+    needs_received_copy,
     place,
     reading_point,
-    rejected_point,
     status_points,
 )
 from contract import (
@@ -54,6 +56,8 @@ RECORDS = [
                 power_kw=3.25),
     MeterRecord(device="meter-gas", boot="b1", seq=3, device_time_ms=0, received_ms=T0,
                 quantity=Quantity.GAS, total=0.0),  # a device clock at 1970
+    CardRecord(device="card-2", boot="b1", seq=5, device_time_ms=T0 + 5 * 3_600_000,
+               received_ms=T0 + 50, person="ef" * 8),  # a device clock 5 hours ahead
 ]  # fmt: skip
 
 FIELDS = {  # numeric and string fields of each kind, as docs/influxdb.md lists them
@@ -76,25 +80,34 @@ def exported(vm: VictoriaMetrics, match: str) -> Counter[Sample]:
     return samples
 
 
-def expected_reading_samples(site: str) -> Counter[Sample]:
+def expected_reading_samples(site: str, measurement: str = "reading") -> Counter[Sample]:
+    """The samples of `reading` points (at device time), or of `reading_by_received` copies (at
+    receive time, with device_time_ns) of the readings far from their receive time."""
     samples: Counter[Sample] = Counter()
     placement = place(RECORDS, {})
     for record, slot in placement.new:
+        if measurement == "reading_by_received" and not needs_received_copy(record):
+            continue
         tags = {"site": site, "device": record.device, "kind": record.kind}
         if isinstance(record, ScaleRecord):
             tags["stream"] = record.stream.value
         if isinstance(record, MeterRecord):
             tags["quantity"] = record.quantity.value
         numeric, strings = FIELDS[record.kind]
-        ts_ms = (record.device_time_ms * NS_PER_MS + slot) // NS_PER_MS
+        device_ns = record.device_time_ms * NS_PER_MS + slot
+        ts_ms = device_ns // NS_PER_MS
+        key = tuple(sorted(tags.items()))
+        if measurement == "reading_by_received":
+            ts_ms = record.received_ms
+            samples[f"{measurement}_device_time_ns", key, ts_ms, float(device_ns)] += 1
         for field in numeric:
             value = getattr(record, field)
             if value is not None:
-                samples[f"reading_{field}", tuple(sorted(tags.items())), ts_ms, float(value)] += 1
+                samples[f"{measurement}_{field}", key, ts_ms, float(value)] += 1
         for field in strings:
             if getattr(record, field) is not None:
                 # VictoriaMetrics keeps a string field as the value 0
-                samples[f"reading_{field}", tuple(sorted(tags.items())), ts_ms, 0.0] += 1
+                samples[f"{measurement}_{field}", key, ts_ms, 0.0] += 1
     return samples
 
 
@@ -102,17 +115,24 @@ async def test_every_point_is_read_back_with_its_tags_fields_and_time(
     victoria_metrics: VictoriaMetrics,
 ) -> None:
     store = InfluxStore(url=victoria_metrics.url, org="canteen", bucket="canteen", token="t")
-    placement = place(RECORDS, {})
-    assert len(placement.new) == len(RECORDS)
-    assert not placement.duplicates
-    points = [reading_point("s1", r, slot) for r, slot in placement.new]
-    points.append(duplicate_point("s1", "card-1", date(2026, 1, 1), 3, now_ns=5 * NS_PER_MS))
     row = RejectedRow(index=4, reason="seq: bad", raw_json='{"seq":-1}')
-    points.append(rejected_point("s1", "edge-s1", "batch-9", row, received_ms=T0 + 100))
+    batch = BatchToStore(site="s1", edge="edge-s1", batch_id="batch-9", received_ms=T0 + 100,
+                         readings=RECORDS, rejected=[row])  # fmt: skip
+    # the points write_batch sends for this batch on an empty store
+    points, outcome = batch_points(batch, {}, now_ns=0)
+    assert outcome == WriteOutcome(accepted=len(RECORDS), duplicates=0)
+    points.append(duplicate_point("s1", "card-1", date(2026, 1, 1), 3, now_ns=5 * NS_PER_MS))
     async with store:
         await store.write_points(points)
 
-    assert exported(victoria_metrics, '{__name__=~"reading_.*"}') == expected_reading_samples("s1")
+    readings = exported(victoria_metrics, '{__name__=~"reading_.*"}')
+    copies = expected_reading_samples("s1", "reading_by_received")
+    # the 1970 meter and the card 5 hours ahead, and only those, have a receive-time copy
+    assert {tags for _, tags, _, _ in copies} == {
+        (("device", "card-2"), ("kind", "card"), ("site", "s1")),
+        (("device", "meter-gas"), ("kind", "meter"), ("quantity", "gas"), ("site", "s1")),
+    }
+    assert readings == expected_reading_samples("s1") + copies
     day_ms = (date(2026, 1, 1) - date(1970, 1, 1)).days * 86_400_000
     assert exported(victoria_metrics, '{__name__=~"duplicate_.*"}') == Counter(
         {("duplicate_count", (("device", "card-1"), ("site", "s1")), day_ms + 5, 3.0): 1}
@@ -161,3 +181,49 @@ async def test_device_status_points_are_read_back_with_their_tags_and_times(
             ("device_status_edge", tags, T0 + 60_000, 0.0): 1,
         }
     )
+
+
+async def test_derived_series_are_read_back_with_their_tags_fields_and_time(
+    victoria_metrics: VictoriaMetrics,
+) -> None:
+    lunch_ms, day_ms = T0 + 4 * 3_600_000, T0 - 8 * 3_600_000
+    series = DerivedSeries(
+        site="s1",
+        span=DateRange(date(2026, 1, 1), date(2026, 1, 1)),
+        meals=(ServiceMeals("lunch", lunch_ms, diners=212, trays=198, clean_plates=150),),
+        waste=(StreamWaste("plate", day_ms, 10_250.5), StreamWaste("prep", day_ms, 0.0)),
+        intervals=(
+            MeterInterval("meter-elec", "electricity", T0, T0 + 60_000, 0.75, 0.0),
+            MeterInterval("meter-elec", "electricity", T0 + 60_000, T0 + 960_000, 9.5, 9.5),
+        ),
+    )
+    async with InfluxStore(
+        url=victoria_metrics.url, org="canteen", bucket="canteen", token="t"
+    ) as store:
+        await store.write_derived(series)
+
+    meals = (("service", "lunch"), ("site", "s1"))
+    assert exported(victoria_metrics, '{__name__=~"meals_.*"}') == Counter(
+        {
+            ("meals_diners", meals, lunch_ms, 212.0): 1,
+            ("meals_trays", meals, lunch_ms, 198.0): 1,
+            ("meals_clean_plates", meals, lunch_ms, 150.0): 1,
+        }
+    )
+    assert exported(victoria_metrics, '{__name__=~"waste_.*"}') == Counter(
+        {
+            ("waste_mass_g", (("site", "s1"), ("stream", "plate")), day_ms, 10_250.5): 1,
+            ("waste_mass_g", (("site", "s1"), ("stream", "prep")), day_ms, 0.0): 1,
+        }
+    )
+    meter = (("device", "meter-elec"), ("quantity", "electricity"), ("site", "s1"))
+    expected: Counter[Sample] = Counter()
+    for interval in series.intervals:
+        for field, value in (
+            ("used", interval.used),
+            ("estimated_used", interval.estimated),
+            ("estimated", 1.0 if interval.estimated > 0 else 0.0),  # a boolean field
+            ("start_ms", float(interval.start_ms)),
+        ):
+            expected[f"consumption_{field}", meter, interval.end_ms, value] += 1
+    assert exported(victoria_metrics, '{__name__=~"consumption_.*"}') == expected

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 import pytest
 
+from central.kpi.clocks import ClockRule
 from central.store import BatchToStore, DevicePresence, RejectedRow, StoreUnavailable
 from central.store.sqlite import STATUS_HISTORY_PER_DEVICE, SqliteStore
 from contract import (
@@ -115,15 +116,22 @@ async def test_duplicates_are_counted_per_device_and_local_date(tmp_path: Path) 
     shanghai = ZoneInfo("Asia/Shanghai")
     # 1970-01-01 00:00:01 UTC is 08:00:01 local; 16:00 UTC is already the 2nd in Shanghai
     late = MeterRecord(device="m1", boot="b3", seq=0, device_time_ms=16 * 3_600_000,
-                       received_ms=1, quantity=Quantity.GAS, total=44.0)  # fmt: skip
+                       received_ms=16 * 3_600_000 + 40, quantity=Quantity.GAS,
+                       total=44.0)  # fmt: skip
+    # a clock at 1970 (received 2026-01-01 10:00 local): its copy counts on the receive date
+    wrong = late.model_copy(
+        update={"seq": 1, "device_time_ms": 5, "received_ms": 1_767_232_800_000}
+    )
     async with SqliteStore(tmp_path / "c.sqlite3") as store:
-        await store.write_batch(to_store([*records(), late]))
+        await store.write_batch(to_store([*records(), late, wrong]))
         again = BatchToStore(
             site="s1", edge="edge-s1", batch_id="again", received_ms=9,
-            readings=[*records(), late, late], timezone=shanghai,
+            readings=[*records(), late, late, wrong], timezone=shanghai,
         )  # fmt: skip
         outcome = await store.write_batch(again)
-        assert (outcome.accepted, outcome.duplicates) == (0, 6)
+        assert (outcome.accepted, outcome.duplicates) == (0, 7)
+        received_day = await store.load_duplicates("s1", date(2026, 1, 1), date(2026, 1, 1))
+        assert received_day.local_date.tolist() == ["2026-01-01"]
         counts = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 2))
         first_only = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 1))
         other_site = await store.load_duplicates("s2", date(1970, 1, 1), date(1970, 1, 2))
@@ -306,3 +314,45 @@ async def test_a_database_of_an_older_central_gets_the_raw_columns(tmp_path: Pat
         columns = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
     conn.close()
     assert {"gross_g", "stable"} <= columns
+
+
+async def test_the_raw_bin_reference_is_the_last_by_attributed_time(tmp_path: Path) -> None:
+    """A stable reading with a wrong clock is placed at its receive time (central.kpi.clocks):
+    one whose device time is just before the range but was received hours earlier is not the
+    reference, the later trusted one is; one received just before the range is loaded too."""
+    hour = 3_600_000
+    start = 100 * hour
+
+    def at(seq: int, device_ms: int, received_ms: int, gross_g: float) -> ScaleRecord:
+        return ScaleRecord(device="bin", boot="b1", seq=seq, device_time_ms=device_ms,
+                           received_ms=received_ms, stream=Stream.PREP, gross_g=gross_g,
+                           stable=True)  # fmt: skip
+
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        await store.write_batch(
+            to_store(
+                [
+                    at(0, start - 9 * hour, start - 9 * hour, 3305.0),  # trusted, older
+                    at(1, start - 1_000, start - 9 * hour + 5, 3400.0),  # 9 h ahead: at -9 h
+                    at(2, start - 3 * hour, start - 3 * hour, 5.0),  # trusted: the reference
+                    at(3, start + hour, start + hour, 1995.0),  # in the range
+                ]
+            )
+        )
+        loaded = await store.load_readings(
+            "s1", start, start + 24 * hour, raw_scale_lookback_ms=48 * hour
+        )
+        assert sorted(loaded.scale.gross_g.tolist()) == [5.0, 1995.0]
+        await store.write_batch(to_store([at(4, 7, start - hour, 42.0)], "b2"))  # 1970 clock
+        loaded = await store.load_readings(
+            "s1", start, start + 24 * hour, raw_scale_lookback_ms=48 * hour
+        )
+        assert sorted(loaded.scale.gross_g.tolist()) == [5.0, 42.0, 1995.0]
+        off = await store.load_readings(
+            "s1",
+            start,
+            start + 24 * hour,
+            raw_scale_lookback_ms=48 * hour,
+            raw_clock=ClockRule(enabled=False),  # every device time trusted
+        )
+        assert sorted(off.scale.gross_g.tolist()) == [1995.0, 3400.0]

@@ -1,0 +1,95 @@
+"""What one upload batch costs the `influxdb` store in requests to InfluxDB, counted at a real
+HTTP server on loopback that records every request (it answers queries with an empty result and
+writes with 204, as InfluxDB does for an empty bucket). Documented in docs/scaling.md."""
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from pydantic import SecretStr
+
+from central.app import create_app
+from central.settings import CentralSettings
+from tests.central.conftest import KEY_S1, EdgeAuth, batch, card, in_process, meter, utc_ms
+
+
+@dataclass
+class Recorded:
+    url: str
+    requests: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def kinds(self) -> list[str]:
+        return [path.rsplit("/", 1)[-1] for path, _ in self.requests]
+
+
+@pytest.fixture
+def recording_influx() -> Iterator[Recorded]:
+    recorded = Recorded("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = urlsplit(self.path).path
+            recorded.requests.append((path, body))
+            if path == "/api/v2/write":
+                self.send_response(204)
+                self.end_headers()
+                return
+            answer = b"\r\n"  # an annotated-CSV answer without tables
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv; charset=utf-8")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    recorded.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield recorded
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("derived", [True, False])
+async def test_requests_per_batch(
+    settings: CentralSettings, recording_influx: Recorded, derived: bool
+) -> None:
+    influx = settings.model_copy(
+        update={
+            "store": "influxdb",
+            "influx_url": recording_influx.url,
+            "influx_org": "canteen",
+            "influx_token": SecretStr("t"),
+            "influx_derived_series": derived,
+        }
+    )
+    t = utc_ms(2026, 1, 1, 4)
+    readings = [card(n, t + n * 1000, n) for n in range(20)]
+    readings += [meter(n, t + n * 60_000, "electricity", 10.0 + n, "elec-1") for n in range(5)]
+    readings.append({**card(99, 5_000, 99), "received_ms": t})  # a clock at 1970, received now
+    async with in_process(create_app(influx)) as client:
+        answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
+    assert answer.status_code == 200
+    # the identity lookup (duplicates) and the write; with derived series one more query (the
+    # touched dates' readings) and one more write
+    expected = ["query", "write", "query", "write"] if derived else ["query", "write"]
+    assert recording_influx.kinds() == expected
+    lookup = recording_influx.requests[0][1].decode()
+    assert lookup.count("yield(") == 2  # one range per cluster of device times
+    writes = [body for path, body in recording_influx.requests if path.endswith("write")]
+    # 26 readings + the receive-time copy of the 1970 card
+    assert writes[0].count(b"\n") + 1 == 27
+    if derived:
+        derived_query = recording_influx.requests[2][1].decode()
+        assert derived_query.count("yield(") == 4  # range, received, before, after
+        assert b"meals,service=" in writes[1]
