@@ -13,7 +13,7 @@ from datetime import date
 
 from central.kpi.daytable import DayTable
 from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
-from central.kpi.totals import NAN, Totals, combine, site_totals
+from central.kpi.totals import NAN, Totals, combine, site_totals, site_totals_many
 from central.kpi.values import (
     CATALOGUE,
     DeviceFigures,
@@ -110,6 +110,27 @@ def _row_totals(
     )
 
 
+def _rows_totals(
+    table: DayTable,
+    rows: Sequence[Bucket],
+    service: int | None,
+    baseline: Totals | None,
+    now_ms: int,
+) -> list[Totals]:
+    """`_row_totals` of every bucket of `rows` at once (site_totals_many: same values)."""
+    bounds, quotas = [], []
+    for bucket in rows:
+        lo = (bucket.dates.first - table.span.first).days
+        hi = lo + bucket.dates.days
+        quota, reason = quota_for(table.site.kpi, bucket.dates)
+        share = elapsed_share(table, lo, hi, now_ms)
+        if not math.isnan(quota) and share == 0.0:
+            quota, reason = NAN, "the period has not started"
+        bounds.append((lo, hi))
+        quotas.append((quota * share, reason))
+    return site_totals_many(table, bounds, service, quotas=quotas, baseline=baseline)
+
+
 def _row(
     label: str,
     bucket: Bucket,
@@ -151,17 +172,28 @@ def build_report(
         raise ValueError("a report needs at least one site")
     sites = tuple(t.site.id for t in tables)
     rows: list[Row] = []
-    for bucket in buckets(span, granularity):
-        if granularity is Granularity.SERVICE:
-            names = tables[0].services if len(tables) == 1 else _common_services(tables)
+    row_buckets = buckets(span, granularity)
+    if granularity is Granularity.SERVICE:
+        names = tables[0].services if len(tables) == 1 else _common_services(tables)
+        per_service = {
+            name: [
+                _rows_totals(
+                    t, row_buckets, t.services.index(name), baselines.get(t.site.id), now_ms
+                )
+                for t in tables
+            ]
+            for name in names
+        }
+        for i, bucket in enumerate(row_buckets):
             for name in names:
-                parts = [
-                    _row_totals(t, bucket, t.services.index(name), baselines.get(t.site.id), now_ms)
-                    for t in tables
-                ]
+                parts = [per_table[i] for per_table in per_service[name]]
                 rows.append(_row(bucket.label, bucket, name, combine(parts), sites))
-        else:
-            parts = [_row_totals(t, bucket, None, baselines.get(t.site.id), now_ms) for t in tables]
+    else:
+        per_table = [
+            _rows_totals(t, row_buckets, None, baselines.get(t.site.id), now_ms) for t in tables
+        ]
+        for i, bucket in enumerate(row_buckets):
+            parts = [totals[i] for totals in per_table]
             rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
     total = combine([_row_totals(t, whole, None, baselines.get(t.site.id), now_ms) for t in tables])

@@ -10,11 +10,13 @@ missing price, quota, floor area or baseline makes the region's value unavailabl
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from central.kpi.counters import EVENT_KINDS
 from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
+from central.kpi.quantiles import skew_figures
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import Int64Array, int_array
 from contract import Quantity, Stream
@@ -22,6 +24,21 @@ from contract import Quantity, Stream
 NAN = math.nan
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SkewFigures:
+    """Median and 95th percentile of |skew| of a row's samples (Q3), None without a sample."""
+
+    median_ms: float | None
+    p95_abs_ms: float | None
+
+
+NO_SKEW = SkewFigures(None, None)
+
+
+def _skew(figures: tuple[float, float] | None) -> SkewFigures:
+    return NO_SKEW if figures is None else SkewFigures(*figures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +54,7 @@ class DeviceTotals:
     clock_corrected: int = 0  # readings attributed by receive time (wrong device clock)
     events: Mapping[str, int] | None = None  # meters: counter events (Q2)
     raw_events: Mapping[str, int] | None = None  # raw kitchen bins: rawbins.RAW_EVENT_KINDS
+    skew: SkewFigures | None = None  # of skew_ms, when computed with the row (site_totals_many)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,7 @@ class Totals:
     raw_bin_events: Mapping[str, int] = field(default_factory=dict, hash=False)
     repeat_swipes: int = 0  # card readings beyond one per diner and service (double swipes)
     is_service_row: bool = False
+    skew: SkewFigures | None = None  # of skew_of(self), when computed with the row
 
     @property
     def f4_waste_g(self) -> float:
@@ -229,6 +248,247 @@ def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slic
     )
 
 
+def site_totals_many(
+    table: DayTable,
+    bounds: Sequence[tuple[int, int]],
+    service: int | None = None,
+    *,
+    quotas: Sequence[tuple[float, str | None]] | None = None,
+    baseline: "Totals | None" = None,
+) -> list[Totals]:
+    """`site_totals` of each (day_lo, day_hi) of `bounds` (with its (quota_kgce, quota_reason)
+    of `quotas`), computed together: every per-date quantity of the table is stacked once into
+    a (quantities, dates) matrix and reduced over the date axis for all rows at once, and the
+    clock-skew figures of each row and device are computed here (central.kpi.quantiles).
+
+    Values equal `site_totals` row by row, bit for bit: a one-date row takes 0 + the date's value
+    (what a one-element numpy sum gives); a longer row sums a contiguous slice of each matrix row
+    (numpy's pairwise summation, as for the 1-D slice). Service rows longer than one date (not
+    produced by reports) go through `site_totals`.
+    """
+    if quotas is None:
+        quotas = [(NAN, None)] * len(bounds)
+    if len(quotas) != len(bounds):
+        raise ValueError(f"{len(quotas)} quotas for {len(bounds)} rows")
+    if not bounds:
+        return []
+    single = all(hi - lo == 1 for lo, hi in bounds)
+    if service is not None and not single:
+        return [
+            site_totals(table, lo, hi, service, quota_kgce=q, quota_reason=r, baseline=baseline)
+            for (lo, hi), (q, r) in zip(bounds, quotas, strict=True)
+        ]
+    los = np.array([lo for lo, _ in bounds], dtype=np.intp)
+    his = np.array([hi for _, hi in bounds], dtype=np.intp)
+
+    def reduce(rows: list[np.ndarray], dtype: type) -> list[list[Any]]:
+        """Per matrix row, the sums of every bucket (as Python numbers)."""
+        if not rows:
+            return []
+        matrix: np.ndarray = np.stack(rows).astype(dtype, casting="same_kind", copy=False)
+        if single:
+            sums = matrix[:, los] + dtype(0)
+        else:
+            sums = np.stack([matrix[:, lo:hi].sum(axis=1) for lo, hi in bounds], axis=1)
+        out: list[list[Any]] = sums.tolist()
+        return out
+
+    site, config = table.site, table.site.kpi
+    factors = config.factor_set
+    n_services = 1 if service is not None else len(table.services)
+    present = [q for q in QUANTITIES if table.energy[q].present]
+
+    # float quantities: waste per stream, then used / estimated (/ off hours) per metered quantity
+    float_rows: list[np.ndarray] = []
+    if service is None:
+        float_rows += [table.day_waste_g[s] for s in STREAMS]
+        for q in present:
+            part = table.energy[q]
+            float_rows += [part.day_used, part.day_estimated, part.off_hours_used]
+    else:
+        float_rows += [table.service_waste_g[s][:, service] for s in SERVICE_STREAMS]
+        for q in present:
+            part = table.energy[q]
+            float_rows += [part.service_used[:, service], part.service_estimated[:, service]]
+    floats = iter(reduce(float_rows, np.float64))
+    if service is None:
+        waste_rows = {s: next(floats) for s in STREAMS}
+    else:
+        service_waste = {s: next(floats) for s in SERVICE_STREAMS}
+        nan_row = [NAN] * len(bounds)
+        waste_rows = {s: service_waste.get(s, nan_row) for s in STREAMS}
+    per_quantity = 3 if service is None else 2
+    energy_rows = {q: [next(floats) for _ in range(per_quantity)] for q in present}
+
+    # integer quantities: meals, trays, clean plates, quality counts, then per device
+    if service is None:
+        int_rows = [table.diners.sum(axis=1), table.day_trays, table.day_clean_plates]
+    else:
+        int_rows = [table.diners[:, service], table.trays[:, service]]
+        int_rows.append(table.clean_plates[:, service])
+    int_rows += [table.meter_events[k] for k in EVENT_KINDS]
+    int_rows += [table.scale_below_division, table.scale_above_max, table.repeat_swipes]
+    raw_kinds = list(table.raw_bin_events)
+    int_rows += [table.raw_bin_events[k] for k in raw_kinds]
+    for d in table.devices:
+        int_rows += [d.received, d.duplicates, d.clock_corrected]
+        if d.expected is not None:
+            int_rows.append(d.expected)
+        if d.events is not None:
+            int_rows += [d.events[k] for k in d.events]
+        if d.raw_events is not None:
+            int_rows += [d.raw_events[k] for k in d.raw_events]
+    ints = iter(reduce(int_rows, np.int64))
+    meals, trays, clean = next(ints), next(ints), next(ints)
+    events = {k: next(ints) for k in EVENT_KINDS}
+    below, above, repeats = next(ints), next(ints), next(ints)
+    raw_bins = {k: next(ints) for k in raw_kinds}
+
+    # per device: its sums, its skew samples' bounds per row and their figures
+    starts, ends = table.day_start_ms[los], table.day_end_ms[his - 1]
+    device_rows = []
+    for d in table.devices:
+        received, dups, corrected = next(ints), next(ints), next(ints)
+        expected = next(ints) if d.expected is not None else None
+        dev_events = {k: next(ints) for k in d.events} if d.events is not None else None
+        dev_raw = {k: next(ints) for k in d.raw_events} if d.raw_events is not None else None
+        lo = np.searchsorted(d.time_ms, starts, side="left")
+        hi = np.searchsorted(d.time_ms, ends, side="left")
+        figures = skew_figures(d.skew_ms, lo, hi)
+        device_rows.append(
+            (d, received, dups, corrected, expected, dev_events, dev_raw, lo.tolist(), hi.tolist(),
+             figures)
+        )  # fmt: skip
+    row_skews = _row_skews(table.devices, device_rows, len(bounds))
+
+    peak_rows = table.peak_kw if service is None else table.service_peak_kw[:, service]
+    if single:
+        peaks = peak_rows[los].tolist()
+    else:
+        peaks = [
+            float(np.nanmax(p)) if np.any(~np.isnan(p)) else NAN
+            for p in (peak_rows[lo:hi] for lo, hi in bounds)
+        ]
+    elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
+
+    def kgce_of(values: Mapping[str, float]) -> float:
+        return _nansum(
+            [values[elec] * factors.electricity_kgce_per_kwh, values[gas] * factors.gas_kgce_per_m3]
+        )
+
+    price, food_factor = config.food_price_cny_per_kg, config.food_co2e_kg_per_kg
+    floor_area = NAN if site.floor_area_m2 is None else site.floor_area_m2
+    baseline_waste = NAN if baseline is None else baseline.f4_waste_g
+    baseline_meals = NAN if baseline is None else float(baseline.meals)
+    factor_sets = frozenset({factors.id})
+    absent = [q for q in QUANTITIES if q not in energy_rows]
+    out = []
+    for i, (day_lo, day_hi) in enumerate(bounds):
+        n_days = day_hi - day_lo
+        waste = {s: float(waste_rows[s][i]) for s in STREAMS}
+        used: dict[str, float] = {}
+        estimated: dict[str, float] = {}
+        off: dict[str, float] = {}
+        for q, parts in energy_rows.items():
+            used[q] = parts[0][i]
+            estimated[q] = parts[1][i]
+            off[q] = parts[2][i] if service is None else NAN
+        for q in absent:
+            used[q] = estimated[q] = off[q] = NAN
+        used = {q: used[q] for q in QUANTITIES}  # the order of site_totals
+        estimated = {q: estimated[q] for q in QUANTITIES}
+        off = {q: off[q] for q in QUANTITIES}
+        total_waste_kg = math.fsum(waste[s] for s in STREAMS if not math.isnan(waste[s])) / 1000.0
+        devices = []
+        readings = meter_received = meter_expected = duplicates = 0
+        for d, received, dups, corrected, expected, dev_events, dev_raw, lo, hi, fig in device_rows:
+            readings += received[i]
+            duplicates += dups[i]
+            if d.kind == "meter":
+                meter_received += received[i]
+            if expected is not None:
+                meter_expected += expected[i]
+            devices.append(
+                DeviceTotals(
+                    kind=d.kind,
+                    device=d.device,
+                    received=received[i],
+                    expected=None if expected is None else expected[i],
+                    duplicates=dups[i],
+                    skew_ms=d.skew_ms[lo[i] : hi[i]],
+                    clock_corrected=corrected[i],
+                    events=None if dev_events is None else {k: v[i] for k, v in dev_events.items()},
+                    raw_events=None if dev_raw is None else {k: v[i] for k, v in dev_raw.items()},
+                    skew=_skew(fig[i]),
+                )
+            )
+        quota_kgce, quota_reason = quotas[i]
+        peak = peaks[i]
+        out.append(
+            Totals(
+                sites=1,
+                days=n_days,
+                service_slots=n_days * n_services,
+                staff_slots=float(site.registered_staff * n_days * n_services),
+                meals=meals[i],
+                trays=trays[i],
+                clean_plates=clean[i],
+                waste_g=waste,
+                used=used,
+                estimated=estimated,
+                off_hours=off,
+                kgce=kgce_of(used),
+                co2_kg=_nansum(
+                    [used[elec] * factors.grid_kgco2_per_kwh, used[gas] * factors.gas_kgco2_per_m3]
+                ),
+                kgce_estimated=kgce_of(estimated),
+                off_hours_kgce=kgce_of(off) if service is None else NAN,
+                peak_kw=NAN if math.isnan(peak) else float(peak),
+                value_cny=NAN if price is None else total_waste_kg * price,
+                food_co2e_kg=NAN if food_factor is None else total_waste_kg * food_factor,
+                floor_area_m2=floor_area,
+                staff=float(site.registered_staff),
+                quota_kgce=quota_kgce,
+                quota_reason=quota_reason,
+                baseline_waste_g=baseline_waste,
+                baseline_meals=baseline_meals,
+                factor_sets=factor_sets,
+                readings=readings,
+                meter_received=meter_received,
+                meter_expected=meter_expected,
+                duplicates=duplicates,
+                events={k: v[i] for k, v in events.items()},
+                scale_below_division=below[i],
+                scale_above_max=above[i],
+                raw_bin_events={k: v[i] for k, v in raw_bins.items()},
+                repeat_swipes=repeats[i],
+                devices=tuple(devices),
+                is_service_row=service is not None,
+                skew=row_skews[i],
+            )
+        )
+    return out
+
+
+def _row_skews(
+    devices: Sequence[DeviceQuality], device_rows: Sequence[tuple[Any, ...]], n_rows: int
+) -> list[SkewFigures]:
+    """Per row, the skew figures of every device's samples of the row together (Q3)."""
+    if len(devices) == 1:
+        return [_skew(f) for f in device_rows[0][-1]]
+    out = []
+    for i in range(n_rows):
+        parts = [d.skew_ms[r[7][i] : r[8][i]] for d, r in zip(devices, device_rows, strict=True)]
+        parts = [p for p in parts if p.size]
+        if not parts:
+            out.append(NO_SKEW)
+            continue
+        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        (figures,) = skew_figures(samples, np.array([0]), np.array([samples.size]))
+        out.append(_skew(figures))
+    return out
+
+
 def combine(parts: Sequence[Totals]) -> Totals:
     """Totals of several sites for the same row (a region)."""
     if len(parts) == 1:
@@ -281,6 +541,7 @@ def combine(parts: Sequence[Totals]) -> Totals:
         raw_bin_events={k: sum(p.raw_bin_events.get(k, 0) for p in parts) for k in RAW_EVENT_KINDS},
         repeat_swipes=sum(p.repeat_swipes for p in parts),
         devices=tuple(d for p in parts for d in p.devices),
+        skew=None,  # the sites' samples together: computed from `devices` when asked
     )
 
 

@@ -4,6 +4,7 @@ Each value comes with its unit and, when it cannot be computed, None and the rea
 below is the single list of KPI names: API fields, CSV columns and ranking keys all come from it.
 """
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from central.kpi.rawbins import AUTO_ZERO, EMPTYING, NEGATIVE_STEP, UNSTABLE
-from central.kpi.totals import Totals, skew_of
+from central.kpi.readings import Int64Array
+from central.kpi.totals import NO_SKEW, SkewFigures, Totals, skew_of
 from contract import Quantity, Stream
 
 LITRES_PER_M3 = 1000.0
@@ -127,6 +129,7 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
     out = []
     for d in t.devices:
         skew = d.skew_ms
+        figures = d.skew if d.skew is not None else _skew_figures(skew)
         out.append(
             DeviceFigures(
                 kind=d.kind,
@@ -135,14 +138,27 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
                 expected=d.expected,
                 completeness_pct=d.received / d.expected * 100.0 if d.expected else None,
                 duplicates_dropped=d.duplicates,
-                clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
-                clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+                clock_skew_median_ms=figures.median_ms,
+                clock_skew_p95_abs_ms=figures.p95_abs_ms,
                 clock_corrected=d.clock_corrected,
                 counter_events=d.events,
                 raw_bin_events=d.raw_events,
             )
         )
     return tuple(out)
+
+
+def _skew_figures(skew: Int64Array) -> SkewFigures:
+    if not skew.size:
+        return NO_SKEW
+    return SkewFigures(float(np.median(skew)), float(np.percentile(np.abs(skew), 95)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _missing(name: str, reason: str | None) -> KpiValue:
+    """A KPI without a value (immutable, so shared by every row that lacks it for `reason`)."""
+    kpi_id, unit = CATALOGUE[name]
+    return KpiValue(kpi_id, None, unit, reason)
 
 
 def _none(value: float) -> float | None:
@@ -154,10 +170,11 @@ def derive(t: Totals) -> dict[str, KpiValue]:
     out: dict[str, KpiValue] = {}
 
     def put(name: str, value: float | None, reason: str | None = None) -> None:
-        kpi_id, unit = CATALOGUE[name]
-        if value is not None and math.isnan(value):
-            value = None
-        out[name] = KpiValue(kpi_id, value, unit, None if value is not None else reason)
+        if value is None or math.isnan(value):
+            out[name] = _missing(name, reason)
+        else:
+            kpi_id, unit = CATALOGUE[name]
+            out[name] = KpiValue(kpi_id, value, unit, None)
 
     def per_meal(value: float, what: str, factor: float = 1.0) -> tuple[float | None, str | None]:
         if math.isnan(value):
@@ -261,7 +278,7 @@ def _vs_baseline(t: Totals, f4_g: float, region: str) -> tuple[float | None, str
 
 def quality(t: Totals) -> Quality:
     """Q1-Q4 of a row (and the estimated share of energy)."""
-    skew = skew_of(t)
+    skew = t.skew if t.skew is not None else _skew_figures(skew_of(t))
     received = t.readings + t.duplicates
     e, g, w = (t.estimated[q.value] for q in (Quantity.ELECTRICITY, Quantity.GAS, Quantity.WATER))
     return Quality(
@@ -286,8 +303,8 @@ def quality(t: Totals) -> Quality:
         readings_stored=t.readings,
         duplicates_dropped=t.duplicates,
         duplicate_share_pct=t.duplicates / received * 100.0 if received else None,
-        clock_skew_median_ms=float(np.median(skew)) if skew.size else None,
-        clock_skew_p95_abs_ms=float(np.percentile(np.abs(skew), 95)) if skew.size else None,
+        clock_skew_median_ms=skew.median_ms,
+        clock_skew_p95_abs_ms=skew.p95_abs_ms,
         clock_corrected=sum(d.clock_corrected for d in t.devices),
         scale_rejected_below_division=t.scale_below_division,
         scale_rejected_above_max=t.scale_above_max,
