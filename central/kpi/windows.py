@@ -5,6 +5,7 @@ to a meal service"). Offsets (grace, prep lead) are added in absolute time, afte
 local wall-clock times of the service to instants in the site's time zone.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -103,20 +104,27 @@ def complement(outer: Window, holes: Iterable[Window]) -> tuple[Window, ...]:
     return tuple(parts)
 
 
+# Windows depend only on the time zone, the services and the date, and are immutable: they are
+# kept for the dates recently asked (a site-year's dates are asked by several steps of a report).
+DAY_WINDOWS_CACHED = 16_384
+
+
 def day_windows(site: Site, local_date: date) -> DayWindows:
     """Every window of `site` on `local_date`.
 
     Off-hours also leave out the parts of the previous and next dates' energy windows that reach
     into this day (a breakfast whose preparation starts before midnight).
     """
-    zone = site.timezone
+    return _day_windows(site.timezone, site.services, local_date)
+
+
+@functools.lru_cache(maxsize=DAY_WINDOWS_CACHED)
+def _day_windows(zone: ZoneInfo, services: tuple[Service, ...], local_date: date) -> DayWindows:
     day = day_window(local_date, zone)
-    services = tuple(service_windows(s, local_date, zone) for s in site.services)
+    windows = tuple(service_windows(s, local_date, zone) for s in services)
     energy = [
         service_windows(s, local_date + timedelta(days=offset), zone).energy
         for offset in (-1, 0, 1)
-        for s in site.services
+        for s in services
     ]
-    return DayWindows(
-        date=local_date, day=day, services=services, off_hours=complement(day, energy)
-    )
+    return DayWindows(date=local_date, day=day, services=windows, off_hours=complement(day, energy))
