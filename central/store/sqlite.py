@@ -7,6 +7,7 @@ Idempotency: the primary key (site, device, boot, seq) with INSERT OR IGNORE dro
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -218,6 +219,15 @@ INSERT OR IGNORE INTO readings (
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+# Which of a batch's (device, boot, seq) keys (a JSON array of triples) are stored for the site.
+# CROSS JOIN keeps the keys outside: one primary-key probe per key, never a scan of the site.
+_SELECT_STORED_KEYS = """
+SELECT r.device, r.boot, r.seq
+FROM json_each(?1) AS k
+CROSS JOIN readings AS r ON r.site = ?2 AND r.device = k.value ->> 0 AND r.boot = k.value ->> 1
+    AND r.seq = k.value ->> 2
+"""
+
 _INSERT_REJECTED = """
 INSERT OR IGNORE INTO rejected_readings (
     site, edge, batch_id, reading_index, reason, raw, received_ms
@@ -307,11 +317,16 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
         was = reach.get(day, (0, 0))
         reach[day] = (max(was[0], back_ms), max(was[1], forward_ms))
 
+    # a batch holds a few distinct (UTC day, reach) pairs: collect them first, then touch each
+    seen: set[tuple[int, int, int]] = set()
     for row in rows:
-        pad = METER_REACH_MS if row[4] == "meter" else READING_REACH_MS
-        forward = RAW_SCALE_REACH_MS if row[4] == "scale" and row[16] == 1 else pad
-        for t in (row[5] // MS_PER_DAY, row[6] // MS_PER_DAY):
-            touch(t, pad, forward)
+        kind = row[4]
+        pad = METER_REACH_MS if kind == "meter" else READING_REACH_MS
+        forward = RAW_SCALE_REACH_MS if kind == "scale" and row[16] == 1 else pad
+        seen.add((row[5] // MS_PER_DAY, pad, forward))
+        seen.add((row[6] // MS_PER_DAY, pad, forward))
+    for t, pad, forward in seen:
+        touch(t, pad, forward)
     for t_ms in extra_device_ms:
         touch(t_ms // MS_PER_DAY, READING_REACH_MS, READING_REACH_MS)
     dates: set[str] = set()
@@ -613,21 +628,42 @@ class SqliteStore:
         """Insert the readings; the duplicates (primary key already there) per device and day.
 
         Set-based first: one executemany, and when every row was inserted (no resend, the usual
-        case) there is no duplicate to count. Otherwise the savepoint is rolled back and the batch
-        inserted row by row (rowcount 0: a duplicate), which names each duplicate's device and day.
+        case) there is no duplicate to count; when none was (a whole batch resent), every reading
+        is a duplicate. Otherwise the savepoint is rolled back, the keys already stored are found
+        with one query (the batch's keys as JSON, joined on the primary key), and only the new
+        rows are inserted; a key repeated within the batch counts as a duplicate after its first
+        occurrence, as a row-by-row insert would count it.
         """
         duplicates: Counter[tuple[str, str]] = Counter()
         conn.execute("SAVEPOINT readings_batch")
         before = conn.total_changes
         conn.executemany(_INSERT_READING, rows)
-        if conn.total_changes - before == len(rows):
+        inserted = conn.total_changes - before
+        if inserted == len(rows):
             conn.execute("RELEASE readings_batch")
             return duplicates
+        if inserted == 0:  # a resent batch: every reading was stored before
+            conn.execute("RELEASE readings_batch")
+            for record in batch.readings:
+                duplicates[record.device, batch.duplicate_date(record).isoformat()] += 1
+            return duplicates
+        # Some were there: undo, look the batch's keys up in one statement, insert the new ones.
         conn.execute("ROLLBACK TO readings_batch")
         conn.execute("RELEASE readings_batch")
+        keys = json.dumps([[row[1], row[2], row[3]] for row in rows])
+        stored = {
+            (device, boot, seq)
+            for device, boot, seq in conn.execute(_SELECT_STORED_KEYS, (keys, batch.site))
+        }
+        fresh = []
         for row, record in zip(rows, batch.readings, strict=True):
-            if conn.execute(_INSERT_READING, row).rowcount == 0:
+            key = (row[1], row[2], row[3])
+            if key in stored:  # stored before, or earlier in this batch
                 duplicates[record.device, batch.duplicate_date(record).isoformat()] += 1
+            else:
+                stored.add(key)
+                fresh.append(row)
+        conn.executemany(_INSERT_READING, fresh)
         return duplicates
 
     @staticmethod

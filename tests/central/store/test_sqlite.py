@@ -1,6 +1,7 @@
 """The SQLite store on real files: durability settings, idempotency, arrays, unavailability."""
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -356,3 +357,31 @@ async def test_the_raw_bin_reference_is_the_last_by_attributed_time(tmp_path: Pa
             raw_clock=ClockRule(enabled=False),  # every device time trusted
         )
         assert sorted(off.scale.gross_g.tolist()) == [1995.0, 3400.0]
+
+
+async def test_a_partly_resent_batch_stores_only_its_new_readings(tmp_path: Path) -> None:
+    """Some readings stored before, some new, one new key twice in the batch, and a key that
+    another site has: only the new ones are stored (the first copy of a repeated key), the rest
+    are duplicates counted on their device and date."""
+    scale, card, meter, meter_b2 = records()
+    new = card.model_copy(update={"seq": 1, "device_time_ms": 2000, "received_ms": 2001})
+    twice = card.model_copy(update={"seq": 2, "person": "cd" * 8})
+    twice_again = twice.model_copy(update={"person": "ef" * 8})
+    path = tmp_path / "c.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.write_batch(to_store([scale, card]))
+        other = BatchToStore(site="s2", edge="edge-s2", batch_id="o", received_ms=9,
+                             readings=[meter])  # fmt: skip
+        await store.write_batch(other)
+        outcome = await store.write_batch(
+            to_store([scale, new, twice, card, meter, twice_again, meter_b2], "again")
+        )
+        assert (outcome.accepted, outcome.duplicates) == (4, 3)
+        counts = await store.load_duplicates("s1", date(1970, 1, 1), date(1970, 1, 1))
+        loaded = await store.load_readings("s1", 0, 10_000)
+    found = sorted(zip(counts.device.tolist(), counts.duplicates.tolist(), strict=True))
+    assert found == [("cr", 2), ("sc", 1)]
+    assert sorted(loaded.card.person.tolist()) == sorted([card.person, new.person, "cd" * 8])
+    assert sorted(loaded.meter.time_ms.tolist()) == [1200, 5000]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == 7
