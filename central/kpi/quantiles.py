@@ -21,7 +21,7 @@ P95 = 0.95  # np.percentile(x, 95) divides q by 100: the same float64
 NUMPY_FROM_SAMPLES = 2048
 
 
-def median_of_sorted(values: list[int]) -> float:
+def median_of_sorted(values: Int64Array) -> float:
     """np.median of integers, given sorted (non-empty)."""
     n = len(values)
     half = n // 2
@@ -30,7 +30,7 @@ def median_of_sorted(values: list[int]) -> float:
     return (float(values[half - 1]) + float(values[half])) / 2.0
 
 
-def percentile_of_sorted(values: list[int], q: float) -> float:
+def percentile_of_sorted(values: Int64Array, q: float) -> float:
     """np.percentile(x, q * 100) (method "linear") of integers, given sorted (non-empty)."""
     n = len(values)
     virtual = (n - 1) * q
@@ -38,7 +38,7 @@ def percentile_of_sorted(values: list[int], q: float) -> float:
         return float(values[-1])
     previous = math.floor(virtual)
     gamma = virtual - previous
-    a, b = values[previous], values[previous + 1]
+    a, b = int(values[previous]), int(values[previous + 1])
     diff = float(b - a)
     if gamma >= 0.5:
         return float(b) - diff * (1.0 - gamma)
@@ -61,7 +61,8 @@ def skew_figures(
         if b - a >= NUMPY_FROM_SAMPLES:
             out.append((float(np.median(segment)), float(np.percentile(np.abs(segment), 95))))
             continue
-        ordered = np.sort(segment).tolist()
-        magnitudes = np.sort(np.abs(segment)).tolist()
+        ordered = np.sort(segment)
+        magnitudes = np.abs(segment)
+        magnitudes.sort()
         out.append((median_of_sorted(ordered), percentile_of_sorted(magnitudes, P95)))
     return out
