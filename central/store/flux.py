@@ -23,6 +23,7 @@ from central.store.base import StoreError
 from central.store.influx_schema import (
     DEVICE_STATUS,
     DUPLICATE,
+    EDGE_DUPLICATE,
     END_OF_TIME_NS,
     NS_PER_MS,
     READING,
@@ -212,7 +213,9 @@ def existing_query(
 
 
 def duplicates_query(bucket: str, site: str, first_day_ns: int, stop_day_ns: int) -> str:
-    """Duplicate counts of `site` written for local dates in [first, stop) (see duplicate_point)."""
+    """Duplicates of `site` for local dates in [first, stop): result "duplicates", the counts
+    central wrote (duplicate_point); result "edge_duplicates", one row per copy an edge dropped
+    (edge_duplicate_point: `_value` is the edge's drop id)."""
     return (
         _source(bucket, first_day_ns, stop_day_ns)
         + f"  |> filter(fn: (r) => r._measurement == {string(DUPLICATE)}"
@@ -220,6 +223,13 @@ def duplicates_query(bucket: str, site: str, first_day_ns: int, stop_day_ns: int
         + f"  |> {_WITH_TIME_NS}\n"
         + f"  |> {_keep(('device', 'time_ns', '_value'))}\n"
         + '  |> yield(name: "duplicates")\n'
+        + "\n"
+        + _source(bucket, first_day_ns, stop_day_ns)
+        + f"  |> filter(fn: (r) => r._measurement == {string(EDGE_DUPLICATE)}"
+        f' and r.site == {string(site)} and r._field == "id")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('device', 'edge', 'time_ns', '_value'))}\n"
+        + '  |> yield(name: "edge_duplicates")\n'
     )
 
 

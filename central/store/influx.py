@@ -65,6 +65,7 @@ from central.store.influx_schema import (
     NS_PER_MS,
     Occupancy,
     duplicate_point,
+    edge_duplicate_point,
     local_date_of,
     needs_received_copy,
     occupancy,
@@ -271,7 +272,7 @@ def batch_points(
     """The points of one batch given what the store holds (`occupied`), and its outcome.
 
     New readings at their slots, receive-time copies of those far from their receive time,
-    duplicate counts, rejected readings (including those whose times InfluxDB cannot hold).
+    duplicate counts, the duplicates the edge dropped (one point per (edge, id)), rejected readings (including those whose times InfluxDB cannot hold).
     """
     stored = [r for r in batch.readings if representable(r)]
     placement = place(stored, occupied)
@@ -288,6 +289,17 @@ def batch_points(
         duplicate_point(batch.site, device, day, n, now_ns)
         for (device, day), n in duplicates.items()
     ]
+    # Copies the edge dropped from its buffer: one point per (edge, id), overwritten by a resend.
+    for dropped in batch.edge_duplicates:
+        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone)
+        if point is None:
+            logger.warning(
+                "site %s edge %s: dropped duplicate %d of %s at device time %d is beyond "
+                "InfluxDB's time range; not counted",
+                batch.site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+            )  # fmt: skip
+        else:
+            points.append(point)
     rejected = list(batch.rejected) + [
         unrepresentable_row(i, r) for i, r in enumerate(batch.readings) if not representable(r)
     ]
@@ -371,11 +383,14 @@ def readings_from_rows(
 
 
 def duplicates_from_rows(rows: Iterable[dict[str, Any]]) -> DuplicateCounts:
-    """Duplicate counts summed per device and local date (several writes add several points)."""
+    """Duplicate counts summed per device and local date (several writes add several points):
+    rows of result "duplicates" add their count (`_value`), rows of result "edge_duplicates"
+    (one point per (edge, id) the edge dropped, `_value` = the id) add one each."""
     counts: Counter[tuple[str, str]] = Counter()
     for row in rows:
         day = local_date_of(int(row["time_ns"])).isoformat()
-        counts[str(row["device"]), day] += int(row["_value"])
+        edge = row.get("result") == "edge_duplicates"
+        counts[str(row["device"]), day] += 1 if edge else int(row["_value"])
     if not counts:
         return DuplicateCounts.empty()
     keys = sorted(counts)

@@ -93,6 +93,12 @@ def test_duplicates_and_stats_queries() -> None:
     query = duplicates_query("canteen", "s1", 3 * day, 5 * day)
     assert f"range(start: time(v: {3 * day}), stop: time(v: {5 * day}))" in query
     assert 'r._measurement == "duplicate"' in query
+    # the copies edges dropped: same day range, one row per point, with its edge
+    edge = query[query.index('yield(name: "duplicates")') :]
+    assert f"range(start: time(v: {3 * day}), stop: time(v: {5 * day}))" in edge
+    assert 'r._measurement == "edge_duplicate" and r.site == "s1" and r._field == "id"' in edge
+    assert 'column == "edge"' in edge
+    assert 'yield(name: "edge_duplicates")' in edge
     stats = stats_query("canteen", "s1")
     assert 'yield(name: "readings")' in stats
     assert 'yield(name: "rejected")' in stats
@@ -135,7 +141,13 @@ def test_recorded_duplicates_are_summed_per_device_and_local_date() -> None:
             strict=True,
         )
     )
-    assert found == [("card-1", "2026-01-01", 3), ("meter-elec", "2026-01-02", 4)]
+    # card-1 on 2026-01-01: 2 + 1 counted by central, plus two copies its edge dropped (one
+    # row each, whatever the drop id in `_value`); plate-1: one dropped copy only
+    assert found == [
+        ("card-1", "2026-01-01", 5),
+        ("meter-elec", "2026-01-02", 4),
+        ("plate-1", "2026-01-03", 1),
+    ]
     assert date.fromisoformat(found[0][1]) == date(2026, 1, 1)
 
 
