@@ -110,13 +110,16 @@ def test_an_edge_duplicate_is_one_point_per_edge_and_id_on_its_local_date() -> N
     )
     # a resend is the same point (overwritten); another id or edge is another point
     again = edge_duplicate_point("s1", "edge-s1", dropped, shanghai)
-    assert again is not None and again.to_line_protocol() == point.to_line_protocol()
+    assert again is not None
+    assert again.to_line_protocol() == point.to_line_protocol()
     other = edge_duplicate_point("s1", "edge-s1", dropped.model_copy(update={"id": 8}), shanghai)
-    assert other is not None and other.to_line_protocol() != point.to_line_protocol()
+    assert other is not None
+    assert other.to_line_protocol() != point.to_line_protocol()
     assert local_date_of(day_ns + 7) == date(2026, 1, 2)
     # in UTC the same copy belongs to 2026-01-01
     utc = edge_duplicate_point("s1", "edge-s1", dropped, UTC)
-    assert utc is not None and utc.to_line_protocol().endswith(f" {day_ns - 86_400 * 10**9 + 7}")
+    assert utc is not None
+    assert utc.to_line_protocol().endswith(f" {day_ns - 86_400 * 10**9 + 7}")
     # a device time InfluxDB cannot hold: no point
     beyond = dropped.model_copy(update={"device_time_ms": 253402300799999})
     assert edge_duplicate_point("s1", "edge-s1", beyond, UTC) is None
