@@ -24,6 +24,7 @@ from central.kpi.clocks import attributed_instant_ms, correct_clocks
 from central.kpi.counters import MeterCurve, meter_curves
 from central.kpi.daytable import QUANTITIES, DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange
+from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.windows import day_windows
 from central.registry import Site
 from central.reporting import METER_LOOKAROUND_MS
@@ -118,6 +119,9 @@ async def derive(
         window.end_ms,
         meter_lookaround_ms=METER_LOOKAROUND_MS,
         meter_devices=tuple(site.kpi.meters),
+        # raw kitchen bins: the reference of each bin's first step, as the KPI reports load it
+        raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+        raw_clock=site.kpi.clock,
     )
     table = build_day_table(site, span, readings)
     corrected = correct_clocks(readings, site.kpi.clock).readings
