@@ -22,11 +22,11 @@ import numpy as np
 
 from central.kpi.clocks import attributed_instant_ms, correct_clocks
 from central.kpi.counters import MeterCurve, meter_curves
-from central.kpi.daytable import QUANTITIES, DayTable, build_day_table, load_range
+from central.kpi.daytable import QUANTITIES, DayTable, build_day_table
 from central.kpi.periods import DateRange
 from central.kpi.windows import day_windows
 from central.registry import Site
-from central.reporting import METER_LOOKAROUND_MS
+from central.reporting import load_site_readings
 from central.store import ReadingsStore
 from contract import MeterRecord, ReadingRecord, Stream
 
@@ -111,14 +111,7 @@ async def derive(
     With `meter_times` (device -> attributed times of a batch's meter readings), only the meter
     intervals those readings can change are given: the one ending at each and the one after it.
     """
-    window = load_range(site, span)
-    readings = await store.load_readings(
-        site.id,
-        window.start_ms,
-        window.end_ms,
-        meter_lookaround_ms=METER_LOOKAROUND_MS,
-        meter_devices=tuple(site.kpi.meters),
-    )
+    readings = await load_site_readings(store, site, span)
     table = build_day_table(site, span, readings)
     corrected = correct_clocks(readings, site.kpi.clock).readings
     curves = [

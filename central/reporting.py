@@ -18,6 +18,7 @@ from central.kpi.daycache import build_entry, compose, config_key
 from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
+from central.kpi.readings import SiteReadings
 from central.kpi.report import RankedSite, Report, baseline_totals, build_report, rank_sites
 from central.kpi.totals import Totals
 from central.kpi.windows import local_instant_ms
@@ -68,10 +69,11 @@ async def cached_site_table(store: DayCacheStore, site: Site, span: DateRange) -
     return compose(site, span, [entries[on] for on in span.dates()])
 
 
-async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
-    """Base quantities of `site` over `span`, built from one load of the readings stored now."""
+async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:
+    """Everything the KPIs of `site` over `span` read: the readings of its windows, each meter's
+    nearest readings around them and each raw bin's step reference."""
     window = load_range(site, span)
-    readings = await store.load_readings(
+    return await store.load_readings(
         site.id,
         window.start_ms,
         window.end_ms,
@@ -80,6 +82,11 @@ async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) ->
         raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
         raw_clock=site.kpi.clock,
     )
+
+
+async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
+    """Base quantities of `site` over `span`, built from one load of the readings stored now."""
+    readings = await load_site_readings(store, site, span)
     duplicates = await store.load_duplicates(site.id, span.first, span.last)
     return build_day_table(site, span, readings, duplicates)
 

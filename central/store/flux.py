@@ -19,10 +19,12 @@ from influxdb_client.client.flux_csv_parser import (
 )
 from influxdb_client.client.flux_table import FluxRecord
 
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from central.store.base import StoreError
 from central.store.influx_schema import (
     DEVICE_STATUS,
     DUPLICATE,
+    EDGE_DUPLICATE,
     END_OF_TIME_NS,
     NS_PER_MS,
     READING,
@@ -92,6 +94,7 @@ def readings_query(
     end_ms: int,
     lookaround_ms: int = 0,
     raw_lookback_ms: int = 0,
+    raw_clock: ClockRule | None = None,
 ) -> str:
     """Readings of `site` whose device time or edge receive time is in [start_ms, end_ms), the
     set the SQLite store loads, each once, as pivoted rows of READING_COLUMNS:
@@ -104,8 +107,9 @@ def readings_query(
       `time_ns` set to the device time;
     - with a lookaround, each meter's last reading before and first after the range by device
       time (results "before", "after");
-    - with a raw lookback, each raw bin's last stable reading before the range (result
-      "raw_before").
+    - with a raw lookback, each raw bin's last stable reading before the range by attributed
+      time under `raw_clock` (default rule when None): results "raw_before" and "raw_wrong",
+      see `_raw_before`.
     """
     values = _any_of("_field", RECEIVED_VALUES)
     site_filter = f"r._measurement == {string(READING)} and r.site == {string(site)}"
@@ -137,23 +141,7 @@ def readings_query(
         + '  |> yield(name: "received")\n'
     )
     if raw_lookback_ms > 0:
-        raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))
-        query += (
-            "\n"
-            + _source(
-                bucket, max(start_ms - raw_lookback_ms, 0) * NS_PER_MS, max(start_ms, 0) * NS_PER_MS
-            )
-            + f'  |> filter(fn: (r) => {site_filter} and r.kind == "scale")\n'
-            + f"  |> filter(fn: (r) => {raw_values})\n"
-            + f"  |> {_PIVOT}\n"
-            + "  |> filter(fn: (r) => exists r.gross_g and r.stable == true)\n"
-            + '  |> group(columns: ["device"])\n'
-            + '  |> sort(columns: ["_time"])\n'
-            + '  |> last(column: "_time")\n'
-            + f"  |> {_WITH_TIME_NS}\n"
-            + f"  |> {_keep(READING_COLUMNS)}\n"
-            + '  |> yield(name: "raw_before")\n'
-        )
+        query += _raw_before(bucket, site, start_ms, end_ms, raw_lookback_ms, raw_clock)
     if lookaround_ms <= 0:
         return query
     meter_values = _any_of("_field", ("total", "received_ms"))
@@ -175,6 +163,111 @@ def readings_query(
             + f"  |> yield(name: {string(name)})\n"
         )
     return query
+
+
+def _trusted(rule: ClockRule) -> str:
+    """Flux test of a trusted device clock (central.kpi.clocks), exact in ns: device ms >=
+    received_ms - max_delay and device ms <= received_ms + future_tolerance."""
+    return (
+        f"(r.time_ns >= (r.received_ms - {int(rule.max_delay_ms)}) * {NS_PER_MS}"
+        f" and r.time_ns < (r.received_ms + {int(rule.future_tolerance_ms) + 1}) * {NS_PER_MS})"
+    )
+
+
+def _raw_before(
+    bucket: str,
+    site: str,
+    start_ms: int,
+    end_ms: int,
+    lookback_ms: int,
+    raw_clock: ClockRule | None,
+) -> str:
+    """Each raw bin's last stable reading before [start_ms, end_ms) by attributed time, the
+    rule of the SQLite store (central/store/sqlite.py, _SELECT_RAW_SCALE_BEFORE and
+    _SELECT_RAW_SCALE_WRONG_CLOCK_BEFORE):
+
+    - result "raw_before": among the stable raw readings with a device time in
+      [start - lookback, start) whose clock the rule trusts (every one when the rule is off),
+      not received in the range (those are loaded with it), the last by device time;
+    - result "raw_wrong" (rule on only): among those with a wrong clock received in
+      [start - lookback, start), whose device time is not in the range, the last by receive
+      time. A wrong clock within RECEIVED_INDEX_SKEW_MS of its receive time is found by device
+      time (the `reading` points within that distance of the receive window), one further away
+      by its `reading_by_received` copy. readings_from_rows keeps it only when it was received
+      at or after the "raw_before" reading's device time (only then does it come after it).
+    """
+    rule = DEFAULT_CLOCK_RULE if raw_clock is None else raw_clock
+    lo_ms = max(start_ms - lookback_ms, 0)
+    lo_ns, start_ns, end_ns = lo_ms * NS_PER_MS, start_ms * NS_PER_MS, end_ms * NS_PER_MS
+    site_filter = (
+        f'r._measurement == {string(READING)} and r.site == {string(site)} and r.kind == "scale"'
+    )
+    raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))
+    stable = "exists r.gross_g and r.stable == true"
+    received_in = f"(r.received_ms >= {int(start_ms)} and r.received_ms < {int(end_ms)})"
+    if not rule.enabled:
+        return (
+            "\n"
+            + _source(bucket, lo_ns, start_ns)
+            + f"  |> filter(fn: (r) => {site_filter})\n"
+            + f"  |> filter(fn: (r) => {raw_values})\n"
+            + f"  |> {_PIVOT}\n"
+            + f"  |> filter(fn: (r) => {stable})\n"
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> filter(fn: (r) => not {received_in})\n"
+            + '  |> group(columns: ["device"])\n'
+            + '  |> sort(columns: ["_time"])\n'
+            + '  |> last(column: "_time")\n'
+            + f"  |> {_keep(READING_COLUMNS)}\n"
+            + '  |> yield(name: "raw_before")\n'
+        )
+    skew_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
+    device_in = f"(r.time_ns >= {start_ns} and r.time_ns < {end_ns})"
+    received_before = f"r.received_ms >= {lo_ms} and r.received_ms < {int(start_ms)}"
+    copy_filter = (
+        f'r._measurement == {string(RECEIVED)} and r.site == {string(site)} and r.kind == "scale"'
+    )
+    copy_values = _any_of("_field", ("gross_g", "stable", "received_ms", "device_time_ns"))
+    return (
+        "\n"
+        # stable raw readings with a device time in the lookback, or close enough to a receive
+        # time in it to have no receive-time copy
+        + "raw_stable = "
+        + _source(bucket, max(lo_ns - skew_ns, 0), start_ns + skew_ns)
+        + f"  |> filter(fn: (r) => {site_filter})\n"
+        + f"  |> filter(fn: (r) => {raw_values})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> filter(fn: (r) => {stable})\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + "\n"
+        + "raw_stable\n"
+        + f"  |> filter(fn: (r) => r.time_ns >= {lo_ns} and r.time_ns < {start_ns})\n"
+        + f"  |> filter(fn: (r) => {_trusted(rule)} and not {received_in})\n"
+        + '  |> group(columns: ["device"])\n'
+        + '  |> sort(columns: ["_time"])\n'
+        + '  |> last(column: "_time")\n'
+        + f"  |> {_keep(READING_COLUMNS)}\n"
+        + '  |> yield(name: "raw_before")\n'
+        + "\n"
+        + "raw_wrong_near = raw_stable\n"
+        + f"  |> filter(fn: (r) => {received_before})\n"
+        + f"  |> filter(fn: (r) => not {_trusted(rule)} and not {device_in})\n"
+        + f"  |> {_keep(READING_COLUMNS)}\n"
+        + "raw_wrong_far = "
+        + _source(bucket, lo_ns, start_ns)
+        + f"  |> filter(fn: (r) => {copy_filter})\n"
+        + f"  |> filter(fn: (r) => {copy_values})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> filter(fn: (r) => {stable})\n"
+        + "  |> map(fn: (r) => ({r with time_ns: r.device_time_ns}))\n"
+        + f"  |> filter(fn: (r) => not {_trusted(rule)} and not {device_in})\n"
+        + f"  |> {_keep(READING_COLUMNS)}\n"
+        + "union(tables: [raw_wrong_near, raw_wrong_far])\n"
+        + '  |> group(columns: ["device"])\n'
+        + '  |> sort(columns: ["received_ms", "time_ns"])\n'
+        + '  |> last(column: "received_ms")\n'
+        + '  |> yield(name: "raw_wrong")\n'
+    )
 
 
 def identity_ranges(times_ms: Iterable[int], gap_ms: int = CLUSTER_GAP_MS) -> list[tuple[int, int]]:
@@ -212,7 +305,9 @@ def existing_query(
 
 
 def duplicates_query(bucket: str, site: str, first_day_ns: int, stop_day_ns: int) -> str:
-    """Duplicate counts of `site` written for local dates in [first, stop) (see duplicate_point)."""
+    """Duplicates of `site` for local dates in [first, stop): result "duplicates", the counts
+    central wrote (duplicate_point); result "edge_duplicates", one row per copy an edge dropped
+    (edge_duplicate_point: `_value` is the edge's drop id)."""
     return (
         _source(bucket, first_day_ns, stop_day_ns)
         + f"  |> filter(fn: (r) => r._measurement == {string(DUPLICATE)}"
@@ -220,6 +315,13 @@ def duplicates_query(bucket: str, site: str, first_day_ns: int, stop_day_ns: int
         + f"  |> {_WITH_TIME_NS}\n"
         + f"  |> {_keep(('device', 'time_ns', '_value'))}\n"
         + '  |> yield(name: "duplicates")\n'
+        + "\n"
+        + _source(bucket, first_day_ns, stop_day_ns)
+        + f"  |> filter(fn: (r) => r._measurement == {string(EDGE_DUPLICATE)}"
+        f' and r.site == {string(site)} and r._field == "id")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('device', 'edge', 'time_ns', '_value'))}\n"
+        + '  |> yield(name: "edge_duplicates")\n'
     )
 
 

@@ -65,6 +65,7 @@ from central.store.influx_schema import (
     NS_PER_MS,
     Occupancy,
     duplicate_point,
+    edge_duplicate_point,
     local_date_of,
     needs_received_copy,
     occupancy,
@@ -184,10 +185,16 @@ class InfluxStore:
         meter_lookaround_ms: int = 0,
         meter_devices: Sequence[str] = (),
         raw_scale_lookback_ms: int = 0,
-        raw_clock: ClockRule | None = None,  # not applied here yet: see docs/influxdb.md
+        raw_clock: ClockRule | None = None,
     ) -> SiteReadings:
         query = readings_query(
-            self.bucket, site, start_ms, end_ms, meter_lookaround_ms, raw_scale_lookback_ms
+            self.bucket,
+            site,
+            start_ms,
+            end_ms,
+            meter_lookaround_ms,
+            raw_scale_lookback_ms,
+            raw_clock,
         )
         rows = await self._run(self._reader, self._query, query)
         return readings_from_rows(rows, meter_devices)
@@ -271,7 +278,8 @@ def batch_points(
     """The points of one batch given what the store holds (`occupied`), and its outcome.
 
     New readings at their slots, receive-time copies of those far from their receive time,
-    duplicate counts, rejected readings (including those whose times InfluxDB cannot hold).
+    duplicate counts, the duplicates the edge dropped (one point per (edge, id)), rejected
+    readings (including those whose times InfluxDB cannot hold).
     """
     stored = [r for r in batch.readings if representable(r)]
     placement = place(stored, occupied)
@@ -288,6 +296,17 @@ def batch_points(
         duplicate_point(batch.site, device, day, n, now_ns)
         for (device, day), n in duplicates.items()
     ]
+    # Copies the edge dropped from its buffer: one point per (edge, id), overwritten by a resend.
+    for dropped in batch.edge_duplicates:
+        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone)
+        if point is None:
+            logger.warning(
+                "site %s edge %s: dropped duplicate %d of %s at device time %d is beyond "
+                "InfluxDB's time range; not counted",
+                batch.site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+            )  # fmt: skip
+        else:
+            points.append(point)
     rejected = list(batch.rejected) + [
         unrepresentable_row(i, r) for i, r in enumerate(batch.readings) if not representable(r)
     ]
@@ -316,8 +335,10 @@ def readings_from_rows(
     by receive time; flux.readings_query gives each reading once).
     Rows of the "before"/"after" results (nearest meter readings beyond the range) are kept only
     for meters that have readings in the range or are named in `meter_devices`; rows of the
-    "raw_before" result (a raw bin's last stable reading before the range) only for bins with a
-    raw reading in the range.
+    "raw_before" result (a raw bin's last stable reading before the range with a trusted clock)
+    only for bins with a raw reading in the range, and rows of "raw_wrong" (its last one with a
+    wrong clock, by receive time) only for those bins and when received at or after the
+    "raw_before" reading's device time (the SQLite store's rule).
     """
     ranged: list[dict[str, Any]] = []
     around: list[dict[str, Any]] = []
@@ -328,11 +349,23 @@ def readings_from_rows(
     raw_bins = {
         r["device"] for r in ranged if r.get("kind") == "scale" and r.get("gross_g") is not None
     }
-    kept = ranged + [
-        r
+    # A raw bin's trusted reference (device ms): a wrong-clock one is kept if received after it.
+    trusted_ms = {
+        r["device"]: int(r["time_ns"]) // NS_PER_MS
         for r in around
-        if r.get("device") in (raw_bins if r.get("result") == "raw_before" else meters)
-    ]
+        if r.get("result") == "raw_before"
+    }
+
+    def wanted(row: dict[str, Any]) -> bool:
+        device, result = row.get("device"), row.get("result")
+        if result == "raw_before":
+            return device in raw_bins
+        if result == "raw_wrong":
+            received_ms = int(row.get("received_ms") or 0)
+            return device in raw_bins and received_ms >= trusted_ms.get(str(device), 0)
+        return device in meters
+
+    kept = ranged + [r for r in around if wanted(r)]
     by_kind: dict[str, list[dict[str, Any]]] = {"scale": [], "card": [], "meter": []}
     for row in kept:
         by_kind.setdefault(str(row.get("kind")), []).append(row)
@@ -371,11 +404,14 @@ def readings_from_rows(
 
 
 def duplicates_from_rows(rows: Iterable[dict[str, Any]]) -> DuplicateCounts:
-    """Duplicate counts summed per device and local date (several writes add several points)."""
+    """Duplicate counts summed per device and local date (several writes add several points):
+    rows of result "duplicates" add their count (`_value`), rows of result "edge_duplicates"
+    (one point per (edge, id) the edge dropped, `_value` = the id) add one each."""
     counts: Counter[tuple[str, str]] = Counter()
     for row in rows:
         day = local_date_of(int(row["time_ns"])).isoformat()
-        counts[str(row["device"]), day] += int(row["_value"])
+        edge = row.get("result") == "edge_duplicates"
+        counts[str(row["device"]), day] += 1 if edge else int(row["_value"])
     if not counts:
         return DuplicateCounts.empty()
     keys = sorted(counts)

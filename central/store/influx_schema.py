@@ -21,18 +21,26 @@ read the device's points of that millisecond first (central/store/influx.py).
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
 from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
-from contract import CardRecord, DeviceStatusRecord, MeterRecord, ReadingRecord, ScaleRecord
+from contract import (
+    CardRecord,
+    DeviceStatusRecord,
+    DroppedDuplicate,
+    MeterRecord,
+    ReadingRecord,
+    ScaleRecord,
+)
 
 READING = "reading"
 RECEIVED = "reading_by_received"  # copies of readings far from their receive time, at that time
 DUPLICATE = "duplicate"
+EDGE_DUPLICATE = "edge_duplicate"  # copies an edge dropped and reported, one point per (edge, id)
 REJECTED = "rejected"
 DEVICE_STATUS = "device_status"
 
@@ -166,8 +174,38 @@ def duplicate_point(site: str, device: str, local_date: date, count: int, now_ns
     return point
 
 
+def edge_duplicate_point(
+    site: str, edge: str, dropped: DroppedDuplicate, timezone: tzinfo
+) -> Point | None:
+    """Q4: a copy the edge dropped and reported (contract DroppedDuplicate), counted once.
+
+    Series key: site, edge, device; timestamp: the local date of the copy's device time (its
+    00:00 read as UTC, as `duplicate_point`) + the edge's drop id mod one day of nanoseconds.
+    Both come from (site, edge, id) alone (an id always names the same copy), so a resent batch
+    overwrites the same point and the query counts one point per (edge, id). None for a device
+    time whose local date InfluxDB cannot hold (beyond 2262).
+    """
+    if dropped.device_time_ms > MAX_DEVICE_TIME_MS:
+        return None
+    local = datetime.fromtimestamp(dropped.device_time_ms / 1000, timezone).date()
+    day_ns = (local - date(1970, 1, 1)).days * NS_PER_DAY
+    if day_ns + NS_PER_DAY > 2**63 - 1:
+        return None
+    point: Point = (
+        Point(EDGE_DUPLICATE)
+        .tag("site", site)
+        .tag("edge", edge)
+        .tag("device", dropped.device)
+        .field("id", int(dropped.id))
+        .field("device_time_ms", int(dropped.device_time_ms))
+        .time(day_ns + dropped.id % NS_PER_DAY, WritePrecision.NS)
+    )
+    return point
+
+
 def local_date_of(time_ns: int) -> date:
-    """The local date a duplicate point was written for (inverse of `duplicate_point`)."""
+    """The local date a duplicate or edge-duplicate point was written for (inverse of
+    `duplicate_point` and `edge_duplicate_point`)."""
     return date.fromordinal(date(1970, 1, 1).toordinal() + time_ns // NS_PER_DAY)
 
 

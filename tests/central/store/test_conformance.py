@@ -13,12 +13,15 @@ skipped with the reason otherwise.
 
 import hashlib
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import astuple
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from central.api.kpi_schemas import alert_out, report_out
@@ -29,9 +32,20 @@ from central.reporting import alerts, report
 from central.store import BatchToStore, ReadingsStore, RejectedRow
 from central.store.influx import InfluxStore
 from central.store.sqlite import SqliteStore
-from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
+from contract import (
+    CardRecord,
+    DeviceKind,
+    DeviceStatusRecord,
+    DroppedDuplicate,
+    MeterRecord,
+    ReadingRecord,
+    ScaleRecord,
+    Stream,
+)
 from simulators.canteen import plan_site_days
-from simulators.events import CardSwipe, Weighing
+from simulators.devices import BIN_PREP
+from simulators.events import CardSwipe, Event, GrossReading, Weighing
+from simulators.rawbins import RawBins
 from simulators.registry import Site as SimSite
 from tests.central.store.conftest import live_influx, unique_site
 
@@ -44,14 +58,32 @@ def person(site: str, card: str) -> str:
     return hashlib.blake2b(f"{site}:{card}".encode(), digest_size=16).hexdigest()
 
 
-def simulated(site: str, meter_interval_s: int = 900) -> list[ReadingRecord]:
-    """Two days of one canteen as the edge would upload them (boot per device and day)."""
+def simulated(site: str, meter_interval_s: int = 900, raw: bool = True) -> list[ReadingRecord]:
+    """Two days of one canteen as the edge would upload them (boot per device and day).
+
+    With `raw`, the prep bin sends its gross weight (simulators.rawbins, DOMAIN.md "Scales")
+    while the spoilage bin and the plate scales stay net; the deposits are the same either way.
+    """
     sim = SimSite(id=site, timezone="Asia/Shanghai", registered_staff=120)
     out: list[ReadingRecord] = []
     seqs: dict[str, int] = {}
+    bins = RawBins()
     for day, plan in enumerate(plan_site_days(sim, seed=3, start_date=START, days=DAYS,
                                               meter_interval_s=meter_interval_s)):  # fmt: skip
-        for event in plan.events:
+        events: list[Event] = list(plan.events)
+        if raw:
+            weighings = [e for e in events if isinstance(e, Weighing) and e.device == BIN_PREP]
+            played = bins.play(plan.frame, BIN_PREP, weighings, np.random.default_rng(day),
+                               np.random.default_rng(0), drift_p=0.0).readings  # fmt: skip
+            if day == 0:
+                # no reading at the start of the run: the first step's reference is the last
+                # stable reading before the period (PRE_PERIOD_RAW)
+                assert played[0].at_ms == plan.frame.midnight_ms
+                assert played[0].gross_g == 0
+                played = played[1:]
+            events = [e for e in events if e.device != BIN_PREP] + list(played)
+            events.sort(key=lambda e: e.at_ms)  # stable: a device's own order is kept
+        for event in events:
             seq = seqs.get(event.device, 0)
             seqs[event.device] = seq + 1
             common: dict[str, Any] = {
@@ -64,12 +96,18 @@ def simulated(site: str, meter_interval_s: int = 900) -> list[ReadingRecord]:
                 who = None if event.card is None else person(site, event.card)
                 out.append(ScaleRecord(**common, stream=event.stream, mass_g=event.shown_g,
                                        person=who))  # fmt: skip
+            elif isinstance(event, GrossReading):
+                out.append(ScaleRecord(**common, stream=event.stream, gross_g=event.gross_g,
+                                       stable=event.stable))  # fmt: skip
             else:
                 total = round(event.register, 3)
                 out.append(MeterRecord(**common, quantity=event.quantity, total=total,
                                        power_kw=event.power_kw))  # fmt: skip
     cards = [r for r in out if isinstance(r, CardRecord)]
     skew_clocks(out)
+    if raw:
+        out += pre_period_raw()
+        skew_raw_end_of_day(out)
     first = cards[0]
     # a double swipe: same person, same millisecond, next seq
     out.append(first.model_copy(update={"seq": 10**6 + first.seq}))
@@ -77,6 +115,48 @@ def simulated(site: str, meter_interval_s: int = 900) -> list[ReadingRecord]:
     out += [c.model_copy(update={"boot": "reboot", "person": person(site, f"x{c.seq}")})
             for c in cards[:5]]  # fmt: skip
     return out
+
+
+MIDNIGHT_MS = int(datetime(START.year, START.month, START.day, tzinfo=TZ).timestamp() * 1000)
+
+
+def pre_period_raw() -> list[ScaleRecord]:
+    """The prep bin's stable readings on the evening before the first day (the periods' loads
+    start at 23:00): a reading received at 19:00 whose clock runs 3.5 h ahead (22:30, the latest
+    device time before the periods), a trusted one at 20:00 (3000 g), and the platform emptied at
+    22:00 by a clock at 1970. By attributed time the last one is the empty platform: the first
+    deposit of the first day steps from 0 g (a store picking by device time would take 5000 g
+    and lose that deposit, one ignoring wrong clocks 3000 g)."""
+
+    def at(seq: int, received_ms: int, device_ms: int, gross_g: float) -> ScaleRecord:
+        return ScaleRecord(device=BIN_PREP, boot="pre", seq=seq, device_time_ms=device_ms,
+                           received_ms=received_ms, stream=Stream.PREP, gross_g=gross_g,
+                           stable=True)  # fmt: skip
+
+    return [
+        at(0, MIDNIGHT_MS - 5 * HOUR_MS, MIDNIGHT_MS - 90 * 60_000, 5000.0),
+        at(1, MIDNIGHT_MS - 4 * HOUR_MS, MIDNIGHT_MS - 4 * HOUR_MS, 3000.0),
+        at(2, MIDNIGHT_MS - 2 * HOUR_MS, 86_400_000 + 321, 0.0),
+    ]
+
+
+def skew_raw_end_of_day(readings: list[ReadingRecord]) -> None:
+    """The prep bin's end-of-day emptying of the first day, by a clock at 1970: the reference of
+    the second day's first step (a report of the second day alone must find it by its receive
+    time, received after the first day's last deposit)."""
+    stable = [
+        n for n, r in enumerate(readings)
+        if isinstance(r, ScaleRecord) and r.device == BIN_PREP and r.boot == "d0" and r.stable
+    ]  # fmt: skip
+    emptying = readings[stable[-1]]
+    assert isinstance(emptying, ScaleRecord)
+    assert emptying.gross_g == 0
+    assert emptying.device_time_ms == emptying.received_ms - 150
+    readings[stable[-1]] = emptying.model_copy(update={"device_time_ms": 86_400_000 + 654})
+
+
+# wrong clocks on raw readings besides WRONG_CLOCKS: two before the periods, one at day's end
+RAW_WRONG_CLOCKS = 3
 
 
 # Wrong device clocks (DOMAIN.md Q3), by the position of the reading among those of its kind:
@@ -130,12 +210,67 @@ def registry_site(site: str) -> CentralSite:
     return found
 
 
+def edge_drops(readings: Sequence[ReadingRecord]) -> list[DroppedDuplicate]:
+    """Copies the edge dropped from its buffer and reported (DOMAIN.md Q4), counted by central
+    on the local date of their device time: a breakfast swipe (07:00 in Shanghai is the day
+    before in UTC), a meter reading and a plate weighing of the second day."""
+    swipe = next(r for r in readings if isinstance(r, CardRecord) and r.boot == "d0")
+    meter = next(r for r in readings if isinstance(r, MeterRecord) and r.boot == "d1")
+    plate = next(
+        r for r in readings
+        if isinstance(r, ScaleRecord) and r.stream is Stream.PLATE and r.boot == "d1"
+    )  # fmt: skip
+    assert local_date(swipe.device_time_ms) == START
+    assert datetime.fromtimestamp(swipe.device_time_ms / 1000, UTC).date() < START
+    return [
+        DroppedDuplicate(id=n, device=r.device, device_time_ms=r.device_time_ms)
+        for n, r in enumerate((swipe, meter, plate), start=1)
+    ]
+
+
+def local_date(at_ms: int) -> date:
+    return datetime.fromtimestamp(at_ms / 1000, TZ).date()
+
+
+def status(
+    device: str, kind: DeviceKind, state: Literal["online", "offline"], at_ms: int, boot: str | None
+) -> DeviceStatusRecord:
+    return DeviceStatusRecord(
+        kind=kind, device=device, state=state, boot=boot, received_ms=MIDNIGHT_MS + at_ms
+    )
+
+
+# Device status changes per upload batch (the first is resent with its batch): a card reader
+# that goes offline and back with a new boot, whose older offline arrives late; a meter that
+# announces itself online twice; a plate scale whose last will is the only news.
+CARD, METER, PLATE = "card-1", "meter-elec", "plate-1"
+STATUSES = {
+    0: [status(CARD, DeviceKind.CARD, "online", 1_000, "d0"),
+        status(METER, DeviceKind.METER, "online", 2_000, "d0")],
+    2: [status(CARD, DeviceKind.CARD, "offline", 2 * HOUR_MS, "d0"),
+        status(METER, DeviceKind.METER, "online", HOUR_MS, "d0"),
+        status(PLATE, DeviceKind.SCALE, "offline", 5 * HOUR_MS, None)],
+    3: [status(CARD, DeviceKind.CARD, "online", 3 * HOUR_MS, "d1"),
+        status(CARD, DeviceKind.CARD, "offline", HOUR_MS // 2, "d0")],
+}  # fmt: skip
+PRESENCE = [  # what every store must answer: (device, kind, state, boot, since, changed)
+    (CARD, "card", "online", "d1", MIDNIGHT_MS + 3 * HOUR_MS, MIDNIGHT_MS + 3 * HOUR_MS),
+    (METER, "meter", "online", "d0", MIDNIGHT_MS + 2_000, MIDNIGHT_MS + HOUR_MS),
+    (PLATE, "scale", "offline", None, MIDNIGHT_MS + 5 * HOUR_MS, MIDNIGHT_MS + 5 * HOUR_MS),
+]
+
+
 def batches(site: str, readings: Sequence[ReadingRecord]) -> list[BatchToStore]:
-    """Upload batches of 500, the first one resent, one with a reading twice, one rejected row."""
+    """Upload batches of 500, the first one resent, one with a reading twice, one rejected row;
+    dropped copies reported by the edge (the first two in the resent batch, the second again in
+    the last one: each (edge, id) counts once), and device status changes (STATUSES)."""
     chunks = [list(readings[i : i + 500]) for i in range(0, len(readings), 500)]
     chunks.insert(1, chunks[0])  # the edge resends after a lost answer (same batch id)
     chunks[-1] = [*chunks[-1], chunks[-1][0]]  # the same reading twice in one batch
+    assert len(chunks) == 4
     rejected = [RejectedRow(index=0, reason="seq: bad", raw_json='{"seq":-1}')]
+    drops = edge_drops(readings)
+    dropped = {0: drops[:2], 1: drops[:2], 3: drops[1:]}
     return [
         BatchToStore(
             site=site,
@@ -145,6 +280,8 @@ def batches(site: str, readings: Sequence[ReadingRecord]) -> list[BatchToStore]:
             readings=chunk,
             timezone=TZ,
             rejected=rejected if n in (0, 1) else (),
+            edge_duplicates=dropped.get(n, ()),
+            statuses=STATUSES.get(0 if n == 1 else n, ()),
         )
         for n, chunk in enumerate(chunks)
     ]
@@ -157,6 +294,10 @@ async def kpis(store: ReadingsStore, site: CentralSite) -> dict[str, Any]:
     for name, granularity in (("services", Granularity.SERVICE), ("days", Granularity.DAY)):
         got = await report(store, [site], PeriodKind.CUSTOM, span, granularity, now_ms)
         out[name] = report_out(got, [], site.id, None).model_dump(mode="json")
+    # the second day alone: its raw bin's first step needs the first day's last stable reading
+    second = DateRange(span.last, span.last)
+    got = await report(store, [site], PeriodKind.CUSTOM, second, Granularity.SERVICE, now_ms)
+    out["second_day"] = report_out(got, [], site.id, None).model_dump(mode="json")
     out["alerts"] = [
         alert_out(a).model_dump(mode="json") for a in await alerts(store, site, START, now_ms)
     ]
@@ -166,6 +307,7 @@ async def kpis(store: ReadingsStore, site: CentralSite) -> dict[str, Any]:
     )
     stats = await store.site_stats(site.id)
     out["stats"] = (stats.readings, stats.rejected)
+    out["presence"] = [astuple(p) for p in await store.device_presence(site.id)]
     return out
 
 
@@ -212,13 +354,22 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
     assert duplicates == 500 + 1
     got = await kpis(backend, site)
     assert got["stats"] == (len(readings), 1)
-    assert sum(n for _, _, n in got["duplicates"]) == 501
+    # Q4 per device and local date: the resent readings on the date central attributes them
+    # to, plus each copy the edge dropped once, on the local date of its device time
+    uploads = batches(site_id, readings)
+    resent = [*uploads[1].readings, uploads[-1].readings[-1]]
+    expected: Counter[tuple[str, str]] = Counter(
+        (r.device, uploads[0].duplicate_date(r).isoformat()) for r in resent
+    )
+    drops = edge_drops(readings)
+    expected.update((d.device, local_date(d.device_time_ms).isoformat()) for d in drops)
+    assert got["duplicates"] == sorted((d, day, n) for (d, day), n in expected.items())
+    assert sum(n for _, _, n in got["duplicates"]) == 501 + 3
+    assert got["presence"] == PRESENCE
 
     # The reference: SQLite fed the readings shuffled in one batch, then the same resends.
     shuffled = list(readings)
     random.Random(7).shuffle(shuffled)
-    uploads = batches(site_id, readings)
-    resent = [*uploads[1].readings, uploads[-1].readings[-1]]
     async with SqliteStore(tmp_path / "reference.sqlite3") as reference:
         for n, part in enumerate((shuffled, resent)):
             await reference.write_batch(
@@ -230,32 +381,44 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
                     readings=part,
                     timezone=TZ,
                     rejected=uploads[0].rejected,
+                    edge_duplicates=drops if n == 0 else drops[:2],
+                    statuses=[s for n in sorted(STATUSES) for s in STATUSES[n]],
                 )
             )
         want = await kpis(reference, site)
     assert_same(got, want)
 
     # Held to the answer, not only to SQLite: the KPIs equal those of the same readings with
-    # their clocks put right, and every wrong clock is counted as corrected.
-    wrong = sum(len(w) for w in WRONG_CLOCKS.values())
+    # their clocks put right, and every wrong clock is counted as corrected; and those of the
+    # same deposits sent net by the prep bin (the raw bin's steps, from the right references).
+    wrong = sum(len(w) for w in WRONG_CLOCKS.values()) + RAW_WRONG_CLOCKS
     assert len(readings) - sum(r in readings for r in with_right_clocks(readings)) == wrong
-    async with SqliteStore(tmp_path / "right-clocks.sqlite3") as right:
-        await right.write_batch(
-            BatchToStore(
-                site=site_id,
-                edge=f"edge-{site_id}",
-                batch_id="b0",
-                received_ms=1,
-                readings=with_right_clocks(readings),
-                timezone=TZ,
+    references: dict[str, dict[str, Any]] = {}
+    for name, fed in (
+        ("right clocks", with_right_clocks(readings)),
+        ("net bins", with_right_clocks(simulated(site_id, raw=False))),
+    ):
+        async with SqliteStore(tmp_path / f"{name}.sqlite3") as right:
+            await right.write_batch(
+                BatchToStore(
+                    site=site_id,
+                    edge=f"edge-{site_id}",
+                    batch_id="b0",
+                    received_ms=1,
+                    readings=fed,
+                    timezone=TZ,
+                )
             )
-        )
-        fixed = await kpis(right, site)
-    for granularity in ("services", "days"):
-        report_got, report_fixed = got[granularity], fixed[granularity]
-        assert len(report_got["rows"]) == len(report_fixed["rows"])
-        for row_got, row_fixed in zip(report_got["rows"], report_fixed["rows"], strict=True):
-            assert_same(row_got["kpis"], row_fixed["kpis"], f"{granularity} {row_got['label']}")
-        assert_same(report_got["total"]["kpis"], report_fixed["total"]["kpis"], granularity)
-        assert report_got["total"]["quality"]["clock_corrected"] == wrong
-        assert report_fixed["total"]["quality"]["clock_corrected"] == 0
+            references[name] = await kpis(right, site)
+    for name, fixed in references.items():
+        for granularity in ("services", "days", "second_day"):
+            report_got, report_fixed = got[granularity], fixed[granularity]
+            assert len(report_got["rows"]) == len(report_fixed["rows"])
+            for row_got, row_fixed in zip(report_got["rows"], report_fixed["rows"], strict=True):
+                where = f"{name}: {granularity} {row_got['label']}"
+                assert_same(row_got["kpis"], row_fixed["kpis"], where)
+            assert_same(report_got["total"]["kpis"], report_fixed["total"]["kpis"], granularity)
+            assert report_fixed["total"]["quality"]["clock_corrected"] == 0
+    # the wrong clocks in the two days (not the two before them, loaded as references only)
+    assert got["days"]["total"]["quality"]["clock_corrected"] == wrong - 2
+    assert got["services"]["total"]["quality"]["clock_corrected"] == wrong - 2

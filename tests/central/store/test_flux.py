@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from central.kpi.clocks import ClockRule
 from central.kpi.presence import DevicePresence
 from central.store.flux import (
     FluxAnswerError,
@@ -93,6 +94,12 @@ def test_duplicates_and_stats_queries() -> None:
     query = duplicates_query("canteen", "s1", 3 * day, 5 * day)
     assert f"range(start: time(v: {3 * day}), stop: time(v: {5 * day}))" in query
     assert 'r._measurement == "duplicate"' in query
+    # the copies edges dropped: same day range, one row per point, with its edge
+    edge = query[query.index('yield(name: "duplicates")') :]
+    assert f"range(start: time(v: {3 * day}), stop: time(v: {5 * day}))" in edge
+    assert 'r._measurement == "edge_duplicate" and r.site == "s1" and r._field == "id"' in edge
+    assert 'column == "edge"' in edge
+    assert 'yield(name: "edge_duplicates")' in edge
     stats = stats_query("canteen", "s1")
     assert 'yield(name: "readings")' in stats
     assert 'yield(name: "rejected")' in stats
@@ -135,7 +142,13 @@ def test_recorded_duplicates_are_summed_per_device_and_local_date() -> None:
             strict=True,
         )
     )
-    assert found == [("card-1", "2026-01-01", 3), ("meter-elec", "2026-01-02", 4)]
+    # card-1 on 2026-01-01: 2 + 1 counted by central, plus two copies its edge dropped (one
+    # row each, whatever the drop id in `_value`); plate-1: one dropped copy only
+    assert found == [
+        ("card-1", "2026-01-01", 5),
+        ("meter-elec", "2026-01-02", 4),
+        ("plate-1", "2026-01-03", 1),
+    ]
     assert date.fromisoformat(found[0][1]) == date(2026, 1, 1)
 
 
@@ -181,7 +194,6 @@ def test_recorded_presence_answer_gives_state_since_and_boot() -> None:
 def test_raw_bins_get_their_last_stable_reading_before_the_range() -> None:
     query = readings_query("canteen", "s1", 10_000, 20_000, raw_lookback_ms=4_000)
     assert 'yield(name: "raw_before")' in query
-    assert "range(start: time(v: 6000000000), stop: time(v: 10000000000))" in query
     assert "exists r.gross_g and r.stable == true" in query
     assert '"gross_g"' in query.split('yield(name: "range")')[0]  # fields of the range itself
     rows = [
@@ -200,3 +212,79 @@ def test_raw_bins_get_their_last_stable_reading_before_the_range() -> None:
     np.testing.assert_array_equal(scale.gross_g, [900.0, np.nan, 400.0])
     assert scale.stable.tolist() == [True, True, True]
     assert scale.mass_g.tolist() == [0.0, 40.0, 0.0]
+
+
+def _part(query: str, name: str) -> str:
+    """The statement of `query` that yields `name` (from the previous blank line)."""
+    end = query.index(f'yield(name: "{name}")')
+    return query[query.rindex("\n\n", 0, end) : end]
+
+
+def test_the_raw_bin_reference_query_applies_the_clock_rule() -> None:
+    hour = 3_600_000
+    start, end, lookback = 100 * hour, 124 * hour, 48 * hour
+    rule = ClockRule(future_tolerance_ms=600_000, max_delay_ms=5_400_000)
+    query = readings_query("canteen", "s1", start, end, raw_lookback_ms=lookback, raw_clock=rule)
+    lo_ns, start_ns, end_ns = (start - lookback) * NS_PER_MS, start * NS_PER_MS, end * NS_PER_MS
+    skew_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
+    # device-time source: the lookback widened by the receive-time copy threshold on both sides
+    assert f"range(start: time(v: {lo_ns - skew_ns}), stop: time(v: {start_ns + skew_ns}))" in query
+    trusted = (
+        "(r.time_ns >= (r.received_ms - 5400000) * 1000000"
+        " and r.time_ns < (r.received_ms + 600001) * 1000000)"
+    )
+    received_in = f"(r.received_ms >= {start} and r.received_ms < {end})"
+    device_in = f"(r.time_ns >= {start_ns} and r.time_ns < {end_ns})"
+    # trusted clocks: device time in the lookback, not received in the range, last by time
+    before = _part(query, "raw_before")
+    assert f"r.time_ns >= {lo_ns} and r.time_ns < {start_ns}" in before
+    assert f"filter(fn: (r) => {trusted} and not {received_in})" in before
+    assert 'last(column: "_time")' in before
+    # wrong clocks: received in the lookback, device time not in the range, from the device-time
+    # source (close to their receive time) or from the receive-time copies, last by receive time
+    wrong = query[query.index("raw_wrong_near = ") : query.index('yield(name: "raw_wrong")')]
+    assert f"r.received_ms >= {start - lookback} and r.received_ms < {start}" in wrong
+    assert wrong.count(f"not {trusted} and not {device_in}") == 2
+    far = wrong[wrong.index("raw_wrong_far = ") :]
+    assert f"range(start: time(v: {lo_ns}), stop: time(v: {start_ns}))" in far
+    assert 'r._measurement == "reading_by_received"' in far
+    assert "time_ns: r.device_time_ns" in far
+    assert "union(tables: [raw_wrong_near, raw_wrong_far])" in wrong
+    assert 'last(column: "received_ms")' in wrong
+    # the rule's thresholds are the site's
+    other = readings_query(
+        "canteen", "s1", start, end, raw_lookback_ms=lookback,
+        raw_clock=ClockRule(future_tolerance_ms=0, max_delay_ms=60_000),
+    )  # fmt: skip
+    assert "(r.received_ms - 60000) * 1000000" in other
+    assert "(r.received_ms + 1) * 1000000" in other
+    # the rule off: every clock trusted, by device time only, no wrong-clock result
+    off = readings_query(
+        "canteen", "s1", start, end, raw_lookback_ms=lookback, raw_clock=ClockRule(enabled=False)
+    )
+    assert 'yield(name: "raw_wrong")' not in off
+    assert "r.received_ms -" not in off
+    assert f"range(start: time(v: {lo_ns}), stop: time(v: {start_ns}))" in _part(off, "raw_before")
+    assert f"not {received_in}" in _part(off, "raw_before")
+
+
+def test_recorded_raw_references_keep_a_wrong_clock_received_after_the_trusted_one() -> None:
+    hour = 3_600_000
+    start = 100 * hour
+    scale = readings_from_rows(parse_records(answer("raw_before.csv"))).scale
+    got = sorted(
+        zip(scale.device.tolist(), scale.time_ms.tolist(), scale.gross_g.tolist(), strict=True)
+    )
+    assert got == [
+        ("bin-a", 7, 42.0),  # clock at 1970, received after the trusted reference: kept
+        ("bin-a", start - 3 * hour, 5.0),
+        ("bin-a", start + hour, 1995.0),
+        # bin-b's wrong clock (9 h ahead) was received before its trusted reference: left out
+        ("bin-b", start - 2 * hour, 700.0),
+        ("bin-b", start + 2 * hour, 800.0),
+        ("bin-c", start - 20 * hour, 120.0),  # no trusted reference: the wrong-clock one
+        ("bin-c", start + 3 * hour, 300.0),
+        # bin-d has no reading in the range: neither of its references
+    ]
+    assert scale.stable.all()
+    assert scale.received_ms[scale.time_ms == 7].tolist() == [start - hour]

@@ -91,5 +91,8 @@ async def test_requests_per_batch(
     assert writes[0].count(b"\n") + 1 == 27
     if derived:
         derived_query = recording_influx.requests[2][1].decode()
-        assert derived_query.count("yield(") == 4  # range, received, before, after
+        # range, received, before, after; and the raw bins' step references (the KPIs' load)
+        assert derived_query.count("yield(") == 6
+        assert 'yield(name: \\"raw_before\\")' in derived_query  # JSON-escaped quotes
+        assert 'yield(name: \\"raw_wrong\\")' in derived_query
         assert b"meals,service=" in writes[1]

@@ -1,6 +1,7 @@
 """Points of the InfluxDB schema: tags, fields, ns timestamps and the identity slots."""
 
-from datetime import date
+from datetime import UTC, date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,7 @@ from central.store.influx_schema import (
     RECEIVED_INDEX_SKEW_MS,
     SLOTS_PER_MS,
     duplicate_point,
+    edge_duplicate_point,
     local_date_of,
     needs_received_copy,
     occupancy,
@@ -26,6 +28,7 @@ from contract import (
     CardRecord,
     DeviceKind,
     DeviceStatusRecord,
+    DroppedDuplicate,
     MeterRecord,
     Quantity,
     ScaleRecord,
@@ -92,6 +95,34 @@ def test_duplicate_points_encode_the_local_date() -> None:
     assert first_ns != later_ns  # two writes, two points, summed by the query
     assert local_date_of(first_ns) == local_date_of(later_ns) == day
     assert "count=2i" in first.to_line_protocol()
+
+
+def test_an_edge_duplicate_is_one_point_per_edge_and_id_on_its_local_date() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    # 2026-01-01 20:00 UTC is 2026-01-02 04:00 in Shanghai: the local date of the device time
+    dropped = DroppedDuplicate(id=7, device="card-1", device_time_ms=T0 + 20 * 3_600_000)
+    point = edge_duplicate_point("s1", "edge-s1", dropped, shanghai)
+    assert point is not None
+    day_ns = (date(2026, 1, 2) - date(1970, 1, 1)).days * 86_400 * 10**9
+    assert point.to_line_protocol() == (
+        f"edge_duplicate,device=card-1,edge=edge-s1,site=s1 device_time_ms={T0 + 72_000_000}i,"
+        f"id=7i {day_ns + 7}"
+    )
+    # a resend is the same point (overwritten); another id or edge is another point
+    again = edge_duplicate_point("s1", "edge-s1", dropped, shanghai)
+    assert again is not None
+    assert again.to_line_protocol() == point.to_line_protocol()
+    other = edge_duplicate_point("s1", "edge-s1", dropped.model_copy(update={"id": 8}), shanghai)
+    assert other is not None
+    assert other.to_line_protocol() != point.to_line_protocol()
+    assert local_date_of(day_ns + 7) == date(2026, 1, 2)
+    # in UTC the same copy belongs to 2026-01-01
+    utc = edge_duplicate_point("s1", "edge-s1", dropped, UTC)
+    assert utc is not None
+    assert utc.to_line_protocol().endswith(f" {day_ns - 86_400 * 10**9 + 7}")
+    # a device time InfluxDB cannot hold: no point
+    beyond = dropped.model_copy(update={"device_time_ms": 253402300799999})
+    assert edge_duplicate_point("s1", "edge-s1", beyond, UTC) is None
 
 
 def test_rejected_points_carry_a_key_per_edge_batch_and_index() -> None:

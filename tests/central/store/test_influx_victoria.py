@@ -11,6 +11,7 @@ live conformance suite (test_conformance.py).
 
 from collections import Counter
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +32,7 @@ from contract import (
     CardRecord,
     DeviceKind,
     DeviceStatusRecord,
+    DroppedDuplicate,
     MeterRecord,
     Quantity,
     ScaleRecord,
@@ -116,8 +118,16 @@ async def test_every_point_is_read_back_with_its_tags_fields_and_time(
 ) -> None:
     store = InfluxStore(url=victoria_metrics.url, org="canteen", bucket="canteen", token="t")
     row = RejectedRow(index=4, reason="seq: bad", raw_json='{"seq":-1}')
+    # copies the edge dropped: one at 2026-01-01 20:00 UTC (2026-01-02 in Shanghai), two ids of
+    # one device and date more than a millisecond apart (VictoriaMetrics keeps ms)
+    dropped = [
+        DroppedDuplicate(id=3, device="card-1", device_time_ms=T0 + 20 * 3_600_000),
+        DroppedDuplicate(id=2_000_005, device="card-1", device_time_ms=T0 + 21 * 3_600_000),
+        DroppedDuplicate(id=4, device="plate-1", device_time_ms=T0),
+    ]
     batch = BatchToStore(site="s1", edge="edge-s1", batch_id="batch-9", received_ms=T0 + 100,
-                         readings=RECORDS, rejected=[row])  # fmt: skip
+                         readings=RECORDS, rejected=[row], timezone=ZoneInfo("Asia/Shanghai"),
+                         edge_duplicates=dropped)  # fmt: skip
     # the points write_batch sends for this batch on an empty store
     points, outcome = batch_points(batch, {}, now_ns=0)
     assert outcome == WriteOutcome(accepted=len(RECORDS), duplicates=0)
@@ -137,6 +147,14 @@ async def test_every_point_is_read_back_with_its_tags_fields_and_time(
     assert exported(victoria_metrics, '{__name__=~"duplicate_.*"}') == Counter(
         {("duplicate_count", (("device", "card-1"), ("site", "s1")), day_ms + 5, 3.0): 1}
     )
+    edge_dups: Counter[Sample] = Counter()
+    for d in dropped:
+        local = date(2026, 1, 2 if d.device_time_ms >= T0 + 16 * 3_600_000 else 1)
+        at_ms = (local - date(1970, 1, 1)).days * 86_400_000 + d.id // NS_PER_MS
+        tags = (("device", d.device), ("edge", "edge-s1"), ("site", "s1"))
+        edge_dups["edge_duplicate_id", tags, at_ms, float(d.id)] += 1
+        edge_dups["edge_duplicate_device_time_ms", tags, at_ms, float(d.device_time_ms)] += 1
+    assert exported(victoria_metrics, '{__name__=~"edge_duplicate_.*"}') == edge_dups
     rejected_tags = (("edge", "edge-s1"), ("site", "s1"))
     assert exported(victoria_metrics, '{__name__=~"rejected_.*"}') == Counter(
         {
