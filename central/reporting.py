@@ -19,7 +19,15 @@ from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import SiteReadings
-from central.kpi.report import RankedSite, Report, baseline_totals, build_report, rank_sites
+from central.kpi.report import (
+    RankedSite,
+    Report,
+    Row,
+    baseline_totals,
+    build_report,
+    period_rows,
+    rank_sites,
+)
 from central.kpi.totals import Totals
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
@@ -119,7 +127,7 @@ class Ranking:
     descending: bool
     span: DateRange
     sites: tuple[RankedSite, ...]
-    region_total: Report
+    region_total: Row  # the period's row of every site together
 
 
 async def ranking(
@@ -134,15 +142,8 @@ async def ranking(
     """Sites ranked by one KPI over the period, and the region's total."""
     tables = [await site_table(store, site, span) for site in sites]
     baselines = {site.id: await site_baseline(store, site) for site in sites}
-    per_site = [
-        (
-            t.site.id,
-            t.site.name,
-            build_report([t], baselines, period, span, Granularity.PERIOD, now_ms),
-        )
-        for t in tables
-    ]
-    region = build_report(tables, baselines, period, span, Granularity.PERIOD, now_ms)
+    rows, region = period_rows(tables, baselines, period, span, now_ms)
+    per_site = [(t.site.id, t.site.name, row) for t, row in zip(tables, rows, strict=True)]
     return Ranking(kpi, descending, span, tuple(rank_sites(per_site, kpi, descending)), region)
 
 

@@ -10,18 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from central.api import kpi_json
 from central.api.csv_export import csv_response, ranking_csv, report_csv
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import RequestError, UnknownSite
-from central.api.kpi_schemas import (
-    LATE_DATA_NOTE,
-    FactorSetOut,
-    KpiReportOut,
-    RankingOut,
-    ranked_out,
-    report_out,
-    row_out,
-)
+from central.api.kpi_schemas import LATE_DATA_NOTE, KpiReportOut, RankingOut
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
 from central.kpi.periods import DateRange, Granularity, PeriodError, PeriodKind, period_range
@@ -114,7 +107,7 @@ async def kpis(
         Granularity, Query(description="rows: service (per service and day), day, week, month")
     ] = Granularity.DAY,
     output: FormatQuery = "json",
-) -> Response | KpiReportOut:
+) -> Response:
     """Every KPI with its unit, the factor set used and data quality, per row and for the period.
 
     Values are computed from the readings stored at query time: late readings are included in
@@ -128,7 +121,8 @@ async def kpis(
         return csv_response(
             report_csv(scope, result.rows, result.total), f"kpis-{scope}-{span.first}.csv"
         )
-    return report_out(result, factor_sets_of(sites, result.total.factor_sets), site, region)
+    factor_sets = factor_sets_of(sites, result.total.factor_sets)
+    return kpi_json.response(kpi_json.report(result, factor_sets, site, region))
 
 
 @router.get(
@@ -149,7 +143,7 @@ async def rank(
         Literal["asc", "desc"], Query(description="asc: lowest value first (rank 1)")
     ] = "asc",
     output: FormatQuery = "json",
-) -> Response | RankingOut:
+) -> Response:
     """The region's sites ordered by one KPI over the period; sites without a value come last."""
     if kpi not in CATALOGUE:
         raise InvalidQuery(f"unknown kpi {kpi[:64]!r}; one of: {', '.join(CATALOGUE)}")
@@ -158,19 +152,21 @@ async def rank(
     result = await ranking(store, sites, kpi, period, span, now_ms(), order == "desc")
     if output == "csv":
         return csv_response(ranking_csv(kpi, result.sites), f"ranking-{kpi}-{span.first}.csv")
-    total = result.region_total.total
-    return RankingOut(
-        region=region,
-        kpi=kpi,
-        unit=CATALOGUE[kpi][1],
-        order=order,
-        period=period.value,
-        start=span.first,
-        end=span.last,
-        factor_sets=[
-            FactorSetOut.model_validate(f) for f in factor_sets_of(sites, total.factor_sets)
-        ],
-        note=LATE_DATA_NOTE,
-        sites=[ranked_out(r) for r in result.sites],
-        region_total=row_out(total),
+    total = result.region_total
+    return kpi_json.response(
+        {
+            "region": region,
+            "kpi": kpi,
+            "unit": CATALOGUE[kpi][1],
+            "order": order,
+            "period": period.value,
+            "start": span.first.isoformat(),
+            "end": span.last.isoformat(),
+            "factor_sets": [
+                kpi_json.factor_set(f) for f in factor_sets_of(sites, total.factor_sets)
+            ],
+            "note": LATE_DATA_NOTE,
+            "sites": [kpi_json.ranked(r) for r in result.sites],
+            "region_total": kpi_json.row(total),
+        }
     )

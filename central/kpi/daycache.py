@@ -432,42 +432,57 @@ def _devices(
     day_start: Int64Array,
     day_end: Int64Array,
 ) -> tuple[DeviceQuality, ...]:
+    """Every device's per-date figures and clock-skew samples of the span, vectorised: the
+    device rows of all dates are scattered into one (devices, dates, columns) array, and the
+    samples (stored per date, device after device) are grouped by device with one stable sort,
+    so that each device's samples stay in date order."""
     n_d = len(decoded)
     day_s = (day_end - day_start) // 1000
-    per: dict[tuple[str, str], np.ndarray] = {}  # (kind, device) -> (n_d, columns)
-    skews: dict[tuple[str, str], list[Int64Array]] = {}
-    counts: dict[tuple[str, str], Int64Array] = {}
-    dups: dict[str, Int64Array] = {}
+    ids: dict[tuple[str, str], int] = {}  # (kind, device) -> index, in order of appearance
+    of_header: dict[int, Int64Array] = {}  # parsed headers are shared by equal header texts
+    seg_dev: list[Int64Array] = []
+    seg_date: list[Int64Array] = []
+    rows: list[Float64Array] = []
+    samples: list[Int64Array] = []
+    dup_at: dict[str, Int64Array] = {}
     for i, (item, header) in enumerate(zip(decoded, parsed, strict=True)):
-        devices = header.devices
-        numbers = item.floats[width:].reshape(len(devices), _DEVICE_COLUMNS)
-        offset = 0
-        for (kind, device), row in zip(devices, numbers, strict=True):
-            key = (kind, device)
-            if key not in per:
-                per[key] = np.zeros((n_d, _DEVICE_COLUMNS), dtype=np.float64)
-                per[key][:, 1] = -1.0
-                skews[key] = []
-                counts[key] = np.zeros(n_d, dtype=np.int64)
-            per[key][i] = row
-            n = int(row[-1])
-            skews[key].append(item.ints[offset : offset + n])
-            counts[key][i] = n
-            offset += n
+        dev = of_header.get(id(header))
+        if dev is None:
+            dev = np.array([ids.setdefault(kd, len(ids)) for kd in header.devices], np.int64)
+            of_header[id(header)] = dev
+        if dev.size:
+            seg_dev.append(dev)
+            seg_date.append(np.full(dev.size, i, dtype=np.int64))
+            rows.append(item.floats[width:])
+            samples.append(item.ints)
         for device, count in header.dups.items():
-            dups.setdefault(device, np.zeros(n_d, dtype=np.int64))[i] += count
-    names = {device for kind, device in per if kind != "unknown"}
+            dup_at.setdefault(device, np.zeros(n_d, dtype=np.int64))[i] += count
+    n_k = len(ids)
+    per = np.zeros((n_k, n_d, _DEVICE_COLUMNS), dtype=np.float64)
+    per[:, :, 1] = -1.0
+    starts = np.zeros(n_k + 1, dtype=np.int64)
+    by_device: Int64Array = _empty()
+    if seg_dev:
+        dev_of, date_of = np.concatenate(seg_dev), np.concatenate(seg_date)
+        numbers = np.concatenate(rows).reshape(-1, _DEVICE_COLUMNS)
+        per[dev_of, date_of] = numbers
+        lengths = numbers[:, -1].astype(np.int64)
+        owner = np.repeat(dev_of.astype(np.int16 if n_k < 2**15 else np.int64), lengths)
+        by_device = np.concatenate(samples)[np.argsort(owner, kind="stable")]
+        starts[1:] = np.cumsum(np.bincount(owner, minlength=n_k))
+    counts = per[:, :, -1].astype(np.int64)  # samples per device and date
+    names = {device for kind, device in ids if kind != "unknown"}
     out = []
-    for kind, device in sorted(per):
+    for kind, device in sorted(ids):
         if kind == "unknown" and device in names:
             continue  # the span knows this device by its readings on other dates
-        table = per[kind, device]
+        at = ids[kind, device]
+        table = per[at]
         expected = None
         if kind == "meter":
             expected = (day_s // site.kpi.meter(device).interval_s).astype(np.int64)
-        has_events = bool(np.any(table[:, 3] > 0))
         events = None
-        if has_events:
+        if bool(np.any(table[:, 3] > 0)):
             events = MappingProxyType(
                 {k: np.rint(table[:, 4 + j]).astype(np.int64) for j, k in enumerate(EVENT_KINDS)}
             )
@@ -480,17 +495,16 @@ def _devices(
                     for j, k in enumerate(RAW_EVENT_KINDS)
                 }
             )
-        skew = np.concatenate(skews[kind, device]) if skews[kind, device] else _empty()
-        times = np.repeat(day_start, counts[kind, device])
+        times = np.repeat(day_start, counts[at])
         out.append(
             DeviceQuality(
                 kind=kind,
                 device=device,
                 received=np.rint(table[:, 0]).astype(np.int64),
                 expected=expected,
-                duplicates=dups.get(device, np.zeros(n_d, dtype=np.int64)),
+                duplicates=dup_at.get(device, np.zeros(n_d, dtype=np.int64)),
                 time_ms=times,
-                skew_ms=skew.astype(np.int64),
+                skew_ms=by_device[starts[at] : starts[at + 1]].astype(np.int64),
                 received_ms=times,
                 clock_corrected=np.rint(table[:, 2]).astype(np.int64),
                 events=events,

@@ -86,30 +86,6 @@ def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
     return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
 
 
-def _row_totals(
-    table: DayTable,
-    bucket: Bucket,
-    service: int | None,
-    baseline: Totals | None,
-    now_ms: int,
-) -> Totals:
-    lo = (bucket.dates.first - table.span.first).days
-    hi = lo + bucket.dates.days
-    quota, reason = quota_for(table.site.kpi, bucket.dates)
-    share = elapsed_share(table, lo, hi, now_ms)
-    if not math.isnan(quota) and share == 0.0:
-        quota, reason = NAN, "the period has not started"
-    return site_totals(
-        table,
-        lo,
-        hi,
-        service,
-        quota_kgce=quota * share,
-        quota_reason=reason,
-        baseline=baseline,
-    )
-
-
 def _rows_totals(
     table: DayTable,
     rows: Sequence[Bucket],
@@ -117,7 +93,8 @@ def _rows_totals(
     baseline: Totals | None,
     now_ms: int,
 ) -> list[Totals]:
-    """`_row_totals` of every bucket of `rows` at once (site_totals_many: same values)."""
+    """Totals of every bucket of `rows` at once (central.kpi.totals.site_totals_many), each
+    with its quota: a month's or year's, prorated by days, times the share of it elapsed."""
     bounds, quotas = [], []
     for bucket in rows:
         lo = (bucket.dates.first - table.span.first).days
@@ -196,7 +173,13 @@ def build_report(
             parts = [totals[i] for totals in per_table]
             rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    total = combine([_row_totals(t, whole, None, baselines.get(t.site.id), now_ms) for t in tables])
+    if granularity is Granularity.PERIOD:
+        per_table_whole = [t[0] for t in per_table]  # the one row is the whole period
+    else:
+        per_table_whole = [
+            _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables
+        ]
+    total = combine(per_table_whole)
     return Report(
         sites=sites,
         period=period,
@@ -207,18 +190,39 @@ def build_report(
     )
 
 
+def period_rows(
+    tables: Sequence[DayTable],
+    baselines: Mapping[str, Totals | None],
+    period: PeriodKind,
+    span: DateRange,
+    now_ms: int,
+) -> tuple[list[Row], Row]:
+    """The whole period's row of each site (without devices) and of all of them (a region, with
+    devices), each site's totals computed once: what a ranking needs."""
+    if not tables:
+        raise ValueError("a ranking needs at least one site")
+    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+    parts = [_rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables]
+    rows = [
+        _row(whole.label, whole, None, p, (t.site.id,)) for t, p in zip(tables, parts, strict=True)
+    ]
+    sites = tuple(t.site.id for t in tables)
+    region = _row(whole.label, whole, None, combine(parts), sites, with_devices=True)
+    return rows, region
+
+
 def _common_services(tables: Sequence[DayTable]) -> tuple[str, ...]:
     """Services every site of a region has, in the first site's order."""
     return tuple(n for n in tables[0].services if all(n in t.services for t in tables[1:]))
 
 
 def rank_sites(
-    reports: Sequence[tuple[str, str, Report]], kpi: str, descending: bool = False
+    totals: Sequence[tuple[str, str, Row]], kpi: str, descending: bool = False
 ) -> list[RankedSite]:
-    """Sites ordered by one KPI of their period total (ascending unless `descending`)."""
+    """Sites ordered by one KPI of their period's row (ascending unless `descending`)."""
     if kpi not in CATALOGUE:
         raise KeyError(kpi)
-    valued = [(site, name, r.total) for site, name, r in reports]
+    valued = list(totals)
     with_value = [v for v in valued if v[2].kpis[kpi].value is not None]
     without = [v for v in valued if v[2].kpis[kpi].value is None]
     with_value.sort(key=lambda v: (v[2].kpis[kpi].value or 0.0) * (-1 if descending else 1))

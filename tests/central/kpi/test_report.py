@@ -185,7 +185,7 @@ def test_ranking_orders_sites_by_a_kpi_and_lists_missing_values_last() -> None:
     lean = replace(SITE, id="lean", registered_staff=5)
     none = replace(SITE, id="none", floor_area_m2=None)
     reports = [
-        (s.id, s.name, report(Granularity.PERIOD, s))  # type: ignore[misc]
+        (s.id, s.name, report(Granularity.PERIOD, s).total)  # type: ignore[attr-defined]
         for s in (SITE, lean, none)
     ]
     by_attendance = rank_sites(reports, "attendance_pct", descending=True)  # type: ignore[arg-type]
