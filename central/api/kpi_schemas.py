@@ -110,7 +110,9 @@ class KpiRowOut(BaseModel):
     kpis: dict[str, KpiValueOut]
     quality: QualityOut
     factor_sets: list[str] = Field(description="ids of the factor sets the energy KPIs used")
-    devices: list[DeviceQualityOut] = Field(description="per device; empty in service rows")
+    devices: list[DeviceQualityOut] = Field(
+        description="per device; empty in service rows and in a ranking's region_total"
+    )
 
 
 class KpiReportOut(BaseModel):

@@ -92,6 +92,7 @@ def _rows_totals(
     service: int | None,
     baseline: Totals | None,
     now_ms: int,
+    device_skews: bool = True,
 ) -> list[Totals]:
     """Totals of every bucket of `rows` at once (central.kpi.totals.site_totals_many), each
     with its quota: a month's or year's, prorated by days, times the share of it elapsed."""
@@ -105,7 +106,9 @@ def _rows_totals(
             quota, reason = NAN, "the period has not started"
         bounds.append((lo, hi))
         quotas.append((quota * share, reason))
-    return site_totals_many(table, bounds, service, quotas=quotas, baseline=baseline)
+    return site_totals_many(
+        table, bounds, service, quotas=quotas, baseline=baseline, device_skews=device_skews
+    )
 
 
 def _row(
@@ -197,8 +200,9 @@ def period_rows(
     span: DateRange,
     now_ms: int,
 ) -> tuple[list[Row], Row]:
-    """The whole period's row of each site (without devices) and of all of them (a region, with
-    devices), each site's totals computed once: what a ranking needs."""
+    """The whole period's row of each site and of all of them (a region), each site's totals
+    computed once: what a ranking needs. Without per-device figures (a network's region has
+    thousands of devices; each site's devices are in its own report)."""
     if not tables:
         raise ValueError("a ranking needs at least one site")
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
@@ -207,7 +211,7 @@ def period_rows(
         _row(whole.label, whole, None, p, (t.site.id,)) for t, p in zip(tables, parts, strict=True)
     ]
     sites = tuple(t.site.id for t in tables)
-    region = _row(whole.label, whole, None, combine(parts), sites, with_devices=True)
+    region = rows[0] if len(rows) == 1 else _row(whole.label, whole, None, combine(parts), sites)
     return rows, region
 
 

@@ -255,11 +255,13 @@ def site_totals_many(
     *,
     quotas: Sequence[tuple[float, str | None]] | None = None,
     baseline: "Totals | None" = None,
+    device_skews: bool = True,
 ) -> list[Totals]:
     """`site_totals` of each (day_lo, day_hi) of `bounds` (with its (quota_kgce, quota_reason)
     of `quotas`), computed together: every per-date quantity of the table is stacked once into
     a (quantities, dates) matrix and reduced over the date axis for all rows at once, and the
-    clock-skew figures of each row and device are computed here (central.kpi.quantiles).
+    clock-skew figures of each row and (unless not `device_skews`: rows whose devices are not
+    shown) of each device are computed here (central.kpi.quantiles).
 
     Values equal `site_totals` row by row, bit for bit: a one-date row takes 0 + the date's value
     (what a one-element numpy sum gives); a longer row sums a contiguous slice of each matrix row
@@ -354,7 +356,7 @@ def site_totals_many(
         dev_raw = {k: next(ints) for k in d.raw_events} if d.raw_events is not None else None
         lo = np.searchsorted(d.time_ms, starts, side="left")
         hi = np.searchsorted(d.time_ms, ends, side="left")
-        figures = skew_figures(d.skew_ms, lo, hi)
+        figures = skew_figures(d.skew_ms, lo, hi) if device_skews else None
         device_rows.append(
             (d, received, dups, corrected, expected, dev_events, dev_raw, lo.tolist(), hi.tolist(),
              figures)
@@ -419,7 +421,7 @@ def site_totals_many(
                     clock_corrected=corrected[i],
                     events=None if dev_events is None else {k: v[i] for k, v in dev_events.items()},
                     raw_events=None if dev_raw is None else {k: v[i] for k, v in dev_raw.items()},
-                    skew=_skew(fig[i]),
+                    skew=None if fig is None else _skew(fig[i]),
                 )
             )
         quota_kgce, quota_reason = quotas[i]
@@ -474,7 +476,7 @@ def _row_skews(
     devices: Sequence[DeviceQuality], device_rows: Sequence[tuple[Any, ...]], n_rows: int
 ) -> list[SkewFigures]:
     """Per row, the skew figures of every device's samples of the row together (Q3)."""
-    if len(devices) == 1:
+    if len(devices) == 1 and device_rows[0][-1] is not None:
         return [_skew(f) for f in device_rows[0][-1]]
     out = []
     for i in range(n_rows):

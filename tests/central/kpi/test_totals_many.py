@@ -79,7 +79,8 @@ def check_table(table: DayTable, rng: random.Random) -> None:
             other_want = site_totals(table, 0, n_days)
             many = site_totals_many(table, bounds, service, quotas=quotas, baseline=baseline)
             assert len(many) == len(bounds)
-            for (lo, hi), (q, r), got in zip(bounds, quotas, many, strict=True):
+            lean = site_totals_many(table, bounds, service, quotas=quotas, device_skews=False)
+            for (lo, hi), (q, r), got, no_devices in zip(bounds, quotas, many, lean, strict=True):
                 want = site_totals(
                     table, lo, hi, service, quota_kgce=q, quota_reason=r, baseline=baseline
                 )
@@ -89,6 +90,9 @@ def check_table(table: DayTable, rng: random.Random) -> None:
                 same(quality(got), quality(want), f"{where} quality")
                 same(device_figures(got), device_figures(want), f"{where} devices")
                 assert want.skew is None
+                # without the devices' figures (rankings): the same row figures
+                same(quality(no_devices), quality(want), f"{where} without device skews")
+                assert all(d.skew is None for d in no_devices.devices)
                 # a region's row: the figures of every site's samples, not the first site's
                 both, both_want = combine([got, other]), combine([want, other_want])
                 assert both.skew is None
@@ -121,7 +125,8 @@ async def test_rows_at_once_equal_rows_one_by_one(tmp_path: Path, seed: int, dir
 @pytest.mark.parametrize("magnitude", [3, 2_000, 10**7, 10**13])
 def test_skew_figures_equal_numpy(magnitude: int) -> None:
     rng = np.random.default_rng(magnitude)
-    sizes = [0, 1, 2, 3, 7, 8, 20, 21, 99, 100, NUMPY_FROM_SAMPLES - 1, NUMPY_FROM_SAMPLES + 1]
+    sizes = [0, 1, 2, 3, 7, 8, 20, 21, 99, 100, NUMPY_FROM_SAMPLES - 1, NUMPY_FROM_SAMPLES]
+    sizes += [NUMPY_FROM_SAMPLES + 1, NUMPY_FROM_SAMPLES + 20, 3 * NUMPY_FROM_SAMPLES + 7, 50_001]
     sizes += rng.integers(1, 400, 40).tolist()
     samples = rng.integers(-magnitude, magnitude, sum(sizes)).astype(np.int64)
     hi = np.cumsum(sizes)
