@@ -434,8 +434,8 @@ def _devices(
 ) -> tuple[DeviceQuality, ...]:
     """Every device's per-date figures and clock-skew samples of the span, vectorised: the
     device rows of all dates are scattered into one (devices, dates, columns) array, and the
-    samples (stored per date, device after device) are grouped by device with one stable sort,
-    so that each device's samples stay in date order."""
+    samples (stored per date, device after device) are gathered device after device, each
+    device's in date order."""
     n_d = len(decoded)
     day_s = (day_end - day_start) // 1000
     ids: dict[tuple[str, str], int] = {}  # (kind, device) -> index, in order of appearance
@@ -467,9 +467,15 @@ def _devices(
         numbers = np.concatenate(rows).reshape(-1, _DEVICE_COLUMNS)
         per[dev_of, date_of] = numbers
         lengths = numbers[:, -1].astype(np.int64)
-        owner = np.repeat(dev_of.astype(np.int16 if n_k < 2**15 else np.int64), lengths)
-        by_device = np.concatenate(samples)[np.argsort(owner, kind="stable")]
-        starts[1:] = np.cumsum(np.bincount(owner, minlength=n_k))
+        # segments (one per date and device, stored date after date) in device order, each
+        # device's in date order; then one gather of every sample into that order
+        order = np.argsort(dev_of, kind="stable")
+        moved = lengths[order]
+        source_start = np.cumsum(lengths) - lengths
+        target_start = np.cumsum(moved) - moved
+        index = np.repeat(source_start[order] - target_start, moved) + np.arange(int(moved.sum()))
+        by_device = np.concatenate(samples)[index]
+        starts[1:] = np.cumsum(np.bincount(dev_of, weights=lengths, minlength=n_k)).astype(np.int64)
     counts = per[:, :, -1].astype(np.int64)  # samples per device and date
     names = {device for kind, device in ids if kind != "unknown"}
     out = []
