@@ -24,6 +24,7 @@ from central.api.errors import install_error_handlers
 from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
 from central.dashboard import mount_dashboard
+from central.daycache_warmer import day_cache_warmer
 from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
@@ -75,7 +76,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with store_opener(settings) as store:
+        async with (
+            store_opener(settings) as store,
+            day_cache_warmer(
+                store,
+                site_registry,
+                settings.daycache_warm_interval_s,
+                settings.daycache_warm_days,
+            ),
+        ):
             # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
             with CredentialStore(settings.sqlite_path) as credentials:
                 yield {

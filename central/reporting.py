@@ -58,23 +58,34 @@ async def cached_site_table(store: DayCacheStore, site: Site, span: DateRange) -
     for on in span.dates():
         entry = stored.get(on.isoformat(), (0, None))[1]
         if entry is None:
-            window = load_range(site, DateRange(on, on))
-            missing.append((on, window.start_ms, window.end_ms))
+            missing.append(on)
         else:
             entries[on] = entry
     if missing:
-        inputs = await store.load_day_inputs(
-            site.id,
-            missing,
-            METER_LOOKAROUND_MS,
-            tuple(site.kpi.meters),
-            raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
-            raw_clock=site.kpi.clock,
-        )
-        built = [(i.on, i.gen, build_entry(site, i.on, i.readings, i.duplicates)) for i in inputs]
-        await store.save_day_entries(site.id, key, built)
-        entries.update((on, blob) for on, _, blob in built)
+        entries.update(await build_day_entries(store, site, missing))
     return compose(site, span, [entries[on] for on in span.dates()])
+
+
+async def build_day_entries(
+    store: DayCacheStore, site: Site, dates: Sequence[date]
+) -> dict[date, bytes]:
+    """Build the cache entries of `dates` from the readings stored now, and store them (an
+    entry whose date was written meanwhile is not stored: its gen moved)."""
+    days = []
+    for on in dates:
+        window = load_range(site, DateRange(on, on))
+        days.append((on, window.start_ms, window.end_ms))
+    inputs = await store.load_day_inputs(
+        site.id,
+        days,
+        METER_LOOKAROUND_MS,
+        tuple(site.kpi.meters),
+        raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
+        raw_clock=site.kpi.clock,
+    )
+    built = [(i.on, i.gen, build_entry(site, i.on, i.readings, i.duplicates)) for i in inputs]
+    await store.save_day_entries(site.id, config_key(site), built)
+    return {on: blob for on, _, blob in built}
 
 
 async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:

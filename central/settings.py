@@ -48,6 +48,18 @@ class CentralSettings(BaseSettings):
     influx_query_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="timeout of one InfluxDB Flux query, seconds"
     )
+    daycache_warm_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="with the 'sqlite' store: every this many seconds, build the KPI day-cache "
+        "entries of past dates written since (central/daycache_warmer.py); 0: only on demand",
+    )
+    daycache_warm_days: int = Field(
+        default=400,
+        ge=1,
+        le=3660,
+        description="the warmer builds the last this many local dates before today",
+    )
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")
     max_batch_readings: int = Field(

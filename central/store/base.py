@@ -154,6 +154,10 @@ class DayCacheStore(Protocol):
         self, site: str, config: str, first: date, last: date
     ) -> dict[str, tuple[int, bytes | None]]: ...
 
+    async def stale_day_entries(
+        self, site: str, config: str, first: date, last: date
+    ) -> list[date]: ...
+
     async def load_day_inputs(
         self,
         site: str,

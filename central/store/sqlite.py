@@ -192,6 +192,12 @@ ON CONFLICT (site, local_date) DO UPDATE SET config = excluded.config, entry = e
 WHERE kpi_day_cache.gen = excluded.gen
 """
 
+_SELECT_STALE_DAYS = """
+SELECT local_date FROM kpi_day_cache
+WHERE site = ? AND local_date >= ? AND local_date <= ? AND (entry IS NULL OR config IS NOT ?)
+ORDER BY local_date
+"""
+
 _SELECT_DAYS = """
 SELECT local_date, gen, CASE WHEN config = ? THEN entry END FROM kpi_day_cache
 WHERE site = ? AND local_date >= ? AND local_date <= ?
@@ -496,6 +502,13 @@ class SqliteStore:
         """Per local date in [first, last] that has a cache row: (gen, entry if `config`)."""
         return await self._run(self._reader, self._day_entries, site, config, first, last)
 
+    async def stale_day_entries(
+        self, site: str, config: str, first: date, last: date
+    ) -> list[date]:
+        """Local dates in [first, last] that were written (they have a cache row) and have no
+        entry valid for `config`: the work of the day-cache warmer (central.daycache_warmer)."""
+        return await self._run(self._reader, self._stale_days, site, config, first, last)
+
     async def load_day_inputs(
         self,
         site: str,
@@ -764,6 +777,15 @@ class SqliteStore:
             raise StoreUnavailable(f"sqlite store {self.path} is closed")
         rows = conn.execute(_SELECT_DAYS, (config, site, first.isoformat(), last.isoformat()))
         return {day: (gen, entry) for day, gen, entry in rows}
+
+    def _stale_days(self, site: str, config: str, first: date, last: date) -> list[date]:
+        conn = self._read_conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        rows = conn.execute(
+            _SELECT_STALE_DAYS, (site, first.isoformat(), last.isoformat(), config)
+        ).fetchall()
+        return [date.fromisoformat(day) for (day,) in rows]
 
     def _day_inputs(
         self,
