@@ -10,7 +10,7 @@ missing price, quota, floor area or baseline makes the region's value unavailabl
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -121,6 +121,71 @@ def _strict(values: Sequence[float]) -> float:
     return NAN if any(math.isnan(v) for v in values) else math.fsum(values)
 
 
+class _EnergyAndFood(TypedDict):
+    kgce: float
+    co2_kg: float
+    kgce_estimated: float
+    off_hours_kgce: float
+    value_cny: float
+    food_co2e_kg: float
+
+
+class _SiteFields(TypedDict):
+    sites: int
+    floor_area_m2: float
+    staff: float
+    baseline_waste_g: float
+    baseline_meals: float
+    factor_sets: frozenset[str]
+
+
+def _energy_and_food(
+    table: DayTable,
+    waste: Mapping[str, float],
+    used: Mapping[str, float],
+    estimated: Mapping[str, float],
+    off: Mapping[str, float],
+    service_row: bool,
+) -> _EnergyAndFood:
+    """The Totals fields derived from a row's sums with the site's factors and prices: energy in
+    kgce (of used, estimated and off-hours consumption), CO2, and the wasted food's value and
+    CO2e."""
+    config = table.site.kpi
+    factors = config.factor_set
+    elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
+
+    def kgce_of(values: Mapping[str, float]) -> float:
+        return _nansum(
+            [values[elec] * factors.electricity_kgce_per_kwh, values[gas] * factors.gas_kgce_per_m3]
+        )
+
+    total_waste_kg = math.fsum(v for v in waste.values() if not math.isnan(v)) / 1000.0
+    price, food_factor = config.food_price_cny_per_kg, config.food_co2e_kg_per_kg
+    return {
+        "kgce": kgce_of(used),
+        "co2_kg": _nansum(
+            [used[elec] * factors.grid_kgco2_per_kwh, used[gas] * factors.gas_kgco2_per_m3]
+        ),
+        "kgce_estimated": kgce_of(estimated),
+        "off_hours_kgce": NAN if service_row else kgce_of(off),
+        "value_cny": NAN if price is None else total_waste_kg * price,
+        "food_co2e_kg": NAN if food_factor is None else total_waste_kg * food_factor,
+    }
+
+
+def _site_fields(table: DayTable, baseline: "Totals | None") -> _SiteFields:
+    """The Totals fields that are the same for every row of a site."""
+    site = table.site
+    return {
+        "sites": 1,
+        "floor_area_m2": NAN if site.floor_area_m2 is None else site.floor_area_m2,
+        "staff": float(site.registered_staff),
+        "baseline_waste_g": NAN if baseline is None else baseline.f4_waste_g,
+        "baseline_meals": NAN if baseline is None else float(baseline.meals),
+        "factor_sets": frozenset({site.kpi.factor_set.id}),
+    }
+
+
 def site_totals(
     table: DayTable,
     day_lo: int,
@@ -132,8 +197,7 @@ def site_totals(
     baseline: "Totals | None" = None,
 ) -> Totals:
     """Totals of dates [day_lo, day_hi) of `table`, of one service (index) or of whole days."""
-    site, config = table.site, table.site.kpi
-    factors = config.factor_set
+    site = table.site
     days = slice(day_lo, day_hi)
     n_days = day_hi - day_lo
     n_services = 1 if service is not None else len(table.services)
@@ -167,18 +231,10 @@ def site_totals(
             used[q] = float(part.service_used[days, cols].sum())
             estimated[q] = float(part.service_estimated[days, cols].sum())
             off[q] = NAN
-    elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
-
-    def kgce_of(values: Mapping[str, float]) -> float:
-        return _nansum(
-            [values[elec] * factors.electricity_kgce_per_kwh, values[gas] * factors.gas_kgce_per_m3]
-        )
-
     peaks = table.peak_kw[days] if service is None else table.service_peak_kw[days, cols]
-    total_waste_kg = math.fsum(waste[s] for s in STREAMS if not math.isnan(waste[s])) / 1000.0
-    price, food_factor = config.food_price_cny_per_kg, config.food_co2e_kg_per_kg
     return Totals(
-        sites=1,
+        **_site_fields(table, baseline),
+        **_energy_and_food(table, waste, used, estimated, off, service is not None),
         days=n_days,
         service_slots=n_days * n_services,
         staff_slots=float(site.registered_staff * n_days * n_services),
@@ -189,22 +245,9 @@ def site_totals(
         used=used,
         estimated=estimated,
         off_hours=off,
-        kgce=kgce_of(used),
-        co2_kg=_nansum(
-            [used[elec] * factors.grid_kgco2_per_kwh, used[gas] * factors.gas_kgco2_per_m3]
-        ),
-        kgce_estimated=kgce_of(estimated),
-        off_hours_kgce=kgce_of(off) if service is None else NAN,
         peak_kw=float(np.nanmax(peaks)) if np.any(~np.isnan(peaks)) else NAN,
-        value_cny=NAN if price is None else total_waste_kg * price,
-        food_co2e_kg=NAN if food_factor is None else total_waste_kg * food_factor,
-        floor_area_m2=NAN if site.floor_area_m2 is None else site.floor_area_m2,
-        staff=float(site.registered_staff),
         quota_kgce=quota_kgce,
         quota_reason=quota_reason,
-        baseline_waste_g=NAN if baseline is None else baseline.f4_waste_g,
-        baseline_meals=NAN if baseline is None else float(baseline.meals),
-        factor_sets=frozenset({factors.id}),
         readings=int(sum(int(d.received[days].sum()) for d in table.devices)),
         meter_received=int(
             sum(int(d.received[days].sum()) for d in table.devices if d.kind == "meter")
@@ -295,8 +338,7 @@ def site_totals_many(
         out: list[list[Any]] = sums.tolist()
         return out
 
-    site, config = table.site, table.site.kpi
-    factors = config.factor_set
+    site = table.site
     n_services = 1 if service is not None else len(table.services)
     present = [q for q in QUANTITIES if table.energy[q].present]
 
@@ -371,18 +413,7 @@ def site_totals_many(
             float(np.nanmax(p)) if np.any(~np.isnan(p)) else NAN
             for p in (peak_rows[lo:hi] for lo, hi in bounds)
         ]
-    elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
-
-    def kgce_of(values: Mapping[str, float]) -> float:
-        return _nansum(
-            [values[elec] * factors.electricity_kgce_per_kwh, values[gas] * factors.gas_kgce_per_m3]
-        )
-
-    price, food_factor = config.food_price_cny_per_kg, config.food_co2e_kg_per_kg
-    floor_area = NAN if site.floor_area_m2 is None else site.floor_area_m2
-    baseline_waste = NAN if baseline is None else baseline.f4_waste_g
-    baseline_meals = NAN if baseline is None else float(baseline.meals)
-    factor_sets = frozenset({factors.id})
+    constant = _site_fields(table, baseline)
     absent = [q for q in QUANTITIES if q not in energy_rows]
     out = []
     for i, (day_lo, day_hi) in enumerate(bounds):
@@ -400,7 +431,6 @@ def site_totals_many(
         used = {q: used[q] for q in QUANTITIES}  # the order of site_totals
         estimated = {q: estimated[q] for q in QUANTITIES}
         off = {q: off[q] for q in QUANTITIES}
-        total_waste_kg = math.fsum(waste[s] for s in STREAMS if not math.isnan(waste[s])) / 1000.0
         devices = []
         readings = meter_received = meter_expected = duplicates = 0
         for d, received, dups, corrected, expected, dev_events, dev_raw, lo, hi, fig in device_rows:
@@ -428,7 +458,8 @@ def site_totals_many(
         peak = peaks[i]
         out.append(
             Totals(
-                sites=1,
+                **constant,
+                **_energy_and_food(table, waste, used, estimated, off, service is not None),
                 days=n_days,
                 service_slots=n_days * n_services,
                 staff_slots=float(site.registered_staff * n_days * n_services),
@@ -439,22 +470,9 @@ def site_totals_many(
                 used=used,
                 estimated=estimated,
                 off_hours=off,
-                kgce=kgce_of(used),
-                co2_kg=_nansum(
-                    [used[elec] * factors.grid_kgco2_per_kwh, used[gas] * factors.gas_kgco2_per_m3]
-                ),
-                kgce_estimated=kgce_of(estimated),
-                off_hours_kgce=kgce_of(off) if service is None else NAN,
                 peak_kw=NAN if math.isnan(peak) else float(peak),
-                value_cny=NAN if price is None else total_waste_kg * price,
-                food_co2e_kg=NAN if food_factor is None else total_waste_kg * food_factor,
-                floor_area_m2=floor_area,
-                staff=float(site.registered_staff),
                 quota_kgce=quota_kgce,
                 quota_reason=quota_reason,
-                baseline_waste_g=baseline_waste,
-                baseline_meals=baseline_meals,
-                factor_sets=factor_sets,
                 readings=readings,
                 meter_received=meter_received,
                 meter_expected=meter_expected,
