@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central.errors import CentralError
@@ -21,10 +21,17 @@ from central.site_kpi_config import (
     BUILTIN_FACTOR_SET,
     SITE_KPI_KEYS,
     FactorSet,
-    KpiConfigError,
     SiteKpiConfig,
     parse_factor_sets,
     parse_site_kpi_config,
+)
+from central.toml_fields import (
+    FieldError,
+    is_int,
+    is_number,
+    non_negative_number,
+    positive_int,
+    table,
 )
 from contract.topics import ID_PATTERN
 
@@ -163,13 +170,17 @@ def load_registry(path: Path) -> Registry:
 
 def parse_registry(document: Mapping[str, Any]) -> Registry:
     """Validate a parsed TOML document (tomllib output); raise RegistryError naming the fault."""
+    try:
+        return _parse_registry(document)
+    except FieldError as exc:
+        raise RegistryError(exc.reason, where=exc.where) from exc
+
+
+def _parse_registry(document: Mapping[str, Any]) -> Registry:
     raw_sites = document.get("sites")
     if not isinstance(raw_sites, list) or not raw_sites:
         raise RegistryError("no [[sites]] tables; at least one site is required")
-    try:
-        factor_sets, default_set = parse_factor_sets(document)
-    except KpiConfigError as exc:
-        raise RegistryError(exc.reason, where=exc.where) from exc
+    factor_sets, default_set = parse_factor_sets(document)
     sites: dict[str, Site] = {}
     for number, raw_site in enumerate(raw_sites, start=1):
         site = _parse_site(raw_site, number, factor_sets, default_set)
@@ -214,10 +225,9 @@ def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -
 
 
 def _parse_site(
-    raw: Any, number: int, factor_sets: Mapping[str, FactorSet], default_set: FactorSet
+    raw_site: Any, number: int, factor_sets: Mapping[str, FactorSet], default_set: FactorSet
 ) -> Site:
-    if not isinstance(raw, Mapping):
-        raise RegistryError("must be a table", where=f"sites[{number}]")
+    raw = table(raw_site, f"sites[{number}]")
     site_id = raw.get("id")
     if not isinstance(site_id, str) or not _ID_RE.match(site_id):
         raise RegistryError(
@@ -238,23 +248,17 @@ def _parse_site(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise RegistryError(f"unknown time zone {tz_name!r}", where=where) from exc
 
-    staff = raw.get("registered_staff")
-    if not _is_int(staff) or staff < 1:
-        raise RegistryError(
-            f"registered_staff must be a positive integer, got {staff!r}", where=where
-        )
+    staff = positive_int(raw, "registered_staff", where)
 
     floor_area = raw.get("floor_area_m2")
-    if floor_area is not None and (not _is_number(floor_area) or floor_area <= 0):
+    if floor_area is not None and (not is_number(floor_area) or floor_area <= 0):
         raise RegistryError(
             f"floor_area_m2 must be a positive number, got {floor_area!r}", where=where
         )
 
-    threshold = raw.get("clean_plate_threshold_g", DEFAULT_CLEAN_PLATE_THRESHOLD_G)
-    if not _is_number(threshold) or threshold < 0:
-        raise RegistryError(
-            f"clean_plate_threshold_g must be a number >= 0, got {threshold!r}", where=where
-        )
+    threshold = non_negative_number(
+        raw, "clean_plate_threshold_g", where, DEFAULT_CLEAN_PLATE_THRESHOLD_G
+    )
 
     region = raw.get("region", {})
     if not isinstance(region, Mapping) or not all(
@@ -273,10 +277,7 @@ def _parse_site(
     else:
         raise RegistryError("services must be a non-empty array of tables", where=where)
     _check_services(services, where)
-    try:
-        kpi = parse_site_kpi_config(raw, where, factor_sets, default_set)
-    except KpiConfigError as exc:
-        raise RegistryError(exc.reason, where=exc.where) from exc
+    kpi = parse_site_kpi_config(raw, where, factor_sets, default_set)
 
     return Site(
         id=site_id,
@@ -285,15 +286,14 @@ def _parse_site(
         registered_staff=staff,
         services=services,
         floor_area_m2=None if floor_area is None else float(floor_area),
-        clean_plate_threshold_g=float(threshold),
+        clean_plate_threshold_g=threshold,
         region=MappingProxyType(dict(region)),
         kpi=kpi,
     )
 
 
-def _parse_service(raw: Any, site_where: str, number: int) -> Service:
-    if not isinstance(raw, Mapping):
-        raise RegistryError("must be a table", where=f"{site_where} services[{number}]")
+def _parse_service(raw_service: Any, site_where: str, number: int) -> Service:
+    raw = table(raw_service, f"{site_where} services[{number}]")
     name = raw.get("name")
     if not isinstance(name, str) or not _ID_RE.match(name):
         raise RegistryError(
@@ -310,10 +310,10 @@ def _parse_service(raw: Any, site_where: str, number: int) -> Service:
             where=where,
         )
     grace = raw.get("grace_min", DEFAULT_GRACE_MIN)
-    if not _is_int(grace) or not 0 <= grace <= MINUTES_PER_DAY:
+    if not is_int(grace) or not 0 <= grace <= MINUTES_PER_DAY:
         raise RegistryError(f"grace_min must be an integer 0-1440, got {grace!r}", where=where)
     lead = raw.get("prep_lead_min", DEFAULT_PREP_LEAD_MIN)
-    if not _is_int(lead) or not 0 <= lead <= MINUTES_PER_DAY:
+    if not is_int(lead) or not 0 <= lead <= MINUTES_PER_DAY:
         raise RegistryError(f"prep_lead_min must be an integer 0-1440, got {lead!r}", where=where)
     return Service(name=name, start=start, end=end, grace_min=grace, prep_lead_min=lead)
 
@@ -359,9 +359,8 @@ def _parse_time(value: Any, where: str, key: str) -> time:
     raise RegistryError(f"{key} must be local time 'HH:MM', got {value!r}", where=where)
 
 
-def _parse_edge(raw: Any, number: int) -> Edge:
-    if not isinstance(raw, Mapping):
-        raise RegistryError("must be a table", where=f"edges[{number}]")
+def _parse_edge(raw_edge: Any, number: int) -> Edge:
+    raw = table(raw_edge, f"edges[{number}]")
     edge_id = raw.get("id")
     if not isinstance(edge_id, str) or not _ID_RE.match(edge_id):
         raise RegistryError(
@@ -380,11 +379,3 @@ def _parse_edge(raw: Any, number: int) -> Edge:
             where=where,
         )
     return Edge(id=edge_id, site=site, key_sha256=key_hash.lower())
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -9,9 +9,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
+from central.toml_fields import (
+    FieldError,
+    is_number,
+    non_negative_number,
+    optional_non_negative_number,
+    positive_int,
+    table,
+)
 from contract import Stream
 
 T = TypeVar("T")
@@ -35,13 +43,9 @@ DEFAULT_STREAM_MAX_G: Mapping[str, float] = MappingProxyType(
 )
 
 
-class KpiConfigError(ValueError):
-    """A KPI key of the registry is wrong; the registry turns it into a RegistryError."""
-
-    def __init__(self, reason: str, where: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.where = where
+# A KPI key of the registry is wrong: the error of every registry field (central.toml_fields),
+# which the registry turns into a RegistryError.
+KpiConfigError = FieldError
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,21 +178,15 @@ def parse_factor_sets(document: Mapping[str, Any]) -> tuple[Mapping[str, FactorS
     if not isinstance(raw_sets, list):
         raise KpiConfigError("'factor_sets' must be an array of tables ([[factor_sets]])")
     sets: dict[str, FactorSet] = {}
-    for number, raw in enumerate(raw_sets, start=1):
-        if not isinstance(raw, Mapping):
-            raise KpiConfigError("must be a table", f"factor_sets[{number}]")
+    for number, raw_set in enumerate(raw_sets, start=1):
+        raw = table(raw_set, f"factor_sets[{number}]")
         set_id = raw.get("id")
         if not isinstance(set_id, str) or not set_id.strip():
             raise KpiConfigError("id must be non-empty text", f"factor_sets[{number}]")
         where = f"factor set {set_id!r}"
         if set_id in sets or set_id == BUILTIN_FACTOR_SET.id:
             raise KpiConfigError("duplicate factor set id (or the built-in one's)", where)
-        values = {}
-        for key in _FACTOR_KEYS:
-            value = raw.get(key)
-            if not _is_number(value) or value < 0:
-                raise KpiConfigError(f"{key} must be a number >= 0, got {value!r}", where)
-            values[key] = float(value)
+        values = {key: non_negative_number(raw, key, where) for key in _FACTOR_KEYS}
         unknown = sorted(set(raw) - {"id", *_FACTOR_KEYS})
         if unknown:
             raise KpiConfigError(f"unknown keys {unknown}", where)
@@ -216,16 +214,9 @@ def parse_site_kpi_config(
         raise KpiConfigError(f"factor_set {set_id!r} is not the id of a [[factor_sets]]", where)
 
     def positive(key: str) -> float | None:
-        value = raw.get(key)
-        if value is None:
-            return None
-        if not _is_number(value) or value < 0:
-            raise KpiConfigError(f"{key} must be a number >= 0, got {value!r}", where)
-        return float(value)
+        return optional_non_negative_number(raw, key, where)
 
-    silent = raw.get("device_silent_min", DEFAULT_DEVICE_SILENT_MIN)
-    if not _is_int(silent) or silent < 1:
-        raise KpiConfigError(f"device_silent_min must be a positive integer, got {silent!r}", where)
+    silent = positive_int(raw, "device_silent_min", where, DEFAULT_DEVICE_SILENT_MIN)
 
     correction = raw.get("clock_correction", True)
     if not isinstance(correction, bool):
@@ -267,10 +258,9 @@ def _tables(
         raise KpiConfigError(f"'{key}' must be an array of tables ([[sites.{key}]])", where)
     parsed: list[T] = []
     devices: set[str] = set()
-    for number, item in enumerate(items, start=1):
+    for number, raw_item in enumerate(items, start=1):
         item_where = f"{where} {key}[{number}]"
-        if not isinstance(item, Mapping):
-            raise KpiConfigError("must be a table", item_where)
+        item = table(raw_item, item_where)
         device = item.get("device")
         if not isinstance(device, str) or not device:
             raise KpiConfigError("device must name a device id", item_where)
@@ -284,14 +274,12 @@ def _tables(
 def _parse_meter(raw: Mapping[str, Any], where: str) -> MeterConfig:
     _no_unknown(raw, {"device", "wrap_modulus", "max_rate_per_h", "interval_s"}, where)
     modulus = raw.get("wrap_modulus")
-    if modulus is not None and (not _is_number(modulus) or modulus <= 0):
+    if modulus is not None and (not is_number(modulus) or modulus <= 0):
         raise KpiConfigError(f"wrap_modulus must be a number > 0, got {modulus!r}", where)
     rate = raw.get("max_rate_per_h")
-    if rate is not None and (not _is_number(rate) or rate <= 0):
+    if rate is not None and (not is_number(rate) or rate <= 0):
         raise KpiConfigError(f"max_rate_per_h must be a number > 0, got {rate!r}", where)
-    interval = raw.get("interval_s", DEFAULT_METER_INTERVAL_S)
-    if not _is_int(interval) or interval < 1:
-        raise KpiConfigError(f"interval_s must be a positive integer, got {interval!r}", where)
+    interval = positive_int(raw, "interval_s", where, DEFAULT_METER_INTERVAL_S)
     return MeterConfig(
         device=raw["device"],
         wrap_modulus=None if modulus is None else float(modulus),
@@ -312,12 +300,7 @@ def _parse_exchange(raw: Mapping[str, Any], where: str) -> MeterExchange:
         raise KpiConfigError(
             "at must be a time with a UTC offset (2026-11-20T10:00:00+08:00)", where
         )
-    values = []
-    for key in ("old_final", "new_initial"):
-        value = raw.get(key)
-        if not _is_number(value) or value < 0:
-            raise KpiConfigError(f"{key} must be a number >= 0, got {value!r}", where)
-        values.append(float(value))
+    values = [non_negative_number(raw, key, where) for key in ("old_final", "new_initial")]
     return MeterExchange(
         device=raw["device"],
         at_ms=round(at.timestamp() * 1000),
@@ -328,25 +311,21 @@ def _parse_exchange(raw: Mapping[str, Any], where: str) -> MeterExchange:
 
 def _parse_scale(raw: Mapping[str, Any], where: str) -> ScaleConfig:
     _no_unknown(raw, {"device", "division_g", "max_g", "zero_band_g", "emptying_drop_share"}, where)
-    division = raw.get("division_g", DEFAULT_SCALE_DIVISION_G)
-    if not _is_number(division) or division < 0:
-        raise KpiConfigError(f"division_g must be a number >= 0, got {division!r}", where)
+    division = non_negative_number(raw, "division_g", where, DEFAULT_SCALE_DIVISION_G)
     max_g = raw.get("max_g")
-    if max_g is not None and (not _is_number(max_g) or max_g <= division):
+    if max_g is not None and (not is_number(max_g) or max_g <= division):
         raise KpiConfigError(f"max_g must be a number > division_g, got {max_g!r}", where)
-    band = raw.get("zero_band_g")
-    if band is not None and (not _is_number(band) or band < 0):
-        raise KpiConfigError(f"zero_band_g must be a number >= 0, got {band!r}", where)
+    band = optional_non_negative_number(raw, "zero_band_g", where)
     share = raw.get("emptying_drop_share", DEFAULT_EMPTYING_DROP_SHARE)
-    if not _is_number(share) or not 0 < share <= 1:
+    if not is_number(share) or not 0 < share <= 1:
         raise KpiConfigError(
             f"emptying_drop_share must be a number in (0, 1], got {share!r}", where
         )
     return ScaleConfig(
         device=raw["device"],
-        division_g=float(division),
+        division_g=division,
         max_g=None if max_g is None else float(max_g),
-        zero_band_g=None if band is None else float(band),
+        zero_band_g=band,
         emptying_drop_share=float(share),
     )
 
@@ -376,11 +355,3 @@ def _no_unknown(raw: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise KpiConfigError(f"unknown keys {unknown}", where)
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)

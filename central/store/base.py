@@ -1,9 +1,15 @@
-"""What central needs from a reading store, as a Protocol, and the store's typed errors."""
+"""What central needs from a reading store, as a Protocol, the store's typed errors, and the
+skeleton the stores share (ThreadedStore: thread pools, handles, `async with`, aclose)."""
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
@@ -22,8 +28,12 @@ __all__ = [
     "SiteStats",
     "StoreError",
     "StoreUnavailable",
+    "ThreadedStore",
     "WriteOutcome",
 ]
+
+T = TypeVar("T")
+H = TypeVar("H")
 
 
 class StoreError(CentralError):
@@ -171,3 +181,100 @@ class DayCacheStore(Protocol):
     async def save_day_entries(
         self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
     ) -> None: ...
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class ThreadedStore(ABC):
+    """The skeleton of a store over a blocking client, used as `async with Store(...) as store:`.
+
+    Blocking calls run in two owned thread pools (one writer thread, `reader_threads` readers)
+    through `_run`, which turns the client's errors into StoreError or StoreUnavailable
+    (`_store_error`). Each pool has one handle (a connection, a client), held in the attribute
+    that `_write_handle` / `_read_handle` names and None while closed. `_open` opens the handles;
+    if it fails, what it opened is closed again. `aclose` closes the read side, then the write
+    side (the handle, then the threads) and may be called more than once.
+    """
+
+    # Names of the attributes that hold the write and the read handle (None while closed).
+    _write_handle: ClassVar[str]
+    _read_handle: ClassVar[str]
+    # True when a handle may only be closed in the thread that made it (sqlite3 connections): it
+    # is closed there, after the calls queued before it. Otherwise it is closed once its pool has
+    # finished every call (a pool of several threads may still be using it).
+    _close_in_own_thread: ClassVar[bool] = False
+
+    def __init__(
+        self, *, writer_thread_name: str, reader_thread_name: str, reader_threads: int = 1
+    ) -> None:
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=writer_thread_name)
+        self._reader = ThreadPoolExecutor(
+            max_workers=reader_threads, thread_name_prefix=reader_thread_name
+        )
+
+    @property
+    @abstractmethod
+    def _label(self) -> str:
+        """The store in error messages ('sqlite store /data/central.db')."""
+
+    @abstractmethod
+    async def _open(self) -> None:
+        """Open the handles (the thread pools exist already)."""
+
+    @abstractmethod
+    def _store_error(self, exc: Exception) -> StoreError | None:
+        """The store error that `exc`, raised by a call in `_run`, means; None lets it through."""
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._open()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the read side, then the write side: each handle, then its threads."""
+        sides = ((self._reader, self._read_handle), (self._writer, self._write_handle))
+        for executor, attr in sides:
+            if self._close_in_own_thread:
+                with contextlib.suppress(RuntimeError):  # executor already shut down: closed before
+                    await asyncio.get_running_loop().run_in_executor(
+                        executor, self._drop_handle, attr
+                    )
+                executor.shutdown(wait=True)
+            else:
+                executor.shutdown(wait=True)  # no call is using the handle any more
+                self._drop_handle(attr)
+
+    def _drop_handle(self, attr: str) -> None:
+        handle: _Closeable | None = getattr(self, attr)
+        if handle is not None:
+            setattr(self, attr, None)
+            handle.close()
+
+    def _require(self, handle: H | None) -> H:
+        """`handle` (read in a store thread), or StoreUnavailable if the store is closed."""
+        if handle is None:
+            raise StoreUnavailable(f"{self._label} is closed")
+        return handle
+
+    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in one of the store's thread pools, its client errors as store errors."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except Exception as exc:
+            error = self._store_error(exc)
+            if error is None:
+                raise
+            raise error from exc

@@ -12,15 +12,12 @@ and the status changes. The 2xx to the edge is sent only after InfluxDB answered
 edge keeps the batch and retries).
 """
 
-import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any
 
 import numpy as np
 import urllib3
@@ -48,6 +45,7 @@ from central.store.base import (
     SiteStats,
     StoreError,
     StoreUnavailable,
+    ThreadedStore,
     WriteOutcome,
 )
 from central.store.flux import (
@@ -81,13 +79,11 @@ from contract import ReadingRecord
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 # HTTP answers of InfluxDB that a retry may cure: rate limited, overloaded, not ready.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class InfluxStore:
+class InfluxStore(ThreadedStore):
     """`async with InfluxStore(url=..., org=..., bucket=..., token=...) as store:`.
 
     influxdb-client's synchronous API runs in an owned thread pool (writes in one thread, reads
@@ -95,6 +91,8 @@ class InfluxStore:
     """
 
     backend = "influxdb"
+    _write_handle = "_write_client"
+    _read_handle = "_query_client"
 
     def __init__(
         self,
@@ -107,14 +105,17 @@ class InfluxStore:
         query_timeout_s: float = 30.0,
         query_threads: int = 4,
     ) -> None:
+        super().__init__(
+            writer_thread_name="influx-writer",
+            reader_thread_name="influx-q",
+            reader_threads=query_threads,
+        )
         self.url = url
         self.org = org
         self.bucket = bucket
         self._token = token
         self.write_timeout_s = write_timeout_s
         self.query_timeout_s = query_timeout_s
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-writer")
-        self._reader = ThreadPoolExecutor(max_workers=query_threads, thread_name_prefix="influx-q")
         self._write_client: InfluxDBClient | None = None
         self._query_client: InfluxDBClient | None = None
 
@@ -127,30 +128,16 @@ class InfluxStore:
             retries=False,  # no hidden retries: a failure reaches the edge, which retries
         )
 
-    async def __aenter__(self) -> Self:
+    @property
+    def _label(self) -> str:
+        return "influxdb store"
+
+    async def _open(self) -> None:
         # No round trip at start: replicas may start before InfluxDB is ready; the first
         # request that needs it answers 503 until it is.
         self._write_client = self._client(self.write_timeout_s)
         self._query_client = self._client(self.query_timeout_s)
         logger.info("influxdb store: %s org=%s bucket=%s", self.url, self.org, self.bucket)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        for executor in (self._reader, self._writer):
-            executor.shutdown(wait=True)
-        for attr in ("_query_client", "_write_client"):
-            client: InfluxDBClient | None = getattr(self, attr)
-            if client is not None:
-                setattr(self, attr, None)
-                client.close()
 
     # --- ReadingsStore --------------------------------------------------------------------
 
@@ -225,24 +212,21 @@ class InfluxStore:
 
     # --- in the store's threads -----------------------------------------------------------
 
-    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-        except ApiException as exc:
+    def _store_error(self, exc: Exception) -> StoreError | None:
+        if isinstance(exc, ApiException):
             reason = f"InfluxDB at {self.url} answered {exc.status}: {_body(exc)}"
             if exc.status in RETRYABLE_STATUS:
-                raise StoreUnavailable(reason) from exc
+                return StoreUnavailable(reason)
             # 400 (bad line protocol, field type conflict), 401/403 (token), 404 (bucket),
             # 413, 422 (points beyond retention): retrying the same request cannot help.
-            raise StoreError(reason) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return StoreError(reason)
+        if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
             # Connection refused, DNS, TLS, read timeout: the edge keeps the batch and retries.
-            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}") from exc
+            return StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc}")
+        return None
 
     def _write(self, points: list[Point]) -> None:
-        client = self._write_client
-        if client is None:
-            raise StoreUnavailable("influxdb store is closed")
+        client = self._require(self._write_client)
         # Persist before acknowledging: SYNCHRONOUS returns after InfluxDB's 204, which it sends
         # once the points are in its write-ahead log.
         client.write_api(write_options=SYNCHRONOUS).write(
@@ -250,9 +234,7 @@ class InfluxStore:
         )
 
     def _query(self, query: str) -> list[dict[str, Any]]:
-        client = self._query_client
-        if client is None:
-            raise StoreUnavailable("influxdb store is closed")
+        client = self._require(self._query_client)
         response = client.query_api().query_raw(query, org=self.org)
         try:
             return list(parse_records(response.stream(64 * 1024)))

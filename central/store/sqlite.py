@@ -5,19 +5,15 @@ fsynced, so a 2xx answered after `write_batch` means the readings survive a powe
 Idempotency: the primary key (site, device, boot, seq) with INSERT OR IGNORE drops resends.
 """
 
-import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any
 
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
@@ -39,13 +35,12 @@ from central.store.base import (
     SiteStats,
     StoreError,
     StoreUnavailable,
+    ThreadedStore,
     WriteOutcome,
 )
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -416,7 +411,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             logger.info("sqlite store: added column readings.%s", name)
 
 
-class SqliteStore:
+class SqliteStore(ThreadedStore):
     """`async with SqliteStore(path) as store:`; blocking sqlite3 calls run in two owned threads.
 
     One writer connection in one thread serialises writes (SQLite allows one writer anyway);
@@ -424,39 +419,32 @@ class SqliteStore:
     """
 
     backend = "sqlite"
+    _write_handle = "_write_conn"
+    _read_handle = "_read_conn"
+    # A sqlite3 connection may only be used, and closed, in the thread that made it.
+    _close_in_own_thread = True
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        super().__init__(writer_thread_name="sqlite-writer", reader_thread_name="sqlite-reader")
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self._run(self._writer, self._open_writer)
-            await self._run(self._reader, self._open_reader)
-        except BaseException:
-            await self.aclose()
-            raise
+    @property
+    def _label(self) -> str:
+        return f"sqlite store {self.path}"
+
+    async def _open(self) -> None:
+        await self._run(self._writer, self._open_writer)
+        await self._run(self._reader, self._open_reader)
         logger.info("sqlite store open at %s", self.path)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close both connections in their own threads, then stop the threads."""
-        for executor, attr in ((self._reader, "_read_conn"), (self._writer, "_write_conn")):
-            with contextlib.suppress(RuntimeError):  # executor already shut down: closed before
-                await asyncio.get_running_loop().run_in_executor(executor, self._close, attr)
-            executor.shutdown(wait=True)
+    def _store_error(self, exc: Exception) -> StoreError | None:
+        if isinstance(exc, sqlite3.Error):
+            # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
+            return StoreUnavailable(f"{self._label}: {exc}")
+        return None
 
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
         """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
@@ -537,13 +525,6 @@ class SqliteStore:
         """Store (date, gen, entry) rows; a row whose gen moved since its load is skipped."""
         await self._run(self._writer, self._save_days, site, config, entries)
 
-    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-        except sqlite3.Error as exc:
-            # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
-            raise StoreUnavailable(f"sqlite store {self.path}: {exc}") from exc
-
     # --- the functions below run in the store's threads -----------------------------------
 
     def _connect(self) -> sqlite3.Connection:
@@ -584,12 +565,6 @@ class SqliteStore:
         conn = self._connect()
         conn.execute("PRAGMA query_only = 1")
         self._read_conn = conn
-
-    def _close(self, attr: str) -> None:
-        conn: sqlite3.Connection | None = getattr(self, attr)
-        if conn is not None:
-            setattr(self, attr, None)
-            conn.close()
 
     def _write(self, batch: BatchToStore) -> WriteOutcome:
         conn = self._write_conn
