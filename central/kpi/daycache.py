@@ -2,7 +2,8 @@
 
 A cache entry is the one-date DayTable of the site-day report (built from the readings loaded for
 that date alone) in a compact, pickle-free layout: a JSON header (devices, duplicate counts,
-meter bracketing) and two numpy buffers (float64 quantities, int64 clock-skew samples).
+meter bracketing) and two numpy buffers (float64 quantities; clock-skew samples as int16, int32
+or int64, the narrowest that holds them).
 
 Every base quantity of a date is computed from the readings attributed to that date's windows,
 except energy: meter curves are cleaned over the whole loaded series (counters.py carries state
@@ -48,7 +49,7 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: entries of another version are ignored.
-CACHE_CODE_VERSION = 4
+CACHE_CODE_VERSION = 5
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
@@ -233,7 +234,8 @@ def encode(
     meters: Mapping[str, MeterSpan],
     raw_refs: Mapping[str, bool] | None = None,
 ) -> bytes:
-    """One date's table as bytes: header length, JSON header, float64 block, int64 block."""
+    """One date's table as bytes: header length, float count and sample width (int64 each),
+    JSON header, float64 block, samples block (int16, int32 or int64: _sample_bytes)."""
     n_s = len(table.services)
     values = _fixed_values(table)
     fixed = [np.asarray(values[name], dtype=np.float64).ravel() for name, _ in _fixed_fields(n_s)]
@@ -276,8 +278,24 @@ def encode(
     ).encode()
     floats = np.concatenate([*fixed, np.asarray(numbers, dtype=np.float64)])
     ints = np.concatenate(samples) if samples else _empty()
-    head = np.array([len(header), floats.size], dtype=np.int64).tobytes()
-    return b"".join([head, header, floats.astype("<f8").tobytes(), ints.astype("<i8").tobytes()])
+    width = _sample_bytes(ints)
+    head = np.array([len(header), floats.size, width], dtype=np.int64).tobytes()
+    return b"".join(
+        [head, header, floats.astype("<f8").tobytes(), ints.astype(f"<i{width}").tobytes()]
+    )
+
+
+def _sample_bytes(samples: Int64Array) -> int:
+    """Bytes per clock-skew sample: the narrowest integer that holds them all (skews of a
+    synchronised clock fit in 2 bytes, in milliseconds: the entry shrinks about fourfold)."""
+    if not samples.size:
+        return 2
+    low, high = int(samples.min()), int(samples.max())
+    for width in (2, 4):
+        bound = 1 << (8 * width - 1)
+        if -bound <= low and high < bound:
+            return width
+    return 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,15 +325,15 @@ class _Header:
 class _Decoded:
     header: str
     floats: Float64Array
-    ints: Int64Array
+    ints: np.ndarray  # the samples, as narrow as they were stored (_sample_bytes)
 
 
 def _decode(blob: bytes) -> _Decoded:
-    n_header, n_floats = np.frombuffer(blob, dtype="<i8", count=2).tolist()
-    at = 16 + n_header
+    n_header, n_floats, width = np.frombuffer(blob, dtype="<i8", count=3).tolist()
+    at = 24 + n_header
     floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
-    ints = np.frombuffer(blob, dtype="<i8", offset=at + 8 * n_floats)
-    return _Decoded(blob[16:at].decode(), floats, ints)
+    ints = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats)
+    return _Decoded(blob[24:at].decode(), floats, ints)
 
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
