@@ -23,6 +23,7 @@ the date's start for every sample (enough to select whole dates, which is all re
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -308,16 +309,15 @@ class _Header:
 
     @classmethod
     def parse(cls, text: str) -> "_Header":
+        # Written by `encode` of this code version (the cache key says so): JSON's own types
+        # are the fields' types, so nothing is converted.
         raw = json.loads(text)
         return cls(
-            devices=[(str(k), str(d)) for k, d in raw["devices"]],
-            dups={str(d): int(n) for d, n in raw["dups"].items()},
-            ok=bool(raw["ok"]),
-            meters={
-                str(d): MeterSpan(bool(b), bool(a), int(f), int(la), int(ws), int(we))
-                for d, (b, a, f, la, ws, we) in raw["meters"].items()
-            },
-            raw_refs={str(d): bool(has) for d, has in raw["raw"].items()},
+            devices=[(kind, device) for kind, device in raw["devices"]],
+            dups=raw["dups"],
+            ok=raw["ok"],
+            meters={d: MeterSpan(*span) for d, span in raw["meters"].items()},
+            raw_refs=raw["raw"],
         )
 
 
@@ -351,14 +351,14 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         return None
     n_d, n_s = span.days, len(site.services)
     fields = _fixed_fields(n_s)
-    width = sum(int(np.prod(shape)) for _, shape in fields)
+    width = sum(math.prod(shape) for _, shape in fields)
     matrix = np.empty((n_d, width), dtype=np.float64)
     for i, item in enumerate(decoded):
         matrix[i] = item.floats[:width]
     columns: dict[str, np.ndarray] = {}
     at = 0
     for name, shape in fields:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         part = matrix[:, at : at + size]
         columns[name] = part.reshape((n_d, *shape[1:])) if len(shape) > 1 else part[:, 0]
         at += size
