@@ -206,7 +206,10 @@ def period_rows(
     if not tables:
         raise ValueError("a ranking needs at least one site")
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    parts = [_rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables]
+    parts = [
+        _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms, device_skews=False)[0]
+        for t in tables
+    ]
     rows = [
         _row(whole.label, whole, None, p, (t.site.id,)) for t, p in zip(tables, parts, strict=True)
     ]
