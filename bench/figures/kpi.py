@@ -3,7 +3,8 @@
 Data: `kpi_sites` x `kpi_days` generated into central's store (bench.kpi_data). Each figure is one
 function below, measured in process (the central functions the route calls, on the store) and
 over HTTP (`python -m central serve` on the same file, one request at a time, with the bench's
-read token).
+read token; each timed from sending the request to the last byte of the answer, the client's
+JSON parse after the clock stops).
 
 - site-day: GET /api/v1/sites/{site}/kpis/daily (central.kpi.daily);
 - site-year: GET /api/v1/kpis?site=&period=year (central.reporting.report), route defaults
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -85,30 +85,24 @@ async def ranking_in_process(store: SqliteStore, sites: list[Site], on: date) ->
 # --- the same reports over HTTP ---------------------------------------------------------------
 
 
-def site_day_http(client: httpx.Client, site: str, day: date) -> dict[str, Any]:
+def site_day_http(client: httpx.Client, site: str, day: date) -> httpx.Response:
     response = client.get(f"/api/v1/sites/{site}/kpis/daily", params={"date": day.isoformat()})
-    response.raise_for_status()
-    report: dict[str, Any] = response.json()
-    return report
+    return response.raise_for_status()
 
 
-def site_year_http(client: httpx.Client, site: str, on: date) -> dict[str, Any]:
+def site_year_http(client: httpx.Client, site: str, on: date) -> httpx.Response:
     response = client.get(
         "/api/v1/kpis", params={"site": site, "period": "year", "date": on.isoformat()}
     )
-    response.raise_for_status()
-    report: dict[str, Any] = response.json()
-    return report
+    return response.raise_for_status()
 
 
-def ranking_http(client: httpx.Client, on: date) -> dict[str, Any]:
+def ranking_http(client: httpx.Client, on: date) -> httpx.Response:
     response = client.get(
         "/api/v1/ranking",
         params={"region": REGION, "period": "month", "kpi": RANKING_KPI, "date": on.isoformat()},
     )
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
+    return response.raise_for_status()
 
 
 # --- timing -----------------------------------------------------------------------------------
@@ -134,12 +128,15 @@ async def _time_async(calls: Sequence[Callable[[], Awaitable[object]]]) -> Timin
     return _timing(samples)
 
 
-def _time_sync(calls: list[Callable[[], object]], on_each: Callable[[], None]) -> Timing:
+def _time_sync(calls: list[Callable[[], httpx.Response]], on_each: Callable[[], None]) -> Timing:
+    """Each request from sending to the last byte of the answer (httpx reads the whole body);
+    the client's JSON parse comes after the clock stops (it checks the answer is JSON)."""
     samples = []
     for call in calls:
         started = time.perf_counter()
-        call()
+        response = call()
         samples.append((time.perf_counter() - started) * 1000)
+        response.json()
         on_each()
     return _timing(samples)
 
