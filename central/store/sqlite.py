@@ -3,6 +3,10 @@
 Durability: `synchronous=FULL` with WAL makes COMMIT return only after the write-ahead log is
 fsynced, so a 2xx answered after `write_batch` means the readings survive a power cut.
 Idempotency: the primary key (site, device, boot, seq) with INSERT OR IGNORE drops resends.
+Group commit: batches that wait for the writer together are written in one transaction (one
+savepoint each) and one fsync'd COMMIT; each caller is answered only after that COMMIT. A batch
+that fails inside a group does not fail the others: the group is rolled back and each of its
+batches is written again in a transaction of its own (see SqliteStore._write_group).
 """
 
 import asyncio
@@ -10,10 +14,12 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -297,6 +303,29 @@ ORDER BY device_time_ms ASC LIMIT 1
 
 Row = tuple[Any, ...]
 
+# Batches committed together at most (CENTRAL_SQLITE_GROUP_COMMIT_MAX_BATCHES); 1: no grouping.
+DEFAULT_GROUP_COMMIT_MAX_BATCHES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingWrite:
+    """A batch waiting for the writer thread, and how to answer its caller."""
+
+    batch: BatchToStore
+    future: "asyncio.Future[WriteOutcome]"
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(future: "asyncio.Future[WriteOutcome]", result: WriteOutcome | BaseException) -> None:
+    """Event loop: answer a waiting write_batch (unless its caller has gone: cancelled)."""
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
 MS_PER_DAY = 86_400_000
 # How far (device or receive time) a reading reaches into other local dates' KPI loads: a date's
 # load covers its service windows (which may cross midnight) plus METER_MARGIN_MS; a meter reading
@@ -419,9 +448,25 @@ class SqliteStore:
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        group_commit_max_batches: int = DEFAULT_GROUP_COMMIT_MAX_BATCHES,
+    ) -> None:
+        if group_commit_max_batches < 1:
+            raise ValueError(
+                f"group_commit_max_batches must be >= 1, not {group_commit_max_batches}"
+            )
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.group_commit_max_batches = group_commit_max_batches
+        # Batches waiting for the writer thread, with the future of their caller; the drain job
+        # runs on the writer thread while `_draining` is set (both guarded by `_pending_lock`).
+        self._pending: list[_PendingWrite] = []
+        self._pending_lock = threading.Lock()
+        self._draining = False
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._write_conn: sqlite3.Connection | None = None
@@ -453,8 +498,26 @@ class SqliteStore:
             executor.shutdown(wait=True)
 
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
-        """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
-        return await self._run(self._writer, self._write, batch)
+        """Insert the batch; returns after the COMMIT that holds it, i.e. once it is on disk.
+
+        Batches waiting together are committed together (group commit, see _drain); the answer
+        of each is its own outcome, or its own error.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteOutcome] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append(_PendingWrite(batch, future, loop))
+            start = not self._draining
+            self._draining = True
+        if start:
+            try:
+                self._writer.submit(self._drain)
+            except RuntimeError:  # the executor is shut down: the store was closed
+                with self._pending_lock:
+                    self._draining = False
+                    self._pending.clear()
+                raise StoreUnavailable(f"sqlite store {self.path} is closed") from None
+        return await future
 
     async def load_readings(
         self,
@@ -578,47 +641,132 @@ class SqliteStore:
             setattr(self, attr, None)
             conn.close()
 
+    def _drain(self) -> None:
+        """Writer thread: write the waiting batches, a group at a time, until none waits."""
+        while True:
+            with self._pending_lock:
+                group = self._pending[: self.group_commit_max_batches]
+                del self._pending[: len(group)]
+                if not group:
+                    self._draining = False
+                    return
+            try:
+                results = self._write_group([p.batch for p in group])
+            except BaseException as exc:  # an unexpected failure: every caller gets it
+                results = [exc] * len(group)
+            for pending, result in zip(group, results, strict=True):
+                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+
+    def _write_group(self, batches: Sequence[BatchToStore]) -> list[WriteOutcome | BaseException]:
+        """Write `batches` in one transaction and one COMMIT; per batch, its outcome or error.
+
+        Each batch runs in a savepoint of its own: a batch that fails is rolled back to it and
+        answered with its error, the others are committed. If a failure ended the transaction
+        itself, or the COMMIT fails, every batch is written again in a transaction of its own.
+        Nothing is answered before the COMMIT that holds it has returned.
+        """
+        if len(batches) == 1:
+            return [self._write_alone(batches[0])]
+        conn = self._write_conn
+        if conn is None:
+            return [self._closed()] * len(batches)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # locked beyond busy_timeout: no batch can be written now
+            return [self._unavailable(exc)] * len(batches)
+        outcomes: list[WriteOutcome | BaseException] = []
+        try:
+            for batch in batches:
+                conn.execute("SAVEPOINT group_batch")
+                try:
+                    outcomes.append(self._write_body(conn, batch))
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite ended the transaction: nothing of the group is kept
+                    conn.execute("ROLLBACK TO group_batch")
+                    outcomes.append(self._as_error(exc))
+                conn.execute("RELEASE group_batch")
+            # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            logger.warning(
+                "sqlite store: a group commit of %d batches failed (%s); writing each alone",
+                len(batches),
+                exc,
+            )
+            return [self._write_alone(batch) for batch in batches]
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
+        return StoreUnavailable(f"sqlite store {self.path}: {exc}")
+
+    def _as_error(self, exc: Exception) -> Exception:
+        """The error a caller sees for a failed write (sqlite3 errors are retryable: 503)."""
+        return self._unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
+
+    def _closed(self) -> StoreUnavailable:
+        return StoreUnavailable(f"sqlite store {self.path} is closed")
+
+    def _write_alone(self, batch: BatchToStore) -> WriteOutcome | BaseException:
+        """One batch in one transaction; its outcome, or its error as the caller should see it."""
+        try:
+            return self._write(batch)
+        except Exception as exc:
+            return self._as_error(exc)
+
     def _write(self, batch: BatchToStore) -> WriteOutcome:
         conn = self._write_conn
         if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
-        ingested_ms = time.time_ns() // 1_000_000
-        site = batch.site
-        rows = [_row(site, record, ingested_ms) for record in batch.readings]
+            raise self._closed()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            duplicates = self._insert_readings(conn, rows, batch)
-            accepted = len(rows) - sum(duplicates.values())
-            for dropped in batch.edge_duplicates:
-                edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
-                if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
-                    day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
-                    duplicates[dropped.device, day.date().isoformat()] += 1
-            if duplicates:
-                conn.executemany(
-                    _COUNT_DUPLICATE,
-                    [(site, device, day, n) for (device, day), n in duplicates.items()],
-                )
-            touched = _touched_dates(
-                rows, [d.device_time_ms for d in batch.edge_duplicates], batch.timezone
-            )
-            conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
-            if batch.rejected:
-                conn.executemany(
-                    _INSERT_REJECTED,
-                    [
-                        (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
-                         batch.received_ms)
-                        for r in batch.rejected
-                    ],
-                )  # fmt: skip
-            self._store_statuses(conn, batch)
+            outcome = self._write_body(conn, batch)
             # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return outcome
+
+    def _write_body(self, conn: sqlite3.Connection, batch: BatchToStore) -> WriteOutcome:
+        """Every statement of one batch, inside a transaction the caller opened and commits."""
+        ingested_ms = time.time_ns() // 1_000_000
+        site = batch.site
+        rows = [_row(site, record, ingested_ms) for record in batch.readings]
+        duplicates = self._insert_readings(conn, rows, batch)
+        accepted = len(rows) - sum(duplicates.values())
+        for dropped in batch.edge_duplicates:
+            edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
+            if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
+                day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
+                duplicates[dropped.device, day.date().isoformat()] += 1
+        if duplicates:
+            conn.executemany(
+                _COUNT_DUPLICATE,
+                [(site, device, day, n) for (device, day), n in duplicates.items()],
+            )
+        touched = _touched_dates(
+            rows, [d.device_time_ms for d in batch.edge_duplicates], batch.timezone
+        )
+        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
+        if batch.rejected:
+            conn.executemany(
+                _INSERT_REJECTED,
+                [
+                    (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
+                     batch.received_ms)
+                    for r in batch.rejected
+                ],
+            )  # fmt: skip
+        self._store_statuses(conn, batch)
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
     @staticmethod
