@@ -11,6 +11,8 @@ batches is written again in a transaction of its own (see SqliteStore._write_gro
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import logging
 import sqlite3
@@ -218,12 +220,45 @@ SELECT device, local_date, duplicates FROM duplicate_counts
 WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
-_INSERT_READING = """
-INSERT OR IGNORE INTO readings (
-    site, device, boot, seq, kind, device_time_ms, received_ms,
-    stream, mass_g, tray, person, quantity, total, power_kw, ingested_ms, gross_g, stable
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+_READINGS_INTO = (
+    "readings (site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, "
+    "person, quantity, total, power_kw, ingested_ms, gross_g, stable)"
+)
+_READING_WIDTH = 17
+# Rows per multi-row INSERT at most (a power of two; lowered to the connection's variable limit).
+_MAX_ROWS_PER_INSERT = 512
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(into: str, width: int, rows: int) -> str:
+    """INSERT OR IGNORE of `rows` rows of `width` values in one statement (multi-row VALUES)."""
+    one = "(" + ",".join("?" * width) + ")"
+    return f"INSERT OR IGNORE INTO {into} VALUES " + ",".join([one] * rows)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    into: str = _READINGS_INTO,
+    width: int = _READING_WIDTH,
+) -> None:
+    """INSERT OR IGNORE `rows` in order, as executemany would, with a few multi-row statements.
+
+    sqlite3 releases the GIL around every step: executemany gives it up and waits for it again
+    once per row, and while the event loop validates the next batch each wait can last up to a
+    switch interval (docs/performance.md, round 4). A multi-row VALUES is one step per statement.
+    Chunks are powers of two (few distinct statements, all cached); the rows go in the batch's
+    order, so a key repeated in the batch keeps its first copy, as with executemany.
+    """
+    limit = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    most = min(_MAX_ROWS_PER_INSERT, 1 << (limit.bit_length() - 1))
+    start, count = 0, len(rows)
+    while start < count:
+        size = min(most, 1 << ((count - start).bit_length() - 1))
+        params = list(itertools.chain.from_iterable(rows[start : start + size]))
+        conn.execute(_insert_sql(into, width, size), params)
+        start += size
+
 
 # Which of a batch's (device, boot, seq) keys (a JSON array of triples) are stored for the site.
 # CROSS JOIN keeps the keys outside: one primary-key probe per key, never a scan of the site.
@@ -785,7 +820,7 @@ class SqliteStore:
         duplicates: Counter[tuple[str, str]] = Counter()
         conn.execute("SAVEPOINT readings_batch")
         before = conn.total_changes
-        conn.executemany(_INSERT_READING, rows)
+        _insert_rows(conn, rows)
         inserted = conn.total_changes - before
         if inserted == len(rows):
             conn.execute("RELEASE readings_batch")
@@ -811,7 +846,7 @@ class SqliteStore:
             else:
                 stored.add(key)
                 fresh.append(row)
-        conn.executemany(_INSERT_READING, fresh)
+        _insert_rows(conn, fresh)
         return duplicates
 
     @staticmethod
