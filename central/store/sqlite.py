@@ -92,6 +92,20 @@ CREATE TABLE IF NOT EXISTS rejected_readings (
     -- an edge resending a batch after a crash records its bad readings once
     UNIQUE (site, edge, batch_id, reading_index)
 );
+-- Entries of a batch's `statuses` or `duplicates` list that failed validation (`field` names the
+-- list, `entry_index` the position in it), kept for inspection like rejected_readings; a resent
+-- batch records them once.
+CREATE TABLE IF NOT EXISTS rejected_entries (
+    site TEXT NOT NULL,
+    edge TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    entry_index INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    UNIQUE (site, edge, batch_id, field, entry_index)
+);
 -- DOMAIN.md Q4: duplicate deliveries dropped, per device and local date of the device time.
 CREATE TABLE IF NOT EXISTS duplicate_counts (
     site TEXT NOT NULL,
@@ -273,6 +287,12 @@ _INSERT_REJECTED = """
 INSERT OR IGNORE INTO rejected_readings (
     site, edge, batch_id, reading_index, reason, raw, received_ms
 ) VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_REJECTED_ENTRY = """
+INSERT OR IGNORE INTO rejected_entries (
+    site, edge, batch_id, field, entry_index, reason, raw, received_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # One query per kind, with only that kind's columns: turning SQLite rows into Python objects is
@@ -799,6 +819,15 @@ class SqliteStore:
                     (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
                      batch.received_ms)
                     for r in batch.rejected
+                ],
+            )  # fmt: skip
+        if batch.rejected_entries:
+            conn.executemany(
+                _INSERT_REJECTED_ENTRY,
+                [
+                    (site, batch.edge, batch.batch_id, r.field, r.index, r.reason, r.raw_json,
+                     batch.received_ms)
+                    for r in batch.rejected_entries
                 ],
             )  # fmt: skip
         self._store_statuses(conn, batch)
