@@ -234,29 +234,44 @@ SELECT device, local_date, duplicates FROM duplicate_counts
 WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
-_READINGS_INTO = (
-    "readings (site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, "
-    "person, quantity, total, power_kw, ingested_ms, gross_g, stable)"
+# The columns of a row built by _row, in order; ingested_ms (the write's own clock) is bound
+# once per statement, after them.
+_READING_COLUMNS = (
+    "site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, person, "
+    "quantity, total, power_kw, gross_g, stable"
 )
-_READING_WIDTH = 17
+_READING_WIDTH = 16
 # Rows per multi-row INSERT at most (a power of two; lowered to the connection's variable limit).
 _MAX_ROWS_PER_INSERT = 512
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_sql(into: str, width: int, rows: int) -> str:
-    """INSERT OR IGNORE of `rows` rows of `width` values in one statement (multi-row VALUES)."""
+def _insert_sql(table: str, columns: str, width: int, shared: str, rows: int) -> str:
+    """INSERT OR IGNORE of `rows` rows of `width` values, followed by the `shared` columns bound
+    once (?1, ?2, ...), in one statement: INSERT ... SELECT from a multi-row VALUES."""
+    names = [name.strip() for name in shared.split(",") if name.strip()]
     one = "(" + ",".join("?" * width) + ")"
-    return f"INSERT OR IGNORE INTO {into} VALUES " + ",".join([one] * rows)
+    picked = [f"column{i}" for i in range(1, width + 1)] + [
+        f"?{i}" for i in range(1, len(names) + 1)
+    ]
+    into = ", ".join([columns, *names])
+    return (
+        f"INSERT OR IGNORE INTO {table} ({into}) SELECT {', '.join(picked)} FROM (VALUES "
+        + ",".join([one] * rows)
+        + ")"
+    )
 
 
 def _insert_rows(
     conn: sqlite3.Connection,
     rows: Sequence[tuple[Any, ...]],
-    into: str = _READINGS_INTO,
-    width: int = _READING_WIDTH,
+    shared: Sequence[Any],
+    table: str = "readings",
+    columns: str = _READING_COLUMNS,
+    shared_columns: str = "ingested_ms",
 ) -> None:
-    """INSERT OR IGNORE `rows` in order, as executemany would, with a few multi-row statements.
+    """INSERT OR IGNORE `rows` (plus the `shared` values in every row) in order, as executemany
+    would, with a few multi-row statements.
 
     sqlite3 releases the GIL around every step: executemany gives it up and waits for it again
     once per row, and while the event loop validates the next batch each wait can last up to a
@@ -264,13 +279,14 @@ def _insert_rows(
     Chunks are powers of two (few distinct statements, all cached); the rows go in the batch's
     order, so a key repeated in the batch keeps its first copy, as with executemany.
     """
-    limit = max(1, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    width = len(columns.split(","))
+    limit = max(1, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)) // width)
     most = min(_MAX_ROWS_PER_INSERT, 1 << (limit.bit_length() - 1))
     start, count = 0, len(rows)
     while start < count:
         size = min(most, 1 << ((count - start).bit_length() - 1))
-        params = list(itertools.chain.from_iterable(rows[start : start + size]))
-        conn.execute(_insert_sql(into, width, size), params)
+        params = [*shared, *itertools.chain.from_iterable(rows[start : start + size])]
+        conn.execute(_insert_sql(table, columns, width, shared_columns, size), params)
         start += size
 
 
@@ -363,10 +379,26 @@ DEFAULT_GROUP_COMMIT_MAX_BATCHES = 32
 
 
 @dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch with its rows and touched dates, computed before it reaches the writer thread
+    (pure Python work the single writer does not have to do in series)."""
+
+    batch: BatchToStore
+    rows: list[Row]
+    touched: list[str]  # local dates whose KPI cache entries the batch invalidates, sorted
+
+    @classmethod
+    def of(cls, batch: BatchToStore) -> "_Prepared":
+        rows = [_row(batch.site, record) for record in batch.readings]
+        extra_ms = [d.device_time_ms for d in batch.edge_duplicates]
+        return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
+
+
+@dataclass(frozen=True, slots=True)
 class _PendingWrite:
     """A batch waiting for the writer thread, and how to answer its caller."""
 
-    batch: BatchToStore
+    prepared: _Prepared
     future: "asyncio.Future[WriteOutcome]"
     loop: asyncio.AbstractEventLoop
 
@@ -406,7 +438,7 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
     for row in rows:
         kind = row[4]
         pad = METER_REACH_MS if kind == "meter" else READING_REACH_MS
-        forward = RAW_SCALE_REACH_MS if kind == "scale" and row[16] == 1 else pad
+        forward = RAW_SCALE_REACH_MS if kind == "scale" and row[15] == 1 else pad  # stable
         seen.add((row[5] // MS_PER_DAY, pad, forward))
         seen.add((row[6] // MS_PER_DAY, pad, forward))
     for t, pad, forward in seen:
@@ -421,25 +453,26 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
     return dates
 
 
-def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
+def _row(site: str, record: ReadingRecord) -> Row:
+    """The reading's values in the order of _READING_COLUMNS (ingested_ms comes at write time)."""
     if isinstance(record, ScaleRecord):
         return (
             site, record.device, record.boot, record.seq, "scale", record.device_time_ms,
             record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
-            None, None, None, ingested_ms, record.gross_g,
+            None, None, None, record.gross_g,
             None if record.stable is None else int(record.stable),
         )  # fmt: skip
     if isinstance(record, CardRecord):
         return (
             site, record.device, record.boot, record.seq, "card", record.device_time_ms,
             record.received_ms, None, None, None, record.person,
-            None, None, None, ingested_ms, None, None,
+            None, None, None, None, None,
         )  # fmt: skip
     if isinstance(record, MeterRecord):
         return (
             site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
             record.received_ms, None, None, None, None,
-            record.quantity.value, record.total, record.power_kw, ingested_ms, None, None,
+            record.quantity.value, record.total, record.power_kw, None, None,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
 
@@ -558,10 +591,11 @@ class SqliteStore:
         Batches waiting together are committed together (group commit, see _drain); the answer
         of each is its own outcome, or its own error.
         """
+        prepared = _Prepared.of(batch)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[WriteOutcome] = loop.create_future()
         with self._pending_lock:
-            self._pending.append(_PendingWrite(batch, future, loop))
+            self._pending.append(_PendingWrite(prepared, future, loop))
             start = not self._draining
             self._draining = True
         if start:
@@ -706,13 +740,13 @@ class SqliteStore:
                     self._draining = False
                     return
             try:
-                results = self._write_group([p.batch for p in group])
+                results = self._write_group([p.prepared for p in group])
             except BaseException as exc:  # an unexpected failure: every caller gets it
                 results = [exc] * len(group)
             for pending, result in zip(group, results, strict=True):
                 pending.loop.call_soon_threadsafe(_settle, pending.future, result)
 
-    def _write_group(self, batches: Sequence[BatchToStore]) -> list[WriteOutcome | BaseException]:
+    def _write_group(self, batches: Sequence[_Prepared]) -> list[WriteOutcome | BaseException]:
         """Write `batches` in one transaction and one COMMIT; per batch, its outcome or error.
 
         Each batch runs in a savepoint of its own: a batch that fails is rolled back to it and
@@ -769,14 +803,14 @@ class SqliteStore:
     def _closed(self) -> StoreUnavailable:
         return StoreUnavailable(f"sqlite store {self.path} is closed")
 
-    def _write_alone(self, batch: BatchToStore) -> WriteOutcome | BaseException:
+    def _write_alone(self, batch: _Prepared) -> WriteOutcome | BaseException:
         """One batch in one transaction; its outcome, or its error as the caller should see it."""
         try:
             return self._write(batch)
         except Exception as exc:
             return self._as_error(exc)
 
-    def _write(self, batch: BatchToStore) -> WriteOutcome:
+    def _write(self, batch: _Prepared) -> WriteOutcome:
         conn = self._write_conn
         if conn is None:
             raise self._closed()
@@ -791,12 +825,12 @@ class SqliteStore:
             raise
         return outcome
 
-    def _write_body(self, conn: sqlite3.Connection, batch: BatchToStore) -> WriteOutcome:
+    def _write_body(self, conn: sqlite3.Connection, prepared: _Prepared) -> WriteOutcome:
         """Every statement of one batch, inside a transaction the caller opened and commits."""
         ingested_ms = time.time_ns() // 1_000_000
+        batch, rows = prepared.batch, prepared.rows
         site = batch.site
-        rows = [_row(site, record, ingested_ms) for record in batch.readings]
-        duplicates = self._insert_readings(conn, rows, batch)
+        duplicates = self._insert_readings(conn, rows, batch, ingested_ms)
         accepted = len(rows) - sum(duplicates.values())
         for dropped in batch.edge_duplicates:
             edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
@@ -808,10 +842,8 @@ class SqliteStore:
                 _COUNT_DUPLICATE,
                 [(site, device, day, n) for (device, day), n in duplicates.items()],
             )
-        touched = _touched_dates(
-            rows, [d.device_time_ms for d in batch.edge_duplicates], batch.timezone
-        )
-        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
+        # In the write's own transaction: a KPI entry can never outlive the data it was built from.
+        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in prepared.touched])
         if batch.rejected:
             conn.executemany(
                 _INSERT_REJECTED,
@@ -835,11 +867,11 @@ class SqliteStore:
 
     @staticmethod
     def _insert_readings(
-        conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore
+        conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore, ingested_ms: int
     ) -> Counter[tuple[str, str]]:
         """Insert the readings; the duplicates (primary key already there) per device and day.
 
-        Set-based first: one executemany, and when every row was inserted (no resend, the usual
+        Set-based first: one multi-row insert, and when every row was inserted (no resend, the usual
         case) there is no duplicate to count; when none was (a whole batch resent), every reading
         is a duplicate. Otherwise the savepoint is rolled back, the keys already stored are found
         with one query (the batch's keys as JSON, joined on the primary key), and only the new
@@ -849,7 +881,7 @@ class SqliteStore:
         duplicates: Counter[tuple[str, str]] = Counter()
         conn.execute("SAVEPOINT readings_batch")
         before = conn.total_changes
-        _insert_rows(conn, rows)
+        _insert_rows(conn, rows, (ingested_ms,))
         inserted = conn.total_changes - before
         if inserted == len(rows):
             conn.execute("RELEASE readings_batch")
@@ -875,7 +907,7 @@ class SqliteStore:
             else:
                 stored.add(key)
                 fresh.append(row)
-        _insert_rows(conn, fresh)
+        _insert_rows(conn, fresh, (ingested_ms,))
         return duplicates
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import cast
 
 import pytest
 
-from central.store import BatchToStore
+from central.store import BatchToStore, StoreUnavailable
 from central.store.sqlite import SqliteStore, _insert_rows
 from contract import CardRecord, ReadingRecord
 
@@ -70,21 +70,21 @@ async def test_a_group_counts_a_resend_within_it_like_consecutive_writes(tmp_pat
 
 async def test_a_failing_batch_fails_alone_and_the_group_is_committed(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
-    broken = cast(ReadingRecord, object())  # not a reading record: the store raises TypeError
+    # no site: SQLite refuses the batch's statements (NOT NULL) in the middle of the group
+    failing = BatchToStore(
+        site=cast(str, None), edge="edge-s1", batch_id="bad", received_ms=9,
+        readings=cards("cr2", 5),
+    )  # fmt: skip
     async with SqliteStore(path) as store:
         results = await write_as_one_group(
-            store,
-            [
-                batch(cards("cr1", 10), "a"),
-                batch([*cards("cr2", 5), broken], "bad"),
-                batch(cards("cr3", 7), "c"),
-            ],
+            store, [batch(cards("cr1", 10), "a"), failing, batch(cards("cr3", 7), "c")]
         )
-        assert isinstance(results[1], TypeError)
+        assert isinstance(results[1], StoreUnavailable)
+        assert "NOT NULL" in str(results[1])
         good = [r for i, r in enumerate(results) if i != 1]
         assert [(r.accepted, r.duplicates) for r in good] == [(10, 0), (7, 0)]  # type: ignore[attr-defined]
         # the store goes on: the next write works
-        again = await store.write_batch(batch(cards("cr2", 5), "bad-fixed"))
+        again = await store.write_batch(batch(cards("cr2", 5), "fixed"))
     assert (again.accepted, again.duplicates) == (5, 0)
     with sqlite3.connect(path) as conn:
         devices = dict(conn.execute("SELECT device, COUNT(*) FROM readings GROUP BY device"))
@@ -114,13 +114,13 @@ def test_multi_row_inserts_match_executemany(count: int, variable_limit: int | N
     results = []
     for insert in ("executemany", "multi-row"):
         conn = sqlite3.connect(":memory:")
-        conn.execute("CREATE TABLE readings (device, seq, value, PRIMARY KEY (device, seq))")
+        conn.execute("CREATE TABLE readings (device, seq, value, at_ms, PRIMARY KEY (device, seq))")
         if variable_limit is not None:  # an SQLite built with a low limit: smaller statements
             conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit)
         if insert == "executemany":
-            conn.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO readings VALUES (?, ?, ?, 42)", rows)
         else:
-            _insert_rows(conn, rows, "readings (device, seq, value)", 3)
+            _insert_rows(conn, rows, (42,), "readings", "device, seq, value", "at_ms")
         results.append(conn.execute("SELECT rowid, * FROM readings ORDER BY rowid").fetchall())
         conn.close()
     assert results[0] == results[1]
