@@ -6,7 +6,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from central.store.sqlite import DEFAULT_GROUP_COMMIT_MAX_BATCHES
 from contract import MAX_BATCH_READINGS
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -28,14 +27,6 @@ class CentralSettings(BaseSettings):
     sqlite_path: Path = Field(
         default=Path("/var/lib/canteen-central/central.sqlite3"),
         description="SQLite database file of the 'sqlite' store",
-    )
-    sqlite_group_commit_max_batches: int = Field(
-        default=DEFAULT_GROUP_COMMIT_MAX_BATCHES,
-        ge=1,
-        le=1000,
-        description="the 'sqlite' store commits the upload batches waiting for its writer "
-        "together, at most this many per transaction (one fsync); each is answered after that "
-        "commit. 1: one transaction per batch",
     )
     influx_url: str = Field(
         default="http://127.0.0.1:8086",

@@ -374,7 +374,7 @@ ORDER BY device_time_ms ASC LIMIT 1
 
 Row = tuple[Any, ...]
 
-# Batches committed together at most (CENTRAL_SQLITE_GROUP_COMMIT_MAX_BATCHES); 1: no grouping.
+# Batches committed together at most (SqliteStore(group_commit_max_batches=...)); 1: no grouping.
 DEFAULT_GROUP_COMMIT_MAX_BATCHES = 32
 
 
