@@ -15,6 +15,7 @@ from central.app import create_app
 from central.settings import CentralSettings
 from central.store import ReadingsStore
 from central.store.sqlite import SqliteStore
+from contract import MAX_BATCH_STATUSES
 from tests.central.conftest import (
     KEY_S1,
     KEY_S2,
@@ -284,3 +285,18 @@ async def test_bad_status_and_duplicate_entries_are_rejected_one_by_one(
     ]  # kept once, although the batch came twice
     assert [json.loads(raw) for *_, raw in kept] == [numbered_zero, "not an object", asleep]
     assert kept[2][4] == bad_status["reason"]
+
+
+async def test_a_bad_statuses_or_duplicates_list_still_refuses_the_batch(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    """Entries are rejected one by one; a list that is not one, or too long, is the envelope's."""
+    too_many = batch(three_readings(), batch_id="too-many")
+    too_many["statuses"] = [0] * (MAX_BATCH_STATUSES + 1)  # counted before any entry is read
+    not_a_list = batch(three_readings(), batch_id="not-a-list")
+    not_a_list["duplicates"] = {"id": 1}
+    for body, field in ((too_many, "statuses"), (not_a_list, "duplicates")):
+        response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
+        assert response.status_code == 422, response.text
+        assert field in response.json()["detail"]
+    assert stored_count(settings) == 0
