@@ -56,7 +56,10 @@ StoreOpener = Callable[[CentralSettings], AbstractAsyncContextManager[ReadingsSt
 def open_store(settings: CentralSettings) -> AbstractAsyncContextManager[ReadingsStore]:
     """The store named by CENTRAL_STORE, as an async context manager (a later backend goes here)."""
     if settings.store == "sqlite":
-        return SqliteStore(settings.sqlite_path)
+        return SqliteStore(
+            settings.sqlite_path,
+            group_commit_max_batches=settings.sqlite_group_commit_max_batches,
+        )
     if settings.store == "influxdb":
         from central.store.influx_open import open_influx_store  # needs the `influx` extra
 

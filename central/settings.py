@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from central.store.sqlite import DEFAULT_GROUP_COMMIT_MAX_BATCHES
 from contract import MAX_BATCH_READINGS
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -47,6 +48,13 @@ class CentralSettings(BaseSettings):
     )
     influx_query_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="timeout of one InfluxDB Flux query, seconds"
+    )
+    sqlite_group_commit_max_batches: int = Field(
+        default=DEFAULT_GROUP_COMMIT_MAX_BATCHES,
+        ge=1,
+        le=1000,
+        description="upload batches waiting for the 'sqlite' store's writer are committed "
+        "together, at most this many per transaction (one fsync); 1: one transaction each",
     )
     daycache_warm_interval_s: float = Field(
         default=300.0,

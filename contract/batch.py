@@ -162,10 +162,34 @@ class RejectedReading(BaseModel):
     seq: int | None = None
 
 
+class RejectedEntry(BaseModel):
+    """An entry of a batch's `statuses` or `duplicates` list that central could not use.
+
+    `index` is the entry's position in its list; `reason` names each wrong field. The batch's
+    other entries and its readings are stored all the same: the edge should log the entry and
+    may drop it, never resend it (it would be rejected again).
+    """
+
+    index: int
+    reason: str
+    device: str | None = Field(default=None, description="the entry's device, where readable")
+
+
 class IngestResult(BaseModel):
-    """Central's 200 answer: each reading of the batch is accepted, a duplicate, or rejected."""
+    """Central's 200 answer: each reading of the batch is accepted, a duplicate, or rejected;
+    each status change and dropped duplicate is stored or rejected.
+
+    `rejected_statuses` and `rejected_duplicates` came after the first release: they default to
+    empty, so an answer of an older central parses, and an older edge ignores them.
+    """
 
     batch_id: str
     accepted: int
     duplicates: int
     rejected: list[RejectedReading] = Field(default_factory=list)
+    rejected_statuses: list[RejectedEntry] = Field(
+        default_factory=list, description="entries of the batch's `statuses` not stored"
+    )
+    rejected_duplicates: list[RejectedEntry] = Field(
+        default_factory=list, description="entries of the batch's `duplicates` not counted"
+    )

@@ -3,7 +3,10 @@
 Order of checks: body size (413), edge key (401), the body's signature and timestamp (401,
 before any parsing; contract/signing.py), the batch itself (422/413), the edge's site (403).
 A batch whose envelope is sound but some readings are not is split: the good readings are
-stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`.
+stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`. Bad
+entries of the `statuses` and `duplicates` lists are handled the same way, one by one: reported
+in IngestResult.rejected_statuses / rejected_duplicates and kept in `rejected_entries`, while the
+batch's good readings and entries are stored.
 """
 
 import asyncio
@@ -13,11 +16,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
@@ -26,11 +29,15 @@ from central.auth import BadSignature
 from central.derived import DerivedSeriesSink, refresh_derived
 from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.store import BatchToStore, RejectedRow
+from central.store.base import RejectedEntryRow
 from contract import (
+    MAX_BATCH_READINGS,
+    MAX_BATCH_STATUSES,
     DeviceStatusRecord,
     DroppedDuplicate,
     IngestResult,
     ReadingRecord,
+    RejectedEntry,
     RejectedReading,
     UploadBatch,
 )
@@ -39,17 +46,31 @@ from contract.signing import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 router = APIRouter(tags=["ingest"])
 
 _bearer = HTTPBearer(auto_error=False, description="the edge's API key")
 _reading = TypeAdapter[ReadingRecord](ReadingRecord)
+_status = TypeAdapter[DeviceStatusRecord](DeviceStatusRecord)
+_duplicate = TypeAdapter[DroppedDuplicate](DroppedDuplicate)
+# Rejected entries named one by one in the batch's warning line at most (all are in the answer).
+_LOGGED_ENTRIES = 5
 
 
 class _Envelope(UploadBatch):
-    """UploadBatch with readings left unvalidated, to tell a bad envelope from bad readings."""
+    """UploadBatch with its lists' entries left unvalidated, to tell a bad envelope from bad
+    readings, status changes or dropped duplicates (each validated on its own)."""
 
     # Any JSON values: each is validated on its own; the count is checked against the setting.
     readings: list[Any]
+    # The contract's caps still hold: too many entries is the envelope's fault, not an entry's.
+    duplicates: Annotated[list[Any], Field(max_length=MAX_BATCH_READINGS)] = Field(
+        default_factory=list
+    )
+    statuses: Annotated[list[Any], Field(max_length=MAX_BATCH_STATUSES)] = Field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,20 @@ class ParsedUpload:
     rejected: Sequence[tuple[RejectedReading, str]]  # with the reading's raw JSON
     duplicates: Sequence[DroppedDuplicate] = ()  # copies the edge dropped (Q4)
     statuses: Sequence[DeviceStatusRecord] = ()  # device status changes the edge saw
+    # bad entries of `statuses` / `duplicates`, with the entry's raw JSON
+    rejected_statuses: Sequence[tuple[RejectedEntry, str]] = ()
+    rejected_duplicates: Sequence[tuple[RejectedEntry, str]] = ()
+
+    def rejected_entries(self) -> list[RejectedEntryRow]:
+        """The bad entries of both lists, as the store keeps them."""
+        return [
+            RejectedEntryRow(field=field, index=entry.index, reason=entry.reason, raw_json=raw)
+            for field, entries in (
+                ("statuses", self.rejected_statuses),
+                ("duplicates", self.rejected_duplicates),
+            )
+            for entry, raw in entries
+        ]
 
 
 def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
@@ -94,15 +129,39 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
             good.append(_reading.validate_python(raw))
         except ValidationError as exc:
             rejected.append((_rejection(index, raw, describe_validation_error(exc)), _dump(raw)))
+    statuses, rejected_statuses = _split(_status, envelope.statuses)
+    duplicates, rejected_duplicates = _split(_duplicate, envelope.duplicates)
     return ParsedUpload(
         envelope.site,
         envelope.edge,
         envelope.batch_id,
         good,
         rejected,
-        envelope.duplicates,
-        envelope.statuses,
+        duplicates,
+        statuses,
+        rejected_statuses,
+        rejected_duplicates,
     )
+
+
+def _split(
+    adapter: TypeAdapter[T], entries: Sequence[Any]
+) -> tuple[list[T], list[tuple[RejectedEntry, str]]]:
+    """The entries that validate, and each one that does not with its reason and raw JSON."""
+    good: list[T] = []
+    bad: list[tuple[RejectedEntry, str]] = []
+    for index, raw in enumerate(entries):
+        try:
+            good.append(adapter.validate_python(raw))
+        except ValidationError as exc:
+            device = raw.get("device") if isinstance(raw, dict) else None
+            entry = RejectedEntry(
+                index=index,
+                reason=describe_validation_error(exc),
+                device=device[:64] if isinstance(device, str) else None,
+            )
+            bad.append((entry, _dump(raw)))
+    return good, bad
 
 
 def _check_count(count: int, max_readings: int) -> None:
@@ -213,6 +272,7 @@ async def ingest(
             edge_duplicates=upload.duplicates,
             statuses=upload.statuses,
             clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
+            rejected_entries=upload.rejected_entries(),
         )
     )
     derived = 0
@@ -224,7 +284,8 @@ async def ingest(
         derived = await refresh_derived(store, store, site, upload.readings)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
-        " edge_duplicates=%d statuses=%d derived_points=%d",
+        " edge_duplicates=%d statuses=%d rejected_duplicates=%d rejected_statuses=%d"
+        " derived_points=%d",
         upload.site,
         edge.id,
         upload.batch_id,
@@ -233,11 +294,41 @@ async def ingest(
         len(upload.rejected),
         len(upload.duplicates),
         len(upload.statuses),
+        len(upload.rejected_duplicates),
+        len(upload.rejected_statuses),
         derived,
     )
+    if upload.rejected_statuses or upload.rejected_duplicates:
+        _log_rejected_entries(upload, edge.id)
     return IngestResult(
         batch_id=upload.batch_id,
         accepted=outcome.accepted,
         duplicates=outcome.duplicates,
         rejected=[r for r, _ in upload.rejected],
+        rejected_statuses=[r for r, _ in upload.rejected_statuses],
+        rejected_duplicates=[r for r, _ in upload.rejected_duplicates],
+    )
+
+
+def _log_rejected_entries(upload: ParsedUpload, edge: str) -> None:
+    """One warning per batch naming its bad entries (the first few; all are in the answer)."""
+    named = [
+        f"{field}[{entry.index}]: {entry.reason}"
+        for field, entries in (
+            ("statuses", upload.rejected_statuses),
+            ("duplicates", upload.rejected_duplicates),
+        )
+        for entry, _ in entries
+    ]
+    more = f" and {len(named) - _LOGGED_ENTRIES} more" if len(named) > _LOGGED_ENTRIES else ""
+    logger.warning(
+        "batch site=%s edge=%s batch_id=%s: %d status and %d duplicate entries rejected"
+        " (kept in rejected_entries): %s%s",
+        upload.site,
+        edge,
+        upload.batch_id,
+        len(upload.rejected_statuses),
+        len(upload.rejected_duplicates),
+        "; ".join(named[:_LOGGED_ENTRIES]),
+        more,
     )

@@ -24,6 +24,7 @@ __all__ = [
     "DevicePresence",
     "DuplicateCounts",
     "ReadingsStore",
+    "RejectedEntryRow",
     "RejectedRow",
     "SiteStats",
     "StoreError",
@@ -54,6 +55,16 @@ class RejectedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedEntryRow:
+    """An entry of a batch's `statuses` or `duplicates` list that failed validation, kept."""
+
+    field: str  # "statuses" or "duplicates": the list of UploadBatch it came from
+    index: int
+    reason: str
+    raw_json: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchToStore:
     """The good and the rejected readings of one upload batch, written in one transaction."""
 
@@ -70,6 +81,8 @@ class BatchToStore:
     edge_duplicates: Sequence[DroppedDuplicate] = ()
     # device status changes the edge saw (online/offline, the last will): stored once each
     statuses: Sequence[DeviceStatusRecord] = ()
+    # entries of `statuses` / `duplicates` that failed validation: kept for inspection
+    rejected_entries: Sequence[RejectedEntryRow] = ()
     # the site's wrong-clock rule: a duplicate is counted on the date central attributes its
     # reading to (a copy of a reading from a clock at 1970 counts on its receive date)
     clock: ClockRule = DEFAULT_CLOCK_RULE

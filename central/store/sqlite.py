@@ -3,14 +3,23 @@
 Durability: `synchronous=FULL` with WAL makes COMMIT return only after the write-ahead log is
 fsynced, so a 2xx answered after `write_batch` means the readings survive a power cut.
 Idempotency: the primary key (site, device, boot, seq) with INSERT OR IGNORE drops resends.
+Group commit: batches that wait for the writer together are written in one transaction (one
+savepoint each) and one fsync'd COMMIT; each caller is answered only after that COMMIT. A batch
+that fails inside a group does not fail the others: the group is rolled back and each of its
+batches is written again in a transaction of its own (see SqliteStore._write_group).
 """
 
+import asyncio
+import functools
+import itertools
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +87,20 @@ CREATE TABLE IF NOT EXISTS rejected_readings (
     received_ms INTEGER NOT NULL,
     -- an edge resending a batch after a crash records its bad readings once
     UNIQUE (site, edge, batch_id, reading_index)
+);
+-- Entries of a batch's `statuses` or `duplicates` list that failed validation (`field` names the
+-- list, `entry_index` the position in it), kept for inspection like rejected_readings; a resent
+-- batch records them once.
+CREATE TABLE IF NOT EXISTS rejected_entries (
+    site TEXT NOT NULL,
+    edge TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    entry_index INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    UNIQUE (site, edge, batch_id, field, entry_index)
 );
 -- DOMAIN.md Q4: duplicate deliveries dropped, per device and local date of the device time.
 CREATE TABLE IF NOT EXISTS duplicate_counts (
@@ -213,12 +236,61 @@ SELECT device, local_date, duplicates FROM duplicate_counts
 WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
-_INSERT_READING = """
-INSERT OR IGNORE INTO readings (
-    site, device, boot, seq, kind, device_time_ms, received_ms,
-    stream, mass_g, tray, person, quantity, total, power_kw, ingested_ms, gross_g, stable
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+# The columns of a row built by _row, in order; ingested_ms (the write's own clock) is bound
+# once per statement, after them.
+_READING_COLUMNS = (
+    "site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, person, "
+    "quantity, total, power_kw, gross_g, stable"
+)
+_READING_WIDTH = 16
+# Rows per multi-row INSERT at most (a power of two; lowered to the connection's variable limit).
+_MAX_ROWS_PER_INSERT = 512
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: str, width: int, shared: str, rows: int) -> str:
+    """INSERT OR IGNORE of `rows` rows of `width` values, followed by the `shared` columns bound
+    once (?1, ?2, ...), in one statement: INSERT ... SELECT from a multi-row VALUES."""
+    names = [name.strip() for name in shared.split(",") if name.strip()]
+    one = "(" + ",".join("?" * width) + ")"
+    picked = [f"column{i}" for i in range(1, width + 1)] + [
+        f"?{i}" for i in range(1, len(names) + 1)
+    ]
+    into = ", ".join([columns, *names])
+    return (
+        f"INSERT OR IGNORE INTO {table} ({into}) SELECT {', '.join(picked)} FROM (VALUES "
+        + ",".join([one] * rows)
+        + ")"
+    )
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    shared: Sequence[Any],
+    table: str = "readings",
+    columns: str = _READING_COLUMNS,
+    shared_columns: str = "ingested_ms",
+) -> None:
+    """INSERT OR IGNORE `rows` (plus the `shared` values in every row) in order, as executemany
+    would, with a few multi-row statements.
+
+    sqlite3 releases the GIL around every step: executemany gives it up and waits for it again
+    once per row, and while the event loop validates the next batch each wait can last up to a
+    switch interval (docs/performance.md, round 4). A multi-row VALUES is one step per statement.
+    Chunks are powers of two (few distinct statements, all cached); the rows go in the batch's
+    order, so a key repeated in the batch keeps its first copy, as with executemany.
+    """
+    width = len(columns.split(","))
+    limit = max(1, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(shared)) // width)
+    most = min(_MAX_ROWS_PER_INSERT, 1 << (limit.bit_length() - 1))
+    start, count = 0, len(rows)
+    while start < count:
+        size = min(most, 1 << ((count - start).bit_length() - 1))
+        params = [*shared, *itertools.chain.from_iterable(rows[start : start + size])]
+        conn.execute(_insert_sql(table, columns, width, shared_columns, size), params)
+        start += size
+
 
 # Which of a batch's (device, boot, seq) keys (a JSON array of triples) are stored for the site.
 # CROSS JOIN keeps the keys outside: one primary-key probe per key, never a scan of the site.
@@ -233,6 +305,12 @@ _INSERT_REJECTED = """
 INSERT OR IGNORE INTO rejected_readings (
     site, edge, batch_id, reading_index, reason, raw, received_ms
 ) VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_REJECTED_ENTRY = """
+INSERT OR IGNORE INTO rejected_entries (
+    site, edge, batch_id, field, entry_index, reason, raw, received_ms
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # One query per kind, with only that kind's columns: turning SQLite rows into Python objects is
@@ -298,6 +376,45 @@ ORDER BY device_time_ms ASC LIMIT 1
 
 Row = tuple[Any, ...]
 
+# Batches committed together at most (SqliteStore(group_commit_max_batches=...)); 1: no grouping.
+DEFAULT_GROUP_COMMIT_MAX_BATCHES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch with its rows and touched dates, computed before it reaches the writer thread
+    (pure Python work the single writer does not have to do in series)."""
+
+    batch: BatchToStore
+    rows: list[Row]
+    touched: list[str]  # local dates whose KPI cache entries the batch invalidates, sorted
+
+    @classmethod
+    def of(cls, batch: BatchToStore) -> "_Prepared":
+        rows = [_row(batch.site, record) for record in batch.readings]
+        extra_ms = [d.device_time_ms for d in batch.edge_duplicates]
+        return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingWrite:
+    """A batch waiting for the writer thread, and how to answer its caller."""
+
+    prepared: _Prepared
+    future: "asyncio.Future[WriteOutcome]"
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(future: "asyncio.Future[WriteOutcome]", result: WriteOutcome | BaseException) -> None:
+    """Event loop: answer a waiting write_batch (unless its caller has gone: cancelled)."""
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
 MS_PER_DAY = 86_400_000
 # How far (device or receive time) a reading reaches into other local dates' KPI loads: a date's
 # load covers its service windows (which may cross midnight) plus METER_MARGIN_MS; a meter reading
@@ -323,7 +440,7 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
     for row in rows:
         kind = row[4]
         pad = METER_REACH_MS if kind == "meter" else READING_REACH_MS
-        forward = RAW_SCALE_REACH_MS if kind == "scale" and row[16] == 1 else pad
+        forward = RAW_SCALE_REACH_MS if kind == "scale" and row[15] == 1 else pad  # stable
         seen.add((row[5] // MS_PER_DAY, pad, forward))
         seen.add((row[6] // MS_PER_DAY, pad, forward))
     for t, pad, forward in seen:
@@ -338,25 +455,26 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
     return dates
 
 
-def _row(site: str, record: ReadingRecord, ingested_ms: int) -> Row:
+def _row(site: str, record: ReadingRecord) -> Row:
+    """The reading's values in the order of _READING_COLUMNS (ingested_ms comes at write time)."""
     if isinstance(record, ScaleRecord):
         return (
             site, record.device, record.boot, record.seq, "scale", record.device_time_ms,
             record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
-            None, None, None, ingested_ms, record.gross_g,
+            None, None, None, record.gross_g,
             None if record.stable is None else int(record.stable),
         )  # fmt: skip
     if isinstance(record, CardRecord):
         return (
             site, record.device, record.boot, record.seq, "card", record.device_time_ms,
             record.received_ms, None, None, None, record.person,
-            None, None, None, ingested_ms, None, None,
+            None, None, None, None, None,
         )  # fmt: skip
     if isinstance(record, MeterRecord):
         return (
             site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
             record.received_ms, None, None, None, None,
-            record.quantity.value, record.total, record.power_kw, ingested_ms, None, None,
+            record.quantity.value, record.total, record.power_kw, None, None,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
 
@@ -424,10 +542,26 @@ class SqliteStore(ThreadedStore):
     # A sqlite3 connection may only be used, and closed, in the thread that made it.
     _close_in_own_thread = True
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        group_commit_max_batches: int = DEFAULT_GROUP_COMMIT_MAX_BATCHES,
+    ) -> None:
+        if group_commit_max_batches < 1:
+            raise ValueError(
+                f"group_commit_max_batches must be >= 1, not {group_commit_max_batches}"
+            )
         super().__init__(writer_thread_name="sqlite-writer", reader_thread_name="sqlite-reader")
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.group_commit_max_batches = group_commit_max_batches
+        # Batches waiting for the writer thread, with the future of their caller; the drain job
+        # runs on the writer thread while `_draining` is set (both guarded by `_pending_lock`).
+        self._pending: list[_PendingWrite] = []
+        self._pending_lock = threading.Lock()
+        self._draining = False
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
 
@@ -447,8 +581,27 @@ class SqliteStore(ThreadedStore):
         return None
 
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
-        """Insert the batch in one transaction; returns after COMMIT, i.e. once it is on disk."""
-        return await self._run(self._writer, self._write, batch)
+        """Insert the batch; returns after the COMMIT that holds it, i.e. once it is on disk.
+
+        Batches waiting together are committed together (group commit, see _drain); the answer
+        of each is its own outcome, or its own error.
+        """
+        prepared = _Prepared.of(batch)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteOutcome] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append(_PendingWrite(prepared, future, loop))
+            start = not self._draining
+            self._draining = True
+        if start:
+            try:
+                self._writer.submit(self._drain)
+            except RuntimeError:  # the executor is shut down: the store was closed
+                with self._pending_lock:
+                    self._draining = False
+                    self._pending.clear()
+                raise StoreUnavailable(f"sqlite store {self.path} is closed") from None
+        return await future
 
     async def load_readings(
         self,
@@ -566,56 +719,148 @@ class SqliteStore(ThreadedStore):
         conn.execute("PRAGMA query_only = 1")
         self._read_conn = conn
 
-    def _write(self, batch: BatchToStore) -> WriteOutcome:
+    def _drain(self) -> None:
+        """Writer thread: write the waiting batches, a group at a time, until none waits."""
+        while True:
+            with self._pending_lock:
+                group = self._pending[: self.group_commit_max_batches]
+                del self._pending[: len(group)]
+                if not group:
+                    self._draining = False
+                    return
+            try:
+                results = self._write_group([p.prepared for p in group])
+            except BaseException as exc:  # an unexpected failure: every caller gets it
+                results = [exc] * len(group)
+            for pending, result in zip(group, results, strict=True):
+                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+
+    def _write_group(self, batches: Sequence[_Prepared]) -> list[WriteOutcome | BaseException]:
+        """Write `batches` in one transaction and one COMMIT; per batch, its outcome or error.
+
+        Each batch runs in a savepoint of its own: a batch that fails is rolled back to it and
+        answered with its error, the others are committed. If a failure ended the transaction
+        itself, or the COMMIT fails, every batch is written again in a transaction of its own.
+        Nothing is answered before the COMMIT that holds it has returned.
+        """
+        if len(batches) == 1:
+            return [self._write_alone(batches[0])]
         conn = self._write_conn
         if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
-        ingested_ms = time.time_ns() // 1_000_000
-        site = batch.site
-        rows = [_row(site, record, ingested_ms) for record in batch.readings]
+            return [self._closed()] * len(batches)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # locked beyond busy_timeout: no batch can be written now
+            return [self._unavailable(exc)] * len(batches)
+        outcomes: list[WriteOutcome | BaseException] = []
+        try:
+            for batch in batches:
+                conn.execute("SAVEPOINT group_batch")
+                try:
+                    outcomes.append(self._write_body(conn, batch))
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite ended the transaction: nothing of the group is kept
+                    conn.execute("ROLLBACK TO group_batch")
+                    outcomes.append(self._as_error(exc))
+                conn.execute("RELEASE group_batch")
+            # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            logger.warning(
+                "sqlite store: a group commit of %d batches failed (%s); writing each alone",
+                len(batches),
+                exc,
+            )
+            return [self._write_alone(batch) for batch in batches]
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
+        return StoreUnavailable(f"sqlite store {self.path}: {exc}")
+
+    def _as_error(self, exc: Exception) -> Exception:
+        """The error a caller sees for a failed write (sqlite3 errors are retryable: 503)."""
+        return self._unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
+
+    def _closed(self) -> StoreUnavailable:
+        return StoreUnavailable(f"sqlite store {self.path} is closed")
+
+    def _write_alone(self, batch: _Prepared) -> WriteOutcome | BaseException:
+        """One batch in one transaction; its outcome, or its error as the caller should see it."""
+        try:
+            return self._write(batch)
+        except Exception as exc:
+            return self._as_error(exc)
+
+    def _write(self, batch: _Prepared) -> WriteOutcome:
+        conn = self._write_conn
+        if conn is None:
+            raise self._closed()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            duplicates = self._insert_readings(conn, rows, batch)
-            accepted = len(rows) - sum(duplicates.values())
-            for dropped in batch.edge_duplicates:
-                edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
-                if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
-                    day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
-                    duplicates[dropped.device, day.date().isoformat()] += 1
-            if duplicates:
-                conn.executemany(
-                    _COUNT_DUPLICATE,
-                    [(site, device, day, n) for (device, day), n in duplicates.items()],
-                )
-            touched = _touched_dates(
-                rows, [d.device_time_ms for d in batch.edge_duplicates], batch.timezone
-            )
-            conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
-            if batch.rejected:
-                conn.executemany(
-                    _INSERT_REJECTED,
-                    [
-                        (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
-                         batch.received_ms)
-                        for r in batch.rejected
-                    ],
-                )  # fmt: skip
-            self._store_statuses(conn, batch)
+            outcome = self._write_body(conn, batch)
             # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return outcome
+
+    def _write_body(self, conn: sqlite3.Connection, prepared: _Prepared) -> WriteOutcome:
+        """Every statement of one batch, inside a transaction the caller opened and commits."""
+        ingested_ms = time.time_ns() // 1_000_000
+        batch, rows = prepared.batch, prepared.rows
+        site = batch.site
+        duplicates = self._insert_readings(conn, rows, batch, ingested_ms)
+        accepted = len(rows) - sum(duplicates.values())
+        for dropped in batch.edge_duplicates:
+            edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
+            if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
+                day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
+                duplicates[dropped.device, day.date().isoformat()] += 1
+        if duplicates:
+            conn.executemany(
+                _COUNT_DUPLICATE,
+                [(site, device, day, n) for (device, day), n in duplicates.items()],
+            )
+        # In the write's own transaction: a KPI entry can never outlive the data it was built from.
+        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in prepared.touched])
+        if batch.rejected:
+            conn.executemany(
+                _INSERT_REJECTED,
+                [
+                    (site, batch.edge, batch.batch_id, r.index, r.reason, r.raw_json,
+                     batch.received_ms)
+                    for r in batch.rejected
+                ],
+            )  # fmt: skip
+        if batch.rejected_entries:
+            conn.executemany(
+                _INSERT_REJECTED_ENTRY,
+                [
+                    (site, batch.edge, batch.batch_id, r.field, r.index, r.reason, r.raw_json,
+                     batch.received_ms)
+                    for r in batch.rejected_entries
+                ],
+            )  # fmt: skip
+        self._store_statuses(conn, batch)
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
     @staticmethod
     def _insert_readings(
-        conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore
+        conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore, ingested_ms: int
     ) -> Counter[tuple[str, str]]:
         """Insert the readings; the duplicates (primary key already there) per device and day.
 
-        Set-based first: one executemany, and when every row was inserted (no resend, the usual
+        Set-based first: one multi-row insert, and when every row was inserted (no resend, the usual
         case) there is no duplicate to count; when none was (a whole batch resent), every reading
         is a duplicate. Otherwise the savepoint is rolled back, the keys already stored are found
         with one query (the batch's keys as JSON, joined on the primary key), and only the new
@@ -625,7 +870,7 @@ class SqliteStore(ThreadedStore):
         duplicates: Counter[tuple[str, str]] = Counter()
         conn.execute("SAVEPOINT readings_batch")
         before = conn.total_changes
-        conn.executemany(_INSERT_READING, rows)
+        _insert_rows(conn, rows, (ingested_ms,))
         inserted = conn.total_changes - before
         if inserted == len(rows):
             conn.execute("RELEASE readings_batch")
@@ -651,7 +896,7 @@ class SqliteStore(ThreadedStore):
             else:
                 stored.add(key)
                 fresh.append(row)
-        conn.executemany(_INSERT_READING, fresh)
+        _insert_rows(conn, fresh, (ingested_ms,))
         return duplicates
 
     @staticmethod

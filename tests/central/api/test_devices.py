@@ -60,7 +60,8 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
             )
             assert response.status_code == 200, response.text
             assert response.json() == {
-                "batch_id": batch_id, "accepted": 0, "duplicates": 0, "rejected": []
+                "batch_id": batch_id, "accepted": 0, "duplicates": 0, "rejected": [],
+                "rejected_statuses": [], "rejected_duplicates": [],
             }  # fmt: skip
         yield http
 
@@ -132,8 +133,22 @@ async def test_coming_back_online_ends_the_alert(client: httpx.AsyncClient) -> N
     assert tag["offline_devices"] == {"s1": 0, "s2": 0}
 
 
-async def test_a_batch_with_a_bad_status_is_refused_whole(client: httpx.AsyncClient) -> None:
-    bad = statuses_only([status("meter-elec", "meter", "asleep", WILL_MS, None)], "bad")
-    response = await client.post("/api/v1/ingest", json=bad, auth=EdgeAuth(KEY_S1))
-    assert response.status_code == 422
-    assert "statuses.0.state" in response.json()["detail"]
+async def test_a_bad_status_is_rejected_alone_and_the_good_one_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    back_ms = utc_ms(2025, 11, 21, 2, 0)
+    changes = [
+        status("meter-elec", "meter", "asleep", back_ms, None),  # no such state
+        status("meter-elec", "meter", "online", back_ms + 1, "b2"),
+    ]
+    response = await client.post(
+        "/api/v1/ingest", json=statuses_only(changes, "bad"), auth=EdgeAuth(KEY_S1)
+    )
+    assert response.status_code == 200, response.text
+    (rejected,) = response.json()["rejected_statuses"]
+    assert (rejected["index"], rejected["device"]) == (0, "meter-elec")
+    assert rejected["reason"].startswith("state: ")
+    devices = {
+        d["device"]: d for d in (await client.get("/api/v1/sites/s1/devices")).json()["devices"]
+    }
+    assert (devices["meter-elec"]["state"], devices["meter-elec"]["boot"]) == ("online", "b2")

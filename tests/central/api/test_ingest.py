@@ -15,6 +15,7 @@ from central.app import create_app
 from central.settings import CentralSettings
 from central.store import ReadingsStore
 from central.store.sqlite import SqliteStore
+from contract import MAX_BATCH_STATUSES
 from tests.central.conftest import (
     KEY_S1,
     KEY_S2,
@@ -136,8 +137,9 @@ async def test_same_batch_twice_is_stored_once(
         first = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
         second = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
     assert first.status_code == second.status_code == 200
-    assert first.json() == {"batch_id": "b-42", "accepted": 3, "duplicates": 0, "rejected": []}
-    assert second.json() == {"batch_id": "b-42", "accepted": 0, "duplicates": 3, "rejected": []}
+    nothing_rejected = {"rejected": [], "rejected_statuses": [], "rejected_duplicates": []}
+    assert first.json() == {"batch_id": "b-42", "accepted": 3, "duplicates": 0, **nothing_rejected}
+    assert second.json() == {"batch_id": "b-42", "accepted": 0, "duplicates": 3, **nothing_rejected}
     assert stored_count(settings) == 3
     assert "site=s1 edge=edge-s1 batch_id=b-42 accepted=0 duplicates=3 rejected=0" in caplog.text
 
@@ -220,10 +222,81 @@ async def test_duplicates_the_edge_dropped_are_accepted_without_readings(
         response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
         assert response.status_code == 200
         assert response.json() == {"batch_id": "dups", "accepted": 0, "duplicates": 0,
-                                   "rejected": []}  # fmt: skip
+                                   "rejected": [], "rejected_statuses": [],
+                                   "rejected_duplicates": []}  # fmt: skip
     with sqlite3.connect(settings.sqlite_path) as conn:
         rows = conn.execute("SELECT device, duplicates FROM duplicate_counts").fetchall()
     assert rows == [("m1", 1)]
     del body["duplicates"]
     response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
     assert response.status_code == 422
+
+
+async def test_bad_status_and_duplicate_entries_are_rejected_one_by_one(
+    client: httpx.AsyncClient, settings: CentralSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    online = {"kind": "meter", "device": "elec-1", "state": "online", "boot": "b1",
+              "received_ms": 1_700_000_000_000}  # fmt: skip
+    asleep = {**online, "state": "asleep", "received_ms": 1_700_000_000_050}
+    offline = {**online, "state": "offline", "received_ms": 1_700_000_000_100}
+    dropped = {"id": 7, "device": "elec-1", "device_time_ms": 1_700_000_000_200}
+    numbered_zero = {"id": 0, "device": "elec-1", "device_time_ms": 1_700_000_000_300}
+    body = batch(three_readings(), batch_id="b-entries")
+    body["statuses"] = [online, asleep, offline]
+    body["duplicates"] = [numbered_zero, dropped, "not an object"]
+    with caplog.at_level(logging.INFO, logger="central.api.ingest"):
+        first = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
+        again = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))  # a resend
+    assert first.status_code == again.status_code == 200, first.text
+    result = first.json()
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (3, 0, [])
+    (bad_status,) = result["rejected_statuses"]
+    assert (bad_status["index"], bad_status["device"]) == (1, "elec-1")
+    assert bad_status["reason"] == "state: Input should be 'online' or 'offline'"
+    bad_zero, bad_text = result["rejected_duplicates"]
+    assert (bad_zero["index"], bad_zero["device"]) == (0, "elec-1")
+    assert bad_zero["reason"].startswith("id: Input should be greater than or equal to 1")
+    assert (bad_text["index"], bad_text["device"]) == (2, None)
+    assert "valid dictionary" in bad_text["reason"]
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 3)
+    assert again.json()["rejected_statuses"] == result["rejected_statuses"]
+    assert "rejected_duplicates=2 rejected_statuses=1" in caplog.text
+    assert "statuses[1]: state: Input should be 'online' or 'offline'" in caplog.text
+    assert stored_count(settings) == 3
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        changes = conn.execute(
+            "SELECT state, received_ms FROM device_status_log ORDER BY received_ms"
+        ).fetchall()
+        edge_dropped = conn.execute("SELECT id, device FROM edge_duplicates").fetchall()
+        kept = conn.execute(
+            "SELECT edge, batch_id, field, entry_index, reason, raw FROM rejected_entries"
+            " ORDER BY field, entry_index"
+        ).fetchall()
+        (state,) = conn.execute(
+            "SELECT state FROM device_status WHERE device = 'elec-1'"
+        ).fetchone()
+    assert changes == [("online", 1_700_000_000_000), ("offline", 1_700_000_000_100)]
+    assert state == "offline"
+    assert edge_dropped == [(7, "elec-1")]  # the good dropped duplicate, counted once
+    assert [(e, b, f, i) for e, b, f, i, _, _ in kept] == [
+        ("edge-s1", "b-entries", "duplicates", 0),
+        ("edge-s1", "b-entries", "duplicates", 2),
+        ("edge-s1", "b-entries", "statuses", 1),
+    ]  # kept once, although the batch came twice
+    assert [json.loads(raw) for *_, raw in kept] == [numbered_zero, "not an object", asleep]
+    assert kept[2][4] == bad_status["reason"]
+
+
+async def test_a_bad_statuses_or_duplicates_list_still_refuses_the_batch(
+    client: httpx.AsyncClient, settings: CentralSettings
+) -> None:
+    """Entries are rejected one by one; a list that is not one, or too long, is the envelope's."""
+    too_many = batch(three_readings(), batch_id="too-many")
+    too_many["statuses"] = [0] * (MAX_BATCH_STATUSES + 1)  # counted before any entry is read
+    not_a_list = batch(three_readings(), batch_id="not-a-list")
+    not_a_list["duplicates"] = {"id": 1}
+    for body, field in ((too_many, "statuses"), (not_a_list, "duplicates")):
+        response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
+        assert response.status_code == 422, response.text
+        assert field in response.json()["detail"]
+    assert stored_count(settings) == 0
