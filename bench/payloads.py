@@ -71,10 +71,12 @@ def record(kind: DeviceKind, device: str, boot: str, seq: int, time_ms: int) -> 
 
 
 def records(
-    prefix: str, boot: str, count: int, start_ms: int, step_ms: int = 50
+    prefix: str, boot: str, count: int, start_ms: int, step_ms: int = 50, first: int = 0
 ) -> Iterator[ReadingRecord]:
-    """`count` distinct records over three devices (one per kind), `step_ms` apart."""
-    for n in range(count):
+    """`count` distinct records over three devices (one per kind), `step_ms` apart: readings
+    number `first` to `first + count - 1` of one stream that started at `start_ms` (so that
+    consecutive calls continue the devices' sequence numbers and time, as an edge's batches do)."""
+    for n in range(first, first + count):
         kind = KINDS[n % len(KINDS)]
         yield record(
             kind, device_id(prefix, kind, 0), boot, n // len(KINDS), start_ms + n * step_ms

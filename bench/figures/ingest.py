@@ -2,8 +2,9 @@
 
 `python -m central serve` (uvicorn, one worker) with a fresh store; `ingest_clients` concurrent
 HTTP clients (httpx, one event loop in the benchmark process), one site each, POST pre-built valid
-batches of `ingest_batch_readings` readings; each 200 comes after central's durable commit (WAL,
-synchronous=FULL). The reference: the same readings as InfluxDB line protocol POSTed to
+batches of `ingest_batch_readings` readings; each client's batches follow each other in time (one
+boot, rising sequence numbers), as an edge's uploads do; each 200 comes after central's durable
+commit (WAL, synchronous=FULL). The reference: the same readings as InfluxDB line protocol POSTed to
 VictoriaMetrics' /write with the same concurrency, in the same run.
 """
 
@@ -50,7 +51,9 @@ def build_batches(sizes: Sizes, sites: Sequence[str]) -> list[Batches]:
     for index, site in enumerate(sites):
         bodies, lines = [], []
         for b in range(per_client):
-            batch = list(records(f"dev{index}", f"b{b}", sizes.ingest_batch_readings, start_ms))
+            # each batch continues the last one (time and sequence numbers), as an edge's do
+            n = sizes.ingest_batch_readings
+            batch = list(records(f"dev{index}", "b0", n, start_ms, first=b * n))
             bodies.append(batch_body(site, f"edge-{site}", uuid.uuid4().hex, batch))
             lines.append(line_protocol(site, batch))
         built.append(Batches(site, f"edge-{site}", bodies, lines, per_client * len(batch)))
