@@ -277,6 +277,19 @@ class Uploader:
                 "unknown" if row is None else f"{row.device}/{row.boot}/{row.seq}",
                 rejected.reason,
             )
+        for field, entries in (
+            ("status change", result.rejected_statuses),
+            ("dropped-duplicate report", result.rejected_duplicates),
+        ):
+            for entry in entries:
+                logger.warning(
+                    "batch %s: central rejected %s %d (device %s): %s",
+                    batch.batch_id,
+                    field,
+                    entry.index,
+                    entry.device or "unknown",
+                    entry.reason,
+                )
         answered = result.accepted + result.duplicates + len(result.rejected)
         if answered != len(rows):
             logger.warning(

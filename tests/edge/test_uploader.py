@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract import IngestResult, RejectedReading, UploadBatch
+from contract import IngestResult, RejectedEntry, RejectedReading, UploadBatch
 from edge.buffer import Buffer, DeviceStatus, NewReading
 from edge.errors import RetryableUploadError
 from edge.uploader import Uploader
@@ -109,6 +109,7 @@ async def test_rejected_readings_are_logged_counted_and_deleted(
             accepted=1,
             duplicates=0,
             rejected=[RejectedReading(index=1, reason="device time in 1970")],
+            rejected_statuses=[RejectedEntry(index=0, reason="state: bad", device="scale-1")],
         )
         return httpx.Response(200, content=result.model_dump_json())
 
@@ -124,6 +125,7 @@ async def test_rejected_readings_are_logged_counted_and_deleted(
         assert (await buffer.stats()).counters["rejected_by_central"] == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("m1/b1/1" in w and "device time in 1970" in w for w in warnings)
+    assert any("status change 0 (device scale-1): state: bad" in w for w in warnings)
     infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
     assert any("accepted 1, duplicates 0, rejected 1" in i for i in infos)
 
