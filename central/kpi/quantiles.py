@@ -148,3 +148,18 @@ def _sorted_within(offsets: Int64Array, segment: Int64Array, width: int) -> Int6
     keys.sort()
     out: Int64Array = keys - base
     return out
+
+
+def skew_figures_in_place(samples: Int64Array) -> tuple[float, float] | None:
+    """(median, p95 of |x|) of `samples`, which it reorders and overwrites with |x|: for a
+    large array the caller made for this (a region's samples, tens of MB), no further copy."""
+    n = len(samples)
+    if n < NUMPY_FROM_SAMPLES:
+        return _one_by_one(samples, np.array([0]), np.array([n]))[0]
+    half = n // 2
+    samples.partition([half - 1, half] if n % 2 == 0 else [half])
+    median = median_of_sorted(samples)
+    np.abs(samples, out=samples)
+    previous = min(math.floor((n - 1) * P95), n - 2)
+    samples.partition([previous, previous + 1, n - 1])
+    return median, percentile_of_sorted(samples, P95)

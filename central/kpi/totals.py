@@ -566,6 +566,6 @@ def combine(parts: Sequence[Totals]) -> Totals:
 
 
 def skew_of(totals: Totals) -> Int64Array:
-    """Every clock-skew sample of the row."""
+    """Every clock-skew sample of the row, in a new array."""
     samples = [d.skew_ms for d in totals.devices if d.skew_ms.size]
     return np.concatenate(samples) if samples else int_array()

@@ -18,7 +18,12 @@ import pytest
 from central import reporting
 from central.kpi.daytable import DayTable
 from central.kpi.periods import DateRange
-from central.kpi.quantiles import NUMPY_FROM_SAMPLES, _vectorised, skew_figures
+from central.kpi.quantiles import (
+    NUMPY_FROM_SAMPLES,
+    _vectorised,
+    skew_figures,
+    skew_figures_in_place,
+)
 from central.kpi.totals import combine, site_totals, site_totals_many
 from central.kpi.values import derive, device_figures, quality
 from central.store.sqlite import SqliteStore
@@ -139,6 +144,7 @@ def test_skew_figures_equal_numpy(magnitude: int) -> None:
             continue
         want = (float(np.median(segment)), float(np.percentile(np.abs(segment), 95)))
         assert figures == want, (b - a, figures, want)
+        assert skew_figures_in_place(segment.copy()) == want, b - a
     # overlapping, out-of-order and empty segments: many at once, and a few one by one
     starts = rng.integers(0, len(samples), 30)
     ends = np.minimum(starts + rng.integers(-5, 3000, 30), len(samples))
