@@ -1,12 +1,10 @@
 """MqttIntake: paho-mqtt with manual acknowledgement, feeding asyncio for persist-then-ack.
 
-paho runs its network loop (and automatic reconnect) in its own thread; PUBLISHes are handed to
-the event loop in bursts (an inbox list under a lock, one `call_soon_threadsafe` wake-up when it
-goes from empty to not empty, instead of one per message) into a bounded queue. Nothing is
-acknowledged on receipt: the committer calls `ack` once the message is on disk. The session is
-persistent (clean_session=False, stable client id), so the broker keeps and redelivers every
-unacknowledged QoS 1 message after a reconnect or restart (MQTT 3.1.1 §4.4) and queues new ones
-meanwhile.
+paho runs its network loop (and automatic reconnect) in its own thread; each PUBLISH is handed to
+the event loop with `call_soon_threadsafe` into a bounded queue. Nothing is acknowledged on
+receipt: the committer calls `ack` once the message is on disk. The session is persistent
+(clean_session=False, stable client id), so the broker keeps and redelivers every unacknowledged
+QoS 1 message after a reconnect or restart (MQTT 3.1.1 §4.4) and queues new ones meanwhile.
 """
 
 import asyncio
@@ -93,9 +91,6 @@ class MqttIntake:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[IncomingMessage] | None = None
-        # paho's thread appends here; the event loop takes everything at once (_drain_inbox)
-        self._inbox: list[IncomingMessage] = []
-        self._inbox_lock = threading.Lock()
         self._subscribed: asyncio.Event | None = None
         # Connection generation: incremented by on_connect, cleared by on_disconnect (paho thread);
         # read by `ack` (event-loop thread). The lock keeps an ack from racing a reconnect.
@@ -286,21 +281,10 @@ class MqttIntake:
             connection=self._generation,
         )
         loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        with self._inbox_lock:
-            wake = not self._inbox
-            self._inbox.append(message)
-        if wake:  # else a drain is already scheduled and will take this message too
-            loop.call_soon_threadsafe(self._drain_inbox)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._enqueue, message)
 
     # -- event-loop thread -------------------------------------------------------------------
-
-    def _drain_inbox(self) -> None:
-        with self._inbox_lock:
-            messages, self._inbox = self._inbox, []
-        for message in messages:  # in the broker's order
-            self._enqueue(message)
 
     def _enqueue(self, message: IncomingMessage) -> None:
         try:
