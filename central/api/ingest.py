@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Annotated, Any, TypeVar
@@ -47,6 +47,7 @@ from contract.signing import SignatureError, verify_signature
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 router = APIRouter(tags=["ingest"])
 
@@ -122,15 +123,9 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
     except ValidationError as exc:
         raise MalformedBatch(f"malformed upload batch: {describe_validation_error(exc)}") from exc
     _check_count(len(envelope.readings), max_readings)
-    good: list[ReadingRecord] = []
-    rejected: list[tuple[RejectedReading, str]] = []
-    for index, raw in enumerate(envelope.readings):
-        try:
-            good.append(_reading.validate_python(raw))
-        except ValidationError as exc:
-            rejected.append((_rejection(index, raw, describe_validation_error(exc)), _dump(raw)))
-    statuses, rejected_statuses = _split(_status, envelope.statuses)
-    duplicates, rejected_duplicates = _split(_duplicate, envelope.duplicates)
+    good, rejected = _split(_reading, envelope.readings, _rejection)
+    statuses, rejected_statuses = _split(_status, envelope.statuses, _rejected_entry)
+    duplicates, rejected_duplicates = _split(_duplicate, envelope.duplicates, _rejected_entry)
     return ParsedUpload(
         envelope.site,
         envelope.edge,
@@ -145,23 +140,26 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
 
 
 def _split(
-    adapter: TypeAdapter[T], entries: Sequence[Any]
-) -> tuple[list[T], list[tuple[RejectedEntry, str]]]:
-    """The entries that validate, and each one that does not with its reason and raw JSON."""
+    adapter: TypeAdapter[T], entries: Sequence[Any], reject: Callable[[int, Any, str], R]
+) -> tuple[list[T], list[tuple[R, str]]]:
+    """The entries that validate, and each one that does not as `reject(index, raw, reason)`
+    with its raw JSON."""
     good: list[T] = []
-    bad: list[tuple[RejectedEntry, str]] = []
+    bad: list[tuple[R, str]] = []
     for index, raw in enumerate(entries):
         try:
             good.append(adapter.validate_python(raw))
         except ValidationError as exc:
-            device = raw.get("device") if isinstance(raw, dict) else None
-            entry = RejectedEntry(
-                index=index,
-                reason=describe_validation_error(exc),
-                device=device[:64] if isinstance(device, str) else None,
-            )
-            bad.append((entry, _dump(raw)))
+            bad.append((reject(index, raw, describe_validation_error(exc)), _dump(raw)))
     return good, bad
+
+
+def _rejected_entry(index: int, raw: Any, reason: str) -> RejectedEntry:
+    """A bad status or duplicate entry: the reason, and its device where it can be read."""
+    device = raw.get("device") if isinstance(raw, dict) else None
+    return RejectedEntry(
+        index=index, reason=reason, device=device[:64] if isinstance(device, str) else None
+    )
 
 
 def _check_count(count: int, max_readings: int) -> None:

@@ -457,17 +457,19 @@ def _devices(
     n_d = len(decoded)
     day_s = (day_end - day_start) // 1000
     ids: dict[tuple[str, str], int] = {}  # (kind, device) -> index, in order of appearance
-    of_header: dict[int, Int64Array] = {}  # parsed headers are shared by equal header texts
+    # device indexes of a date's device list (most dates of a span list the same devices)
+    of_devices: dict[tuple[tuple[str, str], ...], Int64Array] = {}
     seg_dev: list[Int64Array] = []
     seg_date: list[Int64Array] = []
     rows: list[Float64Array] = []
     samples: list[Int64Array] = []
     dup_at: dict[str, Int64Array] = {}
     for i, (item, header) in enumerate(zip(decoded, parsed, strict=True)):
-        dev = of_header.get(id(header))
+        listed = tuple(header.devices)
+        dev = of_devices.get(listed)
         if dev is None:
-            dev = np.array([ids.setdefault(kd, len(ids)) for kd in header.devices], np.int64)
-            of_header[id(header)] = dev
+            dev = np.array([ids.setdefault(kd, len(ids)) for kd in listed], np.int64)
+            of_devices[listed] = dev
         if dev.size:
             seg_dev.append(dev)
             seg_date.append(np.full(dev.size, i, dtype=np.int64))

@@ -73,25 +73,13 @@ def _one_by_one(
             continue
         segment = samples[a:b]
         if b - a >= NUMPY_FROM_SAMPLES:
-            out.append(_partitioned(segment))
+            out.append(skew_figures_in_place(segment.copy()))
             continue
         ordered = np.sort(segment)
         magnitudes = np.abs(segment)
         magnitudes.sort()
         out.append((median_of_sorted(ordered), percentile_of_sorted(magnitudes, P95)))
     return out
-
-
-def _partitioned(segment: Int64Array) -> tuple[float, float]:
-    """(median, p95 of |x|) of a long segment: the order statistics the formulas above read,
-    put in place by np.partition (what np.median and np.percentile do, without their wrappers)."""
-    n = len(segment)
-    half = n // 2
-    middle = np.partition(segment, [half - 1, half] if n % 2 == 0 else [half])
-    virtual = (n - 1) * P95
-    previous = min(math.floor(virtual), n - 2)
-    magnitudes = np.partition(np.abs(segment), [previous, previous + 1, n - 1])
-    return median_of_sorted(middle), percentile_of_sorted(magnitudes, P95)
 
 
 def _vectorised(

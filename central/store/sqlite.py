@@ -600,7 +600,7 @@ class SqliteStore(ThreadedStore):
                 with self._pending_lock:
                     self._draining = False
                     self._pending.clear()
-                raise StoreUnavailable(f"sqlite store {self.path} is closed") from None
+                raise self._closed() from None
         return await future
 
     async def load_readings(
@@ -790,7 +790,7 @@ class SqliteStore(ThreadedStore):
         return self._unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
 
     def _closed(self) -> StoreUnavailable:
-        return StoreUnavailable(f"sqlite store {self.path} is closed")
+        return StoreUnavailable(f"{self._label} is closed")
 
     def _write_alone(self, batch: _Prepared) -> WriteOutcome | BaseException:
         """One batch in one transaction; its outcome, or its error as the caller should see it."""
@@ -800,9 +800,7 @@ class SqliteStore(ThreadedStore):
             return self._as_error(exc)
 
     def _write(self, batch: _Prepared) -> WriteOutcome:
-        conn = self._write_conn
-        if conn is None:
-            raise self._closed()
+        conn = self._require(self._write_conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             outcome = self._write_body(conn, batch)
@@ -928,9 +926,7 @@ class SqliteStore(ThreadedStore):
             )  # fmt: skip
 
     def _presence(self, site: str) -> list[DevicePresence]:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         rows = conn.execute(
             "SELECT device, kind, state, boot, since_ms, changed_ms FROM device_status"
             " WHERE site = ? ORDER BY device",
@@ -948,9 +944,7 @@ class SqliteStore(ThreadedStore):
         raw_lookback_ms: int = 0,
         raw_clock: ClockRule | None = None,
     ) -> SiteReadings:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         span = (site, start_ms, end_ms, start_ms, end_ms)
         scales = conn.execute(_SELECT_SCALES, span).fetchall()
         cards = conn.execute(_SELECT_CARDS, span).fetchall()
@@ -992,16 +986,12 @@ class SqliteStore(ThreadedStore):
     def _day_entries(
         self, site: str, config: str, first: date, last: date
     ) -> dict[str, tuple[int, bytes | None]]:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         rows = conn.execute(_SELECT_DAYS, (config, site, first.isoformat(), last.isoformat()))
         return {day: (gen, entry) for day, gen, entry in rows}
 
     def _stale_days(self, site: str, config: str, first: date, last: date) -> list[date]:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         rows = conn.execute(
             _SELECT_STALE_DAYS, (site, first.isoformat(), last.isoformat(), config)
         ).fetchall()
@@ -1016,9 +1006,7 @@ class SqliteStore(ThreadedStore):
         raw_lookback_ms: int = 0,
         raw_clock: ClockRule | None = None,
     ) -> list[DayInputs]:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         out = []
         conn.execute("BEGIN")  # one snapshot: the gens read belong to the readings read
         try:
@@ -1045,9 +1033,7 @@ class SqliteStore(ThreadedStore):
     def _save_days(
         self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
     ) -> None:
-        conn = self._write_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._write_conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(
@@ -1060,9 +1046,7 @@ class SqliteStore(ThreadedStore):
             raise
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         rows = conn.execute(
             _SELECT_DUPLICATES, (site, first.isoformat(), last.isoformat())
         ).fetchall()
@@ -1072,9 +1056,7 @@ class SqliteStore(ThreadedStore):
         return DuplicateCounts(str_array(device), str_array(local_date), int_array(count))
 
     def _stats(self, site: str) -> SiteStats:
-        conn = self._read_conn
-        if conn is None:
-            raise StoreUnavailable(f"sqlite store {self.path} is closed")
+        conn = self._require(self._read_conn)
         readings = conn.execute("SELECT COUNT(*) FROM readings WHERE site = ?", (site,))
         rejected = conn.execute("SELECT COUNT(*) FROM rejected_readings WHERE site = ?", (site,))
         return SiteStats(readings=readings.fetchone()[0], rejected=rejected.fetchone()[0])
