@@ -16,6 +16,7 @@ from central.auth import key_sha256
 from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
 from central.settings import CentralSettings
+from contract.settings_cli import error_lines, settings_epilog
 from contract.topics import ID_PATTERN
 
 _ID_RE = re.compile(f"^{ID_PATTERN}$")
@@ -33,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run the HTTP API (settings from CENTRAL_* variables)",
         description="Run the HTTP API with one uvicorn worker. Settings come from CENTRAL_* "
         "environment variables, and from --env-file (dotenv) for those not set.",
+        epilog=settings_epilog(CentralSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--env-file", type=Path, metavar="PATH", help="dotenv file of CENTRAL_*")
     key = commands.add_parser(
@@ -82,8 +85,12 @@ def _serve(env_file: Path | None) -> int:
 
     try:
         settings = CentralSettings.load(env_file)
-    except (ValidationError, FileNotFoundError) as exc:
-        print(f"canteen-central: invalid settings: {exc}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"canteen-central: --env-file: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for line in error_lines(exc, CentralSettings):
+            print(f"canteen-central: {line}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

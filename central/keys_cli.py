@@ -91,7 +91,8 @@ def run_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     )
     try:
         registry = load_registry(registry_path) if registry_path is not None else None
-        with CredentialStore(db) as store:
+        # Listing only reads: it must not create a database where there was none.
+        with CredentialStore(db, read_only=args.action == "list") as store:
             if args.action == "create-edge":
                 return _create_edge(store, registry, args.edge, args.site, args.note)
             if args.action == "create-token":
@@ -100,7 +101,9 @@ def run_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 return _list(store, registry, as_json=args.json)
             return _revoke(store, registry, args.id)
     except (CredentialError, RegistryError) as exc:
-        print(f"canteen-central keys: {exc.reason}", file=sys.stderr)
+        where = "--db" if args.db else "CENTRAL_SQLITE_PATH"
+        hint = f" ({where}; central creates it at its first start)" if not db.exists() else ""
+        print(f"canteen-central keys: {exc.reason}{hint}", file=sys.stderr)
         return EXIT_FAILED
 
 

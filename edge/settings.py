@@ -46,12 +46,16 @@ class EdgeSettings(BaseSettings):
     site: str = Field(pattern=f"^{ID_PATTERN}$", description="the one site this edge serves")
     id: str = Field(default="", description="edge id known to central; default edge-<site>")
 
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
-    mqtt_client_id: str = Field(default="", description="stable MQTT client id; default: edge id")
-    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535)
+    mqtt_host: str = Field(default="127.0.0.1", description="host of the site's MQTT broker")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="port of the MQTT broker")
+    mqtt_username: str | None = Field(default=None, description="MQTT user name of the edge")
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password of the edge")
+    mqtt_client_id: str = Field(
+        default="",
+        description="MQTT client id of the persistent session; keep it stable, the broker queues"
+        " for it while the edge is down; default: the edge id",
+    )
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535, description="MQTT keep-alive, s")
     mqtt_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle: connect to the broker over TLS, verifying it"
     )
@@ -64,13 +68,35 @@ class EdgeSettings(BaseSettings):
     )
     person_key: SecretStr = Field(description="per-site HMAC key that pseudonymises card numbers")
 
-    buffer_path: Path = Path("/var/lib/canteen-edge/buffer.sqlite3")
-    buffer_max_readings: int = Field(default=1_000_000, ge=1)
-    overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
-    commit_max_readings: int = Field(default=500, ge=1)
-    commit_interval_ms: int = Field(default=20, ge=0)
-    batch_max_readings: int = Field(default=1000, ge=1, le=MAX_BATCH_READINGS)
-    upload_interval_s: float = Field(default=1.0, ge=0)
+    buffer_path: Path = Field(
+        default=Path("/var/lib/canteen-edge/buffer.sqlite3"),
+        description="SQLite buffer file of the readings not yet confirmed by central",
+    )
+    buffer_max_readings: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="buffer bound, readings (about 100 days of one canteen); see overflow_policy",
+    )
+    overflow_policy: OverflowPolicy = Field(
+        default=OverflowPolicy.DROP_OLDEST,
+        description="when the buffer is full: 'drop_oldest' deletes the oldest pending readings,"
+        " 'drop_newest' refuses new ones; either way counted in dropped_overflow and logged",
+    )
+    commit_max_readings: int = Field(
+        default=500, ge=1, description="group commit: at most this many messages per transaction"
+    )
+    commit_interval_ms: int = Field(
+        default=20, ge=0, description="group commit: what arrived within this time, ms"
+    )
+    batch_max_readings: int = Field(
+        default=1000,
+        ge=1,
+        le=MAX_BATCH_READINGS,
+        description=f"readings per upload batch (at most {MAX_BATCH_READINGS})",
+    )
+    upload_interval_s: float = Field(
+        default=1.0, ge=0, description="longest wait for a full batch before uploading, s"
+    )
     upload_max_readings_per_s: float = Field(
         default=0.0,
         ge=0,
@@ -88,14 +114,29 @@ class EdgeSettings(BaseSettings):
         description="wait between attempts to commit after a disk error (disk full); nothing is"
         " acknowledged meanwhile",
     )
-    http_timeout_s: float = Field(default=10.0, gt=0)
-    backoff_initial_s: float = Field(default=0.5, gt=0)
-    backoff_max_s: float = Field(default=60.0, gt=0)
-    dead_letter_max_rows: int = Field(default=10_000, ge=1)
-    dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
-    status_outbox_max_rows: int = Field(default=10_000, ge=1)
-    stats_interval_s: float = Field(default=30.0, gt=0)
-    log_level: LogLevel = "INFO"
+    http_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one upload, s")
+    backoff_initial_s: float = Field(
+        default=0.5, gt=0, description="first retry wait after a failed upload, s"
+    )
+    backoff_max_s: float = Field(
+        default=60.0, gt=0, description="longest retry wait (exponential backoff, full jitter), s"
+    )
+    dead_letter_max_rows: int = Field(
+        default=10_000, ge=1, description="dead-letter bound, rows; the oldest are removed"
+    )
+    dead_letter_max_payload_bytes: int = Field(
+        default=4096, ge=0, description="stored prefix of a dead-lettered payload, bytes"
+    )
+    status_outbox_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="device status changes waiting for central's 2xx; beyond it the newest change"
+        " per device is kept, then the oldest are dropped (counted in status_changes_dropped)",
+    )
+    stats_interval_s: float = Field(
+        default=30.0, gt=0, description="period of the counters log line, s"
+    )
+    log_level: LogLevel = Field(default="INFO", description="root log level")
     devices: str = Field(
         default="",
         description="comma-separated 'kind/device' list of this site's devices (e.g."

@@ -1,5 +1,7 @@
 """SimulatorSettings: the settings of `canteen-sim`, from SIM_* variables and the command line."""
 
+import argparse
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -7,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contract.settings_cli import add_setting_options, given_options
 from simulators.canteen import Behaviour
 from simulators.faults import Fault, FaultConfig, parse_faults
 
@@ -32,8 +35,6 @@ class SimulatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="SIM_",
-        cli_prog_name="canteen-sim",
-        cli_kebab_case=True,
         extra="forbid",
         frozen=True,
     )
@@ -43,7 +44,15 @@ class SimulatorSettings(BaseSettings):
     mqtt_username: str | None = Field(
         default=None, description="MQTT user name, if the broker wants one"
     )
-    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password")
+    mqtt_password: SecretStr | None = Field(
+        default=None,
+        description="MQTT password; prefer SIM_MQTT_PASSWORD or --mqtt-password-file to the"
+        " command line, where every user of the machine can read it",
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None,
+        description="file whose first line is the MQTT password (or set SIM_MQTT_PASSWORD)",
+    )
     registry: Path = Field(
         description="site registry TOML (docs/architecture.md); only [[sites]] is read"
     )
@@ -137,6 +146,25 @@ class SimulatorSettings(BaseSettings):
         default="INFO", description="log level"
     )
 
+    @classmethod
+    def parser(cls) -> argparse.ArgumentParser:
+        """`canteen-sim`'s command line: one option per setting (`--mqtt-port` for mqtt_port)."""
+        parser = argparse.ArgumentParser(
+            prog="canteen-sim",
+            description="Run virtual scales, card readers and meters of one or more canteens "
+            "against an MQTT broker. Every option can also be set as SIM_<OPTION> (e.g. "
+            "SIM_MQTT_PORT); the command line wins.",
+        )
+        # The password is read from SIM_MQTT_PASSWORD or --mqtt-password-file; the option is
+        # still accepted (older scripts) but not shown, since `ps` shows it to every user.
+        add_setting_options(parser, cls, hidden=frozenset({"mqtt_password"}))
+        return parser
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str]) -> "SimulatorSettings":
+        """Settings from the command line over SIM_* variables; ValidationError when invalid."""
+        return cls(**given_options(cls.parser().parse_args(argv)))
+
     def raw_bins_at(self, site_id: str) -> bool:
         """Whether the kitchen bins of `site_id` run in raw mode."""
         return "all" in self.raw_bins or site_id in self.raw_bins
@@ -172,6 +200,23 @@ class SimulatorSettings(BaseSettings):
                 "every service window boundary"
             )
         return value
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> "SimulatorSettings":
+        if self.mqtt_password_file is None:
+            return self
+        if self.mqtt_password is not None:
+            raise ValueError("set mqtt_password or mqtt_password_file, not both")
+        try:
+            lines = self.mqtt_password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read mqtt_password_file: {exc}") from None
+        if not lines or not lines[0]:
+            raise ValueError(
+                f"mqtt_password_file {self.mqtt_password_file} has an empty first line"
+            )
+        object.__setattr__(self, "mqtt_password", SecretStr(lines[0]))  # frozen: set once here
+        return self
 
     @model_validator(mode="after")
     def _one_clock(self) -> "SimulatorSettings":
