@@ -89,7 +89,7 @@ ReadingRecord = Annotated[ScaleRecord | CardRecord | MeterRecord, Field(discrimi
 
 class DroppedDuplicate(BaseModel):
     """A copy of a reading the edge dropped because the same (device, boot, seq) was still in its
-    buffer (DOMAIN.md Q4): central cannot see it, so the edge reports it once.
+    buffer (docs/domain.md Q4): central cannot see it, so the edge reports it once.
 
     `id` is the edge's own number for the drop, increasing and never reused by that edge: central
     counts each (edge, id) once, so a batch resent after a crash does not count it twice.

@@ -3,7 +3,7 @@
 All SQLite access runs on one dedicated worker thread and is exposed as an async API, so that the
 event loop never blocks on a disk flush and the connection is never shared between threads. WAL with
 synchronous=FULL: when `commit` returns, the transaction is on disk and survives a power cut, which
-is what makes it safe to acknowledge the MQTT messages afterwards (STYLE.md 9).
+is what makes it safe to acknowledge the MQTT messages afterwards.
 """
 
 import asyncio
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS pending (
     record TEXT NOT NULL,
     UNIQUE (device, boot, seq)
 );
--- Copies dropped by the UNIQUE key above, until central confirmed it counted them (DOMAIN Q4).
+-- Copies the UNIQUE key above dropped, kept until central counted them (docs/domain.md Q4).
 CREATE TABLE IF NOT EXISTS dropped_duplicates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,

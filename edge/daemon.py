@@ -73,7 +73,7 @@ async def run_edge(
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
     for sig in signals:
-        # SIGTERM and Ctrl-C take the same path: the TaskGroup is cancelled (STYLE.md 4).
+        # SIGTERM and Ctrl-C take the same path: the TaskGroup is cancelled.
         loop.add_signal_handler(sig, stop.set)
     try:
         async with (

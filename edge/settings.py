@@ -39,7 +39,7 @@ class OverflowPolicy(StrEnum):
 
 
 class EdgeSettings(BaseSettings):
-    """Validated once at start (STYLE.md 6) and passed down; libraries never read os.environ."""
+    """Validated once at start and passed down; libraries never read os.environ."""
 
     model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", frozen=True)
 
@@ -200,7 +200,7 @@ class EdgeSettings(BaseSettings):
     @field_validator("api_key", "person_key")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
-        # An empty or short secret is an unsafe default: refuse to start (STYLE.md 6).
+        # An empty or short secret is an unsafe default: refuse to start.
         if len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
             raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
         return value

@@ -247,7 +247,7 @@ class Uploader:
         )
         result = await self._post(batch)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
-        # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
+        # Delete only after central confirmed (2xx after its durable commit).
         await self._buffer.delete_confirmed(
             [row.id for row in rows],
             rejected=len(result.rejected),

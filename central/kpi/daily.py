@@ -1,7 +1,7 @@
 """The daily report of one site (docs/architecture.md, `DailyKpis`), assembled from column arrays.
 
 Nothing is rounded here: display rounding belongs to clients. Readings are attributed as in the
-period reports: by their device time, except those whose device clock is wrong (DOMAIN.md Q3,
+period reports: by their device time, except those whose device clock is wrong (docs/domain.md Q3,
 central/kpi/clocks.py), attributed by the edge's receive time.
 """
 

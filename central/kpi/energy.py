@@ -1,4 +1,4 @@
-"""Energy KPIs per meal (DOMAIN.md E1-E3) from consumption already computed per window.
+"""Energy KPIs per meal (docs/domain.md E1-E3) from consumption already computed per window.
 
 Meter consumption itself, with the dirty-data rules, is counters.py: C(t) per meter, linearly
 interpolated between readings by device time and clamped at the data's ends.

@@ -1,4 +1,4 @@
-"""Food KPIs on arrays (DOMAIN.md F1-F7): distinct diners, trays, clean plates, waste per stream."""
+"""Food KPIs on arrays (docs/domain.md F1-F7): distinct diners, trays, clean plates, waste."""
 
 import numpy as np
 import numpy.typing as npt

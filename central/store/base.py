@@ -88,7 +88,7 @@ class BatchToStore:
     clock: ClockRule = DEFAULT_CLOCK_RULE
 
     def duplicate_date(self, record: ReadingRecord) -> date:
-        """Local date a duplicate of `record` is counted on (DOMAIN.md Q4)."""
+        """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 

@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS rejected_entries (
     received_ms INTEGER NOT NULL,
     UNIQUE (site, edge, batch_id, field, entry_index)
 );
--- DOMAIN.md Q4: duplicate deliveries dropped, per device and local date of the device time.
+-- docs/domain.md Q4: duplicate deliveries dropped, per device and local date of the device time.
 CREATE TABLE IF NOT EXISTS duplicate_counts (
     site TEXT NOT NULL,
     device TEXT NOT NULL,
