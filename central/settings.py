@@ -33,10 +33,14 @@ class CentralSettings(BaseSettings):
         default="http://127.0.0.1:8086",
         description="base URL of the InfluxDB 2.x server of the 'influxdb' store",
     )
-    influx_org: str = Field(default="", description="InfluxDB organization (name or id)")
+    influx_org: str = Field(
+        default="", description="InfluxDB organization (name or id); required with 'influxdb'"
+    )
     influx_bucket: str = Field(default="canteen", description="InfluxDB bucket of the readings")
     influx_token: SecretStr = Field(
-        default=SecretStr(""), description="InfluxDB API token with read and write on the bucket"
+        default=SecretStr(""),
+        description="InfluxDB API token with read and write on the bucket; required with"
+        " 'influxdb'",
     )
     influx_derived_series: bool = Field(
         default=True,
@@ -66,7 +70,8 @@ class CentralSettings(BaseSettings):
         default=400,
         ge=1,
         le=3660,
-        description="the warmer builds the last this many local dates before today",
+        description="the warmer builds the last this many local dates before today; older dates"
+        " are built on demand",
     )
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")

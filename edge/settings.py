@@ -61,12 +61,17 @@ class EdgeSettings(BaseSettings):
     )
 
     central_url: str = Field(description="base URL of central, e.g. http://127.0.0.1:8000")
-    api_key: SecretStr = Field(description="bearer key of this edge at central")
+    api_key: SecretStr = Field(
+        description="bearer key of this edge at central, at least 16 characters"
+    )
     central_ca_file: Path | None = Field(
         default=None,
         description="PEM CA bundle that verifies central's HTTPS certificate; unset: system CAs",
     )
-    person_key: SecretStr = Field(description="per-site HMAC key that pseudonymises card numbers")
+    person_key: SecretStr = Field(
+        description="per-site HMAC key that pseudonymises card numbers, at least 16"
+        " characters; changing it changes every person id",
+    )
 
     buffer_path: Path = Field(
         default=Path("/var/lib/canteen-edge/buffer.sqlite3"),
@@ -106,7 +111,8 @@ class EdgeSettings(BaseSettings):
         default=0.25,
         ge=0,
         le=1,
-        description="while a backlog drains, this share of each batch is the newest readings",
+        description="while a backlog drains, this share of each batch is the newest readings, so"
+        " live data reaches central during a long drain",
     )
     commit_retry_s: float = Field(
         default=1.0,
@@ -145,7 +151,11 @@ class EdgeSettings(BaseSettings):
     )
     # Simulation only (edge/simclock.py): stamp receive times with the simulator's clock.
     sim_clock_origin_ms: int | None = Field(
-        default=None, ge=0, description="simulation only: simulated epoch ms at the wall origin"
+        default=None,
+        ge=0,
+        description="simulation only (edge/simclock.py): stamp receive times with the"
+        " simulator's clock, origin + (now - wall origin) x speed; this is the simulated epoch ms"
+        " at the wall origin; all three sim_clock_* or none",
     )
     sim_clock_wall_origin_ms: int | None = Field(
         default=None, ge=0, description="simulation only: wall-clock epoch ms of the origin"
@@ -161,8 +171,9 @@ class EdgeSettings(BaseSettings):
     )
     failpoints: str = Field(
         default="",
-        description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
-        " passage of a point; leave empty in production",
+        description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard the n-th time"
+        " the daemon reaches after_receive_before_commit, after_commit_before_ack,"
+        " after_upload_2xx_before_delete or after_delete; leave empty in production",
     )
 
     @field_validator("log_level", mode="before")

@@ -54,7 +54,8 @@ class SimulatorSettings(BaseSettings):
         description="file whose first line is the MQTT password (or set SIM_MQTT_PASSWORD)",
     )
     registry: Path = Field(
-        description="site registry TOML (docs/architecture.md); only [[sites]] is read"
+        description="site registry TOML (docs/architecture.md); only [[sites]] is read: sites,"
+        " time zones, services and staff size"
     )
     sites: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
         default=(),
@@ -66,7 +67,11 @@ class SimulatorSettings(BaseSettings):
     )
     days: int = Field(default=1, ge=1, le=3660, description="number of simulated days")
     seed: int = Field(
-        default=42, ge=0, le=2**63 - 1, description="random seed; same inputs give the same run"
+        default=42,
+        ge=0,
+        le=2**63 - 1,
+        description="random seed; the same registry, seed and dates give the same run (also the"
+        " same boot ids, so a rerun is all duplicates at central)",
     )
     speed: float = Field(
         default=3600.0,
@@ -97,7 +102,8 @@ class SimulatorSettings(BaseSettings):
         default=60, ge=1, description="meter reading interval, s; must divide 1800"
     )
     truth_out: Path | None = Field(
-        default=None, description="write the ground truth JSON here after a complete run"
+        default=None,
+        description="write the ground truth JSON here (atomically) after a complete run",
     )
     qos: int = Field(default=1, ge=0, le=2, description="MQTT QoS of data messages (0, 1 or 2)")
     faults: Annotated[tuple[Fault, ...], NoDecode, BeforeValidator(parse_faults)] = Field(
@@ -105,14 +111,16 @@ class SimulatorSettings(BaseSettings):
         description=(
             "comma-separated faults to inject, or 'all': meter_reset, meter_wrap, meter_spike, "
             "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe, visitor, "
-            "scale_drift (raw bins only), clock_skew (by name only); default none"
+            "scale_drift (raw bins only), clock_skew (by name only; needs edges on the simulator's"
+            " clock, docs/kpis.md); default none (docs/simulator-faults.md)"
         ),
     )
     raw_bins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
         default=(),
         description=(
             "comma-separated site ids, or 'all', whose kitchen bins (bin-prep, bin-spoilage) send"
-            " a raw gross-weight stream instead of net deposits; default none"
+            " a raw gross-weight stream (gross, stable) instead of net deposits, emptied when"
+            " full and each evening; default none"
         ),
     )
     fault_rate: float = Field(
@@ -136,7 +144,7 @@ class SimulatorSettings(BaseSettings):
         le=1,
         description=(
             "base share of diners who eat as visitors without a card, when the visitor fault is"
-            " on (times --fault-rate, at most 1)"
+            " on (times --fault-rate, at most 1); each visitor is still one diner"
         ),
     )
     connect_timeout_s: float = Field(
