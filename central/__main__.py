@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from central.auth import key_sha256
 from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
+from central.registry import RegistryError
 from central.settings import CentralSettings
 from contract.settings_cli import error_lines, settings_epilog
 from contract.topics import ID_PATTERN
@@ -97,6 +98,9 @@ def _serve(env_file: Path | None) -> int:
     )
     try:
         app = create_app(settings)
+    except RegistryError as exc:
+        print(f"canteen-central: CENTRAL_REGISTRY_PATH: {exc.reason}", file=sys.stderr)
+        return 2
     except CentralError as exc:
         print(f"canteen-central: {exc.reason}", file=sys.stderr)
         return 2

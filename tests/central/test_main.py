@@ -101,6 +101,8 @@ def test_serve_refuses_a_broken_registry(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "site 's1': unknown time zone 'No/Where'" in result.stderr
+    assert result.stderr.startswith("canteen-central: CENTRAL_REGISTRY_PATH: ")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def _no_central_environment(monkeypatch: pytest.MonkeyPatch) -> None:
