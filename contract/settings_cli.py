@@ -76,14 +76,15 @@ def _default_text(info: FieldInfo) -> str:
         return ",".join(str(item) for item in default) or "empty"
     if isinstance(default, bool):
         return "true" if default else "false"
-    if isinstance(default, Path | str) or hasattr(default, "value"):
-        text = str(getattr(default, "value", default))
-        return text if text else "empty"
+    if isinstance(default, Enum):
+        return str(default.value)
+    if isinstance(default, Path | str):
+        return str(default) or "empty"
     return str(default)
 
 
 def _metavar(annotation: object) -> str:
-    """A plain word for the value an option takes: PATH, N, NUMBER, DATE, LIST or the choices."""
+    """A plain word for an option's value: PATH, N, NUMBER, YYYY-MM-DD, LIST or the choices."""
     args = [a for a in get_args(annotation) if a is not type(None)]
     origin = get_origin(annotation)
     if origin is Literal:
@@ -116,7 +117,7 @@ def setting_rows(settings: type[BaseSettings]) -> list[tuple[str, str, str, str]
     ]
 
 
-_INDENT = " " * 6
+_INDENT = " " * 6  # a setting's description, under its name
 
 
 def settings_epilog(settings: type[BaseSettings]) -> str:
@@ -126,7 +127,7 @@ def settings_epilog(settings: type[BaseSettings]) -> str:
         lines.append(f"  {env} [{default}]")
         if description:
             lines.append(
-                textwrap.fill(description, 79, initial_indent=" " * 6, subsequent_indent=" " * 6)
+                textwrap.fill(description, 79, initial_indent=_INDENT, subsequent_indent=_INDENT)
             )
     return "\n".join(lines)
 
