@@ -162,6 +162,7 @@ class SimulatorSettings(BaseSettings):
             description="Run virtual scales, card readers and meters of one or more canteens "
             "against an MQTT broker. Every option can also be set as SIM_<OPTION> (e.g. "
             "SIM_MQTT_PORT); the command line wins.",
+            allow_abbrev=False,  # --mqtt-password must never be taken for --mqtt-password-file
         )
         # The password is read from SIM_MQTT_PASSWORD or --mqtt-password-file; the option is
         # still accepted (older scripts) but not shown, since `ps` shows it to every user.
