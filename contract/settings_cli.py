@@ -104,17 +104,32 @@ def _metavar(annotation: object) -> str:
     return "TEXT"
 
 
-def setting_rows(settings: type[BaseSettings]) -> list[tuple[str, str, str, str]]:
-    """(field, environment variable, default, description) of every setting, in class order."""
-    return [
-        (
-            field,
-            env_name(settings, field),
-            _default_text(info),
-            " ".join((info.description or "").split()),
-        )
-        for field, info in settings.model_fields.items()
+# pydantic keeps Field(gt=..., ...) as annotated-types constraints, each with one of these.
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _bounds_text(info: FieldInfo) -> str:
+    """The field's numeric bounds, e.g. 'allowed: >= 1, <= 65535'; empty when it has none."""
+    parts = [
+        f"{sign} {getattr(item, attribute)}"
+        for item in info.metadata
+        for attribute, sign in _BOUNDS
+        if getattr(item, attribute, None) is not None
     ]
+    return f"allowed: {', '.join(parts)}" if parts else ""
+
+
+def setting_rows(settings: type[BaseSettings]) -> list[tuple[str, str, str, str]]:
+    """(field, environment variable, default, description) of every setting, in class order;
+    the description ends with the numeric bounds the class enforces."""
+    rows = []
+    for field, info in settings.model_fields.items():
+        description = " ".join((info.description or "").split())
+        bounds = _bounds_text(info)
+        if bounds:
+            description = f"{description} ({bounds})" if description else bounds
+        rows.append((field, env_name(settings, field), _default_text(info), description))
+    return rows
 
 
 _INDENT = " " * 6  # a setting's description, under its name

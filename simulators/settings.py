@@ -99,7 +99,10 @@ class SimulatorSettings(BaseSettings):
         " out together; a correct device clock then looks at most this much ahead of the edge's",
     )
     meter_interval_s: int = Field(
-        default=60, ge=1, description="meter reading interval, s; must divide 1800"
+        default=60,
+        ge=1,
+        description="meter reading interval, s; must divide 1800 and equal the registry's"
+        " interval_s",
     )
     truth_out: Path | None = Field(
         default=None,
