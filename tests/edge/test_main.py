@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge.mqtt_intake import SUBSCRIBED_LOG
 from edge.settings import EdgeSettings
 from harness.broker import Mosquitto
 from harness.ports import free_port
@@ -61,7 +62,7 @@ def test_run_until_sigterm_then_status(tmp_path: Path, mosquitto: Mosquitto) -> 
     try:
         for line in process.stderr:
             log.append(line)
-            if "MQTT connected" in line:
+            if SUBSCRIBED_LOG in line:  # not "MQTT connected": what comes before SUBACK is lost
                 break
         publisher = Publisher(mosquitto.host, mosquitto.port)
         try:
