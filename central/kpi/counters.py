@@ -349,3 +349,75 @@ def meter_curves(
             )
         )
     return curves
+
+
+def chained_curves(
+    meters: MeterReadings,
+    quantity: str,
+    configs: Mapping[str, MeterConfig] | None,
+    exchanges: Sequence[MeterExchange],
+    starts: Mapping[str, WalkState],
+    from_ms: int,
+    cut_ms: int,
+) -> tuple[list[MeterCurve], dict[str, WalkState]]:
+    """The curves of `meter_curves` for a span [from_ms, cut_ms) resumed from `starts` (each
+    meter's state at from_ms; a meter without one starts at its first reading), and each
+    meter's state at cut_ms, from which the next span resumes.
+
+    Readings before from_ms were walked by the span before and are left out. Each walk is cut at
+    cut_ms and the readings after it (the loaded lookaround) continue the curve from the cut's
+    state, so that C can be interpolated up to cut_ms exactly as one walk would.
+    """
+    of_quantity = (meters.quantity == quantity) & (meters.time_ms >= from_ms)
+    curves, ends = [], {}
+    for device in np.unique(meters.device[of_quantity]).tolist():
+        mask = of_quantity & (meters.device == device)
+        order = np.argsort(meters.time_ms[mask], kind="stable")
+        times, totals = meters.time_ms[mask][order], meters.total[mask][order]
+        config = (configs or {}).get(device) or MeterConfig(device)
+        own = [e for e in exchanges if e.device == device]
+        inside = int(np.searchsorted(times, cut_ms, side="left"))
+        lookahead = (int(times[inside]), float(totals[inside])) if inside < times.size else None
+        start = starts.get(device)
+        if inside == 0 and start is None:  # nothing to resume from, nothing inside: after only
+            curves.append(clean_meter(device, quantity, times, totals, config, own))
+            continue
+        before = clean_meter(
+            device,
+            quantity,
+            times[:inside],
+            totals[:inside],
+            config,
+            own,
+            start=start,
+            lookahead=lookahead,
+        )
+        if before.end is None:
+            raise ValueError(f"meter {device}: a walk with readings has an end state")
+        ends[device] = before.end
+        after = clean_meter(
+            device, quantity, times[inside:], totals[inside:], config, own, start=before.end
+        )
+        curves.append(_joined(before, after))
+    return curves, ends
+
+
+def _joined(before: MeterCurve, after: MeterCurve) -> MeterCurve:
+    """One curve of a walk and its continuation (which begins at the first one's last point)."""
+    return MeterCurve(
+        device=before.device,
+        quantity=before.quantity,
+        time_ms=np.concatenate((before.time_ms, after.time_ms[1:])),
+        consumption=np.concatenate((before.consumption, after.consumption[1:])),
+        estimated=np.concatenate((before.estimated, after.estimated[1:])),
+        readings_ms=np.concatenate((before.readings_ms, after.readings_ms)),
+        events=MappingProxyType(
+            {
+                kind: np.concatenate(
+                    (before.events.get(kind, int_array()), after.events.get(kind, int_array()))
+                )
+                for kind in EVENT_KINDS
+            }
+        ),
+        end=after.end,
+    )
