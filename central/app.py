@@ -21,6 +21,7 @@ from central.api import (
 from central.api.access import READ_ACCESS, READ_RESPONSES
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
+from central.apidocs import mount_api_docs
 from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
 from central.dashboard import mount_dashboard
@@ -112,6 +113,8 @@ def create_app(
         version=VERSION,
         description="Ingest of edge upload batches; food-waste and energy KPIs per canteen.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: central/apidocs instead
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in (*PUBLIC_ROUTERS, *EDGE_ROUTERS):
@@ -121,6 +124,7 @@ def create_app(
             router, prefix=API_PREFIX, dependencies=READ_ACCESS, responses=READ_RESPONSES
         )
     mount_dashboard(app)
+    mount_api_docs(app)
 
     def openapi() -> dict[str, Any]:
         # The ingest route reads its body raw (size limit, partial acceptance), so FastAPI cannot
