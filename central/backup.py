@@ -29,7 +29,9 @@ from central.store.sqlite import SCHEMA_VERSION
 
 EXIT_FAILED = 1
 BUSY_TIMEOUT_S = 30.0  # waiting for central's writer to release a lock it holds
-REQUIRED_TABLES = frozenset({"readings", "rejected_readings", "device_status"})
+# The 'sqlite' store's tables; a central on the 'influxdb' store keeps only `credentials` here.
+STORE_TABLES = frozenset({"readings", "rejected_readings", "device_status"})
+CREDENTIALS_TABLE = "credentials"
 
 
 class BackupError(CentralError):
@@ -74,12 +76,13 @@ def check_database(conn: sqlite3.Connection, what: Path) -> int:
             raise BackupError(f"{what} fails SQLite's integrity check: {'; '.join(problems[:5])}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        if version != SCHEMA_VERSION or not tables >= REQUIRED_TABLES:
+        store = tables >= STORE_TABLES and version == SCHEMA_VERSION
+        if not store and (tables & STORE_TABLES or CREDENTIALS_TABLE not in tables):
             raise BackupError(
                 f"{what} is not a central database of schema version {SCHEMA_VERSION} "
                 f"(user_version {version}, tables {sorted(tables)[:8]})"
             )
-        readings: int = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        readings: int = conn.execute("SELECT count(*) FROM readings").fetchone()[0] if store else 0
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{what} is not a readable SQLite database: {exc}") from exc
     return readings

@@ -15,6 +15,7 @@ import pytest
 
 from central.__main__ import main
 from central.app import create_app
+from central.credentials import CredentialStore, Role
 from central.settings import CentralSettings
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module
@@ -241,3 +242,20 @@ def test_backup_of_a_missing_database_creates_nothing(
     assert main(["backup", str(tmp_path / "b.sqlite3"), "--db", str(missing)]) == 1
     assert "no database at" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_credentials_only_database_is_backed_up_and_restored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With CENTRAL_STORE=influxdb the SQLite file holds only the keys and tokens."""
+    database = tmp_path / "central.sqlite3"
+    with CredentialStore(database) as store:
+        store.create("ops", Role.ADMIN, "")
+        before = [(c.id, c.role, c.secret_sha256) for c in store.all()]
+    saved = tmp_path / "saved.sqlite3"
+    assert main(["backup", str(saved), "--db", str(database)]) == 0
+    assert "backed up 0 readings" in capsys.readouterr().out
+    restored = tmp_path / "restored.sqlite3"
+    assert main(["restore", str(saved), "--db", str(restored)]) == 0
+    with CredentialStore(restored) as store:
+        assert [(c.id, c.role, c.secret_sha256) for c in store.all()] == before

@@ -18,7 +18,7 @@ from edge.settings import EdgeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
-VENV_BIN = "/opt/canteen/venv/bin/"
+VENV_BIN = "/opt/canteen/bin/"  # the virtual environment of docs/install.md
 SERVICES = ("canteen-central.service", "canteen-edge.service", "canteen-central-backup.service")
 HARDENING = {
     "NoNewPrivileges": "yes",
