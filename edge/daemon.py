@@ -13,7 +13,7 @@ from contract.topics import site_subscriptions
 from edge.buffer import Buffer
 from edge.committer import Committer
 from edge.failpoints import Failpoints
-from edge.metrics import EdgeMetrics, serve_metrics
+from edge.metrics import EdgeMetrics, metrics_listener
 from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
 from edge.simclock import TickClock
@@ -109,6 +109,9 @@ async def run_edge(
                 tick_topic=None if sim_ticks is None else sim_ticks.topic,
                 on_tick=None if sim_ticks is None else sim_ticks.tick,
             ) as intake,
+            metrics_listener(
+                buffer, metrics, settings.metrics_host, settings.metrics_port
+            ) as metrics_server,
         ):
             uploader = Uploader(
                 buffer,
@@ -153,13 +156,8 @@ async def run_edge(
                         log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
                     )
                     tasks.create_task(_wait_for_signal(stop), name="signals")
-                    if settings.metrics_port:
-                        tasks.create_task(
-                            serve_metrics(
-                                buffer, metrics, settings.metrics_host, settings.metrics_port
-                            ),
-                            name="metrics",
-                        )
+                    if metrics_server is not None:
+                        tasks.create_task(metrics_server.serve_forever(), name="metrics")
                     if ready is not None:
                         await intake.wait_subscribed()
                         ready.set()

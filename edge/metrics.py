@@ -9,7 +9,8 @@ Only the upload latency and the time of the last confirmed upload live in memory
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -17,7 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from edge.buffer import COUNTER_NAMES, Buffer, BufferStats
-from edge.errors import EdgeBufferError
+from edge.errors import EdgeBufferError, EdgeError
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ _DEPTHS = {
     "pending_duplicates": ("dropped duplicates not yet reported to central", None),
     "pending_statuses": ("device status changes not yet confirmed by central", None),
 }
+
+
+class MetricsError(EdgeError):
+    """The metrics listener cannot be bound (port in use, address not on this machine)."""
 
 
 class _BufferCollector(Collector):
@@ -106,12 +111,19 @@ class EdgeMetrics:
         return generate_latest(self.registry)
 
 
-async def serve_metrics(buffer: Buffer, metrics: EdgeMetrics, host: str, port: int) -> None:
-    """Answer `GET /metrics` on host:port until cancelled (one task of the daemon's TaskGroup).
+@asynccontextmanager
+async def metrics_listener(
+    buffer: Buffer, metrics: EdgeMetrics, host: str, port: int
+) -> AsyncIterator[asyncio.Server | None]:
+    """The bound `/metrics` listener (None when `port` is 0); the daemon runs its
+    `serve_forever()` as a task. A port that cannot be bound stops the start with MetricsError.
 
     A minimal HTTP/1.1 server: one request per connection, then close; anything but GET or
     HEAD of /metrics gets 404 or 405. The buffer is read at each scrape, on the daemon's loop.
     """
+    if not port:
+        yield None
+        return
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -128,10 +140,16 @@ async def serve_metrics(buffer: Buffer, metrics: EdgeMetrics, host: str, port: i
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, host, port, limit=MAX_REQUEST_HEAD_BYTES)
+    try:
+        server = await asyncio.start_server(handle, host, port, limit=MAX_REQUEST_HEAD_BYTES)
+    except OSError as exc:
+        raise MetricsError(
+            f"metrics listener on {host}:{port} (EDGE_METRICS_HOST, EDGE_METRICS_PORT): "
+            f"{exc.strerror or exc}"
+        ) from exc
     logger.info("metrics at http://%s:%d%s", host, port, METRICS_PATH)
     async with server:
-        await server.serve_forever()
+        yield server
 
 
 _OK = "200 OK"

@@ -116,17 +116,3 @@ def test_edge_and_central_metrics_move_with_real_traffic(tmp_path: Path) -> None
             == 1
         )
         stack.check_alive()
-
-
-def test_the_edge_listener_answers_only_metrics(tmp_path: Path) -> None:
-    edge_port = free_port()
-    settings = StackSettings(
-        workdir=tmp_path / "stack", sites=(SITE,), edge_env={"EDGE_METRICS_PORT": str(edge_port)}
-    )
-    with Stack(settings):
-        base = f"http://127.0.0.1:{edge_port}"
-        assert httpx.get(f"{base}/", timeout=10).status_code == 404
-        assert httpx.post(f"{base}/metrics", timeout=10).status_code == 405
-        head = httpx.head(f"{base}/metrics", timeout=10)
-        assert head.status_code == 200
-        assert head.content == b""
