@@ -140,6 +140,7 @@ async def run_edge(
                 on_persisted=uploader.notify,
                 commit_retry_s=settings.commit_retry_s,
                 failpoints=failpoints,
+                metrics=metrics,
             )
             logger.info(
                 "edge %s for site %s: central %s, buffer %s",

@@ -3,7 +3,8 @@ EDGE_METRICS_PORT is set; bound to 127.0.0.1 unless EDGE_METRICS_HOST says other
 
 The counters are the buffer's own persisted ones (`canteen-edge status` shows the same numbers),
 read at scrape time, so they survive restarts and are never counted twice; the depths are gauges.
-Only the upload latency and the time of the last confirmed upload live in memory.
+Only the upload latency, the time of the last confirmed upload and the disk's refused writes
+(which cannot be persisted) live in memory.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -92,6 +93,13 @@ class EdgeMetrics:
             f"{PREFIX}_upload_seconds",
             "round trip of a confirmed upload batch: POST until central's 2xx",
             buckets=UPLOAD_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.buffer_write_errors = Counter(
+            f"{PREFIX}_buffer_write_errors",
+            "writes the disk refused (full, I/O error), by operation: commit (messages not "
+            "acknowledged, retried) or delete (uploaded rows kept, sent again); since start",
+            ["operation"],
             registry=self.registry,
         )
         self.last_upload_time = Gauge(

@@ -128,6 +128,7 @@ class Uploader:
             except BufferWriteError as exc:
                 # Central has the batch but the disk refused the delete (full): the rows stay and
                 # are sent again later; central answers them as duplicates.
+                self._metrics.buffer_write_errors.labels("delete").inc()
                 failures += 1
                 delay_s = self.backoff_s(failures)
                 logger.error(

@@ -27,6 +27,7 @@ def exported_names() -> set[str]:
     central.request_refused("ingest", 503)
     edge = EdgeMetrics(buffer_max_readings=10)
     edge.uploaded(0.1)
+    edge.buffer_write_errors.labels("commit").inc()
     texts = (
         generate_latest(central.registry).decode(),
         edge.render(BufferStats(counters={}, pending=0, dead_letters=0)).decode(),
@@ -62,6 +63,7 @@ def test_every_rule_names_exported_metrics_and_says_what_to_do() -> None:
     # The conditions the operations guide promises an alert for.
     for metric in (
         "dropped_overflow",
+        "buffer_write_errors",
         "dead_lettered",
         "upload_failures",
         "buffered_readings",

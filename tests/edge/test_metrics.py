@@ -2,6 +2,7 @@
 the buffer's counters as they are at the scrape, only GET/HEAD of /metrics answered, and a port
 that cannot be bound refused at start with the settings named."""
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge.buffer import Buffer
+from edge.committer import Committer
 from edge.metrics import EdgeMetrics, MetricsError, metrics_listener
 from harness.ports import free_port
+from tests.edge.conftest import scale_payload
+from tests.edge.test_committer import KEY, RecordingSource, message
 
 
 def samples(text: str) -> dict[str, float]:
@@ -71,3 +75,47 @@ async def test_a_taken_port_is_refused_naming_the_settings(tmp_path: Path) -> No
             with pytest.raises(MetricsError, match="EDGE_METRICS_PORT"):
                 async with metrics_listener(buffer, EdgeMetrics(), "127.0.0.1", port):
                     pass
+
+
+async def test_a_commit_the_disk_refuses_is_counted(tmp_path: Path) -> None:
+    """A full disk (SQLite's max_page_count) refuses the commit: nothing is acknowledged, the
+    refusal is counted, and the commit goes through once space is there again."""
+    path = tmp_path / "buffer.sqlite3"
+    metrics = EdgeMetrics()
+    messages = [
+        message("canteen/s1/scale/p1/data", scale_payload(i), mid=i + 1) for i in range(200)
+    ]
+    source = RecordingSource(path, messages)
+    async with Buffer(path) as buffer:
+
+        def limit_pages(extra: int) -> None:  # on the buffer's worker thread (owns the connection)
+            connection = buffer._db()
+            (used,) = connection.execute("PRAGMA page_count").fetchone()
+            connection.execute(f"PRAGMA max_page_count={used + extra}")
+
+        await buffer._call(lambda: limit_pages(0))
+        retried = asyncio.Event()
+
+        async def sleep(_: float) -> None:  # the committer's wait before retrying: free space
+            await buffer._call(lambda: limit_pages(10_000))
+            retried.set()
+
+        committer = Committer(
+            source,
+            buffer,
+            site="s1",
+            person_key=KEY,
+            commit_max_readings=200,
+            commit_interval_ms=10,
+            sleep=sleep,
+            metrics=metrics,
+        )
+        async with asyncio.timeout(10):
+            outcome = await committer.commit_next()
+    assert retried.is_set()
+    assert outcome.persisted == 200
+    assert len(source.acks) == 200
+    refused = metrics.registry.get_sample_value(
+        "canteen_edge_buffer_write_errors_total", {"operation": "commit"}
+    )
+    assert refused == 1
