@@ -1,8 +1,15 @@
 """The interactive API documentation, /docs (Swagger UI) and /redoc (ReDoc), served entirely by
-central: the scripts, styles and icon come from static/ (copied from the npm packages
-swagger-ui-dist and redoc at the versions pinned in dashboard/package-lock.json, by
-scripts/build-dashboard), so the pages work on an intranet without internet. FastAPI's own
-/docs and /redoc load them from a CDN and Google Fonts; create_app turns those off."""
+central: the scripts, styles and icon come from static/, so the pages work on an intranet without
+internet. FastAPI's own /docs and /redoc load them from a CDN and Google Fonts; create_app turns
+those off.
+
+static/ is copied by scripts/build-dashboard from the npm packages `swagger-ui-dist` (Swagger UI's
+maintainers' own distribution) and `redoc` (Redocly's, the 2.x line whose standalone bundle
+FastAPI's get_redoc_html is written for), at the versions pinned with integrity hashes in
+dashboard/package-lock.json, and committed like the dashboard's bundle: users need no Node. PyPI
+has no ReDoc from its maintainers, and its Swagger UI repackagings lag the upstream releases; the
+project already pins one npm toolchain for the dashboard.
+"""
 
 from pathlib import Path
 
