@@ -68,7 +68,8 @@ class _BufferCollector(Collector):
         if stats is None:
             return
         for name in COUNTER_NAMES:
-            family = CounterMetricFamily(f"{PREFIX}_{name}", _COUNTER_HELP[name])
+            text = _COUNTER_HELP.get(name, f"the buffer's {name} counter (edge/buffer.py)")
+            family = CounterMetricFamily(f"{PREFIX}_{name}", text)
             family.add_metric([], stats.counters.get(name, 0))
             yield family
         for name, (text, attribute) in _DEPTHS.items():

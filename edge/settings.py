@@ -95,16 +95,6 @@ class EdgeSettings(BaseSettings):
     dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
     status_outbox_max_rows: int = Field(default=10_000, ge=1)
     stats_interval_s: float = Field(default=30.0, gt=0)
-    metrics_port: int = Field(
-        default=0,
-        ge=0,
-        le=65535,
-        description="TCP port of the Prometheus /metrics listener (edge/metrics.py); 0: off",
-    )
-    metrics_host: str = Field(
-        default="127.0.0.1",
-        description="address the /metrics listener binds; keep it on loopback or an admin network",
-    )
     log_level: LogLevel = "INFO"
     devices: str = Field(
         default="",
@@ -127,6 +117,16 @@ class EdgeSettings(BaseSettings):
         min_length=1,
         description="simulation only: the clock is the last simulated time published on this"
         " MQTT topic by a lockstep simulator (with sim_clock_origin_ms as the start)",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="TCP port of the Prometheus /metrics listener (edge/metrics.py); 0: off",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address the /metrics listener binds; keep it on loopback or an admin network",
     )
     failpoints: str = Field(
         default="",
