@@ -17,6 +17,7 @@ from edge import failpoints as fp
 from edge.buffer import Buffer, CommitOutcome, DeadLetter, DeviceStatus, NewReading
 from edge.errors import BufferWriteError
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics
 from edge.mqtt_intake import INVALID_TOPIC, IncomingMessage
 from edge.records import to_record
 
@@ -129,6 +130,7 @@ class Committer:
         commit_retry_s: float = 1.0,
         failpoints: Failpoints = fp.DISABLED,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         if commit_max_readings < 1:
             raise ValueError("commit_max_readings must be >= 1")
@@ -143,6 +145,7 @@ class Committer:
         self.commit_retry_s = commit_retry_s
         self._failpoints = failpoints
         self._sleep = sleep
+        self._metrics = metrics or EdgeMetrics()
         self.commits = 0
         self.refused_writes = 0  # commit attempts the disk refused (full), retried
 
@@ -184,6 +187,7 @@ class Committer:
             except BufferWriteError as exc:
                 failures += 1
                 self.refused_writes += 1
+                self._metrics.buffer_write_errors.labels("commit").inc()
                 if failures == 1 or failures % 60 == 0:
                     logger.error(
                         "cannot persist %d messages (%s); not acknowledged, retry every %.1f s",

@@ -13,6 +13,7 @@ from contract.topics import site_subscriptions
 from edge.buffer import Buffer
 from edge.committer import Committer
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics, metrics_listener
 from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
 from edge.simclock import TickClock
@@ -67,6 +68,7 @@ async def run_edge(
     `sim_ticks` replaces it by a lockstep simulation's clock, fed from its MQTT topic.
     """
     failpoints = Failpoints.from_spec(settings.failpoints)
+    metrics = EdgeMetrics(buffer_max_readings=settings.buffer_max_readings)
     if failpoints.armed:
         logger.warning("TEST FACILITY: failpoints armed %s", failpoints.armed)
     loop = asyncio.get_running_loop()
@@ -107,6 +109,9 @@ async def run_edge(
                 tick_topic=None if sim_ticks is None else sim_ticks.topic,
                 on_tick=None if sim_ticks is None else sim_ticks.tick,
             ) as intake,
+            metrics_listener(
+                buffer, metrics, settings.metrics_host, settings.metrics_port
+            ) as metrics_server,
         ):
             uploader = Uploader(
                 buffer,
@@ -122,6 +127,7 @@ async def run_edge(
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
                 failpoints=failpoints,
+                metrics=metrics,
             )
             committer = Committer(
                 intake,
@@ -134,6 +140,7 @@ async def run_edge(
                 on_persisted=uploader.notify,
                 commit_retry_s=settings.commit_retry_s,
                 failpoints=failpoints,
+                metrics=metrics,
             )
             logger.info(
                 "edge %s for site %s: central %s, buffer %s",
@@ -150,6 +157,8 @@ async def run_edge(
                         log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
                     )
                     tasks.create_task(_wait_for_signal(stop), name="signals")
+                    if metrics_server is not None:
+                        tasks.create_task(metrics_server.serve_forever(), name="metrics")
                     if ready is not None:
                         await intake.wait_subscribed()
                         ready.set()

@@ -24,6 +24,7 @@ from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
 from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Uploader:
         max_readings_per_s: float = 0.0,
         live_share: float = 0.0,
         failpoints: Failpoints = fp.DISABLED,
+        metrics: EdgeMetrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         clock_s: Callable[[], float] = time.time,
@@ -94,6 +96,7 @@ class Uploader:
         # readings, so that live data reaches central during a long drain instead of after it.
         self.live_share = live_share
         self._failpoints = failpoints
+        self._metrics = metrics or EdgeMetrics()
         self._sleep = sleep
         self._rng = rng or random.Random()  # jitter, not a secret
         self._wake = asyncio.Event()
@@ -125,6 +128,7 @@ class Uploader:
             except BufferWriteError as exc:
                 # Central has the batch but the disk refused the delete (full): the rows stay and
                 # are sent again later; central answers them as duplicates.
+                self._metrics.buffer_write_errors.labels("delete").inc()
                 failures += 1
                 delay_s = self.backoff_s(failures)
                 logger.error(
@@ -245,7 +249,9 @@ class Uploader:
                 for c in changes
             ],
         )
+        posted_s = time.perf_counter()
         result = await self._post(batch)
+        self._metrics.uploaded(time.perf_counter() - posted_s)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
         # Delete only after central confirmed (2xx after its durable commit, STYLE.md 9).
         await self._buffer.delete_confirmed(

@@ -231,6 +231,7 @@ async def ingest(
     resources: Resources,
 ) -> IngestResult:
     """Store an edge's upload batch; 200 only once every accepted reading is on disk."""
+    started_s = time.perf_counter()
     settings = resources.settings
     check_content_length(request, settings.max_body_bytes)
     edge = await asyncio.to_thread(
@@ -298,6 +299,13 @@ async def ingest(
     )
     if upload.rejected_statuses or upload.rejected_duplicates:
         _log_rejected_entries(upload, edge.id)
+    resources.metrics.batch_stored(
+        upload.site,
+        accepted=outcome.accepted,
+        duplicates=outcome.duplicates,
+        rejected=len(upload.rejected),
+        seconds=time.perf_counter() - started_s,
+    )
     return IngestResult(
         batch_id=upload.batch_id,
         accepted=outcome.accepted,
