@@ -38,6 +38,34 @@ async def log_stats(buffer: Buffer, *, interval_s: float) -> None:
         )
 
 
+async def record_intake_events(intake: MqttIntake, buffer: Buffer, *, fresh: bool) -> None:
+    """Persist the intake's read pauses and lost broker sessions as buffer counters (which
+    `canteen-edge status` shows and central receives with each batch), with a WARNING per loss.
+
+    `fresh`: the buffer had never received a message, so the first connection has no session to
+    find (a new edge); any later connection without one means the broker lost it.
+    """
+    pauses = absent = 0
+    first_expected = 1 if fresh else 0
+    while True:
+        await intake.wait_changed()
+        new_pauses, pauses = intake.pauses - pauses, intake.pauses
+        new_absent, absent = intake.sessions_absent - absent, intake.sessions_absent
+        expected = min(first_expected, new_absent)
+        first_expected -= expected
+        lost = new_absent - expected
+        if lost:
+            logger.warning(
+                "MQTT broker had lost this edge's session (%d time(s); it restarted without its"
+                " persistence): the broker kept nothing for the edge meanwhile, so readings"
+                " published between its restart and this re-subscription are lost, and devices"
+                " that resend unacknowledged messages cover only their own in-flight ones",
+                lost,
+            )
+        if new_pauses or lost:
+            await buffer.add_counters(intake_pauses=new_pauses, broker_sessions_lost=lost)
+
+
 def central_tls(settings: EdgeSettings) -> ssl.SSLContext | bool:
     """How the HTTP client verifies central: the CA bundle of EDGE_CENTRAL_CA_FILE, else the
     system's CAs (True). Never unverified."""
@@ -103,6 +131,9 @@ async def run_edge(
                 tls_ca_file=settings.mqtt_ca_file,
                 # At least two commits' worth and above a typical broker in-flight window.
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
+                # A broker that restarted without the edge's session drops what devices publish
+                # until the edge subscribes again: retry the (local) broker every 2 s at most.
+                reconnect_max_delay_s=2,
                 clock_ms=clock_ms if sim_ticks is None else sim_ticks.now_ms,
                 tick_topic=None if sim_ticks is None else sim_ticks.topic,
                 on_tick=None if sim_ticks is None else sim_ticks.tick,
@@ -122,6 +153,7 @@ async def run_edge(
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
                 failpoints=failpoints,
+                health=lambda: buffer.health(clock_ms()),
             )
             committer = Committer(
                 intake,
@@ -142,12 +174,16 @@ async def run_edge(
                 settings.central_url,
                 settings.buffer_path,
             )
+            fresh = (await buffer.stats()).counters["received"] == 0
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(committer.run(), name="committer")
                     tasks.create_task(uploader.run(), name="uploader")
                     tasks.create_task(
                         log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
+                    )
+                    tasks.create_task(
+                        record_intake_events(intake, buffer, fresh=fresh), name="intake-events"
                     )
                     tasks.create_task(_wait_for_signal(stop), name="signals")
                     if ready is not None:

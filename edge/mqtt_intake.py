@@ -124,6 +124,9 @@ class MqttIntake:
         self._held_messages = 0
         self.held_peak_messages = 0
         self.pauses = 0  # times reading paused because the committer was behind
+        # connections on which the broker had no session for us (the first ever, or one it lost)
+        self.sessions_absent = 0
+        self._changed: asyncio.Event | None = None  # set when pauses or sessions_absent grow
         self._paused = False
         self._pauses_logged = 0
         self._pause_logged_at = -PAUSE_LOG_INTERVAL_S
@@ -136,6 +139,7 @@ class MqttIntake:
         # messages can be on their way to us; the queue must be at least that large.
         self._queue = asyncio.Queue(maxsize=self._queue_max_messages)
         self._subscribed = asyncio.Event()
+        self._changed = asyncio.Event()
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -228,6 +232,13 @@ class MqttIntake:
         self._wake()
         return True
 
+    async def wait_changed(self) -> None:
+        """Return once `pauses` or `sessions_absent` grew since the last return."""
+        if self._changed is None:
+            raise IntakeError("intake is not entered")
+        await self._changed.wait()
+        self._changed.clear()
+
     @property
     def held_messages(self) -> int:
         """Messages received and not yet taken by the committer (at most queue_max_messages)."""
@@ -267,6 +278,9 @@ class MqttIntake:
         logger.info(
             "MQTT connected as %s (session present: %s)", self.client_id, flags.session_present
         )
+        if not flags.session_present:
+            self.sessions_absent += 1
+            self._signal_change()
         # Subscribe on every connection, not once: a broker that lost its persistence would
         # otherwise leave a reconnected edge deaf.
         topics = self.topics if self._tick_topic is None else [*self.topics, self._tick_topic]
@@ -430,6 +444,7 @@ class MqttIntake:
         # Backpressure (see the module docstring): stop reading until the committer takes one.
         self._paused = True
         self.pauses += 1
+        self._signal_change()
         now_s = time.monotonic()
         if now_s - self._pause_logged_at >= PAUSE_LOG_INTERVAL_S:
             logger.warning(
@@ -442,6 +457,11 @@ class MqttIntake:
             self._pauses_logged = self.pauses
             self._pause_logged_at = now_s
         return False
+
+    def _signal_change(self) -> None:
+        loop, changed = self._loop, self._changed
+        if loop is not None and changed is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(changed.set)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # already woken (buffer full), or closed at exit
