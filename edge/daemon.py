@@ -94,6 +94,8 @@ async def run_edge(
     `clock_ms` is the edge clock stamped on readings as their receive time (tests make it jump);
     `sim_ticks` replaces it by a lockstep simulation's clock, fed from its MQTT topic.
     """
+    # The edge clock of receive times, and of health reports (so their ages compare).
+    edge_clock_ms = clock_ms if sim_ticks is None else sim_ticks.now_ms
     failpoints = Failpoints.from_spec(settings.failpoints)
     if failpoints.armed:
         logger.warning("TEST FACILITY: failpoints armed %s", failpoints.armed)
@@ -134,7 +136,7 @@ async def run_edge(
                 # A broker that restarted without the edge's session drops what devices publish
                 # until the edge subscribes again: retry the (local) broker every 2 s at most.
                 reconnect_max_delay_s=2,
-                clock_ms=clock_ms if sim_ticks is None else sim_ticks.now_ms,
+                clock_ms=edge_clock_ms,
                 tick_topic=None if sim_ticks is None else sim_ticks.topic,
                 on_tick=None if sim_ticks is None else sim_ticks.tick,
             ) as intake,
@@ -153,7 +155,7 @@ async def run_edge(
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
                 failpoints=failpoints,
-                health=lambda: buffer.health(clock_ms()),
+                health=lambda: buffer.health(edge_clock_ms()),
             )
             committer = Committer(
                 intake,
