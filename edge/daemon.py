@@ -12,6 +12,7 @@ import httpx
 from contract.topics import site_subscriptions
 from edge.buffer import Buffer
 from edge.committer import Committer
+from edge.errors import BufferWriteError
 from edge.failpoints import Failpoints
 from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
@@ -43,10 +44,12 @@ async def record_intake_events(intake: MqttIntake, buffer: Buffer, *, fresh: boo
     `canteen-edge status` shows and central receives with each batch), with a WARNING per loss.
 
     `fresh`: the buffer had never received a message, so the first connection has no session to
-    find (a new edge); any later connection without one means the broker lost it.
+    find (a new edge); any later connection without one means the broker lost it. While the disk
+    refuses writes, the counts wait in memory for the next change.
     """
     pauses = absent = 0
     first_expected = 1 if fresh else 0
+    unsaved_pauses = unsaved_lost = 0
     while True:
         await intake.wait_changed()
         new_pauses, pauses = intake.pauses - pauses, intake.pauses
@@ -62,8 +65,18 @@ async def record_intake_events(intake: MqttIntake, buffer: Buffer, *, fresh: boo
                 " that resend unacknowledged messages cover only their own in-flight ones",
                 lost,
             )
-        if new_pauses or lost:
-            await buffer.add_counters(intake_pauses=new_pauses, broker_sessions_lost=lost)
+        unsaved_pauses += new_pauses
+        unsaved_lost += lost
+        if not (unsaved_pauses or unsaved_lost):
+            continue
+        try:
+            await buffer.add_counters(
+                intake_pauses=unsaved_pauses, broker_sessions_lost=unsaved_lost
+            )
+        except BufferWriteError as exc:
+            logger.warning("intake counters not persisted yet (%s); kept for the next change", exc)
+            continue
+        unsaved_pauses = unsaved_lost = 0
 
 
 def central_tls(settings: EdgeSettings) -> ssl.SSLContext | bool:
@@ -184,6 +197,7 @@ async def run_edge(
                     tasks.create_task(
                         log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
                     )
+                    tasks.create_task(intake.wait_failed(), name="mqtt-network")
                     tasks.create_task(
                         record_intake_events(intake, buffer, fresh=fresh), name="intake-events"
                     )

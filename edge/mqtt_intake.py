@@ -62,6 +62,11 @@ class IncomingMessage:
     connection: int  # generation of the connection it arrived on; acks are only valid on it
 
 
+def _set_failed(future: "asyncio.Future[None]", error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
 class MqttIntake:
     """`async with MqttIntake(...) as intake:` subscribed to `topics`; `get()` then `ack()`."""
 
@@ -127,6 +132,7 @@ class MqttIntake:
         # connections on which the broker had no session for us (the first ever, or one it lost)
         self.sessions_absent = 0
         self._changed: asyncio.Event | None = None  # set when pauses or sessions_absent grow
+        self._failed: asyncio.Future[None] | None = None  # the network thread's failure
         self._paused = False
         self._pauses_logged = 0
         self._pause_logged_at = -PAUSE_LOG_INTERVAL_S
@@ -140,6 +146,7 @@ class MqttIntake:
         self._queue = asyncio.Queue(maxsize=self._queue_max_messages)
         self._subscribed = asyncio.Event()
         self._changed = asyncio.Event()
+        self._failed = self._loop.create_future()
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -231,6 +238,12 @@ class MqttIntake:
         self._acks.append(message)
         self._wake()
         return True
+
+    async def wait_failed(self) -> None:
+        """Wait forever, or raise IntakeError if the network thread failed."""
+        if self._failed is None:
+            raise IntakeError("intake is not entered")
+        await asyncio.shield(self._failed)
 
     async def wait_changed(self) -> None:
         """Return once `pauses` or `sessions_absent` grew since the last return."""
@@ -354,6 +367,18 @@ class MqttIntake:
     # -- network thread ---------------------------------------------------------------------
 
     def _run_network(self, client: mqtt.Client) -> None:
+        """The network thread: a failure in it ends `wait_failed` (and so the daemon), never
+        leaves the edge deaf with its process still running."""
+        try:
+            self._network(client)
+        except Exception as exc:
+            logger.exception("MQTT network thread failed")
+            loop, failed = self._loop, self._failed
+            if loop is not None and failed is not None and not loop.is_closed():
+                error = IntakeError(f"MQTT network thread failed: {exc!r}")
+                loop.call_soon_threadsafe(_set_failed, failed, error)
+
+    def _network(self, client: mqtt.Client) -> None:
         """Connect, then serve the socket until stopped; reconnect with backoff when it drops."""
         min_delay_s, max_delay_s = self._reconnect_delays_s
         delay_s = float(min_delay_s)

@@ -43,7 +43,7 @@ def edge_intake(broker: Mosquitto) -> MqttIntake:
 
 
 async def test_a_backlog_beyond_the_window_arrives_without_a_reconnect(
-    broker_2_0_11: Mosquitto, tmp_path: Path
+    broker_2_0_11: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The session exists, then the edge is away while the devices publish a backlog.
     async with edge_intake(broker_2_0_11) as intake:
@@ -76,3 +76,8 @@ async def test_a_backlog_beyond_the_window_arrives_without_a_reconnect(
         # the overrun back by pausing its reads, in episodes counted once each.
         assert intake.pauses >= 1
         assert intake.held_peak_messages == QUEUE_MAX_MESSAGES
+    # One summary line for the episode, not one per message; nothing at ERROR.
+    pause_lines = [r for r in caplog.records if "intake queue full" in r.getMessage()]
+    assert len(pause_lines) == 1
+    assert pause_lines[0].levelname == "WARNING"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
