@@ -144,7 +144,8 @@ async def run_edge(
                 ),
                 keepalive_s=settings.mqtt_keepalive_s,
                 tls_ca_file=settings.mqtt_ca_file,
-                # At least two commits' worth and above a typical broker in-flight window.
+                # The intake's backpressure bound (docs/faults.md): four commits' worth at least,
+                # and at most ~40 MiB of payloads (4 KiB each).
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
                 # A broker that restarted without the edge's session drops what devices publish
                 # until the edge subscribes again: retry the (local) broker every 2 s at most.

@@ -141,9 +141,9 @@ class MqttIntake:
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
-        # The broker's in-flight window (max_inflight_messages) bounds how many unacknowledged
-        # messages can be on their way to us; the queue must be at least that large.
-        self._queue = asyncio.Queue(maxsize=self._queue_max_messages)
+        # Bounded by the network thread, which stops reading at queue_max_messages held (see the
+        # module docstring), not by the queue: a put can then never fail.
+        self._queue = asyncio.Queue()
         self._subscribed = asyncio.Event()
         self._changed = asyncio.Event()
         self._failed = self._loop.create_future()
@@ -273,7 +273,7 @@ class MqttIntake:
             raise IntakeError("intake is not entered; use `async with MqttIntake(...)`")
         return self._queue
 
-    # -- paho callbacks (paho's thread) ------------------------------------------------------
+    # -- paho callbacks (the network thread) -------------------------------------------------
 
     def _on_connect(
         self,
