@@ -114,9 +114,9 @@ class MqttIntake:
         self._subscribed: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        # Wakes the network thread's select (an ack to send, room in the queue, stop).
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         # Connection generation: incremented by on_connect, cleared by on_disconnect, both in the
         # network thread, which also sends every PUBACK: so an ack never races a reconnect.
         self._generation = 0
@@ -147,6 +147,9 @@ class MqttIntake:
         self._subscribed = asyncio.Event()
         self._changed = asyncio.Event()
         self._failed = self._loop.create_future()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -201,8 +204,9 @@ class MqttIntake:
         # join off the event loop: the thread writes the last acks and the DISCONNECT first
         # (STOP_FLUSH_S at most).
         await asyncio.shield(asyncio.to_thread(thread.join))
-        self._wake_r.close()
-        self._wake_w.close()
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
         logger.info("MQTT intake %s disconnected", self.client_id)
 
     # -- API for the committer ---------------------------------------------------------------
@@ -489,10 +493,14 @@ class MqttIntake:
             loop.call_soon_threadsafe(changed.set)
 
     def _wake(self) -> None:
+        if self._wake_w is None:
+            return
         with contextlib.suppress(OSError):  # already woken (buffer full), or closed at exit
             self._wake_w.send(b"\0")
 
     def _drain_wake(self) -> None:
+        if self._wake_r is None:
+            return
         with contextlib.suppress(OSError):  # BlockingIOError: drained
             while self._wake_r.recv(4096):
                 pass
