@@ -36,7 +36,8 @@ mosquitto_version() {
   # "mosquitto version 2.0.11" -> 2.0.11
   local bin
   bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
-  "$bin" -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p' | head -n1
+  # `mosquitto -h` exits with 3: keep that from failing the pipeline (set -o pipefail).
+  { "$bin" -h 2>&1 || true; } | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p' | head -n1
 }
 
 ensure_mosquitto_window_fix() {
@@ -53,6 +54,13 @@ ensure_mosquitto_window_fix() {
       "install 2.0.13 or newer where you can (docs/faults.md)" >&2
     return 0
   fi
+  # Tried once per checkout (a machine without network would otherwise wait on apt every run).
+  local stamp="$ROOT/.cache/mosquitto-backports-tried"
+  if [ -e "$stamp" ]; then
+    ensure_mosquitto_2011_copy
+    return 0
+  fi
+  mkdir -p "$ROOT/.cache" && touch "$stamp"
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     echo "deb http://deb.debian.org/debian bookworm-backports main" \
       >/etc/apt/sources.list.d/bookworm-backports.list
