@@ -174,9 +174,10 @@ class Committer:
     async def _commit_until_written(self, batch: Sorted, received: int) -> CommitOutcome:
         """Commit; while the disk refuses (full), keep the messages unacknowledged and retry.
 
-        Nothing is acknowledged meanwhile, so the broker stops sending at its in-flight window and
-        queues the rest for this persistent session; nothing is lost, and the daemon keeps running
-        (and uploading) instead of crash-looping. Writing resumes as soon as space is freed.
+        Nothing is acknowledged meanwhile, and the intake stops reading once its queue is full, so
+        the broker queues the rest for this persistent session; nothing is lost, and the daemon
+        keeps running (and uploading) instead of crash-looping. Writing resumes as soon as space
+        is freed.
         """
         failures = 0
         while True:

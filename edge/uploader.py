@@ -15,6 +15,7 @@ from contract import (
     DeviceKind,
     DeviceStatusRecord,
     DroppedDuplicate,
+    EdgeHealth,
     IngestResult,
     ReadingRecord,
     UploadBatch,
@@ -67,6 +68,7 @@ class Uploader:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         clock_s: Callable[[], float] = time.time,
+        health: Callable[[], Awaitable[EdgeHealth]] | None = None,
     ) -> None:
         if batch_max_readings < 1:
             raise ValueError("batch_max_readings must be >= 1")
@@ -85,6 +87,8 @@ class Uploader:
         # the epoch seconds of the signature's timestamp.
         self._signing_key = signing_key(api_key)
         self._clock_s = clock_s
+        # The edge's health (contract.EdgeHealth), measured anew for each batch it travels with.
+        self._health = health
         self.batch_size = batch_max_readings
         self.upload_interval_s = upload_interval_s
         self.backoff_initial_s = backoff_initial_s
@@ -248,6 +252,7 @@ class Uploader:
                 )
                 for c in changes
             ],
+            health=None if self._health is None else await self._health(),
         )
         posted_s = time.perf_counter()
         result = await self._post(batch)
@@ -309,7 +314,7 @@ class Uploader:
     async def _post(self, batch: UploadBatch) -> IngestResult:
         # Empty optional lists are left out: a central that predates them still accepts the
         # batch (its envelope forbids unknown fields). The signature covers this body.
-        empty = {name for name in ("duplicates", "statuses") if not getattr(batch, name)}
+        empty = {name for name in ("duplicates", "statuses", "health") if not getattr(batch, name)}
         body = batch.model_dump_json(exclude=empty or None).encode()
         headers = {**self._headers, **sign_headers(self._signing_key, body, self._clock_s())}
         try:
