@@ -1,4 +1,5 @@
-"""`canteen-central`: serve the API, manage keys and tokens, or mint a registry edge key."""
+"""`canteen-central`: serve the API, manage keys and tokens, mint a registry edge key, or back up
+and restore the SQLite database."""
 
 import argparse
 import gc
@@ -13,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from central.auth import key_sha256
+from central.backup import add_backup_parsers, run_backup_command
 from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
 from central.registry import RegistryError
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--edge", required=True, metavar="ID", help="the edge's id")
     key.add_argument("--site", required=True, metavar="SITE", help="the only site it may write")
     add_keys_parser(commands)
+    add_backup_parsers(commands)
     return parser
 
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new_edge_key(args.edge, args.site)
     if args.command == "keys":
         return run_keys(args, os.environ)
+    if args.command in ("backup", "restore"):
+        return run_backup_command(args, os.environ)
     return _serve(args.env_file)
 
 

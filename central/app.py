@@ -14,6 +14,7 @@ from central.api import (
     ingest,
     kpis,
     load_curve,
+    metrics,
     quota,
     regions,
     sites,
@@ -21,10 +22,12 @@ from central.api import (
 from central.api.access import READ_ACCESS, READ_RESPONSES
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
+from central.apidocs import mount_api_docs
 from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
 from central.dashboard import mount_dashboard
 from central.daycache_warmer import day_cache_warmer
+from central.metrics import CentralMetrics
 from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
@@ -38,6 +41,7 @@ VERSION = "0.1.0"
 # Who may call what (docs/security.md). Every router is in exactly one of these tuples; a
 # router of read endpoints goes into READ_ROUTERS, behind read tokens (central/api/access.py).
 PUBLIC_ROUTERS = (health.router,)  # no credentials
+OPERATIONS_ROUTERS = (metrics.router,)  # no credentials, outside /api/v1: GET /metrics
 EDGE_ROUTERS = (ingest.router,)  # edge API key and signed body, checked in the route
 # Read token; a {site} path parameter or site=/region= query is checked against its scope.
 READ_ROUTERS = (
@@ -86,8 +90,11 @@ def create_app(
                 site_registry,
                 settings.daycache_warm_interval_s,
                 settings.daycache_warm_days,
-            ),
+            ) as warmer,
         ):
+            metrics = CentralMetrics()
+            if warmer is not None:
+                metrics.watch_kpi_cache(lambda: warmer.as_of_s)
             # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
             with CredentialStore(settings.sqlite_path) as credentials:
                 yield {
@@ -104,6 +111,7 @@ def create_app(
                             if settings.admin_token_sha256 is None
                             else (settings.admin_token_sha256,),
                         ),
+                        metrics=metrics,
                     )
                 }
 
@@ -112,15 +120,20 @@ def create_app(
         version=VERSION,
         description="Ingest of edge upload batches; food-waste and energy KPIs per canteen.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: central/apidocs instead
+        redoc_url=None,
     )
     install_error_handlers(app)
     for router in (*PUBLIC_ROUTERS, *EDGE_ROUTERS):
         app.include_router(router, prefix=API_PREFIX)
+    for router in OPERATIONS_ROUTERS:
+        app.include_router(router)
     for router in READ_ROUTERS:
         app.include_router(
             router, prefix=API_PREFIX, dependencies=READ_ACCESS, responses=READ_RESPONSES
         )
     mount_dashboard(app)
+    mount_api_docs(app)
 
     def openapi() -> dict[str, Any]:
         # The ingest route reads its body raw (size limit, partial acceptance), so FastAPI cannot

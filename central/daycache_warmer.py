@@ -33,6 +33,15 @@ logger = logging.getLogger(__name__)
 CHUNK_DATES = 7  # dates built per store round trip; requests run between chunks
 
 
+@dataclass(slots=True)
+class WarmerProgress:
+    """How far the warmer got: `as_of_s` is the wall-clock start (epoch s) of its last completed
+    pass, so every past date written before then (within the warmed range) has a valid entry;
+    None before the first. Feeds central's KPI cache lag gauge (central/metrics.py)."""
+
+    as_of_s: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class WarmPass:
     """What one pass did."""
@@ -78,17 +87,24 @@ async def warm_once(
 
 
 async def run_warmer(
-    store: DayCacheStore, registry: Registry, interval_s: float, days: int
+    store: DayCacheStore,
+    registry: Registry,
+    interval_s: float,
+    days: int,
+    progress: WarmerProgress | None = None,
 ) -> None:
     """A pass now and then every `interval_s`, until cancelled; store errors are logged and the
-    next pass tries again."""
+    next pass tries again. Each completed pass moves `progress` on."""
     sites = list(registry.sites.values())
+    progress = progress if progress is not None else WarmerProgress()
     while True:
+        started_s = time.time()
         try:
             done = await warm_once(store, sites, days)
         except StoreError as exc:
             logger.warning("day-cache warmer: %s; next pass in %.0f s", exc, interval_s)
         else:
+            progress.as_of_s = started_s
             if done.built:
                 logger.info(
                     "day-cache warmer: built %d entries of %d sites in %.1f s",
@@ -102,14 +118,18 @@ async def run_warmer(
 @asynccontextmanager
 async def day_cache_warmer(
     store: object, registry: Registry, interval_s: float, days: int
-) -> AsyncIterator[None]:
-    """Run the warmer beside the block when `store` keeps a day cache and `interval_s` > 0."""
+) -> AsyncIterator[WarmerProgress | None]:
+    """Run the warmer beside the block when `store` keeps a day cache and `interval_s` > 0;
+    the block gets its progress (None when no warmer runs)."""
     if interval_s <= 0 or not isinstance(store, DayCacheStore):
-        yield
+        yield None
         return
+    progress = WarmerProgress()
     async with asyncio.TaskGroup() as tasks:
-        task = tasks.create_task(run_warmer(store, registry, interval_s, days), name="warmer")
+        task = tasks.create_task(
+            run_warmer(store, registry, interval_s, days, progress), name="warmer"
+        )
         try:
-            yield
+            yield progress
         finally:
             task.cancel()

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from central.kpi.alerts import Alert, offline_devices, silent_devices, threshold_alerts
+from central.kpi.alerts import (
+    Alert,
+    edge_alerts,
+    offline_devices,
+    silent_devices,
+    threshold_alerts,
+)
 from central.kpi.daycache import build_entry, compose, config_key
 from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange, Granularity, PeriodKind
@@ -189,7 +195,10 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
     )
     presence = await store.device_presence(site.id)
     offline = offline_devices(site.id, presence, as_of_ms, site.timezone)
-    return out + offline + silent_devices(month_table, as_of_ms)
+    start_ms = local_instant_ms(on, time(0, 0), site.timezone)
+    end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
+    edges = edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
+    return out + offline + silent_devices(month_table, as_of_ms) + edges
 
 
 def now_ms() -> int:

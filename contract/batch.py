@@ -123,11 +123,41 @@ class DeviceStatusRecord(BaseModel):
     received_ms: EpochMs = Field(description="the edge's clock when the status message arrived")
 
 
+Count = Annotated[int, Field(ge=0, strict=True)]
+
+
+class EdgeHealth(BaseModel):
+    """The edge's own health, measured when it built the batch (docs/protocol.md, "Edge health").
+
+    The counters are cumulative since the edge's buffer file was created (a new buffer file starts
+    them at 0 again): central takes a date's increase from the reports before and on that date.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    measured_ms: EpochMs = Field(description="the edge's clock when these figures were read")
+    dropped_overflow: Count = Field(description="readings dropped to the buffer bound")
+    dead_lettered: Count = Field(description="messages that failed topic or payload validation")
+    intake_pauses: Count = Field(
+        description="times the edge stopped reading from the broker because its intake queue was"
+        " full (backpressure; nothing lost)"
+    )
+    broker_sessions_lost: Count = Field(
+        description="times the broker had lost the edge's persistent session on reconnect"
+        " (readings published before the re-subscription are lost)"
+    )
+    pending_readings: Count = Field(description="readings in the buffer not yet confirmed")
+    oldest_pending_age_ms: Count | None = Field(
+        default=None, description="age of the oldest pending reading (edge receive time); none"
+    )
+
+
 class UploadBatch(BaseModel):
     """POST /api/v1/ingest body.
 
-    `duplicates` and `statuses` are optional (absent in batches of older edges): a batch carries
-    readings, the edge's dropped duplicates, device status changes, or any mix, never nothing.
+    `duplicates`, `statuses` and `health` are optional (absent in batches of older edges): a batch
+    carries readings, the edge's dropped duplicates, device status changes, or any mix, never
+    nothing; `health` travels with them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -142,6 +172,9 @@ class UploadBatch(BaseModel):
     )
     statuses: Annotated[list[DeviceStatusRecord], Field(max_length=MAX_BATCH_STATUSES)] = Field(
         default_factory=list
+    )
+    health: EdgeHealth | None = Field(
+        default=None, description="the edge's health when it built the batch (optional)"
     )
 
     @model_validator(mode="after")

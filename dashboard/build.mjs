@@ -3,7 +3,7 @@
 // sources, so a test can tell (without Node) that the committed bundle is not stale.
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { constants, gzipSync } from "node:zlib";
@@ -13,6 +13,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "src");
 const out = join(here, "..", "central", "dashboard", "static");
 const assets = join(out, "assets");
+// Swagger UI and ReDoc for central's /docs and /redoc (central/apidocs), copied as their
+// maintainers distribute them, at the versions pinned in package-lock.json: served by central,
+// so that the API documentation works on a network without internet.
+const apidocs = join(here, "..", "central", "apidocs", "static");
 
 /** SHA-256 over the sources and the pinned dependencies; tests/central/test_dashboard.py
  * computes the same. */
@@ -79,3 +83,26 @@ writeFileSync(join(out, "build-info.json"), JSON.stringify(info, null, 2) + "\n"
 console.log(
   `dashboard: ${jsName} (${(js.contents.length / 1024).toFixed(0)} KiB, gzip ${(gzipped[jsName] / 1024).toFixed(0)} KiB), ${cssName}`,
 );
+
+/** Copies the pinned Swagger UI and ReDoc distributions (with their licences) into central. */
+function copyApiDocs() {
+  const modules = join(here, "node_modules");
+  const files = {
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui-LICENSE.txt": "swagger-ui-dist/LICENSE",
+    "favicon-32x32.png": "swagger-ui-dist/favicon-32x32.png",
+    "redoc.standalone.js": "redoc/bundles/redoc.standalone.js",
+    "redoc.standalone.js.LICENSE.txt": "redoc/bundles/redoc.standalone.js.LICENSE.txt",
+    "redoc-LICENSE.txt": "redoc/LICENSE",
+  };
+  rmSync(apidocs, { recursive: true, force: true });
+  mkdirSync(apidocs, { recursive: true });
+  for (const [name, from] of Object.entries(files)) copyFileSync(join(modules, from), join(apidocs, name));
+  const version = (pkg) => JSON.parse(readFileSync(join(modules, pkg, "package.json"), "utf8")).version;
+  const versions = { "swagger-ui-dist": version("swagger-ui-dist"), redoc: version("redoc") };
+  writeFileSync(join(apidocs, "versions.json"), JSON.stringify(versions, null, 2) + "\n");
+  console.log(`api docs: swagger-ui-dist ${versions["swagger-ui-dist"]}, redoc ${versions.redoc}`);
+}
+copyApiDocs();

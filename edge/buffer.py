@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from contract import EdgeHealth
 from edge.errors import BufferWriteError, EdgeBufferError
 from edge.salvage import check_integrity, is_damage, salvage, set_aside
 from edge.settings import OverflowPolicy
@@ -44,6 +45,8 @@ COUNTER_NAMES = (
     "upload_failures",  # upload attempts that did not end in a 2xx
     "buffer_recoveries",  # damaged buffer files set aside at start (edge/salvage.py)
     "salvaged_readings",  # pending readings copied from damaged files into a fresh buffer
+    "intake_pauses",  # times reading from the broker paused: intake queue full (nothing lost)
+    "broker_sessions_lost",  # reconnects where the broker had lost this edge's session
 )
 
 _SCHEMA = """
@@ -800,6 +803,29 @@ class Buffer:
     async def pending_count(self) -> int:
         """Readings waiting for upload (kept in memory by the worker: no table scan)."""
         return await self._call(lambda: self._pending)
+
+    async def health(self, measured_ms: int) -> EdgeHealth:
+        """The edge's health for central (contract.EdgeHealth), read from one snapshot."""
+
+        def read() -> EdgeHealth:
+            db = self._db()
+            counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+            oldest = db.execute("SELECT record FROM pending ORDER BY id LIMIT 1").fetchone()
+            age_ms = None
+            if oldest is not None:
+                received_ms = int(json.loads(oldest[0])["received_ms"])
+                age_ms = max(0, measured_ms - received_ms)
+            return EdgeHealth(
+                measured_ms=measured_ms,
+                dropped_overflow=counters.get("dropped_overflow", 0),
+                dead_lettered=counters.get("dead_lettered", 0),
+                intake_pauses=counters.get("intake_pauses", 0),
+                broker_sessions_lost=counters.get("broker_sessions_lost", 0),
+                pending_readings=self._pending,
+                oldest_pending_age_ms=age_ms,
+            )
+
+        return await self._call(read)
 
     async def stats(self, *, last_dead_letters: int = 0) -> BufferStats:
         return await self._call(lambda: _read_stats(self._db(), last_dead_letters))

@@ -17,6 +17,7 @@ from edge import failpoints as fp
 from edge.buffer import Buffer, CommitOutcome, DeadLetter, DeviceStatus, NewReading
 from edge.errors import BufferWriteError
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics
 from edge.mqtt_intake import INVALID_TOPIC, IncomingMessage
 from edge.records import to_record
 
@@ -129,6 +130,7 @@ class Committer:
         commit_retry_s: float = 1.0,
         failpoints: Failpoints = fp.DISABLED,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         if commit_max_readings < 1:
             raise ValueError("commit_max_readings must be >= 1")
@@ -143,6 +145,7 @@ class Committer:
         self.commit_retry_s = commit_retry_s
         self._failpoints = failpoints
         self._sleep = sleep
+        self._metrics = metrics or EdgeMetrics()
         self.commits = 0
         self.refused_writes = 0  # commit attempts the disk refused (full), retried
 
@@ -171,9 +174,10 @@ class Committer:
     async def _commit_until_written(self, batch: Sorted, received: int) -> CommitOutcome:
         """Commit; while the disk refuses (full), keep the messages unacknowledged and retry.
 
-        Nothing is acknowledged meanwhile, so the broker stops sending at its in-flight window and
-        queues the rest for this persistent session; nothing is lost, and the daemon keeps running
-        (and uploading) instead of crash-looping. Writing resumes as soon as space is freed.
+        Nothing is acknowledged meanwhile, and the intake stops reading once its queue is full, so
+        the broker queues the rest for this persistent session; nothing is lost, and the daemon
+        keeps running (and uploading) instead of crash-looping. Writing resumes as soon as space
+        is freed.
         """
         failures = 0
         while True:
@@ -184,6 +188,7 @@ class Committer:
             except BufferWriteError as exc:
                 failures += 1
                 self.refused_writes += 1
+                self._metrics.buffer_write_errors.labels("commit").inc()
                 if failures == 1 or failures % 60 == 0:
                     logger.error(
                         "cannot persist %d messages (%s); not acknowledged, retry every %.1f s",

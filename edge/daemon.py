@@ -12,7 +12,9 @@ import httpx
 from contract.topics import site_subscriptions
 from edge.buffer import Buffer
 from edge.committer import Committer
+from edge.errors import BufferWriteError
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics, metrics_listener
 from edge.mqtt_intake import MqttIntake, wall_clock_ms
 from edge.settings import EdgeSettings
 from edge.simclock import TickClock
@@ -36,6 +38,46 @@ async def log_stats(buffer: Buffer, *, interval_s: float) -> None:
             stats.dead_letters,
             ", ".join(f"{name} {value}" for name, value in stats.counters.items()),
         )
+
+
+async def record_intake_events(intake: MqttIntake, buffer: Buffer, *, fresh: bool) -> None:
+    """Persist the intake's read pauses and lost broker sessions as buffer counters (which
+    `canteen-edge status` shows and central receives with each batch), with a WARNING per loss.
+
+    `fresh`: the buffer had never received a message, so the first connection has no session to
+    find (a new edge); any later connection without one means the broker lost it. While the disk
+    refuses writes, the counts wait in memory for the next change.
+    """
+    pauses = absent = 0
+    first_expected = 1 if fresh else 0
+    unsaved_pauses = unsaved_lost = 0
+    while True:
+        await intake.wait_changed()
+        new_pauses, pauses = intake.pauses - pauses, intake.pauses
+        new_absent, absent = intake.sessions_absent - absent, intake.sessions_absent
+        expected = min(first_expected, new_absent)
+        first_expected -= expected
+        lost = new_absent - expected
+        if lost:
+            logger.warning(
+                "MQTT broker had lost this edge's session (%d time(s); it restarted without its"
+                " persistence): the broker kept nothing for the edge meanwhile, so readings"
+                " published between its restart and this re-subscription are lost, and devices"
+                " that resend unacknowledged messages cover only their own in-flight ones",
+                lost,
+            )
+        unsaved_pauses += new_pauses
+        unsaved_lost += lost
+        if not (unsaved_pauses or unsaved_lost):
+            continue
+        try:
+            await buffer.add_counters(
+                intake_pauses=unsaved_pauses, broker_sessions_lost=unsaved_lost
+            )
+        except BufferWriteError as exc:
+            logger.warning("intake counters not persisted yet (%s); kept for the next change", exc)
+            continue
+        unsaved_pauses = unsaved_lost = 0
 
 
 def central_tls(settings: EdgeSettings) -> ssl.SSLContext | bool:
@@ -66,7 +108,10 @@ async def run_edge(
     `clock_ms` is the edge clock stamped on readings as their receive time (tests make it jump);
     `sim_ticks` replaces it by a lockstep simulation's clock, fed from its MQTT topic.
     """
+    # The edge clock of receive times, and of health reports (so their ages compare).
+    edge_clock_ms = clock_ms if sim_ticks is None else sim_ticks.now_ms
     failpoints = Failpoints.from_spec(settings.failpoints)
+    metrics = EdgeMetrics(buffer_max_readings=settings.buffer_max_readings)
     if failpoints.armed:
         logger.warning("TEST FACILITY: failpoints armed %s", failpoints.armed)
     loop = asyncio.get_running_loop()
@@ -101,12 +146,19 @@ async def run_edge(
                 ),
                 keepalive_s=settings.mqtt_keepalive_s,
                 tls_ca_file=settings.mqtt_ca_file,
-                # At least two commits' worth and above a typical broker in-flight window.
+                # The intake's backpressure bound (docs/faults.md): four commits' worth at least,
+                # and at most ~40 MiB of payloads (4 KiB each).
                 queue_max_messages=max(10_000, 4 * settings.commit_max_readings),
-                clock_ms=clock_ms if sim_ticks is None else sim_ticks.now_ms,
+                # A broker that restarted without the edge's session drops what devices publish
+                # until the edge subscribes again: retry the (local) broker every 2 s at most.
+                reconnect_max_delay_s=2,
+                clock_ms=edge_clock_ms,
                 tick_topic=None if sim_ticks is None else sim_ticks.topic,
                 on_tick=None if sim_ticks is None else sim_ticks.tick,
             ) as intake,
+            metrics_listener(
+                buffer, metrics, settings.metrics_host, settings.metrics_port
+            ) as metrics_server,
         ):
             uploader = Uploader(
                 buffer,
@@ -122,6 +174,8 @@ async def run_edge(
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
                 failpoints=failpoints,
+                metrics=metrics,
+                health=lambda: buffer.health(edge_clock_ms()),
             )
             committer = Committer(
                 intake,
@@ -134,6 +188,7 @@ async def run_edge(
                 on_persisted=uploader.notify,
                 commit_retry_s=settings.commit_retry_s,
                 failpoints=failpoints,
+                metrics=metrics,
             )
             logger.info(
                 "edge %s for site %s: central %s, buffer %s",
@@ -142,6 +197,7 @@ async def run_edge(
                 settings.central_url,
                 settings.buffer_path,
             )
+            fresh = (await buffer.stats()).counters["received"] == 0
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(committer.run(), name="committer")
@@ -149,7 +205,13 @@ async def run_edge(
                     tasks.create_task(
                         log_stats(buffer, interval_s=settings.stats_interval_s), name="stats"
                     )
+                    tasks.create_task(intake.wait_failed(), name="mqtt-network")
+                    tasks.create_task(
+                        record_intake_events(intake, buffer, fresh=fresh), name="intake-events"
+                    )
                     tasks.create_task(_wait_for_signal(stop), name="signals")
+                    if metrics_server is not None:
+                        tasks.create_task(metrics_server.serve_forever(), name="metrics")
                     if ready is not None:
                         await intake.wait_subscribed()
                         ready.set()

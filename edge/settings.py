@@ -169,6 +169,16 @@ class EdgeSettings(BaseSettings):
         description="simulation only: the clock is the last simulated time published on this"
         " MQTT topic by a lockstep simulator (with sim_clock_origin_ms as the start)",
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="TCP port of the Prometheus /metrics listener (edge/metrics.py); 0: off",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address the /metrics listener binds; keep it on loopback or an admin network",
+    )
     failpoints: str = Field(
         default="",
         description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard the n-th time"

@@ -15,6 +15,7 @@ from contract import (
     DeviceKind,
     DeviceStatusRecord,
     DroppedDuplicate,
+    EdgeHealth,
     IngestResult,
     ReadingRecord,
     UploadBatch,
@@ -24,6 +25,7 @@ from edge import failpoints as fp
 from edge.buffer import Buffer, PendingRow
 from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
 from edge.failpoints import Failpoints
+from edge.metrics import EdgeMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +64,11 @@ class Uploader:
         max_readings_per_s: float = 0.0,
         live_share: float = 0.0,
         failpoints: Failpoints = fp.DISABLED,
+        metrics: EdgeMetrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         clock_s: Callable[[], float] = time.time,
+        health: Callable[[], Awaitable[EdgeHealth]] | None = None,
     ) -> None:
         if batch_max_readings < 1:
             raise ValueError("batch_max_readings must be >= 1")
@@ -83,6 +87,8 @@ class Uploader:
         # the epoch seconds of the signature's timestamp.
         self._signing_key = signing_key(api_key)
         self._clock_s = clock_s
+        # The edge's health (contract.EdgeHealth), measured anew for each batch it travels with.
+        self._health = health
         self.batch_size = batch_max_readings
         self.upload_interval_s = upload_interval_s
         self.backoff_initial_s = backoff_initial_s
@@ -94,6 +100,7 @@ class Uploader:
         # readings, so that live data reaches central during a long drain instead of after it.
         self.live_share = live_share
         self._failpoints = failpoints
+        self._metrics = metrics or EdgeMetrics()
         self._sleep = sleep
         self._rng = rng or random.Random()  # jitter, not a secret
         self._wake = asyncio.Event()
@@ -125,6 +132,7 @@ class Uploader:
             except BufferWriteError as exc:
                 # Central has the batch but the disk refused the delete (full): the rows stay and
                 # are sent again later; central answers them as duplicates.
+                self._metrics.buffer_write_errors.labels("delete").inc()
                 failures += 1
                 delay_s = self.backoff_s(failures)
                 logger.error(
@@ -244,8 +252,11 @@ class Uploader:
                 )
                 for c in changes
             ],
+            health=None if self._health is None else await self._health(),
         )
+        posted_s = time.perf_counter()
         result = await self._post(batch)
+        self._metrics.uploaded(time.perf_counter() - posted_s)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
         # Delete only after central confirmed (2xx after its durable commit).
         await self._buffer.delete_confirmed(
@@ -303,7 +314,7 @@ class Uploader:
     async def _post(self, batch: UploadBatch) -> IngestResult:
         # Empty optional lists are left out: a central that predates them still accepts the
         # batch (its envelope forbids unknown fields). The signature covers this body.
-        empty = {name for name in ("duplicates", "statuses") if not getattr(batch, name)}
+        empty = {name for name in ("duplicates", "statuses", "health") if not getattr(batch, name)}
         body = batch.model_dump_json(exclude=empty or None).encode()
         headers = {**self._headers, **sign_headers(self._signing_key, body, self._clock_s())}
         try:

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,13 @@ class BrokerSettings:
     tls_key_file: Path | None = None
 
 
+# Debian's Mosquitto 2.0.11 unpacked by scripts/_bootstrap.sh where the system has a newer one:
+# the version whose in-flight window does not hold (fixed in 2.0.13), which users still run.
+WINDOW_BUG_VERSION = "2.0.11"
+WINDOW_BUG_DIR = Path(__file__).resolve().parent.parent / ".cache" / "mosquitto-2.0.11"
+WINDOW_BUG_BINARY = WINDOW_BUG_DIR / "usr" / "sbin" / "mosquitto"
+
+
 def mosquitto_binary() -> str:
     for candidate in ("mosquitto", "/usr/sbin/mosquitto"):
         found = shutil.which(candidate)
@@ -46,13 +54,41 @@ def mosquitto_binary() -> str:
     raise BrokerUnavailable("mosquitto is not installed (Debian: apt-get install mosquitto)")
 
 
+def mosquitto_version(binary: str) -> str:
+    """The version a mosquitto binary reports (`mosquitto -h`: "mosquitto version 2.0.11")."""
+    done = subprocess.run([binary, "-h"], capture_output=True, text=True, timeout=10, check=False)
+    match = re.search(r"mosquitto version (\S+)", done.stdout + done.stderr)
+    if match is None:
+        raise BrokerUnavailable(f"{binary} -h does not say its version")
+    return match.group(1)
+
+
+def mosquitto_with_window_bug() -> str:
+    """A Mosquitto 2.0.11 binary: the system's when it is that version, else the unpacked copy."""
+    system = mosquitto_binary()
+    if mosquitto_version(system) == WINDOW_BUG_VERSION:
+        return system
+    if WINDOW_BUG_BINARY.is_file():
+        return str(WINDOW_BUG_BINARY)
+    raise BrokerUnavailable(
+        f"no Mosquitto {WINDOW_BUG_VERSION} here (the system has {mosquitto_version(system)});"
+        f" scripts/_bootstrap.sh unpacks Debian's package into {WINDOW_BUG_DIR}"
+    )
+
+
 class Mosquitto:
     """`with Mosquitto(workdir) as broker:` runs a broker on `broker.port` until the block ends."""
 
     def __init__(
-        self, workdir: Path, settings: BrokerSettings | None = None, port: int | None = None
+        self,
+        workdir: Path,
+        settings: BrokerSettings | None = None,
+        port: int | None = None,
+        *,
+        binary: str | None = None,
     ):
         self.settings = settings or BrokerSettings()
+        self.binary = binary
         self.workdir = workdir
         self.host = self.settings.host
         self.port = port or free_port(self.host)
@@ -98,7 +134,7 @@ class Mosquitto:
         config = self._write_config()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log
+                [self.binary or mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log
             )
         try:
             for port in (self.port, self.tls_port):
@@ -119,6 +155,9 @@ class Mosquitto:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+    def version(self) -> str:
+        return mosquitto_version(self.binary or mosquitto_binary())
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the persisted queues."""

@@ -57,7 +57,9 @@ def _rows_for(
     if diners:
         per_diner = measured["waste_per_diner_g"]
         add("plate waste/diner", "g", per_diner["plate"], truth["waste_g"]["plate"] / diners)
-        add("total waste/diner", "g", per_diner["total"], sum(truth["waste_g"].values()) / diners)
+        # F4: plate + prep + overproduction (spoilage has its own figure, docs/kpis.md)
+        f4_g = sum(truth["waste_g"].get(s, 0.0) for s in ("plate", "prep", "overproduction"))
+        add("total waste/diner", "g", per_diner["total"], f4_g / diners)
         per_meal = measured["energy_per_meal"]
         energy = truth["energy"]
         add(

@@ -6,7 +6,7 @@ over HTTP (`python -m central serve` on the same file, one request at a time, wi
 read token; each timed from sending the request to the last byte of the answer, the client's
 JSON parse after the clock stops).
 
-- site-day: GET /api/v1/sites/{site}/kpis/daily (central.kpi.daily);
+- site-day: GET /api/v1/sites/{site}/kpis/daily (central.reporting.report, rows per service);
 - site-year: GET /api/v1/kpis?site=&period=year (central.reporting.report), route defaults
   (rows per day), the calendar year of the data's first date;
 - ranking: GET /api/v1/ranking?region=network:bench&period=month&kpi=waste_per_diner_g
@@ -37,10 +37,8 @@ from bench.results import Figure, Target
 from bench.sizes import Sizes
 from bench.stats import percentile, rate_per_s
 from central.daycache_warmer import WarmPass, warm_once
-from central.kpi.daily import DailyKpis, daily_kpis, load_window
-from central.kpi.periods import Granularity, PeriodKind, period_range
+from central.kpi.periods import DateRange, Granularity, PeriodKind, period_range
 from central.kpi.report import Report
-from central.kpi.windows import day_windows
 from central.registry import Registry, Site, load_registry
 from central.reporting import Ranking, now_ms, ranking, report
 from central.store.sqlite import SqliteStore
@@ -59,15 +57,13 @@ RANKING_KPI = "waste_per_diner_g"
 
 async def site_day_in_process(
     store: SqliteStore, registry: Registry, site: str, day: date
-) -> DailyKpis:
-    """What GET .../kpis/daily does, minus HTTP: windows, one range load, the numpy maths."""
+) -> Report:
+    """What GET .../kpis/daily does, minus HTTP and the view's mapping: the day's report."""
     config = registry.site(site)
     if config is None:
         raise KeyError(site)
-    windows = day_windows(config, day)
-    loaded = load_window(windows)
-    readings = await store.load_readings(site, loaded.start_ms, loaded.end_ms)
-    return daily_kpis(config, windows, readings)
+    span = DateRange(day, day)
+    return await report(store, [config], PeriodKind.DAY, span, Granularity.SERVICE, now_ms())
 
 
 async def site_year_in_process(store: SqliteStore, sites: list[Site], on: date) -> Report:

@@ -37,6 +37,41 @@ class SiteDevicesOut(BaseModel):
     devices: list[DeviceStatusOut]
 
 
+class EdgeHealthCountsOut(BaseModel):
+    dropped_overflow: int = Field(description="readings dropped to the edge's buffer bound")
+    dead_lettered: int = Field(description="messages the edge refused (bad topic or payload)")
+    intake_pauses: int = Field(
+        description="times the edge paused reading from its broker (backpressure, nothing lost)"
+    )
+    broker_sessions_lost: int = Field(
+        description="times the broker had lost the edge's session: readings published until the"
+        " edge subscribed again are lost"
+    )
+
+
+class EdgeHealthOut(BaseModel):
+    edge: str
+    measured_ms: int = Field(description="when the edge measured: epoch ms, the edge's clock")
+    measured: datetime | None = Field(description="measured_ms in the site's local time")
+    pending_readings: int = Field(description="readings in the edge's buffer, not yet confirmed")
+    oldest_pending_age_s: float | None = Field(
+        description="age of the oldest of them when measured (edge receive time), s; none"
+    )
+    total: EdgeHealthCountsOut = Field(description="since the edge's buffer file was created")
+    on_date: EdgeHealthCountsOut = Field(description="added on the requested local date")
+    lost_readings: bool = Field(
+        description="the edge dropped, dead-lettered or lost readings on the date (an alert)"
+    )
+
+
+class SiteEdgesOut(BaseModel):
+    site: str
+    date: date
+    edges: list[EdgeHealthOut] = Field(
+        description="each edge that reported its health up to the date's end, by edge id"
+    )
+
+
 class ServiceSpanOut(BaseModel):
     """A meal service on the date, local times with the UTC offset."""
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from central.auth import EdgeAuthenticator
+from central.metrics import CentralMetrics
 from central.registry import Registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore
@@ -23,6 +24,7 @@ class CentralResources:
     authenticator: EdgeAuthenticator
     store: ReadingsStore
     readers: ReadAuthenticator
+    metrics: CentralMetrics
 
 
 def get_resources(request: Request) -> CentralResources:

@@ -4,6 +4,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from central.api.deps import STATE_KEY, CentralResources
 from central.auth import MissingKey, NotAuthenticated, NotAuthorized
 from central.errors import CentralError
 from central.store import StoreUnavailable
@@ -48,8 +49,21 @@ def _answer(
     return JSONResponse({"detail": exc.reason}, status_code=status_code, headers=headers)
 
 
+def _counted(request: Request, response: JSONResponse) -> JSONResponse:
+    """Count the refusal in central's metrics, by route name (its endpoint) and status."""
+    resources = getattr(request.state, STATE_KEY, None)
+    if isinstance(resources, CentralResources):
+        route = getattr(request.scope.get("route"), "name", "unmatched")
+        resources.metrics.request_refused(route, response.status_code)
+    return response
+
+
 async def _central_error(request: Request, exc: Exception) -> JSONResponse:
     """Translate central's typed errors to their HTTP answer, with `{"detail": reason}`."""
+    return _counted(request, _central_answer(exc))
+
+
+def _central_answer(exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestError):
         return _answer(exc.status_code, exc)
     if isinstance(exc, MissingKey):
@@ -79,7 +93,7 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         for error in errors
     ]
     detail = "invalid request: " + ("; ".join(parts) or "malformed")
-    return JSONResponse({"detail": detail[:MAX_DETAIL_CHARS]}, status_code=422)
+    return _counted(request, JSONResponse({"detail": detail[:MAX_DETAIL_CHARS]}, status_code=422))
 
 
 def install_error_handlers(app: FastAPI) -> None:

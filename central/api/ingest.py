@@ -35,6 +35,7 @@ from contract import (
     MAX_BATCH_STATUSES,
     DeviceStatusRecord,
     DroppedDuplicate,
+    EdgeHealth,
     IngestResult,
     ReadingRecord,
     RejectedEntry,
@@ -72,6 +73,8 @@ class _Envelope(UploadBatch):
     statuses: Annotated[list[Any], Field(max_length=MAX_BATCH_STATUSES)] = Field(
         default_factory=list
     )
+    # Validated on its own: a bad health report is dropped (logged), never the batch's readings.
+    health: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class ParsedUpload:
     # bad entries of `statuses` / `duplicates`, with the entry's raw JSON
     rejected_statuses: Sequence[tuple[RejectedEntry, str]] = ()
     rejected_duplicates: Sequence[tuple[RejectedEntry, str]] = ()
+    health: EdgeHealth | None = None  # the edge's health when it built the batch
 
     def rejected_entries(self) -> list[RejectedEntryRow]:
         """The bad entries of both lists, as the store keeps them."""
@@ -117,6 +121,7 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
             (),
             batch.duplicates,
             batch.statuses,
+            health=batch.health,
         )
     try:
         envelope = _Envelope.model_validate_json(body)
@@ -126,6 +131,17 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
     good, rejected = _split(_reading, envelope.readings, _rejection)
     statuses, rejected_statuses = _split(_status, envelope.statuses, _rejected_entry)
     duplicates, rejected_duplicates = _split(_duplicate, envelope.duplicates, _rejected_entry)
+    health = None
+    if envelope.health is not None:
+        try:
+            health = EdgeHealth.model_validate(envelope.health)
+        except ValidationError as exc:
+            logger.warning(
+                "edge %s: health report of batch %s not stored: %s",
+                envelope.edge,
+                envelope.batch_id,
+                describe_validation_error(exc),
+            )
     return ParsedUpload(
         envelope.site,
         envelope.edge,
@@ -136,6 +152,7 @@ def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
         statuses,
         rejected_statuses,
         rejected_duplicates,
+        health,
     )
 
 
@@ -231,6 +248,7 @@ async def ingest(
     resources: Resources,
 ) -> IngestResult:
     """Store an edge's upload batch; 200 only once every accepted reading is on disk."""
+    started_s = time.perf_counter()
     settings = resources.settings
     check_content_length(request, settings.max_body_bytes)
     edge = await asyncio.to_thread(
@@ -271,6 +289,7 @@ async def ingest(
             statuses=upload.statuses,
             clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
             rejected_entries=upload.rejected_entries(),
+            health=upload.health,
         )
     )
     derived = 0
@@ -298,6 +317,13 @@ async def ingest(
     )
     if upload.rejected_statuses or upload.rejected_duplicates:
         _log_rejected_entries(upload, edge.id)
+    resources.metrics.batch_stored(
+        upload.site,
+        accepted=outcome.accepted,
+        duplicates=outcome.duplicates,
+        rejected=len(upload.rejected),
+        seconds=time.perf_counter() - started_s,
+    )
     return IngestResult(
         batch_id=upload.batch_id,
         accepted=outcome.accepted,

@@ -155,8 +155,8 @@ class RankingOut(BaseModel):
 class AlertOut(_Out):
     site: str
     kind: str = Field(
-        description="quota_month, quota_year, waste_target, off_hours, device_offline or"
-        " device_silent"
+        description="quota_month, quota_year, waste_target, off_hours, device_offline,"
+        " device_silent or edge_lost_readings"
     )
     message: str
     value: float | None
@@ -169,6 +169,11 @@ class AlertOut(_Out):
         " time of the status change)",
     )
     boot: str | None = Field(default=None, description="device_offline: the boot that ended")
+    edge: str | None = Field(
+        default=None,
+        description="edge_lost_readings: the edge that dropped (buffer bound), dead-lettered"
+        " (bad input) or lost (broker session) readings on the date",
+    )
 
 
 class AlertsOut(BaseModel):

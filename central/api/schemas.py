@@ -3,13 +3,9 @@
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from central.registry import Site
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
 class ErrorDetail(BaseModel):
@@ -82,86 +78,3 @@ class SiteStats(BaseModel):
     site: str
     readings: int
     rejected: int
-
-
-class Energy(_Out):
-    """Consumption; null when the site has no meter of that quantity."""
-
-    electricity_kwh: float | None
-    gas_m3: float | None
-    water_m3: float | None
-
-
-class EnergyPerMeal(_Out):
-    """E1-E3; null without meals."""
-
-    electricity_kwh: float | None
-    gas_m3: float | None
-    water_l: float | None
-
-
-class ServiceWaste(_Out):
-    """Grams per stream."""
-
-    plate: float
-    prep: float
-    overproduction: float
-
-
-class ServiceWastePerDiner(_Out):
-    """F1-F4 in g/diner; null without diners."""
-
-    plate: float | None
-    prep: float | None
-    overproduction: float | None
-    total: float | None
-
-
-class DayWaste(_Out):
-    plate: float
-    prep: float
-    overproduction: float
-    spoilage: float
-
-
-class DayWastePerDiner(_Out):
-    plate: float | None
-    prep: float | None
-    overproduction: float | None
-    spoilage: float | None
-    total: float | None
-
-
-class ServiceKpis(_Out):
-    service: str
-    diners: int = Field(description="distinct persons with a card transaction in [start, end)")
-    trays: int
-    clean_plates: int
-    clean_plate_rate_pct: float | None = Field(description="null when no tray was weighed")
-    waste_g: ServiceWaste
-    waste_per_diner_g: ServiceWastePerDiner
-    energy: Energy
-    energy_per_meal: EnergyPerMeal
-
-
-class DayKpis(_Out):
-    meals: int = Field(description="sum of the services' distinct diners")
-    trays: int
-    clean_plates: int
-    clean_plate_rate_pct: float | None
-    waste_g: DayWaste
-    waste_per_diner_g: DayWastePerDiner
-    energy: Energy
-    energy_per_meal: EnergyPerMeal
-    off_hours_energy: Energy = Field(description="E8: the day minus the services' energy windows")
-
-
-class DailyKpis(_Out):
-    """One site's KPIs for one local date (docs/architecture.md). Values are not rounded."""
-
-    site: str
-    date: date
-    timezone: str
-    services: list[ServiceKpis]
-    day: DayKpis
-    readings: int = Field(description="stored readings with a device time in the local day")

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from central.api.access import ReaderDep
+from central.api.daily import DailyKpis
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import InvalidDate, UnknownService, UnknownSite
-from central.api.schemas import DailyKpis, ErrorDetail, SiteInfo, SiteStats
-from central.kpi.daily import daily_kpis, load_window
-from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.windows import day_windows
-from central.reporting import METER_LOOKAROUND_MS
+from central.api.schemas import ErrorDetail, SiteInfo, SiteStats
+from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.reporting import now_ms, report
 
 # Behind read tokens: central/app.py includes this router in READ_ROUTERS.
 router = APIRouter(tags=["sites"])
@@ -79,16 +78,6 @@ async def daily(
     if service is not None and site_config.service(service) is None:
         known = ", ".join(s.name for s in site_config.services)
         raise UnknownService(f"site {site!r} has no service {service[:64]!r} (it has: {known})")
-    windows = day_windows(site_config, local_date)
-    loaded = load_window(windows)
-    readings = await store.load_readings(
-        site,
-        loaded.start_ms,
-        loaded.end_ms,
-        meter_lookaround_ms=METER_LOOKAROUND_MS,
-        meter_devices=tuple(site_config.kpi.meters),
-        raw_scale_lookback_ms=RAW_SCALE_LOOKBACK_MS,
-        raw_clock=site_config.kpi.clock,
-    )
-    kpis = daily_kpis(site_config, windows, readings, only_service=service)
-    return DailyKpis.model_validate(kpis)
+    day = DateRange(local_date, local_date)
+    rows = await report(store, [site_config], PeriodKind.DAY, day, Granularity.SERVICE, now_ms())
+    return DailyKpis.of(site_config.timezone.key, rows, only_service=service)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -78,5 +78,10 @@ class DashboardFiles(StaticFiles):
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    """Serve the dashboard at /dashboard/ (the page) and /dashboard/assets/ (its bundles)."""
+    """Serve the dashboard at /dashboard/ (the page) and /dashboard/assets/ (its bundles); `/`
+    leads there."""
     app.mount(MOUNT_PATH, DashboardFiles(directory=STATIC_DIR, html=True), name="dashboard")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"{MOUNT_PATH}/", status_code=307)

@@ -1,5 +1,5 @@
 """Alerts of one site on one date: quota, waste target, off-hours energy, offline and silent
-devices.
+devices, edges that lost readings.
 
 Two device alerts, from two sources. `device_offline`: the device's latest status, from the
 retained MQTT status topic that the edge forwards (central/kpi/presence.py), is offline (its own
@@ -18,6 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from central.kpi.daytable import DayTable
+from central.kpi.edgehealth import LOSS_COUNTERS, EdgeHealthPeriod
 from central.kpi.presence import DevicePresence, offline_at
 from central.kpi.report import Row
 
@@ -37,6 +38,7 @@ class AlertKind(StrEnum):
     OFF_HOURS = "off_hours"  # E8 of the date above off_hours_alert_share_pct
     DEVICE_SILENT = "device_silent"  # no reading for more than device_silent_min
     DEVICE_OFFLINE = "device_offline"  # latest status offline (goodbye or last will)
+    EDGE_LOST_READINGS = "edge_lost_readings"  # an edge dropped, dead-lettered or lost readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Alert:
     device: str | None = None
     since_ms: int | None = None  # device_offline: the edge's receive time of the change
     boot: str | None = None  # device_offline: the boot the offline status names
+    edge: str | None = None  # edge_lost_readings: the edge
 
 
 def threshold_alerts(
@@ -175,6 +178,31 @@ def offline_devices(
                 device=device.device,
                 since_ms=device.since_ms,
                 boot=device.boot,
+            )
+        )
+    return out
+
+
+def edge_alerts(site: str, periods: Iterable[EdgeHealthPeriod]) -> list[Alert]:
+    """Edges that dropped (buffer bound), dead-lettered (bad input) or lost (broker session)
+    readings on the date, from their health reports; the value is how many messages, the
+    lost broker sessions included as one each."""
+    out = []
+    for period in periods:
+        if not period.lost_readings:
+            continue
+        counts = ", ".join(
+            f"{name} {period.increase[name]}" for name in LOSS_COUNTERS if period.increase[name]
+        )
+        out.append(
+            Alert(
+                site,
+                AlertKind.EDGE_LOST_READINGS,
+                f"edge {period.edge}: {counts} on this date (edge health report)",
+                float(sum(period.increase[name] for name in LOSS_COUNTERS)),
+                0.0,
+                "messages",
+                edge=period.edge,
             )
         )
     return out

@@ -58,6 +58,7 @@ class MeterCurve:
     events: Mapping[str, Int64Array] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )  # EVENT_KINDS -> device times of the readings where they happened
+    end: "WalkState | None" = None  # where the walk stands after the last reading (to resume it)
 
     def at(self, times_ms: Int64Array) -> tuple[Float64Array, Float64Array]:
         """(C, E) interpolated at `times_ms`, clamped at the data's ends (nothing invented)."""
@@ -91,6 +92,19 @@ def count_in(sorted_ms: Int64Array, starts_ms: Int64Array, ends_ms: Int64Array) 
     return (right - left).astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True)
+class WalkState:
+    """Where the cleaning of a meter's readings stands after its last good reading: all that the
+    rules above carry from reading to reading. A walk resumed from it (with the next reading as
+    `lookahead` for the walk before) continues exactly as one walk over every reading would, so
+    walks per local date chained at the date bounds add up to the walk of the whole period."""
+
+    last_ms: int  # device time of the last good (kept) reading
+    high: float  # the highest register value since the last reset: counting follows from here
+    consumption: float  # C at that reading
+    estimated: float  # E at that reading
+
+
 def clean_meter(
     device: str,
     quantity: str,
@@ -98,33 +112,66 @@ def clean_meter(
     total: Float64Array,
     config: MeterConfig,
     exchanges: Sequence[MeterExchange] = (),
+    *,
+    start: WalkState | None = None,
+    lookahead: tuple[int, float] | None = None,
 ) -> MeterCurve:
-    """C(t), E(t) and events of one meter from its readings (any order)."""
+    """C(t), E(t) and events of one meter from its readings (any order).
+
+    Without `start` the first reading is the zero of C. With `start` (the `end` of the curve of
+    the readings before these), the walk resumes from it and the curve begins at its point.
+    `lookahead` is the next reading after these, if known: the rules look one reading ahead, so a
+    walk cut before a reading must be shown it to decide its last reading as the whole walk would.
+    """
     order = np.argsort(time_ms, kind="stable")
     times = time_ms[order]
     values = total[order]
     n = times.size
     if n == 0:
-        empty = np.zeros(0, dtype=np.float64)
-        return MeterCurve(device, quantity, int_array(), empty, empty.copy(), int_array())
+        if start is None:
+            empty = np.zeros(0, dtype=np.float64)
+            return MeterCurve(device, quantity, int_array(), empty, empty.copy(), int_array())
+        return MeterCurve(
+            device,
+            quantity,
+            int_array([start.last_ms]),
+            np.array([start.consumption]),
+            np.array([start.estimated]),
+            int_array(),
+            end=start,
+        )
     gap_ms = GAP_INTERVALS * config.interval_s * 1000
-    in_range = [e for e in exchanges if times[0] < e.at_ms <= times[-1]]
-    fast = _clean_fast(times, values, config, gap_ms) if not in_range else None
+    first_ms = times[0] if start is None else start.last_ms
+    in_range = [e for e in exchanges if first_ms < e.at_ms <= times[-1]]
+    fast = None if in_range else _clean_fast(times, values, config, gap_ms, start, lookahead)
     if fast is not None:
         increments, is_gap = fast
         kept = np.ones(n, dtype=np.bool_)
-        events: dict[str, Int64Array] = {"gap": times[1:][is_gap[1:]]}
+        first_gap = 0 if start is not None else 1
+        events: dict[str, Int64Array] = {"gap": times[first_gap:][is_gap[first_gap:]]}
+        high = float(values[-1])
     else:
-        increments, is_gap, kept, events = _clean_walk(times, values, config, gap_ms, in_range)
+        increments, is_gap, kept, events, high = _clean_walk(
+            times, values, config, gap_ms, in_range, start, lookahead
+        )
     estimated_steps = np.where(is_gap, increments, 0.0)
+    kept_ms = times[kept]
+    consumption = np.cumsum(increments[kept])
+    estimated = np.cumsum(estimated_steps[kept])
+    if start is not None:  # the curve begins at the last good reading before these
+        kept_ms = np.concatenate(([start.last_ms], kept_ms))
+        consumption = np.concatenate(([0.0], consumption)) + start.consumption
+        estimated = np.concatenate(([0.0], estimated)) + start.estimated
+    end = WalkState(int(kept_ms[-1]), high, float(consumption[-1]), float(estimated[-1]))
     return MeterCurve(
         device=device,
         quantity=quantity,
-        time_ms=times[kept],
-        consumption=np.cumsum(increments[kept]),
-        estimated=np.cumsum(estimated_steps[kept]),
+        time_ms=kept_ms,
+        consumption=consumption,
+        estimated=estimated,
         readings_ms=times,
         events=MappingProxyType(events),
+        end=end,
     )
 
 
@@ -144,16 +191,25 @@ def is_clean_series(
         return True
     if any(times[0] < e.at_ms <= times[-1] for e in exchanges):
         return False
-    return (
-        _clean_fast(times, total[order], config, GAP_INTERVALS * config.interval_s * 1000)
-        is not None
-    )
+    gap_ms = GAP_INTERVALS * config.interval_s * 1000
+    return _clean_fast(times, total[order], config, gap_ms, None, None) is not None
 
 
 def _clean_fast(
-    times: Int64Array, values: Float64Array, config: MeterConfig, gap_ms: int
+    times: Int64Array,
+    values: Float64Array,
+    config: MeterConfig,
+    gap_ms: int,
+    start: WalkState | None,
+    lookahead: tuple[int, float] | None,
 ) -> tuple[Float64Array, np.ndarray] | None:
-    """Increments of a series without any anomaly, or None when the walk is needed."""
+    """Increments of a series without any anomaly, or None when the walk is needed: a series
+    that never goes down (from `start`'s high, and on to `lookahead`) at a plausible rate."""
+    if lookahead is not None and lookahead[1] < values[-1]:
+        return None  # the walk decides the last reading by the one after it
+    if start is not None:
+        values = np.concatenate(([start.high], values))
+        times = np.concatenate(([start.last_ms], times))
     delta = np.diff(values)
     if np.any(delta < 0):
         return None
@@ -162,6 +218,8 @@ def _clean_fast(
         limit = config.max_rate_per_h * dt_ms / MS_PER_H
         if np.any(delta > limit):
             return None
+    if start is not None:
+        return delta, dt_ms > gap_ms
     increments = np.concatenate(([0.0], delta))
     is_gap = np.concatenate(([False], dt_ms > gap_ms))
     return increments, is_gap
@@ -173,11 +231,17 @@ def _clean_walk(
     config: MeterConfig,
     gap_ms: int,
     exchanges: Sequence[MeterExchange],
-) -> tuple[Float64Array, np.ndarray, np.ndarray, dict[str, Int64Array]]:
-    """One pass over the readings applying the module's rules; plain floats for speed."""
+    start: WalkState | None,
+    lookahead: tuple[int, float] | None,
+) -> tuple[Float64Array, np.ndarray, np.ndarray, dict[str, Int64Array], float]:
+    """One pass over the readings applying the module's rules; plain floats for speed. Returns
+    per reading its increment, gap flag and whether it is kept; the events; the final high."""
     t = times.tolist()
     v = values.tolist()
     n = len(t)
+    if lookahead is not None:  # seen by the rules as the next reading, never walked itself
+        t.append(lookahead[0])
+        v.append(lookahead[1])
     max_rate = config.max_rate_per_h
     modulus = config.wrap_modulus
     increments = [0.0] * n
@@ -189,12 +253,13 @@ def _clean_walk(
     def plausible(amount: float, dt_ms: int) -> bool:
         return max_rate is None or amount <= max_rate * max(dt_ms, 1) / MS_PER_H
 
-    last_t = t[0]  # the last good reading's time
-    high = v[0]  # the highest value since the last reset (the register is followed from here)
-    for k in range(1, n):
+    # the last good reading's time, and the highest value since the last reset (the register is
+    # followed from here); without a start, the first reading is the zero of C
+    last_t, high = (t[0], v[0]) if start is None else (start.last_ms, start.high)
+    for k in range(1 if start is None else 0, n):
         value, now = v[k], t[k]
         dt = now - last_t
-        nxt = k + 1 if k + 1 < n else None
+        nxt = k + 1 if k + 1 < len(t) else None
         exchange = None
         while pending and pending[0].at_ms <= now:
             candidate = pending.pop(0)
@@ -257,6 +322,7 @@ def _clean_walk(
         np.asarray(is_gap, dtype=np.bool_),
         np.asarray(kept, dtype=np.bool_),
         {kind: int_array(found[kind]) for kind in EVENT_KINDS},
+        high,
     )
 
 
@@ -283,3 +349,75 @@ def meter_curves(
             )
         )
     return curves
+
+
+def chained_curves(
+    meters: MeterReadings,
+    quantity: str,
+    configs: Mapping[str, MeterConfig] | None,
+    exchanges: Sequence[MeterExchange],
+    starts: Mapping[str, WalkState],
+    from_ms: int,
+    cut_ms: int,
+) -> tuple[list[MeterCurve], dict[str, WalkState]]:
+    """The curves of `meter_curves` for a span [from_ms, cut_ms) resumed from `starts` (each
+    meter's state at from_ms; a meter without one starts at its first reading), and each
+    meter's state at cut_ms, from which the next span resumes.
+
+    Readings before from_ms were walked by the span before and are left out. Each walk is cut at
+    cut_ms and the readings after it (the loaded lookaround) continue the curve from the cut's
+    state, so that C can be interpolated up to cut_ms exactly as one walk would.
+    """
+    of_quantity = (meters.quantity == quantity) & (meters.time_ms >= from_ms)
+    curves, ends = [], {}
+    for device in np.unique(meters.device[of_quantity]).tolist():
+        mask = of_quantity & (meters.device == device)
+        order = np.argsort(meters.time_ms[mask], kind="stable")
+        times, totals = meters.time_ms[mask][order], meters.total[mask][order]
+        config = (configs or {}).get(device) or MeterConfig(device)
+        own = [e for e in exchanges if e.device == device]
+        inside = int(np.searchsorted(times, cut_ms, side="left"))
+        lookahead = (int(times[inside]), float(totals[inside])) if inside < times.size else None
+        start = starts.get(device)
+        if inside == 0 and start is None:  # nothing to resume from, nothing inside: after only
+            curves.append(clean_meter(device, quantity, times, totals, config, own))
+            continue
+        before = clean_meter(
+            device,
+            quantity,
+            times[:inside],
+            totals[:inside],
+            config,
+            own,
+            start=start,
+            lookahead=lookahead,
+        )
+        if before.end is None:
+            raise ValueError(f"meter {device}: a walk with readings has an end state")
+        ends[device] = before.end
+        after = clean_meter(
+            device, quantity, times[inside:], totals[inside:], config, own, start=before.end
+        )
+        curves.append(_joined(before, after))
+    return curves, ends
+
+
+def _joined(before: MeterCurve, after: MeterCurve) -> MeterCurve:
+    """One curve of a walk and its continuation (which begins at the first one's last point)."""
+    return MeterCurve(
+        device=before.device,
+        quantity=before.quantity,
+        time_ms=np.concatenate((before.time_ms, after.time_ms[1:])),
+        consumption=np.concatenate((before.consumption, after.consumption[1:])),
+        estimated=np.concatenate((before.estimated, after.estimated[1:])),
+        readings_ms=np.concatenate((before.readings_ms, after.readings_ms)),
+        events=MappingProxyType(
+            {
+                kind: np.concatenate(
+                    (before.events.get(kind, int_array()), after.events.get(kind, int_array()))
+                )
+                for kind in EVENT_KINDS
+            }
+        ),
+        end=after.end,
+    )

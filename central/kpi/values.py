@@ -56,6 +56,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "energy_kgce_per_staff_year": ("E6", "kgce/person/year"),
     "quota_use_pct": ("E7", "%"),
     "off_hours_energy_kgce": ("E8", "kgce"),
+    "off_hours_electricity_kwh": ("E8", "kWh"),
+    "off_hours_gas_m3": ("E8", "m3"),
+    "off_hours_water_m3": ("E8", "m3"),
     "off_hours_share_pct": ("E8", "%"),
     "peak_demand_kw": ("E9", "kW"),
 }
@@ -232,7 +235,10 @@ def derive(t: Totals) -> dict[str, KpiValue]:
         ("gas_m3", Quantity.GAS),
         ("water_m3", Quantity.WATER),
     ):
-        put(name, t.used[quantity.value], f"no {quantity.value} meter")
+        no_meter = f"no {quantity.value} meter"
+        put(name, t.used[quantity.value], no_meter)
+        off_hours_reason = "off-hours energy is a day figure" if t.is_service_row else no_meter
+        put(f"off_hours_{name}", t.off_hours[quantity.value], off_hours_reason)
     put(
         "electricity_kwh_per_meal",
         *per_meal(t.used[Quantity.ELECTRICITY.value], "no electricity meter"),

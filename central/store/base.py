@@ -13,9 +13,10 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
+from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
-from contract import DeviceStatusRecord, DroppedDuplicate, ReadingRecord
+from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRecord
 
 __all__ = [
     "BatchToStore",
@@ -23,6 +24,7 @@ __all__ = [
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
+    "EdgeHealthPeriod",
     "ReadingsStore",
     "RejectedEntryRow",
     "RejectedRow",
@@ -86,6 +88,8 @@ class BatchToStore:
     # the site's wrong-clock rule: a duplicate is counted on the date central attributes its
     # reading to (a copy of a reading from a clock at 1970 counts on its receive date)
     clock: ClockRule = DEFAULT_CLOCK_RULE
+    # the edge's health when it built the batch (contract.EdgeHealth), if it sent one
+    health: EdgeHealth | None = None
 
     def duplicate_date(self, record: ReadingRecord) -> date:
         """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""
@@ -165,6 +169,11 @@ class ReadingsStore(Protocol):
 
     async def device_presence(self, site: str) -> list[DevicePresence]:
         """The latest status of each device of `site` that ever reported one, by device."""
+        ...
+
+    async def edge_health(self, site: str, start_ms: int, end_ms: int) -> list[EdgeHealthPeriod]:
+        """Each edge of `site` that reported its health before `end_ms`: its latest report
+        before `end_ms` and its counters' increase in [start_ms, end_ms), by edge id."""
         ...
 
 

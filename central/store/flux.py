@@ -25,7 +25,9 @@ from central.store.influx_schema import (
     DEVICE_STATUS,
     DUPLICATE,
     EDGE_DUPLICATE,
+    EDGE_HEALTH,
     END_OF_TIME_NS,
+    HEALTH_FIELDS,
     NS_PER_MS,
     READING,
     RECEIVED,
@@ -365,6 +367,26 @@ def presence_query(bucket: str, site: str, devices: Sequence[str] = ()) -> str:
         + f"  |> {_WITH_TIME_NS}\n"
         + f"  |> {_keep(PRESENCE_COLUMNS)}\n"
         + '  |> yield(name: "presence")\n'
+    )
+
+
+HEALTH_COLUMNS = ("edge", "time_ns", *HEALTH_FIELDS)
+
+
+def health_query(bucket: str, site: str, before_ms: int) -> str:
+    """Each edge's latest health report of `site` before `before_ms`, as pivoted rows of
+    HEALTH_COLUMNS (time_ns: the edge's clock when it measured)."""
+    return (
+        _source(bucket, 0, min(max(1, before_ms) * NS_PER_MS, END_OF_TIME_NS))
+        + f"  |> filter(fn: (r) => r._measurement == {string(EDGE_HEALTH)}"
+        f" and r.site == {string(site)})\n"
+        + f"  |> {_PIVOT}\n"
+        + '  |> group(columns: ["edge"])\n'
+        + '  |> sort(columns: ["_time"])\n'
+        + '  |> last(column: "_time")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(HEALTH_COLUMNS)}\n"
+        + '  |> yield(name: "health")\n'
     )
 
 

@@ -28,6 +28,7 @@ from influxdb_client.rest import ApiException
 
 from central.derived import DerivedSeries
 from central.kpi.clocks import ClockRule
+from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
 from central.kpi.readings import (
     CardReadings,
     DuplicateCounts,
@@ -51,6 +52,7 @@ from central.store.base import (
 from central.store.flux import (
     duplicates_query,
     existing_query,
+    health_query,
     identity_ranges,
     parse_records,
     presence_query,
@@ -64,6 +66,8 @@ from central.store.influx_schema import (
     Occupancy,
     duplicate_point,
     edge_duplicate_point,
+    health_from_rows,
+    health_point,
     local_date_of,
     needs_received_copy,
     occupancy,
@@ -151,6 +155,10 @@ class InfluxStore(ThreadedStore):
             latest = await self._presence(batch.site, devices)
             by_device = {p.device: p for p in latest}
             points += status_points(batch.site, batch.edge, batch.statuses, by_device)
+        if batch.health is not None:
+            health = health_point(batch.site, EdgeHealthReport.of(batch.edge, batch.health))
+            if health is not None:
+                points.append(health)
         await self.write_points(points)
         return outcome
 
@@ -204,6 +212,17 @@ class InfluxStore(ThreadedStore):
 
     async def device_presence(self, site: str) -> list[DevicePresence]:
         return await self._presence(site, ())
+
+    async def edge_health(self, site: str, start_ms: int, end_ms: int) -> list[EdgeHealthPeriod]:
+        latest = await self._latest_health(site, end_ms)
+        before = {r.edge: r for r in await self._latest_health(site, start_ms)}
+        return [health_period(r, before.get(r.edge), start_ms) for r in latest]
+
+    async def _latest_health(self, site: str, before_ms: int) -> list[EdgeHealthReport]:
+        rows = await self._run(
+            self._reader, self._query, health_query(self.bucket, site, before_ms)
+        )
+        return health_from_rows(rows)
 
     async def _presence(self, site: str, devices: Sequence[str]) -> list[DevicePresence]:
         query = presence_query(self.bucket, site, devices)

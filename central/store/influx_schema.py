@@ -1,7 +1,8 @@
 """The InfluxDB schema of central's readings (docs/influxdb.md): measurements, tags, fields, times.
 
 One point per reading in measurement `reading`; one per device status change in
-`device_status` (see `status_point`). Tags (the series key, low cardinality): site,
+`device_status` (see `status_point`); one per edge health report in `edge_health`
+(`health_point`). Tags (the series key, low cardinality): site,
 device, kind, and stream (scales) or quantity (meters). Fields: the values (scales: mass_g, or
 gross_g and stable in the raw form), boot, seq,
 received_ms, and the pseudonymous person id. Timestamp: nanoseconds = device_time_ms x 10^6 +
@@ -22,10 +23,12 @@ read the device's points of that millisecond first (central/store/influx.py).
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from typing import Any
 
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from central.kpi.edgehealth import EdgeHealthReport
 from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
 from contract import (
@@ -43,6 +46,7 @@ DUPLICATE = "duplicate"
 EDGE_DUPLICATE = "edge_duplicate"  # copies an edge dropped and reported, one point per (edge, id)
 REJECTED = "rejected"
 DEVICE_STATUS = "device_status"
+EDGE_HEALTH = "edge_health"  # one point per health report of an edge (central.kpi.edgehealth)
 
 NS_PER_MS = 1_000_000
 SLOTS_PER_MS = NS_PER_MS
@@ -300,3 +304,48 @@ def status_points(
                 status.received_ms,
             )  # fmt: skip
     return points
+
+
+HEALTH_FIELDS = (
+    "dropped_overflow",
+    "dead_lettered",
+    "intake_pauses",
+    "broker_sessions_lost",
+    "pending_readings",
+    "oldest_pending_age_ms",
+)
+
+
+def health_point(site: str, report: EdgeHealthReport) -> Point | None:
+    """An edge's health report. Tags site, edge; time = the edge's clock when it measured (ms),
+    so a resent batch writes the same point again. None when that time is beyond InfluxDB's
+    range (an edge clock years off): the report is not kept."""
+    if not 0 <= report.measured_ms <= MAX_DEVICE_TIME_MS:
+        return None
+    point: Point = Point(EDGE_HEALTH).tag("site", site).tag("edge", report.edge)
+    point.time(report.measured_ms * NS_PER_MS, WritePrecision.NS)
+    for name in HEALTH_FIELDS:
+        value = getattr(report, name)
+        if value is not None:
+            point.field(name, int(value))
+    return point
+
+
+def health_from_rows(rows: Iterable[dict[str, Any]]) -> list[EdgeHealthReport]:
+    """The latest report per edge from rows of flux.health_query, by edge."""
+    out = []
+    for row in rows:
+        age = row.get("oldest_pending_age_ms")
+        out.append(
+            EdgeHealthReport(
+                edge=str(row["edge"]),
+                measured_ms=int(row["time_ns"]) // NS_PER_MS,
+                dropped_overflow=int(row.get("dropped_overflow") or 0),
+                dead_lettered=int(row.get("dead_lettered") or 0),
+                intake_pauses=int(row.get("intake_pauses") or 0),
+                broker_sessions_lost=int(row.get("broker_sessions_lost") or 0),
+                pending_readings=int(row.get("pending_readings") or 0),
+                oldest_pending_age_ms=None if age is None else int(age),
+            )
+        )
+    return sorted(out, key=lambda r: r.edge)

@@ -19,12 +19,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
+from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
     CardReadings,
@@ -143,6 +144,21 @@ CREATE TABLE IF NOT EXISTS device_status (
     changed_ms INTEGER NOT NULL,
     PRIMARY KEY (site, device)
 );
+-- Edge health reports (UploadBatch.health, central.kpi.edgehealth): the latest of each edge per
+-- UTC day (`day` = measured_ms // 86,400,000), so the table grows by one row per edge and day.
+CREATE TABLE IF NOT EXISTS edge_health (
+    site TEXT NOT NULL,
+    edge TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    measured_ms INTEGER NOT NULL,
+    dropped_overflow INTEGER NOT NULL,
+    dead_lettered INTEGER NOT NULL,
+    intake_pauses INTEGER NOT NULL,
+    broker_sessions_lost INTEGER NOT NULL,
+    pending_readings INTEGER NOT NULL,
+    oldest_pending_age_ms INTEGER,
+    PRIMARY KEY (site, edge, day)
+);
 -- KPI cache (central.kpi.daycache): one entry per site and local date, valid for one `config`
 -- key (code and site configuration version). Every write that may change a date's figures bumps
 -- its `gen` and clears `entry` in the write's own transaction; an entry computed from an older
@@ -188,6 +204,29 @@ DELETE FROM device_status_log WHERE site = ? AND device = ? AND rowid NOT IN (
     SELECT rowid FROM device_status_log WHERE site = ? AND device = ?
     ORDER BY received_ms DESC, rowid DESC LIMIT ?)
 """
+
+_HEALTH_COLUMNS = (
+    "edge, measured_ms, dropped_overflow, dead_lettered, intake_pauses, broker_sessions_lost,"
+    " pending_readings, oldest_pending_age_ms"
+)
+# A resent or late batch never replaces a newer report of the same day.
+_UPSERT_HEALTH = f"""
+INSERT INTO edge_health (site, day, {_HEALTH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (site, edge, day) DO UPDATE SET measured_ms = excluded.measured_ms,
+    dropped_overflow = excluded.dropped_overflow, dead_lettered = excluded.dead_lettered,
+    intake_pauses = excluded.intake_pauses, broker_sessions_lost = excluded.broker_sessions_lost,
+    pending_readings = excluded.pending_readings,
+    oldest_pending_age_ms = excluded.oldest_pending_age_ms
+WHERE excluded.measured_ms > edge_health.measured_ms
+"""
+# Each edge's latest report before a moment.
+_LATEST_HEALTH = f"""
+SELECT {_HEALTH_COLUMNS} FROM edge_health AS h WHERE site = ? AND measured_ms = (
+    SELECT MAX(measured_ms) FROM edge_health WHERE site = h.site AND edge = h.edge
+    AND measured_ms < ?)
+ORDER BY edge
+"""
+MS_PER_DAY = 86_400_000
 
 # Columns added after the first release: (name, type). A database created before them gets them
 # with ALTER TABLE ADD COLUMN at open (NULL in old rows: those are net readings), see _migrate.
@@ -635,6 +674,17 @@ class SqliteStore(ThreadedStore):
     async def device_presence(self, site: str) -> list[DevicePresence]:
         return await self._run(self._reader, self._presence, site)
 
+    async def edge_health(self, site: str, start_ms: int, end_ms: int) -> list[EdgeHealthPeriod]:
+        return await self._run(self._reader, self._edge_health, site, start_ms, end_ms)
+
+    def _edge_health(self, site: str, start_ms: int, end_ms: int) -> list[EdgeHealthPeriod]:
+        conn = self._require(self._read_conn)
+        latest = [EdgeHealthReport(*row) for row in conn.execute(_LATEST_HEALTH, (site, end_ms))]
+        before = {
+            row[0]: EdgeHealthReport(*row) for row in conn.execute(_LATEST_HEALTH, (site, start_ms))
+        }
+        return [health_period(r, before.get(r.edge), start_ms) for r in latest]
+
     # --- KPI day cache (central.kpi.daycache) ---------------------------------------------
 
     async def load_day_entries(
@@ -850,6 +900,12 @@ class SqliteStore(ThreadedStore):
                 ],
             )  # fmt: skip
         self._store_statuses(conn, batch)
+        if batch.health is not None:
+            report = EdgeHealthReport.of(batch.edge, batch.health)
+            conn.execute(
+                _UPSERT_HEALTH,
+                (site, report.measured_ms // MS_PER_DAY, *astuple(report)),
+            )
         return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
 
     @staticmethod

@@ -57,7 +57,7 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts, presence] = await Promise.all([
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -65,6 +65,7 @@ export async function renderSite(state, app) {
     getJson(`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }),
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
+    getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
   ]);
   const days = trendDays || report;
   const dates = days.rows.map((r) => r.label);
@@ -237,12 +238,50 @@ export async function renderSite(state, app) {
       }),
     ));
 
+    // edge health: what each edge box dropped, refused or lost on the date, and its backlog
+    const edgeBody = panel(root, {
+      id: "edges",
+      title: `${t("edges")} (${day})`,
+      wide: true,
+      csv: {
+        filename: `edges-${site.id}-${day}.csv`,
+        rows: () => [
+          ["edge", "measured", "pending_readings", "oldest_pending_age [s]", "dropped_overflow", "dead_lettered", "broker_sessions_lost", "intake_pauses", "lost_readings"],
+          edges.edges.map((e) => [e.edge, e.measured ?? "", e.pending_readings, e.oldest_pending_age_s, e.on_date.dropped_overflow, e.on_date.dead_lettered, e.on_date.broker_sessions_lost, e.on_date.intake_pauses, e.lost_readings]),
+        ],
+      },
+    });
+    if (!edges.edges.length) edgeBody.append(el("p", "empty", t("noEdges", { date: day })));
+    else {
+      const onDate = (label) => `${label} (${t("onDate", { date: day })})`;
+      edgeBody.append(table(
+        [t("edge"), t("measured"), t("pendingReadings"), `${t("oldestPendingAge")} [s]`, onDate(t("droppedOverflow")), onDate(t("deadLettered")), onDate(t("sessionsLost")), onDate(t("intakePauses")), t("status")],
+        edges.edges.map((e) => {
+          const tr = el("tr", e.lost_readings ? "lost" : "");
+          tr.dataset.edge = e.edge;
+          tr.dataset.lost = String(e.lost_readings);
+          tr.append(
+            el("td", "", e.edge),
+            el("td", "", e.measured ? e.measured.slice(0, 16).replace("T", " ") : ""),
+            el("td", "num", formatNumber(e.pending_readings, "readings")),
+            el("td", "num", formatNumber(e.oldest_pending_age_s, "s")),
+            el("td", "num", formatNumber(e.on_date.dropped_overflow, "count")),
+            el("td", "num", formatNumber(e.on_date.dead_lettered, "count")),
+            el("td", "num", formatNumber(e.on_date.broker_sessions_lost, "count")),
+            el("td", "num", formatNumber(e.on_date.intake_pauses, "count")),
+            el("td", "", e.lost_readings ? t("edgeLost") : t("ok")),
+          );
+          return tr;
+        }),
+      ));
+    }
+
     // open alerts
     const alertBody = panel(root, {
       id: "alerts",
       title: `${t("openAlerts")} (${day})`,
       wide: true,
-      csv: { filename: `alerts-${site.id}-${day}.csv`, rows: () => [["site", "kind", "device", "value", "threshold", "unit", "message"], alerts.alerts.map((a) => [a.site, a.kind, a.device, a.value, a.threshold, a.unit, a.message])] },
+      csv: { filename: `alerts-${site.id}-${day}.csv`, rows: () => [["site", "kind", "device", "value", "threshold", "unit", "message"], alerts.alerts.map((a) => [a.site, a.kind, a.device ?? a.edge, a.value, a.threshold, a.unit, a.message])] },
     });
     if (!alerts.alerts.length) alertBody.append(el("p", "empty", t("noAlerts", { date: day })));
     else {
@@ -251,7 +290,7 @@ export async function renderSite(state, app) {
         alerts.alerts.map((a) => {
           const tr = el("tr", "");
           tr.dataset.alert = a.kind;
-          tr.append(el("td", "", a.kind), el("td", "", a.device ?? ""), el("td", "num", `${formatNumber(a.value, a.unit)} ${a.unit}`), el("td", "num", `${formatNumber(a.threshold, a.unit)} ${a.unit}`), el("td", "", a.message));
+          tr.append(el("td", "", a.kind), el("td", "", a.device ?? a.edge ?? ""), el("td", "num", `${formatNumber(a.value, a.unit)} ${a.unit}`), el("td", "num", `${formatNumber(a.threshold, a.unit)} ${a.unit}`), el("td", "", a.message));
           return tr;
         }),
       ));

@@ -4,7 +4,7 @@ import base64
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,12 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--hide-scrollbars",
 )
+# As on an intranet without internet: every name but loopback fails to resolve, and every
+# request not to loopback goes to a proxy that is not there (port 9, discard: nothing listens).
+OFFLINE_ARGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+)
 
 
 def require_chromium() -> None:
@@ -37,15 +43,18 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def chromium(profile_dir: Path, *, lang: str, width: int, height: int) -> Iterator[Any]:
-    """A fresh headless chromium (its own profile) with performance logging of network events."""
+def chromium(
+    profile_dir: Path, *, lang: str, width: int, height: int, extra_args: Sequence[str] = ()
+) -> Iterator[Any]:
+    """A fresh headless chromium (its own profile) with performance logging of network events;
+    `extra_args` such as OFFLINE_ARGS are added to its command line."""
     require_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in CHROMIUM_ARGS:
+    for arg in (*CHROMIUM_ARGS, *extra_args):
         options.add_argument(arg)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--window-size={width},{height}")
@@ -72,17 +81,19 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def api_requests(driver: Any) -> list[dict[str, Any]]:
-    """Requests to central's API seen by the browser since the last call (url, headers)."""
+def requests_sent(driver: Any) -> list[dict[str, Any]]:
+    """Every request the browser sent since the last call (url, headers)."""
     found = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
-        if message.get("method") != "Network.requestWillBeSent":
-            continue
-        request = message["params"]["request"]
-        if "/api/v1/" in request["url"]:
-            found.append(request)
+        if message.get("method") == "Network.requestWillBeSent":
+            found.append(message["params"]["request"])
     return found
+
+
+def api_requests(driver: Any) -> list[dict[str, Any]]:
+    """Requests to central's API seen by the browser since the last call (url, headers)."""
+    return [request for request in requests_sent(driver) if "/api/v1/" in request["url"]]
 
 
 def screenshot(driver: Any, path: Path, *, width: int) -> Path:

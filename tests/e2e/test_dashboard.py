@@ -198,7 +198,12 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             listed = {d["device"] for d in report["total"]["devices"]} | {
                 d["device"] for d in presence
             }
-            for panel in ("diners", "waste", "clean-plate", "load-curve", "quota-month", "devices"):
+            # the edges report their health on their own clock (today): none for the period
+            assert api.get("/sites/site-02/edges", params={"date": LAST}).json()["edges"] == []
+            edge_panel = driver.find_element(By.CSS_SELECTOR, '[data-panel="edges"] .panel-body')
+            assert "No edge has reported its health" in edge_panel.text
+            panels = ("diners", "waste", "clean-plate", "load-curve", "quota-month", "devices")
+            for panel in (*panels, "edges"):
                 assert driver.find_elements(By.CSS_SELECTOR, f'[data-panel="{panel}"] .panel-body')
 
             # a CSV of the API (per service rows) and one built in the page (devices)
@@ -230,6 +235,18 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             assert driver.find_element(By.ID, "title").text == "食堂看板"
             check_equal(driver, "diners", "site-02", day["total"]["kpis"]["diners"]["value"])
             screenshot(driver, ARTIFACTS / "site-zh.png", width=WIDTH)
+
+            # today, each edge's health is /sites/{site}/edges's
+            today = api.get("/sites/site-02/edges").json()
+            assert today["edges"], "the edges report their health with their batches"
+            driver.get(
+                f"{stack.central_url}/dashboard/#view=site&site=site-02&period=day"
+                f"&date={today['date']}"
+            )
+            render = wait_rendered(driver, render)
+            for edge in today["edges"]:
+                row = driver.find_element(By.CSS_SELECTOR, f'tr[data-edge="{edge["edge"]}"]')
+                assert row.get_attribute("data-lost") == str(edge["lost_readings"]).lower()
 
             requests = api_requests(driver)
             assert len(requests) > 10

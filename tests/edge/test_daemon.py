@@ -9,7 +9,7 @@ import pytest
 from edge.buffer import Buffer, read_status
 from edge.daemon import run_edge
 from edge.settings import EdgeSettings
-from harness.broker import Mosquitto
+from harness.broker import BrokerSettings, Mosquitto
 from tests.edge.conftest import (
     FakeCentral,
     Publisher,
@@ -180,3 +180,63 @@ async def test_restart_redelivers_unacknowledged_readings_exactly_once(
         counters = (await buffer.stats()).counters
         assert await buffer.pending_count() == 0
     assert counters["persisted"] == total
+
+
+async def test_batches_carry_the_edges_health(
+    tmp_path: Path, mosquitto: Mosquitto, publisher: Publisher, central: FakeCentral
+) -> None:
+    settings = edge_settings(tmp_path, mosquitto)
+    edge = await start_edge(settings, central)
+    try:
+        publisher.publish_all([("canteen/s1/scale/plate-1/data", b"not json"), *valid_messages(3)])
+        await central.wait_for(lambda: len(central.stored) == 3)
+        health = central.batches[-1].health
+        assert health is not None
+        assert health.dead_lettered == 1
+        assert health.dropped_overflow == 0
+        assert health.broker_sessions_lost == 0
+        # measured when the batch was built: its own readings were still pending then
+        assert health.pending_readings >= 1
+        assert health.oldest_pending_age_ms is not None
+        assert health.oldest_pending_age_ms >= 0
+    finally:
+        await stop_edge(edge)
+
+
+async def test_a_broker_that_lost_the_session_is_counted_warned_and_reported(
+    tmp_path: Path, central: FakeCentral, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broker without persistence loses every session when it restarts, like a broker killed
+    # before its first autosave.
+    with Mosquitto(tmp_path / "broker", BrokerSettings(persistence=False)) as broker:
+        settings = edge_settings(tmp_path, broker)
+        edge = await start_edge(settings, central)
+        try:
+            publisher = Publisher(broker.host, broker.port)
+            publisher.publish_all(valid_messages(1))
+            publisher.close()
+            await central.wait_for(lambda: len(central.stored) == 1)
+            assert read_status(settings.buffer_path).counters["broker_sessions_lost"] == 0
+            broker.restart()
+            async with asyncio.timeout(20):
+                # The file belongs to the running edge; reading it is the only view there is.
+                while not read_status(settings.buffer_path).counters["broker_sessions_lost"]:  # noqa: ASYNC110 (no event crosses the process seam)
+                    await asyncio.sleep(0.01)
+            # A retained status change reaches the edge whenever it subscribes: its batch carries
+            # the loss in its health.
+            publisher = Publisher(broker.host, broker.port)
+            publisher.publish(
+                "canteen/s1/meter/main/status", b'{"v": 1, "state": "online"}', retain=True
+            ).wait_for_publish(timeout=10)
+            publisher.close()
+            await central.wait_for(
+                lambda: any(
+                    b.health is not None and b.health.broker_sessions_lost == 1
+                    for b in central.batches
+                )
+            )
+        finally:
+            await stop_edge(edge)
+    assert read_status(settings.buffer_path).counters["broker_sessions_lost"] == 1
+    assert "MQTT broker had lost this edge's session" in caplog.text
+    assert any(r.levelname == "WARNING" for r in caplog.records if "lost" in r.getMessage())

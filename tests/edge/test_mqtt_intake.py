@@ -2,7 +2,10 @@
 
 import asyncio
 
+import pytest
+
 from contract.topics import site_subscriptions
+from edge.errors import IntakeError
 from edge.mqtt_intake import IncomingMessage, MqttIntake
 from edge.simclock import TickClock
 from harness.broker import Mosquitto
@@ -187,3 +190,27 @@ async def test_a_lockstep_clock_stamps_receive_times_with_its_ticks(
             (0, 1_000), (1, 5_000), (2, 5_000), (3, 9_000)
         ]  # fmt: skip
         assert source.get_nowait() is None
+
+
+async def test_a_failure_in_the_network_thread_is_raised_not_swallowed(
+    mosquitto: Mosquitto, publisher: Publisher
+) -> None:
+    def broken_tick(payload: bytes) -> None:
+        raise ValueError(f"cannot read tick {payload!r}")
+
+    source = MqttIntake(
+        host=mosquitto.host,
+        port=mosquitto.port,
+        client_id="edge-broken",
+        topics=site_subscriptions("s1"),
+        tick_topic="sim/clock",
+        on_tick=broken_tick,
+    )
+    async with source:
+        async with asyncio.timeout(10):
+            await source.wait_subscribed()
+        publisher.publish_all([("sim/clock", b"not a tick")])
+        # the daemon runs this in its TaskGroup: the edge ends instead of staying deaf
+        with pytest.raises(IntakeError, match="network thread failed"):
+            async with asyncio.timeout(10):
+                await source.wait_failed()

@@ -117,9 +117,10 @@ async def test_daily_kpis_match_the_hand_computed_values(ingested: httpx.AsyncCl
     assert day["waste_g"] == {
         "plate": 155.0, "prep": 600.0, "overproduction": 750.0, "spoilage": 1000.0
     }  # fmt: skip
+    # total is F4 (plate + prep + overproduction), without spoilage, as in /api/v1/kpis
     assert day["waste_per_diner_g"] == pytest.approx(
         {"plate": 38.75, "prep": 150.0, "overproduction": 187.5, "spoilage": 250.0,
-         "total": 626.25}
+         "total": 376.25}
     )  # fmt: skip
     assert day["energy"] == pytest.approx(
         {"electricity_kwh": 240.0, "gas_m3": None, "water_m3": 2.4}

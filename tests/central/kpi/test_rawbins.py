@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from central.kpi.daily import daily_kpis
 from central.kpi.daytable import build_day_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import (
@@ -20,7 +19,6 @@ from central.kpi.rawbins import (
 from central.kpi.readings import CardReadings, MeterReadings, ScaleReadings, SiteReadings
 from central.kpi.report import build_report
 from central.kpi.scales import check_scales
-from central.kpi.windows import day_windows
 from central.registry import Service, Site
 from central.site_kpi_config import ScaleConfig, SiteKpiConfig
 from tests.central.conftest import utc_ms
@@ -179,9 +177,6 @@ def test_each_deposit_falls_into_its_day_once_whatever_range_is_loaded() -> None
     assert alone.day_waste_g["prep"].tolist() == [2000.0]
     missing = build_day_table(SITE, nov21, site_readings(raw.where(raw.time_ms >= NOV21)))
     assert missing.day_waste_g["prep"].tolist() == [0.0]
-    # the daily report's own code path derives the same deposits
-    daily = daily_kpis(SITE, day_windows(SITE, date(2026, 11, 20)), site_readings(raw))
-    assert (daily.day.waste_g.prep, daily.services[0].waste_g.prep) == (1500.0, 1000.0)
 
 
 def test_raw_bin_figures_are_reported_per_row_and_per_device() -> None:

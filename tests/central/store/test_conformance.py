@@ -37,6 +37,7 @@ from contract import (
     DeviceKind,
     DeviceStatusRecord,
     DroppedDuplicate,
+    EdgeHealth,
     MeterRecord,
     ReadingRecord,
     ScaleRecord,
@@ -422,3 +423,55 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
     # the wrong clocks in the two days (not the two before them, loaded as references only)
     assert got["days"]["total"]["quality"]["clock_corrected"] == wrong - 2
     assert got["services"]["total"]["quality"]["clock_corrected"] == wrong - 2
+
+
+def health(measured_ms: int, *, dropped: int = 0, dead: int = 0, pending: int = 0) -> EdgeHealth:
+    return EdgeHealth(
+        measured_ms=measured_ms,
+        dropped_overflow=dropped,
+        dead_lettered=dead,
+        intake_pauses=0,
+        broker_sessions_lost=0,
+        pending_readings=pending,
+        oldest_pending_age_ms=1_000 if pending else None,
+    )
+
+
+async def test_edge_health_gives_the_latest_report_and_a_periods_increase(
+    backend: ReadingsStore,
+) -> None:
+    site_id = unique_site("health")
+    day_ms = 86_400_000
+    start_ms = 1_795_000_000_000 // day_ms * day_ms  # a UTC midnight
+    reports = [
+        ("edge-a", health(start_ms - 5_000, dropped=3, dead=1)),  # the day before
+        ("edge-a", health(start_ms + 9_000, dropped=7, dead=1, pending=40)),
+        ("edge-a", health(start_ms + 5_000, dropped=5, dead=1)),  # late batch: older report
+        ("edge-b", health(start_ms - 9_000, dead=2)),  # nothing on the day
+        ("edge-c", health(start_ms + 1_000, dead=4)),  # first report ever
+    ]
+    for n, (edge, sent) in enumerate(reports):
+        await backend.write_batch(
+            BatchToStore(
+                site=site_id, edge=edge, batch_id=f"b{n}", received_ms=1, readings=[],
+                health=sent,
+            )
+        )  # fmt: skip
+    await backend.write_batch(  # a resent batch changes nothing
+        BatchToStore(
+            site=site_id, edge="edge-a", batch_id="b1", received_ms=2, readings=[],
+            health=reports[1][1],
+        )
+    )  # fmt: skip
+    got = {p.edge: p for p in await backend.edge_health(site_id, start_ms, start_ms + day_ms)}
+    assert sorted(got) == ["edge-a", "edge-b", "edge-c"]
+    assert got["edge-a"].latest.measured_ms == start_ms + 9_000
+    assert got["edge-a"].latest.pending_readings == 40
+    assert got["edge-a"].latest.oldest_pending_age_ms == 1_000
+    assert got["edge-a"].increase["dropped_overflow"] == 4
+    assert got["edge-a"].increase["dead_lettered"] == 0
+    assert got["edge-a"].lost_readings
+    assert got["edge-b"].increase["dead_lettered"] == 0
+    assert not got["edge-b"].lost_readings
+    assert got["edge-c"].increase["dead_lettered"] == 4
+    assert await backend.edge_health(site_id, 0, start_ms - 9_000) == []

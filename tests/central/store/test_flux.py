@@ -18,6 +18,7 @@ from central.store.flux import (
     FluxAnswerError,
     duplicates_query,
     existing_query,
+    health_query,
     identity_ranges,
     parse_records,
     presence_query,
@@ -26,7 +27,12 @@ from central.store.flux import (
     string,
 )
 from central.store.influx import duplicates_from_rows, presence_from_rows, readings_from_rows
-from central.store.influx_schema import NS_PER_MS, RECEIVED_INDEX_SKEW_MS, occupancy
+from central.store.influx_schema import (
+    END_OF_TIME_NS,
+    NS_PER_MS,
+    RECEIVED_INDEX_SKEW_MS,
+    occupancy,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -288,3 +294,14 @@ def test_recorded_raw_references_keep_a_wrong_clock_received_after_the_trusted_o
     ]
     assert scale.stable.all()
     assert scale.received_ms[scale.time_ms == 7].tolist() == [start - hour]
+
+
+def test_health_query_takes_each_edges_last_report_before_a_moment() -> None:
+    query = health_query("canteen", "s1", 1_795_000_000_000)
+    assert f"range(start: time(v: 0), stop: time(v: {1_795_000_000_000 * NS_PER_MS}))" in query
+    assert 'r._measurement == "edge_health" and r.site == "s1"' in query
+    assert 'group(columns: ["edge"])' in query
+    assert 'last(column: "_time")' in query
+    assert 'column == "dropped_overflow"' in query
+    # a moment beyond InfluxDB's range asks up to its end, not past it
+    assert f"stop: time(v: {END_OF_TIME_NS}))" in health_query("canteen", "s1", 2**62)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from central.kpi.edgehealth import EdgeHealthReport
 from central.kpi.presence import DevicePresence
 from central.store.base import RejectedRow
 from central.store.influx_schema import (
@@ -14,6 +15,8 @@ from central.store.influx_schema import (
     SLOTS_PER_MS,
     duplicate_point,
     edge_duplicate_point,
+    health_from_rows,
+    health_point,
     local_date_of,
     needs_received_copy,
     occupancy,
@@ -202,3 +205,21 @@ def test_readings_far_from_their_receive_time_get_a_receive_time_copy() -> None:
     assert needs_received_copy(card(1, t_ms=T0 + 6 + RECEIVED_INDEX_SKEW_MS))
     with pytest.raises(ValueError, match="slot"):
         received_point("s1", at_1970, -1)
+
+
+def test_an_edge_health_report_is_one_point_per_edge_and_measurement() -> None:
+    report = EdgeHealthReport("edge-s1", T0, 3, 1, 0, 2, 40, None)
+    point = health_point("s1", report)
+    assert point is not None
+    assert point.to_line_protocol() == (
+        "edge_health,edge=edge-s1,site=s1 broker_sessions_lost=2i,dead_lettered=1i,"
+        f"dropped_overflow=3i,intake_pauses=0i,pending_readings=40i {T0 * NS_PER_MS}"
+    )
+    # an edge clock beyond InfluxDB's range: not kept (the readings of the batch still are)
+    assert (
+        health_point("s1", EdgeHealthReport("e", MAX_DEVICE_TIME_MS + 1, 0, 0, 0, 0, 0, 0)) is None
+    )
+    row = {"edge": "edge-s1", "time_ns": T0 * NS_PER_MS, "dropped_overflow": 3,
+           "dead_lettered": 1, "intake_pauses": 0, "broker_sessions_lost": 2,
+           "pending_readings": 40}  # fmt: skip
+    assert health_from_rows([row]) == [report]

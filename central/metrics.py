@@ -1,0 +1,86 @@
+"""Central's Prometheus metrics (`GET /metrics`): ingest by site, ingest latency, refused
+requests, store errors and the lag of the KPI cache. One registry per application (not the
+library's global one), created by create_app and reaching routes through CentralResources."""
+
+import math
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "canteen_central"
+# An ingest request, authentication to the 200 after the durable commit, seconds.
+INGEST_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def kpi_cache_lag_s(as_of_s: float | None, now_s: float) -> float:
+    """Seconds since the KPI cache was last known complete (`as_of_s`, epoch s): what was
+    written after that may still be computed on demand by the first report that needs it.
+    NaN while nothing keeps a cache (the warmer is off or the store keeps none) or before the
+    first pass."""
+    return math.nan if as_of_s is None else max(0.0, now_s - as_of_s)
+
+
+class CentralMetrics:
+    """Counters and gauges of one central; `render` gives the exposition text."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.readings = Counter(
+            f"{PREFIX}_readings",
+            "readings of stored upload batches, by site and outcome: accepted (new), duplicate, "
+            "rejected; rate(...{outcome='accepted'}) is the ingest rate",
+            ["site", "outcome"],
+            registry=self.registry,
+        )
+        self.batches = Counter(
+            f"{PREFIX}_ingest_batches",
+            "upload batches stored (answered 200), by site",
+            ["site"],
+            registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            f"{PREFIX}_ingest_seconds",
+            "time to store an upload batch: request to the 200 after the durable commit",
+            buckets=INGEST_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            f"{PREFIX}_requests_refused",
+            "requests answered 4xx or 503 by central's error handlers, by route name and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.store_errors = Counter(
+            f"{PREFIX}_store_errors",
+            "requests answered 503 because the reading store failed or was unavailable",
+            ["route"],
+            registry=self.registry,
+        )
+        self._kpi_cache_as_of: Callable[[], float | None] = lambda: None
+        Gauge(
+            f"{PREFIX}_kpi_cache_lag_seconds",
+            "seconds since the KPI cache was last known complete (kpi_cache_lag_s); NaN: no cache",
+            registry=self.registry,
+        ).set_function(lambda: kpi_cache_lag_s(self._kpi_cache_as_of(), time.time()))
+
+    def watch_kpi_cache(self, as_of_s: Callable[[], float | None]) -> None:
+        """Feed the lag gauge from `as_of_s` (the one place that knows how far the cache is)."""
+        self._kpi_cache_as_of = as_of_s
+
+    def batch_stored(
+        self, site: str, *, accepted: int, duplicates: int, rejected: int, seconds: float
+    ) -> None:
+        self.batches.labels(site).inc()
+        for outcome, count in (
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ):
+            self.readings.labels(site, outcome).inc(count)
+        self.ingest_seconds.observe(seconds)
+
+    def request_refused(self, route: str, status: int) -> None:
+        self.refused.labels(route, str(status)).inc()
+        if status == 503:
+            self.store_errors.labels(route).inc()
