@@ -1,4 +1,13 @@
-"""Uploader: forwards the oldest buffered readings to central; deletes only what it confirmed."""
+"""Uploader: forwards the oldest buffered readings to central; deletes only what it confirmed.
+
+Defence against a poison batch (issue 13): a batch that central keeps answering with HTTP 500 (its
+own failure, not "unavailable") is isolated after `isolate_after_failures` such answers in a row.
+It is sent in halves, recursively, until the entries central fails on alone are found; each of
+those goes to the dead letters with central's reason (`canteen-edge status` shows them) and every
+other entry is delivered. Only when central stored some other part of the batch is a failing
+entry taken for the culprit: when every part fails, central itself is broken, nothing is
+dead-lettered, and the batch is retried with backoff as before.
+"""
 
 import asyncio
 import logging
@@ -18,11 +27,18 @@ from contract import (
     IngestResult,
     ReadingRecord,
     UploadBatch,
+    data_topic,
+    status_topic,
 )
 from contract.signing import sign_headers, signing_key
 from edge import failpoints as fp
-from edge.buffer import Buffer, PendingRow
-from edge.errors import BufferWriteError, PermanentUploadError, RetryableUploadError
+from edge.buffer import Buffer, DeadLetter, PendingDuplicate, PendingRow, PendingStatus
+from edge.errors import (
+    BufferWriteError,
+    PermanentUploadError,
+    RetryableUploadError,
+    UploadError,
+)
 from edge.failpoints import Failpoints
 
 logger = logging.getLogger(__name__)
@@ -30,6 +46,10 @@ logger = logging.getLogger(__name__)
 INGEST_PATH = "/api/v1/ingest"
 MAX_REASON_CHARS = 500
 _RECORD = TypeAdapter[ReadingRecord](ReadingRecord)
+# Central's own failure: the answer that may come from one entry it cannot handle. 502/503/504
+# (unavailable, gateway) never isolate: they are about central, not about the batch.
+ISOLATED_STATUS = httpx.codes.INTERNAL_SERVER_ERROR
+Entry = PendingRow | PendingDuplicate | PendingStatus
 
 
 def _reason(response: httpx.Response) -> str:
@@ -61,6 +81,7 @@ class Uploader:
         backoff_max_s: float = 60.0,
         max_readings_per_s: float = 0.0,
         live_share: float = 0.0,
+        isolate_after_failures: int = 3,
         failpoints: Failpoints = fp.DISABLED,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -68,6 +89,8 @@ class Uploader:
     ) -> None:
         if batch_max_readings < 1:
             raise ValueError("batch_max_readings must be >= 1")
+        if isolate_after_failures < 1:
+            raise ValueError("isolate_after_failures must be >= 1")
         if max_readings_per_s < 0 or not 0 <= live_share <= 1:
             raise ValueError("max_readings_per_s must be >= 0 and live_share within [0, 1]")
         self._buffer = buffer
@@ -93,11 +116,13 @@ class Uploader:
         # While more than one batch is pending, this share of each batch is taken from the newest
         # readings, so that live data reaches central during a long drain instead of after it.
         self.live_share = live_share
+        self.isolate_after_failures = isolate_after_failures
         self._failpoints = failpoints
         self._sleep = sleep
         self._rng = rng or random.Random()  # jitter, not a secret
         self._wake = asyncio.Event()
         self.batches_confirmed = 0
+        self.entries_dead_lettered = 0  # by isolation, since start
 
     def notify(self) -> None:
         """Called after a commit added rows: wake the uploader before its interval ends."""
@@ -111,6 +136,7 @@ class Uploader:
     async def run(self) -> None:
         """Upload forever; failures keep the rows and back off, they never end the task."""
         failures = 0
+        server_errors = 0  # HTTP 500 answers in a row
         while True:
             rows = await self.next_rows()
             if (
@@ -160,6 +186,12 @@ class Uploader:
                 await self._sleep(delay_s)
             except RetryableUploadError as exc:
                 await self._count_failure()
+                server_errors = server_errors + 1 if exc.status_code == ISOLATED_STATUS else 0
+                if server_errors >= self.isolate_after_failures:
+                    server_errors = 0
+                    if await self._try_isolate(rows):
+                        failures = 0
+                        continue
                 failures += 1
                 delay_s = self.backoff_s(failures)
                 logger.warning(
@@ -171,7 +203,7 @@ class Uploader:
                 )
                 await self._sleep(delay_s)
             else:
-                failures = 0
+                failures = server_errors = 0
                 await self._pace(len(rows), started_s)
 
     async def _pace(self, uploaded: int, started_s: float) -> None:
@@ -219,11 +251,20 @@ class Uploader:
             return await self._buffer.oldest(self.batch_size)
         return await self._buffer.oldest_and_newest(self.batch_size - newest, newest)
 
-    async def upload(self, rows: Sequence[PendingRow]) -> IngestResult:
+    async def upload(
+        self,
+        rows: Sequence[PendingRow],
+        *,
+        dropped: Sequence[PendingDuplicate] | None = None,
+        changes: Sequence[PendingStatus] | None = None,
+    ) -> IngestResult:
         """POST one batch (these rows, the oldest dropped duplicates and the oldest device status
-        changes); on 2xx delete exactly what it carried, else raise an UploadError subtype."""
-        dropped = await self._buffer.oldest_duplicates(self.batch_size)
-        changes = await self._buffer.oldest_statuses(min(self.batch_size, MAX_BATCH_STATUSES))
+        changes, or those given); on 2xx delete exactly what it carried, else raise an
+        UploadError subtype."""
+        if dropped is None:
+            dropped = await self._buffer.oldest_duplicates(self.batch_size)
+        if changes is None:
+            changes = await self._buffer.oldest_statuses(min(self.batch_size, MAX_BATCH_STATUSES))
         batch = UploadBatch(
             site=self.site,
             edge=self.edge_id,
@@ -233,17 +274,7 @@ class Uploader:
                 DroppedDuplicate(id=d.id, device=d.device, device_time_ms=d.device_time_ms)
                 for d in dropped
             ],
-            statuses=[
-                DeviceStatusRecord(
-                    kind=DeviceKind(c.kind),
-                    device=c.device,
-                    state="online" if c.state == "online" else "offline",
-                    boot=c.boot,
-                    device_time_ms=c.device_time_ms,
-                    received_ms=c.received_ms,
-                )
-                for c in changes
-            ],
+            statuses=[_status_record(c) for c in changes],
         )
         result = await self._post(batch)
         self._failpoints.reach(fp.AFTER_UPLOAD_2XX_BEFORE_DELETE)
@@ -300,6 +331,74 @@ class Uploader:
             )
         return result
 
+    async def _try_isolate(self, rows: Sequence[PendingRow]) -> int:
+        """`isolate`, its failures logged (the run loop then backs off as for any failure)."""
+        try:
+            return await self.isolate(rows)
+        except (UploadError, BufferWriteError) as exc:
+            logger.warning("isolation of a failing batch interrupted: %s; retry later", exc)
+            return 0
+
+    async def isolate(self, rows: Sequence[PendingRow]) -> int:
+        """Deliver the batch of `rows` in parts, dead-letter the entries central fails on alone
+        (HTTP 500) and return how many; 0 when every part failed (central's fault: nothing is
+        dead-lettered). Any other failure (timeout, 503...) ends the isolation: raised."""
+        dropped = await self._buffer.oldest_duplicates(self.batch_size)
+        changes = await self._buffer.oldest_statuses(min(self.batch_size, MAX_BATCH_STATUSES))
+        entries: list[Entry] = [*rows, *dropped, *changes]
+        logger.warning(
+            "central answered HTTP 500 to the same batch %d times in a row: isolating the"
+            " entries it fails on (%d readings, %d dropped-duplicate reports, %d status changes)",
+            self.isolate_after_failures,
+            len(rows),
+            len(dropped),
+            len(changes),
+        )
+        parts = _Isolation(self)
+        await parts.deliver(entries)
+        if not parts.failing:
+            return 0
+        if parts.delivered == 0:
+            logger.error(
+                "central failed on every part of the batch, down to single entries: central is"
+                " broken, not an entry; %d entries kept, retried with backoff",
+                len(entries),
+            )
+            return 0
+        now_ms = int(self._clock_s() * 1000)
+        await self._buffer.dead_letter_unsent(
+            [self._dead_letter(entry, reason, now_ms) for entry, reason in parts.failing],
+            ids=[e.id for e, _ in parts.failing if isinstance(e, PendingRow)],
+            duplicate_ids=[e.id for e, _ in parts.failing if isinstance(e, PendingDuplicate)],
+            status_ids=[e.id for e, _ in parts.failing if isinstance(e, PendingStatus)],
+        )
+        self.entries_dead_lettered += len(parts.failing)
+        for entry, reason in parts.failing:
+            logger.error(
+                "dead-lettered %s: central fails on it alone (%s); %d other entries delivered",
+                _describe(entry),
+                reason,
+                parts.delivered,
+            )
+        return len(parts.failing)
+
+    def _dead_letter(self, entry: Entry, reason: str, now_ms: int) -> DeadLetter:
+        """The dead letter of an entry: what would have been uploaded, and central's answer."""
+        why = f"central failed on this entry alone, after the batch failed repeatedly: {reason}"
+        if isinstance(entry, PendingRow):
+            kind = DeviceKind(_RECORD.validate_json(entry.record_json).kind)
+            topic = data_topic(self.site, kind, entry.device)
+            return DeadLetter(now_ms, topic, entry.record_json.encode(), why)
+        if isinstance(entry, PendingDuplicate):
+            payload = DroppedDuplicate(
+                id=entry.id, device=entry.device, device_time_ms=entry.device_time_ms
+            ).model_dump_json()
+            topic = f"(dropped-duplicate report of {entry.device})"  # it came from no topic
+            return DeadLetter(now_ms, topic, payload.encode(), why)
+        payload = _status_record(entry).model_dump_json()
+        topic = status_topic(self.site, DeviceKind(entry.kind), entry.device)
+        return DeadLetter(now_ms, topic, payload.encode(), why)
+
     async def _post(self, batch: UploadBatch) -> IngestResult:
         # Empty optional lists are left out: a central that predates them still accepts the
         # batch (its envelope forbids unknown fields). The signature covers this body.
@@ -332,3 +431,53 @@ class Uploader:
         if status == httpx.codes.TOO_MANY_REQUESTS or response.is_server_error:
             raise RetryableUploadError(f"HTTP {status}: {reason}", status_code=status)
         raise PermanentUploadError(reason, status_code=status)
+
+
+def _status_record(change: PendingStatus) -> DeviceStatusRecord:
+    return DeviceStatusRecord(
+        kind=DeviceKind(change.kind),
+        device=change.device,
+        state="online" if change.state == "online" else "offline",
+        boot=change.boot,
+        device_time_ms=change.device_time_ms,
+        received_ms=change.received_ms,
+    )
+
+
+def _describe(entry: Entry) -> str:
+    if isinstance(entry, PendingRow):
+        return f"reading {entry.device}/{entry.boot}/{entry.seq} (buffer id {entry.id})"
+    if isinstance(entry, PendingDuplicate):
+        return f"dropped-duplicate report {entry.id} of {entry.device}"
+    return f"status change {entry.id} of {entry.device} ({entry.state})"
+
+
+class _Isolation:
+    """One isolation round: the parts delivered, and the entries central failed on alone."""
+
+    def __init__(self, uploader: Uploader) -> None:
+        self._uploader = uploader
+        self.delivered = 0
+        self.failing: list[tuple[Entry, str]] = []
+
+    async def deliver(self, entries: Sequence[Entry]) -> None:
+        """Upload `entries` as one batch; on HTTP 500 split it in halves, down to single ones."""
+        if not entries:
+            return
+        try:
+            await self._uploader.upload(
+                [e for e in entries if isinstance(e, PendingRow)],
+                dropped=[e for e in entries if isinstance(e, PendingDuplicate)],
+                changes=[e for e in entries if isinstance(e, PendingStatus)],
+            )
+        except RetryableUploadError as exc:
+            if exc.status_code != ISOLATED_STATUS:
+                raise
+            if len(entries) == 1:
+                self.failing.append((entries[0], exc.reason))
+                return
+            middle = len(entries) // 2
+            await self.deliver(entries[:middle])
+            await self.deliver(entries[middle:])
+            return
+        self.delivered += len(entries)
