@@ -29,6 +29,7 @@ from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
 from central.store.sqlite import SqliteStore
+from central.store_monitor import store_monitor
 from central.tokens import ReadAuthenticator
 from contract import UploadBatch
 
@@ -87,6 +88,7 @@ def create_app(
                 settings.daycache_warm_interval_s,
                 settings.daycache_warm_days,
             ),
+            store_monitor(store, settings.store_check_interval_s),
         ):
             # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
             with CredentialStore(settings.sqlite_path) as credentials:
