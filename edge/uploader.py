@@ -10,6 +10,7 @@ dead-lettered, and the batch is retried with backoff as before.
 """
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -30,6 +31,7 @@ from contract import (
     data_topic,
     status_topic,
 )
+from contract.payloads import describe_validation_error
 from contract.signing import sign_headers, signing_key
 from edge import failpoints as fp
 from edge.buffer import Buffer, DeadLetter, PendingDuplicate, PendingRow, PendingStatus
@@ -265,15 +267,15 @@ class Uploader:
             dropped = await self._buffer.oldest_duplicates(self.batch_size)
         if changes is None:
             changes = await self._buffer.oldest_statuses(min(self.batch_size, MAX_BATCH_STATUSES))
+        records, rows, dropped, changes = await self._sendable(rows, dropped, changes)
+        if not rows and not dropped and not changes:
+            return IngestResult(batch_id="", accepted=0, duplicates=0)
         batch = UploadBatch(
             site=self.site,
             edge=self.edge_id,
             batch_id=uuid.uuid4().hex,
-            readings=[_RECORD.validate_json(row.record_json) for row in rows],
-            duplicates=[
-                DroppedDuplicate(id=d.id, device=d.device, device_time_ms=d.device_time_ms)
-                for d in dropped
-            ],
+            readings=records,
+            duplicates=[_duplicate_record(d) for d in dropped],
             statuses=[_status_record(c) for c in changes],
         )
         result = await self._post(batch)
@@ -331,6 +333,60 @@ class Uploader:
             )
         return result
 
+    async def _sendable(
+        self,
+        rows: Sequence[PendingRow],
+        dropped: Sequence[PendingDuplicate],
+        changes: Sequence[PendingStatus],
+    ) -> tuple[list[ReadingRecord], list[PendingRow], list[PendingDuplicate], list[PendingStatus]]:
+        """The entries the contract still accepts, with the records of the rows; the others are
+        dead-lettered with the reason. Only a buffer written by an older edge holds such entries
+        (e.g. a device time beyond today's MAX_EPOCH_MS): they must not stop the uploader."""
+        records: list[ReadingRecord] = []
+        good_rows: list[PendingRow] = []
+        failing: list[tuple[Entry, str]] = []
+        for row in rows:
+            try:
+                records.append(_RECORD.validate_json(row.record_json))
+            except ValidationError as exc:
+                failing.append((row, describe_validation_error(exc)))
+            else:
+                good_rows.append(row)
+        good_dropped: list[PendingDuplicate] = []
+        for d in dropped:
+            try:
+                _duplicate_record(d)
+            except ValidationError as exc:
+                failing.append((d, describe_validation_error(exc)))
+            else:
+                good_dropped.append(d)
+        good_changes: list[PendingStatus] = []
+        for c in changes:
+            try:
+                _status_record(c)
+            except ValidationError as exc:
+                failing.append((c, describe_validation_error(exc)))
+            else:
+                good_changes.append(c)
+        if failing:
+            await self._dead_letter_all(
+                failing, "not valid under this edge's contract (buffered by an older version?)"
+            )
+        return records, good_rows, good_dropped, good_changes
+
+    async def _dead_letter_all(self, failing: Sequence[tuple[Entry, str]], why: str) -> None:
+        """Move `failing` entries from the buffer to the dead letters, `why` before each reason."""
+        now_ms = int(self._clock_s() * 1000)
+        await self._buffer.dead_letter_unsent(
+            [self._dead_letter(entry, f"{why}: {reason}", now_ms) for entry, reason in failing],
+            ids=[e.id for e, _ in failing if isinstance(e, PendingRow)],
+            duplicate_ids=[e.id for e, _ in failing if isinstance(e, PendingDuplicate)],
+            status_ids=[e.id for e, _ in failing if isinstance(e, PendingStatus)],
+        )
+        self.entries_dead_lettered += len(failing)
+        for entry, reason in failing:
+            logger.error("dead-lettered %s: %s: %s", _describe(entry), why, reason)
+
     async def _try_isolate(self, rows: Sequence[PendingRow]) -> int:
         """`isolate`, its failures logged (the run loop then backs off as for any failure)."""
         try:
@@ -365,39 +421,40 @@ class Uploader:
                 len(entries),
             )
             return 0
-        now_ms = int(self._clock_s() * 1000)
-        await self._buffer.dead_letter_unsent(
-            [self._dead_letter(entry, reason, now_ms) for entry, reason in parts.failing],
-            ids=[e.id for e, _ in parts.failing if isinstance(e, PendingRow)],
-            duplicate_ids=[e.id for e, _ in parts.failing if isinstance(e, PendingDuplicate)],
-            status_ids=[e.id for e, _ in parts.failing if isinstance(e, PendingStatus)],
+        await self._dead_letter_all(
+            parts.failing,
+            f"central failed on this entry alone, after the batch failed repeatedly"
+            f" ({parts.delivered} other entries delivered)",
         )
-        self.entries_dead_lettered += len(parts.failing)
-        for entry, reason in parts.failing:
-            logger.error(
-                "dead-lettered %s: central fails on it alone (%s); %d other entries delivered",
-                _describe(entry),
-                reason,
-                parts.delivered,
-            )
         return len(parts.failing)
 
-    def _dead_letter(self, entry: Entry, reason: str, now_ms: int) -> DeadLetter:
-        """The dead letter of an entry: what would have been uploaded, and central's answer."""
-        why = f"central failed on this entry alone, after the batch failed repeatedly: {reason}"
+    def _dead_letter(self, entry: Entry, why: str, now_ms: int) -> DeadLetter:
+        """The dead letter of an entry: what would have been uploaded, and why it was not."""
         if isinstance(entry, PendingRow):
-            kind = DeviceKind(_RECORD.validate_json(entry.record_json).kind)
-            topic = data_topic(self.site, kind, entry.device)
+            kind = _kind_of(entry.record_json)
+            topic = (
+                f"(reading of {entry.device})"
+                if kind is None
+                else data_topic(self.site, kind, entry.device)
+            )
             return DeadLetter(now_ms, topic, entry.record_json.encode(), why)
         if isinstance(entry, PendingDuplicate):
-            payload = DroppedDuplicate(
-                id=entry.id, device=entry.device, device_time_ms=entry.device_time_ms
-            ).model_dump_json()
+            fields = {
+                "id": entry.id,
+                "device": entry.device,
+                "device_time_ms": entry.device_time_ms,
+            }
             topic = f"(dropped-duplicate report of {entry.device})"  # it came from no topic
-            return DeadLetter(now_ms, topic, payload.encode(), why)
-        payload = _status_record(entry).model_dump_json()
-        topic = status_topic(self.site, DeviceKind(entry.kind), entry.device)
-        return DeadLetter(now_ms, topic, payload.encode(), why)
+            return DeadLetter(now_ms, topic, json.dumps(fields).encode(), why)
+        fields = {
+            "kind": entry.kind, "device": entry.device, "state": entry.state, "boot": entry.boot,
+            "device_time_ms": entry.device_time_ms, "received_ms": entry.received_ms,
+        }  # fmt: skip
+        try:
+            topic = status_topic(self.site, DeviceKind(entry.kind), entry.device)
+        except ValueError:
+            topic = f"(status change of {entry.device})"
+        return DeadLetter(now_ms, topic, json.dumps(fields).encode(), why)
 
     async def _post(self, batch: UploadBatch) -> IngestResult:
         # Empty optional lists are left out: a central that predates them still accepts the
@@ -431,6 +488,21 @@ class Uploader:
         if status == httpx.codes.TOO_MANY_REQUESTS or response.is_server_error:
             raise RetryableUploadError(f"HTTP {status}: {reason}", status_code=status)
         raise PermanentUploadError(reason, status_code=status)
+
+
+def _kind_of(record_json: str) -> DeviceKind | None:
+    """The kind a stored record names, if it can be read (the record may be invalid)."""
+    try:
+        kind = json.loads(record_json).get("kind")
+        return DeviceKind(kind)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _duplicate_record(dropped: PendingDuplicate) -> DroppedDuplicate:
+    return DroppedDuplicate(
+        id=dropped.id, device=dropped.device, device_time_ms=dropped.device_time_ms
+    )
 
 
 def _status_record(change: PendingStatus) -> DeviceStatusRecord:

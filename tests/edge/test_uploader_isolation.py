@@ -9,6 +9,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -121,3 +122,41 @@ async def test_a_central_that_fails_every_batch_dead_letters_nothing(
         assert await buffer.pending_count() == 4
         assert await buffer.dead_letters() == []
     assert "central is broken, not an entry; 4 entries kept" in caplog.text
+
+
+async def test_entries_buffered_by_an_older_edge_beyond_the_contract_are_dead_lettered(
+    tmp_path: Path, central: FakeCentral
+) -> None:
+    # An edge of before issue 13 accepted device times up to the end of year 9999: after the
+    # upgrade such a buffered reading (or dropped-duplicate report) must not stop the uploader.
+    end_of_9999_ms = 253402300799999
+    late = new_reading(2)
+    record = json.loads(late.record_json) | {"device_time_ms": end_of_9999_ms}
+    async with (
+        Buffer(tmp_path / "b.sqlite3") as buffer,
+        httpx.AsyncClient(transport=central.transport()) as client,
+    ):
+        await buffer.commit(
+            [new_reading(0), new_reading(1), replace(late, record_json=json.dumps(record))]
+        )
+        # a copy of seq 1 arriving while it is pending, with a device time that late
+        await buffer.commit([replace(new_reading(1), device_time_ms=end_of_9999_ms)])
+        assert await buffer.pending_duplicates_count() == 1
+        uploader = make_uploader(buffer, central.handler, Sleeps(), client)
+        await run_until(
+            uploader,
+            central,
+            lambda: len(central.stored) == 2,
+            then=lambda: uploader.batches_confirmed == 1,
+        )
+        assert await buffer.pending_count() == 0
+        assert await buffer.pending_duplicates_count() == 0
+        letters = await buffer.dead_letters()
+    assert sorted(seq for _, _, seq in central.stored) == [0, 1]
+    assert [letter["topic"] for letter in letters] == [
+        f"canteen/{SITE}/meter/m1/data",
+        "(dropped-duplicate report of m1)",
+    ]
+    for letter in letters:
+        assert "not valid under this edge's contract" in letter["reason"]
+        assert "device_time_ms: Input should be less than or equal to" in letter["reason"]
