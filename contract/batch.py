@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contract.payloads import MAX_CANONICAL_VALUE, BootId, EpochMs, Flag, Seq
+from contract.payloads import MAX_CANONICAL_VALUE, BootId, EpochMs, Flag, Reference, Seq
 from contract.topics import ID_PATTERN, DeviceKind
 from contract.units import Quantity, Stream
 
@@ -19,7 +19,6 @@ SiteId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 # A pseudonymous person id: hex of a keyed hash, never a raw card number.
 PersonId = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
-Reference = Annotated[str, Field(min_length=1, max_length=64)]
 # Values in canonical units (g, kWh, m3, kW): strict JSON numbers within MAX_CANONICAL_VALUE.
 Canonical = Annotated[float, Field(strict=True, ge=-MAX_CANONICAL_VALUE, le=MAX_CANONICAL_VALUE)]
 CanonicalNonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_CANONICAL_VALUE)]

@@ -5,7 +5,10 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,7 +17,16 @@ from central.app import create_app
 from central.settings import CentralSettings
 from central.store import BatchToStore, ReadingsStore, WriteOutcome
 from central.store.sqlite import SqliteStore
-from contract import MAX_EPOCH_MS, MAX_LOCAL_DATE
+from contract import (
+    MAX_EPOCH_MS,
+    MAX_LOCAL_DATE,
+    CardRecord,
+    DroppedDuplicate,
+    MeterRecord,
+    Quantity,
+    ScaleRecord,
+    Stream,
+)
 from tests.central.conftest import KEY_S1, EdgeAuth, batch, card, in_process, meter, scale
 
 URL = "/api/v1/ingest"
@@ -184,3 +196,37 @@ async def test_the_read_side_ends_at_the_last_date_a_reading_can_have(
         beyond = await client.get(path.format(d="9999-01-01"), headers=admin())
         assert beyond.status_code == 422, (path, beyond.text)
         assert "the dates a reading can have" in beyond.json()["detail"]
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12", "UTC"])
+async def test_every_date_the_store_derives_from_the_latest_instant_exists(
+    tmp_path: Path, zone: str
+) -> None:
+    # the widest reach: a stable raw kitchen-bin reading (KPI loads reach 33 days beyond it),
+    # a meter, a card, and a dropped duplicate, all at the shared maximum, in the zones of the
+    # extreme offsets (UTC+14, UTC-12)
+    at = MAX_EPOCH_MS
+    records = [
+        ScaleRecord(device="bin-1", boot="b1", seq=0, device_time_ms=at, received_ms=at,
+                    stream=Stream.PREP, gross_g=5.0, stable=True),
+        MeterRecord(device="m1", boot="b1", seq=0, device_time_ms=at, received_ms=at,
+                    quantity=Quantity.ELECTRICITY, total=1.0),
+        CardRecord(device="c1", boot="b1", seq=0, device_time_ms=at, received_ms=0,
+                   person="ab" * 8),
+    ]  # fmt: skip
+    async with SqliteStore(tmp_path / "s.sqlite3") as store:
+        for _ in range(2):  # the second time every reading is a duplicate, dated too
+            outcome = await store.write_batch(
+                BatchToStore(
+                    site="s1",
+                    edge="e1",
+                    batch_id="latest",
+                    received_ms=at,
+                    readings=records,
+                    timezone=ZoneInfo(zone),
+                    edge_duplicates=[DroppedDuplicate(id=1, device="c1", device_time_ms=at)],
+                )
+            )
+        assert (outcome.accepted, outcome.duplicates) == (0, 3)
+        dups = await store.load_duplicates("s1", date(1969, 12, 31), MAX_LOCAL_DATE)
+        assert int(dups.duplicates.sum()) == 4
