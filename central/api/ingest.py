@@ -6,7 +6,8 @@ A batch whose envelope is sound but some readings are not is split: the good rea
 stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`. Bad
 entries of the `statuses` and `duplicates` lists are handled the same way, one by one: reported
 in IngestResult.rejected_statuses / rejected_duplicates and kept in `rejected_entries`, while the
-batch's good readings and entries are stored.
+batch's good readings and entries are stored. An entry the store fails on by itself (not a store
+outage) is rejected the same way instead of failing the batch (central/api/isolation.py).
 """
 
 import asyncio
