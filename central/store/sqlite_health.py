@@ -12,10 +12,12 @@ compares the device and inode of the path with those of the file it opened:
 
 A lost file (deleted, replaced) is final for this process: every write is answered 503 until
 central is restarted on a restored file (docs/faults.md says how to save what was written into
-the deleted file). A failed write that is about the disk (full, I/O error, read-only) or a file
-that is no longer writable is a transient failure: /health reports it until a later write, or
-the periodic probe write, succeeds again. Each change is logged once, at ERROR when it goes wrong.
-Locks held too long (SQLITE_BUSY) are not a health matter: that write alone is answered 503.
+the deleted file). A failed write that is about the disk (full, I/O error, read-only) is a
+transient failure: /health reports it until a later write, or the periodic probe write, succeeds
+again. A file whose mode no longer allows writing (the open connection still writes, a restart
+would not) is reported until its mode allows writing again. Each change is logged once, at ERROR
+when it goes wrong. Locks held too long (SQLITE_BUSY) are not a health matter: that write alone
+is answered 503.
 """
 
 import logging
@@ -54,6 +56,9 @@ class StoreFileHealth:
         self._identity: tuple[int, int] | None = None
         self._lost: str | None = None  # final: the file is not the one opened
         self._failure: str | None = None  # until a write succeeds again
+        # The file's mode forbids writing: the open connection still writes, but a restart would
+        # open it read-only. Set and cleared by `check` alone.
+        self._unwritable: str | None = None
         self._lock = threading.Lock()
 
     def opened(self) -> None:
@@ -67,7 +72,7 @@ class StoreFileHealth:
         return self._lost
 
     def current(self) -> StoreHealth:
-        reason = self._lost or self._failure
+        reason = self._lost or self._failure or self._unwritable
         return HEALTHY if reason is None else StoreHealth(ok=False, reason=reason)
 
     def check_identity(self) -> str | None:
@@ -110,9 +115,16 @@ class StoreFileHealth:
         """Writer thread: identity, writability, and while failing a probe write on `conn`."""
         if self.check_identity() is not None:
             return self.current()
-        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
-            self._fail(f"store file {self.path} or its directory is not writable")
-            return self.current()
+        writable = os.access(self.path, os.W_OK)
+        if not writable and self._unwritable is None:
+            self._unwritable = (
+                f"store file {self.path} is not writable (its mode or a read-only file system):"
+                " central could not write it after a restart"
+            )
+            logger.error("sqlite store: %s", self._unwritable)
+        elif writable and self._unwritable is not None:
+            self._unwritable = None
+            logger.warning("sqlite store %s: the file is writable again", self.path)
         if self._failure is not None and conn is not None:
             try:
                 self._probe(conn)
