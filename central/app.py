@@ -32,6 +32,7 @@ from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
 from central.store.sqlite import SqliteStore
+from central.store_monitor import store_monitor
 from central.tokens import ReadAuthenticator
 from contract import UploadBatch
 
@@ -91,6 +92,7 @@ def create_app(
                 settings.daycache_warm_interval_s,
                 settings.daycache_warm_days,
             ) as warmer,
+            store_monitor(store, settings.store_check_interval_s),
         ):
             metrics = CentralMetrics()
             if warmer is not None:

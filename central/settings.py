@@ -66,6 +66,14 @@ class CentralSettings(BaseSettings):
         description="with the 'sqlite' store: every this many seconds, build the KPI day-cache "
         "entries of past dates written since (central/daycache_warmer.py); 0: only on demand",
     )
+    store_check_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="every this many seconds, check that the store's file is still the one"
+        " opened and writable, and log at ERROR if not (central/store_monitor.py); 0: only on"
+        " writes and GET /health",
+    )
     daycache_warm_days: int = Field(
         default=400,
         ge=1,
