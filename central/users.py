@@ -315,7 +315,14 @@ class UserStore:
             (f"addr:{address}", policy.max_failures_per_address),
         ):
             # A count older than the window, or whose lockout has passed, starts again at 1.
+            # Stale rows of other names and addresses go first: the table stays as small as the
+            # failures of one window (plus the locks still running).
             rows = self._run(
+                (
+                    "DELETE FROM sign_in_failures WHERE first_ms < ? AND "
+                    "(locked_until_ms IS NULL OR locked_until_ms <= ?)",
+                    (now_ms - window_ms, now_ms),
+                ),
                 (
                     "INSERT INTO sign_in_failures (key, failures, first_ms) VALUES (?, 1, ?) "
                     "ON CONFLICT (key) DO UPDATE SET "
@@ -345,16 +352,21 @@ class UserStore:
         other users' passwords)."""
         self._run(("DELETE FROM sign_in_failures WHERE key = ?", (f"user:{name}",)))
 
-    def start_session(self, user: User) -> str:
-        """A new session of `user`; the cookie value (shown once, stored only as SHA-256)."""
+    def start_session(self, user: User, limits: SessionLimits) -> str:
+        """A new session of `user`; the cookie value (shown once, stored only as SHA-256).
+        Sessions past their limits are deleted first, so the table holds live sessions only."""
         session_id = secrets.token_urlsafe(32)
         now_ms = self.clock_ms()
         self._run(
             (
+                "DELETE FROM sessions WHERE created_ms < ? OR last_used_ms < ?",
+                (now_ms - int(limits.max_age_s * 1000), now_ms - int(limits.idle_s * 1000)),
+            ),
+            (
                 "INSERT INTO sessions (id_sha256, user, created_ms, last_used_ms) "
                 "VALUES (?, ?, ?, ?)",
                 (secret_sha256(session_id), user.name, now_ms, now_ms),
-            )
+            ),
         )
         return session_id
 

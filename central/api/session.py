@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.api.access import SESSION_COOKIE, ReaderDep
+from central.api.access import SESSION_COOKIE, ReaderDep, session_limits
 from central.api.deps import Resources
 from central.api.errors import SignInLocked, SignInRefused
 from central.api.schemas import ErrorDetail
@@ -92,7 +92,7 @@ async def sign_in(form: SignIn, request: Request, response: Response, resources:
             raise _locked(locked_s)
         raise SignInRefused("wrong user name or password")
     await asyncio.to_thread(users.clear_failures, user.name)
-    session_id = await asyncio.to_thread(users.start_session, user)
+    session_id = await asyncio.to_thread(users.start_session, user, session_limits(resources))
     response.set_cookie(
         SESSION_COOKIE,
         session_id,

@@ -49,8 +49,8 @@ def test_a_session_ends_at_its_idle_timeout_and_its_max_age(tmp_path: Path) -> N
     limits = SessionLimits(max_age_s=3600, idle_s=600)
     with UserStore(tmp_path / "c.sqlite3", hasher=FAST, clock_ms=clock) as users:
         user = users.add("hz", Role.SITE, "hz-1", PASSWORD)
-        idle = users.start_session(user)
-        used = users.start_session(user)
+        idle = users.start_session(user, limits)
+        used = users.start_session(user, limits)
         for _ in range(6):  # used every 9 minutes for 54 minutes: never idle
             clock.ms += 540_000
             assert users.session_user(used, limits) == user
@@ -58,17 +58,21 @@ def test_a_session_ends_at_its_idle_timeout_and_its_max_age(tmp_path: Path) -> N
         clock.ms += 7 * 60_000  # 61 minutes after sign-in
         assert users.session_user(used, limits) is None
         assert users.sessions_of("hz") == 0  # ended sessions are deleted
+        users.start_session(user, limits)
+        clock.ms += 601_000
+        users.start_session(user, limits)  # the idle one of before is deleted meanwhile
+        assert users.sessions_of("hz") == 1
 
 
 def test_passwd_and_disable_end_sessions(tmp_path: Path) -> None:
     limits = SessionLimits(max_age_s=3600, idle_s=600)
     with UserStore(tmp_path / "c.sqlite3", hasher=FAST) as users:
         user = users.add("hz", Role.SITE, "hz-1", PASSWORD)
-        session = users.start_session(user)
+        session = users.start_session(user, limits)
         users.set_password("hz", "another long password")
         assert users.session_user(session, limits) is None
         assert users.verify("hz", PASSWORD) is None
-        session = users.start_session(user)
+        session = users.start_session(user, limits)
         users.disable("hz")
         assert users.session_user(session, limits) is None
         assert users.verify("hz", "another long password") is None  # disabled
@@ -94,6 +98,11 @@ def test_lockout_per_user_and_per_address_ends_after_its_time(tmp_path: Path) ->
         clock.ms += 300_000
         assert users.locked_for_s("hz", "10.0.0.1") == 0
         assert users.record_failure("hz", "10.0.0.3", policy) == 0  # the count starts again
+        clock.ms += 600_001  # a window later: only the new failure's rows are kept
+        users.record_failure("x", "10.0.0.4", policy)
+        assert users.locked_for_s("hz", "10.0.0.1") == 0
+    keys = sqlite3.connect(tmp_path / "c.sqlite3").execute("SELECT key FROM sign_in_failures")
+    assert sorted(k for (k,) in keys) == ["addr:10.0.0.4", "user:x"]
 
 
 def test_failures_outside_the_window_are_forgotten(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Sign-in, sessions and sign-out over HTTP: cookie flags, scopes, CSRF refusal and lockout."""
+"""Sign-in, sessions and sign-out over HTTP: cookie flags, scopes, CSRF refusal (counted) and
+lockout."""
 
 import io
 from collections.abc import AsyncIterator
@@ -167,6 +168,8 @@ async def test_cross_site_requests_with_the_cookie_are_refused(
     # Any state-changing request that carries the cookie, whatever its route.
     assert (await client.post("/api/v1/ingest", headers=headers, content=b"{}")).status_code == 403
     assert (await client.post("/api/v1/auth/sign-out", headers=ORIGIN)).status_code == 204
+    metrics = (await client.get("/metrics")).text
+    assert 'canteen_central_requests_refused_total{route="csrf",status="403"} 3.0' in metrics
 
 
 async def test_bearer_posts_without_the_cookie_are_not_csrf_checked(
