@@ -106,6 +106,45 @@ class CentralSettings(BaseSettings):
         description="hex SHA-256 of a bootstrap admin read token (besides those in the "
         "credentials table); unset: none",
     )
+    session_max_age_s: float = Field(
+        default=14 * 86400,
+        ge=300,
+        le=90 * 86400,
+        description="a dashboard sign-in session ends this many seconds after sign-in",
+    )
+    session_idle_timeout_s: float = Field(
+        default=4 * 86400,
+        ge=120,
+        le=90 * 86400,
+        description="a session not used for this many seconds ends (default: survives a weekend)",
+    )
+    sign_in_max_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed sign-ins of one user name allowed within sign_in_failure_window_s; "
+        "one more locks the name out for sign_in_lockout_s",
+    )
+    sign_in_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="failed sign-ins from one client address allowed within "
+        "sign_in_failure_window_s; one more locks the address out for sign_in_lockout_s",
+    )
+    sign_in_failure_window_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86400,
+        description="failed sign-ins are counted over this many seconds",
+    )
+    sign_in_lockout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86400,
+        description="a locked-out user name or client address may try again after this many "
+        "seconds (or when `canteen-central users passwd` resets the user)",
+    )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate chain: serve HTTPS (with tls_key_file)"
     )
