@@ -31,7 +31,7 @@ from contract.payloads import (
     parse_status,
 )
 from contract.topics import DeviceKind, TopicAddress, data_topic, parse_topic, status_topic
-from contract.units import MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
+from contract.units import LossReason, MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
 
 __all__ = [
     "MAX_BATCH_READINGS",
@@ -46,6 +46,7 @@ __all__ = [
     "DroppedDuplicate",
     "EdgeHealth",
     "IngestResult",
+    "LossReason",
     "MassUnit",
     "MeterPayload",
     "MeterRecord",
