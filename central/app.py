@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from central.api import (
     alerts,
     devices,
+    dishes,
     health,
     ingest,
     kpis,
@@ -48,6 +49,7 @@ READ_ROUTERS = (
     sites.router,
     devices.router,
     kpis.router,
+    dishes.router,
     alerts.router,
     regions.router,
     load_curve.router,
