@@ -392,23 +392,27 @@ class _DayPlanner:
         if end_min <= begin_min:
             begin_min, end_min = max(service.start_min, service.end_min - 30), service.end_min
         times = _uniform_ms(rng, frame.at(begin_min), frame.at(end_min), count)
-        pans_g = _scale_deposits(
-            device=SCALE_OVER,
-            stream=Stream.OVERPRODUCTION,
-            service=service.name,
-            times_ms=times,
-            true_g=np.maximum(shares * total_g, 50.0),
-        )
+        true_g = np.maximum(shares * total_g, 50.0)
         tag_rng = np.random.default_rng(
             seed_sequence(self.seed, self.site.id, frame.day.toordinal(), "tags", service.name)
         )
-        if not menu:
-            return pans_g
-        dishes = tag_rng.integers(0, len(menu), len(pans_g))
-        return [
-            replace(pan, item=menu[int(k)], reason=LossReason.OVERPRODUCED.value)
-            for pan, k in zip(pans_g, dishes, strict=True)
-        ]
+        dishes = tag_rng.integers(0, len(menu), count) if menu else np.zeros(count, np.int64)
+        weighed: list[Weighing] = []
+        # Each dish's pans are quantised together, so that a dish's displays add up to its truth.
+        for dish in np.unique(dishes).tolist():
+            mine = np.flatnonzero(dishes == dish)
+            for pan in _scale_deposits(
+                device=SCALE_OVER,
+                stream=Stream.OVERPRODUCTION,
+                service=service.name,
+                times_ms=[times[k] for k in mine],
+                true_g=true_g[mine],
+            ):
+                if menu:
+                    pan = replace(pan, item=menu[dish], reason=LossReason.OVERPRODUCED.value)
+                weighed.append(pan)
+        weighed.sort(key=lambda w: w.at_ms)
+        return weighed
 
     def spoilage(self) -> list[Weighing]:
         b, rng, frame = self.behaviour, self.waste_rng, self.frame

@@ -10,8 +10,10 @@ The model (docs/forecast.md) for one site and service:
   exponentially weighted mean of the deseasonalised diners (diners / weekday factor) of the recent
   working days, half-weight after HALF_LIFE_WORKDAYS.
 - Off days: the median of the recent off days (a government canteen serves few on them).
-- The interval is the 10th to 90th percentile of the recent ratios actual / fitted, applied to
-  the forecast (an 80% interval); off days: the 10th-90th percentile of recent off days.
+- The interval is the 5th to 95th percentile of the recent ratios actual / fitted, applied to
+  the forecast; off days: the 5th-95th percentile of recent off days. Ratios to a fit of the same
+  data are narrower than the errors of a forecast, so this in-sample 90% band is what covers about
+  80% of actual days out of sample (scripts/backtest reports the coverage): an 80% interval.
 - Overrides (central.kitchen.DinerOverride: a meeting, a closed day) replace the forecast, and
   their dates are left out of the fit.
 
@@ -37,7 +39,7 @@ PROFILE_DAYS = 56  # weekday factors and off days from the last 8 weeks
 HALF_LIFE_WORKDAYS = 10.0
 CLOSED_DAYS = 28  # no diner in this many days before: the canteen is closed
 MIN_WORKDAYS = 5  # fewer working days with diners in the history: not enough to forecast
-INTERVAL_QUANTILES = (10.0, 90.0)
+INTERVAL_QUANTILES = (5.0, 95.0)
 FALLBACK_RATIO = (0.8, 1.2)  # interval when too few ratios to take percentiles of
 
 
