@@ -32,6 +32,7 @@ from central.kpi.forecast import (
     same_weekday_last_week,
     weekday_mean_4_weeks,
 )
+from central.kpi.workcalendar import day_info
 from contract.units import Stream
 from simulators.canteen import Behaviour, plan_site_days
 from simulators.registry import Site
@@ -61,6 +62,8 @@ class ServiceScore:
     forecast: MethodScore
     last_week: MethodScore
     four_week_mean: MethodScore
+    # MAPE on working days only (off days have few diners, so their percentage errors weigh much)
+    working_day_mape_pct: tuple[float, float, float]  # forecast, last week, 4-week mean
     coverage_pct: float  # actual inside the 80% interval
     overproduction_kg: float  # the habit kitchen's
     overproduction_following_kg: float  # a kitchen cooking for the forecast
@@ -97,6 +100,7 @@ def score_service(
     y = np.array(series.diners)
     first = start
     predicted, low, high, last_week, four_weeks, actual, scored = [], [], [], [], [], [], []
+    working: list[bool] = []
     for d in range(WARM_UP_DAYS, y.size):
         on = first + timedelta(days=d)
         history = History(first + timedelta(days=d - HISTORY_DAYS), y[d - HISTORY_DAYS : d])
@@ -112,6 +116,7 @@ def score_service(
         four_weeks.append(b2)
         actual.append(y[d])
         scored.append(d)
+        working.append(day_info(on).working)
     a = np.array(actual)
     f = np.array(predicted)
     index = np.array(scored)
@@ -122,10 +127,15 @@ def score_service(
     # the unavoidable remainder is what the habit kitchen threw away beyond its surplus
     remainder = over - share * np.maximum(habit - a, 0) * portion
     following = remainder + share * np.maximum(np.rint(f) - a, 0) * portion
+    w = np.array(working)
+    on_working = tuple(
+        _score(p[w], a[w]).mape_pct for p in (f, np.array(last_week), np.array(four_weeks))
+    )
     return ServiceScore(
         site=site,
         service=service,
         dates=int(a.size),
+        working_day_mape_pct=(on_working[0], on_working[1], on_working[2]),
         forecast=_score(f, a),
         last_week=_score(np.array(last_week), a),
         four_week_mean=_score(np.array(four_weeks), a),
@@ -159,7 +169,7 @@ def run(sites: int, days: int, start: date, seed: int) -> dict[str, object]:
     }
 
 
-def summary(scores: Sequence[ServiceScore]) -> dict[str, float]:
+def summary(scores: Sequence[ServiceScore]) -> dict[str, object]:
     def mean(values: list[float]) -> float:
         return round(float(np.mean(values)), 2)
 
@@ -170,6 +180,10 @@ def summary(scores: Sequence[ServiceScore]) -> dict[str, float]:
         "last_week_mape_pct": mean([s.last_week.mape_pct for s in scores]),
         "four_week_mean_mape_pct": mean([s.four_week_mean.mape_pct for s in scores]),
         "forecast_abs_bias_pct": mean([abs(s.forecast.bias_pct) for s in scores]),
+        "working_day_mape_pct": {
+            name: mean([s.working_day_mape_pct[i] for s in scores])
+            for i, name in enumerate(("forecast", "last_week", "four_week_mean"))
+        },
         "coverage_pct": mean([s.coverage_pct for s in scores]),
         "overproduction_kg": round(over, 1),
         "overproduction_avoided_kg": round(over - following, 1),
@@ -182,8 +196,9 @@ def summary(scores: Sequence[ServiceScore]) -> dict[str, float]:
 def markdown(result: dict[str, object]) -> str:
     lines = [
         "| site | service | dates | MAPE forecast | MAPE last week | MAPE 4-week mean "
+        "| working days: forecast / last week / 4-week mean "
         "| bias forecast | 80% interval coverage | overproduction habit / following (kg) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     services = result["services"]
     assert isinstance(services, list)
@@ -191,6 +206,7 @@ def markdown(result: dict[str, object]) -> str:
         lines.append(
             f"| {s['site']} | {s['service']} | {s['dates']} | {s['forecast']['mape_pct']}% "
             f"| {s['last_week']['mape_pct']}% | {s['four_week_mean']['mape_pct']}% "
+            f"| {' / '.join(f'{v}%' for v in s['working_day_mape_pct'])} "
             f"| {s['forecast']['bias_pct']:+}% | {s['coverage_pct']}% "
             f"| {s['overproduction_kg']} / {s['overproduction_following_kg']} |"
         )
