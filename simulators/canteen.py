@@ -235,7 +235,8 @@ class _DayPlanner:
         b, rng, frame = self.behaviour, self.diners_rng, self.frame
         start_ms, end_ms = frame.at(service.start_min), frame.at(service.end_min)
         waste_end_ms = frame.at(service.waste_end_min)
-        expected_rate = b.attendance_rate(service.name, frame.day) + self.meeting_share(service)
+        meeting = self.meeting_share(service)
+        expected_rate = b.attendance_rate(service.name, frame.day) + meeting
         noise = b.demand.noise
         rate = min(1.0, expected_rate * rng.uniform(1.0 - noise, 1.0 + noise))
         staff = self.site.registered_staff
@@ -309,6 +310,7 @@ class _DayPlanner:
             habit_diners=habit,
             cooked_g=habit * b.portion(service.name),
             overproduction_by_item_g=by_item,
+            meeting=meeting > 0,
         )
         return _ServiceDraw(events, truth, expected_diners=staff * expected_rate)
 

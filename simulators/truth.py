@@ -51,6 +51,7 @@ class ServiceTruth:
     cooked_g: float = 0.0  # habit_diners x the planned portion
     # overproduction per dish, as the kitchen terminal tagged it (reason "overproduced")
     overproduction_by_item_g: Mapping[str, float] = field(default_factory=dict)
+    meeting: bool = False  # a meeting brought extra diners to this service
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class ServiceTruth:
                 k: round(v, _MASS_DECIMALS)
                 for k, v in sorted(self.overproduction_by_item_g.items())
             },
+            "meeting": self.meeting,
         }
 
 

@@ -186,11 +186,12 @@ def summarise(
             acc.co2e_kg = (
                 None if acc.co2e_kg is None or co2e is None else (acc.co2e_kg + grams / 1000 * co2e)
             )
+            menu_item = table.site.menu.item(key.item) if key.item else None
+            if key.item and menu_item is None:
+                unknown.add(key.item)  # reported whichever way the rows are grouped
             if group is DishGroup.ITEM and key.item:
-                menu_item = table.site.menu.item(key.item)
                 if menu_item is None:
                     acc.known = False
-                    unknown.add(key.item)
                 elif not acc.name_zh:
                     acc.name_zh, acc.name_en = menu_item.name_zh, menu_item.name_en
                     acc.category = menu_item.category

@@ -137,6 +137,13 @@ async def test_waste_per_reason_of_one_stream_and_one_day(client: httpx.AsyncCli
     assert list(rows) == ["overproduced"]
     assert rows["overproduced"]["name_zh"] == "过量制作"
     assert rows["overproduced"]["share_pct"] == 100.0
+    by_reason = await get(
+        client, "/api/v1/dishes", site="s1", period="week", date="2026-11-16", group="reason"
+    )
+    assert by_reason["unknown_items"] == ["mystery-stew"]  # whichever way the rows are grouped
+    assert {r["key"]: r["mass_g"] for r in by_reason["rows"]} == {
+        "overproduced": 5000.0, "trim": 1000.0, "": 1400.0, "expired": 500.0,
+    }  # fmt: skip
 
 
 async def test_a_region_sums_its_sites_and_values_each_at_its_own_prices(
