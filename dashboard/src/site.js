@@ -7,6 +7,7 @@ import { chart, panel, valueAxis } from "./charts.js";
 import { addDays, focusDate, periodParams } from "./dates.js";
 import { formatNumber, kpiElement } from "./format.js";
 import { t, tOr } from "./i18n.js";
+import { loadKitchen } from "./kitchen.js";
 
 const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
 
@@ -57,7 +58,7 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts, presence, edges] = await Promise.all([
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges, kitchen] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -66,6 +67,7 @@ export async function renderSite(state, app) {
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
+    loadKitchen(site, state),
   ]);
   const days = trendDays || report;
   const dates = days.rows.map((r) => r.label);
@@ -124,6 +126,9 @@ export async function renderSite(state, app) {
         series: [{ type: "bar", name: t(id), data: days.rows.map((r) => r.kpis[name].value) }],
       }, unit);
     }
+
+    // top wasted dishes; diners to expect and how much to cook (kitchen.js)
+    kitchen(grid);
 
     // quota burn-down, month and year
     for (const [id, part] of [["quotaMonth", burn.month], ["quotaYear", burn.year]]) {
