@@ -108,6 +108,18 @@ class BatchToStore:
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
+    def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
+        """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
+        when the edge sent its receive time, else (an older edge) its device time."""
+        if dropped.received_ms is None:
+            return dropped.device_time_ms
+        return attributed_instant_ms(dropped.device_time_ms, dropped.received_ms, self.clock)
+
+    def edge_duplicate_date(self, dropped: DroppedDuplicate) -> date:
+        """Local date a copy the edge dropped is counted on (see `edge_duplicate_ms`)."""
+        at_ms = self.edge_duplicate_ms(dropped)
+        return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
+
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:

@@ -299,12 +299,13 @@ def batch_points(
     ]
     # Copies the edge dropped from its buffer: one point per (edge, id), overwritten by a resend.
     for dropped in batch.edge_duplicates:
-        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone)
+        dated_ms = batch.edge_duplicate_ms(dropped)
+        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone, dated_ms)
         if point is None:
             logger.warning(
-                "site %s edge %s: dropped duplicate %d of %s at device time %d is beyond "
+                "site %s edge %s: dropped duplicate %d of %s dated %d ms is beyond "
                 "InfluxDB's time range; not counted",
-                batch.site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+                batch.site, batch.edge, dropped.id, dropped.device, dated_ms,
             )  # fmt: skip
         else:
             points.append(point)

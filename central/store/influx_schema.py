@@ -179,19 +179,23 @@ def duplicate_point(site: str, device: str, local_date: date, count: int, now_ns
 
 
 def edge_duplicate_point(
-    site: str, edge: str, dropped: DroppedDuplicate, timezone: tzinfo
+    site: str, edge: str, dropped: DroppedDuplicate, timezone: tzinfo, dated_ms: int | None = None
 ) -> Point | None:
     """Q4: a copy the edge dropped and reported (contract DroppedDuplicate), counted once.
 
-    Series key: site, edge, device; timestamp: the local date of the copy's device time (its
-    00:00 read as UTC, as `duplicate_point`) + the edge's drop id mod one day of nanoseconds.
-    Both come from (site, edge, id) alone (an id always names the same copy), so a resent batch
-    overwrites the same point and the query counts one point per (edge, id). None for a device
-    time whose local date InfluxDB cannot hold (beyond 2262).
+    Series key: site, edge, device; timestamp: the local date of `dated_ms` (the copy's
+    attributed instant, BatchToStore.edge_duplicate_ms; default: its device time), its 00:00
+    read as UTC as in `duplicate_point`, + the edge's drop id mod one day of nanoseconds. Both
+    come from
+    (site, edge, id) alone (an id always names the same copy), so a resent batch overwrites the
+    same point and the query counts one point per (edge, id). None for an instant whose local
+    date InfluxDB cannot hold (beyond 2262).
     """
-    if dropped.device_time_ms > MAX_DEVICE_TIME_MS:
+    if dated_ms is None:
+        dated_ms = dropped.device_time_ms
+    if dated_ms > MAX_DEVICE_TIME_MS:
         return None
-    local = datetime.fromtimestamp(dropped.device_time_ms / 1000, timezone).date()
+    local = datetime.fromtimestamp(dated_ms / 1000, timezone).date()
     day_ns = (local - date(1970, 1, 1)).days * NS_PER_DAY
     if day_ns + NS_PER_DAY > 2**63 - 1:
         return None
@@ -204,6 +208,8 @@ def edge_duplicate_point(
         .field("device_time_ms", int(dropped.device_time_ms))
         .time(day_ns + dropped.id % NS_PER_DAY, WritePrecision.NS)
     )
+    if dropped.received_ms is not None:
+        point.field("received_ms", int(dropped.received_ms))
     return point
 
 

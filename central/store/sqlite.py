@@ -120,6 +120,7 @@ CREATE TABLE IF NOT EXISTS edge_duplicates (
     id INTEGER NOT NULL,
     device TEXT NOT NULL,
     device_time_ms INTEGER NOT NULL,
+    received_ms INTEGER,  -- the edge's receive time of the copy; NULL from older edges
     PRIMARY KEY (site, edge, id)
 );
 -- Device status changes reported by the edges (UploadBatch.statuses): each change once (a resent
@@ -230,9 +231,14 @@ ORDER BY edge
 """
 MS_PER_DAY = 86_400_000
 
-# Columns added after the first release: (name, type). A database created before them gets them
-# with ALTER TABLE ADD COLUMN at open (NULL in old rows: those are net readings), see _migrate.
-_ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"))
+# Columns added after the first release: (table, name, type). A database created before them gets
+# them with ALTER TABLE ADD COLUMN at open (NULL in old rows: net readings, edge duplicates dated
+# by device time), see _migrate.
+_ADDED_COLUMNS = (
+    ("readings", "gross_g", "REAL"),
+    ("readings", "stable", "INTEGER"),
+    ("edge_duplicates", "received_ms", "INTEGER"),
+)
 # Raw kitchen-bin readings only (a partial index, so net-only sites pay nothing for it): the last
 # stable reading of a raw bin before a range is one index probe however long ago it was.
 _RAW_SCALE_INDEX = """
@@ -263,8 +269,8 @@ WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
 _INSERT_EDGE_DUPLICATE = """
-INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms)
-VALUES (?, ?, ?, ?, ?)
+INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms, received_ms)
+VALUES (?, ?, ?, ?, ?, ?)
 """
 
 _COUNT_DUPLICATE = """
@@ -433,7 +439,7 @@ class _Prepared:
     @classmethod
     def of(cls, batch: BatchToStore) -> "_Prepared":
         rows = [_row(batch.site, record) for record in batch.readings]
-        extra_ms = [d.device_time_ms for d in batch.edge_duplicates]
+        extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
         return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
 
 
@@ -468,7 +474,7 @@ METER_REACH_MS = 5 * MS_PER_DAY
 RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
 
 
-def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any) -> set[str]:
+def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set[str]:
     """Local dates whose KPI inputs a batch may change (see READING_REACH_MS)."""
     reach: dict[int, tuple[int, int]] = {}  # UTC day -> (reach back, reach forward)
 
@@ -486,7 +492,7 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
         seen.add((row[6] // MS_PER_DAY, pad, forward))
     for t, pad, forward in seen:
         touch(t, pad, forward)
-    for t_ms in extra_device_ms:
+    for t_ms in extra_ms:
         touch(t_ms // MS_PER_DAY, READING_REACH_MS, READING_REACH_MS)
     dates: set[str] = set()
     for day, (back_ms, forward_ms) in reach.items():
@@ -562,12 +568,12 @@ def _meters(rows: list[Row]) -> MeterReadings:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns a database created by an older central lacks (its rows stay net readings)."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
-    for name, sql_type in _ADDED_COLUMNS:
+    """Add the columns a database created by an older central lacks (NULL in its old rows)."""
+    for table, name, sql_type in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if name not in present:
-            conn.execute(f"ALTER TABLE readings ADD COLUMN {name} {sql_type}")
-            logger.info("sqlite store: added column readings.%s", name)
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+            logger.info("sqlite store: added column %s.%s", table, name)
 
 
 class SqliteStore(ThreadedStore):
@@ -908,10 +914,12 @@ class SqliteStore(ThreadedStore):
         duplicates = self._insert_readings(conn, rows, batch, ingested_ms)
         accepted = len(rows) - sum(duplicates.values())
         for dropped in batch.edge_duplicates:
-            edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
+            edge_row = (
+                site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+                dropped.received_ms,
+            )  # fmt: skip
             if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
-                day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
-                duplicates[dropped.device, day.date().isoformat()] += 1
+                duplicates[dropped.device, batch.edge_duplicate_date(dropped).isoformat()] += 1
         if duplicates:
             conn.executemany(
                 _COUNT_DUPLICATE,

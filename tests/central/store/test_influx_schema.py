@@ -7,7 +7,7 @@ import pytest
 
 from central.kpi.edgehealth import EdgeHealthReport
 from central.kpi.presence import DevicePresence
-from central.store.base import RejectedRow
+from central.store.base import BatchToStore, RejectedRow
 from central.store.influx_schema import (
     MAX_DEVICE_TIME_MS,
     NS_PER_MS,
@@ -224,3 +224,22 @@ def test_an_edge_health_report_is_one_point_per_edge_and_measurement() -> None:
            "dead_lettered": 1, "intake_pauses": 0, "broker_sessions_lost": 2,
            "pending_readings": 40}  # fmt: skip
     assert health_from_rows([row]) == [report]
+
+
+def test_an_edge_duplicate_is_dated_by_the_instant_the_store_attributes_it_to() -> None:
+    """A copy from a clock at 1970 that the edge reported with its receive time: the store dates
+    it by its clock rule (BatchToStore.edge_duplicate_ms), here the receive date."""
+    received_ms = T0 + 3_600_000
+    dropped = DroppedDuplicate(id=9, device="card-1", device_time_ms=5, received_ms=received_ms)
+    batch = BatchToStore(site="s1", edge="edge-s1", batch_id="b", received_ms=received_ms,
+                         readings=[], edge_duplicates=[dropped])  # fmt: skip
+    dated_ms = batch.edge_duplicate_ms(dropped)
+    assert dated_ms == received_ms
+    point = edge_duplicate_point("s1", "edge-s1", dropped, UTC, dated_ms)
+    assert point is not None
+    line = point.to_line_protocol()
+    assert f"received_ms={received_ms}i" in line
+    assert local_date_of(int(line.rsplit(" ", 1)[1])) == date(2026, 1, 1)
+    # without a receive time (an older edge): its device time
+    old = dropped.model_copy(update={"received_ms": None})
+    assert batch.edge_duplicate_ms(old) == 5

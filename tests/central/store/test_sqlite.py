@@ -385,3 +385,42 @@ async def test_a_partly_resent_batch_stores_only_its_new_readings(tmp_path: Path
     assert sorted(loaded.meter.time_ms.tolist()) == [1200, 5000]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == 7
+
+
+async def test_edge_duplicates_of_an_older_store_gain_the_receive_time_column(
+    tmp_path: Path,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from contract import DroppedDuplicate
+
+    path = tmp_path / "c.sqlite3"
+    with sqlite3.connect(path) as conn:  # edge_duplicates as a central before received_ms made it
+        conn.execute(
+            "CREATE TABLE edge_duplicates (site TEXT NOT NULL, edge TEXT NOT NULL,"
+            " id INTEGER NOT NULL, device TEXT NOT NULL, device_time_ms INTEGER NOT NULL,"
+            " PRIMARY KEY (site, edge, id))"
+        )
+        conn.execute("INSERT INTO edge_duplicates VALUES ('s1', 'e1', 1, 'c1', 5)")
+    conn.close()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    noon_ms = 1_772_424_000_000  # 2026-03-02 12:00 in Shanghai
+    copy = DroppedDuplicate(id=2, device="c1", device_time_ms=5, received_ms=noon_ms)
+    async with SqliteStore(path) as store:
+        await store.write_batch(
+            BatchToStore(
+                site="s1",
+                edge="e1",
+                batch_id="b",
+                received_ms=noon_ms,
+                readings=[],
+                timezone=shanghai,
+                edge_duplicates=[copy],
+            )
+        )
+        counts = await store.load_duplicates("s1", date(2026, 3, 2), date(2026, 3, 2))
+    assert counts.duplicates.tolist() == [1]  # a clock at 1970: dated by its receive time
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT id, received_ms FROM edge_duplicates ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(1, None), (2, noon_ms)]
