@@ -122,6 +122,7 @@ def _one_bin(
         received_ms=deposits.received_ms,
         gross_g=np.full(picked.size, np.nan),
         stable=np.ones(picked.size, dtype=np.bool_),
+        clock_trusted=deposits.clock_trusted,
     )
     return deposits, {
         EMPTYING: at[emptying],

@@ -1,6 +1,7 @@
 """Column arrays of a site's stored readings, the input of the KPI maths (filled by the store)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,12 @@ def bool_array(values: object = ()) -> BoolArray:
     return np.asarray(values, dtype=np.bool_)
 
 
+def _default_trust(readings: Any) -> None:
+    """`clock_trusted` left out (None): no reading has the per-device verdict (all False)."""
+    if readings.clock_trusted is None:
+        object.__setattr__(readings, "clock_trusted", np.zeros(readings.time_ms.shape, np.bool_))
+
+
 @dataclass(frozen=True, slots=True)
 class ScaleReadings:
     """Scale readings, one element each: net masses (a plate reading is one tray), and the raw
@@ -42,6 +49,12 @@ class ScaleReadings:
     received_ms: Int64Array  # the edge's receive time (Q3 clock skew, silent devices)
     gross_g: Float64Array  # raw form: gross weight shown, g; NaN for net readings
     stable: BoolArray  # raw form: the platform was still; True for net readings
+    # the per-device clock verdict stored at ingest (central.kpi.clocks.judge_device): True keeps
+    # the device time however late the reading arrived; None: all False
+    clock_trusted: BoolArray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(
@@ -108,6 +121,7 @@ class ScaleReadings:
             self.received_ms[mask],
             self.gross_g[mask],
             self.stable[mask],
+            self.clock_trusted[mask],
         )
 
     @staticmethod
@@ -127,6 +141,10 @@ class CardReadings:
     person: StrArray
     device: StrArray
     received_ms: Int64Array
+    clock_trusted: BoolArray = None  # type: ignore[assignment]  # as ScaleReadings'
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(
@@ -154,6 +172,10 @@ class MeterReadings:
     time_ms: Int64Array
     total: Float64Array
     received_ms: Int64Array
+    clock_trusted: BoolArray = None  # type: ignore[assignment]  # as ScaleReadings'
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(
