@@ -468,14 +468,14 @@ async def test_a_meter_that_uploads_yesterdays_readings_keeps_their_device_times
             await store.write_batch(
                 BatchToStore(
                     site="s1", edge="e1", batch_id=batch_id, received_ms=at_8, readings=readings
-                )  # fmt: skip
+                )
             )
 
         await upload("a", [live_yesterday, kept[0]])
         # the buffers, cut before their last 1.5 h (within the rule's limits) and live readings
         await upload("b", [*buffered[:90], *behind, *kept[1:]])
         verdicts = await _column(path, "clock_trusted")
-        assert verdicts.count(0) == 90 + 4 + 3 and verdicts.count(1) == 0  # not trusted yet
+        assert (verdicts.count(0), verdicts.count(1)) == (90 + 4 + 3, 0)  # not trusted yet
         gens = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
         await upload("c", [*buffered[90:], live, kept_live])
         after = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
