@@ -72,10 +72,13 @@ def representable(record: ReadingRecord) -> bool:
     return max(record.device_time_ms, record.received_ms) <= MAX_DEVICE_TIME_MS
 
 
-def reading_point(site: str, record: ReadingRecord, slot: int) -> Point:
-    """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond."""
+def reading_point(
+    site: str, record: ReadingRecord, slot: int, clock_trusted: bool | None = None
+) -> Point:
+    """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond;
+    `clock_trusted` its per-device clock verdict (central.kpi.clocks.judge_device), if any."""
     _check_slot(slot)
-    point = _with_values(Point(READING), site, record)
+    point = _with_values(Point(READING), site, record, clock_trusted)
     point.time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
     return point
 
@@ -85,11 +88,13 @@ def needs_received_copy(record: ReadingRecord) -> bool:
     return abs(record.device_time_ms - record.received_ms) > RECEIVED_INDEX_SKEW_MS
 
 
-def received_point(site: str, record: ReadingRecord, slot: int) -> Point:
+def received_point(
+    site: str, record: ReadingRecord, slot: int, clock_trusted: bool | None = None
+) -> Point:
     """The receive-time copy of a reading: same tags and fields, plus `device_time_ns` (the
     timestamp of its `reading` point), at receive time (ms) x 10^6 + the reading's slot."""
     _check_slot(slot)
-    point = _with_values(Point(RECEIVED), site, record)
+    point = _with_values(Point(RECEIVED), site, record, clock_trusted)
     point.field("device_time_ns", record.device_time_ms * NS_PER_MS + slot)
     point.time(record.received_ms * NS_PER_MS + slot, WritePrecision.NS)
     return point
@@ -100,11 +105,15 @@ def _check_slot(slot: int) -> None:
         raise ValueError(f"slot {slot} outside [0, {SLOTS_PER_MS})")
 
 
-def _with_values(point: Point, site: str, record: ReadingRecord) -> Point:
+def _with_values(
+    point: Point, site: str, record: ReadingRecord, clock_trusted: bool | None = None
+) -> Point:
     """Tags and fields of a reading (docs/influxdb.md, "Schema")."""
     point.tag("site", site).tag("device", record.device).tag("kind", record.kind)
     point.field("boot", record.boot).field("seq", int(record.seq))
     point.field("received_ms", int(record.received_ms))
+    if clock_trusted is not None:
+        point.field("clock_trusted", clock_trusted)
     if isinstance(record, ScaleRecord):
         point.tag("stream", record.stream.value)
         if record.gross_g is None:
