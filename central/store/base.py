@@ -12,13 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
-from central.kpi.clocks import (
-    DEFAULT_CLOCK_RULE,
-    ClockRule,
-    Timed,
-    attributed_instant_ms,
-    judge_device,
-)
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms, judge_records
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
@@ -118,18 +112,7 @@ class BatchToStore:
         """The per-device clock verdict of each reading (central.kpi.clocks.judge_device), in
         order, judged with the batch's own readings only (a store that can look up the stored
         readings of a burst judges with those too, as the SQLite store does)."""
-        groups: dict[tuple[str, str], list[int]] = {}
-        for n, record in enumerate(self.readings):
-            groups.setdefault((record.device, record.boot), []).append(n)
-        out: list[bool | None] = [None] * len(self.readings)
-        for of in groups.values():
-            timed = [self.readings[n] for n in of]
-            verdicts = judge_device(
-                [Timed(r.seq, r.device_time_ms, r.received_ms) for r in timed], self.clock
-            )
-            for n, verdict in zip(of, verdicts, strict=True):
-                out[n] = verdict
-        return out
+        return judge_records(self.readings, self.clock)
 
     def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
         """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
