@@ -244,7 +244,7 @@ _ADDED_COLUMNS = (
     ("readings", "clock_trusted", "INTEGER"),
 )
 # Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
-# still vouch for them (SqliteStore._judge_clocks); few, so the lookup per batch is cheap.
+# still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
 _CLOCK_PENDING_INDEX = """
 CREATE INDEX IF NOT EXISTS readings_clock_pending ON readings (site, received_ms)
 WHERE clock_trusted = 0
