@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from central.kpi.clocks import attributed_instant_ms, correct_clocks
+from central.kpi.clocks import attributed_instant_ms, correct_clocks, judge_records
 from central.kpi.counters import MeterCurve, meter_curves
 from central.kpi.daytable import QUANTITIES, DayTable, build_day_table
 from central.kpi.periods import DateRange
@@ -86,16 +86,26 @@ class DerivedSeriesSink(Protocol):
         ...
 
 
+def attributed_instants_ms(site: Site, readings: Sequence[ReadingRecord]) -> list[int]:
+    """The instant each of a batch's readings is attributed to: wrong clocks by receive time,
+    clock-trusted late readings (judged with the batch's readings, as the InfluxDB store judges
+    them) by device time."""
+    rule = site.kpi.clock
+    return [
+        r.device_time_ms
+        if trusted
+        else attributed_instant_ms(r.device_time_ms, r.received_ms, rule)
+        for r, trusted in zip(readings, judge_records(readings, rule), strict=True)
+    ]
+
+
 def touched_dates(site: Site, readings: Sequence[ReadingRecord]) -> DateRange | None:
-    """Local dates a batch's readings are attributed to (wrong clocks by receive time)."""
+    """Local dates a batch's readings are attributed to (see attributed_instants_ms)."""
     if not readings:
         return None
     days = [
-        datetime.fromtimestamp(
-            attributed_instant_ms(r.device_time_ms, r.received_ms, site.kpi.clock) / 1000,
-            site.timezone,
-        ).date()
-        for r in readings
+        datetime.fromtimestamp(at_ms / 1000, site.timezone).date()
+        for at_ms in attributed_instants_ms(site, readings)
     ]
     return DateRange(min(days), max(days))
 
@@ -200,9 +210,8 @@ async def refresh_derived(
     if span is None:
         return 0
     meter_times: dict[str, list[int]] = {}
-    for r in readings:
+    for r, at_ms in zip(readings, attributed_instants_ms(site, readings), strict=True):
         if isinstance(r, MeterRecord):
-            at_ms = attributed_instant_ms(r.device_time_ms, r.received_ms, site.kpi.clock)
             meter_times.setdefault(r.device, []).append(at_ms)
     series = await derive(store, site, span, meter_times)
     await sink.write_derived(series)

@@ -107,7 +107,9 @@ ReadingRecord = Annotated[ScaleRecord | CardRecord | MeterRecord, Field(discrimi
 
 class DroppedDuplicate(BaseModel):
     """A copy of a reading the edge dropped because the same (device, boot, seq) was still in its
-    buffer (docs/domain.md Q4): central cannot see it, so the edge reports it once.
+    buffer (docs/domain.md Q4): central cannot see it, so the edge reports it once. Central counts
+    it on the local date it attributes the reading to (the clock rule, central/kpi/clocks.py), as
+    it counts the duplicates it drops itself.
 
     `id` is the edge's own number for the drop, increasing and never reused by that edge: central
     counts each (edge, id) once, so a batch resent after a crash does not count it twice.
@@ -117,7 +119,16 @@ class DroppedDuplicate(BaseModel):
 
     id: int = Field(ge=1, strict=True)
     device: DeviceId
-    device_time_ms: EpochMs = Field(description="the dropped copy's device time (local date)")
+    device_time_ms: EpochMs = Field(description="the dropped copy's device time")
+    # Added after the first release: left out of the JSON when None, so an older central (which
+    # forbids unknown fields) still accepts the entries of an edge that has no receive time.
+    received_ms: EpochMs | None = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="the edge's clock when the dropped copy arrived: with the device time, it"
+        " dates the copy by central's clock rule, as central dates its own duplicates (absent from"
+        " older edges: the copy is dated by its device time)",
+    )
 
 
 class DeviceStatusRecord(BaseModel):

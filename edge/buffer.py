@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE TABLE IF NOT EXISTS dropped_duplicates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,
-    device_time_ms INTEGER NOT NULL
+    device_time_ms INTEGER NOT NULL,
+    received_ms INTEGER  -- added later (see _ADDED_COLUMNS): NULL in rows of older edges
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,6 +101,10 @@ CREATE TABLE IF NOT EXISTS status_outbox (
 );
 """
 
+# Columns added after the first release: (table, column, type). A buffer created before them gets
+# them with ALTER TABLE ADD COLUMN at open (NULL in its old rows), see _add_columns.
+_ADDED_COLUMNS = (("dropped_duplicates", "received_ms", "INTEGER"),)
+
 T = TypeVar("T")
 
 
@@ -112,6 +117,7 @@ class NewReading:
     seq: int
     record_json: str
     device_time_ms: int = 0  # reported with the copy when it turns out a duplicate (Q4)
+    received_ms: int | None = None  # the edge's receive time, reported with it likewise
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,7 @@ class PendingDuplicate:
     id: int  # AUTOINCREMENT: never reused, so central counts each (edge, id) once
     device: str
     device_time_ms: int
+    received_ms: int | None = None  # None for copies dropped by an edge older than the column
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +235,15 @@ def _configure(connection: sqlite3.Connection) -> None:
     # FULL: a WAL commit is fsynced before COMMIT returns, so an acknowledged message is on disk.
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=5000")
+
+
+def _add_columns(connection: sqlite3.Connection) -> None:
+    """Add the columns a buffer created by an older edge lacks (NULL in its old rows)."""
+    for table, column, sql_type in _ADDED_COLUMNS:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            logger.info("buffer: added column %s.%s", table, column)
 
 
 def _read_stats(connection: sqlite3.Connection, last_dead_letters: int) -> BufferStats:
@@ -371,6 +387,7 @@ class Buffer:
                     f" {SCHEMA_VERSION}; upgrade the edge"
                 )
             connection.executescript(_SCHEMA)
+            _add_columns(connection)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             connection.executemany(
                 "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
@@ -537,7 +554,8 @@ class Buffer:
         def body(db: sqlite3.Connection) -> tuple[CommitOutcome, int, int]:
             pending = self._pending
             persisted = duplicates = dropped = 0
-            copies: list[tuple[str, int]] = []  # dropped duplicates, reported to central
+            # dropped duplicates, reported to central
+            copies: list[tuple[str, int, int | None]] = []
             for reading in readings:
                 identity = (reading.device, reading.boot, reading.seq)
                 if (
@@ -550,7 +568,7 @@ class Buffer:
                     ).fetchone()
                     if known:
                         duplicates += 1
-                        copies.append((reading.device, reading.device_time_ms))
+                        copies.append((reading.device, reading.device_time_ms, reading.received_ms))
                     else:
                         dropped += 1
                     continue
@@ -564,10 +582,12 @@ class Buffer:
                     pending += 1
                 else:
                     duplicates += 1
-                    copies.append((reading.device, reading.device_time_ms))
+                    copies.append((reading.device, reading.device_time_ms, reading.received_ms))
             if copies:
                 db.executemany(
-                    "INSERT INTO dropped_duplicates (device, device_time_ms) VALUES (?, ?)", copies
+                    "INSERT INTO dropped_duplicates (device, device_time_ms, received_ms)"
+                    " VALUES (?, ?, ?)",
+                    copies,
                 )
             if pending > self.max_readings:  # only reachable with DROP_OLDEST
                 excess = pending - self.max_readings
@@ -721,7 +741,8 @@ class Buffer:
 
     def _oldest_duplicates_sync(self, limit: int) -> list[PendingDuplicate]:
         rows = self._db().execute(
-            "SELECT id, device, device_time_ms FROM dropped_duplicates ORDER BY id LIMIT ?",
+            "SELECT id, device, device_time_ms, received_ms FROM dropped_duplicates"
+            " ORDER BY id LIMIT ?",
             (limit,),
         )
         return [PendingDuplicate(*row) for row in rows.fetchall()]

@@ -108,6 +108,7 @@ def classify(
                 record.seq,
                 record.model_dump_json(),
                 record.device_time_ms,
+                record.received_ms,
             )
         )
     return Sorted(readings, dead, statuses)

@@ -454,6 +454,7 @@ class Uploader:
                 "id": entry.id,
                 "device": entry.device,
                 "device_time_ms": entry.device_time_ms,
+                "received_ms": entry.received_ms,
             }
             topic = f"(dropped-duplicate report of {entry.device})"  # it came from no topic
             return DeadLetter(now_ms, topic, json.dumps(fields).encode(), why)
@@ -512,7 +513,10 @@ def _kind_of(record_json: str) -> DeviceKind | None:
 
 def _duplicate_record(dropped: PendingDuplicate) -> DroppedDuplicate:
     return DroppedDuplicate(
-        id=dropped.id, device=dropped.device, device_time_ms=dropped.device_time_ms
+        id=dropped.id,
+        device=dropped.device,
+        device_time_ms=dropped.device_time_ms,
+        received_ms=dropped.received_ms,
     )
 
 

@@ -74,6 +74,10 @@ class StackSettings:
     baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
     # One simulated clock for simulator and edges; with it central corrects wrong device clocks.
     sim_clock: SimClockPlan | None = None
+    # Central corrects wrong device clocks (registry `clock_correction`); None: with sim_clock
+    # only (edges stamping wall time while the simulator sends simulated time have no meaningful
+    # skew). True for tests whose devices send wall-clock times.
+    clock_correction: bool | None = None
 
 
 class Stack:
@@ -106,7 +110,11 @@ class Stack:
                 list(self.settings.sites),
                 self.settings.registered_staff,
                 baselines=self.settings.baselines,
-                clock_correction=self.settings.sim_clock is not None,
+                clock_correction=(
+                    self.settings.sim_clock is not None
+                    if self.settings.clock_correction is None
+                    else self.settings.clock_correction
+                ),
             )
             if self.settings.sim_clock is not None and not self.settings.sim_clock.lockstep:
                 lead_ms = round(self.settings.sim_clock.lead_s * 1000)

@@ -3,8 +3,9 @@
 Every reading carries two instants: `time_ms`, the device's clock when it took the reading, and
 `received_ms`, the edge's clock when the reading arrived. skew = time_ms - received_ms.
 
-The rule (docs/kpis.md, "Wrong device clocks") judges each reading on its own, so that the same
-reading is attributed the same way in a day, a week or a year report:
+The rule (docs/kpis.md, "Wrong device clocks") judges each reading by itself and by a verdict
+stored with it at ingest, so that the same reading is attributed the same way in a day, a week
+or a year report. By itself, a reading's clock is wrong when
 
 - skew > +future_tolerance_ms: the device claims a time after the reading reached the edge,
   which no correct clock can do (a reading cannot arrive before it was taken);
@@ -14,14 +15,28 @@ reading is attributed the same way in a day, a week or a year report:
 Such a reading is attributed by its receive time instead (corrected) and counted as
 `clock_corrected`. Every other reading keeps its device time, in particular late data after an
 outage, whose receive time lags its device time by up to `max_delay_ms`.
+
+Judged per device (`judge_device`, at ingest): a late reading (skew < -max_delay_ms) of a device
+whose clock its neighbours show correct is "clock trusted" and keeps its device time however
+late it arrived (a meter that uploads yesterday's readings at 08:00). The store keeps the verdict
+with the reading (`clock_trusted`); `correct_clocks` honours it.
 """
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from central.kpi.readings import Int64Array, SiteReadings
+from central.kpi.readings import (
+    CardReadings,
+    Int64Array,
+    MeterReadings,
+    ScaleReadings,
+    SiteReadings,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -44,12 +59,21 @@ class ClockRule:
 DEFAULT_CLOCK_RULE = ClockRule()
 
 
-def wrong_clock(time_ms: Int64Array, received_ms: Int64Array, rule: ClockRule) -> BoolArray:
-    """True for readings whose device time cannot be trusted (see the module docstring)."""
+def wrong_clock(
+    time_ms: Int64Array,
+    received_ms: Int64Array,
+    rule: ClockRule,
+    trusted: BoolArray | None = None,
+) -> BoolArray:
+    """True for readings whose device time cannot be trusted (see the module docstring);
+    `trusted`: the per-device verdicts stored at ingest (True keeps a late reading's time)."""
     if not rule.enabled:
         return np.zeros(time_ms.shape, dtype=np.bool_)
     skew = time_ms - received_ms
-    return (skew > rule.future_tolerance_ms) | (skew < -rule.max_delay_ms)
+    late = skew < -rule.max_delay_ms
+    if trusted is not None:
+        late &= ~trusted
+    return (skew > rule.future_tolerance_ms) | late
 
 
 def attributed_instant_ms(time_ms: int, received_ms: int, rule: ClockRule) -> int:
@@ -57,9 +81,15 @@ def attributed_instant_ms(time_ms: int, received_ms: int, rule: ClockRule) -> in
     return int(attributed_ms(np.array([time_ms]), np.array([received_ms]), rule)[0])
 
 
-def attributed_ms(time_ms: Int64Array, received_ms: Int64Array, rule: ClockRule) -> Int64Array:
+def attributed_ms(
+    time_ms: Int64Array,
+    received_ms: Int64Array,
+    rule: ClockRule,
+    trusted: BoolArray | None = None,
+) -> Int64Array:
     """The instant each reading is attributed to: its receive time where its clock is wrong."""
-    return np.where(wrong_clock(time_ms, received_ms, rule), received_ms, time_ms).astype(np.int64)
+    wrong = wrong_clock(time_ms, received_ms, rule, trusted)
+    return np.where(wrong, received_ms, time_ms).astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +104,104 @@ def correct_clocks(readings: SiteReadings, rule: ClockRule = DEFAULT_CLOCK_RULE)
     """Apply the rule to every kind of reading (received_ms is left as it is)."""
     scale, card, meter = readings.scale, readings.card, readings.meter
     fixed = SiteReadings(
-        scale=replace(scale, time_ms=attributed_ms(scale.time_ms, scale.received_ms, rule)),
-        card=replace(card, time_ms=attributed_ms(card.time_ms, card.received_ms, rule)),
-        meter=replace(meter, time_ms=attributed_ms(meter.time_ms, meter.received_ms, rule)),
+        scale=replace(scale, time_ms=_attributed(scale, rule)),
+        card=replace(card, time_ms=_attributed(card, rule)),
+        meter=replace(meter, time_ms=_attributed(meter, rule)),
     )
     return Corrected(fixed, readings)
+
+
+def _attributed(part: ScaleReadings | CardReadings | MeterReadings, rule: ClockRule) -> Int64Array:
+    return attributed_ms(part.time_ms, part.received_ms, rule, part.clock_trusted)
+
+
+# Readings of one device received this close to each other form a burst: a device uploading its
+# buffer sends it, and its live reading, within a burst.
+BURST_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """One reading of one (site, device, boot), as `judge_device` sees it."""
+
+    seq: int
+    time_ms: int
+    received_ms: int
+    trusted: bool | None = None  # the verdict stored with it, if any (see judge_device)
+
+
+class _Record(Protocol):
+    """What `judge_records` reads of a reading (contract.ReadingRecord has it)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def boot(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def device_time_ms(self) -> int: ...
+    @property
+    def received_ms(self) -> int: ...
+
+
+def judge_records(records: Sequence[_Record], rule: ClockRule) -> list[bool | None]:
+    """`judge_device` of each (device, boot) of `records` (an upload's readings, judged with one
+    another only), in the order of `records`."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, record in enumerate(records):
+        groups.setdefault((record.device, record.boot), []).append(n)
+    out: list[bool | None] = [None] * len(records)
+    for of in groups.values():
+        timed = [records[n] for n in of]
+        verdicts = judge_device(
+            [Timed(r.seq, r.device_time_ms, r.received_ms) for r in timed], rule
+        )
+        for n, verdict in zip(of, verdicts, strict=True):
+            out[n] = verdict
+    return out
+
+
+def judge_device(readings: Sequence[Timed], rule: ClockRule) -> list[bool | None]:
+    """The per-device verdict of each reading of one (site, device, boot), in input order.
+
+    None: judged by itself (its skew within the rule's limits, or ahead of its receive time,
+    which no buffering explains). For a late reading (skew < -max_delay_ms): True, "clock
+    trusted", when the device's clock is shown correct on both sides of it:
+
+    - after it: a reading of the same boot with a higher seq, within the limits, received in the
+      same burst (within BURST_MS of its receive time) and not taken before it: the device's live
+      reading after it sent its buffer;
+    - before it: its predecessor (the reading with the next lower seq among `readings`) kept its
+      device time (within the limits, or trusted) and was not taken after it.
+
+    Otherwise False: late and not trusted (yet: a live reading in a later upload may still
+    vouch for it). A clock that is wrong for every reading (3 days behind) has no reading within
+    the limits and stays corrected; a stretch of readings hours behind between correct ones fails
+    the "before" test; the first reading of a boot has no predecessor and is judged by itself.
+    `readings` should hold the predecessor of the earliest late one where the store has it.
+    """
+    if not rule.enabled:
+        return [None] * len(readings)
+    skews = [r.time_ms - r.received_ms for r in readings]
+    late = [k < -rule.max_delay_ms for k in skews]
+    fresh = [-rule.max_delay_ms <= k <= rule.future_tolerance_ms for k in skews]
+    verdict: list[bool | None] = [
+        (r.trusted is True) if late[n] else None for n, r in enumerate(readings)
+    ]
+    order = sorted(range(len(readings)), key=lambda n: readings[n].seq)
+    live = [m for m in order if fresh[m]]  # by seq: those after a reading are a suffix
+    live_seqs = [readings[m].seq for m in live]
+    for position, n in enumerate(order[1:], start=1):
+        if verdict[n] is not False:
+            continue
+        r, previous = readings[n], order[position - 1]
+        kept_before = (fresh[previous] or verdict[previous] is True) and (
+            readings[previous].time_ms <= r.time_ms
+        )
+        verdict[n] = kept_before and any(
+            abs(readings[m].received_ms - r.received_ms) <= BURST_MS
+            and readings[m].time_ms >= r.time_ms
+            for m in live[bisect.bisect_right(live_seqs, r.seq) :]
+        )
+    return verdict

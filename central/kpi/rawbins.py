@@ -124,6 +124,7 @@ def _one_bin(
         stable=np.ones(picked.size, dtype=np.bool_),
         item=deposits.item,
         reason=deposits.reason,
+        clock_trusted=deposits.clock_trusted,
     )
     return deposits, {
         EMPTYING: at[emptying],

@@ -1,6 +1,7 @@
 """Column arrays of a site's stored readings, the input of the KPI maths (filled by the store)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,12 @@ def bool_array(values: object = ()) -> BoolArray:
     return np.asarray(values, dtype=np.bool_)
 
 
+def _default_trust(readings: Any) -> None:
+    """`clock_trusted` left out (None): no reading has the per-device verdict (all False)."""
+    if readings.clock_trusted is None:
+        object.__setattr__(readings, "clock_trusted", np.zeros(readings.time_ms.shape, np.bool_))
+
+
 @dataclass(frozen=True, slots=True)
 class ScaleReadings:
     """Scale readings, one element each: net masses (a plate reading is one tray), and the raw
@@ -44,6 +51,12 @@ class ScaleReadings:
     stable: BoolArray  # raw form: the platform was still; True for net readings
     item: StrArray  # menu item code a kitchen terminal tagged; "" when untagged
     reason: StrArray  # contract.units.LossReason value; "" when untagged
+    # the per-device clock verdict stored at ingest (central.kpi.clocks.judge_device): True keeps
+    # the device time however late the reading arrived; None: all False
+    clock_trusted: BoolArray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(
@@ -118,6 +131,7 @@ class ScaleReadings:
             self.stable[mask],
             self.item[mask],
             self.reason[mask],
+            self.clock_trusted[mask],
         )
 
     @staticmethod
@@ -137,6 +151,10 @@ class CardReadings:
     person: StrArray
     device: StrArray
     received_ms: Int64Array
+    clock_trusted: BoolArray = None  # type: ignore[assignment]  # as ScaleReadings'
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(
@@ -164,6 +182,10 @@ class MeterReadings:
     time_ms: Int64Array
     total: Float64Array
     received_ms: Int64Array
+    clock_trusted: BoolArray = None  # type: ignore[assignment]  # as ScaleReadings'
+
+    def __post_init__(self) -> None:
+        _default_trust(self)
 
     @classmethod
     def of(

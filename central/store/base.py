@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms, judge_records
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
@@ -106,6 +106,24 @@ class BatchToStore:
     def duplicate_date(self, record: ReadingRecord) -> date:
         """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
+        return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
+
+    def clock_verdicts(self) -> list[bool | None]:
+        """The per-device clock verdict of each reading (central.kpi.clocks.judge_device), in
+        order, judged with the batch's own readings only (a store that can look up the stored
+        readings of a burst judges with those too, as the SQLite store does)."""
+        return judge_records(self.readings, self.clock)
+
+    def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
+        """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
+        when the edge sent its receive time, else (an older edge) its device time."""
+        if dropped.received_ms is None:
+            return dropped.device_time_ms
+        return attributed_instant_ms(dropped.device_time_ms, dropped.received_ms, self.clock)
+
+    def edge_duplicate_date(self, dropped: DroppedDuplicate) -> date:
+        """Local date a copy the edge dropped is counted on (see `edge_duplicate_ms`)."""
+        at_ms = self.edge_duplicate_ms(dropped)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
 

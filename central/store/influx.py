@@ -284,11 +284,23 @@ def batch_points(
     """
     stored = [r for r in batch.readings if representable(r)]
     placement = place(stored, occupied)
-    points: list[Point] = [reading_point(batch.site, r, slot) for r, slot in placement.new]
+    # Per-device clock verdicts, judged with the batch's readings (docs/influxdb.md, "Clocks")
+    trusted: dict[tuple[str, str, int], bool | None] = {}
+    for record, judged in zip(batch.readings, batch.clock_verdicts(), strict=True):
+        trusted.setdefault((record.device, record.boot, record.seq), judged)
+
+    def verdict(r: ReadingRecord) -> bool | None:
+        return trusted.get((r.device, r.boot, r.seq))
+
+    points: list[Point] = [
+        reading_point(batch.site, r, slot, verdict(r)) for r, slot in placement.new
+    ]
     # Receive-time copies of readings far from their receive time (wrong clocks, outages),
     # found by a period's query through their receive time (docs/influxdb.md).
     points += [
-        received_point(batch.site, r, slot) for r, slot in placement.new if needs_received_copy(r)
+        received_point(batch.site, r, slot, verdict(r))
+        for r, slot in placement.new
+        if needs_received_copy(r)
     ]
     duplicates: Counter[tuple[str, date]] = Counter()
     for record in placement.duplicates:
@@ -299,12 +311,13 @@ def batch_points(
     ]
     # Copies the edge dropped from its buffer: one point per (edge, id), overwritten by a resend.
     for dropped in batch.edge_duplicates:
-        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone)
+        dated_ms = batch.edge_duplicate_ms(dropped)
+        point = edge_duplicate_point(batch.site, batch.edge, dropped, batch.timezone, dated_ms)
         if point is None:
             logger.warning(
-                "site %s edge %s: dropped duplicate %d of %s at device time %d is beyond "
+                "site %s edge %s: dropped duplicate %d of %s dated %d ms is beyond "
                 "InfluxDB's time range; not counted",
-                batch.site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+                batch.site, batch.edge, dropped.id, dropped.device, dated_ms,
             )  # fmt: skip
         else:
             points.append(point)
@@ -389,12 +402,14 @@ def readings_from_rows(
             stable=bool_array(column(scale, "stable", True)),
             item=str_array(column(scale, "item", "")),
             reason=str_array(column(scale, "reason", "")),
+            clock_trusted=bool_array(column(scale, "clock_trusted", False)),
         ),
         card=CardReadings(
             time_ms=ms(card),
             person=str_array(column(card, "person", "")),
             device=str_array(column(card, "device", "")),
             received_ms=int_array(column(card, "received_ms", 0)),
+            clock_trusted=bool_array(column(card, "clock_trusted", False)),
         ),
         meter=MeterReadings(
             device=str_array(column(meter, "device", "")),
@@ -402,6 +417,7 @@ def readings_from_rows(
             time_ms=ms(meter),
             total=float_array(column(meter, "total", 0.0)),
             received_ms=int_array(column(meter, "received_ms", 0)),
+            clock_trusted=bool_array(column(meter, "clock_trusted", False)),
         ),
     )
 

@@ -72,10 +72,13 @@ def representable(record: ReadingRecord) -> bool:
     return max(record.device_time_ms, record.received_ms) <= MAX_DEVICE_TIME_MS
 
 
-def reading_point(site: str, record: ReadingRecord, slot: int) -> Point:
-    """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond."""
+def reading_point(
+    site: str, record: ReadingRecord, slot: int, clock_trusted: bool | None = None
+) -> Point:
+    """The point of one reading; `slot` in [0, 10^6) is its nanoseconds within the millisecond;
+    `clock_trusted` its per-device clock verdict (central.kpi.clocks.judge_device), if any."""
     _check_slot(slot)
-    point = _with_values(Point(READING), site, record)
+    point = _with_values(Point(READING), site, record, clock_trusted)
     point.time(record.device_time_ms * NS_PER_MS + slot, WritePrecision.NS)
     return point
 
@@ -85,11 +88,13 @@ def needs_received_copy(record: ReadingRecord) -> bool:
     return abs(record.device_time_ms - record.received_ms) > RECEIVED_INDEX_SKEW_MS
 
 
-def received_point(site: str, record: ReadingRecord, slot: int) -> Point:
+def received_point(
+    site: str, record: ReadingRecord, slot: int, clock_trusted: bool | None = None
+) -> Point:
     """The receive-time copy of a reading: same tags and fields, plus `device_time_ns` (the
     timestamp of its `reading` point), at receive time (ms) x 10^6 + the reading's slot."""
     _check_slot(slot)
-    point = _with_values(Point(RECEIVED), site, record)
+    point = _with_values(Point(RECEIVED), site, record, clock_trusted)
     point.field("device_time_ns", record.device_time_ms * NS_PER_MS + slot)
     point.time(record.received_ms * NS_PER_MS + slot, WritePrecision.NS)
     return point
@@ -100,11 +105,15 @@ def _check_slot(slot: int) -> None:
         raise ValueError(f"slot {slot} outside [0, {SLOTS_PER_MS})")
 
 
-def _with_values(point: Point, site: str, record: ReadingRecord) -> Point:
+def _with_values(
+    point: Point, site: str, record: ReadingRecord, clock_trusted: bool | None = None
+) -> Point:
     """Tags and fields of a reading (docs/influxdb.md, "Schema")."""
     point.tag("site", site).tag("device", record.device).tag("kind", record.kind)
     point.field("boot", record.boot).field("seq", int(record.seq))
     point.field("received_ms", int(record.received_ms))
+    if clock_trusted is not None:
+        point.field("clock_trusted", clock_trusted)
     if isinstance(record, ScaleRecord):
         point.tag("stream", record.stream.value)
         if record.gross_g is None:
@@ -183,19 +192,23 @@ def duplicate_point(site: str, device: str, local_date: date, count: int, now_ns
 
 
 def edge_duplicate_point(
-    site: str, edge: str, dropped: DroppedDuplicate, timezone: tzinfo
+    site: str, edge: str, dropped: DroppedDuplicate, timezone: tzinfo, dated_ms: int | None = None
 ) -> Point | None:
     """Q4: a copy the edge dropped and reported (contract DroppedDuplicate), counted once.
 
-    Series key: site, edge, device; timestamp: the local date of the copy's device time (its
-    00:00 read as UTC, as `duplicate_point`) + the edge's drop id mod one day of nanoseconds.
-    Both come from (site, edge, id) alone (an id always names the same copy), so a resent batch
-    overwrites the same point and the query counts one point per (edge, id). None for a device
-    time whose local date InfluxDB cannot hold (beyond 2262).
+    Series key: site, edge, device; timestamp: the local date of `dated_ms` (the copy's
+    attributed instant, BatchToStore.edge_duplicate_ms; default: its device time), its 00:00
+    read as UTC as in `duplicate_point`, + the edge's drop id mod one day of nanoseconds. Both
+    come from
+    (site, edge, id) alone (an id always names the same copy), so a resent batch overwrites the
+    same point and the query counts one point per (edge, id). None for an instant whose local
+    date InfluxDB cannot hold (beyond 2262).
     """
-    if dropped.device_time_ms > MAX_DEVICE_TIME_MS:
+    if dated_ms is None:
+        dated_ms = dropped.device_time_ms
+    if dated_ms > MAX_DEVICE_TIME_MS:
         return None
-    local = datetime.fromtimestamp(dropped.device_time_ms / 1000, timezone).date()
+    local = datetime.fromtimestamp(dated_ms / 1000, timezone).date()
     day_ns = (local - date(1970, 1, 1)).days * NS_PER_DAY
     if day_ns + NS_PER_DAY > 2**63 - 1:
         return None
@@ -208,6 +221,8 @@ def edge_duplicate_point(
         .field("device_time_ms", int(dropped.device_time_ms))
         .time(day_ns + dropped.id % NS_PER_DAY, WritePrecision.NS)
     )
+    if dropped.received_ms is not None:
+        point.field("received_ms", int(dropped.received_ms))
     return point
 
 

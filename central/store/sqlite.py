@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
+from central.kpi.clocks import BURST_MS, DEFAULT_CLOCK_RULE, ClockRule, Timed, judge_device
 from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS readings (
     stable INTEGER,
     item TEXT,
     reason TEXT,
+    -- the per-device clock verdict of a late reading (central.kpi.clocks.judge_device): 1 keeps
+    -- its device time, 0 not (yet); NULL: judged by itself
+    clock_trusted INTEGER,
     PRIMARY KEY (site, device, boot, seq)
 );
 -- The site-day KPI query is a range scan on this index.
@@ -122,6 +125,7 @@ CREATE TABLE IF NOT EXISTS edge_duplicates (
     id INTEGER NOT NULL,
     device TEXT NOT NULL,
     device_time_ms INTEGER NOT NULL,
+    received_ms INTEGER,  -- the edge's receive time of the copy; NULL from older edges
     PRIMARY KEY (site, edge, id)
 );
 -- Device status changes reported by the edges (UploadBatch.statuses): each change once (a resent
@@ -232,9 +236,40 @@ ORDER BY edge
 """
 MS_PER_DAY = 86_400_000
 
-# Columns added after the first release: (name, type). A database created before them gets them
-# with ALTER TABLE ADD COLUMN at open (NULL in old rows: net readings, untagged), see _migrate.
-_ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"), ("item", "TEXT"), ("reason", "TEXT"))
+# Columns added after the first release: (table, name, type). A database created before them gets
+# them with ALTER TABLE ADD COLUMN at open (NULL in old rows: net readings, untagged, edge
+# duplicates dated by device time), see _migrate.
+_ADDED_COLUMNS = (
+    ("readings", "gross_g", "REAL"),
+    ("readings", "stable", "INTEGER"),
+    ("readings", "item", "TEXT"),
+    ("readings", "reason", "TEXT"),
+    ("edge_duplicates", "received_ms", "INTEGER"),
+    ("readings", "clock_trusted", "INTEGER"),
+)
+# Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
+# still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
+_CLOCK_PENDING_INDEX = """
+CREATE INDEX IF NOT EXISTS readings_clock_pending ON readings (site, received_ms)
+WHERE clock_trusted = 0
+"""
+_SELECT_CLOCK_PENDING = """
+SELECT DISTINCT device, boot FROM readings INDEXED BY readings_clock_pending
+WHERE site = ? AND clock_trusted = 0 AND received_ms >= ? AND received_ms <= ?
+"""
+# The stored readings of one (device, boot) received in a window, and the one before a seq.
+_SELECT_BURST = """
+SELECT seq, device_time_ms, received_ms, clock_trusted, kind, stable
+FROM readings INDEXED BY readings_site_received
+WHERE site = ? AND received_ms >= ? AND received_ms <= ? AND device = ? AND boot = ?
+"""
+_SELECT_PREDECESSOR = """
+SELECT seq, device_time_ms, received_ms, clock_trusted, kind, stable FROM readings
+WHERE site = ? AND device = ? AND boot = ? AND seq < ? ORDER BY seq DESC LIMIT 1
+"""
+_TRUST_CLOCK = """
+UPDATE readings SET clock_trusted = 1 WHERE site = ? AND device = ? AND boot = ? AND seq = ?
+"""
 # Raw kitchen-bin readings only (a partial index, so net-only sites pay nothing for it): the last
 # stable reading of a raw bin before a range is one index probe however long ago it was.
 _RAW_SCALE_INDEX = """
@@ -265,8 +300,8 @@ WHERE site = ? AND local_date >= ? AND local_date <= ?
 """
 
 _INSERT_EDGE_DUPLICATE = """
-INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms)
-VALUES (?, ?, ?, ?, ?)
+INSERT OR IGNORE INTO edge_duplicates (site, edge, id, device, device_time_ms, received_ms)
+VALUES (?, ?, ?, ?, ?, ?)
 """
 
 _COUNT_DUPLICATE = """
@@ -283,9 +318,10 @@ WHERE site = ? AND local_date >= ? AND local_date <= ?
 # once per statement, after them.
 _READING_COLUMNS = (
     "site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, person, "
-    "quantity, total, power_kw, gross_g, stable, item, reason"
+    "quantity, total, power_kw, gross_g, stable, item, reason, clock_trusted"
 )
-_READING_WIDTH = 18
+_READING_WIDTH = 19
+_CLOCK_TRUSTED = _READING_WIDTH - 1  # the last column of a row: set by _judge_clocks
 # Rows per multi-row INSERT at most (a power of two; lowered to the connection's variable limit).
 _MAX_ROWS_PER_INSERT = 512
 
@@ -364,7 +400,8 @@ _RANGE = """FROM readings WHERE site = ? AND ((device_time_ms >= ? AND device_ti
                     OR (received_ms >= ? AND received_ms < ?))"""
 # Scale columns: gross_g stays NULL (NaN in numpy) for net readings, stable 1 for them.
 _SCALE_COLUMNS = """device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device,
-       received_ms, gross_g, COALESCE(stable, 1), COALESCE(item, ''), COALESCE(reason, '')"""
+       received_ms, gross_g, COALESCE(stable, 1), COALESCE(item, ''), COALESCE(reason, ''),
+       COALESCE(clock_trusted, 0)"""
 _SELECT_SCALES = f"""
 SELECT {_SCALE_COLUMNS}
 {_RANGE} AND kind = 'scale'
@@ -373,7 +410,8 @@ SELECT {_SCALE_COLUMNS}
 # The last one by device time among those whose clock the rule trusts (the last three parameters:
 # rule enabled, max delay, future tolerance).
 _TRUSTED_CLOCK = (
-    "(? = 0 OR (device_time_ms >= received_ms - ? AND device_time_ms <= received_ms + ?))"
+    "(? = 0 OR COALESCE(clock_trusted, 0) = 1"
+    " OR (device_time_ms >= received_ms - ? AND device_time_ms <= received_ms + ?))"
 )
 _SELECT_RAW_SCALE_BEFORE = f"""
 SELECT {_SCALE_COLUMNS}
@@ -394,24 +432,27 @@ WHERE site = ? AND received_ms >= ? AND received_ms < ? AND device = ?
 ORDER BY received_ms DESC LIMIT 1
 """
 _SELECT_CARDS = f"""
-SELECT device_time_ms, COALESCE(person, ''), device, received_ms {_RANGE} AND kind = 'card'
+SELECT device_time_ms, COALESCE(person, ''), device, received_ms, COALESCE(clock_trusted, 0)
+{_RANGE} AND kind = 'card'
 """
+_METER_COLUMNS = """device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0),
+       received_ms, COALESCE(clock_trusted, 0)"""
 _SELECT_METERS = f"""
-SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
+SELECT {_METER_COLUMNS}
 {_RANGE} AND kind = 'meter'
 """
 
 # The nearest reading of one meter before (after) a range. INDEXED BY: walk the time index from
 # the range's end outwards and stop at the first reading of the device, instead of reading every
 # row of the device through the primary key.
-_SELECT_METER_BEFORE = """
-SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
+_SELECT_METER_BEFORE = f"""
+SELECT {_METER_COLUMNS}
 FROM readings INDEXED BY readings_site_time
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
 ORDER BY device_time_ms DESC LIMIT 1
 """
-_SELECT_METER_AFTER = """
-SELECT device, COALESCE(quantity, ''), device_time_ms, COALESCE(total, 0.0), received_ms
+_SELECT_METER_AFTER = f"""
+SELECT {_METER_COLUMNS}
 FROM readings INDEXED BY readings_site_time
 WHERE site = ? AND device_time_ms >= ? AND device_time_ms < ? AND device = ? AND kind = 'meter'
 ORDER BY device_time_ms ASC LIMIT 1
@@ -435,7 +476,7 @@ class _Prepared:
     @classmethod
     def of(cls, batch: BatchToStore) -> "_Prepared":
         rows = [_row(batch.site, record) for record in batch.readings]
-        extra_ms = [d.device_time_ms for d in batch.edge_duplicates]
+        extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
         return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
 
 
@@ -470,7 +511,7 @@ METER_REACH_MS = 5 * MS_PER_DAY
 RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
 
 
-def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any) -> set[str]:
+def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set[str]:
     """Local dates whose KPI inputs a batch may change (see READING_REACH_MS)."""
     reach: dict[int, tuple[int, int]] = {}  # UTC day -> (reach back, reach forward)
 
@@ -488,7 +529,7 @@ def _touched_dates(rows: Sequence[Row], extra_device_ms: Sequence[int], tz: Any)
         seen.add((row[6] // MS_PER_DAY, pad, forward))
     for t, pad, forward in seen:
         touch(t, pad, forward)
-    for t_ms in extra_device_ms:
+    for t_ms in extra_ms:
         touch(t_ms // MS_PER_DAY, READING_REACH_MS, READING_REACH_MS)
     dates: set[str] = set()
     for day, (back_ms, forward_ms) in reach.items():
@@ -506,21 +547,78 @@ def _row(site: str, record: ReadingRecord) -> Row:
             record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
             None, None, None, record.gross_g,
             None if record.stable is None else int(record.stable),
-            record.item, None if record.reason is None else record.reason.value,
+            record.item, None if record.reason is None else record.reason.value, None,
         )  # fmt: skip
     if isinstance(record, CardRecord):
         return (
             site, record.device, record.boot, record.seq, "card", record.device_time_ms,
             record.received_ms, None, None, None, record.person,
-            None, None, None, None, None, None, None,
+            None, None, None, None, None, None, None, None,
         )  # fmt: skip
     if isinstance(record, MeterRecord):
         return (
             site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
             record.received_ms, None, None, None, None,
-            record.quantity.value, record.total, record.power_kw, None, None, None, None,
+            record.quantity.value, record.total, record.power_kw, None, None, None, None, None,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
+
+
+def _judge_clocks(
+    conn: sqlite3.Connection, rows: list[Row], batch: BatchToStore
+) -> tuple[list[Row], list[Row]]:
+    """The batch's rows with their per-device clock verdicts (central.kpi.clocks.judge_device),
+    and the stored readings the batch makes clock-trusted (as rows: key, kind, times, stable).
+
+    Judged per (device, boot) with a late reading in the batch, or with a late stored reading not
+    yet trusted received within a burst of the batch's readings: together with its stored
+    readings received within a burst of them and the predecessor of the earliest. Other rows
+    keep NULL (judged by themselves, as every reading of a site without clock correction).
+    """
+    rule = batch.clock
+    if not rule.enabled or not rows:
+        return rows, []
+    site = batch.site
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, row in enumerate(rows):
+        groups.setdefault((row[1], row[2]), []).append(n)
+    judged = {key for key, of in groups.items()
+              if any(rows[n][5] - rows[n][6] < -rule.max_delay_ms for n in of)}  # fmt: skip
+    lo_ms = min(row[6] for row in rows) - BURST_MS
+    hi_ms = max(row[6] for row in rows) + BURST_MS
+    pending = conn.execute(_SELECT_CLOCK_PENDING, (site, lo_ms, hi_ms)).fetchall()
+    judged |= {(device, boot) for device, boot in pending} & groups.keys()
+    out, retrusted = list(rows), []
+    for device, boot in sorted(judged):
+        of = groups[device, boot]
+        window = (min(rows[n][6] for n in of) - BURST_MS, max(rows[n][6] for n in of) + BURST_MS)
+        stored = conn.execute(_SELECT_BURST, (site, *window, device, boot)).fetchall()
+        seen = {row[0] for row in stored}
+        fresh = []  # the batch's rows not stored yet (a copy repeated in the batch: the first)
+        for n in of:
+            if rows[n][3] not in seen:
+                seen.add(rows[n][3])
+                fresh.append(n)
+        before = conn.execute(_SELECT_PREDECESSOR, (site, device, boot, min(seen))).fetchone()
+        context = [*stored, *([before] if before is not None else [])]
+        verdicts = judge_device(
+            [Timed(s[0], s[1], s[2], None if s[3] is None else bool(s[3])) for s in context]
+            + [Timed(rows[n][3], rows[n][5], rows[n][6]) for n in fresh],
+            rule,
+        )
+        for s, verdict in zip(context, verdicts, strict=False):
+            if verdict is True and s[3] != 1:
+                retrusted.append(_stored_row(site, device, boot, s))
+        for n, verdict in zip(fresh, verdicts[len(context) :], strict=True):
+            out[n] = (*rows[n][:_CLOCK_TRUSTED], None if verdict is None else int(verdict))
+    return out, retrusted
+
+
+def _stored_row(site: str, device: str, boot: str, stored: Row) -> Row:
+    """A stored reading (seq, device time, receive time, verdict, kind, stable) in the layout of
+    _row, as far as _touched_dates and _TRUST_CLOCK read it."""
+    seq, time_ms, received_ms, _, kind, stable = stored
+    return (site, device, boot, seq, kind, time_ms, received_ms, *([None] * 8), stable, 1)
 
 
 def _columns(rows: list[Row], width: int) -> list[list[Any]]:
@@ -531,7 +629,9 @@ def _columns(rows: list[Row], width: int) -> list[list[Any]]:
 
 
 def _scales(rows: list[Row]) -> ScaleReadings:
-    time_ms, stream, mass_g, device, received_ms, gross_g, stable, item, reason = _columns(rows, 9)
+    time_ms, stream, mass_g, device, received_ms, gross_g, stable, item, reason, trusted = _columns(
+        rows, 10
+    )
     return ScaleReadings(
         time_ms=int_array(time_ms),
         stream=str_array(stream),
@@ -542,37 +642,40 @@ def _scales(rows: list[Row]) -> ScaleReadings:
         stable=bool_array(stable),
         item=str_array(item),
         reason=str_array(reason),
+        clock_trusted=bool_array(trusted),
     )
 
 
 def _cards(rows: list[Row]) -> CardReadings:
-    time_ms, person, device, received_ms = _columns(rows, 4)
+    time_ms, person, device, received_ms, trusted = _columns(rows, 5)
     return CardReadings(
         time_ms=int_array(time_ms),
         person=str_array(person),
         device=str_array(device),
         received_ms=int_array(received_ms),
+        clock_trusted=bool_array(trusted),
     )
 
 
 def _meters(rows: list[Row]) -> MeterReadings:
-    device, quantity, time_ms, total, received_ms = _columns(rows, 5)
+    device, quantity, time_ms, total, received_ms, trusted = _columns(rows, 6)
     return MeterReadings(
         device=str_array(device),
         quantity=str_array(quantity),
         time_ms=int_array(time_ms),
         total=float_array(total),
         received_ms=int_array(received_ms),
+        clock_trusted=bool_array(trusted),
     )
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns a database created by an older central lacks (its rows stay net readings)."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
-    for name, sql_type in _ADDED_COLUMNS:
+    """Add the columns a database created by an older central lacks (NULL in its old rows)."""
+    for table, name, sql_type in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if name not in present:
-            conn.execute(f"ALTER TABLE readings ADD COLUMN {name} {sql_type}")
-            logger.info("sqlite store: added column readings.%s", name)
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+            logger.info("sqlite store: added column %s.%s", table, name)
 
 
 class SqliteStore(ThreadedStore):
@@ -780,6 +883,7 @@ class SqliteStore(ThreadedStore):
             conn.executescript(_SCHEMA)
             _migrate(conn)
             conn.executescript(_RAW_SCALE_INDEX)
+            conn.executescript(_CLOCK_PENDING_INDEX)
             conn.executescript(PROBE_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self.max_size_bytes is not None:
@@ -908,22 +1012,29 @@ class SqliteStore(ThreadedStore):
     def _write_body(self, conn: sqlite3.Connection, prepared: _Prepared) -> WriteOutcome:
         """Every statement of one batch, inside a transaction the caller opened and commits."""
         ingested_ms = time.time_ns() // 1_000_000
-        batch, rows = prepared.batch, prepared.rows
+        batch = prepared.batch
         site = batch.site
+        rows, retrusted = _judge_clocks(conn, prepared.rows, batch)
         duplicates = self._insert_readings(conn, rows, batch, ingested_ms)
         accepted = len(rows) - sum(duplicates.values())
         for dropped in batch.edge_duplicates:
-            edge_row = (site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms)
+            edge_row = (
+                site, batch.edge, dropped.id, dropped.device, dropped.device_time_ms,
+                dropped.received_ms,
+            )  # fmt: skip
             if conn.execute(_INSERT_EDGE_DUPLICATE, edge_row).rowcount == 1:
-                day = datetime.fromtimestamp(dropped.device_time_ms / 1000, batch.timezone)
-                duplicates[dropped.device, day.date().isoformat()] += 1
+                duplicates[dropped.device, batch.edge_duplicate_date(dropped).isoformat()] += 1
         if duplicates:
             conn.executemany(
                 _COUNT_DUPLICATE,
                 [(site, device, day, n) for (device, day), n in duplicates.items()],
             )
+        touched = set(prepared.touched)
+        if retrusted:  # stored readings that now keep their device time: their dates change
+            conn.executemany(_TRUST_CLOCK, [row[:4] for row in retrusted])
+            touched |= _touched_dates(retrusted, [], batch.timezone)
         # In the write's own transaction: a KPI entry can never outlive the data it was built from.
-        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in prepared.touched])
+        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
         if batch.rejected:
             conn.executemany(
                 _INSERT_REJECTED,

@@ -146,3 +146,27 @@ def test_touched_dates_follow_the_attributed_time() -> None:
     received = datetime.fromtimestamp(at_1970[0].received_ms / 1000, TZ).date()
     assert touched_dates(site, at_1970[:1]) == DateRange(received, received)
     assert touched_dates(site, []) is None
+
+
+def test_touched_dates_keep_the_device_times_of_a_buffered_upload() -> None:
+    """A meter's day kept in its memory, uploaded with the reading before it and its live reading
+    (clocks judged per device): the derived series of yesterday are recomputed, not only today's."""
+    from contract import MeterRecord, Quantity
+
+    site = registry_site("s-buffered")
+    day_ms = 86_400_000
+    now = 1_772_000_000_000
+
+    def meter(seq: int, time_ms: int, received_ms: int) -> MeterRecord:
+        return MeterRecord(device="meter-elec", boot="b", seq=seq, device_time_ms=time_ms,
+                           received_ms=received_ms, quantity=Quantity.ELECTRICITY,
+                           total=float(seq))  # fmt: skip
+
+    before = meter(0, now - day_ms, now - day_ms + 100)
+    kept = [meter(n, now - day_ms + n * 3_600_000, now + n) for n in range(1, 20)]
+    upload = [before, *kept, meter(20, now + 50, now + 60)]
+    yesterday = datetime.fromtimestamp((now - day_ms) / 1000, TZ).date()
+    today = datetime.fromtimestamp(now / 1000, TZ).date()
+    assert touched_dates(site, upload) == DateRange(yesterday, today)
+    # without the live reading the buffered ones are judged alone: attributed to today
+    assert touched_dates(site, kept) == DateRange(today, today)

@@ -291,3 +291,28 @@ async def test_dropped_duplicates_wait_until_central_confirmed_them(tmp_path: Pa
         await buffer.commit([timed(0, 100)])
         (again,) = await buffer.oldest_duplicates(10)
         assert again.id > dropped[1].id
+
+
+async def test_dropped_duplicates_keep_their_receive_time(tmp_path: Path) -> None:
+    """Central dates a dropped copy by the same clock rule as its own duplicates: it needs the
+    edge's receive time. A buffer of an older edge gains the column; its rows have none."""
+    path = tmp_path / "b.sqlite3"
+    with sqlite3.connect(path) as connection:  # the table as an older edge made it
+        connection.execute(
+            "CREATE TABLE dropped_duplicates (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " device TEXT NOT NULL, device_time_ms INTEGER NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO dropped_duplicates (device, device_time_ms) VALUES ('m1', 7)"
+        )
+        connection.execute("PRAGMA user_version=1")
+    connection.close()
+
+    def copy(seq: int) -> NewReading:
+        return NewReading("m1", "b1", seq, json.dumps({"seq": seq}), 5, received_ms=9_000 + seq)
+
+    async with Buffer(path) as buffer:
+        await buffer.commit([copy(0), copy(0)])
+        old, new = await buffer.oldest_duplicates(10)
+    assert (old.device_time_ms, old.received_ms) == (7, None)
+    assert (new.device_time_ms, new.received_ms) == (5, 9_000)

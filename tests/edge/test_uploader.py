@@ -29,7 +29,7 @@ def new_reading(seq: int) -> NewReading:
         "quantity": "electricity",
         "total": 10.0 + seq,
     }
-    return NewReading("m1", "b1", seq, json.dumps(record), 1000 + seq)
+    return NewReading("m1", "b1", seq, json.dumps(record), 1000 + seq, 2000 + seq)
 
 
 class Sleeps:
@@ -298,7 +298,10 @@ async def test_dropped_duplicates_are_reported_once_even_without_readings(
         assert await buffer.pending_duplicates_count() == 0
     first, second = central.batches
     assert [r.seq for r in first.readings] == [0]
-    assert [(d.device, d.device_time_ms) for d in first.duplicates] == [("m1", 1000)]
+    # with the edge's receive time: central dates it by its clock rule (contract DroppedDuplicate)
+    assert [(d.device, d.device_time_ms, d.received_ms) for d in first.duplicates] == [
+        ("m1", 1000, 2000)
+    ]
     assert (second.readings, [d.device_time_ms for d in second.duplicates]) == ([], [1001])
     assert second.duplicates[0].id > first.duplicates[0].id
 

@@ -4,7 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from central.kpi.clocks import ClockRule, attributed_ms, correct_clocks, wrong_clock
+from central.kpi.clocks import (
+    ClockRule,
+    Timed,
+    attributed_ms,
+    correct_clocks,
+    judge_device,
+    wrong_clock,
+)
 from central.kpi.daytable import build_day_table
 from central.kpi.periods import Granularity, PeriodKind
 from central.kpi.readings import CardReadings, int_array
@@ -103,3 +110,56 @@ def test_the_rule_comes_from_the_site_configuration() -> None:
         parse({"clock_correction": "no"})
     with pytest.raises(KpiConfigError, match="clock_max_delay_min"):
         parse({"clock_max_delay_min": -1})
+
+
+MIN_MS = 60_000
+DAY_MS = 24 * 60 * MIN_MS
+
+
+def buffered_meter(received_ms: int) -> list[Timed]:
+    """A meter's live reading at 08:00 yesterday (seq 0), its day of readings every 15 minutes
+    kept in its own memory (seq 1-95), sent at 08:00 today, then its live reading (seq 96)."""
+    start = received_ms - DAY_MS
+    out = [Timed(0, start, start + 200)]
+    out += [Timed(n, start + n * 15 * MIN_MS, received_ms + n * 10) for n in range(1, 96)]
+    out.append(Timed(96, received_ms + 2_000, received_ms + 2_100))
+    return out
+
+
+def test_a_device_whose_live_readings_are_right_keeps_the_times_of_its_buffered_ones() -> None:
+    rule = ClockRule()
+    meter = buffered_meter(1_800_000_000_000)
+    verdicts = judge_device(meter, rule)
+    late = [n for n, r in enumerate(meter) if r.time_ms - r.received_ms < -rule.max_delay_ms]
+    assert late == list(range(1, 91))  # the last hour and a half is within the rule's limits
+    assert [verdicts[n] for n in late] == [True] * len(late)
+    assert all(verdicts[n] is None for n in range(len(meter)) if n not in late)
+    # the same burst in any order, split over two uploads (the live reading stored already)
+    shuffled = [meter[n] for n in (96, *range(95, 0, -1), 0)]
+    assert judge_device(shuffled, rule)[6:96] == [True] * 90
+    # without a reading within the limits after them (not arrived yet): not trusted yet
+    assert set(judge_device(meter[:91], rule)[1:91]) == {False}
+    # without a reading before them (the first readings of a boot): judged by themselves
+    assert set(judge_device(meter[1:], rule)[:90]) == {False}
+    assert judge_device(meter, ClockRule(enabled=False)) == [None] * len(meter)
+
+
+def test_a_wrong_clock_stays_wrong() -> None:
+    rule = ClockRule()
+    now = 1_800_000_000_000
+    # 3 days behind, live readings included: nothing within the limits vouches for it
+    behind = [Timed(n, now + n * MIN_MS - 3 * DAY_MS, now + n * MIN_MS) for n in range(10)]
+    assert set(judge_device(behind, rule)) == {False}
+    # a stretch hours behind between right readings (a bad time sync): the reading before it
+    # was taken later than it, so no buffering explains it
+    right = [Timed(n, now + n * MIN_MS, now + n * MIN_MS + 100) for n in range(6)]
+    stretch = [replace(r, time_ms=r.time_ms - 5 * 60 * MIN_MS) for r in right[2:4]]
+    assert judge_device([*right[:2], *stretch, *right[4:]], rule) == [
+        None, None, False, False, None, None
+    ]  # fmt: skip
+    # at 1970 after a right reading, a right one after it: still wrong (taken before its
+    # predecessor)
+    assert judge_device([right[0], Timed(1, 5, now + MIN_MS), right[2]], rule)[1] is False
+    # ahead of its receive time: never trusted, whatever follows
+    ahead = Timed(1, now + 60 * MIN_MS, now + MIN_MS)
+    assert judge_device([right[0], ahead, right[2]], rule)[1] is None

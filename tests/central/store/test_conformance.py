@@ -475,3 +475,35 @@ async def test_edge_health_gives_the_latest_report_and_a_periods_increase(
     assert not got["edge-b"].lost_readings
     assert got["edge-c"].increase["dead_lettered"] == 4
     assert await backend.edge_health(site_id, 0, start_ms - 9_000) == []
+
+
+async def test_copies_dropped_at_the_edge_and_at_central_count_on_the_same_date(
+    backend: ReadingsStore,
+) -> None:
+    """One dating rule for duplicates at both hops (docs/domain.md Q4): with clock correction on,
+    a copy of a reading from a clock at 1970 counts on the local date of its receive time,
+    whether central dropped it or the edge did and reported its receive time; a copy reported by
+    an older edge (no receive time) keeps the date of its device time."""
+    site_id = unique_site("dupdate")
+    received_ms = MIDNIGHT_MS + 12 * HOUR_MS  # 2026-03-02 12:00 in Shanghai
+    at_1970 = CardRecord(device=CARD, boot="b", seq=1, device_time_ms=86_400_000 + 5,
+                         received_ms=received_ms, person=person(site_id, "c1"))  # fmt: skip
+
+    def upload(batch_id: str, dropped: Sequence[DroppedDuplicate]) -> BatchToStore:
+        return BatchToStore(site=site_id, edge=f"edge-{site_id}", batch_id=batch_id,
+                            received_ms=received_ms, readings=[at_1970], timezone=TZ,
+                            edge_duplicates=dropped)  # fmt: skip
+
+    copy = DroppedDuplicate(
+        id=1, device=CARD, device_time_ms=at_1970.device_time_ms, received_ms=received_ms + 40
+    )
+    old_edge = DroppedDuplicate(id=2, device=CARD, device_time_ms=at_1970.device_time_ms)
+    first = await backend.write_batch(upload("b0", [copy]))
+    again = await backend.write_batch(upload("b1", [old_edge]))  # central drops this copy
+    assert (first.accepted, again.duplicates) == (1, 1)
+    assert upload("b", []).duplicate_date(at_1970) == START
+    dups = await backend.load_duplicates(site_id, date(1970, 1, 1), START)
+    found = sorted(
+        zip(dups.device.tolist(), dups.local_date.tolist(), dups.duplicates.tolist(), strict=True)
+    )
+    assert found == [(CARD, "1970-01-02", 1), (CARD, START.isoformat(), 2)]

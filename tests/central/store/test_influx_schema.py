@@ -7,7 +7,7 @@ import pytest
 
 from central.kpi.edgehealth import EdgeHealthReport
 from central.kpi.presence import DevicePresence
-from central.store.base import RejectedRow
+from central.store.base import BatchToStore, RejectedRow
 from central.store.influx_schema import (
     MAX_DEVICE_TIME_MS,
     NS_PER_MS,
@@ -236,3 +236,56 @@ def test_an_edge_health_report_is_one_point_per_edge_and_measurement() -> None:
            "dead_lettered": 1, "intake_pauses": 0, "broker_sessions_lost": 2,
            "pending_readings": 40}  # fmt: skip
     assert health_from_rows([row]) == [report]
+
+
+def test_an_edge_duplicate_is_dated_by_the_instant_the_store_attributes_it_to() -> None:
+    """A copy from a clock at 1970 that the edge reported with its receive time: the store dates
+    it by its clock rule (BatchToStore.edge_duplicate_ms), here the receive date."""
+    received_ms = T0 + 3_600_000
+    dropped = DroppedDuplicate(id=9, device="card-1", device_time_ms=5, received_ms=received_ms)
+    batch = BatchToStore(site="s1", edge="edge-s1", batch_id="b", received_ms=received_ms,
+                         readings=[], edge_duplicates=[dropped])  # fmt: skip
+    dated_ms = batch.edge_duplicate_ms(dropped)
+    assert dated_ms == received_ms
+    point = edge_duplicate_point("s1", "edge-s1", dropped, UTC, dated_ms)
+    assert point is not None
+    line = point.to_line_protocol()
+    assert f"received_ms={received_ms}i" in line
+    assert local_date_of(int(line.rsplit(" ", 1)[1])) == date(2026, 1, 1)
+    # without a receive time (an older edge): its device time
+    old = dropped.model_copy(update={"received_ms": None})
+    assert batch.edge_duplicate_ms(old) == 5
+
+
+def test_a_buffered_upload_is_written_with_its_clock_verdicts() -> None:
+    """The InfluxDB store judges clocks per device with the batch's readings: a meter's live
+    reading, the day it buffered, and its live reading again, in one upload; the buffered ones
+    carry `clock_trusted=true`, and the loaders read the field back into the KPI arrays."""
+    from central.store.influx import batch_points, readings_from_rows
+
+    now = T0 + 86_400_000
+
+    def meter(seq: int, time_ms: int, received_ms: int) -> MeterRecord:
+        return MeterRecord(device="m1", boot="b", seq=seq, device_time_ms=time_ms,
+                           received_ms=received_ms, quantity=Quantity.ELECTRICITY,
+                           total=float(seq))  # fmt: skip
+
+    readings = [meter(0, T0, now), meter(1, T0 + 900_000, now), meter(2, now, now)]
+    batch = BatchToStore(site="s1", edge="e", batch_id="b", received_ms=now, readings=readings)
+    assert batch.clock_verdicts() == [False, False, None]  # T0 itself has no reading before it
+    readings.insert(0, meter(5, T0 - 1000, T0 - 900))  # ... until its predecessor is there
+    readings[0] = readings[0].model_copy(update={"seq": 0})
+    readings[1:] = [r.model_copy(update={"seq": r.seq + 1}) for r in readings[1:]]
+    batch = BatchToStore(site="s1", edge="e", batch_id="b", received_ms=now, readings=readings)
+    assert batch.clock_verdicts() == [None, True, True, None]
+    points, _ = batch_points(batch, {}, now_ns=0)
+    lines = [p.to_line_protocol() for p in points if p.to_line_protocol().startswith("reading,")]
+    assert sum("clock_trusted=true" in line for line in lines) == 2
+    assert not any("clock_trusted=false" in line for line in lines)
+    rows = [
+        {"result": "range", "kind": "meter", "device": "m1", "quantity": "electricity",
+         "time_ns": r.device_time_ms * 1_000_000, "total": r.total, "received_ms": r.received_ms,
+         "clock_trusted": trusted}
+        for r, trusted in zip(readings, (None, True, True, None), strict=True)
+    ]  # fmt: skip
+    assert readings_from_rows(rows).meter.clock_trusted.tolist() == [False, True, True, False]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from central.derived import DerivedSeries, MeterInterval, ServiceMeals, StreamWaste
+from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.kpi.periods import DateRange
 from central.store import StoreUnavailable
 from central.store.base import BatchToStore, RejectedRow, WriteOutcome
@@ -110,6 +111,9 @@ def expected_reading_samples(site: str, measurement: str = "reading") -> Counter
             if getattr(record, field) is not None:
                 # VictoriaMetrics keeps a string field as the value 0
                 samples[f"{measurement}_{field}", key, ts_ms, 0.0] += 1
+        if record.device_time_ms - record.received_ms < -DEFAULT_CLOCK_RULE.max_delay_ms:
+            # a late reading's per-device clock verdict: not trusted (no live reading after it)
+            samples[f"{measurement}_clock_trusted", key, ts_ms, 0.0] += 1
     return samples
 
 

@@ -399,3 +399,134 @@ async def test_a_partly_resent_batch_stores_only_its_new_readings(tmp_path: Path
     assert sorted(loaded.meter.time_ms.tolist()) == [1200, 5000]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0] == 7
+
+
+async def test_edge_duplicates_of_an_older_store_gain_the_receive_time_column(
+    tmp_path: Path,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from contract import DroppedDuplicate
+
+    path = tmp_path / "c.sqlite3"
+    with sqlite3.connect(path) as conn:  # edge_duplicates as a central before received_ms made it
+        conn.execute(
+            "CREATE TABLE edge_duplicates (site TEXT NOT NULL, edge TEXT NOT NULL,"
+            " id INTEGER NOT NULL, device TEXT NOT NULL, device_time_ms INTEGER NOT NULL,"
+            " PRIMARY KEY (site, edge, id))"
+        )
+        conn.execute("INSERT INTO edge_duplicates VALUES ('s1', 'e1', 1, 'c1', 5)")
+    conn.close()
+    shanghai = ZoneInfo("Asia/Shanghai")
+    noon_ms = 1_772_424_000_000  # 2026-03-02 12:00 in Shanghai
+    copy = DroppedDuplicate(id=2, device="c1", device_time_ms=5, received_ms=noon_ms)
+    async with SqliteStore(path) as store:
+        await store.write_batch(
+            BatchToStore(
+                site="s1",
+                edge="e1",
+                batch_id="b",
+                received_ms=noon_ms,
+                readings=[],
+                timezone=shanghai,
+                edge_duplicates=[copy],
+            )
+        )
+        counts = await store.load_duplicates("s1", date(2026, 3, 2), date(2026, 3, 2))
+    assert counts.duplicates.tolist() == [1]  # a clock at 1970: dated by its receive time
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT id, received_ms FROM edge_duplicates ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(1, None), (2, noon_ms)]
+
+
+async def test_a_meter_that_uploads_yesterdays_readings_keeps_their_device_times(
+    tmp_path: Path,
+) -> None:
+    """Clocks judged per device at ingest (central.kpi.clocks.judge_device): a meter whose live
+    readings are right keeps the times of the readings it buffered for a day, even when the live
+    reading that vouches for them comes in a later upload (the stored ones are then updated and
+    their dates' KPI cache entries invalidated); a scale 3 days behind stays corrected."""
+    from central.kpi.clocks import correct_clocks
+
+    day, minute = 86_400_000, 60_000
+    at_8 = 1_800_000_000_000  # today 08:00
+    yesterday = at_8 - day
+
+    def meter(seq: int, time_ms: int, received_ms: int) -> MeterRecord:
+        return MeterRecord(device="m1", boot="b1", seq=seq, device_time_ms=time_ms,
+                           received_ms=received_ms, quantity=Quantity.ELECTRICITY,
+                           total=100.0 + seq)  # fmt: skip
+
+    live_yesterday = meter(0, yesterday, yesterday + 300)
+    buffered = [meter(n, yesterday + n * 15 * minute, at_8 + n * 5) for n in range(1, 96)]
+    live = meter(96, at_8 + 500, at_8 + 700)
+    behind = [
+        ScaleRecord(device="sc", boot="b1", seq=n, device_time_ms=at_8 + n * minute - 3 * day,
+                    received_ms=at_8 + n * minute, stream=Stream.PLATE, mass_g=10.0)
+        for n in range(4)
+    ]  # fmt: skip
+    # a battery scale that kept four readings of 8 days ago in its memory
+    kept = [
+        ScaleRecord(device="bs", boot="b1", seq=n, device_time_ms=at_8 - 8 * day + n * minute,
+                    received_ms=at_8 - 8 * day + 100 if n == 0 else at_8 + n,
+                    stream=Stream.PLATE, mass_g=20.0)
+        for n in range(4)
+    ]  # fmt: skip
+    kept_live = kept[0].model_copy(update={"seq": 4, "device_time_ms": at_8 + 400,
+                                           "received_ms": at_8 + 450})  # fmt: skip
+    path = tmp_path / "c.sqlite3"
+    async with SqliteStore(path) as store:
+
+        async def upload(batch_id: str, readings: list[MeterRecord | ScaleRecord]) -> None:
+            await store.write_batch(
+                BatchToStore(
+                    site="s1", edge="e1", batch_id=batch_id, received_ms=at_8, readings=readings
+                )
+            )
+
+        await upload("a", [live_yesterday, kept[0]])
+        # the buffers, cut before their last 1.5 h (within the rule's limits) and live readings
+        await upload("b", [*buffered[:90], *behind, *kept[1:]])
+        verdicts = await _column(path, "clock_trusted")
+        assert (verdicts.count(0), verdicts.count(1)) == (90 + 4 + 3, 0)  # not trusted yet
+        gens = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
+        await upload("c", [*buffered[90:], live, kept_live])
+        after = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
+        loaded = await store.load_readings("s1", yesterday - 8 * day, at_8 + day)
+    verdicts = await _column(path, "clock_trusted")
+    assert (verdicts.count(1), verdicts.count(0)) == (90 + 3, 4)  # the 3-day-behind stay so
+    # the date of the battery scale's readings is recomputed (the live reading alone is too far
+    # from it to touch it): they land on it now
+    assert after["2027-01-07"] > gens["2027-01-07"]
+    fixed = correct_clocks(loaded).readings
+    meters = [live_yesterday, *buffered, live]
+    np.testing.assert_array_equal(np.sort(fixed.meter.time_ms),
+                                  sorted(r.device_time_ms for r in meters))  # fmt: skip
+    scales = [*(r.received_ms for r in behind), *(r.device_time_ms for r in [*kept, kept_live])]
+    np.testing.assert_array_equal(np.sort(fixed.scale.time_ms), sorted(scales))
+
+
+async def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(sql).fetchall()
+    conn.close()
+    return rows
+
+
+async def _column(path: Path, name: str) -> list[object]:
+    return [row[0] for row in await _rows(path, f"SELECT {name} FROM readings ORDER BY device")]
+
+
+async def test_readings_of_an_older_store_gain_the_clock_verdict_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    async with SqliteStore(path) as store:
+        await store.write_batch(to_store(records()))
+    with sqlite3.connect(path) as conn:  # as a central before the column made it
+        conn.execute("DROP INDEX readings_clock_pending")
+        conn.execute("ALTER TABLE readings DROP COLUMN clock_trusted")
+    conn.close()
+    async with SqliteStore(path) as store:
+        loaded = await store.load_readings("s1", 0, 10_000)
+    assert loaded.meter.clock_trusted.tolist() == [False, False]
+    assert await _column(path, "clock_trusted") == [None] * 4
