@@ -109,7 +109,6 @@ def settings_on(database: Path, registry_path: Path) -> CentralSettings:
     return CentralSettings(
         registry_path=registry_path,
         sqlite_path=database,
-        daycache_warm_interval_s=0,
         admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
     )
 
