@@ -11,7 +11,7 @@ range scan of readings, one of duplicate counts, and one of the baseline period.
 """
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -22,6 +22,7 @@ from central.kpi.alerts import (
     silent_devices,
     threshold_alerts,
 )
+from central.kpi.counters import WalkState
 from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.dishes import DishTable, build_dish_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
@@ -48,7 +49,14 @@ from central.kpi.rollup import (
 from central.kpi.totals import Totals
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
-from central.store import PendingRollups, ReadingsStore, RollupStore, RollupToSave, StoreError
+from central.store import (
+    PendingRollups,
+    ReadingsStore,
+    RollupRow,
+    RollupStore,
+    RollupToSave,
+    StoreError,
+)
 
 # Beyond the loaded range, each meter's nearest reading within this distance is loaded too, so
 # that a gap reaching over the period's ends is spread (estimated) instead of lost.
@@ -157,7 +165,7 @@ async def settle(
                 entries.append(row.entry)
         else:
             made = await build_rollups(store, site, on, ends)
-            gap = bridged_gap(site, on, ends, made.ends)
+            gap = bridged_gap(site, on, ends, made.ends, row)
             if gap is not None:
                 gaps.append(gap)
             built += 1
@@ -180,16 +188,24 @@ async def settle(
     return Settled(entries, built, stored)
 
 
-def bridged_gap(site: Site, on: date, starts: bytes, ends: bytes) -> tuple[date, date] | None:
+def bridged_gap(
+    site: Site, on: date, starts: bytes, ends: bytes, previous: RollupRow | None
+) -> tuple[date, date] | None:
     """The dates a meter was silent on before its first reading of `on` (from the date of its
-    last reading before), when they are more than the date before: they were rolled up without
-    that reading, which their share of the consumption across the gap needs (counters.py
-    spreads it). None when no meter came back after such a gap."""
+    last reading before), when they are more than the date before and the meter is back on `on`
+    for the first time (its `previous` rollup, from the same starts, did not see it): those dates
+    were rolled up without that reading, which their share of the consumption across the gap
+    needs (counters.py spreads it). None when no meter came back after such a gap."""
     before, after = parse_chain(starts).meters, parse_chain(ends).meters
+    seen: Mapping[str, WalkState] = {}
+    if previous is not None and previous.starts == starts:
+        seen = parse_chain(previous.ends).meters
     since = [
         datetime.fromtimestamp(state.last_ms / 1000, site.timezone).date()
         for device, state in before.items()
-        if device in after and after[device].last_ms != state.last_ms
+        if device in after
+        and after[device].last_ms != state.last_ms
+        and (device not in seen or seen[device].last_ms == state.last_ms)
     ]
     lo = min(since, default=on)
     return (lo, on - timedelta(days=1)) if lo < on - timedelta(days=1) else None

@@ -234,3 +234,25 @@ async def wait_until_rolled_up(store: SqliteStore, site: str, on: date) -> bool:
                 return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_a_sparse_meter_does_not_make_every_date_pending_again(tmp_path: Path) -> None:
+    """A meter read on every fourth date only: each silent stretch is rebuilt once, when the
+    meter comes back (so its consumption is spread over it); later writes to the date after a
+    stretch rebuild that date, not the stretches before it, again and again."""
+    data = Data(35)
+    async with SqliteStore(tmp_path / "central.sqlite") as store:
+        for day in range(DAYS):
+            meters = data.meters(day, dirty=False) if day % 4 == 0 else []
+            await store.write_batch(store_batch(data.food(day) + meters, day))
+        maintainer = RollupMaintainer(store, [SITE], 0.0, 60.0)
+        await maintainer.settle_all()
+        assert (await store.pending_rollups(SITE.id, date(2100, 1, 1))).count == 0
+        rolled = await reporting.report(
+            store, [SITE], PeriodKind.CUSTOM, WHOLE, Granularity.DAY, NOW_MS
+        )
+        same_kpis(rolled.total.kpis, await one_go_kpis(store))
+
+        await store.write_batch(store_batch(data.food(8), DAYS + 1))  # food only, date 8
+        pending = await store.pending_rollups(SITE.id, date(2100, 1, 1))
+        assert await maintainer.settle_all() == pending.count  # no stretch built again
