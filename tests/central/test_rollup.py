@@ -174,8 +174,9 @@ class Data:
                     continue
                 self.register[device] += self.rng.random() * (5.0 if device == "e1" else 0.3)
                 value = self.register[device]
-                if dirty and k == 40 and device == "e1":
-                    value = 1.0  # a reset: the walk of counters.py carries state over dates
+                if dirty and k in (40, 95) and device == "e1":
+                    # resets, the second at 23:45: the walk carries it over midnight
+                    value = 1.0
                     self.register[device] = 1.0
                 t = base + k * 900_000
                 sent, received = t, t + self.rng.randint(0, 3000)
