@@ -54,7 +54,6 @@ RANKING_TARGET_MS = 200.0
 NETWORK = "bench"  # one region tag shared by every site of the run: the ranking ranks them all
 REGION = f"network:{NETWORK}"
 RANKING_KPI = "waste_per_diner_g"
-FRESHNESS_UPLOADS = 20
 FRESHNESS_TARGET_S = 5.0
 
 
@@ -239,7 +238,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             http_ranking = _time_sync(
                 [partial(ranking_http, client, START_DATE)] * sizes.kpi_ranking_samples, sample
             )
-        fresh = rollup_freshness(central, sites, FRESHNESS_UPLOADS)
+        fresh = rollup_freshness(central, sites, sizes.kpi_freshness_uploads)
         if pid is not None:
             peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
     data = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {generated.readings:,} readings "
