@@ -107,6 +107,8 @@ def create_app(
             store_monitor(store, settings.store_check_interval_s),
         ):
             metrics = CentralMetrics()
+            if maintainer is not None:
+                metrics.watch_rollups(maintainer.as_of_s)
             # Edge keys and read tokens managed by `canteen-central keys`, and the dashboard's
             # users managed by `canteen-central users`, in central's SQLite file.
             with (
