@@ -164,7 +164,7 @@ async def settle(
                     raise StoreError(f"rollup {site.id} {on}: current but without entry")
                 entries.append(row.entry)
         else:
-            made = await build_rollups(store, site, on, ends)
+            made = await build_date_rollup(store, site, on, ends)
             gap = bridged_gap(site, on, ends, made.ends, row)
             if gap is not None:
                 gaps.append(gap)
@@ -211,7 +211,9 @@ def bridged_gap(
     return (lo, on - timedelta(days=1)) if lo < on - timedelta(days=1) else None
 
 
-async def build_rollups(store: RollupStore, site: Site, on: date, starts: bytes) -> RollupToSave:
+async def build_date_rollup(
+    store: RollupStore, site: Site, on: date, starts: bytes
+) -> RollupToSave:
     """The rollup of `site` on `on` from its readings stored now, chained from `starts`."""
     window = load_range(site, DateRange(on, on))
     meters = set(site.kpi.meters) | set(parse_chain(starts).meters)
