@@ -33,6 +33,7 @@ class Sizes:
     kpi_site_day_samples: int = 200
     kpi_site_year_samples: int = 5
     kpi_ranking_samples: int = 3
+    kpi_freshness_uploads: int = 20  # figure 6f: one-reading uploads, one at a time
     # VictoriaMetrics reference for figure 3 (skipped with a reason when not installed).
     references: bool = True
     timeout_s: float = 900.0
@@ -77,6 +78,7 @@ def tiny() -> Sizes:
         e2e_duration_s=1.5,
         backlog_readings=2000,
         backlog_live_rate_per_s=20.0,
+        kpi_freshness_uploads=2,
         kpi_sites=2,
         kpi_days=3,
         kpi_template_days=1,

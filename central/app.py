@@ -31,9 +31,9 @@ from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
 from central.csrf import CsrfMiddleware, Scope
 from central.dashboard import mount_dashboard
-from central.daycache_warmer import day_cache_warmer
 from central.metrics import CentralMetrics
 from central.registry import Registry, load_registry
+from central.rollup_maintainer import rollup_maintainer
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
 from central.store.sqlite import SqliteStore
@@ -98,17 +98,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with (
             store_opener(settings) as store,
-            day_cache_warmer(
+            rollup_maintainer(
                 store,
                 site_registry,
-                settings.daycache_warm_interval_s,
-                settings.daycache_warm_days,
-            ) as warmer,
+                settings.rollup_debounce_s,
+                settings.rollup_sweep_interval_s,
+            ) as maintainer,
             store_monitor(store, settings.store_check_interval_s),
         ):
             metrics = CentralMetrics()
-            if warmer is not None:
-                metrics.watch_kpi_cache(lambda: warmer.as_of_s)
+            if maintainer is not None:
+                metrics.watch_rollups(maintainer.as_of_s)
             # Edge keys and read tokens managed by `canteen-central keys`, and the dashboard's
             # users managed by `canteen-central users`, in central's SQLite file.
             with (
@@ -123,6 +123,7 @@ def create_app(
                             site_registry.edges, credentials, sites=site_registry.sites.keys()
                         ),
                         store=store,
+                        rollups=maintainer,
                         readers=ReadAuthenticator(
                             credentials,
                             ()

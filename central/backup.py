@@ -1,5 +1,5 @@
 """`canteen-central backup DEST` and `restore SRC`: central's SQLite database (readings, rejected
-readings, device status, the KPI day cache, edge keys and read tokens) copied with SQLite's online
+readings, device status, the KPI rollups, edge keys and read tokens) copied with SQLite's online
 backup API.
 
 Backup reads the database in one read transaction (WAL mode: central keeps serving and writing

@@ -1,5 +1,5 @@
 """Central's Prometheus metrics (`GET /metrics`): ingest by site, ingest latency, refused
-requests, store errors and the lag of the KPI cache. One registry per application (not the
+requests, store errors and the lag of the KPI rollups. One registry per application (not the
 library's global one), created by create_app and reaching routes through CentralResources."""
 
 import math
@@ -13,11 +13,11 @@ PREFIX = "canteen_central"
 INGEST_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def kpi_cache_lag_s(as_of_s: float | None, now_s: float) -> float:
-    """Seconds since the KPI cache was last known complete (`as_of_s`, epoch s): what was
-    written after that may still be computed on demand by the first report that needs it.
-    NaN while nothing keeps a cache (the warmer is off or the store keeps none) or before the
-    first pass."""
+def rollup_lag_s(as_of_s: float | None, now_s: float) -> float:
+    """Seconds since the KPI rollups were last known complete (`as_of_s`, epoch s: everything
+    written before it is rolled up); what was written after that is built on read by the first
+    report that needs it. NaN while nothing keeps rollups (the store keeps none) or before the
+    maintainer's first look."""
     return math.nan if as_of_s is None else max(0.0, now_s - as_of_s)
 
 
@@ -57,16 +57,17 @@ class CentralMetrics:
             ["route"],
             registry=self.registry,
         )
-        self._kpi_cache_as_of: Callable[[], float | None] = lambda: None
+        self._rollups_as_of: Callable[[], float | None] = lambda: None
         Gauge(
-            f"{PREFIX}_kpi_cache_lag_seconds",
-            "seconds since the KPI cache was last known complete (kpi_cache_lag_s); NaN: no cache",
+            f"{PREFIX}_rollup_lag_seconds",
+            "seconds the oldest pending KPI rollup has waited (rollup_lag_s); NaN: no rollups",
             registry=self.registry,
-        ).set_function(lambda: kpi_cache_lag_s(self._kpi_cache_as_of(), time.time()))
+        ).set_function(lambda: rollup_lag_s(self._rollups_as_of(), time.time()))
 
-    def watch_kpi_cache(self, as_of_s: Callable[[], float | None]) -> None:
-        """Feed the lag gauge from `as_of_s` (the one place that knows how far the cache is)."""
-        self._kpi_cache_as_of = as_of_s
+    def watch_rollups(self, as_of_s: Callable[[], float | None]) -> None:
+        """Feed the lag gauge from `as_of_s` (the maintainer: the one that knows how far the
+        rollups are, central/rollup_maintainer.py)."""
+        self._rollups_as_of = as_of_s
 
     def batch_stored(
         self, site: str, *, accepted: int, duplicates: int, rejected: int, seconds: float

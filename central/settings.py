@@ -60,11 +60,12 @@ class CentralSettings(BaseSettings):
         description="upload batches waiting for the 'sqlite' store's writer are committed "
         "together, at most this many per transaction (one fsync); 1: one transaction each",
     )
-    daycache_warm_interval_s: float = Field(
-        default=300.0,
+    rollup_debounce_s: float = Field(
+        default=0.5,
         ge=0,
-        description="with the 'sqlite' store: every this many seconds, build the KPI day-cache "
-        "entries of past dates written since (central/daycache_warmer.py); 0: only on demand",
+        le=60,
+        description="with the 'sqlite' store: the rollup maintainer starts its pass this long "
+        "after a write woke it, so that a burst of batches is rolled up in one pass",
     )
     store_check_interval_s: float = Field(
         default=10.0,
@@ -74,12 +75,12 @@ class CentralSettings(BaseSettings):
         " opened and writable, and log at ERROR if not (central/store_monitor.py); 0: only on"
         " writes and GET /health",
     )
-    daycache_warm_days: int = Field(
-        default=400,
-        ge=1,
-        le=3660,
-        description="the warmer builds the last this many local dates before today; older dates"
-        " are built on demand",
+    rollup_sweep_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="with the 'sqlite' store: the rollup maintainer also looks for pending "
+        "dates (and changed site configurations) this often without a write",
     )
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")

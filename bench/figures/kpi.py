@@ -12,16 +12,18 @@ JSON parse after the clock stops).
 - ranking: GET /api/v1/ranking?region=network:bench&period=month&kpi=waste_per_diner_g
   (central.reporting.ranking): every site of the run, the calendar month of the first date.
 
-Cold and warm: right after generation no date has a day-cache entry, so the first site-year
-samples (each a different site) and the first ranking build theirs (figures "cold"). Then the
-day-cache warmer's pass (central.daycache_warmer, what a running central does in the background)
-builds every other written date, timed as figure 6d; every later sample, in process and over
-HTTP, finds the cache warm, as a running central's reports do.
+Cold and warm: right after generation every written date's rollup is pending (no rollup yet), so
+the first site-year samples (each a different site) and the first ranking build theirs on read
+(figures "cold"). Then the rollup maintainer's passes (central.rollup_maintainer, what a running
+central does shortly after every upload) roll up every other written date, timed as figure 6d;
+every later sample, in process and over HTTP, composes stored rollups, as a running central's
+reports do. Figure 6e: the stored bytes per site-date of the rollups (entry and chain states).
 """
 
 import asyncio
 import gc
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,18 +32,20 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+import orjson
 
 from bench import procs
 from bench.kpi_data import START_DATE, generate_sync
 from bench.results import Figure, Target
 from bench.sizes import Sizes
 from bench.stats import percentile, rate_per_s
-from central.daycache_warmer import WarmPass, warm_once
 from central.kpi.periods import DateRange, Granularity, PeriodKind, period_range
 from central.kpi.report import Report
 from central.registry import Registry, Site, load_registry
 from central.reporting import Ranking, now_ms, ranking, report
+from central.rollup_maintainer import RollupMaintainer
 from central.store.sqlite import SqliteStore
+from contract.signing import sign_headers, signing_key
 from harness.registry import write_registry
 
 SITE_DAY_TARGET_MS = 5.0
@@ -50,6 +54,7 @@ RANKING_TARGET_MS = 200.0
 NETWORK = "bench"  # one region tag shared by every site of the run: the ranking ranks them all
 REGION = f"network:{NETWORK}"
 RANKING_KPI = "waste_per_diner_g"
+FRESHNESS_TARGET_S = 5.0
 
 
 # --- the reports, in process ------------------------------------------------------------------
@@ -195,13 +200,14 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             ranked = await _time_async([ranking_call] * sizes.kpi_ranking_samples)
         return day, year, ranked, cold_year, cold_ranking
 
-    async def warm_pass(store: SqliteStore) -> WarmPass:
-        # "today" just after the data, and every date of the data (plus the neighbours that the
-        # meters' readings reach) in the warmer's range
-        after = START_DATE + timedelta(days=sizes.kpi_days + 3)
-        return await warm_once(store, region_sites, sizes.kpi_days + 6, today_of=lambda _: after)
+    async def warm_pass(store: SqliteStore) -> tuple[int, float]:
+        # the maintainer's passes until no date is pending: (rollups built, seconds)
+        maintainer = RollupMaintainer(store, region_sites, 0.0, 60.0)
+        started = time.perf_counter()
+        built = await maintainer.settle_all()
+        return built, time.perf_counter() - started
 
-    warm: list[WarmPass] = []
+    warm: list[tuple[int, float]] = []
     try:
         local = asyncio.run(in_process())
     finally:
@@ -232,6 +238,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             http_ranking = _time_sync(
                 [partial(ranking_http, client, START_DATE)] * sizes.kpi_ranking_samples, sample
             )
+        fresh = rollup_freshness(central, sites, sizes.kpi_freshness_uploads)
         if pid is not None:
             peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
     data = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {generated.readings:,} readings "
@@ -239,7 +246,8 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             f"{sizes.kpi_meter_interval_s} s), generated in {generated.seconds:.0f} s")  # fmt: skip
     year_note = f"Site-year report (/kpis period=year, {sizes.kpi_days} days of data)"
     ranking_note = f"{sizes.kpi_sites}-site monthly ranking (/ranking period=month)"
-    (warmed,) = warm
+    ((warm_built, warm_s),) = warm
+    rollup_bytes = rollup_bytes_per_site_date(sqlite_path)
     out = [
         *_figures("6a", "in process", local[0], SITE_DAY_TARGET_MS, "Site-day report"),
         *_figures("6a", "HTTP", http_day, SITE_DAY_TARGET_MS, "Site-day report"),
@@ -248,14 +256,21 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
         *_figures("6c", "in process", local[2], RANKING_TARGET_MS, ranking_note),
         *_figures("6c", "HTTP", http_ranking, RANKING_TARGET_MS, ranking_note),
         *_figures("6b", "in process, cold", local[3], SITE_YEAR_TARGET_MS,
-                  f"{year_note}, no day-cache entry yet"),
-        Figure("6c", f"{ranking_note}, no day-cache entry yet, in process, cold",
+                  f"{year_note}, no rollup yet (built on read)"),
+        Figure("6c", f"{ranking_note}, no rollup yet (built on read), in process, cold",
                local[4].p50_ms, "ms", target=Target("<", RANKING_TARGET_MS),
                notes=f"{local[4].samples} sample"),
-        Figure("6d", "Day-cache warm-up (central.daycache_warmer pass), in process",
-               rate_per_s(warmed.built, warmed.seconds), "site-dates/s",
-               notes=f"{warmed.built:,} site-dates built in {warmed.seconds:.1f} s "
-               f"({warmed.sites} sites; the cold samples above had built theirs)"),
+        Figure("6d", "Rollup maintenance (central.rollup_maintainer passes), in process",
+               rate_per_s(warm_built, warm_s), "site-dates/s",
+               notes=f"{warm_built:,} site-dates rolled up in {warm_s:.1f} s "
+               f"({len(region_sites)} sites; the cold samples above had built theirs)"),
+        Figure("6f", "Rollup freshness after an upload p99 (200 to no date pending), HTTP",
+               fresh.p99_ms / 1000, "s", target=Target("<", FRESHNESS_TARGET_S),
+               notes=f"{fresh.samples} uploads of one reading, one at a time to an idle central "
+               f"(p50 {fresh.p50_ms / 1000:.2f} s; the maintainer's debounce is 0.5 s)"),
+        Figure("6e", "Stored bytes per site-date of rollups (entry and chain states)",
+               rollup_bytes, "bytes", notes="mean over the stored rollups, SQLite table "
+               "kpi_rollup, without SQLite's page and index overhead"),
         Figure("7b", "Central peak RSS (VmHWM) while serving figure 6 over HTTP", peak_mb, "MB",
                notes="from /proc/<pid>/status"),
     ]  # fmt: skip
@@ -263,3 +278,52 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
     out[0] = Figure(first.figure, first.name, first.value, first.unit, target=first.target,
                     notes=f"{first.notes}; data: {data}")  # fmt: skip
     return out
+
+
+def rollup_freshness(central: procs.Central, sites: Sequence[str], uploads: int) -> Timing:
+    """Upload one card reading of a date of the data at a time (signed, as an edge does) and
+    time from central's 200 until its store holds no pending rollup: what a report would find
+    rolled up. Polls the SQLite file read-only every 10 ms."""
+    samples = []
+    rng = random.Random(7)
+    with (
+        httpx.Client(base_url=central.url, timeout=60) as client,
+        sqlite3.connect(f"file:{central.sqlite_path}?mode=ro", uri=True) as db,
+    ):
+        for n in range(uploads):
+            site = rng.choice(list(sites))
+            edge = central.credentials[site]
+            at_ms = now_ms() - rng.randint(1, 20) * 86_400_000
+            reading = {
+                "kind": "card", "device": "bench-fresh", "boot": "fresh", "seq": n,
+                "device_time_ms": at_ms, "received_ms": at_ms, "person": f"{n:032x}",
+            }  # fmt: skip
+            body = orjson.dumps(
+                {"v": 1, "site": site, "edge": edge.edge_id, "batch_id": f"fresh-{n}",
+                 "readings": [reading]}
+            )  # fmt: skip
+            headers = {
+                "Authorization": f"Bearer {edge.api_key}",
+                "Content-Type": "application/json",
+                **sign_headers(signing_key(edge.api_key), body, time.time()),
+            }
+            client.post("/api/v1/ingest", content=body, headers=headers).raise_for_status()
+            answered = time.perf_counter()
+            while db.execute(
+                "SELECT COUNT(*) FROM kpi_rollup WHERE pending_ms IS NOT NULL"
+            ).fetchone()[0]:
+                time.sleep(0.01)
+            samples.append((time.perf_counter() - answered) * 1000)
+    return _timing(samples)
+
+
+def rollup_bytes_per_site_date(sqlite_path: Path) -> float:
+    """Mean stored bytes of a rolled-up site-date (entry blob, chain states, key columns)."""
+    with sqlite3.connect(sqlite_path) as conn:
+        row: tuple[int | None, int] = conn.execute(
+            "SELECT SUM(LENGTH(entry) + LENGTH(starts) + LENGTH(ends) + LENGTH(site)"
+            " + LENGTH(local_date) + LENGTH(config) + 16), COUNT(*)"
+            " FROM kpi_rollup WHERE entry IS NOT NULL"
+        ).fetchone()
+    total, count = row
+    return float(total or 0) / max(1, int(count))

@@ -15,6 +15,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
 from central.kpi.report import Report, Row
 from central.kpi.values import KpiValue
 
@@ -181,6 +182,7 @@ class DailyKpis(_Out):
         description="stored readings attributed to the local day (device time, or receive time "
         "for a wrong device clock)"
     )
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
     @classmethod
     def of(cls, timezone: str, report: Report, only_service: str | None = None) -> "DailyKpis":
@@ -197,4 +199,10 @@ class DailyKpis(_Out):
             ],
             day=DayKpis.of(report.total),
             readings=report.total.quality.readings_stored,
+            rollups=None
+            if report.rollups is None
+            else RollupsOut(
+                pending_dates=report.rollups.pending_dates,
+                oldest_pending_s=report.rollups.oldest_pending_s,
+            ),
         )

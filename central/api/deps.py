@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from central.auth import EdgeAuthenticator
 from central.metrics import CentralMetrics
 from central.registry import Registry
+from central.rollup_maintainer import RollupMaintainer
 from central.settings import CentralSettings
 from central.store import ReadingsStore
 from central.tokens import ReadAuthenticator
@@ -27,6 +28,7 @@ class CentralResources:
     readers: ReadAuthenticator
     users: UserStore  # dashboard users and their sign-in sessions
     metrics: CentralMetrics
+    rollups: RollupMaintainer | None = None  # None: the store keeps no rollups
 
 
 def get_resources(request: Request) -> CentralResources:

@@ -22,10 +22,9 @@ from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import UnknownSite
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
-from central.daycache_warmer import local_today
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import device_states
-from central.kpi.windows import local_instant_ms
+from central.kpi.windows import local_instant_ms, local_today
 from central.registry import Site
 
 router = APIRouter(tags=["sites"])

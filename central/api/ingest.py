@@ -353,6 +353,8 @@ async def ingest(
     )
     if written.unstorable:
         upload = upload.without(written)
+    if resources.rollups is not None:
+        resources.rollups.poke()  # the dates this batch touched are pending: roll them up soon
     derived = 0
     store = resources.store
     if site is not None and settings.influx_derived_series and isinstance(store, DerivedSeriesSink):

@@ -24,6 +24,7 @@ from central.api.kpi_schemas import (
     QualityOut,
 )
 from central.kpi.report import RankedSite, Report, Row
+from central.kpi.rollup import Freshness
 from central.kpi.values import DeviceFigures, KpiValue, Quality
 from central.site_kpi_config import FactorSet
 
@@ -86,6 +87,17 @@ def report(
         "note": LATE_DATA_NOTE,
         "rows": [row(r) for r in result.rows],
         "total": row(result.total),
+        "rollups": rollups(result.rollups),
+    }
+
+
+def rollups(freshness: Freshness | None) -> Json | None:
+    """The RollupsOut of an answer's freshness (None: the store keeps no rollups)."""
+    if freshness is None:
+        return None
+    return {
+        "pending_dates": freshness.pending_dates,
+        "oldest_pending_s": freshness.oldest_pending_s,
     }
 
 

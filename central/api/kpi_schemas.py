@@ -115,6 +115,21 @@ class KpiRowOut(BaseModel):
     )
 
 
+class RollupsOut(BaseModel):
+    """How fresh the rollups behind the answer were (docs/kpis.md, read model)."""
+
+    pending_dates: int = Field(
+        description="dates of the answer's sites, up to its last date, whose rollup was pending "
+        "at read time (written since it was rolled up): built on read, so the figures are exact"
+    )
+    oldest_pending_s: float = Field(
+        description="seconds since the oldest of those dates became pending; 0 when none"
+    )
+
+
+ROLLUPS_DESCRIPTION = "null: the store keeps no rollups (InfluxDB: computed from readings)"
+
+
 class KpiReportOut(BaseModel):
     scope: Literal["site", "region"]
     site: str | None
@@ -128,6 +143,7 @@ class KpiReportOut(BaseModel):
     note: str
     rows: list[KpiRowOut]
     total: KpiRowOut
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 class RankedSiteOut(BaseModel):
@@ -150,6 +166,7 @@ class RankingOut(BaseModel):
     note: str
     sites: list[RankedSiteOut]
     region_total: KpiRowOut
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 class AlertOut(_Out):
@@ -224,6 +241,12 @@ def report_out(
         note=LATE_DATA_NOTE,
         rows=[row_out(r) for r in report.rows],
         total=row_out(report.total),
+        rollups=None
+        if report.rollups is None
+        else RollupsOut(
+            pending_dates=report.rollups.pending_dates,
+            oldest_pending_s=report.rollups.oldest_pending_s,
+        ),
     )
 
 

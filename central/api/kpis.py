@@ -183,5 +183,6 @@ async def rank(
             "note": LATE_DATA_NOTE,
             "sites": [kpi_json.ranked(r) for r in result.sites],
             "region_total": kpi_json.row(total),
+            "rollups": kpi_json.rollups(result.rollups),
         }
     )

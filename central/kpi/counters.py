@@ -175,26 +175,6 @@ def clean_meter(
     )
 
 
-def is_clean_series(
-    time_ms: Int64Array,
-    total: Float64Array,
-    config: MeterConfig,
-    exchanges: Sequence[MeterExchange] = (),
-) -> bool:
-    """True when clean_meter takes the vectorised path: no anomaly, no exchange in range.
-
-    Then every increment depends on two consecutive readings only, so C(t) over any window is
-    the same whatever range of readings around it was loaded (central.kpi.daycache)."""
-    order = np.argsort(time_ms, kind="stable")
-    times = time_ms[order]
-    if times.size < 2:
-        return True
-    if any(times[0] < e.at_ms <= times[-1] for e in exchanges):
-        return False
-    gap_ms = GAP_INTERVALS * config.interval_s * 1000
-    return _clean_fast(times, total[order], config, gap_ms, None, None) is not None
-
-
 def _clean_fast(
     times: Int64Array,
     values: Float64Array,

@@ -1,8 +1,8 @@
 """Reports over a period: rows per granularity bucket for a site or a set of sites, and rankings.
 
 Pure functions over DayTables (one per site, built from stored readings at query time, so late
-readings of a past period are included in the next report; central.kpi.daycache may compose
-the tables from per-date cache entries, exactly as a fresh build).
+readings of a past period are included in the next report; with the SQLite store they are
+composed of per-date rollups, central.kpi.rollup).
 """
 
 import calendar
@@ -13,6 +13,7 @@ from datetime import date
 
 from central.kpi.daytable import DayTable
 from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
+from central.kpi.rollup import Freshness
 from central.kpi.totals import NAN, Totals, combine, site_totals, site_totals_many
 from central.kpi.values import (
     CATALOGUE,
@@ -51,6 +52,7 @@ class Report:
     granularity: Granularity
     rows: tuple[Row, ...]
     total: Row
+    rollups: Freshness | None = None  # how fresh the rollups were; None: the store keeps none
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,11 @@ class DayWindows:
         return Window(min(starts), max(ends))
 
 
+def local_today(site: "Site") -> date:
+    """Today's local date at the site."""
+    return datetime.now(tz=site.timezone).date()
+
+
 def local_instant_ms(local_date: date, local_time: time, zone: ZoneInfo) -> int:
     """UTC epoch ms of a wall-clock time on a local date in `zone`."""
     moment = datetime.combine(local_date, local_time, tzinfo=zone)

@@ -20,14 +20,17 @@ from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRe
 
 __all__ = [
     "BatchToStore",
-    "DayCacheStore",
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
     "EdgeHealthPeriod",
+    "PendingRollups",
     "ReadingsStore",
     "RejectedEntryRow",
     "RejectedRow",
+    "RollupRow",
+    "RollupStore",
+    "RollupToSave",
     "SiteStats",
     "StoreError",
     "StoreHealth",
@@ -137,12 +140,47 @@ class WriteOutcome:
 
 @dataclass(frozen=True, slots=True)
 class DayInputs:
-    """What a store read for one local date of the KPI day cache, from one snapshot."""
+    """What a store read for one local date's rollup, from one snapshot."""
 
     on: date
-    gen: int  # the date's cache generation when read (0: never invalidated)
+    gen: int  # the date's rollup generation when read (0: no write touched it yet)
     readings: SiteReadings
     duplicates: DuplicateCounts
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRow:
+    """A stored rollup row (central.kpi.rollup); `entry` only when asked for and current."""
+
+    on: date
+    gen: int
+    pending_ms: int | None  # when a write (or a cascade) made it pending; None: rolled up
+    config: str | None
+    starts: bytes | None
+    ends: bytes | None
+    entry: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRollups:
+    """The pending rollups of a site (up to a date): how many, the first and last, the oldest
+    mark."""
+
+    count: int
+    first: date | None
+    last: date | None
+    oldest_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupToSave:
+    """A rollup built from the snapshot of `gen` (DayInputs), chained from `starts`."""
+
+    on: date
+    gen: int
+    starts: bytes
+    ends: bytes
+    entry: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +250,32 @@ class ReadingsStore(Protocol):
 
 
 @runtime_checkable
-class DayCacheStore(Protocol):
-    """A store that also keeps the KPI day cache (central.kpi.daycache) in its own database,
-    invalidated in the transaction of every write that may change a date's figures."""
+class RollupStore(Protocol):
+    """A store that also keeps the KPI rollups (central.kpi.rollup) in its own database, marked
+    pending in the transaction of every write that may change a date's figures."""
 
-    async def load_day_entries(
-        self, site: str, config: str, first: date, last: date
-    ) -> dict[str, tuple[int, bytes | None]]: ...
+    async def rollup_config(self, site: str) -> str | None:
+        """The configuration key the site's rollups were last built for (None: never)."""
+        ...
 
-    async def stale_day_entries(
-        self, site: str, config: str, first: date, last: date
-    ) -> list[date]: ...
+    async def set_rollup_config(self, site: str, config: str, now_ms: int) -> None:
+        """Record `config` for the site; every rollup of another key becomes pending."""
+        ...
+
+    async def pending_rollups(self, site: str, last: date) -> PendingRollups:
+        """The site's pending rollups on or before `last`."""
+        ...
+
+    async def pending_rollup_sites(self) -> dict[str, PendingRollups]:
+        """Every site with a pending rollup, and its pending rollups."""
+        ...
+
+    async def load_rollups(
+        self, site: str, config: str, first: date, last: date, entries_from: date
+    ) -> tuple[RollupRow | None, list[RollupRow]]:
+        """The latest row before `first` (without entry), and the rows of [first, last] in date
+        order, with their entry from `entries_from` on when rolled up under `config`."""
+        ...
 
     async def load_day_inputs(
         self,
@@ -232,11 +285,23 @@ class DayCacheStore(Protocol):
         meter_devices: Sequence[str],
         raw_scale_lookback_ms: int = 0,
         raw_clock: ClockRule | None = None,
-    ) -> list[DayInputs]: ...
+    ) -> list[DayInputs]:
+        """For each (date, start_ms, end_ms): its gen, readings and duplicates, one snapshot
+        (loaded as `load_readings` loads them)."""
+        ...
 
-    async def save_day_entries(
-        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
-    ) -> None: ...
+    async def mark_rollups_pending(self, site: str, first: date, last: date, now_ms: int) -> None:
+        """Make the rollups of [first, last] pending (bumping their gen) as a write would."""
+        ...
+
+    async def save_rollups(
+        self, site: str, config: str, rollups: Sequence[RollupToSave], now_ms: int
+    ) -> int:
+        """Store rollups in date order; one is skipped when its gen moved since its inputs were
+        read, or when its starts differ from the stored ends of the previous date. A stored
+        rollup whose ends differ from the next date's starts makes that date pending. Returns
+        how many were stored."""
+        ...
 
 
 class _Closeable(Protocol):

@@ -37,11 +37,15 @@ from central.kpi.readings import (
     int_array,
     str_array,
 )
+from central.kpi.rollup import EMPTY_CHAIN
 from central.store.base import (
     BatchToStore,
     DayInputs,
     DevicePresence,
     DuplicateCounts,
+    PendingRollups,
+    RollupRow,
+    RollupToSave,
     SiteStats,
     StoreError,
     StoreHealth,
@@ -167,18 +171,31 @@ CREATE TABLE IF NOT EXISTS edge_health (
     oldest_pending_age_ms INTEGER,
     PRIMARY KEY (site, edge, day)
 );
--- KPI cache (central.kpi.daycache): one entry per site and local date, valid for one `config`
--- key (code and site configuration version). Every write that may change a date's figures bumps
--- its `gen` and clears `entry` in the write's own transaction; an entry computed from an older
--- snapshot is only stored when `gen` has not moved since (so it can never overwrite newer data).
-CREATE TABLE IF NOT EXISTS kpi_day_cache (
+-- KPI rollups (central.kpi.rollup): one row per site and local date. Every write that may change
+-- a date's figures bumps its `gen`, clears `entry` and sets `pending_ms` (when it became pending)
+-- in the write's own transaction; a rollup computed from an older snapshot is only stored when
+-- `gen` has not moved since and its `starts` equal the stored `ends` of the previous date (so it
+-- can never overwrite newer data, nor break the chain). `starts`/`ends`: the chain state around
+-- the date (meter cleaning states, raw-bin references); the entry blob comes last in the row.
+CREATE TABLE IF NOT EXISTS kpi_rollup (
     site TEXT NOT NULL,
     local_date TEXT NOT NULL,
     gen INTEGER NOT NULL,
+    pending_ms INTEGER,
     config TEXT,
+    starts BLOB,
+    ends BLOB,
     entry BLOB,
     PRIMARY KEY (site, local_date)
-) WITHOUT ROWID;
+);
+CREATE INDEX IF NOT EXISTS kpi_rollup_pending ON kpi_rollup (site, local_date)
+WHERE pending_ms IS NOT NULL;
+-- The configuration key (central.kpi.rollup.config_key) the site's rollups were last built for:
+-- when it changes, every rollup of the site becomes pending.
+CREATE TABLE IF NOT EXISTS kpi_rollup_config (
+    site TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
 """
 
 # Status changes kept per device: enough for "offline since" and a few weeks of flapping.
@@ -277,26 +294,44 @@ CREATE INDEX IF NOT EXISTS readings_raw_scale ON readings (site, device, device_
 WHERE gross_g IS NOT NULL AND stable = 1
 """
 
-_INVALIDATE_DAY = """
-INSERT INTO kpi_day_cache (site, local_date, gen, config, entry) VALUES (?, ?, 1, NULL, NULL)
-ON CONFLICT (site, local_date) DO UPDATE SET gen = gen + 1, config = NULL, entry = NULL
+_MARK_PENDING = """
+INSERT INTO kpi_rollup (site, local_date, gen, pending_ms) VALUES (?, ?, 1, ?)
+ON CONFLICT (site, local_date) DO UPDATE SET gen = gen + 1, entry = NULL,
+    pending_ms = COALESCE(pending_ms, excluded.pending_ms)
 """
 
-_SAVE_DAY = """
-INSERT INTO kpi_day_cache (site, local_date, gen, config, entry) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (site, local_date) DO UPDATE SET config = excluded.config, entry = excluded.entry
-WHERE kpi_day_cache.gen = excluded.gen
+_SELECT_ROLLUPS = """
+SELECT local_date, gen, pending_ms, config, starts, ends,
+    CASE WHEN local_date >= ? AND config = ? AND pending_ms IS NULL THEN entry END
+FROM kpi_rollup WHERE site = ? AND local_date >= ? AND local_date <= ? ORDER BY local_date
 """
 
-_SELECT_STALE_DAYS = """
-SELECT local_date FROM kpi_day_cache
-WHERE site = ? AND local_date >= ? AND local_date <= ? AND (entry IS NULL OR config IS NOT ?)
-ORDER BY local_date
+_SELECT_ROLLUP_BEFORE = """
+SELECT local_date, gen, pending_ms, config, starts, ends, NULL FROM kpi_rollup
+WHERE site = ? AND local_date < ? ORDER BY local_date DESC LIMIT 1
 """
 
-_SELECT_DAYS = """
-SELECT local_date, gen, CASE WHEN config = ? THEN entry END FROM kpi_day_cache
-WHERE site = ? AND local_date >= ? AND local_date <= ?
+_SELECT_PENDING = """
+SELECT COUNT(*), MIN(local_date), MAX(local_date), MIN(pending_ms) FROM kpi_rollup
+WHERE site = ? AND local_date <= ? AND pending_ms IS NOT NULL
+"""
+
+_UPDATE_ROLLUP = """
+UPDATE kpi_rollup SET config = ?, starts = ?, ends = ?, entry = ?, pending_ms = NULL
+WHERE site = ? AND local_date = ? AND gen = ?
+"""
+
+_INSERT_ROLLUP = """
+INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, config, starts, ends, entry)
+VALUES (?, ?, 0, ?, ?, ?, ?)
+"""
+
+# The next rollup (dates without a row between carry the state) was chained from other ends: it
+# becomes pending (its gen stays, so that its rebuild in the same save is still stored).
+_CASCADE = """
+UPDATE kpi_rollup SET entry = NULL, pending_ms = COALESCE(pending_ms, ?)
+WHERE site = ? AND starts IS NOT ? AND local_date = (
+    SELECT MIN(local_date) FROM kpi_rollup WHERE site = ? AND local_date > ?)
 """
 
 _INSERT_EDGE_DUPLICATE = """
@@ -503,11 +538,12 @@ MS_PER_DAY = 86_400_000
 # How far (device or receive time) a reading reaches into other local dates' KPI loads: a date's
 # load covers its service windows (which may cross midnight) plus METER_MARGIN_MS; a meter reading
 # is also the nearest reading before or after other dates' loads within METER_LOOKAROUND_MS.
-# Conservative bounds; central.kpi.daycache's tests check them against those constants.
+# Conservative bounds; tests/central/test_rollup.py checks them against those constants.
 READING_REACH_MS = 2 * MS_PER_DAY
 METER_REACH_MS = 5 * MS_PER_DAY
 # A stable reading of a raw kitchen bin is also the reference of the bin's first step on later
-# dates, as far as RAW_SCALE_LOOKBACK_MS (central.kpi.rawbins) reaches forward.
+# dates, as far as RAW_SCALE_LOOKBACK_MS (central.kpi.rawbins) reaches forward (beyond it, the
+# rollups' chain state passes a changed reference on: central.kpi.rollup).
 RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
 
 
@@ -669,6 +705,21 @@ def _meters(rows: list[Row]) -> MeterReadings:
     )
 
 
+def _rollup_row(row: Sequence[Any]) -> RollupRow:
+    day, gen, pending_ms, config, starts, ends, entry = row
+    return RollupRow(date.fromisoformat(day), gen, pending_ms, config, starts, ends, entry)
+
+
+def _pending(row: Sequence[Any]) -> PendingRollups:
+    count, first, last, oldest_ms = row
+    return PendingRollups(
+        count,
+        None if first is None else date.fromisoformat(first),
+        None if last is None else date.fromisoformat(last),
+        oldest_ms,
+    )
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns a database created by an older central lacks (NULL in its old rows)."""
     for table, name, sql_type in _ADDED_COLUMNS:
@@ -676,6 +727,17 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if name not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
             logger.info("sqlite store: added column %s.%s", table, name)
+    # The day cache of an older central: its dates (every date ever written) become pending
+    # rollups, which the maintainer builds (central.rollup_maintainer).
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'kpi_day_cache'").fetchone():
+        now_ms = time.time_ns() // 1_000_000
+        conn.execute(
+            "INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, pending_ms)"
+            " SELECT site, local_date, gen, ? FROM kpi_day_cache",
+            (now_ms,),
+        )
+        conn.execute("DROP TABLE kpi_day_cache")
+        logger.info("sqlite store: the day cache's dates are pending rollups now")
 
 
 class SqliteStore(ThreadedStore):
@@ -810,20 +872,26 @@ class SqliteStore(ThreadedStore):
         }
         return [health_period(r, before.get(r.edge), start_ms) for r in latest]
 
-    # --- KPI day cache (central.kpi.daycache) ---------------------------------------------
+    # --- KPI rollups (central.kpi.rollup) ------------------------------------------------
 
-    async def load_day_entries(
-        self, site: str, config: str, first: date, last: date
-    ) -> dict[str, tuple[int, bytes | None]]:
-        """Per local date in [first, last] that has a cache row: (gen, entry if `config`)."""
-        return await self._run(self._reader, self._day_entries, site, config, first, last)
+    async def rollup_config(self, site: str) -> str | None:
+        return await self._run(self._reader, self._rollup_config, site)
 
-    async def stale_day_entries(
-        self, site: str, config: str, first: date, last: date
-    ) -> list[date]:
-        """Local dates in [first, last] that were written (they have a cache row) and have no
-        entry valid for `config`: the work of the day-cache warmer (central.daycache_warmer)."""
-        return await self._run(self._reader, self._stale_days, site, config, first, last)
+    async def set_rollup_config(self, site: str, config: str, now_ms: int) -> None:
+        await self._run(self._writer, self._set_rollup_config, site, config, now_ms)
+
+    async def pending_rollups(self, site: str, last: date) -> PendingRollups:
+        return await self._run(self._reader, self._pending_rollups, site, last)
+
+    async def pending_rollup_sites(self) -> dict[str, PendingRollups]:
+        return await self._run(self._reader, self._pending_rollup_sites)
+
+    async def load_rollups(
+        self, site: str, config: str, first: date, last: date, entries_from: date
+    ) -> tuple[RollupRow | None, list[RollupRow]]:
+        return await self._run(
+            self._reader, self._load_rollups, site, config, first, last, entries_from
+        )
 
     async def load_day_inputs(
         self,
@@ -847,11 +915,15 @@ class SqliteStore(ThreadedStore):
             raw_clock,
         )
 
-    async def save_day_entries(
-        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
-    ) -> None:
-        """Store (date, gen, entry) rows; a row whose gen moved since its load is skipped."""
-        await self._run(self._writer, self._save_days, site, config, entries)
+    async def mark_rollups_pending(self, site: str, first: date, last: date, now_ms: int) -> None:
+        await self._run(self._writer, self._mark_pending, site, first, last, now_ms)
+
+    async def save_rollups(
+        self, site: str, config: str, rollups: Sequence[RollupToSave], now_ms: int
+    ) -> int:
+        if not rollups:
+            return 0
+        return await self._run(self._writer, self._save_rollups, site, config, rollups, now_ms)
 
     # --- the functions below run in the store's threads -----------------------------------
 
@@ -1033,8 +1105,8 @@ class SqliteStore(ThreadedStore):
         if retrusted:  # stored readings that now keep their device time: their dates change
             conn.executemany(_TRUST_CLOCK, [row[:4] for row in retrusted])
             touched |= _touched_dates(retrusted, [], batch.timezone)
-        # In the write's own transaction: a KPI entry can never outlive the data it was built from.
-        conn.executemany(_INVALIDATE_DAY, [(site, day) for day in sorted(touched)])
+        # In the write's own transaction: a rollup can never outlive the data it was built from.
+        conn.executemany(_MARK_PENDING, [(site, day, ingested_ms) for day in sorted(touched)])
         if batch.rejected:
             conn.executemany(
                 _INSERT_REJECTED,
@@ -1193,19 +1265,58 @@ class SqliteStore(ThreadedStore):
                         scales.append(wrong)
         return SiteReadings(scale=_scales(scales), card=_cards(cards), meter=_meters(meters))
 
-    def _day_entries(
-        self, site: str, config: str, first: date, last: date
-    ) -> dict[str, tuple[int, bytes | None]]:
+    def _rollup_config(self, site: str) -> str | None:
         conn = self._require(self._read_conn)
-        rows = conn.execute(_SELECT_DAYS, (config, site, first.isoformat(), last.isoformat()))
-        return {day: (gen, entry) for day, gen, entry in rows}
+        found = conn.execute("SELECT config FROM kpi_rollup_config WHERE site = ?", (site,))
+        row = found.fetchone()
+        return None if row is None else str(row[0])
 
-    def _stale_days(self, site: str, config: str, first: date, last: date) -> list[date]:
+    def _set_rollup_config(self, site: str, config: str, now_ms: int) -> None:
+        conn = self._require(self._write_conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "UPDATE kpi_rollup SET entry = NULL, pending_ms = COALESCE(pending_ms, ?)"
+                " WHERE site = ? AND config IS NOT ?",
+                (now_ms, site, config),
+            )
+            conn.execute(
+                "INSERT INTO kpi_rollup_config (site, config) VALUES (?, ?)"
+                " ON CONFLICT (site) DO UPDATE SET config = excluded.config",
+                (site, config),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _pending_rollups(self, site: str, last: date) -> PendingRollups:
+        conn = self._require(self._read_conn)
+        return _pending(conn.execute(_SELECT_PENDING, (site, last.isoformat())).fetchone())
+
+    def _pending_rollup_sites(self) -> dict[str, PendingRollups]:
         conn = self._require(self._read_conn)
         rows = conn.execute(
-            _SELECT_STALE_DAYS, (site, first.isoformat(), last.isoformat(), config)
+            "SELECT site, COUNT(*), MIN(local_date), MAX(local_date), MIN(pending_ms)"
+            " FROM kpi_rollup WHERE pending_ms IS NOT NULL GROUP BY site"
         ).fetchall()
-        return [date.fromisoformat(day) for (day,) in rows]
+        return {row[0]: _pending(row[1:]) for row in rows}
+
+    def _load_rollups(
+        self, site: str, config: str, first: date, last: date, entries_from: date
+    ) -> tuple[RollupRow | None, list[RollupRow]]:
+        conn = self._require(self._read_conn)
+        conn.execute("BEGIN")  # one snapshot: the row before and the rows agree
+        try:
+            before = conn.execute(_SELECT_ROLLUP_BEFORE, (site, first.isoformat())).fetchone()
+            rows = conn.execute(
+                _SELECT_ROLLUPS,
+                (entries_from.isoformat(), config, site, first.isoformat(), last.isoformat()),
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return (None if before is None else _rollup_row(before)), [_rollup_row(r) for r in rows]
 
     def _day_inputs(
         self,
@@ -1224,7 +1335,9 @@ class SqliteStore(ThreadedStore):
             gens = {
                 day: gen
                 for day, gen, _ in conn.execute(
-                    _SELECT_DAYS, ("", site, first.isoformat(), last.isoformat())
+                    "SELECT local_date, gen, NULL FROM kpi_rollup"
+                    " WHERE site = ? AND local_date >= ? AND local_date <= ?",
+                    (site, first.isoformat(), last.isoformat()),
                 )
             }
             for on, start_ms, end_ms in days:
@@ -1240,20 +1353,54 @@ class SqliteStore(ThreadedStore):
             conn.execute("COMMIT")
         return out
 
-    def _save_days(
-        self, site: str, config: str, entries: Sequence[tuple[date, int, bytes]]
-    ) -> None:
+    def _mark_pending(self, site: str, first: date, last: date, now_ms: int) -> None:
         conn = self._require(self._write_conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                _SAVE_DAY, [(site, on.isoformat(), gen, config, blob) for on, gen, blob in entries]
+            conn.execute(
+                "UPDATE kpi_rollup SET gen = gen + 1, entry = NULL,"
+                " pending_ms = COALESCE(pending_ms, ?)"
+                " WHERE site = ? AND local_date >= ? AND local_date <= ?",
+                (now_ms, site, first.isoformat(), last.isoformat()),
             )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _save_rollups(
+        self, site: str, config: str, rollups: Sequence[RollupToSave], now_ms: int
+    ) -> int:
+        conn = self._require(self._write_conn)
+        stored = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rollups:
+                day = r.on.isoformat()
+                before = conn.execute(
+                    "SELECT ends FROM kpi_rollup WHERE site = ? AND local_date < ?"
+                    " ORDER BY local_date DESC LIMIT 1",
+                    (site, day),
+                ).fetchone()
+                # dates without a row between carry the state unchanged (no readings)
+                chained = r.starts == (EMPTY_CHAIN if before is None else before[0])
+                if not chained:
+                    continue  # built from ends that are no longer the previous date's
+                values = (config, r.starts, r.ends, r.entry, site, day, r.gen)
+                done = conn.execute(_UPDATE_ROLLUP, values).rowcount
+                if not done and r.gen == 0:  # a date no write touched yet: a new row
+                    insert = (site, day, config, r.starts, r.ends, r.entry)
+                    done = conn.execute(_INSERT_ROLLUP, insert).rowcount
+                if done:
+                    stored += 1
+                    conn.execute(_CASCADE, (now_ms, site, r.ends, site, day))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return stored
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:
         conn = self._require(self._read_conn)

@@ -1,6 +1,6 @@
 """The routes' JSON answers (central.api.kpi_json) equal the pydantic models' JSON, field by field.
 
-Reports of the day-cache tests' randomised site (meters with gaps and resets, raw kitchen bins,
+Reports of the rollup tests' randomised site (meters with gaps and resets, raw kitchen bins,
 wrong clocks, duplicates), per date, per service, per week, for a region of two sites, and a
 ranking, are serialised both ways and compared after parsing: same keys in the same order, same
 values (floats exactly).
@@ -18,7 +18,7 @@ from central.api import kpi_json
 from central.api.kpi_schemas import KpiReportOut, RankedSiteOut, ranked_out, report_out
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.store.sqlite import SqliteStore
-from tests.central.test_daycache import DAYS, FIRST, NOW_MS, SITE, Data, batch
+from tests.central.test_rollup import DAYS, FIRST, NOW_MS, SITE, Data, batch
 
 
 def ordered(value: Any) -> Any:

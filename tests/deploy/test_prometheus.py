@@ -68,7 +68,7 @@ def test_every_rule_names_exported_metrics_and_says_what_to_do() -> None:
         "upload_failures",
         "buffered_readings",
         "store_errors",
-        "kpi_cache_lag",
+        "rollup_lag",
         "upload_seconds",
         "ingest_seconds",
     ):

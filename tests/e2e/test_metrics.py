@@ -79,9 +79,9 @@ def test_edge_and_central_metrics_move_with_real_traffic(tmp_path: Path) -> None
         )
         assert value(central, "canteen_central_ingest_seconds_count") >= 1
 
-        # The warmer finishes a pass over the stored days: the KPI cache lag is a number now.
+        # The rollup maintainer has looked at the stored days: the rollup lag is a number now.
         def cache_lag_known() -> bool:
-            lag = value(scrape(central_url), "canteen_central_kpi_cache_lag_seconds")
+            lag = value(scrape(central_url), "canteen_central_rollup_lag_seconds")
             return 0 <= lag < 60  # NaN (no pass yet) compares false
 
         wait_until(cache_lag_known, timeout_s=60)

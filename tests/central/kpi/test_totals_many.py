@@ -1,7 +1,7 @@
 """All rows of a report at once (site_totals_many) equal the row-by-row path, bit for bit.
 
-Randomised readings of the day-cache tests (late data, wrong clocks, meter gaps and resets, raw
-kitchen bins, duplicates) go into a real SQLite store; fresh and cache-composed tables are cut
+Randomised readings of the rollup tests (late data, wrong clocks, meter gaps and resets, raw
+kitchen bins, duplicates) go into a real SQLite store; fresh and rollup-composed tables are cut
 into rows of one date, of one service, of weeks, of arbitrary spans and of the whole span, and
 every Totals field and every derived figure is compared with exact equality (NaN equal NaN).
 """
@@ -27,7 +27,7 @@ from central.kpi.quantiles import (
 from central.kpi.totals import combine, site_totals, site_totals_many
 from central.kpi.values import derive, device_figures, quality
 from central.store.sqlite import SqliteStore
-from tests.central.test_daycache import DAYS, FIRST, SITE, Data, batch
+from tests.central.test_rollup import DAYS, FIRST, SITE, Data, batch
 
 
 def same(a: Any, b: Any, where: str) -> None:
@@ -121,7 +121,7 @@ async def test_rows_at_once_equal_rows_one_by_one(tmp_path: Path, seed: int, dir
         span = DateRange(FIRST, FIRST.replace(day=FIRST.day + DAYS - 1))
         fresh = await reporting.fresh_site_table(store, SITE, span)
         check_table(fresh, rng)
-        composed = await reporting.site_table(store, SITE, span)  # the day cache's tables
+        composed = await reporting.site_table(store, SITE, span)  # composed of rollups
         check_table(composed, rng)
         no_meters = replace(SITE, kpi=replace(SITE.kpi, meters={}))
         check_table(await reporting.fresh_site_table(store, no_meters, span), rng)

@@ -294,11 +294,14 @@ async def kpis(store: ReadingsStore, site: CentralSite) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, granularity in (("services", Granularity.SERVICE), ("days", Granularity.DAY)):
         got = await report(store, [site], PeriodKind.CUSTOM, span, granularity, now_ms)
-        out[name] = report_out(got, [], site.id, None).model_dump(mode="json")
+        # without `rollups`: how fresh a store's rollups were is its state, not the data's
+        out[name] = report_out(got, [], site.id, None).model_dump(mode="json", exclude={"rollups"})
     # the second day alone: its raw bin's first step needs the first day's last stable reading
     second = DateRange(span.last, span.last)
     got = await report(store, [site], PeriodKind.CUSTOM, second, Granularity.SERVICE, now_ms)
-    out["second_day"] = report_out(got, [], site.id, None).model_dump(mode="json")
+    out["second_day"] = report_out(got, [], site.id, None).model_dump(
+        mode="json", exclude={"rollups"}
+    )
     out["alerts"] = [
         alert_out(a).model_dump(mode="json") for a in await alerts(store, site, START, now_ms)
     ]

@@ -446,7 +446,7 @@ async def test_a_meter_that_uploads_yesterdays_readings_keeps_their_device_times
     """Clocks judged per device at ingest (central.kpi.clocks.judge_device): a meter whose live
     readings are right keeps the times of the readings it buffered for a day, even when the live
     reading that vouches for them comes in a later upload (the stored ones are then updated and
-    their dates' KPI cache entries invalidated); a scale 3 days behind stays corrected."""
+    their dates' rollups marked pending); a scale 3 days behind stays corrected."""
     from central.kpi.clocks import correct_clocks
 
     day, minute = 86_400_000, 60_000
@@ -490,9 +490,9 @@ async def test_a_meter_that_uploads_yesterdays_readings_keeps_their_device_times
         await upload("b", [*buffered[:90], *behind, *kept[1:]])
         verdicts = await _column(path, "clock_trusted")
         assert (verdicts.count(0), verdicts.count(1)) == (90 + 4 + 3, 0)  # not trusted yet
-        gens = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
+        gens = dict(await _rows(path, "SELECT local_date, gen FROM kpi_rollup"))
         await upload("c", [*buffered[90:], live, kept_live])
-        after = dict(await _rows(path, "SELECT local_date, gen FROM kpi_day_cache"))
+        after = dict(await _rows(path, "SELECT local_date, gen FROM kpi_rollup"))
         loaded = await store.load_readings("s1", yesterday - 8 * day, at_8 + day)
     verdicts = await _column(path, "clock_trusted")
     assert (verdicts.count(1), verdicts.count(0)) == (90 + 3, 4)  # the 3-day-behind stay so

@@ -1,13 +1,17 @@
-"""The KPI day cache never changes an answer: cached and fresh reports agree on every figure.
+"""Rollups compose exactly: every period's figures equal the table built in one go.
 
-Randomised readings (late data, wrong device clocks, meter gaps, meter resets, duplicates,
-edge-reported duplicates, and a raw kitchen bin that is silent on some dates) go into a real
-SQLite store; reports of single dates and of spans are made through the cache and from a fresh
-load, before and after more data arrives late, after a restart and after a configuration change.
+Randomised readings (late data, wrong device clocks, meter gaps, meter resets across midnight,
+duplicates, edge-reported duplicates, and a raw kitchen bin that is silent on some dates) go into
+a real SQLite store; tables of single dates and of spans are composed of rollups (pending ones
+built on read, chained from their stored predecessor) and compared with the table of every date
+built in one go from every reading, before and after more data arrives late, after a restart and
+after a configuration change.
 """
 
+import itertools
 import math
 import random
+import tempfile
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -15,17 +19,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central import reporting
-from central.kpi.daycache import compose, config_key
-from central.kpi.daytable import METER_MARGIN_MS, load_range
-from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.daytable import METER_MARGIN_MS, DayTable, load_range
+from central.kpi.periods import DateRange
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.report import Report, build_report
+from central.kpi.rollup import EMPTY_CHAIN, config_key, parse_chain
+from central.kpi.totals import site_totals
+from central.kpi.values import derive
 from central.kpi.windows import day_windows
 from central.registry import Service, Site
+from central.rollup_maintainer import RollupMaintainer
 from central.site_kpi_config import MeterConfig, ScaleConfig, SiteKpiConfig
-from central.store.base import BatchToStore
+from central.store.base import BatchToStore, DayInputs
 from central.store.sqlite import (
     METER_REACH_MS,
     RAW_SCALE_REACH_MS,
@@ -34,6 +42,7 @@ from central.store.sqlite import (
 )
 from contract import CardRecord, DroppedDuplicate, MeterRecord, Quantity, ScaleRecord, Stream
 from tests.central.conftest import utc_ms
+from tests.central.kpi.test_chained_days import assert_same_table
 
 H = 3_600_000
 TZ = ZoneInfo("Asia/Shanghai")
@@ -165,8 +174,9 @@ class Data:
                     continue
                 self.register[device] += self.rng.random() * (5.0 if device == "e1" else 0.3)
                 value = self.register[device]
-                if dirty and k == 40 and device == "e1":
-                    value = 1.0  # a reset: the walk of counters.py carries state over dates
+                if dirty and k in (40, 95) and device == "e1":
+                    # resets, the second at 23:45: the walk carries it over midnight
+                    value = 1.0
                     self.register[device] = 1.0
                 t = base + k * 900_000
                 sent, received = t, t + self.rng.randint(0, 3000)
@@ -220,101 +230,120 @@ def close(a: Any, b: Any, where: str) -> None:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+WHOLE = DateRange(FIRST, FIRST + timedelta(days=DAYS - 1))
 SPANS = [
     DateRange(FIRST + timedelta(days=3), FIRST + timedelta(days=3)),
-    DateRange(FIRST, FIRST + timedelta(days=DAYS - 1)),
+    WHOLE,
     DateRange(FIRST + timedelta(days=2), FIRST + timedelta(days=8)),
 ]
 
 
-async def reports(store: SqliteStore, site: Site, cached: bool) -> list[Report]:
-    out = []
-    for span in SPANS:
-        table = await (
-            reporting.site_table(store, site, span)
-            if cached
-            else reporting.fresh_site_table(store, site, span)
+class CountingStore(SqliteStore):
+    """The real store, counting the dates whose readings are loaded to build rollups."""
+
+    built_dates = 0
+
+    async def load_day_inputs(self, site: str, days: Any, *a: Any, **kw: Any) -> list[DayInputs]:
+        self.built_dates += len(days)
+        return await super().load_day_inputs(site, days, *a, **kw)
+
+
+def assert_same_kpis(got: DayTable, whole: DayTable, lo: int) -> None:
+    """Every KPI of `got` (a span of `whole`'s dates from index `lo`), per service and for the
+    day, equals the one of the same dates of `whole`."""
+    n = got.span.days
+    for service in (None, 0, 1):
+        want = derive(site_totals(whole, lo, lo + n, service))
+        mine = derive(site_totals(got, 0, n, service))
+        close(
+            {k: (v.value, v.reason) for k, v in mine.items()},
+            {k: (v.value, v.reason) for k, v in want.items()},
+            f"{got.span} service {service}",
         )
-        for granularity in (Granularity.DAY, Granularity.SERVICE, Granularity.PERIOD):
-            out.append(build_report([table], {}, PeriodKind.CUSTOM, span, granularity, NOW_MS))
-    return out
 
 
-async def check_same(store: SqliteStore, site: Site = SITE) -> list[Report]:
-    cached = await reports(store, site, cached=True)
-    again = await reports(store, site, cached=True)  # now from stored entries only
-    fresh = await reports(store, site, cached=False)
-    close(cached, fresh, "cached")
-    close(again, fresh, "stored")
-    return fresh
+async def check_composed(store: SqliteStore, site: Site = SITE) -> DayTable:
+    """Every span composed of rollups equals the one-go table of every date; returns it."""
+    whole = await reporting.fresh_site_table(store, site, WHOLE)
+    for span in SPANS:
+        table = await reporting.site_table(store, site, span)
+        assert_same_kpis(table, whole, (span.first - FIRST).days)
+        if span == WHOLE:
+            assert_same_table(table, whole)
+    return whole
 
 
 @pytest.mark.parametrize(("seed", "dirty"), [(1, False), (2, False), (3, True)])
-async def test_cached_reports_equal_fresh_ones_as_late_data_arrives(
+async def test_composed_rollups_equal_the_one_go_table_as_late_data_arrives(
     tmp_path: Path, seed: int, dirty: bool
 ) -> None:
     data = Data(seed, wrong_raw_clocks=dirty)
     held_back: list[Any] = []
     path = tmp_path / "central.sqlite"
     n = 0
-    async with SqliteStore(path) as store:
+    async with CountingStore(path) as store:
         for day in range(DAYS):
-            readings = data.food(day) + data.meters(day, dirty and day == 5)
+            readings = data.food(day) + data.meters(day, dirty and day in (5, 6))
             data.rng.shuffle(readings)
             keep = [r for r in readings if data.rng.random() > 0.2]
             held_back += [r for r in readings if r not in keep]
             n += 1
             await store.write_batch(batch(keep, n))
-        before = await check_same(store)
+        before = await check_composed(store)
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count == 0  # stored on read
+        built = store.built_dates
+        await check_composed(store)
+        assert store.built_dates == built  # the second time, every date is a stored rollup
 
         # late data of past dates (fills meter gaps, adds diners and waste) and resends
         resent = data.rng.sample(held_back, len(held_back) // 3)
         n += 1
         await store.write_batch(batch(held_back, n))
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count > 0
         n += 1
         dropped = (DroppedDuplicate(id=1, device="sc1", device_time_ms=START_MS + 4 * 24 * H),)
         outcome = await store.write_batch(batch(resent, n, dropped))
         assert outcome.duplicates == len(resent)
-        after = await check_same(store)
-        totals = [r.total.kpis for r in after]
-        assert totals != [r.total.kpis for r in before]  # the late data changed the answers
-        span = SPANS[1]
-        stored = await store.load_day_entries(SITE.id, config_key(SITE), span.first, span.last)
-        blobs = [stored[d.isoformat()][1] or b"" for d in span.dates()]
-        # clean meters and raw-bin clocks: the spans really are composed of entries (dirty: a
-        # meter reset and wrong clocks in the bin's readings, built fresh)
-        assert (compose(SITE, span, blobs) is None) is dirty
+        after = await check_composed(store)
+        assert after.day_waste_g["plate"].sum() != before.day_waste_g["plate"].sum()
 
-    async with SqliteStore(path) as store:  # a restart keeps the entries, and they stay right
-        stored = await store.load_day_entries(
-            SITE.id, config_key(SITE), FIRST, FIRST + timedelta(days=DAYS - 1)
-        )
-        assert sum(entry is not None for _, entry in stored.values()) == DAYS
-        close(await reports(store, SITE, cached=True), after, "restarted")
-        # another configuration is another key: nothing built for the old one is served
+    async with CountingStore(path) as store:  # a restart keeps the rollups, and they stay right
+        await check_composed(store)
+        assert store.built_dates == 0
+        # another configuration: every rollup of the site is rebuilt for it
         changed = replace(SITE, clean_plate_threshold_g=200.0, registered_staff=41)
         assert config_key(changed) != config_key(SITE)
-        await check_same(store, changed)
+        await reporting.site_table(store, changed, SPANS[0])  # finds the old key: all pending
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count >= DAYS
+        done = await RollupMaintainer(store, [changed], 0.0, 60.0).pass_once()
+        assert done.built >= DAYS
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count == 0
+        await check_composed(store, changed)
 
 
-async def test_dirty_meter_spans_are_built_fresh(tmp_path: Path) -> None:
-    """A reset on one date: composing per-date curves would differ, so the span is not composed."""
+async def test_rollups_chain_meter_states_over_midnight(tmp_path: Path) -> None:
+    """Each stored rollup starts where the previous date's ends: a meter reset, a wrong meter
+    clock and gaps are carried by the chain, and the composed days equal the one-go table."""
     data = Data(7)
     async with SqliteStore(tmp_path / "central.sqlite") as store:
         for day in range(4):
-            await store.write_batch(batch(data.meters(day, dirty=day == 2), day))
+            await store.write_batch(batch(data.meters(day, dirty=day == 1), day))
         span = DateRange(FIRST, FIRST + timedelta(days=3))
-        await reporting.site_table(store, SITE, span)  # builds and stores every date's entry
-        stored = await store.load_day_entries(SITE.id, config_key(SITE), span.first, span.last)
-        blobs = [stored[d.isoformat()][1] for d in span.dates()]
-        assert all(b is not None for b in blobs)
-        assert compose(SITE, span, [b for b in blobs if b is not None]) is None
-        assert compose(SITE, DateRange(FIRST, FIRST + timedelta(days=1)), blobs[:2]) is not None
+        table = await reporting.site_table(store, SITE, span)
+        assert_same_table(table, await reporting.fresh_site_table(store, SITE, span))
+        before, rows = await store.load_rollups(
+            SITE.id, config_key(SITE), span.first, span.last, FIRST
+        )
+        assert before is not None  # the date before: touched by the first readings, empty
+        assert before.ends == rows[0].starts == EMPTY_CHAIN
+        for previous, row in itertools.pairwise(rows):
+            assert row.starts == previous.ends
+        assert set(parse_chain(rows[-1].ends).meters) == {"e1", "g1"}
 
 
 def test_reach_of_a_reading_covers_every_load_that_can_see_it() -> None:
-    """The store's invalidation bounds against the KPI loads: a date's load window and the
-    meter look-around must lie within the reach the store invalidates."""
+    """The store's pending marks against the KPI loads: a date's load window and the meter
+    look-around must lie within the reach the store marks."""
     for offset in range(0, 366, 7):
         on = date(2026, 1, 1) + timedelta(days=offset)
         window = load_range(SITE, DateRange(on, on))
@@ -325,31 +354,66 @@ def test_reach_of_a_reading_covers_every_load_that_can_see_it() -> None:
     assert RAW_SCALE_LOOKBACK_MS <= RAW_SCALE_REACH_MS - READING_REACH_MS
 
 
-async def test_a_raw_bin_silent_beyond_the_lookback_is_built_fresh(tmp_path: Path) -> None:
-    """A bin that reads again after more than RAW_SCALE_LOOKBACK_MS: that date's own load has no
-    reference for its first step, the span's load has (the reading dates before); the span is
-    therefore not composed, and the cached answer still equals the fresh one."""
+async def test_a_raw_bin_silent_for_months_steps_from_its_last_reading(tmp_path: Path) -> None:
+    """A bin that reads again after more than RAW_SCALE_LOOKBACK_MS: its rollup finds the
+    reference however long ago (and the chain state carries it), so the step counts, as in the
+    one-go table; a late reading before the silence changes the reference, and the far date's
+    rollup becomes pending through the chain although no write reached it."""
     data = Data(11)
-    later = RAW_SCALE_LOOKBACK_MS // (24 * H) + 5
+    later = RAW_SCALE_REACH_MS // (24 * H) + 10  # beyond the reach of a write, too
+    span = DateRange(FIRST, FIRST + timedelta(days=later))
     async with SqliteStore(tmp_path / "central.sqlite") as store:
         for n, day in enumerate((0, later)):
             t = START_MS + day * 24 * H + 10 * H
             data.gross_g += 500.0
-            await store.write_batch(
-                batch([data._raw(t, t + 10, data.gross_g, stable=True)], n),
-            )
-        span = DateRange(FIRST, FIRST + timedelta(days=later))
-        cached = await reporting.site_table(store, SITE, span)
+            await store.write_batch(batch([data._raw(t, t + 10, data.gross_g, stable=True)], n))
+        rolled = await reporting.site_table(store, SITE, span)
         fresh = await reporting.fresh_site_table(store, SITE, span)
-        stored = await store.load_day_entries(SITE.id, config_key(SITE), span.first, span.last)
-        blobs = [stored[d.isoformat()][1] for d in span.dates()]
-    assert all(b is not None for b in blobs)
-    assert compose(SITE, span, [b for b in blobs if b is not None]) is None
-    close(
-        *(
-            build_report([t], {}, PeriodKind.CUSTOM, span, Granularity.DAY, NOW_MS)
-            for t in (cached, fresh)
-        ),
-        "silent bin",
+        assert_same_kpis(rolled, fresh, 0)
+        assert float(rolled.day_waste_g["prep"].sum()) == 500.0  # the step after the silence
+        alone = await reporting.site_table(store, SITE, DateRange(span.last, span.last))
+        assert float(alone.day_waste_g["prep"].sum()) == 500.0  # its reference, months back
+
+        t = START_MS + 2 * 24 * H
+        await store.write_batch(batch([data._raw(t, t + 10, 800.0, stable=True)], 9))
+        pending = await store.pending_rollups(SITE.id, span.last)
+        assert pending.last is not None
+        assert pending.last < span.last - timedelta(days=5)  # the write did not reach it
+        await RollupMaintainer(store, [SITE], 0.0, 60.0).pass_once()
+        assert (await store.pending_rollups(SITE.id, span.last)).count == 0
+        alone = await reporting.site_table(store, SITE, DateRange(span.last, span.last))
+        assert float(alone.day_waste_g["prep"].sum()) == 200.0  # 1,000 g now steps from 800 g
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    dirty=st.booleans(),
+    late_share=st.floats(0.0, 0.5),
+    span=st.tuples(st.integers(0, DAYS - 1), st.integers(1, DAYS)),
+)
+async def test_any_period_of_rollups_equals_the_one_go_table_property(
+    seed: int, dirty: bool, late_share: float, span: tuple[int, int]
+) -> None:
+    """Random readings (wrong clocks, meter resets, gaps, raw bins) arrive in a random order,
+    part of them late after a first read, resent too; every period composed of rollups (built on
+    read, stored, then reused) equals the one-go table of every reading."""
+    data = Data(seed, wrong_raw_clocks=dirty)
+    rng = random.Random(seed)
+    readings = [r for day in range(DAYS) for r in data.food(day) + data.meters(day, dirty)]
+    rng.shuffle(readings)
+    cut = int(len(readings) * (1 - late_share))
+    lo = span[0]
+    period = DateRange(
+        FIRST + timedelta(days=lo), FIRST + timedelta(days=min(DAYS, lo + span[1]) - 1)
     )
-    assert float(fresh.day_waste_g["prep"].sum()) == 500.0  # the step after the silence counts
+    with tempfile.TemporaryDirectory() as directory:
+        async with SqliteStore(Path(directory) / "central.sqlite") as store:
+            await store.write_batch(batch(readings[:cut], 0))
+            await reporting.site_table(store, SITE, period)  # rollups stored before the late data
+            await store.write_batch(batch(readings[cut:], 1))
+            await store.write_batch(batch(readings[: len(readings) // 10], 2))  # resends
+            whole = await reporting.fresh_site_table(store, SITE, WHOLE)
+            for _ in range(2):  # built on read, then composed of the stored rollups
+                table = await reporting.site_table(store, SITE, period)
+                assert_same_kpis(table, whole, lo)

@@ -1,19 +1,34 @@
-"""Per-(site, local date) cache entries of a DayTable and their exact composition into a span.
+"""Rollups: per (site, local date) the base quantities of the KPIs, built chained, composed exactly.
 
-A cache entry is the one-date DayTable of the site-day report (built from the readings loaded for
-that date alone) in a compact, pickle-free layout: a JSON header (devices, duplicate counts,
-meter bracketing) and two numpy buffers (float64 quantities; clock-skew samples as int16, int32
-or int64, the narrowest that holds them).
+A rollup is the one-date DayTable of a site (central.kpi.daytable) in a compact, pickle-free
+layout: a JSON header (devices, duplicate counts) and two numpy buffers (float64 quantities;
+clock-skew samples as int16, int32 or int64, the narrowest that holds them), plus the chain
+state it was built from (`starts`) and the one it ends with (`ends`).
 
-Every base quantity of a date is computed from the readings attributed to that date's windows,
-except energy: meter curves are cleaned over the whole loaded series (counters.py carries state
-from reading to reading) and interpolated between readings. A span composed of per-date entries
-is therefore the same as the span built from one load (up to float rounding of the sums) only
-when every meter series is clean (the vectorised path of counters.py, no anomaly, no declared
-exchange), no meter reading has a wrong clock, every meter has a reading around each interior
-date boundary (so that no boundary is clamped), and the peak-demand grids line up.
-`compose` returns None when any of this is not proven; the caller then builds the span from one
-load, as without a cache. So the cache never changes an answer, only how fast it comes.
+**Chained, hence exact by construction.** Every base quantity of a date is a sum over the
+readings attributed to that date's windows, except what carries over from date to date:
+
+- a meter's cleaning (counters.WalkState: last good reading, high, C, E). A date's rollup is built
+  with `meter_starts` = the `ends` of the previous date's rollup, so the cleaning resumes exactly
+  where the previous date left it, and seeing the next reading after the date (the load's
+  lookaround, METER_LOOKAROUND_MS) it decides its last reading as one walk would. Rollups of
+  consecutive dates, each built from its predecessor's ends, concatenate to the table built in
+  one go from every reading (tests/central/kpi/test_chained_days.py);
+- a raw kitchen bin's step reference: the first step of a date steps from the bin's last stable
+  reading before the date's load, however long ago (the load looks back without limit). The
+  chain state records that reading, so that a late one changes the next date's `starts`.
+
+So a span composes when each rollup's `starts` equal the previous rollup's `ends` (compare the
+encoded bytes: `chain_bytes` is deterministic); a rollup whose starts differ is pending, and is
+rebuilt from its predecessor (central.reporting.settle). Composition itself concatenates the
+per-date arrays; what still matters besides the chain:
+
+- **peak grid**: a date's peak demand (E9) is the highest 15-minute average on the grid that
+  starts at the date's local midnight; a span composes only when every date's start lies on the
+  first date's grid (always, unless a time-zone offset changed by a non-multiple of 15 minutes;
+  `compose` returns None then and the caller builds the span from one load);
+- **clamped meters**: a date on which an electricity meter of the span had no curve (no reading
+  near it) gets 0 kW where the span has one, as a one-go build's clamped curve would.
 
 Composed tables carry the clock-skew samples of each date, but their `time_ms`/`received_ms` are
 the date's start for every sample (enough to select whole dates, which is all reports do); alerts
@@ -21,18 +36,17 @@ the date's start for every sample (enough to select whole dates, which is all re
 """
 
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from types import MappingProxyType
 
 import numpy as np
 
-from central.kpi.clocks import wrong_clock
-from central.kpi.counters import EVENT_KINDS, is_clean_series
+from central.kpi.clocks import correct_clocks
+from central.kpi.counters import EVENT_KINDS, WalkState
 from central.kpi.daytable import (
     PEAK_INTERVAL_MS,
     QUANTITIES,
@@ -44,52 +58,158 @@ from central.kpi.daytable import (
 )
 from central.kpi.periods import DateRange
 from central.kpi.rawbins import RAW_EVENT_KINDS
-from central.kpi.readings import DuplicateCounts, Float64Array, Int64Array, SiteReadings
+from central.kpi.readings import (
+    CardReadings,
+    DuplicateCounts,
+    Float64Array,
+    Int64Array,
+    MeterReadings,
+    ScaleReadings,
+    SiteReadings,
+)
 from central.kpi.windows import day_windows
 from central.registry import Site
 from contract import Stream
 
-# Bump when DayTable, the KPI code or this layout changes: entries of another version are ignored.
-CACHE_CODE_VERSION = 5
+# Bump when DayTable, the KPI code or this layout changes: rollups of another version are rebuilt.
+ROLLUP_CODE_VERSION = 6
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
 # received, expected, clock_corrected, has_events, events..., has_raw_events, raw events...,
 # samples
 _DEVICE_COLUMNS = 4 + len(EVENT_KINDS) + 1 + len(RAW_EVENT_KINDS) + 1
+RAW_PREFIX = "raw:"  # chain-state keys of raw kitchen bins; meters are keyed by device id
 
 
 def config_key(site: Site) -> str:
-    """Version of everything a site's DayTable depends on besides readings: code and config.
+    """Version of everything a site's rollups depend on besides readings: code and config.
 
     `repr` of the registry's frozen dataclasses is deterministic for a given registry file (no
     sets); any change of the site's entry (services, time zone, meters, scales, clock rule, factor
-    set, ...) gives another key, so entries built under an old configuration are never served.
+    set, ...) gives another key, so rollups built under an old configuration are rebuilt.
     """
-    text = f"{CACHE_CODE_VERSION}\n{site!r}"
+    text = f"{ROLLUP_CODE_VERSION}\n{site!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
-class DayEntry:
-    """A decoded cache entry: one date's table and what composition needs to know."""
+class Chain:
+    """What carries over a date boundary: each meter's cleaning state, and each raw bin's
+    reference (attributed time and gross weight of its last stable reading)."""
 
-    table: DayTable
-    composable: bool  # energy of this date does not depend on readings outside its load
-    meters: Mapping[str, "MeterSpan"]
+    meters: Mapping[str, WalkState]
+    raw_bins: Mapping[str, tuple[int, float]]
+
+    @classmethod
+    def empty(cls) -> "Chain":
+        return cls(MappingProxyType({}), MappingProxyType({}))
+
+
+def chain_bytes(chain: Chain) -> bytes:
+    """The chain state as deterministic JSON bytes (floats round-trip exactly through repr).
+
+    Of a meter's WalkState only where the walk stands is kept (its last good reading and the
+    high): C and E restart from 0 at every date, since a date's figures are differences of C and
+    E. So a late reading changes the chain only where it moves the walk, not every later date."""
+    state: dict[str, list[float]] = {
+        device: [s.last_ms, s.high] for device, s in chain.meters.items()
+    }
+    state.update({RAW_PREFIX + d: [t, g] for d, (t, g) in chain.raw_bins.items()})
+    return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+
+
+EMPTY_CHAIN = chain_bytes(Chain.empty())
+
+
+def parse_chain(blob: bytes | None) -> Chain:
+    """The chain state of `chain_bytes` (None: nothing before, the empty chain)."""
+    if not blob:
+        return Chain.empty()
+    meters, raw_bins = {}, {}
+    for key, (at_ms, value) in json.loads(blob).items():
+        if key.startswith(RAW_PREFIX):
+            raw_bins[key[len(RAW_PREFIX) :]] = (int(at_ms), float(value))
+        else:
+            meters[key] = WalkState(int(at_ms), float(value), 0.0, 0.0)
+    return Chain(MappingProxyType(meters), MappingProxyType(raw_bins))
+
+
+@dataclass(slots=True)
+class Freshness:
+    """How fresh the rollups behind an answer were at read time (`read_ms`): the dates that were
+    pending (built on read: the answer is exact all the same) and when the oldest became
+    pending."""
+
+    read_ms: int
+    pending_dates: int = 0
+    oldest_pending_ms: int | None = None
+
+    def add(self, count: int, oldest_ms: int | None) -> None:
+        """Count `count` pending dates, the oldest marked at `oldest_ms`."""
+        self.pending_dates += count
+        if oldest_ms is not None:
+            was = self.oldest_pending_ms
+            self.oldest_pending_ms = oldest_ms if was is None else min(was, oldest_ms)
+
+    @property
+    def oldest_pending_s(self) -> float:
+        """Seconds the oldest pending date had waited at read time; 0 when none was pending."""
+        if self.oldest_pending_ms is None:
+            return 0.0
+        return max(0.0, (self.read_ms - self.oldest_pending_ms) / 1000)
 
 
 @dataclass(frozen=True, slots=True)
-class MeterSpan:
-    """One meter's readings in a date's load: whether they reach over the load window's ends,
-    their first and last attributed times, and the window."""
+class Built:
+    """One date's rollup, encoded: the table (`entry`) and the chain states around it."""
 
-    before: bool  # a reading at or before window_start_ms
-    after: bool  # a reading at or after window_end_ms
-    first_ms: int
-    last_ms: int
-    window_start_ms: int
-    window_end_ms: int
+    on: date
+    starts: bytes
+    ends: bytes
+    entry: bytes
+
+
+def build_rollup(
+    site: Site,
+    on: date,
+    readings: SiteReadings,
+    duplicates: DuplicateCounts | None,
+    starts: bytes | None,
+) -> Built:
+    """The rollup of `site` on `on` from the readings loaded for that date alone (its windows,
+    each meter's nearest readings around them, each raw bin's last stable reading before them),
+    chained from `starts` (the previous date's `ends`; None or empty at the site's first date)."""
+    start_chain = parse_chain(starts)
+    table = build_day_table(
+        site, DateRange(on, on), readings, duplicates, meter_starts=start_chain.meters
+    )
+    ends = Chain(table.meter_ends, _raw_references(site, on, readings, start_chain.raw_bins))
+    return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table))
+
+
+def empty_entry(site: Site, on: date) -> bytes:
+    """The entry of a date without readings and with nothing carried into it (before a site's
+    first reading, or a gap after which nothing carries over): no load, nothing stored."""
+    empty = SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
+    return encode(build_day_table(site, DateRange(on, on), empty))
+
+
+def _raw_references(
+    site: Site, on: date, readings: SiteReadings, before: Mapping[str, tuple[int, float]]
+) -> Mapping[str, tuple[int, float]]:
+    """Each raw bin's last stable reading (attributed time, gross) before the next date's load:
+    the reference of the next date's first step. Bins without a reading keep the one before."""
+    scale = correct_clocks(readings, site.kpi.clock).readings.scale
+    cut_ms = load_range(site, DateRange(on + timedelta(days=1), on + timedelta(days=1))).start_ms
+    mask = scale.is_raw & scale.stable & (scale.time_ms < cut_ms)
+    out = dict(before)
+    for device in np.unique(scale.device[mask]).tolist():
+        mine = mask & (scale.device == device)
+        times = scale.time_ms[mine]
+        last = int(np.argmax(times == times.max()))  # the first of the latest: stable order
+        out[device] = (int(times[last]), float(scale.gross_g[mine][last]))
+    return MappingProxyType(out)
 
 
 def _fixed_fields(n_s: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -168,73 +288,7 @@ def _flat_service_peaks(table: DayTable) -> Float64Array:
     return flat
 
 
-def build_entry(
-    site: Site, on: date, readings: SiteReadings, duplicates: DuplicateCounts | None
-) -> bytes:
-    """The encoded entry of `site` on `on`, from the readings loaded for that date alone."""
-    span = DateRange(on, on)
-    table = build_day_table(site, span, readings, duplicates)
-    window = load_range(site, span)
-    rule = site.kpi.clock
-    meter = readings.meter
-    bad_clock = bool(np.any(wrong_clock(meter.time_ms, meter.received_ms, rule)))
-    # Raw kitchen bins: the step reference before a date is found by device time, while the
-    # span's order of steps follows the attributed time; with a wrong clock in the date's load
-    # they may differ, so such a date is not composed.
-    raw = readings.scale.is_raw
-    bad_clock = bad_clock or bool(
-        np.any(wrong_clock(readings.scale.time_ms[raw], readings.scale.received_ms[raw], rule))
-    )
-    clean = not bad_clock
-    brackets: dict[str, list[int]] = {}
-    for quantity in QUANTITIES:
-        of_quantity = meter.quantity == quantity
-        for device in np.unique(meter.device[of_quantity]).tolist():
-            mask = of_quantity & (meter.device == device)
-            times = meter.time_ms[mask]
-            clean = clean and is_clean_series(
-                times,
-                meter.total[mask],
-                site.kpi.meter(device),
-                [e for e in site.kpi.exchanges if e.device == device],
-            )
-            has = brackets.setdefault(device, [int(times.min()), int(times.max())])
-            has[0] = min(has[0], int(times.min()))
-            has[1] = max(has[1], int(times.max()))
-    windows = day_windows(site, on)
-    inside = all(
-        windows.day.start_ms <= s.energy.start_ms and s.energy.end_ms <= windows.day.end_ms
-        for s in windows.services
-    )
-    meters = {
-        d: MeterSpan(
-            first <= window.start_ms,
-            last >= window.end_ms,
-            first,
-            last,
-            window.start_ms,
-            window.end_ms,
-        )
-        for d, (first, last) in brackets.items()
-    }
-    # Raw kitchen bins: does the date's first step have its reference (the bin's last stable
-    # reading before the date, central.kpi.rawbins)? A span built from one load always has it
-    # when the bin read on an earlier date of the span; an entry without it composes only as the
-    # span's first date with that bin.
-    scale = readings.scale
-    raw_refs = {
-        device: bool(np.any((scale.device == device) & raw & (scale.time_ms < window.start_ms)))
-        for device in np.unique(scale.device[raw]).tolist()
-    }
-    return encode(table, clean and inside, meters, raw_refs)
-
-
-def encode(
-    table: DayTable,
-    composable: bool,
-    meters: Mapping[str, MeterSpan],
-    raw_refs: Mapping[str, bool] | None = None,
-) -> bytes:
+def encode(table: DayTable) -> bytes:
     """One date's table as bytes: header length, float count and sample width (int64 each),
     JSON header, float64 block, samples block (int16, int32 or int64: _sample_bytes)."""
     n_s = len(table.services)
@@ -267,12 +321,6 @@ def encode(
         {
             "devices": devices,
             "dups": dups,
-            "ok": composable,
-            "raw": dict(raw_refs or {}),
-            "meters": {
-                d: [m.before, m.after, m.first_ms, m.last_ms, m.window_start_ms, m.window_end_ms]
-                for d, m in meters.items()
-            },
         },
         separators=(",", ":"),
         sort_keys=True,
@@ -303,21 +351,15 @@ def _sample_bytes(samples: Int64Array) -> int:
 class _Header:
     devices: list[tuple[str, str]]
     dups: dict[str, int]
-    ok: bool
-    meters: dict[str, MeterSpan]
-    raw_refs: dict[str, bool]  # raw bins read on the date: has the first step a reference?
 
     @classmethod
     def parse(cls, text: str) -> "_Header":
-        # Written by `encode` of this code version (the cache key says so): JSON's own types
+        # Written by `encode` of this code version (the config key says so): JSON's own types
         # are the fields' types, so nothing is converted.
         raw = json.loads(text)
         return cls(
             devices=[(kind, device) for kind, device in raw["devices"]],
             dups=raw["dups"],
-            ok=raw["ok"],
-            meters={d: MeterSpan(*span) for d, span in raw["meters"].items()},
-            raw_refs=raw["raw"],
         )
 
 
@@ -337,8 +379,8 @@ def _decode(blob: bytes) -> _Decoded:
 
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
-    """The DayTable of `span` from one entry per date (in date order), or None when composing
-    is not proven to equal building the span from one load (see the module docstring)."""
+    """The DayTable of `span` from one rollup entry per date (in date order, each chained from
+    the one before), or None when the dates' peak grids do not line up (module docstring)."""
     if len(blobs) != span.days or not blobs:
         raise ValueError(f"{len(blobs)} entries for a span of {span.days} dates")
     decoded = [_decode(b) for b in blobs]
@@ -347,8 +389,6 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         if item.header not in headers:
             headers[item.header] = _Header.parse(item.header)
     parsed = [headers[item.header] for item in decoded]
-    if len(blobs) > 1 and not _composable(parsed):
-        return None
     n_d, n_s = span.days, len(site.services)
     fields = _fixed_fields(n_s)
     width = sum(math.prod(shape) for _, shape in fields)
@@ -414,32 +454,6 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         devices=_devices(site, decoded, parsed, width, day_start, day_end),
         repeat_swipes=ints("repeat_swipes"),
     )
-
-
-def _composable(parsed: Sequence[_Header]) -> bool:
-    if not all(p.ok for p in parsed):
-        return False
-    seen: set[str] = set()
-    for p in parsed:
-        if any(device in seen and not has for device, has in p.raw_refs.items()):
-            return False  # the span's load holds the reference this date's load missed
-        seen.update(p.raw_refs)
-    for device in {d for p in parsed for d in p.meters}:
-        spans = [p.meters[device] for p in parsed if device in p.meters]
-        present = [i for i, p in enumerate(parsed) if device in p.meters]
-        if present[-1] - present[0] + 1 != len(present):
-            return False  # the span would interpolate over the dates without the meter
-        # Each date's load must hold the span's readings next to its window: a date without a
-        # reading after (before) its window is composable only when no later (earlier) date
-        # has one there either, i.e. the span's curve is clamped there too.
-        later_last = list(itertools.accumulate(reversed([m.last_ms for m in spans]), max))[::-1]
-        earlier_first = list(itertools.accumulate([m.first_ms for m in spans], min))
-        for k, m in enumerate(spans):
-            if not m.after and k + 1 < len(spans) and later_last[k + 1] >= m.window_end_ms:
-                return False
-            if not m.before and k > 0 and earlier_first[k - 1] <= m.window_start_ms:
-                return False
-    return True
 
 
 def _devices(
