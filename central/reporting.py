@@ -198,7 +198,7 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
     start_ms = local_instant_ms(on, time(0, 0), site.timezone)
     end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
     edges = edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
-    return out + offline + silent_devices(month_table, as_of_ms) + edges
+    return out + offline + silent_devices(month_table, as_of_ms, start_ms) + edges
 
 
 def now_ms() -> int:
