@@ -30,6 +30,12 @@ class DeviceStatusOut(BaseModel):
         description="when the device entered this state: epoch ms, the edge's receive time"
     )
     since: datetime | None = Field(description="since_ms in the site's local time, with offset")
+    readings: Literal["reporting", "late", "silent"] | None = Field(
+        default=None,
+        description="meters: what their stored readings say on the date (device_silent and"
+        " device_late alerts): reporting, late (all there, some arrived late after an outage)"
+        " or silent; null for other devices",
+    )
 
 
 class SiteDevicesOut(BaseModel):

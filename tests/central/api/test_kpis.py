@@ -380,6 +380,10 @@ async def test_a_late_but_complete_meter_is_late_not_silent(tmp_path: Path) -> N
         assert "10 readings" in late["message"]
         day = await get(client, "/api/v1/kpis", site="s1", date="2026-11-20")
         assert day["total"]["quality"]["completeness_pct"] == pytest.approx(100.0)
+        # the device list says so too: connection unknown (no status), readings late
+        listed = await get(client, "/api/v1/sites/s1/devices", date="2026-11-20")
+        (elec,) = [d for d in listed["devices"] if d["device"] == "elec-1"]
+        assert (elec["state"], elec["readings"]) == ("unknown", "late")
 
 
 async def test_a_meter_silent_by_device_time_is_silent_even_if_receipts_are_recent(
