@@ -109,6 +109,9 @@ export const LABELS = {
     kpi_peak_demand_kw: "Peak demand",
     kpi_waste_change_vs_baseline_pct: "Waste change vs baseline",
     kpi_completeness_pct: "Meter data completeness",
+    labelled: "{label}: {value}",
+    listSeparator: ", ",
+    clauseSeparator: "; ",
     late: "late data",
     readingsState: "Readings",
     noQuota: "no energy quota configured",
@@ -290,6 +293,9 @@ export const LABELS = {
     kpi_peak_demand_kw: "最大需量",
     kpi_waste_change_vs_baseline_pct: "浪费较基准期变化",
     kpi_completeness_pct: "计量数据完整率",
+    labelled: "{label}：{value}",
+    listSeparator: "，",
+    clauseSeparator: "；",
     late: "数据迟到",
     readingsState: "数据上报",
     noQuota: "未配置能耗定额",
@@ -420,4 +426,9 @@ export function regionLabel(key, value) {
 export function errorText(status) {
   const key = `error_${status}`;
   return t(LABELS.en[key] ? key : "error_other", { status });
+}
+
+/** "label: value" with the language's colon. */
+export function labelled(label, value) {
+  return t("labelled", { label, value });
 }

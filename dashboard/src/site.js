@@ -6,7 +6,7 @@ import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
 import { addDays, focusDate, periodParams } from "./dates.js";
 import { formatDuration, formatNumber, kpiElement, withUnit } from "./format.js";
-import { t, tOr, unitLabel } from "./i18n.js";
+import { labelled, t, tOr, unitLabel } from "./i18n.js";
 
 const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
 
@@ -156,7 +156,7 @@ export async function renderSite(state, app) {
         id: `quota-${part.period}`,
         title: t(id),
         unit: "kgce",
-        subtitle: part.quota_kgce === null ? t("noQuota") : `${t("quota")}: ${withUnit(part.quota_kgce, "kgce")}, ${t("kpi_quota_use_pct")}: ${withUnit(part.quota_use_pct, "%")}`,
+        subtitle: part.quota_kgce === null ? t("noQuota") : `${labelled(t("quota"), withUnit(part.quota_kgce, "kgce"))}${t("listSeparator")}${labelled(t("kpi_quota_use_pct"), withUnit(part.quota_use_pct, "%"))}`,
         csv: {
           filename: `quota-${site.id}-${part.period}-${part.start}.csv`,
           rows: () => [["label", "start", "end", "used [kgce]", "cumulative [kgce]", "allowed [kgce]", "remaining [kgce]"], part.points.map((p) => [p.label, p.start, p.end, p.used_kgce, p.cumulative_kgce, p.allowed_kgce, p.remaining_kgce])],
@@ -185,7 +185,7 @@ export async function renderSite(state, app) {
       title: t("loadCurve"),
       unit: "kWh, m3 / 15 min",
       wide: true,
-      subtitle: `${t("loadCurveOf", { date: curve.date })}; ${t("kpi_peak_demand_kw")}: ${withUnit(curve.peak_demand_kw, "kW")}`,
+      subtitle: `${t("loadCurveOf", { date: curve.date })}${t("clauseSeparator")}${labelled(t("kpi_peak_demand_kw"), withUnit(curve.peak_demand_kw, "kW"))}`,
       csv: { filename: `load-curve-${site.id}-${curve.date}.csv`, api: [`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }] },
     });
     const present = curve.quantities.filter((q) => q.present);
