@@ -47,9 +47,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     workdir = tmp_path_factory.mktemp("views") / "stack"
     settings = StackSettings(workdir=workdir, sites=(SITE,), targets=True)
     with Stack(settings) as stack:
+        # meter gaps (spread pro rata at central: estimated intervals) at 5x their base rate
         truth = stack.run_simulator(
             start_date=yesterday.isoformat(), days=1, seed=11, speed=0, timeout_s=180,
-            stay_online=True,
+            stay_online=True, faults="meter_gap", fault_rate=5.0,
         )  # fmt: skip
         stack.wait_delivered(truth, timeout_s=180)
         with httpx.Client(
@@ -107,14 +108,32 @@ def test_a_chart_with_a_gap_draws_nothing_where_there_is_no_data(
             assert cumulative[first] is not None
             assert cumulative[first] > 0
 
-        # yesterday: every interval is measured, the peak is the API's
+        # yesterday: drawn where covered; the meter gaps' intervals are marked estimated
         open_view(driver, running, f"{site}&date={running.yesterday}", render)
-        drawn = series_data(driver, "load-curve")
-        assert all(value is not None for value in drawn[0])
         day = running.api.get(
             f"/sites/{SITE}/load-curve", params={"date": running.yesterday.isoformat()}
         ).json()
         assert day["peak_demand_kw"] > 0
+        present = [q for q in day["quantities"] if q["present"]]
+        drawn = series_data(driver, "load-curve")
+        for quantity, series in zip(present, drawn, strict=False):
+            assert series == [
+                used if covered else None
+                for used, covered in zip(quantity["used"], quantity["covered"], strict=True)
+            ]
+        estimated = [i for i in range(96) if any(q["estimated"][i] > 0 for q in present)]
+        assert estimated, "the simulated meter gaps left estimated intervals"
+        bands = driver.execute_script(
+            "const box = document.querySelector(`[data-panel='load-curve'] .chart`);"
+            "const s = box.echarts.getOption().series.find((x) => x.name === 'estimated');"
+            "return s ? s.markArea.data.map((b) => [b[0].xAxis, b[1].xAxis]) : null;"
+        )
+        starts = [text[11:16] for text in day["start"]]
+        assert bands, "the estimated intervals are marked, with a legend entry"
+        marked = {
+            i for first, last in bands for i in range(starts.index(first), starts.index(last) + 1)
+        }
+        assert marked == set(estimated)
 
 
 def visible_texts(driver: Any) -> list[str]:
