@@ -92,12 +92,14 @@ def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
 
 def device_start_ms(table: DayTable, device: str, time_ms: Int64Array) -> int | None:
     """From when a meter's readings are expected (Q1): the start of its registry `installed`
-    date, else its first reading among those loaded for the table (which include its nearest
-    reading before the table's first date), else (no reading at all) None: from the start."""
+    date (or its first reading, if earlier), else its first reading loaded for the table, else
+    (no reading at all) None: from the start."""
     installed = table.site.kpi.meter(device).installed
-    if installed is not None:
-        return local_instant_ms(installed, time(0, 0), table.site.timezone)
-    return int(time_ms[0]) if time_ms.size else None
+    first = int(time_ms[0]) if time_ms.size else None
+    if installed is None:
+        return first
+    start = local_instant_ms(installed, time(0, 0), table.site.timezone)
+    return start if first is None else min(start, first)  # readings before it count too
 
 
 def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
