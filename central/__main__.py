@@ -1,5 +1,5 @@
-"""`canteen-central`: serve the API, manage keys and tokens, mint a registry edge key, or back up
-and restore the SQLite database."""
+"""`canteen-central`: serve the API, manage keys, tokens and users, mint a registry edge key, or
+back up and restore the SQLite database."""
 
 import argparse
 import gc
@@ -17,7 +17,10 @@ from central.auth import key_sha256
 from central.backup import add_backup_parsers, run_backup_command
 from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
+from central.registry import RegistryError
 from central.settings import CentralSettings
+from central.users_cli import add_users_parser, run_users
+from contract.settings_cli import error_lines, settings_epilog
 from contract.topics import ID_PATTERN
 
 _ID_RE = re.compile(f"^{ID_PATTERN}$")
@@ -35,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run the HTTP API (settings from CENTRAL_* variables)",
         description="Run the HTTP API with one uvicorn worker. Settings come from CENTRAL_* "
         "environment variables, and from --env-file (dotenv) for those not set.",
+        epilog=settings_epilog(CentralSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--env-file", type=Path, metavar="PATH", help="dotenv file of CENTRAL_*")
     key = commands.add_parser(
@@ -46,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--edge", required=True, metavar="ID", help="the edge's id")
     key.add_argument("--site", required=True, metavar="SITE", help="the only site it may write")
     add_keys_parser(commands)
+    add_users_parser(commands)
     add_backup_parsers(commands)
     return parser
 
@@ -56,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new_edge_key(args.edge, args.site)
     if args.command == "keys":
         return run_keys(args, os.environ)
+    if args.command == "users":
+        return run_users(args, os.environ, sys.stdin)
     if args.command in ("backup", "restore"):
         return run_backup_command(args, os.environ)
     return _serve(args.env_file)
@@ -87,14 +95,21 @@ def _serve(env_file: Path | None) -> int:
 
     try:
         settings = CentralSettings.load(env_file)
-    except (ValidationError, FileNotFoundError) as exc:
-        print(f"canteen-central: invalid settings: {exc}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"canteen-central: --env-file: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for line in error_lines(exc, CentralSettings):
+            print(f"canteen-central: {line}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         app = create_app(settings)
+    except RegistryError as exc:
+        print(f"canteen-central: CENTRAL_REGISTRY_PATH: {exc.reason}", file=sys.stderr)
+        return 2
     except CentralError as exc:
         print(f"canteen-central: {exc.reason}", file=sys.stderr)
         return 2

@@ -123,9 +123,11 @@ class CredentialStore:
     one indexed SELECT).
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, read_only: bool = False) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        # Read-only: opens an existing file without writing to it; creates no file or table.
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -142,6 +144,9 @@ class CredentialStore:
         self.close()
 
     def open(self) -> None:
+        if self.read_only:
+            self._conn = self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -162,6 +167,29 @@ class CredentialStore:
             conn.close()
             raise CredentialError(f"credentials database {self.path}: {exc}") from exc
         self._conn = conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise CredentialError(f"no database at {self.path}")
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=self.busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # guarded by self._lock
+            )
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'credentials'"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise CredentialError(f"cannot read credentials database {self.path}: {exc}") from exc
+        if found is None:
+            conn.close()
+            raise CredentialError(
+                f"{self.path} holds no credentials table (not central's database?)"
+            )
+        return conn
 
     def close(self) -> None:
         with self._lock:

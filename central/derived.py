@@ -33,7 +33,7 @@ from contract import MeterRecord, ReadingRecord, Stream
 
 @dataclass(frozen=True, slots=True)
 class ServiceMeals:
-    """One meal service of one date: DOMAIN.md F7 (diners) and the plate counts."""
+    """One meal service of one date: docs/domain.md F7 (diners) and the plate counts."""
 
     service: str
     start_ms: int  # the service's start (its diner window)

@@ -42,7 +42,7 @@ DEFAULT_CLEAN_PLATE_THRESHOLD_G = 10.0
 DEFAULT_GRACE_MIN = 60
 DEFAULT_PREP_LEAD_MIN = 120
 MINUTES_PER_DAY = 24 * 60
-# (name, start, end) of the default services (DOMAIN.md, "Meal services and time").
+# (name, start, end) of the default services (docs/domain.md, "Meal services and time").
 DEFAULT_SERVICES: tuple[tuple[str, str, str], ...] = (
     ("breakfast", "06:30", "09:00"),
     ("lunch", "11:00", "13:30"),

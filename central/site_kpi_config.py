@@ -50,7 +50,7 @@ KpiConfigError = FieldError
 
 @dataclass(frozen=True, slots=True)
 class FactorSet:
-    """Versioned conversion and emission factors (DOMAIN.md: configuration, never constants)."""
+    """Versioned conversion and emission factors (docs/domain.md: configuration)."""
 
     id: str
     electricity_kgce_per_kwh: float

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class Stream(StrEnum):
-    """Food-waste stream a scale weighs (see DOMAIN.md, 'Devices and what they report')."""
+    """Food-waste stream a scale weighs (see docs/domain.md, 'Devices and what they report')."""
 
     PLATE = "plate"  # leftovers on returned trays
     PREP = "prep"  # kitchen preparation waste (peels, trimmings)

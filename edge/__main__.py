@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from contract.settings_cli import error_lines, settings_epilog
 from edge.buffer import read_status, stats_json
 from edge.daemon import run_edge
 from edge.errors import EdgeError
@@ -27,7 +28,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Store-and-forward edge of one canteen site (settings: EDGE_* variables).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the daemon until SIGTERM or Ctrl-C")
+    run = commands.add_parser(
+        "run",
+        help="run the daemon until SIGTERM or Ctrl-C",
+        description="Run the edge daemon until SIGTERM or Ctrl-C. Settings come from EDGE_* "
+        "environment variables, and from --env-file (dotenv) for those not set.",
+        epilog=settings_epilog(EdgeSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     status = commands.add_parser(
         "status", help="print counters, pending depth and recent dead letters as JSON"
     )
@@ -88,16 +96,14 @@ def _mqtt_users(site: str, edge_user: str, specs: list[str], out_dir: Path) -> i
 
 def _settings(env_file: Path | None) -> EdgeSettings:
     if env_file is not None and not env_file.is_file():
-        raise SystemExit(f"canteen-edge: no env file at {env_file}")
+        print(f"canteen-edge: --env-file: no file at {env_file}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
     try:
         return EdgeSettings(_env_file=env_file)
     except ValidationError as exc:
-        # Field and reason only: the offending input may be a secret and must not reach a log.
-        lines = []
-        for error in exc.errors(include_url=False, include_input=False):
-            where = "_".join(str(part) for part in error["loc"]).upper()
-            lines.append(f"  {'EDGE_' + where if where else 'settings'}: {error['msg']}")
-        print("canteen-edge: invalid settings:\n" + "\n".join(lines), file=sys.stderr)
+        # Setting and reason only: the offending input may be a secret and must not reach a log.
+        for line in error_lines(exc, EdgeSettings):
+            print(f"canteen-edge: {line}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
 
 

@@ -219,7 +219,7 @@ class Committer:
         self._failpoints.reach(fp.AFTER_RECEIVE_BEFORE_COMMIT)
         outcome = await self._commit_until_written(batch, len(messages))
         self._failpoints.reach(fp.AFTER_COMMIT_BEFORE_ACK)
-        # Persist before acknowledge (STYLE.md 9): the transaction above is on disk
+        # Persist before acknowledge: the transaction above is on disk
         # (WAL, synchronous=FULL), so only now do we send PUBACK, one per message, in the order
         # the messages were received (MQTT 3.1.1 §4.6 message ordering). Duplicates, refused
         # overflow and dead letters are acked too, so the broker does not redeliver them forever.

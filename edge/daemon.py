@@ -118,7 +118,7 @@ async def run_edge(
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
     for sig in signals:
-        # SIGTERM and Ctrl-C take the same path: the TaskGroup is cancelled (STYLE.md 4).
+        # SIGTERM and Ctrl-C take the same path: the TaskGroup is cancelled.
         loop.add_signal_handler(sig, stop.set)
     try:
         async with (
@@ -173,6 +173,7 @@ async def run_edge(
                 backoff_max_s=settings.backoff_max_s,
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
+                isolate_after_failures=settings.upload_isolate_after_failures,
                 failpoints=failpoints,
                 metrics=metrics,
                 health=lambda: buffer.health(edge_clock_ms()),

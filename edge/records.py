@@ -27,7 +27,7 @@ def pseudonymise(person_key: bytes, site: str, card: str) -> str:
     """Keyed hash of a card number (HMAC-SHA256, per-site key): raw numbers never leave the edge.
 
     The site is part of the message so that the same card yields unrelated ids at two sites even if
-    their keys were equal (DOMAIN.md: person ids are personal data).
+    their keys were equal (docs/domain.md: person ids are personal data).
     """
     digest = hmac.new(person_key, f"{site}:{card}".encode(), hashlib.sha256).hexdigest()
     return digest[:PERSON_ID_HEX_CHARS]

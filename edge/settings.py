@@ -39,38 +39,69 @@ class OverflowPolicy(StrEnum):
 
 
 class EdgeSettings(BaseSettings):
-    """Validated once at start (STYLE.md 6) and passed down; libraries never read os.environ."""
+    """Validated once at start and passed down; libraries never read os.environ."""
 
     model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", frozen=True)
 
     site: str = Field(pattern=f"^{ID_PATTERN}$", description="the one site this edge serves")
     id: str = Field(default="", description="edge id known to central; default edge-<site>")
 
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(default=1883, ge=1, le=65535)
-    mqtt_username: str | None = None
-    mqtt_password: SecretStr | None = None
-    mqtt_client_id: str = Field(default="", description="stable MQTT client id; default: edge id")
-    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535)
+    mqtt_host: str = Field(default="127.0.0.1", description="host of the site's MQTT broker")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="port of the MQTT broker")
+    mqtt_username: str | None = Field(default=None, description="MQTT user name of the edge")
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password of the edge")
+    mqtt_client_id: str = Field(
+        default="",
+        description="MQTT client id of the persistent session; keep it stable, the broker queues"
+        " for it while the edge is down; default: the edge id",
+    )
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535, description="MQTT keep-alive, s")
     mqtt_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle: connect to the broker over TLS, verifying it"
     )
 
     central_url: str = Field(description="base URL of central, e.g. http://127.0.0.1:8000")
-    api_key: SecretStr = Field(description="bearer key of this edge at central")
+    api_key: SecretStr = Field(
+        description="bearer key of this edge at central, at least 16 characters"
+    )
     central_ca_file: Path | None = Field(
         default=None,
         description="PEM CA bundle that verifies central's HTTPS certificate; unset: system CAs",
     )
-    person_key: SecretStr = Field(description="per-site HMAC key that pseudonymises card numbers")
+    person_key: SecretStr = Field(
+        description="per-site HMAC key that pseudonymises card numbers, at least 16"
+        " characters; changing it changes every person id",
+    )
 
-    buffer_path: Path = Path("/var/lib/canteen-edge/buffer.sqlite3")
-    buffer_max_readings: int = Field(default=1_000_000, ge=1)
-    overflow_policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST
-    commit_max_readings: int = Field(default=500, ge=1)
-    commit_interval_ms: int = Field(default=20, ge=0)
-    batch_max_readings: int = Field(default=1000, ge=1, le=MAX_BATCH_READINGS)
-    upload_interval_s: float = Field(default=1.0, ge=0)
+    buffer_path: Path = Field(
+        default=Path("/var/lib/canteen-edge/buffer.sqlite3"),
+        description="SQLite buffer file of the readings not yet confirmed by central",
+    )
+    buffer_max_readings: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="buffer bound, readings (about 100 days of one canteen); see overflow_policy",
+    )
+    overflow_policy: OverflowPolicy = Field(
+        default=OverflowPolicy.DROP_OLDEST,
+        description="when the buffer is full: 'drop_oldest' deletes the oldest pending readings,"
+        " 'drop_newest' refuses new ones; either way counted in dropped_overflow and logged",
+    )
+    commit_max_readings: int = Field(
+        default=500, ge=1, description="group commit: at most this many messages per transaction"
+    )
+    commit_interval_ms: int = Field(
+        default=20, ge=0, description="group commit: what arrived within this time, ms"
+    )
+    batch_max_readings: int = Field(
+        default=1000,
+        ge=1,
+        le=MAX_BATCH_READINGS,
+        description=f"readings per upload batch (at most {MAX_BATCH_READINGS})",
+    )
+    upload_interval_s: float = Field(
+        default=1.0, ge=0, description="longest wait for a full batch before uploading, s"
+    )
     upload_max_readings_per_s: float = Field(
         default=0.0,
         ge=0,
@@ -80,7 +111,15 @@ class EdgeSettings(BaseSettings):
         default=0.25,
         ge=0,
         le=1,
-        description="while a backlog drains, this share of each batch is the newest readings",
+        description="while a backlog drains, this share of each batch is the newest readings, so"
+        " live data reaches central during a long drain",
+    )
+    upload_isolate_after_failures: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="HTTP 500 answers in a row to the same batch before it is sent in halves to"
+        " find and dead-letter the entries central fails on (edge/uploader.py)",
     )
     commit_retry_s: float = Field(
         default=1.0,
@@ -88,14 +127,29 @@ class EdgeSettings(BaseSettings):
         description="wait between attempts to commit after a disk error (disk full); nothing is"
         " acknowledged meanwhile",
     )
-    http_timeout_s: float = Field(default=10.0, gt=0)
-    backoff_initial_s: float = Field(default=0.5, gt=0)
-    backoff_max_s: float = Field(default=60.0, gt=0)
-    dead_letter_max_rows: int = Field(default=10_000, ge=1)
-    dead_letter_max_payload_bytes: int = Field(default=4096, ge=0)
-    status_outbox_max_rows: int = Field(default=10_000, ge=1)
-    stats_interval_s: float = Field(default=30.0, gt=0)
-    log_level: LogLevel = "INFO"
+    http_timeout_s: float = Field(default=10.0, gt=0, description="timeout of one upload, s")
+    backoff_initial_s: float = Field(
+        default=0.5, gt=0, description="first retry wait after a failed upload, s"
+    )
+    backoff_max_s: float = Field(
+        default=60.0, gt=0, description="longest retry wait (exponential backoff, full jitter), s"
+    )
+    dead_letter_max_rows: int = Field(
+        default=10_000, ge=1, description="dead-letter bound, rows; the oldest are removed"
+    )
+    dead_letter_max_payload_bytes: int = Field(
+        default=4096, ge=0, description="stored prefix of a dead-lettered payload, bytes"
+    )
+    status_outbox_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="device status changes waiting for central's 2xx; beyond it the newest change"
+        " per device is kept, then the oldest are dropped (counted in status_changes_dropped)",
+    )
+    stats_interval_s: float = Field(
+        default=30.0, gt=0, description="period of the counters log line, s"
+    )
+    log_level: LogLevel = Field(default="INFO", description="root log level")
     devices: str = Field(
         default="",
         description="comma-separated 'kind/device' list of this site's devices (e.g."
@@ -104,7 +158,11 @@ class EdgeSettings(BaseSettings):
     )
     # Simulation only (edge/simclock.py): stamp receive times with the simulator's clock.
     sim_clock_origin_ms: int | None = Field(
-        default=None, ge=0, description="simulation only: simulated epoch ms at the wall origin"
+        default=None,
+        ge=0,
+        description="simulation only (edge/simclock.py): stamp receive times with the"
+        " simulator's clock, origin + (now - wall origin) x speed; this is the simulated epoch ms"
+        " at the wall origin; all three sim_clock_* or none",
     )
     sim_clock_wall_origin_ms: int | None = Field(
         default=None, ge=0, description="simulation only: wall-clock epoch ms of the origin"
@@ -130,8 +188,9 @@ class EdgeSettings(BaseSettings):
     )
     failpoints: str = Field(
         default="",
-        description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard at the n-th"
-        " passage of a point; leave empty in production",
+        description="TEST FACILITY (edge/failpoints.py): 'point:n,...' exits hard the n-th time"
+        " the daemon reaches after_receive_before_commit, after_commit_before_ack,"
+        " after_upload_2xx_before_delete or after_delete; leave empty in production",
     )
 
     @field_validator("log_level", mode="before")
@@ -169,7 +228,7 @@ class EdgeSettings(BaseSettings):
     @field_validator("api_key", "person_key")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
-        # An empty or short secret is an unsafe default: refuse to start (STYLE.md 6).
+        # An empty or short secret is an unsafe default: refuse to start.
         if len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
             raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
         return value

@@ -25,7 +25,7 @@ class BrokerSettings:
 
     host: str = "127.0.0.1"
     # Messages queued per persistent client while it is offline (edge restarting); beyond it
-    # Mosquitto drops new QoS 1 messages for that client. See README, 'What survives what'.
+    # Mosquitto drops new QoS 1 messages for that client. See docs/faults.md, 'Broker queue bound'.
     max_queued_messages: int = 1_000_000
     # Unacknowledged QoS 1 messages in flight to one client; the edge commits this many at once.
     max_inflight_messages: int = 1000

@@ -52,7 +52,7 @@ def _rows_for(
         add(f"waste {stream}", "g", measured["waste_g"].get(stream), mass_g)
     for key, unit in ENERGY:
         add(key.split("_")[0], unit, measured["energy"].get(key), truth["energy"][key])
-    # The KPIs a manager reads (DOMAIN.md F1, F4, F6, E1-E3), derived from the truth's totals.
+    # The KPIs a manager reads (docs/domain.md F1, F4, F6, E1-E3), derived from the truth's totals.
     diners = truth[counts[0]]
     if diners:
         per_diner = measured["waste_per_diner_g"]

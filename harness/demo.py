@@ -30,6 +30,39 @@ from harness.registry import site_ids
 from harness.stack import SimClockPlan, Stack, StackSettings
 
 TOLERANCE = 0.001  # masses and energy within 0.1% of the truth; counts exactly
+# Written into a --workdir the demo creates: only a folder holding it is ever emptied.
+WORKDIR_MARKER = ".canteen-demo-workdir"
+EXIT_USAGE = 2
+
+
+class WorkdirError(Exception):
+    """The --workdir cannot be used without risking files the demo did not make."""
+
+
+def prepare_workdir(workdir: Path) -> None:
+    """Make `workdir` an empty folder of the demo's, or refuse (WorkdirError).
+
+    A missing or empty folder is taken and marked; a folder with the marker (an earlier demo's)
+    is emptied; any other folder is left untouched, so `--workdir .` or a typo cannot delete
+    someone's files.
+    """
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkdirError(f"--workdir {workdir} is not a folder")
+    if workdir.is_dir() and any(workdir.iterdir()):
+        if not (workdir / WORKDIR_MARKER).is_file():
+            raise WorkdirError(
+                f"--workdir {workdir} is not empty and was not made by the demo (no "
+                f"{WORKDIR_MARKER} in it); give a new or empty folder"
+            )
+        for child in workdir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / WORKDIR_MARKER).write_text(
+        "made by scripts/demo: the demo empties this folder at its next run\n", encoding="utf-8"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--workdir",
         type=Path,
         default=Path("var/demo"),
-        help="logs, buffers and the store (emptied first)",
+        help="logs, buffers and the store (default var/demo); a folder the demo made is emptied "
+        "first, any other non-empty folder is refused",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object on the last line"
@@ -162,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     speed = pick_speed(args)
     started = time.monotonic()
     budget_s = args.duration if args.duration is not None else 3600.0
-    if args.workdir.exists():
-        shutil.rmtree(args.workdir)
+    try:
+        prepare_workdir(args.workdir)
+    except WorkdirError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     sites = tuple(site_ids(args.sites))
     settings = StackSettings(
         workdir=args.workdir.resolve(),

@@ -7,6 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
+from contract.settings_cli import error_lines
 from simulators.errors import BrokerError, SimulatorError
 from simulators.publisher import run_simulation
 from simulators.settings import SimulatorSettings
@@ -29,10 +30,18 @@ async def _run(settings: SimulatorSettings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse settings (command line over SIM_* environment), run, and return the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if any(arg == "--mqtt-password" or arg.startswith("--mqtt-password=") for arg in args):
+        print(
+            "canteen-sim: warning: --mqtt-password is visible to every user of this machine; "
+            "use SIM_MQTT_PASSWORD or --mqtt-password-file",
+            file=sys.stderr,
+        )
     try:
-        settings = SimulatorSettings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
+        settings = SimulatorSettings.from_args(args)
     except ValidationError as exc:
-        print(f"canteen-sim: invalid settings:\n{exc}", file=sys.stderr)
+        for line in error_lines(exc, SimulatorSettings, options=True):
+            print(f"canteen-sim: {line}", file=sys.stderr)
         return EXIT_CONFIG
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -40,7 +40,7 @@ CARD_NUMBER_SPAN = 9_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class Behaviour:
-    """Tunable behaviour of diners and kitchen; the defaults follow DOMAIN.md's plausible ranges."""
+    """Tunable behaviour of diners and kitchen; defaults in docs/domain.md's plausible ranges."""
 
     attendance: tuple[tuple[str, float], ...] = (
         ("breakfast", 0.35),

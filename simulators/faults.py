@@ -1,4 +1,4 @@
-"""Fault injection: DOMAIN.md's dirty data, applied to what devices publish, not to the canteen.
+"""Fault injection: docs/domain.md's dirty data, applied to device messages, not the canteen.
 
 Faults act when a planned day is rendered into messages: they change registers as the meters
 display them, drop, delay, repeat and re-number messages, and restart devices. The canteen's
@@ -34,7 +34,7 @@ _PLACEMENT_TRIES = 50
 
 
 class Fault(StrEnum):
-    """The faults `--faults` can switch on (DOMAIN.md, 'Dirty data a real deployment sends')."""
+    """The faults `--faults` can switch on (docs/domain.md, 'Dirty data')."""
 
     METER_RESET = "meter_reset"
     METER_WRAP = "meter_wrap"

@@ -31,7 +31,7 @@ _WASH_WATER_SHARE = 0.35
 
 @dataclass(frozen=True, slots=True)
 class SiteLoadProfile:
-    """A site's character, stable across days; per-meal targets keep E1-E3 in DOMAIN.md's ranges."""
+    """A site's character, the same every day; per-meal targets in docs/domain.md ranges."""
 
     base_kw: float  # refrigeration, ventilation, lighting: 6-10 kW
     cook_kwh_per_meal: float
@@ -65,7 +65,7 @@ class ServiceLoad:
 def initial_registers(
     rng: np.random.Generator, moduli: Mapping[Quantity, float]
 ) -> dict[Quantity, float]:
-    """Registers of meters that ran for years: never zero (DOMAIN.md: first reading is not zero).
+    """Registers of meters that ran for years: never zero (docs/domain.md, 'Dirty data').
 
     Drawn between 5% and 50% of each register's modulus, so that a register never wraps in a run
     of a few weeks unless the meter_wrap fault puts it close below the modulus on purpose.

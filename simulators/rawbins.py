@@ -9,7 +9,7 @@ reading of the run is its empty platform at midnight (as a real bin publishes it
 up). The first deposit of a day steps from the previous day's last stable reading, so central
 needs that reading (its raw-scale lookback).
 
-Fault `scale_drift` (DOMAIN.md: zero drift and creep): right after an emptying, the empty
+Fault `scale_drift` (docs/domain.md: zero drift and creep): right after an emptying, the empty
 platform's reading drifts by one or two divisions (a stable reading of the new zero); deposits
 after it sit on that zero. Central absorbs it by auto-zero (central/kpi/rawbins.py).
 

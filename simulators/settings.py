@@ -1,5 +1,7 @@
 """SimulatorSettings: the settings of `canteen-sim`, from SIM_* variables and the command line."""
 
+import argparse
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -7,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contract.settings_cli import add_setting_options, given_options
 from simulators.canteen import Behaviour
 from simulators.faults import Fault, FaultConfig, parse_faults
 
@@ -32,8 +35,6 @@ class SimulatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="SIM_",
-        cli_prog_name="canteen-sim",
-        cli_kebab_case=True,
         extra="forbid",
         frozen=True,
     )
@@ -43,9 +44,18 @@ class SimulatorSettings(BaseSettings):
     mqtt_username: str | None = Field(
         default=None, description="MQTT user name, if the broker wants one"
     )
-    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password")
+    mqtt_password: SecretStr | None = Field(
+        default=None,
+        description="MQTT password; prefer SIM_MQTT_PASSWORD or --mqtt-password-file to the"
+        " command line, where every user of the machine can read it",
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None,
+        description="file whose first line is the MQTT password (or set SIM_MQTT_PASSWORD)",
+    )
     registry: Path = Field(
-        description="site registry TOML (docs/architecture.md); only [[sites]] is read"
+        description="site registry TOML (docs/architecture.md); only [[sites]] is read: sites,"
+        " time zones, services and staff size"
     )
     sites: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
         default=(),
@@ -57,7 +67,11 @@ class SimulatorSettings(BaseSettings):
     )
     days: int = Field(default=1, ge=1, le=3660, description="number of simulated days")
     seed: int = Field(
-        default=42, ge=0, le=2**63 - 1, description="random seed; same inputs give the same run"
+        default=42,
+        ge=0,
+        le=2**63 - 1,
+        description="random seed; the same registry, seed and dates give the same run (also the"
+        " same boot ids, so a rerun is all duplicates at central)",
     )
     speed: float = Field(
         default=3600.0,
@@ -91,10 +105,14 @@ class SimulatorSettings(BaseSettings):
         " offline; an interrupted run still says offline",
     )
     meter_interval_s: int = Field(
-        default=60, ge=1, description="meter reading interval, s; must divide 1800"
+        default=60,
+        ge=1,
+        description="meter reading interval, s; must divide 1800 and equal the registry's"
+        " interval_s",
     )
     truth_out: Path | None = Field(
-        default=None, description="write the ground truth JSON here after a complete run"
+        default=None,
+        description="write the ground truth JSON here (atomically) after a complete run",
     )
     qos: int = Field(default=1, ge=0, le=2, description="MQTT QoS of data messages (0, 1 or 2)")
     faults: Annotated[tuple[Fault, ...], NoDecode, BeforeValidator(parse_faults)] = Field(
@@ -102,14 +120,16 @@ class SimulatorSettings(BaseSettings):
         description=(
             "comma-separated faults to inject, or 'all': meter_reset, meter_wrap, meter_spike, "
             "meter_dip, meter_gap, duplicate, device_reboot, late, double_swipe, visitor, "
-            "scale_drift (raw bins only), clock_skew (by name only); default none"
+            "scale_drift (raw bins only), clock_skew (by name only; needs edges on the simulator's"
+            " clock, docs/kpis.md); default none (docs/simulator-faults.md)"
         ),
     )
     raw_bins: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
         default=(),
         description=(
             "comma-separated site ids, or 'all', whose kitchen bins (bin-prep, bin-spoilage) send"
-            " a raw gross-weight stream instead of net deposits; default none"
+            " a raw gross-weight stream (gross, stable) instead of net deposits, emptied when"
+            " full and each evening; default none"
         ),
     )
     fault_rate: float = Field(
@@ -133,7 +153,7 @@ class SimulatorSettings(BaseSettings):
         le=1,
         description=(
             "base share of diners who eat as visitors without a card, when the visitor fault is"
-            " on (times --fault-rate, at most 1)"
+            " on (times --fault-rate, at most 1); each visitor is still one diner"
         ),
     )
     connect_timeout_s: float = Field(
@@ -142,6 +162,26 @@ class SimulatorSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="log level"
     )
+
+    @classmethod
+    def parser(cls) -> argparse.ArgumentParser:
+        """`canteen-sim`'s command line: one option per setting (`--mqtt-port` for mqtt_port)."""
+        parser = argparse.ArgumentParser(
+            prog="canteen-sim",
+            description="Run virtual scales, card readers and meters of one or more canteens "
+            "against an MQTT broker. Every option can also be set as SIM_<OPTION> (e.g. "
+            "SIM_MQTT_PORT); the command line wins.",
+            allow_abbrev=False,  # --mqtt-password must never be taken for --mqtt-password-file
+        )
+        # The password is read from SIM_MQTT_PASSWORD or --mqtt-password-file; the option is
+        # still accepted (older scripts) but not shown, since `ps` shows it to every user.
+        add_setting_options(parser, cls, hidden=frozenset({"mqtt_password"}))
+        return parser
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str]) -> "SimulatorSettings":
+        """Settings from the command line over SIM_* variables; ValidationError when invalid."""
+        return cls(**given_options(cls.parser().parse_args(argv)))
 
     def raw_bins_at(self, site_id: str) -> bool:
         """Whether the kitchen bins of `site_id` run in raw mode."""
@@ -178,6 +218,23 @@ class SimulatorSettings(BaseSettings):
                 "every service window boundary"
             )
         return value
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> "SimulatorSettings":
+        if self.mqtt_password_file is None:
+            return self
+        if self.mqtt_password is not None:
+            raise ValueError("set mqtt_password or mqtt_password_file, not both")
+        try:
+            lines = self.mqtt_password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read mqtt_password_file: {exc}") from None
+        if not lines or not lines[0]:
+            raise ValueError(
+                f"mqtt_password_file {self.mqtt_password_file} has an empty first line"
+            )
+        object.__setattr__(self, "mqtt_password", SecretStr(lines[0]))  # frozen: set once here
+        return self
 
     @model_validator(mode="after")
     def _one_clock(self) -> "SimulatorSettings":

@@ -21,14 +21,14 @@ class _Out(BaseModel):
 
 
 class KpiValueOut(_Out):
-    id: str = Field(description="DOMAIN.md KPI id (F1-F9, E1-E9); empty for a base quantity")
+    id: str = Field(description="docs/domain.md KPI id (F1-F9, E1-E9); empty for a base quantity")
     value: float | None
     unit: str
     reason: str | None = Field(description="why value is null")
 
 
 class QualityOut(_Out):
-    """Data quality beside the KPIs (DOMAIN.md Q1-Q4); counts are over the row's dates."""
+    """Data quality beside the KPIs (docs/domain.md Q1-Q4); counts are over the row's dates."""
 
     completeness_pct: float | None = Field(description="Q1: meter readings received / expected")
     meter_readings_received: int

@@ -1,4 +1,4 @@
-"""Wrong device clocks (DOMAIN.md Q3): detected from the edge's receive time, then corrected.
+"""Wrong device clocks (docs/domain.md Q3): detected from the edge's receive time, then corrected.
 
 Every reading carries two instants: `time_ms`, the device's clock when it took the reading, and
 `received_ms`, the edge's clock when the reading arrived. skew = time_ms - received_ms.

@@ -1,4 +1,4 @@
-"""Cleaning of one meter's cumulative register (DOMAIN.md, "Dirty data a real deployment sends").
+"""Cleaning of one meter's cumulative register (docs/domain.md, "Dirty data").
 
 From the readings of one meter in device-time order this builds C(t), the meter's consumption
 since its first reading, and E(t), the part of C(t) that rests on estimation (gaps), plus the
@@ -38,7 +38,7 @@ import numpy as np
 from central.kpi.readings import Float64Array, Int64Array, MeterReadings, int_array
 from central.site_kpi_config import MeterConfig, MeterExchange
 
-RESET_RATIO = 0.9  # DOMAIN.md: a drop below 90% of the previous value is a reset
+RESET_RATIO = 0.9  # docs/domain.md: a drop below 90% of the previous value is a reset
 GAP_INTERVALS = 3  # a missing stretch longer than 3 x interval_s is a gap
 WRAP_NEAR_MODULUS = 0.9  # without max_rate_per_h, a wrap needs the register above 90% of M
 MS_PER_H = 3_600_000

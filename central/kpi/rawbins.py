@@ -1,4 +1,4 @@
-"""Deposits of kitchen bins that send a raw gross-weight stream (DOMAIN.md, "Scales").
+"""Deposits of kitchen bins that send a raw gross-weight stream (docs/domain.md, "Scales").
 
 A raw bin reports what its platform shows (`gross_g`) and whether it is still (`stable`). Per
 device, in time order, only stable readings count; each step between two consecutive stable

@@ -205,7 +205,7 @@ class SiteReadings:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateCounts:
-    """Duplicate deliveries dropped at ingest (DOMAIN.md Q4), per device and local date."""
+    """Duplicate deliveries dropped at ingest (docs/domain.md Q4), per device and local date."""
 
     device: StrArray
     local_date: StrArray  # YYYY-MM-DD of the reading's device time in the site's time zone

@@ -103,7 +103,7 @@ class Totals:
 
     @property
     def f4_waste_g(self) -> float:
-        """Plate + prep + overproduction (DOMAIN.md F4), the basis of F9."""
+        """Plate + prep + overproduction (docs/domain.md F4), the basis of F9."""
         return math.fsum(self.waste_g[s] for s in SERVICE_STREAMS)
 
     @property

@@ -1,4 +1,4 @@
-"""The KPIs of DOMAIN.md (F1-F9, E1-E9) and the quality figures (Q1-Q4) of one report row.
+"""The KPIs of docs/domain.md (F1-F9, E1-E9) and the quality figures (Q1-Q4) of one report row.
 
 Each value comes with its unit and, when it cannot be computed, None and the reason. The catalogue
 below is the single list of KPI names: API fields, CSV columns and ranking keys all come from it.
@@ -20,7 +20,7 @@ from contract import Quantity, Stream
 LITRES_PER_M3 = 1000.0
 DAYS_PER_YEAR = 365.0
 
-# name -> (DOMAIN.md id, unit); the order is the order of CSV columns.
+# name -> (docs/domain.md id, unit); the order is the order of CSV columns.
 CATALOGUE: dict[str, tuple[str, str]] = {
     "diners": ("F7", "persons"),
     "attendance_pct": ("F7", "%"),
@@ -79,7 +79,7 @@ class KpiValue:
 
 @dataclass(frozen=True, slots=True)
 class Quality:
-    """Data-quality figures of a row (DOMAIN.md Q1-Q4), shown beside the KPIs."""
+    """Data-quality figures of a row (docs/domain.md Q1-Q4), shown beside the KPIs."""
 
     completeness_pct: float | None  # Q1: meter readings received / expected
     meter_readings_received: int

@@ -30,6 +30,7 @@ __all__ = [
     "RejectedRow",
     "SiteStats",
     "StoreError",
+    "StoreHealth",
     "StoreUnavailable",
     "ThreadedStore",
     "WriteOutcome",
@@ -45,6 +46,17 @@ class StoreError(CentralError):
 
 class StoreUnavailable(StoreError):
     """The store cannot serve right now (disk error, lock held too long); retryable, HTTP 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store can take writes now; `reason` says why not (for /health and logs)."""
+
+    ok: bool
+    reason: str | None = None
+
+
+HEALTHY = StoreHealth(ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +104,7 @@ class BatchToStore:
     health: EdgeHealth | None = None
 
     def duplicate_date(self, record: ReadingRecord) -> date:
-        """Local date a duplicate of `record` is counted on (DOMAIN.md Q4)."""
+        """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
@@ -133,6 +145,10 @@ class ReadingsStore(Protocol):
 
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
         """Store a batch; return only once it is durable. Raise StoreUnavailable if it cannot be."""
+        ...
+
+    async def check_health(self) -> StoreHealth:
+        """Check now whether the store can take writes (GET /health, and periodically)."""
         ...
 
     async def load_readings(
@@ -284,6 +300,10 @@ class ThreadedStore(ABC):
         if handle is not None:
             setattr(self, attr, None)
             handle.close()
+
+    async def check_health(self) -> StoreHealth:
+        """Healthy unless a store knows better (SqliteStore checks its file)."""
+        return HEALTHY
 
     def _require(self, handle: H | None) -> H:
         """`handle` (read in a store thread), or StoreUnavailable if the store is closed."""

@@ -101,3 +101,56 @@ def test_serve_refuses_a_broken_registry(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "site 's1': unknown time zone 'No/Where'" in result.stderr
+    assert result.stderr.startswith("canteen-central: CENTRAL_REGISTRY_PATH: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _no_central_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("CENTRAL_")]:
+        monkeypatch.delenv(name)
+
+
+def test_serve_without_settings_says_in_one_line_which_setting_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_central_environment(monkeypatch)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["canteen-central: CENTRAL_REGISTRY_PATH: required, but not set"]
+
+
+def test_serve_names_each_bad_setting_on_its_own_line_without_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_central_environment(monkeypatch)
+    env_file = tmp_path / "central.env"
+    env_file.write_text("CENTRAL_REGISTRY_PATH=r.toml\nCENTRAL_PORT=0\nCENTRAL_STORE=mongo\n")
+    assert main(["serve", "--env-file", str(env_file)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["CENTRAL_STORE", "CENTRAL_PORT"]
+    assert not any("http" in line for line in lines)
+    assert main(["serve", "--env-file", str(tmp_path / "missing.env")]) == 2
+    assert capsys.readouterr().err.startswith("canteen-central: --env-file: ")
+
+
+def test_serve_help_lists_every_setting_with_its_variable_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "CENTRAL_REGISTRY_PATH [required]" in out
+    assert "CENTRAL_SQLITE_PATH [/var/lib/canteen-central/central.sqlite3]" in out
+    assert "CENTRAL_PORT [8000]" in out
+
+
+def test_keys_list_creates_no_database_and_says_it_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "var" / "central.sqlite3"
+    assert main(["keys", "--db", str(db), "list"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"canteen-central keys: no database at {db} (--db; central creates it at its first start)"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -7,7 +7,7 @@ processes, and the KPIs central serves equal the simulator's ground truth.
   estimated) equals the truth outside gaps (truth - gap energy) within 0.5%; a window with gap
   energy has an estimated part; and |measured - truth| <= 0.5% x truth + max(gap energy,
   estimated). Not "+ gap energy" alone: central spreads a gap's total pro rata over its time
-  (DOMAIN.md), so a window holding a quiet part of a long gap gets more than truly happened
+  (docs/domain.md), so a window holding a quiet part of a long gap gets more than truly happened
   there (up to the whole gap's consumption), never more than what it flags as estimated;
 - the daily endpoint serves the same numbers as /kpis (diners exactly, energy to rounding);
 - the Q figures equal the injected fault counts, per day and over the week (the mapping is in

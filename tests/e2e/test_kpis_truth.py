@@ -14,7 +14,7 @@ from harness.stack import Stack, StackSettings
 
 pytestmark = pytest.mark.e2e
 
-RELATIVE = 0.001  # DOMAIN: masses and energy within 0.1% on clean data; counts exactly
+RELATIVE = 0.001  # masses and energy within 0.1% on clean data; counts exactly
 ENERGY = {"electricity_kwh": "electricity_kwh", "gas_m3": "gas_m3", "water_m3": "water_m3"}
 WASTE = {
     "plate": "plate_waste_g",

@@ -9,7 +9,7 @@ from harness.stack import Stack, StackSettings
 
 pytestmark = pytest.mark.e2e
 
-TOLERANCE = 0.001  # DOMAIN: masses and energy within 0.1%; counts exactly
+TOLERANCE = 0.001  # masses and energy within 0.1%; counts exactly
 
 
 def test_a_simulated_day_at_two_sites_equals_the_ground_truth(tmp_path: Path) -> None:

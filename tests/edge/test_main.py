@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edge.mqtt_intake import SUBSCRIBED_LOG
+from edge.settings import EdgeSettings
 from harness.broker import Mosquitto
 from harness.ports import free_port
 from tests.edge.conftest import API_KEY, PERSON_KEY, Publisher, scale_payload
@@ -60,7 +62,7 @@ def test_run_until_sigterm_then_status(tmp_path: Path, mosquitto: Mosquitto) -> 
     try:
         for line in process.stderr:
             log.append(line)
-            if "MQTT connected" in line:
+            if SUBSCRIBED_LOG in line:  # not "MQTT connected": what comes before SUBACK is lost
                 break
         publisher = Publisher(mosquitto.host, mosquitto.port)
         try:
@@ -125,3 +127,24 @@ def test_status_of_missing_buffer_fails(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "no buffer file" in result.stderr
+
+
+def test_missing_settings_are_one_line_each_naming_the_variable() -> None:
+    result = subprocess.run(
+        edge_command("run"), cwd=ROOT, env=clean_env(), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"canteen-edge: EDGE_{name}: required, but not set"
+        for name in ("SITE", "CENTRAL_URL", "API_KEY", "PERSON_KEY")
+    ]
+
+
+def test_run_help_lists_every_setting_with_its_variable_and_default() -> None:
+    result = subprocess.run(
+        edge_command("run", "--help"), cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for name in EdgeSettings.model_fields:
+        assert f"  EDGE_{name.upper()} [" in result.stdout
+    assert "EDGE_BUFFER_PATH [/var/lib/canteen-edge/buffer.sqlite3]" in result.stdout
+    assert "EDGE_OVERFLOW_POLICY [drop_oldest]" in result.stdout

@@ -23,7 +23,7 @@ from harness.processes import ManagedProcess, wait_until
 from harness.stack import Stack, StackSettings
 
 SITE = "site-01"
-TOLERANCE = 0.001  # DOMAIN: masses and energy within 0.1%; counts exactly
+TOLERANCE = 0.001  # masses and energy within 0.1%; counts exactly
 SECONDS_PER_DAY = 86_400
 
 # CANTEEN_FULL_FAULT_MATRIX=1 runs every kill point (slower); the default keeps the suite fast.

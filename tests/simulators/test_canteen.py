@@ -173,7 +173,7 @@ def test_what_the_scales_show_reproduces_the_truth(sites: tuple[Site, ...]) -> N
 
 
 def test_a_weekday_is_within_domain_ranges(sites: tuple[Site, ...]) -> None:
-    """DOMAIN.md plausible ranges (F1-F3, F6, E1-E3) on a weekday of a 400-person site."""
+    """docs/domain.md plausible ranges (F1-F3, F6, E1-E3) on a weekday of a 400-person site."""
     weekday = plan(sites[0], days=1)[0].truth
     assert weekday.meals > 0.8 * sites[0].registered_staff
     for name, s in weekday.services.items():

@@ -124,6 +124,38 @@ def test_bad_settings_exit_2(registry_path: Path, capsys: pytest.CaptureFixture[
     )
 
 
+def test_a_bad_option_is_one_line_naming_the_option_and_its_variable(
+    registry_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--registry", str(registry_path), "--days", "0"]) == EXIT_CONFIG
+    assert capsys.readouterr().err.splitlines() == [
+        "canteen-sim: --days / SIM_DAYS: Input should be greater than or equal to 1"
+    ]
+
+
+def test_help_shows_plain_value_names_and_no_password_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "--sites LIST" in out
+    assert "--start-date YYYY-MM-DD" in out
+    assert "[3600.0; SIM_SPEED]" in out
+    for internal in ("null", "tuple[", "str,", "SecretStr", "--mqtt-password "):
+        assert internal not in out
+
+
+def test_a_password_on_the_command_line_still_works_with_a_warning(
+    registry_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--registry", str(registry_path), "--mqtt-password", "pw", "--days", "0"]
+    assert main(args) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "warning: --mqtt-password is visible to every user" in err
+    assert "pw" not in err.replace("password", "")
+
+
 def test_unreachable_broker_exits_1(registry_path: Path) -> None:
     args = ["--registry", str(registry_path), "--mqtt-port", str(free_port()), "--speed", "0"]
     assert main(args) == EXIT_BROKER

@@ -62,7 +62,7 @@ def person(site: str, card: str) -> str:
 def simulated(site: str, meter_interval_s: int = 900, raw: bool = True) -> list[ReadingRecord]:
     """Two days of one canteen as the edge would upload them (boot per device and day).
 
-    With `raw`, the prep bin sends its gross weight (simulators.rawbins, DOMAIN.md "Scales")
+    With `raw`, the prep bin sends its gross weight (simulators.rawbins, docs/domain.md "Scales")
     while the spoilage bin and the plate scales stay net; the deposits are the same either way.
     """
     sim = SimSite(id=site, timezone="Asia/Shanghai", registered_staff=120)
@@ -160,7 +160,7 @@ def skew_raw_end_of_day(readings: list[ReadingRecord]) -> None:
 RAW_WRONG_CLOCKS = 3
 
 
-# Wrong device clocks (DOMAIN.md Q3), by the position of the reading among those of its kind:
+# Wrong device clocks (docs/domain.md Q3), by the position of the reading among those of its kind:
 # device time -> the time its clock showed (the edge's receive time stays right).
 HOUR_MS = 3_600_000
 WRONG_CLOCKS: dict[type[ReadingRecord], dict[int, Any]] = {
@@ -212,7 +212,7 @@ def registry_site(site: str) -> CentralSite:
 
 
 def edge_drops(readings: Sequence[ReadingRecord]) -> list[DroppedDuplicate]:
-    """Copies the edge dropped from its buffer and reported (DOMAIN.md Q4), counted by central
+    """Copies the edge dropped from its buffer and reported (docs/domain.md Q4), counted by central
     on the local date of their device time: a breakfast swipe (07:00 in Shanghai is the day
     before in UTC), a meter reading and a plate weighing of the second day."""
     swipe = next(r for r in readings if isinstance(r, CardRecord) and r.boot == "d0")
