@@ -353,7 +353,20 @@ async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> lis
     start_ms = local_instant_ms(on, time(0, 0), site.timezone)
     end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
     edges = edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
-    return out + offline + silent_devices(month_table, as_of_ms) + edges
+    return out + offline + silent_devices(month_table, as_of_ms, start_ms) + edges
+
+
+async def meter_alerts(
+    store: ReadingsStore, site: Site, on: date, now_ms: int
+) -> tuple[frozenset[str], list[Alert]]:
+    """The meters judged (configured, or with readings this month) and their `device_silent`
+    and `device_late` alerts for local date `on` (as `alerts` gives them), from one load of the
+    month to date."""
+    as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
+    month_table = await fresh_site_table(store, site, DateRange(on.replace(day=1), on))
+    start_ms = local_instant_ms(on, time(0, 0), site.timezone)
+    meters = frozenset(d.device for d in month_table.devices if d.kind == "meter")
+    return meters, silent_devices(month_table, as_of_ms, start_ms)
 
 
 def now_ms() -> int:

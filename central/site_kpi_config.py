@@ -84,6 +84,7 @@ class MeterConfig:
     wrap_modulus: float | None = None  # the register wraps to 0 at this value
     max_rate_per_h: float | None = None  # a delta implying more per hour is a spike
     interval_s: int = DEFAULT_METER_INTERVAL_S  # expected reporting interval (Q1, gaps)
+    installed: date | None = None  # local date from which readings are expected (Q1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,7 @@ def _tables(
 
 
 def _parse_meter(raw: Mapping[str, Any], where: str) -> MeterConfig:
-    _no_unknown(raw, {"device", "wrap_modulus", "max_rate_per_h", "interval_s"}, where)
+    _no_unknown(raw, {"device", "wrap_modulus", "max_rate_per_h", "interval_s", "installed"}, where)
     modulus = raw.get("wrap_modulus")
     if modulus is not None and (not is_number(modulus) or modulus <= 0):
         raise KpiConfigError(f"wrap_modulus must be a number > 0, got {modulus!r}", where)
@@ -285,6 +286,9 @@ def _parse_meter(raw: Mapping[str, Any], where: str) -> MeterConfig:
         wrap_modulus=None if modulus is None else float(modulus),
         max_rate_per_h=None if rate is None else float(rate),
         interval_s=interval,
+        installed=None
+        if "installed" not in raw
+        else _local_date(raw["installed"], "installed", where),
     )
 
 
@@ -335,20 +339,22 @@ def _parse_baseline(value: Any, where: str) -> tuple[date, date] | None:
         return None
     if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
         raise KpiConfigError("baseline must be { start = YYYY-MM-DD, end = YYYY-MM-DD }", where)
-    bounds = []
-    for key in ("start", "end"):
-        item = value[key]
-        if isinstance(item, str):
-            try:
-                item = date.fromisoformat(item)
-            except ValueError:
-                raise KpiConfigError(f"baseline {key} {item!r} is not YYYY-MM-DD", where) from None
-        if not isinstance(item, date) or isinstance(item, datetime):
-            raise KpiConfigError(f"baseline {key} must be a date YYYY-MM-DD", where)
-        bounds.append(item)
+    bounds = [_local_date(value[key], f"baseline {key}", where) for key in ("start", "end")]
     if bounds[1] < bounds[0]:
         raise KpiConfigError("baseline end is before its start", where)
     return bounds[0], bounds[1]
+
+
+def _local_date(item: Any, label: str, where: str) -> date:
+    """A TOML local date, or a YYYY-MM-DD string."""
+    if isinstance(item, str):
+        try:
+            item = date.fromisoformat(item)
+        except ValueError:
+            raise KpiConfigError(f"{label} {item!r} is not YYYY-MM-DD", where) from None
+    if not isinstance(item, date) or isinstance(item, datetime):
+        raise KpiConfigError(f"{label} must be a date YYYY-MM-DD", where)
+    return item
 
 
 def _no_unknown(raw: Mapping[str, Any], known: set[str], where: str) -> None:

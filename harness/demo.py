@@ -1,7 +1,10 @@
 """`scripts/demo`: the whole system on this machine, with the KPIs printed beside the ground truth.
 
-Starts Mosquitto on a free loopback port, central, one edge agent per site and the simulator,
-waits until every published reading is stored at central, then prints a table per site and day.
+Starts Mosquitto on a free loopback port, central, one edge agent per site and the simulator (on
+one simulated clock, devices staying online at the end), with quotas, targets and a baseline
+configured; waits until every published reading is stored at central, printing a line per phase
+and progress while it waits; writes the table of KPIs beside the ground truth to the workdir and
+prints a line per site; the token and the dashboard link are its last lines.
 """
 
 import argparse
@@ -15,14 +18,16 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+import httpx
 
 from harness.compare import Comparison, compare_site_day, format_table
 from harness.ports import free_port
 from harness.registry import site_ids
-from harness.stack import Stack, StackSettings
+from harness.stack import SimClockPlan, Stack, StackSettings
 
 TOLERANCE = 0.001  # masses and energy within 0.1% of the truth; counts exactly
 # Written into a --workdir the demo creates: only a folder holding it is ever emptied.
@@ -145,6 +150,39 @@ def summary(rows: list[Comparison]) -> dict[str, Any]:
     return {"ok": all(r.ok(TOLERANCE) for r in rows), "tolerance": TOLERANCE, "sites": sites}
 
 
+class Progress:
+    """Prints how many readings central holds every `interval_s` while a phase runs."""
+
+    def __init__(self, stack: Stack, out: TextIO, interval_s: float = 10.0) -> None:
+        self.stack, self.out, self.interval_s = stack, out, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-progress", daemon=True)
+
+    def __enter__(self) -> "Progress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    sites = self.stack.settings.sites
+                    stored = sum(self.stack.stored_readings(client, s) for s in sites)
+                except httpx.HTTPError:
+                    continue
+                print(f"demo:   ... {stored:,} readings stored at central so far", file=self.out)
+
+
+def baselines_of(sites: tuple[str, ...], start: date, days: int) -> dict[str, tuple[str, str]]:
+    """Each site's baseline (F9): the first week of the simulation (or all of it, if shorter)."""
+    last = start + timedelta(days=min(days, 7) - 1)
+    return {site: (start.isoformat(), last.isoformat()) for site in sites}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -154,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.start_date
         else (datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=args.days))
     )
+    last = start + timedelta(days=args.days - 1)
     speed = pick_speed(args)
     started = time.monotonic()
     budget_s = args.duration if args.duration is not None else 3600.0
@@ -162,46 +201,60 @@ def main(argv: list[str] | None = None) -> int:
     except WorkdirError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    sites = tuple(site_ids(args.sites))
     settings = StackSettings(
         workdir=args.workdir.resolve(),
-        sites=tuple(site_ids(args.sites)),
+        sites=sites,
         central_port=args.port or default_port(),
+        baselines=baselines_of(sites, start, args.days),
+        targets=True,
+        # one simulated clock for simulator and edges: receive times, clock skew and late data
+        # are those of the simulated days, not of the wall clock
+        sim_clock=SimClockPlan(start_date=start.isoformat(), speed=speed, lockstep=speed == 0),
     )
+    table_path = settings.workdir / "kpis-vs-truth.txt"
     print(
-        f"demo: {args.sites} site(s), {args.days} day(s) from {start}, speed {speed or 'max'}; "
-        f"logs in {settings.workdir / 'logs'}",
+        f"demo [1/4] starting Mosquitto, central and {args.sites} edge(s); component logs in "
+        f"{settings.workdir / 'logs'}",
         file=out,
     )
     with Stack(settings) as stack:
         print(
-            f"demo: central at {stack.central_url} (API docs: {stack.central_url}/docs)", file=out
-        )
-        # Reads need a token; this one is the stack's admin token, valid for this run only.
-        print(
-            f"demo: admin read token of this run: {stack.admin_token} "
-            "(in /docs press Authorize; curl -H 'Authorization: Bearer <token>')",
+            f"demo [2/4] simulating {args.days} day(s) of {args.sites} canteen(s) from {start}, "
+            f"speed {speed or 'max'}",
             file=out,
         )
-        last = start + timedelta(days=args.days - 1)
-        link = dashboard_url(stack.central_url, start, last, token=stack.admin_token)
-        print(f"demo: dashboard at {link}", file=out)
-        truth = stack.run_simulator(
-            start_date=start.isoformat(),
-            days=args.days,
-            seed=args.seed,
-            speed=speed,
-            timeout_s=max(budget_s - (time.monotonic() - started), 5),
-        )
-        print("demo: simulator done; waiting for every reading to reach central", file=out)
-        stack.wait_delivered(truth, timeout_s=max(budget_s - (time.monotonic() - started), 5))
+        with Progress(stack, out):
+            truth = stack.run_simulator(
+                start_date=start.isoformat(),
+                days=args.days,
+                seed=args.seed,
+                speed=speed,
+                timeout_s=max(budget_s - (time.monotonic() - started), 5),
+                stay_online=True,
+            )
+            print("demo [3/4] simulator done; waiting for every reading to reach central", file=out)
+            stack.wait_delivered(truth, timeout_s=max(budget_s - (time.monotonic() - started), 5))
         rows: list[Comparison] = []
         for site in settings.sites:
             for offset in range(args.days):
                 day = (start + timedelta(days=offset)).isoformat()
                 kpis = stack.daily_kpis(site, day)
                 rows.extend(compare_site_day(site, day, kpis, truth["sites"][site]["days"][day]))
-        print(format_table(rows, TOLERANCE), file=out)
+        table_path.write_text(format_table(rows, TOLERANCE) + "\n", encoding="utf-8")
         result = summary(rows)
+        print(
+            f"demo [4/4] central's KPIs beside the simulator's ground truth, per canteen, day "
+            f"and meal service: {table_path}",
+            file=out,
+        )
+        for site in settings.sites:
+            mine = [r for r in rows if r.site == site]
+            good = sum(r.ok(TOLERANCE) for r in mine)
+            print(f"demo:   {site}: {good} of {len(mine)} figures match", file=out)
+        wrong = [r for r in rows if not r.ok(TOLERANCE)]
+        if wrong:
+            print(format_table(wrong, TOLERANCE), file=out)
         verdict = (
             "all KPIs match the ground truth"
             if result["ok"]
@@ -210,12 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"demo: {verdict} (counts exactly, masses and energy within {TOLERANCE:.1%})", file=out
         )
+        link = dashboard_url(stack.central_url, start, last, token=stack.admin_token)
         if args.duration is None:
             print(
-                f"demo: central keeps running at {stack.central_url}/docs and the dashboard at "
-                f"{stack.central_url}/dashboard/; Ctrl-C stops everything",
+                f"demo: central keeps running (API docs: {stack.central_url}/docs, press "
+                "Authorize and paste the token); Ctrl-C stops everything",
                 file=out,
             )
+        print(f"demo: admin read token of this run: {stack.admin_token}", file=out)
+        print(f"demo: dashboard: {link}", file=out, flush=True)
+        if args.duration is None:
             stop = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stop.set())
             signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -70,6 +70,20 @@ def _baseline_line(period: tuple[str, str] | None) -> list[str]:
     return [f'baseline = {{ start = "{period[0]}", end = "{period[1]}" }}']
 
 
+def _target_lines(staff: int) -> list[str]:
+    """Prices, a waste target, energy quotas and an off-hours threshold that a simulated canteen
+    of `staff` keeps to (a demo shows a healthy system; the quotas leave about a third spare)."""
+    month_kgce = round(staff * 18.0, -2)
+    return [
+        "food_price_cny_per_kg = 12.0",
+        "food_co2e_kg_per_kg = 2.5",
+        "waste_target_g_per_diner = 180.0",
+        f"energy_quota_kgce_month = {month_kgce:.1f}",
+        f"energy_quota_kgce_year = {month_kgce * 12:.1f}",
+        "off_hours_alert_share_pct = 40.0",
+    ]
+
+
 def write_registry(
     path: Path,
     sites: list[str],
@@ -79,6 +93,7 @@ def write_registry(
     *,
     network: str | None = None,
     clock_correction: bool = False,
+    targets: bool = False,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
 
@@ -88,6 +103,9 @@ def write_registry(
     `clock_correction` (docs/kpis.md, "Wrong device clocks") is off by default: the stack's edges
     stamp receive times with the wall clock while the simulator sends simulated time, so every
     reading would look like a wrong clock.
+
+    `targets` adds food prices, a waste target, monthly and yearly energy quotas and an
+    off-hours alert threshold to each site (`_target_lines`).
 
     `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
     says otherwise).
@@ -111,6 +129,7 @@ def write_registry(
                     f"clock_correction = {'true' if clock_correction else 'false'}",
                     f'region = {{ {shared}province = "{province}", city = "{city}" }}',
                     *_baseline_line((baselines or {}).get(site)),
+                    *(_target_lines(staff) if targets else []),
                     *meter_tables(meter_interval_s),
                     *scale_tables(),
                 ]

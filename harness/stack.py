@@ -78,6 +78,8 @@ class StackSettings:
     # only (edges stamping wall time while the simulator sends simulated time have no meaningful
     # skew). True for tests whose devices send wall-clock times.
     clock_correction: bool | None = None
+    # Prices, waste target, energy quotas and off-hours threshold per site (harness.registry).
+    targets: bool = False
 
 
 class Stack:
@@ -115,6 +117,7 @@ class Stack:
                     if self.settings.clock_correction is None
                     else self.settings.clock_correction
                 ),
+                targets=self.settings.targets,
             )
             if self.settings.sim_clock is not None and not self.settings.sim_clock.lockstep:
                 lead_ms = round(self.settings.sim_clock.lead_s * 1000)
@@ -238,10 +241,13 @@ class Stack:
         faults: str = "",
         fault_rate: float = 1.0,
         raw_bins: str = "",
+        stay_online: bool = False,
     ) -> list[str]:
         """The simulator's command line; `faults` ("" = none, "all", or names) as --faults,
-        `raw_bins` (site ids or "all") as --raw-bins."""
+        `raw_bins` (site ids or "all") as --raw-bins, `stay_online` as --stay-online."""
         fault_args = ["--faults", faults, "--fault-rate", str(fault_rate)] if faults else []
+        if stay_online:
+            fault_args += ["--stay-online", "true"]
         if raw_bins:
             fault_args += ["--raw-bins", raw_bins]
         plan = self.settings.sim_clock
@@ -286,9 +292,10 @@ class Stack:
         faults: str = "",
         fault_rate: float = 1.0,
         raw_bins: str = "",
+        stay_online: bool = False,
     ) -> dict[str, Any]:
         """Run the simulator to its end and return its ground truth (no faults and net kitchen
-        bins by default)."""
+        bins by default; devices say offline at the end unless `stay_online`)."""
         truth_path = self.workdir / "truth.json"
         args = self.simulator_args(
             start_date=start_date,
@@ -299,6 +306,7 @@ class Stack:
             faults=faults,
             fault_rate=fault_rate,
             raw_bins=raw_bins,
+            stay_online=stay_online,
         )
         with ManagedProcess("simulator", args, {}, self.log_dir) as sim:
             code = sim.wait(timeout_s)

@@ -26,15 +26,17 @@ from collections.abc import Awaitable, Callable
 
 
 class LockstepClock:
-    """`wait_for(due_ms)` per message of each of `participants` device tasks; `leave()` when a
-    task has published its last message; `run()` drives the clock until every task left."""
+    """`wait_for(due_ms)` per message of each of `participants` device tasks; `pause()` while a
+    task waits for its next messages, `resume()` when it has them; `leave()` when it has
+    published its last message; `run()` drives the clock until every task left."""
 
     def __init__(
         self, participants: int, step_ms: int, publish_tick: Callable[[int], Awaitable[None]]
     ) -> None:
         if step_ms <= 0:
             raise ValueError(f"a lockstep clock needs a step > 0 ms, got {step_ms}")
-        self._active = participants
+        self._active = participants  # taking part now: not paused, not left
+        self._remaining = participants  # not left
         self._step_ms = step_ms
         self._publish_tick = publish_tick
         self._waiting: list[tuple[int, int, bool, asyncio.Future[None]]] = []  # a heap
@@ -58,16 +60,27 @@ class LockstepClock:
         await future
 
     def leave(self) -> None:
-        """A device task has nothing more to publish."""
+        """A device task has published its last message."""
+        self._active -= 1
+        self._remaining -= 1
+        self._check()
+
+    def pause(self) -> None:
+        """A device task has no message to wait for until its next batch arrives: the clock
+        does not wait for it meanwhile (`resume` when the batch is there)."""
         self._active -= 1
         self._check()
+
+    def resume(self) -> None:
+        """A paused device task has messages again."""
+        self._active += 1
 
     def _check(self) -> None:
         if len(self._waiting) >= self._active:
             self._stalled.set()
 
     async def run(self) -> None:
-        while self._active > 0 or self._waiting:
+        while self._remaining > 0 or self._waiting:
             await self._stalled.wait()
             self._stalled.clear()
             if not self._waiting or len(self._waiting) < self._active:

@@ -59,6 +59,12 @@ class SimClock:
     def leave(self) -> None:
         """A device task is done (nothing to do on a wall-paced clock)."""
 
+    def pause(self) -> None:
+        """A device task waits for its next batch (nothing to do on a wall-paced clock)."""
+
+    def resume(self) -> None:
+        """A device task has messages again (nothing to do on a wall-paced clock)."""
+
 
 class DeviceLink:
     """`async with DeviceLink(...)`: one device's MQTT session, online on enter, offline on exit."""
@@ -66,6 +72,7 @@ class DeviceLink:
     def __init__(self, settings: SimulatorSettings, state: DeviceState, online_ms: int) -> None:
         self.state = state
         self.qos = settings.qos
+        self.stay_online = settings.stay_online
         self.last_ms = online_ms
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         self._online_ms = online_ms
@@ -111,13 +118,7 @@ class DeviceLink:
         self.last_ms = message.due_ms
         raise_if_cancelled()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # A clean DISCONNECT discards the will (MQTT 3.1.1 §3.14.4), so say 'offline' ourselves.
+    async def _say_offline(self) -> None:
         try:
             async with asyncio.timeout(_OFFLINE_TIMEOUT_S):
                 await self._client.publish(
@@ -128,6 +129,17 @@ class DeviceLink:
                 )
         except (aiomqtt.MqttError, TimeoutError) as error:
             logger.warning("%s: could not publish offline status: %s", self.name, error)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # A clean DISCONNECT discards the will (MQTT 3.1.1 §3.14.4), so say 'offline' ourselves
+        # (unless a complete run is to leave its devices online: the retained status stays).
+        if not (self.stay_online and exc_type is None):
+            await self._say_offline()
         try:
             await self._client.__aexit__(exc_type, exc, tb)
         except aiomqtt.MqttError as error:
@@ -213,7 +225,20 @@ async def _publish_device(
 ) -> None:
     site_id, kind = link.state.site_id, link.state.spec.kind
     try:
-        while (batch := await queue.get()) is not None:
+        while True:
+            if queue.empty():
+                # Waiting for the planner is not waiting for the clock: a device without
+                # messages must not hold the clock back, or the planner (blocked on another
+                # device's full queue, which waits for the clock) never feeds it.
+                clock.pause()
+                try:
+                    batch = await queue.get()
+                finally:
+                    clock.resume()
+            else:
+                batch = queue.get_nowait()
+            if batch is None:
+                break
             for message in batch:
                 await clock.wait_for(message.due_ms, message.timed_by_receipt)
                 await link.publish(message)

@@ -98,6 +98,12 @@ class SimulatorSettings(BaseSettings):
         description="lockstep clock: messages due within this many simulated seconds of a tick go"
         " out together; a correct device clock then looks at most this much ahead of the edge's",
     )
+    stay_online: bool = Field(
+        default=False,
+        description="at the end of a complete run, leave every device's retained status online"
+        " (a demo whose devices should look as they did while running) instead of saying"
+        " offline; an interrupted run still says offline",
+    )
     meter_interval_s: int = Field(
         default=60,
         ge=1,

@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.kpi_schemas import AlertsOut, alert_out
 from central.api.kpis import RegionQuery, SiteQuery, resolve_sites
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
 from central.kpi.alerts import STATUS_NOTE
 from central.reporting import alerts as site_alerts
-from central.reporting import now_ms
 
 router = APIRouter(tags=["alerts"])
 
@@ -27,6 +26,7 @@ router = APIRouter(tags=["alerts"])
 async def alerts(
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     on: Annotated[str, Query(alias="date", description="local date YYYY-MM-DD")],
     site: SiteQuery = None,
     region: RegionQuery = None,
@@ -34,7 +34,6 @@ async def alerts(
     """Alerts of a site or of every site of a region for one local date, as a list."""
     sites = resolve_sites(registry, site, region)
     local_date = parse_local_date(on)
-    now = now_ms()
     found = [alert for s in sites for alert in await site_alerts(store, s, local_date, now)]
     return AlertsOut(
         date=local_date,

@@ -30,6 +30,12 @@ class DeviceStatusOut(BaseModel):
         description="when the device entered this state: epoch ms, the edge's receive time"
     )
     since: datetime | None = Field(description="since_ms in the site's local time, with offset")
+    readings: Literal["reporting", "late", "silent"] | None = Field(
+        default=None,
+        description="meters: what their stored readings say on the date (device_silent and"
+        " device_late alerts): reporting, late (all there, some arrived late after an outage)"
+        " or silent; null for other devices",
+    )
 
 
 class SiteDevicesOut(BaseModel):
@@ -90,6 +96,11 @@ class QuantityCurveOut(BaseModel):
         description="the part of `used` spread over a meter gap (estimated, Q1)"
     )
     total: float | None = Field(description="the day's consumption: the sum of `used`")
+    covered: list[bool] | None = Field(
+        default=None,
+        description="per interval: false where no meter's readings reach both its ends (before"
+        " the first reading, after the last, e.g. the rest of today): no data, not zero",
+    )
 
 
 class LoadCurveOut(BaseModel):
@@ -100,7 +111,8 @@ class LoadCurveOut(BaseModel):
     start: list[datetime] = Field(description="start of each interval, local time with offset")
     quantities: list[QuantityCurveOut]
     peak_demand_kw: float | None = Field(
-        description="E9: the highest 15-minute average electric power of the day"
+        description="E9: the highest 15-minute average electric power of the covered intervals"
+        " of the day; null when none is covered"
     )
     services: list[ServiceSpanOut]
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from central.auth import EdgeAuthenticator
 from central.metrics import CentralMetrics
 from central.registry import Registry
+from central.reporting import now_ms
 from central.rollup_maintainer import RollupMaintainer
 from central.settings import CentralSettings
 from central.store import ReadingsStore
@@ -51,3 +52,12 @@ def get_store(resources: Resources) -> ReadingsStore:
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 StoreDep = Annotated[ReadingsStore, Depends(get_store)]
+
+
+def get_now_ms() -> int:
+    """The moment KPIs, quota use and alerts are evaluated at: the wall clock (a test overrides
+    this dependency to pick one)."""
+    return now_ms()
+
+
+NowDep = Annotated[int, Depends(get_now_ms)]

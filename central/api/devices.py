@@ -1,5 +1,6 @@
 """GET /api/v1/sites/{site}/devices: the status of each device of a site (online, offline since
-when, or unknown), from the status changes its edge forwarded; GET /api/v1/sites/{site}/edges:
+when, or unknown), from the status changes its edge forwarded, and each meter's readings state
+on a date (reporting, late, silent); GET /api/v1/sites/{site}/edges:
 the health of its edges (what they dropped, dead-lettered, lost; their buffer depth).
 
 Behind read tokens (central/app.py READ_ROUTERS): the `{site}` path parameter is checked against
@@ -18,14 +19,16 @@ from central.api.dashboard_schemas import (
     SiteDevicesOut,
     SiteEdgesOut,
 )
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import UnknownSite
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
+from central.kpi.alerts import AlertKind
 from central.kpi.edgehealth import EdgeHealthPeriod
-from central.kpi.presence import device_states
+from central.kpi.presence import device_states, with_readings
 from central.kpi.windows import local_instant_ms, local_today
 from central.registry import Site
+from central.reporting import meter_alerts
 
 router = APIRouter(tags=["sites"])
 
@@ -41,14 +44,34 @@ def registered_devices(site: Site) -> dict[str, str]:
 @router.get(
     "/sites/{site}/devices",
     response_model=SiteDevicesOut,
-    responses={code: {"model": ErrorDetail} for code in (404, 503)},
+    responses={code: {"model": ErrorDetail} for code in (404, 422, 503)},
 )
-async def site_devices(site: str, registry: RegistryDep, store: StoreDep) -> SiteDevicesOut:
-    """Each device with a known status, and each registered device without one (`unknown`)."""
+async def site_devices(
+    site: str,
+    registry: RegistryDep,
+    store: StoreDep,
+    now: NowDep,
+    on: Annotated[
+        str | None,
+        Query(
+            alias="date",
+            description="local date YYYY-MM-DD of the meters' readings state (default: today)",
+        ),
+    ] = None,
+) -> SiteDevicesOut:
+    """Each device with a known status, and each registered device without one (`unknown`);
+    each meter with what its readings say on the date (reporting, late or silent)."""
     config = registry.site(site)
     if config is None:
         raise UnknownSite(f"unknown site {site[:64]!r}")
-    states = device_states(await store.device_presence(site), registered_devices(config))
+    local_date = local_today(config) if on is None else parse_local_date(on)
+    meters, judged = await meter_alerts(store, config, local_date, now)
+    states = with_readings(
+        device_states(await store.device_presence(site), registered_devices(config)),
+        meters,
+        late={a.device for a in judged if a.kind is AlertKind.DEVICE_LATE and a.device},
+        silent={a.device for a in judged if a.kind is AlertKind.DEVICE_SILENT and a.device},
+    )
     return SiteDevicesOut(
         site=site,
         devices=[
@@ -63,6 +86,7 @@ async def site_devices(site: str, registry: RegistryDep, store: StoreDep) -> Sit
                     if d.since_ms is None
                     else datetime.fromtimestamp(d.since_ms / 1000, config.timezone)
                 ),
+                readings=d.readings,
             )
             for d in states
         ],

@@ -173,7 +173,7 @@ class AlertOut(_Out):
     site: str
     kind: str = Field(
         description="quota_month, quota_year, waste_target, off_hours, device_offline,"
-        " device_silent or edge_lost_readings"
+        " device_silent, device_late or edge_lost_readings"
     )
     message: str
     value: float | None

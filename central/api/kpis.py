@@ -18,7 +18,7 @@ from central.api.csv_export import (
     ranking_table,
     report_table,
 )
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import RequestError, UnknownSite
 from central.api.kpi_schemas import LATE_DATA_NOTE, KpiReportOut, RankingOut
 from central.api.schemas import ErrorDetail
@@ -26,7 +26,7 @@ from central.api.sites import parse_local_date
 from central.kpi.periods import DateRange, Granularity, PeriodError, PeriodKind, period_range
 from central.kpi.values import CATALOGUE
 from central.registry import Registry, Site
-from central.reporting import now_ms, ranking, report
+from central.reporting import ranking, report
 from central.site_kpi_config import FactorSet
 
 router = APIRouter(tags=["kpis"])
@@ -103,6 +103,7 @@ def factor_sets_of(sites: list[Site], used: tuple[str, ...]) -> list[FactorSet]:
 async def kpis(
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     site: SiteQuery = None,
     region: RegionQuery = None,
     period: PeriodQuery = PeriodKind.DAY,
@@ -123,7 +124,7 @@ async def kpis(
     """
     sites = resolve_sites(registry, site, region)
     span = resolve_period(period, on, start, end)
-    result = await report(store, sites, period, span, granularity, now_ms())
+    result = await report(store, sites, period, span, granularity, now)
     scope = site if site is not None else str(region)
     if output == "csv":
         return csv_response(
@@ -144,6 +145,7 @@ async def kpis(
 async def rank(
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     region: Annotated[str, Query(description="key:value of a region tag")],
     kpi: Annotated[str, Query(description="a KPI name of /kpis, e.g. waste_per_diner_g")],
     period: PeriodQuery = PeriodKind.MONTH,
@@ -162,7 +164,7 @@ async def rank(
         raise InvalidQuery(f"unknown kpi {kpi[:64]!r}; one of: {', '.join(CATALOGUE)}")
     sites = resolve_sites(registry, None, region)
     span = resolve_period(period, on, start, end)
-    result = await ranking(store, sites, kpi, period, span, now_ms(), order == "desc")
+    result = await ranking(store, sites, kpi, period, span, now, order == "desc")
     if output == "csv":
         return csv_response(
             ranking_table(kpi, result.sites), f"ranking-{kpi}-{span.first}.csv", csv_style, lang

@@ -44,6 +44,7 @@ def _curves_out(curve: LoadCurve) -> list[QuantityCurveOut]:
                 used=found.used.tolist() if found is not None else None,
                 estimated=found.estimated.tolist() if found is not None else None,
                 total=float(found.used.sum()) if found is not None else None,
+                covered=found.covered.tolist() if found is not None else None,
             )
         )
     return out
@@ -115,8 +116,8 @@ async def site_load_curve(
         start=starts,
         quantities=quantities,
         peak_demand_kw=(
-            float(electricity.used.max()) / _HOURS_PER_INTERVAL
-            if electricity is not None and electricity.used.size
+            float(electricity.used[electricity.covered].max()) / _HOURS_PER_INTERVAL
+            if electricity is not None and electricity.covered.any()
             else None
         ),
         services=[

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from central.api.dashboard_schemas import BurnDownOut, BurnPointOut, QuotaBurnDownOut
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import UnknownSite
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
@@ -18,7 +18,7 @@ from central.kpi.burndown import BurnDown, burn_down
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.report import NO_QUOTA
 from central.registry import Site
-from central.reporting import now_ms, report
+from central.reporting import report
 from central.store import ReadingsStore
 
 router = APIRouter(tags=["kpis"])
@@ -71,6 +71,7 @@ async def quota_burndown(
     site: str,
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     on: Annotated[str, Query(alias="date", description="any local date of the month and year")],
 ) -> QuotaBurnDownOut:
     """Energy (kgce) used day by day in the month of `date` and month by month in its year,
@@ -84,7 +85,6 @@ async def quota_burndown(
         local_date.replace(day=calendar.monthrange(local_date.year, local_date.month)[1]),
     )
     year = DateRange(date(local_date.year, 1, 1), date(local_date.year, 12, 31))
-    now = now_ms()
     quotas = found.kpi
     return QuotaBurnDownOut(
         site=site,

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 
 from central.api.access import ReaderDep
 from central.api.daily import DailyKpis
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import ErrorDetail, SiteInfo, SiteStats
 from central.kpi.periods import DateRange, Granularity, PeriodKind
-from central.reporting import now_ms, report
+from central.reporting import report
 from contract import MAX_LOCAL_DATE
 
 # Behind read tokens: central/app.py includes this router in READ_ROUTERS.
@@ -71,6 +71,7 @@ async def daily(
     site: str,
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     date_text: Annotated[
         str, Query(alias="date", description="local date of the site, YYYY-MM-DD")
     ],
@@ -85,5 +86,5 @@ async def daily(
         known = ", ".join(s.name for s in site_config.services)
         raise UnknownService(f"site {site!r} has no service {service[:64]!r} (it has: {known})")
     day = DateRange(local_date, local_date)
-    rows = await report(store, [site_config], PeriodKind.DAY, day, Granularity.SERVICE, now_ms())
+    rows = await report(store, [site_config], PeriodKind.DAY, day, Granularity.SERVICE, now)
     return DailyKpis.of(site_config.timezone.key, rows, only_service=service)

@@ -3,11 +3,13 @@ devices, edges that lost readings.
 
 Two device alerts, from two sources. `device_offline`: the device's latest status, from the
 retained MQTT status topic that the edge forwards (central/kpi/presence.py), is offline (its own
-goodbye or its last will), and was already at the moment of evaluation. `device_silent`: a meter
-whose latest reading central received is more than `device_silent_min` minutes older than that
-moment, whatever its status says (a meter that says online and sends nothing is a problem too).
-Only meters are judged silent: they report at a fixed interval, while card readers and scales
-are silent whenever nobody uses them.
+goodbye or its last will), and was already at the moment of evaluation. `device_silent`: the
+readings central holds of a meter cover (by their device time, as attributed) only up to more than
+`device_silent_min` minutes before that moment, whatever its status says (a meter that says
+online and sends nothing is a problem too). Readings that arrived late, after an outage, count for
+the time they cover: a meter whose readings are all there is not silent, only `device_late` (an
+information: its edge or network was down, no data is missing). Only meters are judged: they
+report at a fixed interval, while card readers and scales are silent whenever nobody uses them.
 """
 
 from collections.abc import Iterable
@@ -20,14 +22,15 @@ import numpy as np
 from central.kpi.daytable import DayTable
 from central.kpi.edgehealth import LOSS_COUNTERS, EdgeHealthPeriod
 from central.kpi.presence import DevicePresence, offline_at
-from central.kpi.report import Row
+from central.kpi.report import Row, device_start_ms
 
 MS_PER_MIN = 60_000
 STATUS_NOTE = (
     "device_offline comes from the devices' retained MQTT status topic (the last will says offline "
     "when a device's connection dies), as forwarded by the edges, with the edge's receive time "
-    "of the change; device_silent comes from the receive times of stored meter readings (meters "
-    "report at a fixed interval; card readers and scales are silent whenever nobody uses them)"
+    "of the change; device_silent from the time stored meter readings cover (their device time: "
+    "readings that arrived late still count; device_late says some did), as meters report at a "
+    "fixed interval, while card readers and scales are silent whenever nobody uses them"
 )
 
 
@@ -36,7 +39,8 @@ class AlertKind(StrEnum):
     QUOTA_YEAR = "quota_year"  # E7 above 100% for the year to date
     WASTE_TARGET = "waste_target"  # F4 of the date above waste_target_g_per_diner
     OFF_HOURS = "off_hours"  # E8 of the date above off_hours_alert_share_pct
-    DEVICE_SILENT = "device_silent"  # no reading for more than device_silent_min
+    DEVICE_SILENT = "device_silent"  # readings cover up to more than device_silent_min ago
+    DEVICE_LATE = "device_late"  # readings complete, but some arrived late (after an outage)
     DEVICE_OFFLINE = "device_offline"  # latest status offline (goodbye or last will)
     EDGE_LOST_READINGS = "edge_lost_readings"  # an edge dropped, dead-lettered or lost readings
 
@@ -120,21 +124,33 @@ def threshold_alerts(
     return out
 
 
-def silent_devices(table: DayTable, as_of_ms: int) -> list[Alert]:
-    """Meters of the table (seen in its readings or configured) silent at `as_of_ms`."""
+def silent_devices(table: DayTable, as_of_ms: int, day_start_ms: int) -> list[Alert]:
+    """Meters of the table (seen in its readings or configured) silent at `as_of_ms`, judged by
+    device time: the latest moment their readings cover is more than `device_silent_min` before
+    `as_of_ms`, however late those readings arrived. A meter whose readings of the date from
+    `day_start_ms` are all there but some arrived more than `device_silent_min` after their
+    time (after an edge or network outage) is `device_late` instead: its data is complete
+    (judged only while the site's clock rule is on: without it, device and receive times may
+    come from different clocks, as in a simulation). A meter whose registry `installed` date
+    is after `as_of_ms` is not judged."""
     limit_min = table.site.kpi.device_silent_min
+    limit_ms = limit_min * MS_PER_MIN
     out: list[Alert] = []
     for device in table.devices:
         if device.kind != "meter":
             continue
-        received = device.received_ms
-        received = received[received <= as_of_ms]
-        if received.size == 0:
+        start = device_start_ms(table, device.device, device.time_ms)
+        if start is not None and start > as_of_ms:
+            continue
+        covered = device.time_ms <= as_of_ms
+        times, received = device.time_ms[covered], device.received_ms[covered]
+        name = f"{device.kind} {device.device}"
+        if times.size == 0:
             out.append(
                 Alert(
                     table.site.id,
                     AlertKind.DEVICE_SILENT,
-                    f"{device.kind} {device.device}: no reading received in the period",
+                    f"{name}: no reading covers the period",
                     None,
                     float(limit_min),
                     "min",
@@ -142,14 +158,31 @@ def silent_devices(table: DayTable, as_of_ms: int) -> list[Alert]:
                 )
             )
             continue
-        silent_min = (as_of_ms - int(np.max(received))) / MS_PER_MIN
+        silent_min = (as_of_ms - int(times[-1])) / MS_PER_MIN
         if silent_min > limit_min:
             out.append(
                 Alert(
                     table.site.id,
                     AlertKind.DEVICE_SILENT,
-                    f"{device.kind} {device.device}: no reading for {silent_min:.0f} min",
+                    f"{name}: no reading for {silent_min:.0f} min (device time)",
                     silent_min,
+                    float(limit_min),
+                    "min",
+                    device=device.device,
+                )
+            )
+            continue
+        delay_ms = (received - times)[times >= day_start_ms]
+        late = delay_ms[delay_ms > limit_ms]
+        if late.size and table.site.kpi.clock.enabled:  # else receive times say nothing
+            delay_min = int(np.max(late)) / MS_PER_MIN
+            out.append(
+                Alert(
+                    table.site.id,
+                    AlertKind.DEVICE_LATE,
+                    f"{name}: {late.size} readings of the date arrived late "
+                    f"(up to {delay_min:.0f} min after their time); none is missing",
+                    delay_min,
                     float(limit_min),
                     "min",
                     device=device.device,

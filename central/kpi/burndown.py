@@ -18,7 +18,7 @@ class BurnPoint:
     label: str
     first: date
     last: date
-    used_kgce: float | None  # None: the row has not started, or no electricity or gas meter
+    used_kgce: float | None  # None: not started, no meter reading in it, or no energy meter
     cumulative_kgce: float | None  # energy used from the period's start to the row's end
     allowed_kgce: float | None  # quota x (days to the row's end / days of the period)
     remaining_kgce: float | None  # quota - cumulative
@@ -35,15 +35,18 @@ class BurnDown:
 def burn_down(
     span: DateRange, rows: Sequence[Row], quota_kgce: float | None, reason: str | None, today: date
 ) -> BurnDown:
-    """Cumulative energy per row of `span` (rows after `today` have no use yet) and the quota."""
+    """Cumulative energy per row of `span` and the quota. A row after `today` has no use yet,
+    and a row without any meter reading (before the meters' first, an outage) has no data: its
+    use and cumulative use are None, not 0 (a chart draws no line there); the cumulative use
+    goes on after it with the rows that have data."""
     points: list[BurnPoint] = []
     cumulative: float | None = 0.0
     for row in rows:
-        started = row.first <= today
-        used = row.kpis["energy_kgce"].value if started else None
-        if started:
+        has_data = row.first <= today and row.quality.meter_readings_received > 0
+        used = row.kpis["energy_kgce"].value if has_data else None
+        if has_data:
             cumulative = cumulative + used if cumulative is not None and used is not None else None
-        shown = cumulative if started else None
+        shown = cumulative if has_data else None
         allowed = (
             quota_kgce * ((row.last - span.first).days + 1) / span.days
             if quota_kgce is not None

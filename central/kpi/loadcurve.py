@@ -3,7 +3,9 @@
 Each interval's consumption is C(end) - C(start) of every meter of the quantity, with C the
 cleaned cumulative consumption of central/kpi/counters.py (resets, wraps, spikes, gaps...), so
 the intervals of a day add up to the day's consumption of GET /kpis. The part that rests on a gap
-spread pro rata is reported beside it as estimated.
+spread pro rata is reported beside it as estimated; an interval that no meter's readings reach
+on both sides, within the meter's reporting interval (before the first reading, after the last:
+the rest of today), is not covered, which is no data, not zero.
 """
 
 from collections.abc import Mapping
@@ -12,6 +14,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from central.kpi.clocks import BoolArray
 from central.kpi.counters import meter_curves
 from central.kpi.daytable import QUANTITIES
 from central.kpi.readings import Float64Array, Int64Array, MeterReadings
@@ -28,6 +31,7 @@ class QuantityCurve:
     quantity: str
     used: Float64Array
     estimated: Float64Array
+    covered: BoolArray  # a meter's readings reach both ends (within its interval_s): measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +61,14 @@ def load_curve(
             continue
         used = np.zeros(starts.shape, dtype=np.float64)
         estimated = np.zeros(starts.shape, dtype=np.float64)
+        covered = np.zeros(starts.shape, dtype=np.bool_)
         for curve in found:
             part, part_estimated = curve.between(starts, ends)
             used += part
             estimated += part_estimated
-        curves[quantity] = QuantityCurve(quantity, used, estimated)
+            if curve.time_ms.size:  # within one reporting interval of both ends
+                slack_ms = config.meter(curve.device).interval_s * 1000
+                first, last = curve.time_ms[0] - slack_ms, curve.time_ms[-1] + slack_ms
+                covered |= (first <= starts) & (ends <= last)
+        curves[quantity] = QuantityCurve(quantity, used, estimated, covered)
     return LoadCurve(starts, ends, MappingProxyType(curves))

@@ -8,11 +8,14 @@ composed of per-date rollups, central.kpi.rollup).
 import calendar
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, time
+
+import numpy as np
 
 from central.kpi.daytable import DayTable
 from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
+from central.kpi.readings import Int64Array
 from central.kpi.rollup import Freshness
 from central.kpi.totals import NAN, Totals, combine, site_totals, site_totals_many
 from central.kpi.values import (
@@ -24,6 +27,7 @@ from central.kpi.values import (
     device_figures,
     quality,
 )
+from central.kpi.windows import local_instant_ms
 from central.site_kpi_config import SiteKpiConfig
 
 NO_QUOTA = "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year)"
@@ -88,6 +92,51 @@ def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
     return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
 
 
+def device_start_ms(table: DayTable, device: str, time_ms: Int64Array) -> int | None:
+    """From when a meter's readings are expected (Q1): the start of its registry `installed`
+    date (or its first reading, if earlier), else its first reading loaded for the table, else
+    (no reading at all) None: from the start."""
+    installed = table.site.kpi.meter(device).installed
+    first = int(time_ms[0]) if time_ms.size else None
+    if installed is None:
+        return first
+    start = local_instant_ms(installed, time(0, 0), table.site.timezone)
+    return start if first is None else min(start, first)  # readings before it count too
+
+
+def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
+    """Per meter, the readings expected on each date of the table (Q1) counting only the part
+    of the date that has passed at `now_ms` and that follows the meter's start
+    (`device_start_ms`): the reporting slots that began in that part, at most the whole date's
+    count (read-time view on top of the table's whole-date `expected`)."""
+    starts, ends = table.day_start_ms, table.day_end_ms
+    out = {}
+    for d in table.devices:
+        if d.expected is None:
+            continue
+        begin = device_start_ms(table, d.device, d.time_ms)
+        lo = starts if begin is None else np.maximum(starts, begin)
+        covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
+        interval_ms = table.site.kpi.meter(d.device).interval_s * 1000
+        slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
+        out[d.device] = np.where(
+            covered >= ends - starts, d.expected, np.minimum(d.expected, slots)
+        )
+    return out
+
+
+def _with_expected(totals: Totals, expected: Mapping[str, Int64Array], lo: int, hi: int) -> Totals:
+    devices = tuple(
+        d if d.expected is None else replace(d, expected=int(expected[d.device][lo:hi].sum()))
+        for d in totals.devices
+    )
+    return replace(
+        totals,
+        devices=devices,
+        meter_expected=sum(d.expected for d in devices if d.expected is not None),
+    )
+
+
 def _rows_totals(
     table: DayTable,
     rows: Sequence[Bucket],
@@ -97,7 +146,8 @@ def _rows_totals(
     device_skews: bool = True,
 ) -> list[Totals]:
     """Totals of every bucket of `rows` at once (central.kpi.totals.site_totals_many), each
-    with its quota: a month's or year's, prorated by days, times the share of it elapsed."""
+    with its quota: a month's or year's, prorated by days, times the share of it elapsed, and
+    its meters' expected readings as of `now_ms` (`expected_to_date`)."""
     bounds, quotas = [], []
     for bucket in rows:
         lo = (bucket.dates.first - table.span.first).days
@@ -108,9 +158,14 @@ def _rows_totals(
             quota, reason = NAN, "the period has not started"
         bounds.append((lo, hi))
         quotas.append((quota * share, reason))
-    return site_totals_many(
+    rows_totals = site_totals_many(
         table, bounds, service, quotas=quotas, baseline=baseline, device_skews=device_skews
     )
+    expected = expected_to_date(table, now_ms)
+    return [
+        _with_expected(totals, expected, lo, hi)
+        for totals, (lo, hi) in zip(rows_totals, bounds, strict=True)
+    ]
 
 
 def _row(

@@ -14,7 +14,7 @@ import { CanvasRenderer } from "echarts/renderers";
 
 import { download } from "./csv.js";
 import { decimalsOf } from "./format.js";
-import { t } from "./i18n.js";
+import { t, unitLabel } from "./i18n.js";
 
 echarts.use([
   BarChart,
@@ -51,7 +51,7 @@ export function panel(parent, { id, title, unit, csv, subtitle, wide }) {
     const u = document.createElement("span");
     u.className = "unit";
     u.dataset.unit = unit;
-    u.textContent = ` [${unit}]`;
+    u.textContent = ` [${unitLabel(unit)}]`;
     h.append(u);
   }
   head.append(h);
@@ -98,17 +98,18 @@ export function chart(body, option, unit) {
     tooltip: {
       trigger: "axis",
       valueFormatter: (v) =>
-        v === null || v === undefined ? "—" : `${Number(v).toFixed(digits)} ${unit}`,
+        v === null || v === undefined ? "—" : `${Number(v).toFixed(digits)} ${unitLabel(unit)}`,
     },
     legend: { top: 0, type: "plain" },
     grid: { left: 56, right: 24, top: 36, bottom: 32, containLabel: false },
     ...option,
   });
   live.add(instance);
+  box.echarts = instance; // for tests: what the chart was given (getOption)
   return instance;
 }
 
 /** An axis title with the unit. */
 export function valueAxis(unit, extra = {}) {
-  return { type: "value", name: unit, nameTextStyle: { align: "left" }, ...extra };
+  return { type: "value", name: unitLabel(unit), nameTextStyle: { align: "left" }, ...extra };
 }

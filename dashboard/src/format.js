@@ -1,6 +1,6 @@
 // Numbers as shown: a fixed number of decimals per unit, in the page's language.
 
-import { language } from "./i18n.js";
+import { language, unitLabel } from "./i18n.js";
 
 const DECIMALS = {
   persons: 0,
@@ -19,6 +19,10 @@ const DECIMALS = {
   kWh: 2,
   m3: 3,
   ms: 0,
+  s: 1,
+  min: 1,
+  h: 1,
+  messages: 0,
 };
 
 export function decimalsOf(unit) {
@@ -32,6 +36,22 @@ export function formatNumber(value, unit) {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   }).format(value);
+}
+
+/** A number with its unit, both as shown ("12.5 克/人"); "—" alone without a value. */
+export function withUnit(value, unit) {
+  const number = formatNumber(value, unit);
+  const label = unitLabel(unit);
+  return number === "—" || !label ? number : `${number} ${label}`;
+}
+
+/** A duration given in ms (a clock skew, a delay) in seconds, minutes or hours as fits, with its
+ * unit in the page's language; negative stays negative. */
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  const size = Math.abs(ms);
+  const [value, unit] = size < 60_000 ? [ms / 1000, "s"] : size < 3_600_000 ? [ms / 60_000, "min"] : [ms / 3_600_000, "h"];
+  return withUnit(value, unit);
 }
 
 /** A KPI value element: the shown text, and the raw value and unit for tests and tooltips. */

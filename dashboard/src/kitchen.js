@@ -5,7 +5,7 @@ import { getJson } from "./api.js";
 import { panel } from "./charts.js";
 import { periodParams } from "./dates.js";
 import { formatNumber } from "./format.js";
-import { language, t, tOr } from "./i18n.js";
+import { language, t, tOr, unitLabel } from "./i18n.js";
 
 const TOP = 10;
 
@@ -40,14 +40,14 @@ export async function loadKitchen(site, state) {
     const dishBody = panel(parent, {
       id: "top-dishes",
       title: t("topWastedDishes"),
-      unit: "kg, CNY, kg CO2e",
+      unit: [unitLabel("kg"), unitLabel("CNY"), unitLabel("kgCO2e")].join(", "),
       subtitle: t("taggedShare", { tagged: formatNumber(dishes.tagged_g / 1000, "kg"), total: formatNumber(dishes.total_g / 1000, "kg") }),
       csv: { filename: `dishes-${site.id}-${dishes.start}.csv`, api: ["/dishes", { site: site.id, group: "item", top: TOP, ...params }] },
     });
     if (!dishes.rows.length) dishBody.append(el("p", "empty", t("noData")));
     else {
       dishBody.append(table(
-        [t("dish"), `${t("wasteMass")} [kg]`, `${t("share")} [%]`, `${t("valueCny")} [CNY]`, `CO2e [kg]`],
+        [t("dish"), `${t("wasteMass")} [${unitLabel("kg")}]`, `${t("share")} [%]`, `${t("valueCny")} [${unitLabel("CNY")}]`, `${t("co2e")} [${unitLabel("kgCO2e")}]`],
         dishes.rows.map((r) => {
           const tr = el("tr", r.known ? "" : "unknown");
           tr.dataset.item = r.key;
@@ -66,14 +66,14 @@ export async function loadKitchen(site, state) {
     const planBody = panel(parent, {
       id: "production",
       title: t("cookTomorrow", { date: plan.date }),
-      unit: "persons, kg",
+      unit: [unitLabel("persons"), unitLabel("kg")].join(", "),
       csv: {
         filename: `production-${site.id}-${plan.date}.csv`,
         rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, s.forecast.source, s.portion_g, s.recommended_kg, s.reason || s.forecast.note])],
       },
     });
     planBody.append(table(
-      [t("service"), t("expectedDiners"), t("interval80"), `${t("portion")} [g]`, `${t("recommendedCook")} [kg]`, t("note")],
+      [t("service"), t("expectedDiners"), t("interval80"), `${t("portion")} [${unitLabel("g")}]`, `${t("recommendedCook")} [${unitLabel("kg")}]`, t("note")],
       plan.services.map((s) => {
         const f = s.forecast;
         const tr = el("tr", "");
@@ -84,10 +84,19 @@ export async function loadKitchen(site, state) {
           el("td", "num", f.low === null ? "—" : `${formatNumber(f.low, "persons")} – ${formatNumber(f.high, "persons")}`),
           el("td", "num", formatNumber(s.portion_g, "g")),
           el("td", "num", formatNumber(s.recommended_kg, "kg")),
-          el("td", "", s.reason || f.note || (f.holiday ? f.holiday : t(`day_${f.kind}`))),
+          serverNote(s.reason || f.note) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
         );
         return tr;
       }),
     ));
   };
+}
+
+// The server explains in English why a service has no figure; the cell says so in the page's
+// language, with the server's words as its tooltip.
+function serverNote(text) {
+  if (!text) return null;
+  const cell = el("td", "", t("seeNote"));
+  cell.title = text;
+  return cell;
 }

@@ -5,7 +5,7 @@
 import { adoptTokenFromFragment, ApiError, getJson, setToken, token } from "./api.js";
 import { disposeCharts } from "./charts.js";
 import { today } from "./dates.js";
-import { detectLanguage, LANGUAGES, language, setLanguage, t } from "./i18n.js";
+import { detectLanguage, errorText, LANGUAGES, language, regionLabel, setLanguage, t } from "./i18n.js";
 import { renderRegion } from "./region.js";
 import { showSignIn, signOut } from "./signin.js";
 import { renderSite } from "./site.js";
@@ -83,7 +83,7 @@ function controls() {
       ? el(
           "select",
           { id: "region-picker", "aria-label": t("region"), onchange: (e) => navigate({ region: e.target.value }) },
-          ...app.regions.map((r) => option(r.tag, `${r.key}: ${r.value} (${r.sites.length})`, r.tag === s.region)),
+          ...app.regions.map((r) => option(r.tag, `${regionLabel(r.key, r.value)} (${r.sites.length})`, r.tag === s.region)),
         )
       : el(
           "select",
@@ -140,13 +140,16 @@ function showError(error) {
     return;
   }
   const content = document.getElementById("content");
+  // a known reason in the page's language; the server's own text (English) as the detail
   const message =
     error instanceof ApiError
       ? error.status === 401 || error.status === 403
         ? t("unauthorized", { status: error.status })
-        : t("failed", { status: error.status, detail: error.detail })
+        : errorText(error.status)
       : String(error);
-  content.replaceChildren(el("p", { class: "error", role: "alert" }, message));
+  const shown = el("p", { class: "error", role: "alert" }, message);
+  if (error instanceof ApiError && error.detail) shown.append(el("br"), el("small", { class: "detail" }, t("errorDetail", { detail: error.detail })));
+  content.replaceChildren(shown);
 }
 
 async function render() {

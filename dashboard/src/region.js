@@ -6,8 +6,8 @@
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
 import { focusDate, periodParams, previousParams } from "./dates.js";
-import { change, formatNumber, kpiElement } from "./format.js";
-import { t } from "./i18n.js";
+import { change, formatNumber, kpiElement, withUnit } from "./format.js";
+import { labelled, regionLabel, t, unitLabel } from "./i18n.js";
 
 // name, better direction (the ranking order of /ranking)
 export const REGION_KPIS = [
@@ -34,13 +34,13 @@ function trendElement(name, site, now, before, order, reference) {
   span.dataset.previous = before?.value ?? "";
   if (delta === null) {
     span.textContent = "—";
-    span.title = `${label}: ${t("noData")}`;
+    span.title = labelled(label, t("noData"));
     return span;
   }
   const better = order === "asc" ? delta < 0 : delta > 0;
   span.classList.add(Math.abs(delta) < 0.05 ? "flat" : better ? "better" : "worse");
   span.textContent = `${delta > 0 ? "▲" : delta < 0 ? "▼" : "•"} ${formatNumber(Math.abs(delta), "%")}%`;
-  span.title = `${label}: ${formatNumber(before.value, before.unit)} ${before.unit}`;
+  span.title = labelled(label, withUnit(before.value, before.unit));
   return span;
 }
 
@@ -73,13 +73,13 @@ export async function renderRegion(state, app) {
   const alertsOf = (site) => alerts.alerts.filter((a) => a.site === site);
 
   return (root) => {
-    root.append(el("h2", "", `${t("regionView")}: ${region.key} ${region.value}`, el("small", "", ` ${ranking.start} – ${ranking.end}`)));
+    root.append(el("h2", "", `${t("regionView")} · ${regionLabel(region.key, region.value)}`, el("small", "", ` ${ranking.start} – ${ranking.end}`)));
 
     // region totals
     const cards = el("div", "cards");
     for (const [name] of [["diners"], ...REGION_KPIS]) {
       const kpi = ranking.region_total.kpis[name];
-      cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, region.tag, kpi), el("span", "unit", ` ${kpi.unit}`))));
+      cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, region.tag, kpi), el("span", "unit", ` ${unitLabel(kpi.unit)}`))));
     }
     root.append(el("div", "panel wide", el("h3", "", t("regionTotal")), cards));
 
@@ -117,7 +117,7 @@ export async function renderRegion(state, app) {
     const table = el("table", "ranking");
     const head = el("tr", "", el("th", "", t("rank")), el("th", "", t("site")));
     for (const [name] of REGION_KPIS) {
-      head.append(el("th", name === order ? "sorted" : "", `${t(`kpi_${name}`)} [${ranking.region_total.kpis[name].unit}]`));
+      head.append(el("th", name === order ? "sorted" : "", `${t(`kpi_${name}`)} [${unitLabel(ranking.region_total.kpis[name].unit)}]`));
     }
     head.append(el("th", "", t("alerts")));
     table.append(el("thead", "", head));
@@ -141,7 +141,7 @@ export async function renderRegion(state, app) {
         if (name === "waste_per_diner_g") {
           const f9 = bySite[site].now.total.kpis.waste_change_vs_baseline_pct;
           const base = kpiElement("waste_change_vs_baseline_pct", site, f9);
-          cell.append(el("div", "baseline", `${t("vsBaseline")}: `, base, f9.value === null ? "" : "%"));
+          cell.append(el("div", "baseline", labelled(t("vsBaseline"), ""), base, f9.value === null ? "" : unitLabel("%")));
         }
         tr.append(cell);
       }
@@ -156,14 +156,14 @@ export async function renderRegion(state, app) {
       }
       if (offlineOf(site) > 0) {
         const offline = found.filter((a) => a.kind === "device_offline").map((a) => a.device);
-        const badge = el("span", "badge offline", `${t("offlineDevices")}: ${offlineOf(site)}`);
+        const badge = el("span", "badge offline", labelled(t("offlineDevices"), offlineOf(site)));
         badge.dataset.offline = site;
         badge.dataset.count = offlineOf(site);
         if (offline.length) badge.title = offline.join(", ");
         marks.append(badge);
       }
       if (silent.length) {
-        const badge = el("span", "badge silent", `${t("silent")}: ${silent.map((a) => a.device).join(", ")}`);
+        const badge = el("span", "badge silent", labelled(t("silent"), silent.map((a) => a.device).join(t("listSeparator"))));
         badge.dataset.silent = site;
         marks.append(badge);
       }
@@ -194,7 +194,7 @@ export async function renderRegion(state, app) {
     const dates = reports[0].rows.map((r) => r.label);
     const trend = panel(root, {
       id: "trend-chart",
-      title: `${t("trendBySite")}: ${t(`kpi_${order}`)}`,
+      title: labelled(t("trendBySite"), t(`kpi_${order}`)),
       unit,
       csv: {
         filename: `trend-${order}-${region.tag}.csv`,

@@ -5,8 +5,8 @@
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
 import { addDays, focusDate, periodParams } from "./dates.js";
-import { formatNumber, kpiElement } from "./format.js";
-import { t, tOr } from "./i18n.js";
+import { formatDuration, formatNumber, kpiElement, withUnit } from "./format.js";
+import { labelled, t, tOr, unitLabel } from "./i18n.js";
 import { loadKitchen } from "./kitchen.js";
 
 const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
@@ -35,6 +35,29 @@ function el(tag, className, ...children) {
   if (className) node.className = className;
   node.append(...children);
   return node;
+}
+
+// Estimated parts (a meter gap spread pro rata, Q1) are drawn lighter and hatched.
+const ESTIMATED_STYLE = { opacity: 0.45, decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 4], rotation: -0.785 } };
+
+/** A day row's bar: its value, hatched when part of its energy is estimated. */
+function dayBar(row, name) {
+  const value = row.kpis[name].value;
+  return row.quality.estimated_share_pct > 0 && value !== null ? { value, itemStyle: ESTIMATED_STYLE, estimated: true } : value;
+}
+
+/** A legend entry for the hatched (estimated) marks. */
+function estimatedLegend() {
+  return { type: "bar", name: t("estimated"), data: [], itemStyle: { color: "#8c8c8c", ...ESTIMATED_STYLE } };
+}
+
+/** Alert text in the page's language from its kind and figures; the server's text is the
+ * tooltip (English, with every detail). */
+export function alertText(a) {
+  const vars = { device: a.device ?? "", edge: a.edge ?? "", value: formatNumber(a.value, a.unit), threshold: formatNumber(a.threshold, a.unit) };
+  const key = a.kind === "device_silent" && a.value === null ? "alertText_device_silent_none" : `alertText_${a.kind}`;
+  const text = t(key, vars);
+  return text === key ? a.message : text;
 }
 
 function trendParams(state) {
@@ -82,10 +105,10 @@ export async function renderSite(state, app) {
     const cards = el("div", "cards");
     for (const name of CARDS) {
       const kpi = report.total.kpis[name];
-      cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, site.id, kpi), el("span", "unit", ` ${kpi.unit}`))));
+      cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, site.id, kpi), el("span", "unit", ` ${unitLabel(kpi.unit)}`))));
     }
     const completeness = { value: report.total.quality.completeness_pct, unit: "%", reason: null };
-    cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", " %"))));
+    cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", ` ${unitLabel("%")}`))));
     root.append(el("div", "panel wide", cards));
     root.append(el("p", "subtitle", t("trendRange", { start: days.start, end: days.end })));
 
@@ -119,11 +142,13 @@ export async function renderSite(state, app) {
       ["gasPerMeal", "gas_m3_per_meal", "m3/meal"],
       ["waterPerMeal", "water_l_per_meal", "L/meal"],
     ]) {
+      const bars = days.rows.map((r) => dayBar(r, name));
+      const hatched = bars.some((b) => b?.estimated);
       chart(panel(grid, { id: name, title: t(id), unit, csv: kpisCsv("day", trend) }), {
-        legend: { show: false },
+        legend: { show: hatched },
         xAxis: { type: "category", data: dates },
         yAxis: valueAxis(unit),
-        series: [{ type: "bar", name: t(id), data: days.rows.map((r) => r.kpis[name].value) }],
+        series: [{ type: "bar", name: t(id), stack: "bar", data: bars }, ...(hatched ? [estimatedLegend()] : [])],
       }, unit);
     }
 
@@ -136,7 +161,7 @@ export async function renderSite(state, app) {
         id: `quota-${part.period}`,
         title: t(id),
         unit: "kgce",
-        subtitle: part.quota_kgce === null ? part.reason : `${t("quota")}: ${formatNumber(part.quota_kgce, "kgce")} kgce, ${t("kpi_quota_use_pct")}: ${formatNumber(part.quota_use_pct, "%")} %`,
+        subtitle: part.quota_kgce === null ? t("noQuota") : `${labelled(t("quota"), withUnit(part.quota_kgce, "kgce"))}${t("listSeparator")}${labelled(t("kpi_quota_use_pct"), withUnit(part.quota_use_pct, "%"))}`,
         csv: {
           filename: `quota-${site.id}-${part.period}-${part.start}.csv`,
           rows: () => [["label", "start", "end", "used [kgce]", "cumulative [kgce]", "allowed [kgce]", "remaining [kgce]"], part.points.map((p) => [p.label, p.start, p.end, p.used_kgce, p.cumulative_kgce, p.allowed_kgce, p.remaining_kgce])],
@@ -165,27 +190,47 @@ export async function renderSite(state, app) {
       title: t("loadCurve"),
       unit: "kWh, m3 / 15 min",
       wide: true,
-      subtitle: `${t("loadCurveOf", { date: curve.date })}; ${t("kpi_peak_demand_kw")}: ${formatNumber(curve.peak_demand_kw, "kW")} kW`,
+      subtitle: `${t("loadCurveOf", { date: curve.date })}${t("clauseSeparator")}${labelled(t("kpi_peak_demand_kw"), withUnit(curve.peak_demand_kw, "kW"))}`,
       csv: { filename: `load-curve-${site.id}-${curve.date}.csv`, api: [`/sites/${encodeURIComponent(site.id)}/load-curve`, { date: day }] },
     });
     const present = curve.quantities.filter((q) => q.present);
+    // intervals no reading covers (before the first, after the last: the rest of today) are no
+    // data, drawn as nothing; intervals resting on a gap spread pro rata are estimated: hatched
+    const covered = (q, i) => !q.covered || q.covered[i];
+    const runs = []; // [first, last] interval index of each run of estimated intervals
+    labels.forEach((_, i) => {
+      if (!present.some((q) => covered(q, i) && q.estimated[i] > 0)) return;
+      const last = runs[runs.length - 1];
+      if (last && last[1] === i - 1) last[1] = i;
+      else runs.push([i, i]);
+    });
+    const bands = runs.map(([first, last]) => [{ xAxis: labels[first], name: t("estimated") }, { xAxis: labels[last] }]);
+    if (!present.some((q) => q.covered?.some(Boolean) ?? true)) loadBody.append(el("p", "empty", t("noCurve", { date: curve.date })));
     chart(loadBody, {
       xAxis: { type: "category", data: labels },
       yAxis: [valueAxis("kWh"), valueAxis("m3", { splitLine: { show: false } })],
       grid: { left: 56, right: 56, top: 36, bottom: 32 },
       tooltip: { trigger: "axis" },
-      series: present.map((q, i) => ({
-        type: q.quantity === "electricity" ? "bar" : "line",
-        name: `${tOr(q.quantity)} [${q.unit}]`,
-        yAxisIndex: q.unit === "kWh" ? 0 : 1,
-        symbol: "none",
-        data: q.used,
-        ...(i === 0 ? { markArea: { silent: true, itemStyle: { color: "rgba(232,121,58,0.12)" }, label: { color: "#8a4b1f" }, data: shaded } } : {}),
-      })),
+      series: [
+        ...present.map((q, i) => ({
+          type: q.quantity === "electricity" ? "bar" : "line",
+          name: `${tOr(q.quantity)} [${unitLabel(q.unit)}]`,
+          yAxisIndex: q.unit === "kWh" ? 0 : 1,
+          symbol: "none",
+          connectNulls: false,
+          data: q.used.map((v, j) => (covered(q, j) ? v : null)),
+          ...(i === 0 ? { markArea: { silent: true, itemStyle: { color: "rgba(232,121,58,0.12)" }, label: { color: "#8a4b1f" }, data: shaded } } : {}),
+        })),
+        ...(bands.length ? [{ ...estimatedLegend(), markArea: { silent: true, itemStyle: { color: "rgba(140,140,140,0.25)", decal: ESTIMATED_STYLE.decal }, label: { show: false }, data: bands } }] : []),
+      ],
     }, "kWh");
 
     // devices and data quality
     const silent = new Set(alerts.alerts.filter((a) => a.kind === "device_silent").map((a) => a.device));
+    const late = new Set(alerts.alerts.filter((a) => a.kind === "device_late").map((a) => a.device));
+    // a meter's readings: silent, late (all there, some arrived late) or reporting (the alerts
+    // of the page's date); other devices report only when used
+    const readingsOf = (d) => (silent.has(d.device) ? "silent" : late.has(d.device) ? "late" : d.readings === null ? "" : "ok");
     const q = report.total.quality;
     const figures = el("dl", "figures");
     for (const [label, value, unit] of [
@@ -195,7 +240,7 @@ export async function renderSite(state, app) {
       [t("scaleRejected"), q.scale_rejected_below_division + q.scale_rejected_above_max, "count"],
       [t("counterEvents"), q.resets + q.wraps + q.spikes + q.dips + q.gaps + q.exchanges, "count"],
     ]) {
-      figures.append(el("dt", "", label), el("dd", "", `${formatNumber(value, unit)}${unit === "%" ? " %" : ""}`));
+      figures.append(el("dt", "", label), el("dd", "", withUnit(value, unit)));
     }
     // every device of the period's figures, then those known only by their status
     const statusOf = Object.fromEntries(presence.devices.map((d) => [d.device, d]));
@@ -214,29 +259,31 @@ export async function renderSite(state, app) {
         filename: `devices-${site.id}-${report.start}.csv`,
         rows: () => [
           ["device", "kind", "state", "since", "status", "readings", "expected", "completeness [%]", "duplicates_dropped", "clock_skew_median [ms]", "counter_events"],
-          devices.map((d) => [d.device, d.kind, stateOf(d.device), statusOf[d.device]?.since ?? "", silent.has(d.device) ? "silent" : "reporting", d.readings, d.expected, d.completeness_pct, d.duplicates_dropped, d.clock_skew_median_ms, d.counter_events ? Object.entries(d.counter_events).map(([k, v]) => `${k}=${v}`).join(" ") : ""]),
+          devices.map((d) => [d.device, d.kind, stateOf(d.device), statusOf[d.device]?.since ?? "", { silent: "silent", late: "late", ok: "reporting" }[readingsOf(d)] ?? "", d.readings, d.expected, d.completeness_pct, d.duplicates_dropped, d.clock_skew_median_ms, d.counter_events ? Object.entries(d.counter_events).map(([k, v]) => `${k}=${v}`).join(" ") : ""]),
         ],
       },
     });
     devBody.append(figures);
     devBody.append(table(
-      [t("device"), t("kind"), t("connection"), t("since"), t("status"), t("readings"), t("expected"), `${t("completeness")} [%]`, t("duplicates"), `${t("skew")} [ms]`, t("counterEvents")],
+      [t("device"), t("kind"), t("connection"), t("since"), t("status"), t("readings"), t("expected"), `${t("completeness")} [%]`, t("duplicates"), t("skew"), t("counterEvents")],
       devices.map((d) => {
         const state = stateOf(d.device);
-        const tr = el("tr", silent.has(d.device) ? "silent" : "");
+        const readings = readingsOf(d);
+        const tr = el("tr", readings === "silent" ? "silent" : readings === "late" ? "late" : "");
         tr.dataset.device = d.device;
         tr.dataset.state = state;
-        const events = d.counter_events ? Object.entries(d.counter_events).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "0" : "";
+        tr.dataset.readings = readings;
+        const events = d.counter_events ? Object.entries(d.counter_events).filter(([, v]) => v > 0).map(([k, v]) => `${tOr(`event_${k}`)} ${v}`).join(", ") || "0" : "";
         tr.append(
-          el("td", "", d.device), el("td", "", d.kind),
+          el("td", "", d.device), el("td", "", tOr(`kind_${d.kind}`)),
           el("td", `state-${state}`, t(state)),
           el("td", "", sinceOf(d.device)),
-          el("td", "", silent.has(d.device) ? `${t("silent")}` : d.readings === null ? "" : t("ok")),
+          el("td", readings ? `readings-${readings}` : "", readings ? t(readings) : ""),
           el("td", "num", kpiElement("device.readings", d.device, { value: d.readings, unit: "readings" })),
           el("td", "num", formatNumber(d.expected, "readings")),
           el("td", "num", formatNumber(d.completeness_pct, "%")),
           el("td", "num", formatNumber(d.duplicates_dropped, "count")),
-          el("td", "num", formatNumber(d.clock_skew_median_ms, "ms")),
+          el("td", "num", formatDuration(d.clock_skew_median_ms)),
           el("td", "", events),
         );
         return tr;
@@ -260,7 +307,7 @@ export async function renderSite(state, app) {
     else {
       const onDate = (label) => `${label} (${t("onDate", { date: day })})`;
       edgeBody.append(table(
-        [t("edge"), t("measured"), t("pendingReadings"), `${t("oldestPendingAge")} [s]`, onDate(t("droppedOverflow")), onDate(t("deadLettered")), onDate(t("sessionsLost")), onDate(t("intakePauses")), t("status")],
+        [t("edge"), t("measured"), t("pendingReadings"), `${t("oldestPendingAge")} [${unitLabel("s")}]`, onDate(t("droppedOverflow")), onDate(t("deadLettered")), onDate(t("sessionsLost")), onDate(t("intakePauses")), t("status")],
         edges.edges.map((e) => {
           const tr = el("tr", e.lost_readings ? "lost" : "");
           tr.dataset.edge = e.edge;
@@ -295,7 +342,9 @@ export async function renderSite(state, app) {
         alerts.alerts.map((a) => {
           const tr = el("tr", "");
           tr.dataset.alert = a.kind;
-          tr.append(el("td", "", a.kind), el("td", "", a.device ?? a.edge ?? ""), el("td", "num", `${formatNumber(a.value, a.unit)} ${a.unit}`), el("td", "num", `${formatNumber(a.threshold, a.unit)} ${a.unit}`), el("td", "", a.message));
+          const message = el("td", "", alertText(a));
+          message.title = a.message;
+          tr.append(el("td", "", tOr(`alert_${a.kind}`)), el("td", "", a.device ?? a.edge ?? ""), el("td", "num", withUnit(a.value, a.unit)), el("td", "num", withUnit(a.threshold, a.unit)), message);
           return tr;
         }),
       ));

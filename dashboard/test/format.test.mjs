@@ -42,3 +42,18 @@ test("change is relative to the magnitude of the value before, in %", () => {
   assert.equal(change(null, 100), null);
   assert.equal(change(100, undefined), null);
 });
+
+test("durations in seconds, minutes or hours with the unit in the page's language", async () => {
+  const { formatDuration, withUnit } = await import("../src/format.js");
+  setLanguage("en");
+  assert.equal(formatDuration(-12_340), "-12.3 s");
+  assert.equal(formatDuration(600_000), "10.0 min");
+  assert.equal(formatDuration(-600_000_000), "-166.7 h");
+  assert.equal(formatDuration(null), "—");
+  assert.equal(withUnit(null, "g/diner"), "—");
+  setLanguage("zh");
+  assert.equal(formatDuration(90_000), "1.5 分钟");
+  assert.equal(withUnit(12.34, "g/diner"), "12.3 克/人");
+  assert.equal(withUnit(1.5, "kgce/meal"), "1.500 千克标准煤/餐");
+  setLanguage("en");
+});

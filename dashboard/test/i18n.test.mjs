@@ -49,3 +49,18 @@ test("t fills placeholders; unknown keys fall back to the key", () => {
   assert.equal(t("no-such-label"), "no-such-label");
   assert.equal(tOr("Staff canteen"), "Staff canteen");
 });
+
+test("units, region keys and API errors in both languages; unknown ones fall back", async () => {
+  const { errorText, regionLabel, unitLabel } = await import("../src/i18n.js");
+  setLanguage("zh");
+  assert.equal(unitLabel("persons"), "人");
+  assert.equal(unitLabel("kgce/meal"), "千克标准煤/餐");
+  assert.equal(unitLabel("furlongs"), "furlongs");
+  assert.equal(regionLabel("province", "Zhejiang"), "省份：Zhejiang");
+  assert.equal(regionLabel("campus", "North"), "campus：North");
+  assert.match(errorText(503), /中心服务/);
+  assert.match(errorText(418), /418/);
+  setLanguage("en");
+  assert.equal(regionLabel("province", "Zhejiang"), "Province: Zhejiang");
+  assert.equal(unitLabel("m3"), "m³");
+});

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from central.api.deps import get_now_ms
 from central.app import create_app
 from central.settings import CentralSettings
 from contract.signing import sign_headers, signing_key
@@ -152,9 +153,12 @@ async def client(settings: CentralSettings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def admin_client(registry_toml: str, workdir: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def admin_client(
+    registry_toml: str, workdir: Path, now_ms: int | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process central on `registry_toml` whose client reads as the bootstrap admin (ingest
-    authenticates per request with EdgeAuth)."""
+    authenticates per request with EdgeAuth); KPIs and alerts evaluated at `now_ms` if given,
+    else at the wall clock."""
     registry = workdir / "registry.toml"
     registry.write_text(registry_toml, encoding="utf-8")
     settings = CentralSettings(
@@ -162,6 +166,9 @@ async def admin_client(registry_toml: str, workdir: Path) -> AsyncIterator[httpx
         sqlite_path=workdir / "central.sqlite3",
         admin_token_sha256=hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
     )
-    async with in_process(create_app(settings)) as http:
+    app = create_app(settings)
+    if now_ms is not None:
+        app.dependency_overrides[get_now_ms] = lambda: now_ms
+    async with in_process(app) as http:
         http.headers.update(admin())
         yield http

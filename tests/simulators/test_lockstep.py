@@ -117,3 +117,48 @@ async def test_a_subscriber_stamping_with_the_ticks_sees_simulated_time(
     assert len(wrong) == skewed
     right = [(t, at) for t, at in stamped if abs(t - at) <= 3_600_000]
     assert all(t - STEP_MS < at <= t for t, at in right)
+
+
+async def test_a_paused_device_does_not_hold_the_clock_back() -> None:
+    """A device waiting for its next batch pauses; the others' messages go out meanwhile (the
+    planner feeding it may itself wait for them), then it resumes and is served in order."""
+    ticks: list[int] = []
+
+    async def publish_tick(now_ms: int) -> None:
+        await asyncio.sleep(0)
+        ticks.append(now_ms)
+
+    clock = LockstepClock(2, STEP_MS, publish_tick)
+    fed = asyncio.Event()
+    sent: list[int] = []
+
+    async def busy() -> None:
+        try:
+            for due in (0, 100_000, 200_000):
+                await clock.wait_for(due)
+                sent.append(due)
+            fed.set()  # the planner can feed the other device only now
+            for due in (900_000,):
+                await clock.wait_for(due)
+                sent.append(due)
+        finally:
+            clock.leave()
+
+    async def starved() -> None:
+        try:
+            clock.pause()
+            try:
+                await fed.wait()
+            finally:
+                clock.resume()
+            await clock.wait_for(500_000)
+            sent.append(500_000)
+        finally:
+            clock.leave()
+
+    async with asyncio.timeout(10), asyncio.TaskGroup() as tasks:
+        tasks.create_task(clock.run())
+        tasks.create_task(busy())
+        tasks.create_task(starved())
+    assert sent == [0, 100_000, 200_000, 500_000, 900_000]
+    assert ticks == [0, 100_000, 200_000, 500_000, 900_000]

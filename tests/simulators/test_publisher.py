@@ -107,6 +107,14 @@ async def test_a_day_arrives_complete_in_order_and_devices_end_offline(
     assert states == {spec.id: "offline" for spec in DEVICES}
 
 
+async def test_stay_online_leaves_every_device_online_after_a_complete_run(
+    mosquitto: Mosquitto, registry_path: Path
+) -> None:
+    await run_simulation(_settings(registry_path, mosquitto, stay_online=True))
+    states = await _retained_status(mosquitto, len(DEVICES))
+    assert states == {spec.id: "online" for spec in DEVICES}
+
+
 async def test_unreachable_broker_is_a_broker_error(registry_path: Path, tmp_path: Path) -> None:
     from harness.ports import free_port
 

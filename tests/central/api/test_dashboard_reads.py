@@ -104,8 +104,9 @@ async def test_load_curve_has_96_quarter_hours_adding_up_to_the_day(
     assert sum(estimated[:40]) == sum(estimated[44:]) == 0
     assert quantities["gas"] == {
         "quantity": "gas", "unit": "m3", "present": False, "used": None, "estimated": None,
-        "total": None,
+        "total": None, "covered": None,
     }  # fmt: skip
+    assert elec["covered"] == [True] * 96  # readings on both sides of every interval
     assert answer["peak_demand_kw"] == pytest.approx(3 * KWH_PER_5_MIN / 0.25)
     assert [s["name"] for s in answer["services"]] == ["breakfast", "lunch", "dinner"]
     assert answer["services"][1]["start"] == "2025-11-20T11:00:00+08:00"
@@ -118,6 +119,21 @@ async def test_load_curve_has_96_quarter_hours_adding_up_to_the_day(
     ).json()["total"]["kpis"]
     assert elec["total"] == pytest.approx(kpis["electricity_kwh"]["value"], rel=1e-12)
     assert answer["peak_demand_kw"] == pytest.approx(kpis["peak_demand_kw"]["value"], rel=1e-12)
+
+
+async def test_load_curve_beyond_the_last_reading_is_not_covered(
+    client: httpx.AsyncClient,
+) -> None:
+    # the readings end at 01:00 on the 21st: after that the day has no data (not zero use)
+    answer = (await client.get("/api/v1/sites/s1/load-curve", params={"date": "2025-11-21"})).json()
+    elec = next(q for q in answer["quantities"] if q["quantity"] == "electricity")
+    assert elec["covered"] == [True] * 4 + [False] * 92
+    assert answer["peak_demand_kw"] == pytest.approx(3 * KWH_PER_5_MIN / 0.25)
+    # a day without any reading: nothing covered, no peak demand (not 0 kW)
+    empty = (await client.get("/api/v1/sites/s1/load-curve", params={"date": "2025-11-23"})).json()
+    elec = next(q for q in empty["quantities"] if q["quantity"] == "electricity")
+    assert elec["covered"] == [False] * 96
+    assert empty["peak_demand_kw"] is None
 
 
 async def test_load_curve_as_csv(client: httpx.AsyncClient) -> None:
@@ -174,9 +190,12 @@ async def test_quota_burn_down_of_month_and_year(client: httpx.AsyncClient) -> N
     assert points[18]["used_kgce"] == pytest.approx(day_19)
     assert points[19]["used_kgce"] == pytest.approx(day_20)
     assert points[19]["cumulative_kgce"] == pytest.approx(day_19 + day_20)
-    assert points[29]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
+    assert points[20]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
+    # no meter reading before the 19th nor after the 21st: no data there, not 0 kgce
+    for point in points[:18] + points[21:]:
+        assert (point["used_kgce"], point["cumulative_kgce"]) == (None, None), point["label"]
     assert points[19]["allowed_kgce"] == pytest.approx(300.0 * 20 / 30)
-    assert points[29]["remaining_kgce"] == pytest.approx(300.0 - (day_19 + day_20 + day_21))
+    assert points[20]["remaining_kgce"] == pytest.approx(300.0 - (day_19 + day_20 + day_21))
     kpis = (
         await client.get(
             "/api/v1/kpis", params={"site": "s1", "period": "month", "date": "2025-11-20"}
@@ -188,8 +207,9 @@ async def test_quota_burn_down_of_month_and_year(client: httpx.AsyncClient) -> N
     assert year["quota_kgce"] == 3650.0
     assert [p["label"] for p in year["points"]][10] == "2025-11"
     assert year["points"][10]["allowed_kgce"] == pytest.approx(3650.0 * 334 / 365)
-    assert year["points"][9]["cumulative_kgce"] == 0.0
-    assert year["points"][11]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
+    # the months before the meters' first reading have no data (the issue's 0 kgce line)
+    assert [p["cumulative_kgce"] for p in year["points"][:10]] == [None] * 10
+    assert year["points"][10]["cumulative_kgce"] == pytest.approx(day_19 + day_20 + day_21)
 
 
 async def test_quota_burn_down_without_quota_says_why(client: httpx.AsyncClient) -> None:

@@ -77,14 +77,19 @@ async def test_device_status_list_has_state_since_and_unknown_registered_devices
     ]  # fmt: skip
     assert devices["meter-elec"] == {
         "device": "meter-elec", "kind": "meter", "state": "offline", "boot": "b1",
-        "since_ms": WILL_MS, "since": "2025-11-20T12:30:00+08:00",
+        "since_ms": WILL_MS, "since": "2025-11-20T12:30:00+08:00", "readings": None,
     }  # fmt: skip
     assert (devices["card-1"]["state"], devices["card-1"]["since_ms"]) == ("online", ONLINE_MS + 5)
-    for registered, kind in (("meter-gas", "meter"), ("plate-1", "scale")):
+    for registered, kind, readings in (
+        ("meter-gas", "meter", "silent"),
+        ("plate-1", "scale", None),
+    ):
         assert devices[registered] == {
             "device": registered, "kind": kind, "state": "unknown", "boot": None,
-            "since_ms": None, "since": None,
+            "since_ms": None, "since": None, "readings": readings,
         }  # fmt: skip
+    # only meters report at a fixed interval; meter-elec is neither configured nor has readings
+    assert devices["card-1"]["readings"] is None
     assert (await client.get("/api/v1/sites/s2/devices")).json() == {"site": "s2", "devices": []}
     assert (await client.get("/api/v1/sites/nowhere/devices")).status_code == 404
 

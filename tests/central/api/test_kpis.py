@@ -317,3 +317,96 @@ async def test_openapi_documents_the_new_routes(client: httpx.AsyncClient) -> No
     schema = (await client.get("/openapi.json")).json()
     assert {"/api/v1/kpis", "/api/v1/ranking", "/api/v1/alerts"} <= set(schema["paths"])
     assert "text/csv" in schema["paths"]["/api/v1/kpis"]["get"]["responses"]["200"]["content"]
+
+
+def _with_meters(extra: str) -> str:
+    """REGISTRY with more settings and meters on site s1 (after its elec-1 meter)."""
+    anchor = '  device = "elec-1"\n  interval_s = 3600\n'
+    assert anchor in REGISTRY
+    return REGISTRY.replace(anchor, anchor + extra)
+
+
+async def test_completeness_expects_only_the_passed_part_of_today(tmp_path: Path) -> None:
+    # "now" is 12:30 on the 20th: hourly readings 00:00..12:00 are all that can exist yet
+    async with admin_client(REGISTRY, tmp_path, now_ms=local(12.5)) as client:
+        await ingest(client, electricity(0, 12), "b1")
+        day = await get(client, "/api/v1/kpis", site="s1", date="2026-11-20")
+        quality = day["total"]["quality"]
+        assert (quality["meter_readings_received"], quality["meter_readings_expected"]) == (13, 13)
+        assert quality["completeness_pct"] == pytest.approx(100.0)
+        # the week (Mon 16th to Sun 22nd): nothing expected before the meter's first reading
+        # (00:00 on the 20th) nor after now
+        week = await get(client, "/api/v1/kpis", site="s1", period="week", date="2026-11-20")
+        assert week["total"]["quality"]["meter_readings_expected"] == 13
+        assert week["total"]["quality"]["completeness_pct"] == pytest.approx(100.0)
+        by_day = {r["label"]: r["quality"]["meter_readings_expected"] for r in week["rows"]}
+        assert by_day == {
+            "2026-11-16": 0, "2026-11-17": 0, "2026-11-18": 0, "2026-11-19": 0,
+            "2026-11-20": 13, "2026-11-21": 0, "2026-11-22": 0,
+        }  # fmt: skip
+        # an hour later one reading is missing: 13 of 14
+        late_now = await get(client, "/api/v1/kpis", site="s1", date="2026-11-21")
+        assert late_now["total"]["quality"]["completeness_pct"] is None  # nothing expected yet
+
+
+async def test_completeness_counts_from_the_registry_install_date(tmp_path: Path) -> None:
+    # gas-1 is installed on the 18th but its first reading arrives on the 20th at 00:00:
+    # the 18th and 19th are missing (2 x 24), the 20th expects 00:00..12:00 (13) at 12:30
+    registry = _with_meters(
+        '\n  [[sites.meters]]\n  device = "gas-1"\n  interval_s = 3600\n  installed = 2026-11-18\n'
+    )
+    async with admin_client(registry, tmp_path, now_ms=local(12.5)) as client:
+        gas = [meter(h, local(h), "gas", 10.0 + h, "gas-1") for h in range(13)]
+        await ingest(client, electricity(0, 12) + gas, "b1")
+        week = await get(client, "/api/v1/kpis", site="s1", period="week", date="2026-11-20")
+        devices = {d["device"]: d for d in week["total"]["devices"]}
+        assert (devices["gas-1"]["readings"], devices["gas-1"]["expected"]) == (13, 2 * 24 + 13)
+        assert (devices["elec-1"]["readings"], devices["elec-1"]["expected"]) == (13, 13)
+        quality = week["total"]["quality"]
+        assert quality["meter_readings_expected"] == 2 * 24 + 13 + 13
+        assert quality["completeness_pct"] == pytest.approx(26 / 74 * 100)
+        # before its install date nothing is expected of it
+        monday = next(r for r in week["rows"] if r["label"] == "2026-11-17")
+        assert monday["quality"]["meter_readings_expected"] == 0
+
+
+async def test_a_late_but_complete_meter_is_late_not_silent(tmp_path: Path) -> None:
+    # every hourly reading of the 20th is there, but 06:00..15:00 reached the edge 5 h late
+    # (an outage); silence is judged by the time the readings cover, not when they arrived
+    registry = _with_meters("").replace(
+        "device_silent_min = 90", "device_silent_min = 30\nclock_max_delay_min = 360.0"
+    )
+    async with admin_client(registry, tmp_path) as client:
+        readings = electricity(0, 24)
+        for reading in readings[6:16]:
+            reading["received_ms"] = reading["device_time_ms"] + 5 * 3_600_000
+        await ingest(client, readings, "b1")
+        body = await get(client, "/api/v1/alerts", site="s1", date="2026-11-20")
+        by_kind = {a["kind"]: a for a in body["alerts"] if a["device"] == "elec-1"}
+        assert "device_silent" not in by_kind
+        late = by_kind["device_late"]
+        assert (late["value"], late["threshold"], late["unit"]) == (300.0, 30.0, "min")
+        assert "10 readings" in late["message"]
+        day = await get(client, "/api/v1/kpis", site="s1", date="2026-11-20")
+        assert day["total"]["quality"]["completeness_pct"] == pytest.approx(100.0)
+        # the device list says so too: connection unknown (no status), readings late
+        listed = await get(client, "/api/v1/sites/s1/devices", date="2026-11-20")
+        (elec,) = [d for d in listed["devices"] if d["device"] == "elec-1"]
+        assert (elec["state"], elec["readings"]) == ("unknown", "late")
+
+
+async def test_a_meter_silent_by_device_time_is_silent_even_if_receipts_are_recent(
+    tmp_path: Path,
+) -> None:
+    # readings until 09:00 only, all received at 23:00 (late upload): covered up to 09:00
+    registry = _with_meters("").replace(
+        "device_silent_min = 90", "device_silent_min = 30\nclock_max_delay_min = 1440.0"
+    )
+    async with admin_client(registry, tmp_path) as client:
+        readings = electricity(0, 9)
+        for reading in readings:
+            reading["received_ms"] = local(23)
+        await ingest(client, readings, "b1")
+        body = await get(client, "/api/v1/alerts", site="s1", date="2026-11-20")
+        silent = [a for a in body["alerts"] if a["kind"] == "device_silent"]
+        assert [(a["device"], a["value"]) for a in silent] == [("elec-1", 15 * 60.0)]
