@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from central.alert_acks import AlertAckStore
 from central.api import (
+    alert_history,
     alerts,
     devices,
     health,
@@ -17,6 +19,7 @@ from central.api import (
     metrics,
     quota,
     regions,
+    reports,
     sites,
 )
 from central.api.access import READ_ACCESS, READ_RESPONSES
@@ -49,6 +52,8 @@ READ_ROUTERS = (
     devices.router,
     kpis.router,
     alerts.router,
+    alert_history.router,
+    reports.router,
     regions.router,
     load_curve.router,
     quota.router,
@@ -96,7 +101,11 @@ def create_app(
             if warmer is not None:
                 metrics.watch_kpi_cache(lambda: warmer.as_of_s)
             # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
-            with CredentialStore(settings.sqlite_path) as credentials:
+            # Alert acknowledgements (central/alert_acks.py) live in the same file.
+            with (
+                CredentialStore(settings.sqlite_path) as credentials,
+                AlertAckStore(settings.sqlite_path) as acks,
+            ):
                 yield {
                     STATE_KEY: CentralResources(
                         settings=settings,
@@ -112,6 +121,7 @@ def create_app(
                             else (settings.admin_token_sha256,),
                         ),
                         metrics=metrics,
+                        acks=acks,
                     )
                 }
 

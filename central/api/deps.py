@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from central.alert_acks import AlertAckStore
 from central.auth import EdgeAuthenticator
 from central.metrics import CentralMetrics
 from central.registry import Registry
@@ -25,6 +26,7 @@ class CentralResources:
     store: ReadingsStore
     readers: ReadAuthenticator
     metrics: CentralMetrics
+    acks: AlertAckStore
 
 
 def get_resources(request: Request) -> CentralResources:
@@ -47,3 +49,10 @@ def get_store(resources: Resources) -> ReadingsStore:
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 StoreDep = Annotated[ReadingsStore, Depends(get_store)]
+
+
+def get_acks(resources: Resources) -> AlertAckStore:
+    return resources.acks
+
+
+AcksDep = Annotated[AlertAckStore, Depends(get_acks)]
