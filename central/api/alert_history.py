@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from central.alert_acks import MAX_NOTE_CHARS, AlertAck, AlertKey
 from central.alert_history import MAX_HISTORY_DAYS, DatedAlert, alert_history, local_today
@@ -64,6 +64,13 @@ class AckIn(BaseModel):
     kind: AlertKind
     device: str = Field(default="", description="the device or edge the alert names, else ''")
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+
+    @field_validator("date")
+    @classmethod
+    def _calendar_years(cls, value: dt.date) -> dt.date:
+        if not 1970 <= value.year <= 9998:
+            raise ValueError(f"date {value} is outside the years 1970-9998")
+        return value
 
 
 class AckResultOut(BaseModel):
@@ -129,7 +136,11 @@ async def history(
 @router.post(
     "/alerts/ack",
     response_model=AckResultOut,
-    responses={403: {"model": ErrorDetail}, **_ERRORS},
+    responses={
+        400: {"model": ErrorDetail, "description": "the body is not JSON"},
+        403: {"model": ErrorDetail},
+        **_ERRORS,
+    },
 )
 async def acknowledge(
     body: AckIn,

@@ -98,8 +98,9 @@ def parse_month(text: str) -> date:
     year, sep, month = text.partition("-")
     if not (sep and len(year) == 4 and len(month) == 2 and year.isdigit() and month.isdigit()):
         raise MonthError(f"month {text[:20]!r} must be YYYY-MM")
-    if not (1970 <= int(year) <= 9998 and 1 <= int(month) <= 12):
-        raise MonthError(f"month {text[:20]!r} is not a month of the years 1970-9998")
+    # 1971 at the earliest: the report compares with the same month a year before
+    if not (1971 <= int(year) <= 9998 and 1 <= int(month) <= 12):
+        raise MonthError(f"month {text[:20]!r} is not a month of the years 1971-9998")
     return date(int(year), int(month), 1)
 
 

@@ -188,7 +188,8 @@ async def test_printable_page_and_region_report(client: httpx.AsyncClient) -> No
     assert page.headers["content-type"].startswith("text/html")
     text = page.text
     assert '<html lang="zh-CN">' in text
-    assert "@media print" in text and "size: A4" in text
+    assert "@media print" in text
+    assert "size: A4" in text
     assert "一号食堂月度报告 2026-11" in text
     for section in ("summary", "waste", "energy", "quota", "quality", "alerts"):
         assert f'data-section="{section}"' in text
@@ -197,7 +198,8 @@ async def test_printable_page_and_region_report(client: httpx.AsyncClient) -> No
         "/api/v1/reports/monthly",
         params={"site": "s1", "month": "2026-11", "lang": "en", "format": "html"},
     )
-    assert "Change vs last year" in english.text and "环比" not in english.text
+    assert "Change vs last year" in english.text
+    assert "环比" not in english.text
     region = await workbook(client, region="province:Zhejiang", month="2026-11", lang="en")
     assert region.sheetnames[:2] == ["Summary", "Canteens"]
     _, sites = table(region["Canteens"])
