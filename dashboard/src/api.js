@@ -45,8 +45,8 @@ function url(path, params) {
   return `../api/v1${path}${text ? `?${text}` : ""}`;
 }
 
-async function request(path, params) {
-  const response = await fetch(url(path, params), { headers: headers(), cache: "no-store" });
+async function request(path, params, init = {}) {
+  const response = await fetch(url(path, params), { cache: "no-store", ...init, headers: { ...headers(), ...init.headers } });
   if (!response.ok) {
     let detail = response.statusText;
     try {
@@ -65,4 +65,15 @@ export async function getJson(path, params) {
 
 export async function getText(path, params) {
   return (await request(path, { ...params, format: "csv" })).text();
+}
+
+/** A file the API answers (a report), as a Blob. */
+export async function getBlob(path, params) {
+  return (await request(path, params)).blob();
+}
+
+/** POST a JSON body; the answer's JSON. */
+export async function postJson(path, body) {
+  const init = { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } };
+  return (await request(path, {}, init)).json();
 }

@@ -3,7 +3,11 @@
 import { getText } from "./api.js";
 
 function save(text, filename) {
-  const blob = new Blob([text], { type: "text/csv;charset=utf-8" });
+  saveBlob(new Blob([text], { type: "text/csv;charset=utf-8" }), filename);
+}
+
+/** Hand a Blob to the browser as a download named `filename`. */
+export function saveBlob(blob, filename) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
   link.download = filename;

@@ -6,6 +6,7 @@ import { disposeCharts } from "./charts.js";
 import { today } from "./dates.js";
 import { detectLanguage, LANGUAGES, language, setLanguage, t } from "./i18n.js";
 import { renderRegion } from "./region.js";
+import { reportButtons } from "./report.js";
 import { renderSite } from "./site.js";
 
 const PERIODS = ["day", "week", "month", "year", "custom"];
@@ -100,7 +101,7 @@ function controls() {
           el("label", {}, t("end"), " ", el("input", { type: "date", id: "end-picker", value: s.end, onchange: (e) => navigate({ end: e.target.value }) })),
         ]
       : [el("label", {}, t("date"), " ", el("input", { type: "date", id: "date-picker", value: s.date, onchange: (e) => navigate({ date: e.target.value }) }))];
-  bar.append(views, el("label", {}, t(s.view === "region" ? "region" : "site"), " ", place), el("label", {}, t("period"), " ", period), ...dates);
+  bar.append(views, el("label", {}, t(s.view === "region" ? "region" : "site"), " ", place), el("label", {}, t("period"), " ", period), ...dates, reportButtons(s));
 }
 
 function header() {

@@ -1,10 +1,13 @@
 // Site view: diners, waste per diner by stream and clean-plate rate per meal service over the
 // weeks, electricity, gas and water per meal, the quota burn-down of the month and year, the daily
-// load curve with the meal services shaded, device status and data quality, and open alerts.
+// load curve with the meal services shaded, device status and data quality, and open alerts;
+// targets and comparisons (compare.js) and the alert history with acknowledgements (alerts.js).
 
+import { drawHistory, loadHistory } from "./alerts.js";
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
-import { addDays, focusDate, periodParams } from "./dates.js";
+import { drawComparison, loadComparisons, overlays, targetLine } from "./compare.js";
+import { addDays, focusDate, periodParams, span } from "./dates.js";
 import { formatNumber, kpiElement } from "./format.js";
 import { t, tOr } from "./i18n.js";
 
@@ -12,12 +15,18 @@ const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
 
 const CARDS = [
   "diners",
+  "attendance_pct",
   "waste_per_diner_g",
+  "spoilage_per_diner_g",
   "clean_plate_rate_pct",
+  "waste_value_cny",
+  "waste_co2e_kg",
   "electricity_kwh_per_meal",
   "gas_m3_per_meal",
   "water_l_per_meal",
   "energy_kgce_per_meal",
+  "energy_kgce_per_m2",
+  "energy_kgce_per_staff",
   "quota_use_pct",
   "off_hours_share_pct",
   "peak_demand_kw",
@@ -27,6 +36,7 @@ const STREAMS = [
   ["plate", "plate_waste_per_diner_g"],
   ["prep", "prep_waste_per_diner_g"],
   ["overproduction", "overproduction_per_diner_g"],
+  ["spoilage", "spoilage_per_diner_g"],
 ];
 
 function el(tag, className, ...children) {
@@ -39,6 +49,13 @@ function el(tag, className, ...children) {
 function trendParams(state) {
   if (state.period !== "day") return periodParams(state);
   return { period: "custom", start: addDays(state.date, -(TREND_DAYS - 1)), end: state.date };
+}
+
+/** First and last date of the trend charts. */
+function trendRange(state) {
+  if (state.period === "day") return { start: addDays(state.date, -(TREND_DAYS - 1)), end: state.date };
+  const [start, end] = span(state.period, state.date, state.start, state.end);
+  return { start, end };
 }
 
 function table(header, rows) {
@@ -57,7 +74,7 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts, presence, edges] = await Promise.all([
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges, comparisons, history] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -66,7 +83,10 @@ export async function renderSite(state, app) {
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
+    loadComparisons(site.id, state, trendRange(state)),
+    loadHistory(site.id, state),
   ]);
+  const targets = site.targets || {};
   const days = trendDays || report;
   const dates = days.rows.map((r) => r.label);
   const services = site.services.map((s) => s.name);
@@ -85,6 +105,7 @@ export async function renderSite(state, app) {
     const completeness = { value: report.total.quality.completeness_pct, unit: "%", reason: null };
     cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", " %"))));
     root.append(el("div", "panel wide", cards));
+    drawComparison(root, site.id, report, comparisons);
     root.append(el("p", "subtitle", t("trendRange", { start: days.start, end: days.end })));
 
     const grid = el("div", "grid");
@@ -97,18 +118,42 @@ export async function renderSite(state, app) {
       series: services.map((s) => ({ type: "bar", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.diners.value ?? null) })),
     }, "persons");
 
-    // waste per diner by stream
-    chart(panel(grid, { id: "waste", title: t("wastePerDinerByStream"), unit: "g/diner", csv: kpisCsv("day", trend) }), {
+    // waste per diner by stream, the target, and the total of the previous period and last year
+    const wasteTarget = targets.waste_target_g_per_diner ?? null;
+    const wasteBody = panel(grid, {
+      id: "waste",
+      title: t("wastePerDinerByStream"),
+      unit: "g/diner",
+      csv: kpisCsv("day", trend),
+      subtitle: `${t("target")}: ${wasteTarget === null ? t("notSet") : `${formatNumber(wasteTarget, "g/diner")} g/diner`}`,
+    });
+    wasteBody.dataset.target = wasteTarget ?? "";
+    chart(wasteBody, {
       xAxis: { type: "category", data: dates },
       yAxis: valueAxis("g/diner"),
-      series: STREAMS.map(([stream, name]) => ({ type: "bar", stack: "waste", name: tOr(stream), data: days.rows.map((r) => r.kpis[name].value) })),
+      series: [
+        ...STREAMS.map(([stream, name], i) => ({ type: "bar", stack: "waste", name: tOr(stream), data: days.rows.map((r) => r.kpis[name].value), ...(i === 0 ? targetLine(wasteTarget, t("target")) : {}) })),
+        ...overlays("waste_per_diner_g", comparisons, dates.length),
+      ],
     }, "g/diner");
 
-    // clean-plate rate per service
-    chart(panel(grid, { id: "clean-plate", title: t("cleanPlatePerService"), unit: "%", csv: kpisCsv("service", trend) }), {
+    // clean-plate rate per service, the goal, and the day's rate of the previous period and last year
+    const goal = targets.clean_plate_goal_pct ?? null;
+    const plateBody = panel(grid, {
+      id: "clean-plate",
+      title: t("cleanPlatePerService"),
+      unit: "%",
+      csv: kpisCsv("service", trend),
+      subtitle: `${t("goal")}: ${goal === null ? t("notSet") : `${formatNumber(goal, "%")} %`}`,
+    });
+    plateBody.dataset.target = goal ?? "";
+    chart(plateBody, {
       xAxis: { type: "category", data: dates },
       yAxis: valueAxis("%", { max: 100 }),
-      series: services.map((s) => ({ type: "line", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.clean_plate_rate_pct.value ?? null) })),
+      series: [
+        ...services.map((s, i) => ({ type: "line", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.clean_plate_rate_pct.value ?? null), ...(i === 0 ? targetLine(goal, t("goal")) : {}) })),
+        ...overlays("clean_plate_rate_pct", comparisons, dates.length),
+      ],
     }, "%");
 
     // electricity, gas and water per meal
@@ -295,5 +340,8 @@ export async function renderSite(state, app) {
         }),
       ));
     }
+
+    // alert history of the period, acknowledged with who and when
+    drawHistory(root, site.id, history);
   };
 }
