@@ -140,7 +140,8 @@ class MonthlyReport:
     title: str  # the site's name, or the region tag
     sites: tuple[Site, ...]
     span: DateRange
-    month: Report  # one row per date and the month's total
+    through: date  # the last date with a row: the month's last, or today in the current month
+    month: Report  # one row per date and the month's total (GET /kpis of the month)
     previous: Comparison  # 环比
     last_year: Comparison  # 同比
     year_to_date: Row  # 1 January .. end of the month (or today)
@@ -213,6 +214,7 @@ async def build_monthly_report(
         title=title,
         sites=tuple(sites),
         span=span,
+        through=min(span.last, max(local_today(site, now_ms) for site in sites)),
         month=month,
         previous=previous,
         last_year=last_year,

@@ -102,10 +102,15 @@ def summary(report: MonthlyReport, lang: Lang) -> Section:
     return Section("summary", text("summary", lang), header, tuple(rows), tuple(notes))
 
 
+def days(report: MonthlyReport) -> tuple[Row, ...]:
+    """The month's rows up to today: dates still to come have no figures yet, not zeros."""
+    return tuple(row for row in report.month.rows if row.first <= report.through)
+
+
 def _daily(report: MonthlyReport, key: str, names: tuple[str, ...], lang: Lang) -> Section:
     header = (text("date", lang), *(headed(n, lang) for n in names))
     rows: list[tuple[Cell, ...]] = [
-        (row.label, *(_kpi(row, n) for n in names)) for row in report.month.rows
+        (row.label, *(_kpi(row, n) for n in names)) for row in days(report)
     ]
     total = report.month.total
     rows.append((text("total", lang), *(_kpi(total, n) for n in names)))
@@ -115,7 +120,7 @@ def _daily(report: MonthlyReport, key: str, names: tuple[str, ...], lang: Lang) 
 def energy(report: MonthlyReport, lang: Lang) -> Section:
     base = _daily(report, "energy", ENERGY_KPIS, lang)
     header = (*base.header, headed("estimated_share_pct", lang))
-    all_rows = (*report.month.rows, report.month.total)
+    all_rows = (*days(report), report.month.total)
     rows = tuple(
         (*cells, Figure(row.quality.estimated_share_pct, "%"))
         for cells, row in zip(base.rows, all_rows, strict=True)

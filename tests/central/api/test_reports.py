@@ -4,8 +4,10 @@ from GET /kpis of the comparison months, or — where a comparison month has no 
 import hashlib
 import io
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -221,3 +223,17 @@ async def test_bad_months_are_refused_with_the_reason(
     response = await client.get("/api/v1/reports/monthly", params={"site": "s1", "month": month})
     assert response.status_code == 422
     assert detail in response.json()["detail"]
+
+
+async def test_the_current_month_has_rows_up_to_today_only(client: httpx.AsyncClient) -> None:
+    def today() -> date:
+        return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    before = today()
+    book = await workbook(client, site="s1", month=f"{before:%Y-%m}", lang="en")
+    after = today()
+    _, rows = table(book["Waste by stream"])
+    dated = [k for k in rows if k != "Total"]
+    assert dated[0] == f"{before:%Y-%m}-01"
+    assert dated[-1] in (before.isoformat(), after.isoformat())  # not the month's last date
+    assert len(dated) in (before.day, after.day)
