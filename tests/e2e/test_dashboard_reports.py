@@ -59,6 +59,7 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
     central: tuple[str, str], tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     url, token = central
     for batch_id, readings in (
@@ -138,6 +139,28 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
         (acked,) = [a for a in history["alerts"] if a["id"] == ALERT_ID]
         assert acked["ack"]["by"] == "bootstrap-admin"
         screenshot(driver, ARTIFACTS / "site-month.png", width=1280)
+
+        # in Chinese: 环比 and 同比 headings, and the report in Chinese, as workbook and page
+        Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
+        wait_rendered(driver, 0)
+        wait_for(
+            lambda: "环比" in driver.find_element(By.CSS_SELECTOR, ".comparison thead").text,
+            15,
+            "the Chinese comparison table",
+        )
+        assert "同比" in driver.find_element(By.CSS_SELECTOR, ".comparison thead").text
+        acked_zh = driver.find_element(By.CSS_SELECTOR, f'tr[data-alert-id="{ALERT_ID}"] td.ack')
+        assert acked_zh.get_attribute("data-acked-by") == "bootstrap-admin"  # kept
+        driver.find_element(By.CSS_SELECTOR, 'button[data-report="xlsx"]').click()
+        driver.find_element(By.CSS_SELECTOR, 'button[data-report="html"]').click()
+        zh_book, zh_page = (downloads / f"report-s1-{MONTH}-zh.{ext}" for ext in ("xlsx", "html"))
+        wait_for(lambda: zh_book.exists() and zh_page.exists(), 30, "the Chinese reports")
+        wait_for(lambda: not list(downloads.glob("*.crdownload")), 30, "the downloads to finish")
+        assert load_workbook(zh_book).sheetnames[0] == "概要"
+        page = zh_page.read_text(encoding="utf-8")
+        assert "一号食堂月度报告 2026-11" in page
+        assert "bootstrap-admin" in page  # the acknowledgement is in the report's alerts
+        screenshot(driver, ARTIFACTS / "site-month-zh.png", width=1280)
 
 
 def str_or_empty(value: float | None) -> str:
