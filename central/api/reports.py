@@ -55,7 +55,11 @@ async def monthly(
         return Response(
             page(content, lang),
             media_type="text/html; charset=utf-8",
-            headers={"Content-Disposition": _disposition(f"{stem}.html", inline=True)},
+            headers={
+                "Content-Disposition": _disposition(f"{stem}.html", inline=True),
+                # the page is self-contained: its own inline style, nothing else, no script
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            },
         )
     return Response(
         workbook_bytes(content, lang),

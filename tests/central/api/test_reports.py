@@ -196,6 +196,9 @@ async def test_printable_page_and_region_report(client: httpx.AsyncClient) -> No
     for section in ("summary", "waste", "energy", "quota", "quality", "alerts"):
         assert f'data-section="{section}"' in text
     assert "<script" not in text
+    assert (
+        page.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    )
     english = await client.get(
         "/api/v1/reports/monthly",
         params={"site": "s1", "month": "2026-11", "lang": "en", "format": "html"},
