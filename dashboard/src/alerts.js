@@ -59,8 +59,27 @@ function ackCell(alert) {
   return cell;
 }
 
-/** Draw the history panel into `root`. */
-export function drawHistory(root, site, history) {
+/** Draw the history panel into `root` now, and its rows when `pending` (loadHistory) is done;
+ * the panel's `data-state` is loading, ready or error. */
+export function drawHistory(root, site, pending) {
+  const holder = document.createElement("div");
+  holder.dataset.history = "loading";
+  holder.append(el("p", "loading", t("loading")));
+  root.append(holder);
+  pending.then(
+    (history) => {
+      holder.replaceChildren();
+      fill(holder, site, history);
+      holder.dataset.history = "ready";
+    },
+    (error) => {
+      holder.replaceChildren(el("p", "error", `${t("alertHistory")}: ${error.detail || error}`));
+      holder.dataset.history = "error";
+    },
+  );
+}
+
+function fill(root, site, history) {
   const body = panel(root, {
     id: "alert-history",
     title: `${t("alertHistory")} (${history.start} – ${history.end})`,

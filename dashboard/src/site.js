@@ -74,7 +74,10 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts, presence, edges, comparisons, history] = await Promise.all([
+  // the alert history is one evaluation per date: it is drawn when it arrives, after the rest
+  const history = loadHistory(site.id, state);
+  history.catch(() => {}); // shown in its panel
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges, comparisons] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -84,7 +87,6 @@ export async function renderSite(state, app) {
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
     loadComparisons(site.id, state, trendRange(state)),
-    loadHistory(site.id, state),
   ]);
   const targets = site.targets || {};
   const days = trendDays || report;

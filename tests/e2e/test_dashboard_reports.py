@@ -123,8 +123,12 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             assert rows[label][4] == pytest.approx(before[name]["value"], rel=1e-14), label
             assert rows[label][6] == "—", label  # last year: missing, never 0
 
-        # the alert history: acknowledge the waste alert of the 20th from the page
-        row = driver.find_element(By.CSS_SELECTOR, f'tr[data-alert-id="{ALERT_ID}"]')
+        # the alert history (drawn when it arrives): acknowledge the waste alert of the 20th
+        (row,) = wait_for(
+            lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-alert-id="{ALERT_ID}"]'),
+            30,
+            "the alert history",
+        )
         assert "open" in (row.get_attribute("class") or "")
         row.find_element(By.CSS_SELECTOR, "button.ack-button").click()
         (cell,) = wait_for(
@@ -149,7 +153,13 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             "the Chinese comparison table",
         )
         assert "同比" in driver.find_element(By.CSS_SELECTOR, ".comparison thead").text
-        acked_zh = driver.find_element(By.CSS_SELECTOR, f'tr[data-alert-id="{ALERT_ID}"] td.ack')
+        (acked_zh,) = wait_for(
+            lambda: driver.find_elements(
+                By.CSS_SELECTOR, f'[data-history="ready"] tr[data-alert-id="{ALERT_ID}"] td.ack'
+            ),
+            30,
+            "the Chinese alert history",
+        )
         assert acked_zh.get_attribute("data-acked-by") == "bootstrap-admin"  # kept
         driver.find_element(By.CSS_SELECTOR, 'button[data-report="xlsx"]').click()
         driver.find_element(By.CSS_SELECTOR, 'button[data-report="html"]').click()
