@@ -28,21 +28,23 @@ export const COMPARED = [
 
 const hasData = (report) => report.total.quality.readings_stored > 0;
 
-/** The period compared with the previous one and the same one last year (totals), and the
- * trend's dates moved likewise (per day, for overlays). */
-export async function loadComparisons(siteId, state, trend) {
-  const get = (params, granularity) => getJson("/kpis", { site: siteId, granularity, ...params });
+/** The period compared with the previous one and the same one last year (totals), and, given
+ * the trend's dates, those dates moved likewise (per day, for overlays). `scope` is {site} or
+ * {region}. */
+export async function loadComparisons(scope, state, trend = null) {
+  const get = (params, granularity) => getJson("/kpis", { ...scope, granularity, ...params });
   const [previous, lastYear, previousDays, lastYearDays] = await Promise.all([
     get(previousParams(state), "period"),
     get(lastYearParams(state), "period"),
-    get(shiftedRange(trend.start, trend.end, "previous"), "day"),
-    get(shiftedRange(trend.start, trend.end, "lastYear"), "day"),
+    trend ? get(shiftedRange(trend.start, trend.end, "previous"), "day") : null,
+    trend ? get(shiftedRange(trend.start, trend.end, "lastYear"), "day") : null,
   ]);
+  const kept = (report) => (report && hasData(report) ? report : null);
   return {
-    previous: hasData(previous) ? previous : null,
-    lastYear: hasData(lastYear) ? lastYear : null,
-    previousDays: hasData(previousDays) ? previousDays : null,
-    lastYearDays: hasData(lastYearDays) ? lastYearDays : null,
+    previous: kept(previous),
+    lastYear: kept(lastYear),
+    previousDays: kept(previousDays),
+    lastYearDays: kept(lastYearDays),
     spans: { previous: [previous.start, previous.end], lastYear: [lastYear.start, lastYear.end] },
   };
 }
@@ -109,8 +111,9 @@ function changeCell(name, lowerBetter, now, before, scope) {
   return cell;
 }
 
-/** The comparison table: the period's KPIs, 环比 and 同比. */
-export function drawComparison(root, siteId, report, comparisons) {
+/** The comparison table: the period's KPIs (`total`, a /kpis total row), 环比 and 同比;
+ * `scope` (the site id or region tag) is the current values' data-scope. */
+export function drawComparison(root, scope, total, comparisons) {
   const [p0, p1] = comparisons.spans.previous;
   const [y0, y1] = comparisons.spans.lastYear;
   const body = panel(root, {
@@ -124,14 +127,14 @@ export function drawComparison(root, siteId, report, comparisons) {
   table.append(el("thead", "", el("tr", "", ...heads.map((h) => el("th", "", h)))));
   const rows = el("tbody", "");
   for (const [name, lowerBetter] of COMPARED) {
-    const now = report.total.kpis[name];
+    const now = total.kpis[name];
     const previous = comparisons.previous?.total.kpis[name] ?? { value: null, unit: now.unit };
     const lastYear = comparisons.lastYear?.total.kpis[name] ?? { value: null, unit: now.unit };
     const tr = el("tr", "");
     tr.dataset.kpi = name;
     tr.append(
       el("td", "", t(`kpi_${name}`), el("span", "unit", ` [${now.unit}]`)),
-      el("td", "num", kpiElement(name, siteId, now)),
+      el("td", "num", kpiElement(name, scope, now)),
       el("td", "num", kpiElement(name, "previous", previous)),
       changeCell(name, lowerBetter, now, previous, "previous"),
       el("td", "num", kpiElement(name, "lastYear", lastYear)),

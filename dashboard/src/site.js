@@ -86,7 +86,7 @@ export async function renderSite(state, app) {
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
-    loadComparisons(site.id, state, trendRange(state)),
+    loadComparisons({ site: site.id }, state, trendRange(state)),
   ]);
   const targets = site.targets || {};
   const days = trendDays || report;
@@ -107,7 +107,7 @@ export async function renderSite(state, app) {
     const completeness = { value: report.total.quality.completeness_pct, unit: "%", reason: null };
     cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", " %"))));
     root.append(el("div", "panel wide", cards));
-    drawComparison(root, site.id, report, comparisons);
+    drawComparison(root, site.id, report.total, comparisons);
     root.append(el("p", "subtitle", t("trendRange", { start: days.start, end: days.end })));
 
     const grid = el("div", "grid");

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module
-from tests.central.api.test_reports import REGISTRY, lunch_day
+from tests.central.api.test_reports import KEY_S2, REGISTRY, lunch_day
 from tests.central.conftest import KEY_S1, EdgeAuth, batch
 from tests.e2e.browser import chromium, require_chromium, screenshot, wait_for
 from tests.e2e.test_dashboard import wait_rendered
@@ -70,6 +70,9 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             f"{url}/api/v1/ingest", json=batch(readings, batch_id=batch_id), auth=EdgeAuth(KEY_S1)
         )
         assert sent.status_code == 200, sent.text
+    other = batch(lunch_day(2026, 10, 20, 3, 60.0, 0), batch_id="s2-oct", site="s2", edge="edge-s2")
+    sent = httpx.post(f"{url}/api/v1/ingest", json=other, auth=EdgeAuth(KEY_S2))
+    assert sent.status_code == 200, sent.text
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     api = httpx.Client(
@@ -171,6 +174,19 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
         assert "一号食堂月度报告 2026-11" in page
         assert "bootstrap-admin" in page  # the acknowledgement is in the report's alerts
         screenshot(driver, ARTIFACTS / "site-month-zh.png", width=1280)
+
+        # the region view compares the region's total the same way
+        driver.get(f"{url}/dashboard/#view=region&region=province:Zhejiang&period=month&date={DAY}")
+        in_region = 'main:has([data-panel="ranking-table"]) .comparison [data-scope="previous"]'
+        wait_for(
+            lambda: driver.find_elements(By.CSS_SELECTOR, in_region), 30, "the region's comparison"
+        )
+        region = api.get(
+            "/kpis", params={"region": "province:Zhejiang", "period": "month", "date": BEFORE}
+        ).json()["total"]["kpis"]
+        assert region["diners"]["value"] == 5 + 3  # both canteens' October
+        assert shown("diners", "previous") == str_or_empty(region["diners"]["value"])
+        assert shown("diners", "lastYear") == ""
 
 
 def str_or_empty(value: float | None) -> str:
