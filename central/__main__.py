@@ -1,5 +1,5 @@
-"""`canteen-central`: serve the API, manage keys and tokens, mint a registry edge key, or back up
-and restore the SQLite database."""
+"""`canteen-central`: serve the API, manage keys, tokens and users, mint a registry edge key, or
+back up and restore the SQLite database."""
 
 import argparse
 import gc
@@ -19,6 +19,7 @@ from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
 from central.registry import RegistryError
 from central.settings import CentralSettings
+from central.users_cli import add_users_parser, run_users
 from contract.settings_cli import error_lines, settings_epilog
 from contract.topics import ID_PATTERN
 
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--edge", required=True, metavar="ID", help="the edge's id")
     key.add_argument("--site", required=True, metavar="SITE", help="the only site it may write")
     add_keys_parser(commands)
+    add_users_parser(commands)
     add_backup_parsers(commands)
     return parser
 
@@ -60,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new_edge_key(args.edge, args.site)
     if args.command == "keys":
         return run_keys(args, os.environ)
+    if args.command == "users":
+        return run_users(args, os.environ, sys.stdin)
     if args.command in ("backup", "restore"):
         return run_backup_command(args, os.environ)
     return _serve(args.env_file)

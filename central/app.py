@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from central.alert_acks import AlertAckStore
 from central.api import (
@@ -20,14 +21,16 @@ from central.api import (
     quota,
     regions,
     reports,
+    session,
     sites,
 )
-from central.api.access import READ_ACCESS, READ_RESPONSES
+from central.api.access import READ_ACCESS, READ_RESPONSES, SESSION_COOKIE
 from central.api.deps import STATE_KEY, CentralResources
 from central.api.errors import install_error_handlers
 from central.apidocs import mount_api_docs
 from central.auth import EdgeAuthenticator
 from central.credentials import CredentialStore
+from central.csrf import CsrfMiddleware, Scope
 from central.dashboard import mount_dashboard
 from central.daycache_warmer import day_cache_warmer
 from central.metrics import CentralMetrics
@@ -35,7 +38,9 @@ from central.registry import Registry, load_registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreError
 from central.store.sqlite import SqliteStore
+from central.store_monitor import store_monitor
 from central.tokens import ReadAuthenticator
+from central.users import UserStore
 from contract import UploadBatch
 
 API_PREFIX = "/api/v1"
@@ -44,6 +49,9 @@ VERSION = "0.1.0"
 # Who may call what (docs/security.md). Every router is in exactly one of these tuples; a
 # router of read endpoints goes into READ_ROUTERS, behind read tokens (central/api/access.py).
 PUBLIC_ROUTERS = (health.router,)  # no credentials
+# Sign-in and sign-out: no credentials but the form's password or the session cookie; every
+# request checked against cross-site forgery (central/csrf.py).
+SESSION_ROUTERS = (session.router,)
 OPERATIONS_ROUTERS = (metrics.router,)  # no credentials, outside /api/v1: GET /metrics
 EDGE_ROUTERS = (ingest.router,)  # edge API key and signed body, checked in the route
 # Read token; a {site} path parameter or site=/region= query is checked against its scope.
@@ -57,6 +65,7 @@ READ_ROUTERS = (
     regions.router,
     load_curve.router,
     quota.router,
+    session.read_router,
 )
 
 StoreOpener = Callable[[CentralSettings], AbstractAsyncContextManager[ReadingsStore]]
@@ -96,14 +105,17 @@ def create_app(
                 settings.daycache_warm_interval_s,
                 settings.daycache_warm_days,
             ) as warmer,
+            store_monitor(store, settings.store_check_interval_s),
         ):
             metrics = CentralMetrics()
             if warmer is not None:
                 metrics.watch_kpi_cache(lambda: warmer.as_of_s)
-            # Edge keys and read tokens managed by `canteen-central keys`, in central's SQLite file.
-            # Alert acknowledgements (central/alert_acks.py) live in the same file.
+            # Edge keys and read tokens managed by `canteen-central keys`, the dashboard's users
+            # managed by `canteen-central users`, and alert acknowledgements
+            # (central/alert_acks.py), in central's SQLite file.
             with (
                 CredentialStore(settings.sqlite_path) as credentials,
+                UserStore(settings.sqlite_path) as users,
                 AlertAckStore(settings.sqlite_path) as acks,
             ):
                 yield {
@@ -120,6 +132,7 @@ def create_app(
                             if settings.admin_token_sha256 is None
                             else (settings.admin_token_sha256,),
                         ),
+                        users=users,
                         metrics=metrics,
                         acks=acks,
                     )
@@ -134,7 +147,23 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
-    for router in (*PUBLIC_ROUTERS, *EDGE_ROUTERS):
+
+    def csrf_refused(scope: Scope) -> None:
+        resources = scope.get("state", {}).get(STATE_KEY)
+        if isinstance(resources, CentralResources):
+            resources.metrics.request_refused("csrf", 403)
+
+    app.add_middleware(
+        CsrfMiddleware,
+        cookie_name=SESSION_COOKIE,
+        always_checked_paths=frozenset(
+            f"{API_PREFIX}{route.path}"
+            for route in session.router.routes
+            if isinstance(route, APIRoute)
+        ),
+        on_refused=csrf_refused,
+    )
+    for router in (*PUBLIC_ROUTERS, *SESSION_ROUTERS, *EDGE_ROUTERS):
         app.include_router(router, prefix=API_PREFIX)
     for router in OPERATIONS_ROUTERS:
         app.include_router(router)

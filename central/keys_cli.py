@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from central.credentials import Credential, CredentialError, CredentialStore, Role
 from central.registry import Registry, RegistryError, load_registry
@@ -28,20 +29,7 @@ def add_keys_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    keys.add_argument(
-        "--db",
-        type=Path,
-        metavar="PATH",
-        help="central's SQLite database (default: CENTRAL_SQLITE_PATH, else "
-        f"{CentralSettings.model_fields['sqlite_path'].default})",
-    )
-    keys.add_argument(
-        "--registry",
-        type=Path,
-        metavar="PATH",
-        help="site registry, to check sites and regions and to list or revoke [[edges]] keys "
-        "(default: CENTRAL_REGISTRY_PATH if set)",
-    )
+    add_location_arguments(keys, "and to list or revoke [[edges]] keys ")
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     edge = actions.add_parser(
         "create-edge",
@@ -58,14 +46,7 @@ def add_keys_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
         description="Create a read token for the HTTP API (Authorization: Bearer <token>).",
     )
     token.add_argument("--name", required=True, metavar="NAME", help="unique name of the token")
-    scope = token.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--admin", action="store_true", help="may read every site")
-    scope.add_argument("--site", metavar="SITE", help="may read this site only")
-    scope.add_argument(
-        "--region",
-        metavar="KEY:VALUE",
-        help="may read the sites whose registry region has this tag, e.g. province:Zhejiang",
-    )
+    add_scope_arguments(token, "the token")
     token.add_argument("--note", default="", help="free text kept with the token")
     listing = actions.add_parser(
         "list", help="list credentials (hashes only), and the registry's edge keys if known"
@@ -81,16 +62,74 @@ def add_keys_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     revoke.add_argument("id", metavar="ID")
 
 
-def run_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    """Run one `keys` action; environ gives CENTRAL_SQLITE_PATH / CENTRAL_REGISTRY_PATH."""
-    db = args.db or Path(
+def add_location_arguments(parser: argparse.ArgumentParser, registry_use: str = "") -> None:
+    """--db and --registry (read by database_path and registry_at)."""
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="central's SQLite database (default: CENTRAL_SQLITE_PATH, else "
+        f"{CentralSettings.model_fields['sqlite_path'].default})",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        metavar="PATH",
+        help=f"site registry, to check sites and regions {registry_use}"
+        "(default: CENTRAL_REGISTRY_PATH if set)",
+    )
+
+
+def database_path(args: argparse.Namespace, environ: Mapping[str, str]) -> Path:
+    """`--db`, else CENTRAL_SQLITE_PATH, else the settings' default."""
+    return cast(Path | None, args.db) or Path(
         environ.get("CENTRAL_SQLITE_PATH") or CentralSettings.model_fields["sqlite_path"].default
     )
-    registry_path = args.registry or (
+
+
+def registry_at(args: argparse.Namespace, environ: Mapping[str, str]) -> Registry | None:
+    """The registry of `--registry`, else CENTRAL_REGISTRY_PATH, else None."""
+    path = cast(Path | None, args.registry) or (
         Path(environ["CENTRAL_REGISTRY_PATH"]) if environ.get("CENTRAL_REGISTRY_PATH") else None
     )
+    return load_registry(path) if path is not None else None
+
+
+def add_scope_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """--admin | --site SITE | --region KEY:VALUE, one of them required."""
+    scope = parser.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--admin", action="store_true", help=f"{what} may read every site")
+    scope.add_argument("--site", metavar="SITE", help=f"{what} may read this site only")
+    scope.add_argument(
+        "--region",
+        metavar="KEY:VALUE",
+        help=f"{what} may read the sites whose registry region has this tag, "
+        "e.g. province:Zhejiang",
+    )
+
+
+def scope_of(args: argparse.Namespace, registry: Registry | None) -> tuple[Role, str]:
+    """The role and scope given by add_scope_arguments' options, checked against the registry."""
+    if args.admin:
+        return Role.ADMIN, ""
+    if args.site is not None:
+        if registry is not None and registry.site(args.site) is None:
+            raise CredentialError(f"site {args.site!r} is not in the registry")
+        return Role.SITE, str(args.site)
+    scope = str(args.region)
+    key, _, value = scope.partition(":")
+    if registry is not None and not any(
+        site.region.get(key) == value for site in registry.sites.values()
+    ):
+        print(f"note: no site of the registry has region {scope!r} yet", file=sys.stderr)
+    return Role.REGION, scope
+
+
+def run_keys(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Run one `keys` action; environ gives CENTRAL_SQLITE_PATH / CENTRAL_REGISTRY_PATH."""
+    db = database_path(args, environ)
     try:
-        registry = load_registry(registry_path) if registry_path is not None else None
+        registry = registry_at(args, environ)
         # Listing only reads: it must not create a database where there was none.
         with CredentialStore(db, read_only=args.action == "list") as store:
             if args.action == "create-edge":
@@ -127,19 +166,7 @@ def _create_edge(
 def _create_token(
     store: CredentialStore, registry: Registry | None, args: argparse.Namespace
 ) -> int:
-    if args.admin:
-        role, scope = Role.ADMIN, ""
-    elif args.site is not None:
-        role, scope = Role.SITE, args.site
-        if registry is not None and registry.site(scope) is None:
-            raise CredentialError(f"site {scope!r} is not in the registry")
-    else:
-        role, scope = Role.REGION, args.region
-        key, _, value = scope.partition(":")
-        if registry is not None and not any(
-            site.region.get(key) == value for site in registry.sites.values()
-        ):
-            print(f"note: no site of the registry has region {scope!r} yet", file=sys.stderr)
+    role, scope = scope_of(args, registry)
     created = store.create(args.name, role, scope, note=args.note)
     print(
         f"# read token {args.name!r} ({role.value}{' ' + scope if scope else ''}): "

@@ -66,6 +66,14 @@ class CentralSettings(BaseSettings):
         description="with the 'sqlite' store: every this many seconds, build the KPI day-cache "
         "entries of past dates written since (central/daycache_warmer.py); 0: only on demand",
     )
+    store_check_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="every this many seconds, check that the store's file is still the one"
+        " opened and writable, and log at ERROR if not (central/store_monitor.py); 0: only on"
+        " writes and GET /health",
+    )
     daycache_warm_days: int = Field(
         default=400,
         ge=1,
@@ -97,6 +105,45 @@ class CentralSettings(BaseSettings):
         pattern=r"^[0-9a-fA-F]{64}$",
         description="hex SHA-256 of a bootstrap admin read token (besides those in the "
         "credentials table); unset: none",
+    )
+    session_max_age_s: float = Field(
+        default=14 * 86400,
+        ge=300,
+        le=90 * 86400,
+        description="a dashboard sign-in session ends this many seconds after sign-in",
+    )
+    session_idle_timeout_s: float = Field(
+        default=4 * 86400,
+        ge=120,
+        le=90 * 86400,
+        description="a session not used for this many seconds ends (default: survives a weekend)",
+    )
+    sign_in_max_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed sign-ins of one user name allowed within sign_in_failure_window_s; "
+        "one more locks the name out for sign_in_lockout_s",
+    )
+    sign_in_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="failed sign-ins from one client address allowed within "
+        "sign_in_failure_window_s; one more locks the address out for sign_in_lockout_s",
+    )
+    sign_in_failure_window_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86400,
+        description="failed sign-ins are counted over this many seconds",
+    )
+    sign_in_lockout_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 86400,
+        description="a locked-out user name or client address may try again after this many "
+        "seconds (or when `canteen-central users passwd` resets the user)",
     )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate chain: serve HTTPS (with tls_key_file)"

@@ -25,11 +25,13 @@ BOOTSTRAP_ADMIN = "bootstrap-admin"
 
 @dataclass(frozen=True, slots=True)
 class Reader:
-    """Who is reading: a token's name, role and scope (site id, `key:value` region tag, or '')."""
+    """Who is reading: a token's or a user's name, role and scope (site id, `key:value` region
+    tag, or '')."""
 
     name: str
     role: Role
     scope: str = ""
+    kind: str = "token"  # 'token' (Authorization: Bearer) or 'user' (a sign-in session)
 
     def may_read(self, site: Site) -> bool:
         if self.role is Role.ADMIN:
@@ -56,7 +58,7 @@ class Reader:
         site = registry.site(site_id)
         if site is None or not self.may_read(site):
             raise NotAuthorized(
-                f"token {self.name!r} ({self.describe()}) may not read site {site_id[:64]!r}"
+                f"{self.kind} {self.name!r} ({self.describe()}) may not read site {site_id[:64]!r}"
             )
 
     def check_region(self, registry: Registry, region: str) -> None:
@@ -72,7 +74,7 @@ class Reader:
         members = [site for site in registry.sites.values() if site.region.get(key) == value]
         if not members or not all(self.may_read(site) for site in members):
             raise NotAuthorized(
-                f"token {self.name!r} ({self.describe()}) may not read region {region[:64]!r}"
+                f"{self.kind} {self.name!r} ({self.describe()}) may not read region {region[:64]!r}"
             )
 
     def describe(self) -> str:

@@ -21,6 +21,8 @@ from contract.batch import (
 )
 from contract.errors import ContractError, PayloadError, TopicError
 from contract.payloads import (
+    MAX_EPOCH_MS,
+    MAX_LOCAL_DATE,
     SCHEMA_VERSION,
     CardPayload,
     DevicePayload,
@@ -36,6 +38,8 @@ from contract.units import MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
 __all__ = [
     "MAX_BATCH_READINGS",
     "MAX_BATCH_STATUSES",
+    "MAX_EPOCH_MS",
+    "MAX_LOCAL_DATE",
     "SCHEMA_VERSION",
     "CardPayload",
     "CardRecord",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contract.payloads import BootId, EpochMs, Seq
+from contract.payloads import MAX_CANONICAL_VALUE, BootId, EpochMs, Flag, Reference, Seq
 from contract.topics import ID_PATTERN, DeviceKind
 from contract.units import Quantity, Stream
 
@@ -19,7 +19,9 @@ SiteId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 DeviceId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 # A pseudonymous person id: hex of a keyed hash, never a raw card number.
 PersonId = Annotated[str, Field(pattern=r"^[0-9a-f]{16,64}$")]
-Reference = Annotated[str, Field(min_length=1, max_length=64)]
+# Values in canonical units (g, kWh, m3, kW): strict JSON numbers within MAX_CANONICAL_VALUE.
+Canonical = Annotated[float, Field(strict=True, ge=-MAX_CANONICAL_VALUE, le=MAX_CANONICAL_VALUE)]
+CanonicalNonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_CANONICAL_VALUE)]
 
 
 class _Record(BaseModel):
@@ -45,11 +47,11 @@ class ScaleRecord(_Record):
 
     kind: Literal["scale"] = "scale"
     stream: Stream
-    mass_g: float | None = Field(default=None, ge=0, exclude_if=_is_none)
-    gross_g: float | None = Field(
+    mass_g: CanonicalNonNegative | None = Field(default=None, exclude_if=_is_none)
+    gross_g: Canonical | None = Field(
         default=None, exclude_if=_is_none, description="raw form: gross weight shown, g"
     )
-    stable: bool | None = Field(
+    stable: Flag | None = Field(
         default=None, exclude_if=_is_none, description="raw form: the platform was still"
     )
     tray: Reference | None = None
@@ -78,10 +80,10 @@ class CardRecord(_Record):
 class MeterRecord(_Record):
     kind: Literal["meter"] = "meter"
     quantity: Quantity
-    total: float = Field(
-        ge=0, description="cumulative register: kWh for electricity, m3 for gas and water"
+    total: CanonicalNonNegative = Field(
+        description="cumulative register: kWh for electricity, m3 for gas and water"
     )
-    power_kw: float | None = Field(default=None, ge=0)
+    power_kw: CanonicalNonNegative | None = None
 
 
 ReadingRecord = Annotated[ScaleRecord | CardRecord | MeterRecord, Field(discriminator="kind")]
@@ -97,7 +99,7 @@ class DroppedDuplicate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, strict=True)
     device: DeviceId
     device_time_ms: EpochMs = Field(description="the dropped copy's device time (local date)")
 

@@ -5,10 +5,11 @@ the device restarts) and a sequence number (restarts from 0 with each boot). Tog
 and device from the topic, (site, device, boot, seq) identifies a reading across every hop.
 """
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,6 +35,21 @@ SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 4096
 MAX_SEQ = 2**53 - 1  # the largest integer every JSON implementation represents exactly
 
+# The latest instant any timestamp of the system may name (device clocks, the edge's receive time,
+# central's), 9998-12-30T23:59:59.999Z: contract, edge, central and the read side all use this one
+# bound. Its local date in any UTC offset (less than 24 h either way) is at most MAX_LOCAL_DATE,
+# and every date central derives from a reading (KPI loads reach 33 days beyond it) still exists:
+# Python's calendar ends at 9999-12-31, and a clock at the very end of it made central fail whole
+# batches (issue 13).
+MAX_EPOCH_MS = int(datetime(9998, 12, 31, tzinfo=UTC).timestamp() * 1000) - 1
+# The latest local date a reading can have, in any time zone: the read side's last date.
+MAX_LOCAL_DATE = date(9998, 12, 31)
+# Bound of every measured value a device sends (mass, gross weight, register, power), in its own
+# unit: converted to the canonical unit (at most x1000) it stays within MAX_CANONICAL_VALUE, and
+# the sum of a year of readings stays finite and exact to far below a gram or a watt-hour.
+MAX_DEVICE_VALUE = 1e12
+MAX_CANONICAL_VALUE = 1e15
+
 
 def _to_epoch_ms(value: Any) -> Any:
     """Accept epoch milliseconds (integer) or RFC 3339 text with an explicit offset."""
@@ -55,19 +71,39 @@ def _to_epoch_ms(value: Any) -> Any:
     return value
 
 
+def _no_bool(value: Any) -> Any:
+    """Refuse a JSON boolean where a number belongs (Python counts True as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank (spaces only)")
+    return value
+
+
 # Constraints before the BeforeValidator: pydantic-core then checks them in the int schema itself
 # (the other order adds two Python validators per timestamp; same messages either way).
-EpochMs = Annotated[int, Field(ge=0, le=253402300799999), BeforeValidator(_to_epoch_ms)]
+EpochMs = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS), BeforeValidator(_to_epoch_ms)]
 BootId = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
-Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
-Reference = Annotated[str, Field(min_length=1, max_length=64)]
+# Strict: a JSON integer only (`true` or `"7"` or `7.0` is not a sequence number).
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
+Reference = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_not_blank)]
+# Strict numbers and flags: a JSON number (integer or not) for a measured value, never a string
+# or a boolean (`"mass": "100"` or `"mass": true` is refused, not read as 100 g or 1 g); a JSON
+# boolean for a flag, never 1 or "true".
+Measured = Annotated[float, Field(strict=True, ge=-MAX_DEVICE_VALUE, le=MAX_DEVICE_VALUE)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_DEVICE_VALUE)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Payload(BaseModel):
     # Unknown fields are ignored so that vendors may add diagnostics (rssi, battery) freely.
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False, strict=False)
 
-    v: Literal[1] = Field(description="schema version")
+    v: Annotated[Literal[1], BeforeValidator(_no_bool)] = Field(description="schema version")
 
 
 class _Reading(_Payload):
@@ -85,11 +121,11 @@ class ScalePayload(_Reading):
     """
 
     stream: Stream
-    mass: float | None = Field(default=None, ge=0, description="net mass, in `unit`")
-    gross: float | None = Field(
+    mass: NonNegative | None = Field(default=None, description="net mass, in `unit`")
+    gross: Measured | None = Field(
         default=None, description="raw form: the platform's gross weight now, in `unit`"
     )
-    stable: bool | None = Field(
+    stable: Flag | None = Field(
         default=None, description="raw form: the scale's motion detector reports a still platform"
     )
     unit: MassUnit
@@ -136,7 +172,7 @@ class CardPayload(_Reading):
     card: Reference | None = Field(
         default=None, description="raw card number or person id; hashed at the edge"
     )
-    visitor: bool = Field(default=False, description="a visitor's meal paid without a card")
+    visitor: Flag = Field(default=False, description="a visitor's meal paid without a card")
 
     @model_validator(mode="after")
     def _card_or_visitor(self) -> "CardPayload":
@@ -151,9 +187,9 @@ class MeterPayload(_Reading):
     """A cumulative register of an electricity, gas or water meter."""
 
     quantity: Quantity
-    total: float = Field(ge=0, description="cumulative register value, in `unit`")
+    total: NonNegative = Field(description="cumulative register value, in `unit`")
     unit: RegisterUnit
-    power: float | None = Field(default=None, ge=0, description="instantaneous power")
+    power: NonNegative | None = Field(default=None, description="instantaneous power")
     power_unit: PowerUnit | None = None
 
     @model_validator(mode="after")

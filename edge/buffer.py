@@ -35,7 +35,9 @@ COUNTER_NAMES = (
     "received",  # MQTT messages committed (readings, statuses and dead letters)
     "persisted",  # new readings written to the buffer
     "duplicates",  # readings whose (device, boot, seq) was already pending
-    "dead_lettered",  # messages that failed topic or payload validation
+    # messages that failed topic or payload validation, and pending entries central kept failing
+    # on alone (the uploader's isolation of a poison batch)
+    "dead_lettered",
     "dropped_overflow",  # readings lost to the buffer bound (either overflow policy)
     "status_updates",  # device online/offline messages
     "status_changes",  # status messages that changed a device's state or boot (sent to central)
@@ -465,6 +467,33 @@ class Buffer:
             raise EdgeBufferError(f"buffer {self.path}: {exc}") from exc
         return result
 
+    def _insert_dead_letters(self, db: sqlite3.Connection, letters: Sequence[DeadLetter]) -> int:
+        """Keep `letters`, then the newest `dead_letter_max_rows`; the count of dead letters."""
+        limit = self.dead_letter_max_payload_bytes
+        db.executemany(
+            "INSERT INTO dead_letters (received_ms, topic, payload, payload_bytes, reason)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    letter.received_ms,
+                    letter.topic[:MAX_TOPIC_CHARS],
+                    letter.payload[:limit],
+                    len(letter.payload),
+                    letter.reason[:MAX_REASON_CHARS],
+                )
+                for letter in letters
+            ],
+        )
+        dead = self._dead_letters + len(letters)
+        if dead > self.dead_letter_max_rows:
+            db.execute(
+                "DELETE FROM dead_letters WHERE id IN"
+                " (SELECT id FROM dead_letters ORDER BY id LIMIT ?)",
+                (dead - self.dead_letter_max_rows,),
+            )
+            dead = self.dead_letter_max_rows
+        return dead
+
     @staticmethod
     def _add_counters(connection: sqlite3.Connection, deltas: Mapping[str, int]) -> None:
         connection.executemany(
@@ -549,30 +578,7 @@ class Buffer:
                 dropped += excess
                 pending = self.max_readings
 
-            dead = self._dead_letters
-            limit = self.dead_letter_max_payload_bytes
-            db.executemany(
-                "INSERT INTO dead_letters (received_ms, topic, payload, payload_bytes, reason)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        letter.received_ms,
-                        letter.topic[:MAX_TOPIC_CHARS],
-                        letter.payload[:limit],
-                        len(letter.payload),
-                        letter.reason[:MAX_REASON_CHARS],
-                    )
-                    for letter in dead_letters
-                ],
-            )
-            dead += len(dead_letters)
-            if dead > self.dead_letter_max_rows:
-                db.execute(
-                    "DELETE FROM dead_letters WHERE id IN"
-                    " (SELECT id FROM dead_letters ORDER BY id LIMIT ?)",
-                    (dead - self.dead_letter_max_rows,),
-                )
-                dead = self.dead_letter_max_rows
+            dead = self._insert_dead_letters(db, dead_letters)
 
             changes, collapsed = self._record_statuses(db, statuses)
             outcome = CommitOutcome(
@@ -767,6 +773,37 @@ class Buffer:
         self._pending_duplicates -= reported
         self._pending_statuses -= sent
         return deleted
+
+    async def dead_letter_unsent(
+        self,
+        letters: Sequence[DeadLetter],
+        *,
+        ids: Sequence[int] = (),
+        duplicate_ids: Sequence[int] = (),
+        status_ids: Sequence[int] = (),
+    ) -> None:
+        """Move pending readings (dropped-duplicate reports, status changes) that central fails
+        on to the dead letters, in one transaction: the uploader's isolation of a batch that
+        keeps failing (edge/uploader.py) — they are kept for inspection and no longer block the
+        entries behind them."""
+
+        def body(db: sqlite3.Connection) -> tuple[int, int, int, int]:
+            counts = [
+                max(db.executemany(sql, [(i,) for i in chosen]).rowcount, 0)
+                for sql, chosen in (
+                    ("DELETE FROM pending WHERE id = ?", ids),
+                    ("DELETE FROM dropped_duplicates WHERE id = ?", duplicate_ids),
+                    ("DELETE FROM status_outbox WHERE id = ?", status_ids),
+                )
+            ]
+            dead = self._insert_dead_letters(db, letters)
+            self._add_counters(db, {"dead_lettered": len(letters)})
+            return counts[0], counts[1], counts[2], dead
+
+        deleted, reported, sent, self._dead_letters = await self._call(self._transaction, body)
+        self._pending -= deleted
+        self._pending_duplicates -= reported
+        self._pending_statuses -= sent
 
     async def reclaim_space(self) -> None:
         """After the disk refused a write: fold the WAL into the database and truncate it.

@@ -173,6 +173,7 @@ async def run_edge(
                 backoff_max_s=settings.backoff_max_s,
                 max_readings_per_s=settings.upload_max_readings_per_s,
                 live_share=settings.upload_live_share,
+                isolate_after_failures=settings.upload_isolate_after_failures,
                 failpoints=failpoints,
                 metrics=metrics,
                 health=lambda: buffer.health(edge_clock_ms()),

@@ -114,6 +114,13 @@ class EdgeSettings(BaseSettings):
         description="while a backlog drains, this share of each batch is the newest readings, so"
         " live data reaches central during a long drain",
     )
+    upload_isolate_after_failures: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="HTTP 500 answers in a row to the same batch before it is sent in halves to"
+        " find and dead-letter the entries central fails on (edge/uploader.py)",
+    )
     commit_retry_s: float = Field(
         default=1.0,
         gt=0,

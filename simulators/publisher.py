@@ -109,6 +109,7 @@ class DeviceLink:
         except aiomqtt.MqttError as exc:
             raise BrokerError(f"publish not acknowledged: {exc}", device=self.name) from exc
         self.last_ms = message.due_ms
+        raise_if_cancelled()
 
     async def __aexit__(
         self,
@@ -131,6 +132,19 @@ class DeviceLink:
             await self._client.__aexit__(exc_type, exc, tb)
         except aiomqtt.MqttError as error:
             logger.warning("%s: unclean disconnect: %s", self.name, error)
+
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError in a task whose cancellation was requested but swallowed.
+
+    aiomqtt awaits each acknowledgement with asyncio.wait_for, which on Python 3.11 loses a
+    cancellation that races the PUBACK (CPython gh-86296, fixed in 3.12): the task would go on
+    publishing the rest of its plan after Ctrl-C or SIGTERM. The request stays counted in
+    `Task.cancelling()`, so a publishing loop that checks it after each publish stops as asked.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +323,7 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
                         await ticker.publish(topic, str(now_ms).encode(), qos=1)
                     except aiomqtt.MqttError as exc:
                         raise BrokerError(f"clock tick not acknowledged: {exc}") from exc
+                    raise_if_cancelled()
 
                 step_ms = round(settings.clock_step_s * 1000)
                 clock = LockstepClock(len(links), step_ms, publish_tick)

@@ -37,7 +37,7 @@ class UnknownAlert(RequestError):
 
 
 class AckOut(BaseModel):
-    by: str = Field(description="who acknowledged: the read token's name (later: the user)")
+    by: str = Field(description="who acknowledged: the signed-in user, or 'token <name>'")
     at_ms: int = Field(description="when, epoch ms")
     at: datetime = Field(description="when, UTC")
     note: str
@@ -97,9 +97,8 @@ def history_out(entry: DatedAlert) -> HistoryAlertOut:
 
 
 def actor_of(reader: Reader) -> str:
-    """Who acknowledges: the read token's name. The one place to read the signed-in user from
-    once central has user sessions."""
-    return reader.name
+    """Who acknowledges: a signed-in user's name, or `token <name>` for a read token."""
+    return reader.name if reader.kind == "user" else f"token {reader.name}"
 
 
 @router.get("/alerts/history", response_model=AlertHistoryOut, responses=_ERRORS)

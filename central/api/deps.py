@@ -12,6 +12,7 @@ from central.registry import Registry
 from central.settings import CentralSettings
 from central.store import ReadingsStore
 from central.tokens import ReadAuthenticator
+from central.users import UserStore
 
 STATE_KEY = "central"
 
@@ -25,6 +26,7 @@ class CentralResources:
     authenticator: EdgeAuthenticator
     store: ReadingsStore
     readers: ReadAuthenticator
+    users: UserStore  # dashboard users and their sign-in sessions
     metrics: CentralMetrics
     acks: AlertAckStore
 

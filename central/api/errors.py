@@ -1,5 +1,7 @@
 """Errors of HTTP requests, and the mapping of central's typed errors to HTTP answers."""
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +37,22 @@ class InvalidDate(RequestError):
     status_code = 422
 
 
+class SignInRefused(RequestError):
+    """Wrong user name or password, or a disabled user (the answer does not say which)."""
+
+    status_code = 401
+
+
+class SignInLocked(RequestError):
+    """Too many failed sign-ins for the user name or the client address; retry later."""
+
+    status_code = 429
+
+    def __init__(self, reason: str, retry_after_s: float) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
 class UnknownSite(RequestError):
     status_code = 404
 
@@ -64,6 +82,8 @@ async def _central_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _central_answer(exc: Exception) -> JSONResponse:
+    if isinstance(exc, SignInLocked):
+        return _answer(429, exc, {"Retry-After": str(math.ceil(exc.retry_after_s))})
     if isinstance(exc, RequestError):
         return _answer(exc.status_code, exc)
     if isinstance(exc, MissingKey):

@@ -6,7 +6,8 @@ A batch whose envelope is sound but some readings are not is split: the good rea
 stored, the bad ones are reported in IngestResult.rejected and kept in `rejected_readings`. Bad
 entries of the `statuses` and `duplicates` lists are handled the same way, one by one: reported
 in IngestResult.rejected_statuses / rejected_duplicates and kept in `rejected_entries`, while the
-batch's good readings and entries are stored.
+batch's good readings and entries are stored. An entry the store fails on by itself (not a store
+outage) is rejected the same way instead of failing the batch (central/api/isolation.py).
 """
 
 import asyncio
@@ -14,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +25,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from central.api.deps import Resources
 from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
+from central.api.isolation import IsolatedWrite, Unstorable, positions, write_isolating
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
 from central.derived import DerivedSeriesSink, refresh_derived
@@ -93,6 +95,35 @@ class ParsedUpload:
     rejected_duplicates: Sequence[tuple[RejectedEntry, str]] = ()
     health: EdgeHealth | None = None  # the edge's health when it built the batch
 
+    def without(self, written: IsolatedWrite) -> "ParsedUpload":
+        """This upload with the entries the store could not take moved to the rejected ones
+        (central/api/isolation.py), each list in the order the edge sent it."""
+        readings, duplicates, statuses = (
+            {u.index: u for u in written.failed(field)}
+            for field in ("readings", "duplicates", "statuses")
+        )
+        return replace(
+            self,
+            readings=_kept(self.readings, self.rejected, readings),
+            duplicates=_kept(self.duplicates, self.rejected_duplicates, duplicates),
+            statuses=_kept(self.statuses, self.rejected_statuses, statuses),
+            rejected=sorted(
+                [
+                    *self.rejected,
+                    *(
+                        (
+                            _rejection(u.index, u.entry.model_dump(), u.reason),
+                            u.entry.model_dump_json(),
+                        )
+                        for u in readings.values()
+                    ),
+                ],
+                key=lambda pair: pair[0].index,
+            ),
+            rejected_duplicates=_with_failed(self.rejected_duplicates, duplicates),
+            rejected_statuses=_with_failed(self.rejected_statuses, statuses),
+        )
+
     def rejected_entries(self) -> list[RejectedEntryRow]:
         """The bad entries of both lists, as the store keeps them."""
         return [
@@ -103,6 +134,26 @@ class ParsedUpload:
             )
             for entry, raw in entries
         ]
+
+
+def _kept(
+    entries: Sequence[T],
+    rejected: Sequence[tuple[RejectedEntry, str]] | Sequence[tuple[RejectedReading, str]],
+    failed: dict[int, Unstorable],
+) -> list[T]:
+    """`entries` (what validated) without those the store failed on."""
+    sent = positions(len(entries), [r.index for r, _ in rejected])
+    return [entry for i, entry in zip(sent, entries, strict=True) if i not in failed]
+
+
+def _with_failed(
+    rejected: Sequence[tuple[RejectedEntry, str]], failed: dict[int, Unstorable]
+) -> list[tuple[RejectedEntry, str]]:
+    extra = [
+        (_rejected_entry(u.index, u.entry.model_dump(), u.reason), u.entry.model_dump_json())
+        for u in failed.values()
+    ]
+    return sorted([*rejected, *extra], key=lambda pair: pair[0].index)
 
 
 def parse_upload(body: bytes, max_readings: int) -> ParsedUpload:
@@ -273,7 +324,8 @@ async def ingest(
     site = resources.registry.site(upload.site)
     if upload.edge != edge.id:
         logger.warning("edge %s uploads batches naming edge %r", edge.id, upload.edge)
-    outcome = await resources.store.write_batch(
+    written = await write_isolating(
+        resources.store,
         BatchToStore(
             site=upload.site,
             edge=edge.id,
@@ -290,8 +342,17 @@ async def ingest(
             clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
             rejected_entries=upload.rejected_entries(),
             health=upload.health,
-        )
+        ),
+        reading_indices=positions(len(upload.readings), [r.index for r, _ in upload.rejected]),
+        duplicate_indices=positions(
+            len(upload.duplicates), [r.index for r, _ in upload.rejected_duplicates]
+        ),
+        status_indices=positions(
+            len(upload.statuses), [r.index for r, _ in upload.rejected_statuses]
+        ),
     )
+    if written.unstorable:
+        upload = upload.without(written)
     derived = 0
     store = resources.store
     if site is not None and settings.influx_derived_series and isinstance(store, DerivedSeriesSink):
@@ -306,8 +367,8 @@ async def ingest(
         upload.site,
         edge.id,
         upload.batch_id,
-        outcome.accepted,
-        outcome.duplicates,
+        written.accepted,
+        written.duplicates,
         len(upload.rejected),
         len(upload.duplicates),
         len(upload.statuses),
@@ -319,15 +380,15 @@ async def ingest(
         _log_rejected_entries(upload, edge.id)
     resources.metrics.batch_stored(
         upload.site,
-        accepted=outcome.accepted,
-        duplicates=outcome.duplicates,
+        accepted=written.accepted,
+        duplicates=written.duplicates,
         rejected=len(upload.rejected),
         seconds=time.perf_counter() - started_s,
     )
     return IngestResult(
         batch_id=upload.batch_id,
-        accepted=outcome.accepted,
-        duplicates=outcome.duplicates,
+        accepted=written.accepted,
+        duplicates=written.duplicates,
         rejected=[r for r, _ in upload.rejected],
         rejected_statuses=[r for r, _ in upload.rejected_statuses],
         rejected_duplicates=[r for r, _ in upload.rejected_duplicates],

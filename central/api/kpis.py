@@ -11,7 +11,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from central.api import kpi_json
-from central.api.csv_export import csv_response, ranking_csv, report_csv
+from central.api.csv_export import (
+    CsvQuery,
+    LangQuery,
+    csv_response,
+    ranking_table,
+    report_table,
+)
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import RequestError, UnknownSite
 from central.api.kpi_schemas import LATE_DATA_NOTE, KpiReportOut, RankingOut
@@ -107,6 +113,8 @@ async def kpis(
         Granularity, Query(description="rows: service (per service and day), day, week, month")
     ] = Granularity.DAY,
     output: FormatQuery = "json",
+    csv_style: CsvQuery = "people",
+    lang: LangQuery = "en",
 ) -> Response:
     """Every KPI with its unit, the factor set used and data quality, per row and for the period.
 
@@ -119,7 +127,10 @@ async def kpis(
     scope = site if site is not None else str(region)
     if output == "csv":
         return csv_response(
-            report_csv(scope, result.rows, result.total), f"kpis-{scope}-{span.first}.csv"
+            report_table(scope, result.rows, result.total),
+            f"kpis-{scope}-{span.first}.csv",
+            csv_style,
+            lang,
         )
     factor_sets = factor_sets_of(sites, result.total.factor_sets)
     return kpi_json.response(kpi_json.report(result, factor_sets, site, region))
@@ -143,6 +154,8 @@ async def rank(
         Literal["asc", "desc"], Query(description="asc: lowest value first (rank 1)")
     ] = "asc",
     output: FormatQuery = "json",
+    csv_style: CsvQuery = "people",
+    lang: LangQuery = "en",
 ) -> Response:
     """The region's sites ordered by one KPI over the period; sites without a value come last."""
     if kpi not in CATALOGUE:
@@ -151,7 +164,9 @@ async def rank(
     span = resolve_period(period, on, start, end)
     result = await ranking(store, sites, kpi, period, span, now_ms(), order == "desc")
     if output == "csv":
-        return csv_response(ranking_csv(kpi, result.sites), f"ranking-{kpi}-{span.first}.csv")
+        return csv_response(
+            ranking_table(kpi, result.sites), f"ranking-{kpi}-{span.first}.csv", csv_style, lang
+        )
     total = result.region_total
     return kpi_json.response(
         {

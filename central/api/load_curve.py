@@ -3,8 +3,6 @@
 Read tokens (issue 4) will be added to this router as a dependency.
 """
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -12,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from central.api.csv_export import csv_response
+from central.api.csv_export import Column, CsvQuery, LangQuery, Table, csv_response
 from central.api.dashboard_schemas import LoadCurveOut, QuantityCurveOut, ServiceSpanOut
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import UnknownSite
@@ -51,22 +49,22 @@ def _curves_out(curve: LoadCurve) -> list[QuantityCurveOut]:
     return out
 
 
-def _csv(starts: list[datetime], quantities: list[QuantityCurveOut]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+def _table(starts: list[datetime], quantities: list[QuantityCurveOut]) -> Table:
     present = [q for q in quantities if q.used is not None and q.estimated is not None]
-    writer.writerow(
-        ["start"]
-        + [f"{q.quantity} [{q.unit}]" for q in present]
-        + [f"{q.quantity}_estimated [{q.unit}]" for q in present]
-    )
-    for i, start in enumerate(starts):
-        writer.writerow(
-            [start.isoformat()]
+    columns = [
+        Column("start"),
+        *(Column(q.quantity, q.unit) for q in present),
+        *(Column(f"{q.quantity}_estimated", q.unit) for q in present),
+    ]
+    return Table(
+        columns,
+        [
+            [start]
             + [q.used[i] for q in present if q.used is not None]
             + [q.estimated[i] for q in present if q.estimated is not None]
-        )
-    return out.getvalue()
+            for i, start in enumerate(starts)
+        ],
+    )
 
 
 @router.get(
@@ -83,6 +81,8 @@ async def site_load_curve(
     store: StoreDep,
     on: Annotated[str, Query(alias="date", description="local date of the site, YYYY-MM-DD")],
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    csv_style: CsvQuery = "people",
+    lang: LangQuery = "en",
 ) -> Response | LoadCurveOut:
     """Electricity (kWh), gas and water (m3) per 15 minutes of a local day, with the meal
     services' times for shading; the intervals add up to the day's consumption of /kpis."""
@@ -103,7 +103,9 @@ async def site_load_curve(
     starts = [_local(int(ms), zone) for ms in curve.starts_ms]
     quantities = _curves_out(curve)
     if output == "csv":
-        return csv_response(_csv(starts, quantities), f"load-curve-{site}-{local_date}.csv")
+        return csv_response(
+            _table(starts, quantities), f"load-curve-{site}-{local_date}.csv", csv_style, lang
+        )
     electricity = curve.quantities[Quantity.ELECTRICITY.value]
     return LoadCurveOut(
         site=site,

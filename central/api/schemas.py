@@ -15,9 +15,12 @@ class ErrorDetail(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"] = Field(
+        description="unavailable (HTTP 503): the store cannot take writes now"
+    )
     store: str = Field(description="reading store backend")
     sites: int = Field(description="sites in the registry")
+    reason: str | None = Field(default=None, description="why the store is unavailable")
 
 
 class ServiceInfo(BaseModel):

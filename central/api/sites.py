@@ -13,11 +13,13 @@ from central.api.errors import InvalidDate, UnknownService, UnknownSite
 from central.api.schemas import ErrorDetail, SiteInfo, SiteStats
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.reporting import now_ms, report
+from contract import MAX_LOCAL_DATE
 
 # Behind read tokens: central/app.py includes this router in READ_ROUTERS.
 router = APIRouter(tags=["sites"])
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FIRST_LOCAL_DATE = date(1970, 1, 1)
 
 
 def parse_local_date(text: str) -> date:
@@ -28,8 +30,12 @@ def parse_local_date(text: str) -> date:
         parsed = date.fromisoformat(text)
     except ValueError:
         raise InvalidDate(f"date {text[:40]!r} is not a calendar date YYYY-MM-DD") from None
-    if not 1970 <= parsed.year <= 9998:
-        raise InvalidDate(f"date {text!r} is outside the years 1970-9998")
+    if not FIRST_LOCAL_DATE <= parsed <= MAX_LOCAL_DATE:
+        # the contract's bound on every timestamp (contract.payloads.MAX_EPOCH_MS)
+        raise InvalidDate(
+            f"date {text!r} is outside {FIRST_LOCAL_DATE}..{MAX_LOCAL_DATE},"
+            " the dates a reading can have"
+        )
     return parsed
 
 

@@ -11,6 +11,7 @@ from central.store.base import (
     RejectedRow,
     SiteStats,
     StoreError,
+    StoreHealth,
     StoreUnavailable,
     WriteOutcome,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "RejectedRow",
     "SiteStats",
     "StoreError",
+    "StoreHealth",
     "StoreUnavailable",
     "WriteOutcome",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "RejectedRow",
     "SiteStats",
     "StoreError",
+    "StoreHealth",
     "StoreUnavailable",
     "ThreadedStore",
     "WriteOutcome",
@@ -45,6 +46,17 @@ class StoreError(CentralError):
 
 class StoreUnavailable(StoreError):
     """The store cannot serve right now (disk error, lock held too long); retryable, HTTP 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store can take writes now; `reason` says why not (for /health and logs)."""
+
+    ok: bool
+    reason: str | None = None
+
+
+HEALTHY = StoreHealth(ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,10 @@ class ReadingsStore(Protocol):
 
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
         """Store a batch; return only once it is durable. Raise StoreUnavailable if it cannot be."""
+        ...
+
+    async def check_health(self) -> StoreHealth:
+        """Check now whether the store can take writes (GET /health, and periodically)."""
         ...
 
     async def load_readings(
@@ -284,6 +300,10 @@ class ThreadedStore(ABC):
         if handle is not None:
             setattr(self, attr, None)
             handle.close()
+
+    async def check_health(self) -> StoreHealth:
+        """Healthy unless a store knows better (SqliteStore checks its file)."""
+        return HEALTHY
 
     def _require(self, handle: H | None) -> H:
         """`handle` (read in a store thread), or StoreUnavailable if the store is closed."""

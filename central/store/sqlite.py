@@ -44,10 +44,12 @@ from central.store.base import (
     DuplicateCounts,
     SiteStats,
     StoreError,
+    StoreHealth,
     StoreUnavailable,
     ThreadedStore,
     WriteOutcome,
 )
+from central.store.sqlite_health import PROBE_SCHEMA, StoreFileHealth
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 logger = logging.getLogger(__name__)
@@ -587,7 +589,10 @@ class SqliteStore(ThreadedStore):
         *,
         busy_timeout_ms: int = 5000,
         group_commit_max_batches: int = DEFAULT_GROUP_COMMIT_MAX_BATCHES,
+        max_size_bytes: int | None = None,
     ) -> None:
+        if max_size_bytes is not None and max_size_bytes < 1:
+            raise ValueError(f"max_size_bytes must be >= 1 or None, not {max_size_bytes}")
         if group_commit_max_batches < 1:
             raise ValueError(
                 f"group_commit_max_batches must be >= 1, not {group_commit_max_batches}"
@@ -596,6 +601,10 @@ class SqliteStore(ThreadedStore):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.group_commit_max_batches = group_commit_max_batches
+        # A bound on the file (SQLite's max_page_count): past it writes fail as on a full disk.
+        self.max_size_bytes = max_size_bytes
+        # Is the file still the one opened, and writable? (central/store/sqlite_health.py)
+        self.file_health = StoreFileHealth(path)
         # Batches waiting for the writer thread, with the future of their caller; the drain job
         # runs on the writer thread while `_draining` is set (both guarded by `_pending_lock`).
         self._pending: list[_PendingWrite] = []
@@ -641,6 +650,14 @@ class SqliteStore(ThreadedStore):
                     self._pending.clear()
                 raise self._closed() from None
         return await future
+
+    async def check_health(self) -> StoreHealth:
+        """The file's identity and writability, and while writes fail a probe write, checked
+        in the writer thread (after the writes queued before)."""
+        try:
+            return await self._run(self._writer, lambda: self.file_health.check(self._write_conn))
+        except RuntimeError:  # the writer is shut down: the store was closed
+            return StoreHealth(ok=False, reason=f"{self._label} is closed")
 
     async def load_readings(
         self,
@@ -758,7 +775,12 @@ class SqliteStore(ThreadedStore):
             conn.executescript(_SCHEMA)
             _migrate(conn)
             conn.executescript(_RAW_SCALE_INDEX)
+            conn.executescript(PROBE_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self.max_size_bytes is not None:
+                (page_bytes,) = conn.execute("PRAGMA page_size").fetchone()
+                conn.execute(f"PRAGMA max_page_count = {max(1, self.max_size_bytes // page_bytes)}")
+            self.file_health.opened()
         except BaseException:
             conn.close()
             raise
@@ -778,12 +800,27 @@ class SqliteStore(ThreadedStore):
                 if not group:
                     self._draining = False
                     return
-            try:
-                results = self._write_group([p.prepared for p in group])
-            except BaseException as exc:  # an unexpected failure: every caller gets it
-                results = [exc] * len(group)
+            results = self._write_checked([p.prepared for p in group])
             for pending, result in zip(group, results, strict=True):
                 pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+
+    def _write_checked(self, batches: Sequence[_Prepared]) -> list[WriteOutcome | BaseException]:
+        """`_write_group`, only into the file opened, and checked again after the COMMIT: a
+        batch committed into a file that was deleted or replaced meanwhile is answered 503
+        (persist before acknowledge: the edge keeps its copy), never 200."""
+        lost = self.file_health.check_identity()
+        if lost is not None:
+            return [StoreUnavailable(lost)] * len(batches)
+        try:
+            results = self._write_group(batches)
+        except BaseException as exc:  # an unexpected failure: every caller gets it
+            return [exc] * len(batches)
+        lost = self.file_health.check_identity()
+        if lost is not None:
+            return [r if isinstance(r, BaseException) else StoreUnavailable(lost) for r in results]
+        if any(isinstance(r, WriteOutcome) for r in results):
+            self.file_health.write_succeeded()
+        return results
 
     def _write_group(self, batches: Sequence[_Prepared]) -> list[WriteOutcome | BaseException]:
         """Write `batches` in one transaction and one COMMIT; per batch, its outcome or error.
@@ -833,6 +870,7 @@ class SqliteStore(ThreadedStore):
 
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         # Locked beyond busy_timeout, disk full, I/O error: the edge keeps the batch, retries.
+        self.file_health.write_failed(exc)
         return StoreUnavailable(f"sqlite store {self.path}: {exc}")
 
     def _as_error(self, exc: Exception) -> Exception:

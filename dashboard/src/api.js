@@ -1,5 +1,6 @@
-// Calls to central's API on the same origin, always with the read token (issue 4's bearer
-// tokens) when one is set. The token lives in sessionStorage only, never in the URL.
+// Calls to central's API on the same origin: with the read token when one was given by a token
+// link (it lives in sessionStorage only, never in the URL), else with the sign-in session's
+// HttpOnly cookie, which the browser sends by itself (same-origin fetch).
 
 const TOKEN_KEY = "canteen.token";
 
@@ -21,14 +22,15 @@ export function setToken(value) {
 }
 
 /** Take a `token=` from the URL fragment (a ready link printed by the demo) into sessionStorage,
- * and remove it from the address bar and history. */
+ * and remove it from the address bar and history; true when there was one. */
 export function adoptTokenFromFragment() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
   const given = params.get("token");
-  if (given === null) return;
+  if (given === null) return false;
   setToken(given);
   params.delete("token");
   history.replaceState(null, "", `${location.pathname}${location.search}#${params}`);
+  return true;
 }
 
 function headers() {
@@ -46,7 +48,12 @@ function url(path, params) {
 }
 
 async function request(path, params, init = {}) {
-  const response = await fetch(url(path, params), { cache: "no-store", ...init, headers: { ...headers(), ...init.headers } });
+  const response = await fetch(url(path, params), {
+    cache: "no-store",
+    credentials: "same-origin",
+    ...init,
+    headers: { ...headers(), ...(init.headers || {}) },
+  });
   if (!response.ok) {
     let detail = response.statusText;
     try {
@@ -54,7 +61,9 @@ async function request(path, params, init = {}) {
     } catch {
       // not JSON: keep the status text
     }
-    throw new ApiError(response.status, String(detail));
+    const error = new ApiError(response.status, String(detail));
+    error.retryAfterS = Number(response.headers.get("Retry-After")) || 0;
+    throw error;
   }
   return response;
 }
@@ -63,17 +72,23 @@ export async function getJson(path, params) {
   return (await request(path, params)).json();
 }
 
-export async function getText(path, params) {
-  return (await request(path, { ...params, format: "csv" })).text();
+/** The API's CSV for people (UTF-8 with BOM, rounded, header in `lang`), as a Blob: the BOM
+ * stays (text() would drop it). */
+export async function getCsv(path, params, lang) {
+  return (await request(path, { ...params, format: "csv", lang })).blob();
+}
+
+/** POST a JSON body (sign-in, sign-out, acknowledging an alert); the answer's JSON, or null when it has none. */
+export async function postJson(path, body) {
+  const response = await request(path, {}, {
+    method: "POST",
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+  });
+  return response.status === 204 ? null : response.json();
 }
 
 /** A file the API answers (a report), as a Blob. */
 export async function getBlob(path, params) {
   return (await request(path, params)).blob();
-}
-
-/** POST a JSON body; the answer's JSON. */
-export async function postJson(path, body) {
-  const init = { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } };
-  return (await request(path, {}, init)).json();
 }

@@ -1,12 +1,13 @@
-// CSV downloads: the API's own CSV (format=csv) where it exists, else built from the chart's JSON.
+// CSV downloads for people: the API's own CSV (format=csv, in the page's language) where it
+// exists, else built from the chart's JSON the same way: UTF-8 with a BOM (Excel and WPS then read
+// Chinese correctly), and text that a spreadsheet would run as a formula prefixed with '.
 
-import { getText } from "./api.js";
+import { getCsv } from "./api.js";
+import { language } from "./i18n.js";
 
-function save(text, filename) {
-  saveBlob(new Blob([text], { type: "text/csv;charset=utf-8" }), filename);
-}
+const BOM = "\ufeff";
 
-/** Hand a Blob to the browser as a download named `filename`. */
+/** Hand a Blob to the browser as a download named `filename` (also the reports'). */
 export function saveBlob(blob, filename) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
@@ -19,11 +20,13 @@ export function saveBlob(blob, filename) {
 
 function cell(value) {
   if (value === null || value === undefined) return "";
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = String(value);
+  // Numbers are left alone (a negative number starts with "-" too); text is neutralised.
+  if (typeof value !== "number" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** CSV text of a header and rows (arrays), RFC 4180 quoting. */
+/** CSV text of a header and rows (arrays), RFC 4180 quoting, formulas neutralised. */
 export function toCsv(header, rows) {
   return [header, ...rows].map((row) => row.map(cell).join(",")).join("\n") + "\n";
 }
@@ -32,9 +35,9 @@ export function toCsv(header, rows) {
 export async function download(source) {
   if (source.api) {
     const [path, params] = source.api;
-    save(await getText(path, params), source.filename);
+    saveBlob(await getCsv(path, params, language()), source.filename);
   } else {
     const [header, rows] = source.rows();
-    save(toCsv(header, rows), source.filename);
+    saveBlob(new Blob([BOM, toCsv(header, rows)], { type: "text/csv;charset=utf-8" }), source.filename);
   }
 }

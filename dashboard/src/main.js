@@ -1,5 +1,6 @@
-// The dashboard page: token, language, view, place and period pickers, and the router between the
-// region view and the site view. The state lives in the URL fragment, so a view can be linked.
+// The dashboard page: who is signed in, language, view, place and period pickers, and the router
+// between the region view and the site view. The state lives in the URL fragment, so a view can
+// be linked. Without a session (or a token link) the sign-in form is shown instead (signin.js).
 
 import { adoptTokenFromFragment, ApiError, getJson, setToken, token } from "./api.js";
 import { disposeCharts } from "./charts.js";
@@ -7,10 +8,11 @@ import { today } from "./dates.js";
 import { detectLanguage, LANGUAGES, language, setLanguage, t } from "./i18n.js";
 import { renderRegion } from "./region.js";
 import { reportButtons } from "./report.js";
+import { showSignIn, signOut } from "./signin.js";
 import { renderSite } from "./site.js";
 
 const PERIODS = ["day", "week", "month", "year", "custom"];
-const app = { sites: [], regions: [], state: null, renders: 0, navigate: null };
+const app = { sites: [], regions: [], state: null, renders: 0, navigate: null, who: null };
 
 function readState() {
   const params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -109,18 +111,35 @@ function header() {
   document.getElementById("title").textContent = t("title");
   const tools = document.getElementById("tools");
   tools.replaceChildren();
-  const input = el("input", { type: "password", id: "token", autocomplete: "off", placeholder: t("token"), title: t("tokenHint"), "aria-label": t("token") });
-  input.value = token();
-  const use = el("button", { type: "button", id: "token-use", onclick: () => { setToken(input.value.trim()); start(); } }, t("tokenSave"));
   const lang = el(
     "select",
-    { id: "lang", "aria-label": t("language"), onchange: (e) => { setLanguage(e.target.value, true); header(); render(); } },
+    { id: "lang", "aria-label": t("language"), onchange: (e) => { setLanguage(e.target.value, true); header(); if (app.who) render(); else signIn(); } },
     ...LANGUAGES.map((l) => option(l, l === "zh" ? "中文" : "English", l === language())),
   );
-  tools.append(input, use, lang);
+  if (app.who) {
+    const who = el("span", { id: "signed-in", dataset: { kind: app.who.kind } }, t("signedInAs", { name: app.who.name }));
+    const out = el("button", { type: "button", id: "signout", onclick: () => { app.who = null; header(); signOut(start); } }, t("signOut"));
+    tools.append(who, out);
+  }
+  tools.append(lang);
+}
+
+function signIn() {
+  app.who = null;
+  header();
+  showSignIn(start);
 }
 
 function showError(error) {
+  if (error instanceof ApiError && error.status === 401) {
+    if (token()) {
+      setToken(""); // a token link that no longer works: try the session cookie instead
+      start();
+    } else {
+      signIn(); // no session, or it ended: sign in, and the data loads after
+    }
+    return;
+  }
   const content = document.getElementById("content");
   const message =
     error instanceof ApiError
@@ -149,21 +168,23 @@ async function render() {
     document.body.dataset.state = "ready";
   } catch (error) {
     if (id !== app.renders) return;
-    showError(error);
     document.body.dataset.state = "error";
+    showError(error);
   }
 }
 
 async function start() {
   try {
-    const [sites, regions] = await Promise.all([getJson("/sites"), getJson("/regions")]);
+    const [who, sites, regions] = await Promise.all([getJson("/auth/session"), getJson("/sites"), getJson("/regions")]);
+    app.who = who;
     app.sites = sites;
     app.regions = [...regions].sort((a, b) => b.sites.length - a.sites.length);
   } catch (error) {
-    showError(error);
     document.body.dataset.state = "error";
+    showError(error);
     return;
   }
+  header();
   const s = app.state;
   if (!app.regions.some((r) => r.tag === s.region)) s.region = app.regions[0]?.tag || "";
   if (!app.sites.some((x) => x.id === s.site)) s.site = app.sites[0]?.id || "";
@@ -177,8 +198,9 @@ setLanguage(detectLanguage());
 app.state = readState();
 header();
 window.addEventListener("hashchange", () => {
-  adoptTokenFromFragment();
+  const adopted = adoptTokenFromFragment();
   app.state = readState();
-  render();
+  if (adopted || !app.who) start(); // a token link pasted into a signed-out tab loads at once
+  else render();
 });
 start();

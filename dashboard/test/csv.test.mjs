@@ -16,3 +16,8 @@ test("commas, quotes and newlines are quoted; quotes doubled", () => {
 test("null and undefined are empty cells, zero is not", () => {
   assert.equal(toCsv(["a", "b", "c"], [[null, undefined, 0]]), "a,b,c\n,,0\n");
 });
+
+test("text that a spreadsheet would run as a formula is prefixed with an apostrophe", () => {
+  const text = toCsv(["name", "value"], [["=HYPERLINK(1)", -3.5], ["@SUM(A1)", 0], ["+x", 1], ["-y", 2]]);
+  assert.equal(text, "name,value\n'=HYPERLINK(1),-3.5\n'@SUM(A1),0\n'+x,1\n'-y,2\n");
+});

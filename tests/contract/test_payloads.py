@@ -17,7 +17,7 @@ from contract import (
     parse_payload,
     parse_status,
 )
-from contract.payloads import MAX_PAYLOAD_BYTES
+from contract.payloads import MAX_EPOCH_MS, MAX_LOCAL_DATE, MAX_PAYLOAD_BYTES
 
 BASE: dict[str, Any] = {"v": 1, "seq": 7, "boot": "a1b2c3d4", "ts": "2026-11-20T12:00:00.250+08:00"}
 
@@ -230,7 +230,9 @@ def test_a_raw_kitchen_bin_reading_carries_gross_and_stable() -> None:
     assert isinstance(payload, ScalePayload)
     assert (payload.gross_g, payload.stable, payload.mass_g) == (12345.0, True, None)
     # a gross may be negative: a drifting empty platform, or the bin lifted off a tared scale
-    drifted = parse_payload(DeviceKind.SCALE, raw(stream="spoilage", gross=-5, unit="g", stable=1))
+    drifted = parse_payload(
+        DeviceKind.SCALE, raw(stream="spoilage", gross=-5, unit="g", stable=True)
+    )
     assert isinstance(drifted, ScalePayload)
     assert drifted.gross_g == -5.0
 
@@ -268,3 +270,120 @@ def test_a_net_record_serialises_without_the_raw_fields_and_a_raw_one_without_ma
     for bad in ({}, {"mass_g": 1.0, "gross_g": 1.0, "stable": True}, {"gross_g": 1.0}):
         with pytest.raises(ValidationError):
             ScaleRecord(**common, **bad)
+
+
+# --- strict types (issue 13): a wrong JSON type is refused with a reason, never coerced --------
+
+SCALE_NET: dict[str, Any] = {"stream": "plate", "mass": 46, "unit": "g"}
+SCALE_RAW: dict[str, Any] = {"stream": "prep", "gross": 5.5, "unit": "kg", "stable": True}
+METER: dict[str, Any] = {"quantity": "electricity", "total": 1.5, "unit": "kWh", "power": 2.0,
+                         "power_unit": "kW"}  # fmt: skip
+CARD: dict[str, Any] = {"card": "3300172845"}
+# (kind, the valid fields of that kind, the numeric or flag fields in them)
+FORMS = [
+    (DeviceKind.SCALE, SCALE_NET, ("mass", "seq")),
+    (DeviceKind.SCALE, SCALE_RAW, ("gross", "seq")),
+    (DeviceKind.METER, METER, ("total", "power", "seq")),
+    (DeviceKind.CARD, CARD, ("seq",)),
+]
+NUMBER_FIELDS = [(kind, fields, name) for kind, fields, names in FORMS for name in names]
+
+
+@pytest.mark.parametrize(("kind", "fields", "name"), NUMBER_FIELDS)
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_never_a_number(
+    kind: DeviceKind, fields: dict[str, Any], name: str, value: bool
+) -> None:
+    with pytest.raises(PayloadError, match=f"{name}: Input should be a valid (number|integer)"):
+        parse_payload(kind, raw(**{**fields, name: value}))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    form=st.sampled_from(NUMBER_FIELDS),
+    number=st.integers(min_value=0, max_value=10**9) | st.floats(min_value=0, max_value=1e9),
+)
+def test_a_number_in_a_string_is_never_a_number(
+    form: tuple[DeviceKind, dict[str, Any], str], number: float
+) -> None:
+    kind, fields, name = form
+    if name == "seq":
+        number = int(number)  # a sequence number is an integer
+    good = parse_payload(kind, raw(**{**fields, name: number}))  # the number itself is fine...
+    assert getattr(good, name) == number
+    with pytest.raises(PayloadError, match=f"{name}: Input should be a valid"):
+        parse_payload(kind, raw(**{**fields, name: str(number)}))  # ...its text is not
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(seq=st.floats(allow_nan=False, allow_infinity=False) | st.booleans() | st.text(max_size=8))
+def test_seq_is_a_json_integer_only(seq: float | bool | str) -> None:
+    # `seq: true` used to become 1 (then dropped as a duplicate of seq 1), `7.0` became 7
+    with pytest.raises(PayloadError, match="seq: Input should be a valid integer"):
+        parse_payload(DeviceKind.CARD, raw(**CARD, seq=seq))
+
+
+@pytest.mark.parametrize("flag", ["stable", "visitor"])
+@pytest.mark.parametrize("value", [1, 0, "true", "yes"])
+def test_a_flag_is_a_json_boolean_only(flag: str, value: object) -> None:
+    kind, fields = (DeviceKind.SCALE, SCALE_RAW) if flag == "stable" else (DeviceKind.CARD, {})
+    with pytest.raises(PayloadError, match=f"{flag}: Input should be a valid boolean"):
+        parse_payload(kind, raw(**{**fields, flag: value}))
+
+
+def test_the_schema_version_is_not_a_boolean() -> None:
+    with pytest.raises(PayloadError, match="v: Value error, must be a number, not a boolean"):
+        parse_payload(DeviceKind.CARD, raw(**CARD, v=True))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(blank=st.text(alphabet=" \t\n\r\u3000\u00a0", min_size=1, max_size=64))
+def test_a_blank_card_or_tray_is_refused(blank: str) -> None:
+    with pytest.raises(PayloadError, match="card: Value error, must not be blank"):
+        parse_payload(DeviceKind.CARD, raw(card=blank))
+    with pytest.raises(PayloadError, match="tray: Value error, must not be blank"):
+        parse_payload(DeviceKind.SCALE, raw(**SCALE_NET, tray=blank))
+    # a card with spaces around a number is a card (the reader's own format), kept as sent
+    card = parse_payload(DeviceKind.CARD, raw(card=f"{blank}42"))
+    assert isinstance(card, CardPayload)
+    assert card.card == f"{blank}42"
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    form=st.sampled_from(FORMS),
+    seq=st.integers(min_value=0, max_value=2**53 - 1),
+    ts=st.integers(min_value=0, max_value=MAX_EPOCH_MS),
+)
+def test_every_well_typed_payload_parses_to_what_was_sent(
+    form: tuple[DeviceKind, dict[str, Any], tuple[str, ...]], seq: int, ts: int
+) -> None:
+    kind, fields, _ = form
+    payload = parse_payload(kind, raw(**fields, seq=seq, ts=ts))
+    assert (payload.seq, payload.ts) == (seq, ts)
+
+
+def test_a_timestamp_beyond_the_shared_maximum_is_refused() -> None:
+    assert parse_payload(DeviceKind.CARD, raw(**CARD, ts=MAX_EPOCH_MS)).ts == MAX_EPOCH_MS
+    # the end of year 9999, which the contract used to allow, made central fail whole batches
+    for late in (MAX_EPOCH_MS + 1, "9999-12-31T23:59:59.999Z", "9998-12-31T00:00:00Z"):
+        with pytest.raises(PayloadError, match="ts: Input should be less than or equal to"):
+            parse_payload(DeviceKind.CARD, raw(**CARD, ts=late))
+
+
+def test_every_local_date_of_the_maximum_is_a_readable_date() -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    latest = datetime.fromtimestamp(MAX_EPOCH_MS / 1000, UTC)
+    for hours in (-23, -12, 0, 14, 23):
+        local = latest.astimezone(timezone(timedelta(hours=hours, minutes=59)))
+        assert local.date() <= MAX_LOCAL_DATE
+    # and the dates a KPI load reaches beyond it still exist
+    assert MAX_LOCAL_DATE + timedelta(days=40) < date.max
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(value=st.floats(min_value=1e12, exclude_min=True))
+def test_a_measured_value_beyond_the_bound_is_refused(value: float) -> None:
+    with pytest.raises(PayloadError, match="mass: Input should be"):
+        parse_payload(DeviceKind.SCALE, raw(**{**SCALE_NET, "mass": value}))

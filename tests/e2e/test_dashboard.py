@@ -212,10 +212,12 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             kpis_csv = downloads / "kpis-site-02-service.csv"
             devices_csv = downloads / f"devices-site-02-{FIRST}.csv"
             wait_for(lambda: kpis_csv.exists() and devices_csv.exists(), 15, "the CSV downloads")
-            lines = kpis_csv.read_text(encoding="utf-8").splitlines()
-            assert lines[0].startswith("scope,label,start,end,service")
+            # CSV for people: UTF-8 with a BOM, the header in the page's language
+            assert kpis_csv.read_bytes().startswith(b"\xef\xbb\xbf")
+            lines = kpis_csv.read_text(encoding="utf-8-sig").splitlines()
+            assert lines[0].startswith("Scope,Period,Start,End,Meal service")
             assert len(lines) == 2 * 3 + 2  # header, 2 days x 3 services, total
-            device_lines = devices_csv.read_text(encoding="utf-8").splitlines()
+            device_lines = devices_csv.read_text(encoding="utf-8-sig").splitlines()
             assert len(device_lines) == 1 + len(listed)
             assert device_lines[0].startswith("device,kind,state,since,status,")
 

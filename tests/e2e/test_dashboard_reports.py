@@ -141,10 +141,10 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             15,
             "the acknowledgement",
         )
-        assert cell.get_attribute("data-acked-by") == "bootstrap-admin"
+        assert cell.get_attribute("data-acked-by") == "token bootstrap-admin"
         history = api.get("/alerts/history", params={"site": "s1", "start": DAY, "end": DAY}).json()
         (acked,) = [a for a in history["alerts"] if a["id"] == ALERT_ID]
-        assert acked["ack"]["by"] == "bootstrap-admin"
+        assert acked["ack"]["by"] == "token bootstrap-admin"
         screenshot(driver, ARTIFACTS / "site-month.png", width=1280)
 
         # in Chinese: 环比 and 同比 headings, and the report in Chinese, as workbook and page
@@ -163,7 +163,7 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             30,
             "the Chinese alert history",
         )
-        assert acked_zh.get_attribute("data-acked-by") == "bootstrap-admin"  # kept
+        assert acked_zh.get_attribute("data-acked-by") == "token bootstrap-admin"  # kept
         driver.find_element(By.CSS_SELECTOR, 'button[data-report="xlsx"]').click()
         driver.find_element(By.CSS_SELECTOR, 'button[data-report="html"]').click()
         zh_book, zh_page = (downloads / f"report-s1-{MONTH}-zh.{ext}" for ext in ("xlsx", "html"))
@@ -172,7 +172,7 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
         assert load_workbook(zh_book).sheetnames[0] == "概要"
         page = zh_page.read_text(encoding="utf-8")
         assert "一号食堂月度报告 2026-11" in page
-        assert "bootstrap-admin" in page  # the acknowledgement is in the report's alerts
+        assert "token bootstrap-admin" in page  # the acknowledgement is in the report's alerts
         screenshot(driver, ARTIFACTS / "site-month-zh.png", width=1280)
 
         # the region view compares the region's total the same way

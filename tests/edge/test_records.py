@@ -73,14 +73,22 @@ def test_meter_payload_wh_and_w_become_kwh_and_kw() -> None:
     assert record.power_kw == pytest.approx(2.5)
 
 
-def test_overflowing_conversion_is_a_payload_error() -> None:
+def test_a_register_too_large_to_convert_is_refused_with_its_bound() -> None:
+    # 1e308 MWh would be infinite in kWh: the payload's bound refuses it before any conversion
+    with pytest.raises(PayloadError, match="total: Input should be less than or equal to"):
+        parse_payload(
+            DeviceKind.METER,
+            b'{"v":1,"seq":0,"boot":"b","ts":0,"quantity":"electricity","total":1e308,'
+            b'"unit":"MWh"}',
+        )
     address = parse_topic("canteen/s1/meter/main/data")
-    payload = parse_payload(
+    largest = parse_payload(
         DeviceKind.METER,
-        b'{"v":1,"seq":0,"boot":"b","ts":0,"quantity":"electricity","total":1e308,"unit":"MWh"}',
+        b'{"v":1,"seq":0,"boot":"b","ts":0,"quantity":"electricity","total":1e12,"unit":"MWh"}',
     )
-    with pytest.raises(PayloadError, match="cannot be converted"):
-        to_record(address, payload, received_ms=5, person_key=KEY)
+    record = to_record(address, largest, received_ms=5, person_key=KEY)
+    assert isinstance(record, MeterRecord)
+    assert record.total == 1e15
 
 
 def test_each_visitor_meal_gets_a_pseudonym_of_its_own() -> None:

@@ -62,6 +62,33 @@ BAD_DELIVERED: list[tuple[str, bytes, str]] = [
     (f"canteen/{SITE}/oven/oven-1/data", scale(9011), "unknown device kind"),
     (f"canteen/{SITE}/scale/../data", scale(9012), "device id"),
     (f"canteen/{SITE}/scale/bad id!/data", scale(9013), "device id"),
+    # issue 13: a clock at the end of year 9999 passed the edge and made central answer 500 to
+    # every batch holding it (the canteen stalled); wrong JSON types were coerced
+    (GOOD_TOPIC, scale(9014, ts=253402300799999), "ts: Input should be less than or equal"),
+    (GOOD_TOPIC, scale(9015, ts="9999-12-31T23:59:59.999Z"), "ts: Input should be less than"),
+    (
+        METER_TOPIC,
+        json.dumps(
+            {
+                "v": 1,
+                "boot": "b1",
+                "seq": 1,
+                "ts": 253402300799999,
+                "quantity": "electricity",
+                "total": 1.0,
+                "unit": "kWh",
+            }
+        ).encode(),
+        "ts: Input should be less than or equal",
+    ),
+    (GOOD_TOPIC, scale(9016, mass="100"), "mass: Input should be a valid number"),
+    (GOOD_TOPIC, scale(9017, mass=True), "mass: Input should be a valid number"),
+    (GOOD_TOPIC, scale(9018, seq=True), "seq: Input should be a valid integer"),
+    (
+        CARD_TOPIC,
+        json.dumps({"v": 1, "boot": "b1", "seq": 2, "ts": TS, "card": "   "}).encode(),
+        "card: Value error, must not be blank",
+    ),
 ]
 # Never delivered to the edge: outside its subscriptions (MQTT 3.1.1 §4.7.2: wildcards do not
 # match topics starting with '$'; `+` matches exactly one level).

@@ -1,12 +1,14 @@
 """GET /alerts/history and POST /alerts/ack: the alerts of a span of dates, acknowledged with who
 and when, once (idempotent), only by a reader of the alert's site."""
 
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from central.__main__ import main
 from central.credentials import CredentialStore, Role
 from tests.central.api.test_reports import REGISTRY, ingest, lunch_day
 from tests.central.conftest import admin_client, bearer
@@ -69,7 +71,7 @@ async def test_acknowledging_records_who_and_when_once(
     assert first.status_code == 200, first.text
     ack = first.json()
     assert ack["id"] == "s1/2026-11-20/waste_target/"
-    assert (ack["ack"]["by"], ack["ack"]["note"]) == ("s1-manager", "menu changed")
+    assert (ack["ack"]["by"], ack["ack"]["note"]) == ("token s1-manager", "menu changed")
     # again, by someone else: the first acknowledgement stands (a retried POST is harmless)
     again = await client.post("/api/v1/alerts/ack", json={**body, "note": "again"})
     assert again.status_code == 200
@@ -116,3 +118,28 @@ async def test_history_spans_are_bounded(client: httpx.AsyncClient) -> None:
     assert backwards.status_code == 422
     future = await history(client, site="s1", start="2999-01-01", end="2999-01-02")
     assert future["alerts"] == []  # dates after today have no alerts yet
+
+
+async def test_a_signed_in_user_acknowledges_from_central_pages_only(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ingest(client, lunch_day(2026, 11, 20, 4, 150.0, 0), "nov")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    db, registry = str(tmp_path / "central.sqlite3"), str(tmp_path / "registry.toml")
+    assert main(["users", "--db", db, "--registry", registry, "add", "chef", "--site", "s1"]) == 0
+    no_token = {"Authorization": ""}  # the client's admin token would win over the cookie
+    own_page = {**no_token, "Origin": "http://central.test"}
+    signed_in = await client.post(
+        "/api/v1/auth/sign-in",
+        json={"user": "chef", "password": "correct horse battery"},
+        headers=own_page,
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    body = {"site": "s1", "date": "2026-11-20", "kind": "waste_target"}
+    forged = await client.post(
+        "/api/v1/alerts/ack", json=body, headers={**no_token, "Origin": "https://evil.test"}
+    )
+    assert forged.status_code == 403  # another site's page: refused before the route runs
+    done = await client.post("/api/v1/alerts/ack", json=body, headers=own_page)
+    assert done.status_code == 200, done.text
+    assert done.json()["ack"]["by"] == "chef"

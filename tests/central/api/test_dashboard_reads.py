@@ -122,7 +122,8 @@ async def test_load_curve_has_96_quarter_hours_adding_up_to_the_day(
 
 async def test_load_curve_as_csv(client: httpx.AsyncClient) -> None:
     response = await client.get(
-        "/api/v1/sites/s1/load-curve", params={"date": "2025-11-20", "format": "csv"}
+        "/api/v1/sites/s1/load-curve",
+        params={"date": "2025-11-20", "format": "csv", "csv": "machine"},
     )
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))

@@ -212,7 +212,13 @@ async def test_granularity_custom_period_and_csv(client: httpx.AsyncClient) -> N
 
     response = await client.get(
         "/api/v1/kpis",
-        params={"site": "s1", "period": "week", "date": "2026-11-20", "format": "csv"},
+        params={
+            "site": "s1",
+            "period": "week",
+            "date": "2026-11-20",
+            "format": "csv",
+            "csv": "machine",
+        },
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -247,7 +253,10 @@ async def test_region_report_and_ranking(client: httpx.AsyncClient) -> None:
         (1, "s2", 20.0), (2, "s1", 50.0)
     ]  # fmt: skip
     assert ranked["region_total"]["kpis"]["diners"]["value"] == 6
-    params = {"region": "city:Hangzhou", "kpi": "diners", "date": "2026-11-20", "format": "csv"}
+    params = {
+        "region": "city:Hangzhou", "kpi": "diners", "date": "2026-11-20", "format": "csv",
+        "csv": "machine",
+    }  # fmt: skip
     csv_text = (await client.get("/api/v1/ranking", params=params)).text
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert [(r["rank"], r["site"], r["diners [persons]"]) for r in rows] == [("1", "s1", "4.0")]

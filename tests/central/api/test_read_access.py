@@ -58,7 +58,8 @@ def token(settings: CentralSettings, capsys: pytest.CaptureFixture[str], *args: 
 async def test_every_route_is_public_edge_or_behind_read_tokens(
     regional_client: httpx.AsyncClient,
 ) -> None:
-    """A router added later without READ_ACCESS fails here (central/app.py, READ_ROUTERS)."""
+    """A router added later without READ_ACCESS fails here (central/app.py, READ_ROUTERS). Read
+    routes take a read token or a sign-in session (either one: two OpenAPI requirements)."""
     schema = (await regional_client.get("/openapi.json")).json()
     operations = [
         (path, method, operation)
@@ -72,8 +73,13 @@ async def test_every_route_is_public_edge_or_behind_read_tokens(
             assert schemes == set()
         elif path == "/api/v1/ingest":
             assert schemes == {"HTTPBearer"}  # the edge's key, and a signed body
+        elif path in ("/api/v1/auth/sign-in", "/api/v1/auth/sign-out"):
+            assert schemes == set()  # a password, or the session it ends (central/csrf.py)
         else:
-            assert schemes == {"ReadToken"}, f"{method.upper()} {path} is not behind read tokens"
+            requirements = [set(r) for r in operation.get("security", [])]
+            assert requirements == [{"ReadToken"}, {"Session"}], (
+                f"{method.upper()} {path} is not behind read tokens"
+            )
             if method == "get":
                 response = await regional_client.get(path.replace("{site}", "hz-1"))
                 assert response.status_code == 401, path

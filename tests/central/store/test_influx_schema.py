@@ -28,6 +28,7 @@ from central.store.influx_schema import (
     status_points,
 )
 from contract import (
+    MAX_EPOCH_MS,
     CardRecord,
     DeviceKind,
     DeviceStatusRecord,
@@ -124,7 +125,7 @@ def test_an_edge_duplicate_is_one_point_per_edge_and_id_on_its_local_date() -> N
     assert utc is not None
     assert utc.to_line_protocol().endswith(f" {day_ns - 86_400 * 10**9 + 7}")
     # a device time InfluxDB cannot hold: no point
-    beyond = dropped.model_copy(update={"device_time_ms": 253402300799999})
+    beyond = dropped.model_copy(update={"device_time_ms": MAX_EPOCH_MS})
     assert edge_duplicate_point("s1", "edge-s1", beyond, UTC) is None
 
 
@@ -138,7 +139,7 @@ def test_rejected_points_carry_a_key_per_edge_batch_and_index() -> None:
 
 def test_device_times_beyond_2262_are_not_representable() -> None:
     assert representable(card(1, t_ms=MAX_DEVICE_TIME_MS))
-    assert not representable(card(1, t_ms=253402300799999))  # 9999-12-31, allowed by the contract
+    assert not representable(card(1, t_ms=MAX_EPOCH_MS))  # 9998-12-30, allowed by the contract
 
 
 def status(state: str, received_ms: int, boot: str | None = "b1") -> DeviceStatusRecord:
