@@ -17,6 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central.errors import CentralError
+from central.kitchen import (
+    KITCHEN_KEYS,
+    DinerOverride,
+    Menu,
+    parse_diner_overrides,
+    parse_menu,
+)
 from central.site_kpi_config import (
     BUILTIN_FACTOR_SET,
     SITE_KPI_KEYS,
@@ -30,6 +37,7 @@ from central.toml_fields import (
     is_int,
     is_number,
     non_negative_number,
+    optional_non_negative_number,
     positive_int,
     table,
 )
@@ -64,9 +72,10 @@ _SITE_KEYS = frozenset(
         "region",
         "services",
         *SITE_KPI_KEYS,
+        *KITCHEN_KEYS,
     }
 )
-_SERVICE_KEYS = frozenset({"name", "start", "end", "grace_min", "prep_lead_min"})
+_SERVICE_KEYS = frozenset({"name", "start", "end", "grace_min", "prep_lead_min", "portion_g"})
 _EDGE_KEYS = frozenset({"id", "site", "key_sha256"})
 
 
@@ -90,6 +99,7 @@ class Service:
     end: time
     grace_min: int = DEFAULT_GRACE_MIN
     prep_lead_min: int = DEFAULT_PREP_LEAD_MIN
+    portion_g: float | None = None  # planned food cooked per diner (production recommendation)
 
     @property
     def start_min(self) -> int:
@@ -119,6 +129,8 @@ class Site:
     clean_plate_threshold_g: float = DEFAULT_CLEAN_PLATE_THRESHOLD_G
     region: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     kpi: SiteKpiConfig = field(default_factory=SiteKpiConfig, hash=False)
+    menu: Menu = field(default_factory=Menu, hash=False)
+    diner_overrides: tuple[DinerOverride, ...] = ()
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
@@ -278,6 +290,8 @@ def _parse_site(
         raise RegistryError("services must be a non-empty array of tables", where=where)
     _check_services(services, where)
     kpi = parse_site_kpi_config(raw, where, factor_sets, default_set)
+    menu = parse_menu(raw, where)
+    overrides = parse_diner_overrides(raw, where, tuple(s.name for s in services))
 
     return Site(
         id=site_id,
@@ -289,6 +303,8 @@ def _parse_site(
         clean_plate_threshold_g=threshold,
         region=MappingProxyType(dict(region)),
         kpi=kpi,
+        menu=menu,
+        diner_overrides=overrides,
     )
 
 
@@ -315,7 +331,10 @@ def _parse_service(raw_service: Any, site_where: str, number: int) -> Service:
     lead = raw.get("prep_lead_min", DEFAULT_PREP_LEAD_MIN)
     if not is_int(lead) or not 0 <= lead <= MINUTES_PER_DAY:
         raise RegistryError(f"prep_lead_min must be an integer 0-1440, got {lead!r}", where=where)
-    return Service(name=name, start=start, end=end, grace_min=grace, prep_lead_min=lead)
+    portion = optional_non_negative_number(raw, "portion_g", where)
+    return Service(
+        name=name, start=start, end=end, grace_min=grace, prep_lead_min=lead, portion_g=portion
+    )
 
 
 def _check_services(services: tuple[Service, ...], where: str) -> None:

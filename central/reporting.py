@@ -22,6 +22,7 @@ from central.kpi.alerts import (
 )
 from central.kpi.daycache import build_entry, compose, config_key
 from central.kpi.daytable import DayTable, build_day_table, load_range
+from central.kpi.dishes import DishTable, build_dish_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import SiteReadings
@@ -114,6 +115,14 @@ async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) ->
     readings = await load_site_readings(store, site, span)
     duplicates = await store.load_duplicates(site.id, span.first, span.last)
     return build_day_table(site, span, readings, duplicates)
+
+
+async def dish_tables(
+    store: ReadingsStore, sites: Sequence[Site], span: DateRange
+) -> list[DishTable]:
+    """Waste by dish and reason of each site over `span` (central.kpi.dishes), from one load of
+    the readings stored now per site."""
+    return [build_dish_table(s, span, await load_site_readings(store, s, span)) for s in sites]
 
 
 async def site_baseline(store: ReadingsStore, site: Site) -> Totals | None:

@@ -33,7 +33,7 @@ from contract.payloads import (
     parse_status,
 )
 from contract.topics import DeviceKind, TopicAddress, data_topic, parse_topic, status_topic
-from contract.units import MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
+from contract.units import LossReason, MassUnit, PowerUnit, Quantity, RegisterUnit, Stream
 
 __all__ = [
     "MAX_BATCH_READINGS",
@@ -50,6 +50,7 @@ __all__ = [
     "DroppedDuplicate",
     "EdgeHealth",
     "IngestResult",
+    "LossReason",
     "MassUnit",
     "MeterPayload",
     "MeterRecord",

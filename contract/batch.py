@@ -8,9 +8,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contract.payloads import MAX_CANONICAL_VALUE, BootId, EpochMs, Flag, Reference, Seq
+from contract.payloads import (
+    MAX_CANONICAL_VALUE,
+    BootId,
+    EpochMs,
+    Flag,
+    ItemCode,
+    Reference,
+    Seq,
+)
 from contract.topics import ID_PATTERN, DeviceKind
-from contract.units import Quantity, Stream
+from contract.units import LossReason, Quantity, Stream
 
 MAX_BATCH_READINGS = 5000
 MAX_BATCH_STATUSES = 1000
@@ -56,6 +64,12 @@ class ScaleRecord(_Record):
     )
     tray: Reference | None = None
     person: PersonId | None = None
+    item: ItemCode | None = Field(
+        default=None, exclude_if=_is_none, description="net form: menu item code"
+    )
+    reason: LossReason | None = Field(
+        default=None, exclude_if=_is_none, description="net form: why it was thrown away"
+    )
 
     @model_validator(mode="after")
     def _net_or_raw(self) -> "ScaleRecord":
@@ -65,6 +79,8 @@ class ScaleRecord(_Record):
             raise ValueError("gross_g and stable go together (the raw form)")
         if self.gross_g is not None and self.stream is Stream.PLATE:
             raise ValueError("plate readings are net (mass_g); gross_g is for kitchen bins")
+        if self.gross_g is not None and (self.item is not None or self.reason is not None):
+            raise ValueError("item and reason tag a net reading (mass_g), not gross_g")
         return self
 
     @property

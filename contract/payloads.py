@@ -24,6 +24,7 @@ from contract.units import (
     MASS_TO_G,
     POWER_TO_KW,
     REGISTER_TO_CANONICAL,
+    LossReason,
     MassUnit,
     PowerUnit,
     Quantity,
@@ -97,6 +98,8 @@ Reference = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_n
 Measured = Annotated[float, Field(strict=True, ge=-MAX_DEVICE_VALUE, le=MAX_DEVICE_VALUE)]
 NonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_DEVICE_VALUE)]
 Flag = Annotated[bool, Field(strict=True)]
+# A menu item code (the site's menu in central's registry); unknown codes are kept and reported.
+ItemCode = Annotated[str, Field(pattern=f"^{ID_PATTERN}$")]
 
 
 class _Payload(BaseModel):
@@ -131,6 +134,12 @@ class ScalePayload(_Reading):
     unit: MassUnit
     tray: Reference | None = None
     card: Reference | None = Field(default=None, description="raw card number; hashed at the edge")
+    item: ItemCode | None = Field(
+        default=None, description="net form: menu item code of the food weighed (optional)"
+    )
+    reason: LossReason | None = Field(
+        default=None, description="net form: why it was thrown away (optional)"
+    )
 
     @model_validator(mode="after")
     def _net_or_raw(self) -> "ScalePayload":
@@ -153,6 +162,10 @@ class ScalePayload(_Reading):
                 )
         elif self.stable is not None:
             raise ValueError("stable belongs to the raw form: send it with gross, not with mass")
+        if self.gross is not None and (self.item is not None or self.reason is not None):
+            raise ValueError(
+                "item and reason tag one weighing: send them with mass (net form), not with gross"
+            )
         return self
 
     @property

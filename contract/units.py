@@ -16,6 +16,19 @@ class Stream(StrEnum):
     OVERPRODUCTION = "overproduction"  # cooked food never served
 
 
+class LossReason(StrEnum):
+    """Why food on a kitchen scale was thrown away, as the person weighing it tagged it
+    (docs/protocol.md, "Dish and reason"). A small fixed list, so that sites can be compared."""
+
+    TRIM = "trim"  # peels, bones, trimmings of preparation
+    SPOILED = "spoiled"  # went off in storage before use
+    EXPIRED = "expired"  # past its use-by date, unopened or opened
+    OVERPRODUCED = "overproduced"  # cooked and never served
+    DROPPED = "dropped"  # burnt, dropped, contaminated in handling
+    RETURNED = "returned"  # served and sent back (plate leftovers weighed by dish)
+    OTHER = "other"
+
+
 class Quantity(StrEnum):
     """What an energy or utility meter measures."""
 

@@ -70,6 +70,8 @@ def to_record(
                 stable=payload.stable,
                 tray=payload.tray,
                 person=person,
+                item=payload.item,
+                reason=payload.reason,
             )
         if isinstance(payload, CardPayload):
             return CardRecord(

@@ -8,14 +8,15 @@ pipeline reproduces the truth: counts exactly, masses and energy up to display r
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
-from contract.units import Quantity, Stream
+from contract.units import LossReason, Quantity, Stream
 from simulators import meters
+from simulators.demand import DEFAULT_MENU, DISHES_PER_SERVICE, Demand, is_working_day
 from simulators.devices import (
     BIN_PREP,
     BIN_SPOILAGE,
@@ -48,7 +49,15 @@ class Behaviour:
         ("dinner", 0.25),
     )
     other_attendance: float = 0.5
-    weekend_factor: float = 0.3
+    # calendar, weekday pattern, meetings, noise (simulators.demand)
+    demand: Demand = field(default_factory=Demand)
+    # food the kitchen plans per diner, g (the registry's services' portion_g in the demo)
+    portion_g: tuple[tuple[str, float], ...] = (
+        ("breakfast", 250.0),
+        ("lunch", 450.0),
+        ("dinner", 400.0),
+    )
+    other_portion_g: float = 400.0
     double_swipe_rate: float = 0.02
     visitor_rate: float = 0.0  # share of diners who eat as visitors, without a card
     tray_card_rate: float = 0.4  # trays whose plate payload carries the diner's card
@@ -62,7 +71,10 @@ class Behaviour:
     prep_mass_g: tuple[float, float] = (200.0, 3000.0)
     prep_g_per_diner: tuple[float, float] = (15.0, 45.0)
     over_deposits: tuple[int, int] = (2, 6)
-    over_g_per_diner: tuple[float, float] = (15.0, 45.0)
+    over_g_per_diner: tuple[float, float] = (10.0, 35.0)  # left over however well one cooks
+    # of the food cooked by habit for diners who did not come, the part that is thrown away
+    # (the rest goes into larger portions or the next meal)
+    surplus_waste_share: float = 0.5
     over_pan_g: float = 2500.0  # typical mass of one pan of leftover food
     over_after_end_min: int = 45
     spoilage_deposits: tuple[int, int] = (0, 3)
@@ -70,8 +82,19 @@ class Behaviour:
     spoilage_window_min: tuple[int, int] = (14 * 60, 16 * 60)
 
     def attendance_rate(self, service: str, day: date) -> float:
-        rate = dict(self.attendance).get(service, self.other_attendance)
-        return rate * (self.weekend_factor if day.weekday() >= 5 else 1.0)
+        """The expected share of the staff eating at `service` on `day`, meetings aside."""
+        return self.usual_rate(service) * self.demand.factor(day)
+
+    def usual_rate(self, service: str) -> float:
+        return dict(self.attendance).get(service, self.other_attendance)
+
+    def habit_diners(self, service: str, day: date, staff: int) -> int:
+        """The fixed number the kitchen cooks for: a usual working day's (or off day's) diners."""
+        off = 1.0 if is_working_day(day) else self.demand.off_day_factor
+        return round(staff * self.usual_rate(service) * off)
+
+    def portion(self, service: str) -> float:
+        return dict(self.portion_g).get(service, self.other_portion_g)
 
 
 def _words(value: int | str) -> list[int]:
@@ -212,9 +235,12 @@ class _DayPlanner:
         b, rng, frame = self.behaviour, self.diners_rng, self.frame
         start_ms, end_ms = frame.at(service.start_min), frame.at(service.end_min)
         waste_end_ms = frame.at(service.waste_end_min)
-        expected_rate = b.attendance_rate(service.name, frame.day)
-        rate = min(1.0, expected_rate * rng.uniform(0.9, 1.1))
+        meeting = self.meeting_share(service)
+        expected_rate = b.attendance_rate(service.name, frame.day) + meeting
+        noise = b.demand.noise
+        rate = min(1.0, expected_rate * rng.uniform(1.0 - noise, 1.0 + noise))
         staff = self.site.registered_staff
+        habit = b.habit_diners(service.name, frame.day, staff)
         diners = int(rng.binomial(staff, rate))
         persons = rng.choice(staff, size=diners, replace=False)
         # Arrivals peak early in the service: Beta(2, 3) over [start, end), strictly before end.
@@ -261,10 +287,15 @@ class _DayPlanner:
                     card=self.cards[int(persons[i])] if tray_cards[i] and not visitors[i] else None,
                 )
             )
-        prep = self._prep(service, staff * expected_rate)
-        over = self._overproduction(service, diners)
+        prep = self._prep(service, float(habit))
+        menu = self.menu(service)
+        over = self._overproduction(service, diners, habit, menu)
         events.extend(prep)
         events.extend(over)
+        by_item: dict[str, float] = {}
+        for pan in over:
+            if pan.item is not None:
+                by_item[pan.item] = by_item.get(pan.item, 0.0) + pan.true_g
         truth = ServiceTruth(
             diners=diners,
             trays=diners,
@@ -275,8 +306,34 @@ class _DayPlanner:
                 Stream.OVERPRODUCTION: sum(w.true_g for w in over),
             },
             energy={},
+            menu=menu,
+            habit_diners=habit,
+            cooked_g=habit * b.portion(service.name),
+            overproduction_by_item_g=by_item,
+            meeting=meeting > 0,
         )
         return _ServiceDraw(events, truth, expected_diners=staff * expected_rate)
+
+    def meeting_share(self, service: Service) -> float:
+        """Extra share of the staff a meeting brings to this service today (0 without one)."""
+        demand = self.behaviour.demand
+        if service.name != demand.meeting_service or not is_working_day(self.frame.day):
+            return 0.0
+        rng = np.random.default_rng(
+            seed_sequence(self.seed, self.site.id, self.frame.day.toordinal(), "meeting")
+        )
+        if rng.random() >= demand.meeting_probability:
+            return 0.0
+        return float(rng.uniform(*demand.meeting_extra_share))
+
+    def menu(self, service: Service) -> tuple[str, ...]:
+        """The dishes of `service` today, drawn from the site's menu."""
+        rng = np.random.default_rng(
+            seed_sequence(self.seed, self.site.id, self.frame.day.toordinal(), "menu", service.name)
+        )
+        menu = self.site.menu or DEFAULT_MENU
+        picks = rng.choice(len(menu), size=min(DISHES_PER_SERVICE, len(menu)), replace=False)
+        return tuple(menu[int(i)] for i in picks)
 
     def _leftovers(self, trays: int) -> tuple[FloatArray, FloatArray]:
         """True and shown plate leftovers; clean and non-clean stay clear of the threshold."""
@@ -319,12 +376,17 @@ class _DayPlanner:
             true_g=masses,
         )
 
-    def _overproduction(self, service: Service, diners: int) -> list[Weighing]:
-        """Unserved food weighed after the service (F3), in 2-6 pans of a few kg each."""
+    def _overproduction(
+        self, service: Service, diners: int, habit: int, menu: tuple[str, ...]
+    ) -> list[Weighing]:
+        """Unserved food weighed after the service (F3), in 2-6 pans of a few kg each: the
+        portions cooked by habit for diners who did not come, and the unavoidable remainder.
+        The kitchen terminal (scale-over) tags each pan with a dish of the menu."""
         b, rng, frame = self.behaviour, self.waste_rng, self.frame
-        total_g = diners * rng.uniform(*b.over_g_per_diner)
+        surplus_g = max(0, habit - diners) * b.portion(service.name) * b.surplus_waste_share
+        total_g = surplus_g + diners * rng.uniform(*b.over_g_per_diner)
         pans = round(total_g / b.over_pan_g) + int(rng.integers(-1, 2))
-        count = int(np.clip(pans, *b.over_deposits)) if diners else 0
+        count = int(np.clip(pans, *b.over_deposits)) if total_g > 0 else 0
         shares = rng.dirichlet(np.full(max(count, 1), 4.0))[:count]
         # Weighed after the service, within 45 min and the grace: window [start, end + grace).
         begin_min = service.end_min
@@ -332,13 +394,27 @@ class _DayPlanner:
         if end_min <= begin_min:
             begin_min, end_min = max(service.start_min, service.end_min - 30), service.end_min
         times = _uniform_ms(rng, frame.at(begin_min), frame.at(end_min), count)
-        return _scale_deposits(
-            device=SCALE_OVER,
-            stream=Stream.OVERPRODUCTION,
-            service=service.name,
-            times_ms=times,
-            true_g=np.maximum(shares * total_g, 50.0),
+        true_g = np.maximum(shares * total_g, 50.0)
+        tag_rng = np.random.default_rng(
+            seed_sequence(self.seed, self.site.id, frame.day.toordinal(), "tags", service.name)
         )
+        dishes = tag_rng.integers(0, len(menu), count) if menu else np.zeros(count, np.int64)
+        weighed: list[Weighing] = []
+        # Each dish's pans are quantised together, so that a dish's displays add up to its truth.
+        for dish in np.unique(dishes).tolist():
+            mine = np.flatnonzero(dishes == dish)
+            for pan in _scale_deposits(
+                device=SCALE_OVER,
+                stream=Stream.OVERPRODUCTION,
+                service=service.name,
+                times_ms=[times[k] for k in mine],
+                true_g=true_g[mine],
+            ):
+                if menu:
+                    pan = replace(pan, item=menu[dish], reason=LossReason.OVERPRODUCED.value)
+                weighed.append(pan)
+        weighed.sort(key=lambda w: w.at_ms)
+        return weighed
 
     def spoilage(self) -> list[Weighing]:
         b, rng, frame = self.behaviour, self.waste_rng, self.frame
@@ -453,9 +529,7 @@ def _days(
             )
             energy = {q: trace.consumption(begin, end) for q, trace in traces.items()}
             t = draw.truth
-            services[service.name] = ServiceTruth(
-                t.diners, t.trays, t.clean_plates, t.waste_g, energy
-            )
+            services[service.name] = replace(t, energy=energy)
         waste = {
             s: sum(t.waste_g[s] for t in services.values())
             for s in (Stream.PLATE, Stream.PREP, Stream.OVERPRODUCTION)

@@ -156,6 +156,10 @@ class DeviceState:
         }
         if event.card is not None:
             body["card"] = event.card
+        if event.item is not None:
+            body["item"] = event.item
+        if event.reason is not None:
+            body["reason"] = event.reason
         return body
 
     def _gross_body(self, event: GrossReading) -> dict[str, Any]:

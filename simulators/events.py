@@ -30,6 +30,8 @@ class Weighing:
     shown_g: float
     service: str | None  # None for spoilage, which belongs to the day only
     card: str | None = None
+    item: str | None = None  # the dish a kitchen terminal tagged (a menu item code)
+    reason: str | None = None  # contract.units.LossReason value
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ class Site:
     services: tuple[Service, ...] = DEFAULT_SERVICES
     clean_plate_threshold_g: float = DEFAULT_CLEAN_PLATE_THRESHOLD_G
     meters: tuple[MeterSpec, ...] = DEFAULT_METERS
+    menu: tuple[str, ...] = ()  # the codes of `[[sites.menu]]`; empty: the simulator's own
 
     @property
     def tz(self) -> ZoneInfo:
@@ -181,7 +182,19 @@ def _parse_site(raw: object, index: int) -> Site:
         services=services,
         clean_plate_threshold_g=float(threshold),
         meters=_parse_meters(raw.get("meters"), site_id),
+        menu=_menu_codes(raw.get("menu"), site_id),
     )
+
+
+def _menu_codes(raw_menu: object, site_id: str) -> tuple[str, ...]:
+    """The item codes of `[[sites.menu]]` (central validates the rest of each item)."""
+    if raw_menu is None:
+        return ()
+    if not isinstance(raw_menu, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("code"), str) for item in raw_menu
+    ):
+        raise RegistryError("menu must be an array of tables, each with a code", site=site_id)
+    return tuple(str(item["code"]) for item in raw_menu)
 
 
 def _positive_number(

@@ -46,6 +46,12 @@ class ServiceTruth:
     clean_plates: int
     waste_g: Mapping[Stream, float]
     energy: Mapping[Quantity, float]
+    menu: tuple[str, ...] = ()  # the dishes cooked (menu item codes)
+    habit_diners: int = 0  # the fixed number the kitchen cooked for
+    cooked_g: float = 0.0  # habit_diners x the planned portion
+    # overproduction per dish, as the kitchen terminal tagged it (reason "overproduced")
+    overproduction_by_item_g: Mapping[str, float] = field(default_factory=dict)
+    meeting: bool = False  # a meeting brought extra diners to this service
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,14 @@ class ServiceTruth:
             "clean_plates": self.clean_plates,
             "waste_g": _waste_json(self.waste_g, SERVICE_STREAMS),
             "energy": _energy_json(self.energy),
+            "menu": list(self.menu),
+            "habit_diners": self.habit_diners,
+            "cooked_g": round(self.cooked_g, _MASS_DECIMALS),
+            "overproduction_by_item_g": {
+                k: round(v, _MASS_DECIMALS)
+                for k, v in sorted(self.overproduction_by_item_g.items())
+            },
+            "meeting": self.meeting,
         }
 
 

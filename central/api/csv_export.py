@@ -91,6 +91,18 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "site": ("Canteen id", "食堂编号"),
     "name": ("Canteen", "食堂"),
     "reason": ("Why no value", "无数值原因"),
+    # dishes (central/api/dishes.py)
+    "item": ("Dish", "菜品"),
+    "loss_reason": ("Loss reason", "损耗原因"),
+    "known": ("On the menu", "在菜单中"),
+    "name_zh": ("Name (Chinese)", "中文名称"),
+    "name_en": ("Name (English)", "英文名称"),
+    "category": ("Category", "类别"),
+    "mass": ("Waste", "浪费量"),
+    "weighings": ("Weighings", "称重次数"),
+    "share": ("Share of waste", "占比"),
+    "value": ("Value", "价值"),
+    "co2e": ("CO₂e", "碳排放当量"),
     # KPIs (central/kpi/values.py, CATALOGUE)
     "diners": ("Diners", "就餐人数"),
     "attendance_pct": ("Attendance", "就餐率"),
@@ -169,7 +181,17 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 # Cell values of ours that people read (the registry's own names, such as services, stay).
-_VALUE_LABELS: dict[str, tuple[str, str]] = {"total": ("total", "合计")}
+_VALUE_LABELS: dict[str, tuple[str, str]] = {
+    "total": ("total", "合计"),
+    # loss reasons of kitchen weighings (contract.units.LossReason)
+    "trim": ("trimmings", "边角料"),
+    "spoiled": ("spoiled", "变质"),
+    "expired": ("expired", "过期"),
+    "overproduced": ("overproduced", "做多了"),
+    "dropped": ("dropped or burnt", "掉落或烧焦"),
+    "returned": ("returned", "退回"),
+    "other": ("other", "其他"),
+}
 
 # unit of each quality figure, for the column names
 _QUALITY_UNITS = {

@@ -122,6 +122,8 @@ def _one_bin(
         received_ms=deposits.received_ms,
         gross_g=np.full(picked.size, np.nan),
         stable=np.ones(picked.size, dtype=np.bool_),
+        item=deposits.item,
+        reason=deposits.reason,
     )
     return deposits, {
         EMPTYING: at[emptying],

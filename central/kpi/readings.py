@@ -42,6 +42,8 @@ class ScaleReadings:
     received_ms: Int64Array  # the edge's receive time (Q3 clock skew, silent devices)
     gross_g: Float64Array  # raw form: gross weight shown, g; NaN for net readings
     stable: BoolArray  # raw form: the platform was still; True for net readings
+    item: StrArray  # menu item code a kitchen terminal tagged; "" when untagged
+    reason: StrArray  # contract.units.LossReason value; "" when untagged
 
     @classmethod
     def of(
@@ -51,9 +53,11 @@ class ScaleReadings:
         mass_g: object,
         device: object = "scale",
         received_ms: object = None,
+        item: object = "",
+        reason: object = "",
     ) -> "ScaleReadings":
-        """Net readings from sequences; one device id applies to all; receive time defaults to
-        device time."""
+        """Net readings from sequences; one device id (item, reason) may apply to all; receive
+        time defaults to device time."""
         times = int_array(time_ms)
         return cls(
             times,
@@ -63,6 +67,8 @@ class ScaleReadings:
             times.copy() if received_ms is None else int_array(received_ms),
             np.full(times.shape, np.nan),
             np.ones(times.shape, dtype=np.bool_),
+            np.broadcast_to(str_array(item), times.shape).copy(),
+            np.broadcast_to(str_array(reason), times.shape).copy(),
         )
 
     @classmethod
@@ -85,13 +91,15 @@ class ScaleReadings:
             times.copy() if received_ms is None else int_array(received_ms),
             float_array(gross_g),
             np.broadcast_to(bool_array(stable), times.shape).copy(),
+            np.full(times.shape, "", dtype=np.str_),
+            np.full(times.shape, "", dtype=np.str_),
         )
 
     @classmethod
     def empty(cls) -> "ScaleReadings":
         return cls(
             int_array(), str_array(), float_array(), str_array(), int_array(), float_array(),
-            bool_array(),
+            bool_array(), str_array(), str_array(),
         )  # fmt: skip
 
     @property
@@ -108,6 +116,8 @@ class ScaleReadings:
             self.received_ms[mask],
             self.gross_g[mask],
             self.stable[mask],
+            self.item[mask],
+            self.reason[mask],
         )
 
     @staticmethod

@@ -50,9 +50,11 @@ __all__ = [
 # Columns of a pivoted reading row that the KPI engine needs.
 READING_COLUMNS = (
     "kind", "device", "stream", "quantity", "time_ns", "mass_g", "person", "total", "received_ms",
-    "gross_g", "stable",
+    "gross_g", "stable", "item", "reason",
 )  # fmt: skip
-RECEIVED_VALUES = ("mass_g", "person", "total", "received_ms", "gross_g", "stable")
+RECEIVED_VALUES = (
+    "mass_g", "person", "total", "received_ms", "gross_g", "stable", "item", "reason",
+)  # fmt: skip
 # Gap (ms) between a batch's device times above which the identity lookup uses separate ranges.
 CLUSTER_GAP_MS = 3_600_000
 

@@ -387,6 +387,8 @@ def readings_from_rows(
             received_ms=int_array(column(scale, "received_ms", 0)),
             gross_g=float_array(column(scale, "gross_g", np.nan)),
             stable=bool_array(column(scale, "stable", True)),
+            item=str_array(column(scale, "item", "")),
+            reason=str_array(column(scale, "reason", "")),
         ),
         card=CardReadings(
             time_ms=ms(card),

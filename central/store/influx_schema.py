@@ -112,6 +112,10 @@ def _with_values(point: Point, site: str, record: ReadingRecord) -> Point:
         else:  # the raw form (kitchen bins): gross weight and the motion detector's verdict
             point.field("gross_g", float(record.gross_g)).field("stable", bool(record.stable))
         point.field("tray", record.tray).field("person", record.person)  # None: field left out
+        # Dish and loss reason are fields, not tags: the point's identity stays (site, device,
+        # kind, stream, time), and an untagged reading simply has no such field.
+        point.field("item", record.item)
+        point.field("reason", None if record.reason is None else record.reason.value)
     elif isinstance(record, CardRecord):
         point.field("person", record.person)
     elif isinstance(record, MeterRecord):

@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS readings (
     ingested_ms INTEGER NOT NULL,
     gross_g REAL,
     stable INTEGER,
+    item TEXT,
+    reason TEXT,
     PRIMARY KEY (site, device, boot, seq)
 );
 -- The site-day KPI query is a range scan on this index.
@@ -231,8 +233,8 @@ ORDER BY edge
 MS_PER_DAY = 86_400_000
 
 # Columns added after the first release: (name, type). A database created before them gets them
-# with ALTER TABLE ADD COLUMN at open (NULL in old rows: those are net readings), see _migrate.
-_ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"))
+# with ALTER TABLE ADD COLUMN at open (NULL in old rows: net readings, untagged), see _migrate.
+_ADDED_COLUMNS = (("gross_g", "REAL"), ("stable", "INTEGER"), ("item", "TEXT"), ("reason", "TEXT"))
 # Raw kitchen-bin readings only (a partial index, so net-only sites pay nothing for it): the last
 # stable reading of a raw bin before a range is one index probe however long ago it was.
 _RAW_SCALE_INDEX = """
@@ -281,9 +283,9 @@ WHERE site = ? AND local_date >= ? AND local_date <= ?
 # once per statement, after them.
 _READING_COLUMNS = (
     "site, device, boot, seq, kind, device_time_ms, received_ms, stream, mass_g, tray, person, "
-    "quantity, total, power_kw, gross_g, stable"
+    "quantity, total, power_kw, gross_g, stable, item, reason"
 )
-_READING_WIDTH = 16
+_READING_WIDTH = 18
 # Rows per multi-row INSERT at most (a power of two; lowered to the connection's variable limit).
 _MAX_ROWS_PER_INSERT = 512
 
@@ -362,7 +364,7 @@ _RANGE = """FROM readings WHERE site = ? AND ((device_time_ms >= ? AND device_ti
                     OR (received_ms >= ? AND received_ms < ?))"""
 # Scale columns: gross_g stays NULL (NaN in numpy) for net readings, stable 1 for them.
 _SCALE_COLUMNS = """device_time_ms, COALESCE(stream, ''), COALESCE(mass_g, 0.0), device,
-       received_ms, gross_g, COALESCE(stable, 1)"""
+       received_ms, gross_g, COALESCE(stable, 1), COALESCE(item, ''), COALESCE(reason, '')"""
 _SELECT_SCALES = f"""
 SELECT {_SCALE_COLUMNS}
 {_RANGE} AND kind = 'scale'
@@ -504,18 +506,19 @@ def _row(site: str, record: ReadingRecord) -> Row:
             record.received_ms, record.stream.value, record.mass_g, record.tray, record.person,
             None, None, None, record.gross_g,
             None if record.stable is None else int(record.stable),
+            record.item, None if record.reason is None else record.reason.value,
         )  # fmt: skip
     if isinstance(record, CardRecord):
         return (
             site, record.device, record.boot, record.seq, "card", record.device_time_ms,
             record.received_ms, None, None, None, record.person,
-            None, None, None, None, None,
+            None, None, None, None, None, None, None,
         )  # fmt: skip
     if isinstance(record, MeterRecord):
         return (
             site, record.device, record.boot, record.seq, "meter", record.device_time_ms,
             record.received_ms, None, None, None, None,
-            record.quantity.value, record.total, record.power_kw, None, None,
+            record.quantity.value, record.total, record.power_kw, None, None, None, None,
         )  # fmt: skip
     raise TypeError(f"not a reading record: {type(record).__name__}")
 
@@ -528,7 +531,7 @@ def _columns(rows: list[Row], width: int) -> list[list[Any]]:
 
 
 def _scales(rows: list[Row]) -> ScaleReadings:
-    time_ms, stream, mass_g, device, received_ms, gross_g, stable = _columns(rows, 7)
+    time_ms, stream, mass_g, device, received_ms, gross_g, stable, item, reason = _columns(rows, 9)
     return ScaleReadings(
         time_ms=int_array(time_ms),
         stream=str_array(stream),
@@ -537,6 +540,8 @@ def _scales(rows: list[Row]) -> ScaleReadings:
         received_ms=int_array(received_ms),
         gross_g=float_array(gross_g),  # NULL -> NaN
         stable=bool_array(stable),
+        item=str_array(item),
+        reason=str_array(reason),
     )
 
 

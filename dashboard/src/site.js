@@ -10,6 +10,7 @@ import { drawComparison, loadComparisons, overlays, targetLine } from "./compare
 import { addDays, focusDate, periodParams, span } from "./dates.js";
 import { formatNumber, kpiElement } from "./format.js";
 import { t, tOr } from "./i18n.js";
+import { loadKitchen } from "./kitchen.js";
 
 const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
 
@@ -77,7 +78,7 @@ export async function renderSite(state, app) {
   // the alert history is one evaluation per date: it is drawn when it arrives, after the rest
   const history = loadHistory(site.id, state);
   history.catch(() => {}); // shown in its panel
-  const [report, byService, trendDays, burn, curve, alerts, presence, edges, comparisons] = await Promise.all([
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges, kitchen, comparisons] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -86,6 +87,7 @@ export async function renderSite(state, app) {
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
+    loadKitchen(site, state),
     loadComparisons({ site: site.id }, state, trendRange(state)),
   ]);
   const targets = site.targets || {};
@@ -171,6 +173,9 @@ export async function renderSite(state, app) {
         series: [{ type: "bar", name: t(id), data: days.rows.map((r) => r.kpis[name].value) }],
       }, unit);
     }
+
+    // top wasted dishes; diners to expect and how much to cook (kitchen.js)
+    kitchen(grid);
 
     // quota burn-down, month and year
     for (const [id, part] of [["quotaMonth", burn.month], ["quotaYear", burn.year]]) {

@@ -264,3 +264,68 @@ def test_kpi_keys_factor_sets_meters_scales_and_exchanges() -> None:
 def test_kpi_key_errors_name_the_site_and_key(document: dict[str, object], message: str) -> None:
     with pytest.raises(RegistryError, match=message):
         parse_registry(document)
+
+
+def test_a_menu_with_category_defaults_portions_and_diner_overrides() -> None:
+    document = {
+        "sites": [
+            site(
+                services=[service("lunch", "11:00", "13:00", portion_g=450)],
+                menu=[
+                    {"code": "hongshao-rou", "name_zh": "红烧肉", "name_en": "Braised pork",
+                     "category": "pork"},
+                    {"code": "mapo", "category": "tofu", "price_cny_per_kg": 9.5},
+                    {"code": "special"},
+                ],
+                diner_overrides=[
+                    {"date": date(2026, 12, 18), "service": "lunch", "diners": 350,
+                     "note": "meeting"},
+                    {"date": date(2026, 12, 19), "closed": True},
+                ],
+            )
+        ]
+    }  # fmt: skip
+    s1 = parse_registry(document).sites["s1"]
+    assert s1.services[0].portion_g == 450.0
+    pork = s1.menu.item("hongshao-rou")
+    assert pork is not None
+    assert (pork.name_zh, pork.price_cny_per_kg, pork.co2e_kg_per_kg) == ("红烧肉", 24.0, 12.3)
+    tofu = s1.menu.item("mapo")
+    assert tofu is not None
+    assert (tofu.name_en, tofu.price_cny_per_kg, tofu.co2e_kg_per_kg) == ("mapo", 9.5, 3.2)
+    other = s1.menu.item("special")
+    assert other is not None
+    assert (other.category, other.price_cny_per_kg, other.co2e_kg_per_kg) == ("other", None, None)
+    assert s1.menu.item("unknown") is None
+    assert [(o.date.day, o.service, o.diners) for o in s1.diner_overrides] == [
+        (18, "lunch", 350),
+        (19, None, 0),
+    ]
+    # a registry without these keys: an empty menu, no overrides
+    plain = parse_registry({"sites": [site()]}).sites["s1"]
+    assert (dict(plain.menu.items), plain.diner_overrides) == ({}, ())
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"menu": [{"code": "a b"}]}, "site 's1' menu[1]: code 'a b' must be"),
+        ({"menu": [{"code": "x", "category": "meat"}]}, "category 'meat' is not one of"),
+        ({"menu": [{"code": "x"}, {"code": "x"}]}, "duplicate menu item code 'x'"),
+        ({"menu": [{"code": "x", "price": 3}]}, "menu[1]: unknown key 'price'"),
+        ({"menu": [{"code": "x", "co2e_kg_per_kg": -1}]}, "co2e_kg_per_kg must be a number >= 0"),
+        ({"diner_overrides": [{"date": "2026-12-01", "closed": True}]}, "date must be a TOML"),
+        (
+            {"diner_overrides": [{"date": date(2026, 12, 1), "service": "brunch", "diners": 3}]},
+            "service 'brunch' is not a service",
+        ),
+        (
+            {"diner_overrides": [{"date": date(2026, 12, 1), "closed": True, "diners": 3}]},
+            "either closed = true or diners",
+        ),
+    ],
+)
+def test_kitchen_key_errors_name_the_site_and_key(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        parse_registry({"sites": [site(**fields)]})
+    assert message in str(caught.value)

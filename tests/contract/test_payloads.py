@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from contract import (
     CardPayload,
     DeviceKind,
+    LossReason,
     MeterPayload,
     PayloadError,
     ScalePayload,
@@ -246,6 +247,10 @@ def test_a_raw_kitchen_bin_reading_carries_gross_and_stable() -> None:
         ({"stream": "prep", "unit": "g", "mass": 3, "stable": True}, "send it with gross"),
         ({"stream": "plate", "unit": "g", "gross": 3, "stable": True}, "net mass of each tray"),
         ({"stream": "prep", "unit": "g", "gross": 3, "stable": "maybe"}, "stable"),
+        ({"stream": "prep", "unit": "g", "gross": 3, "stable": True, "item": "rice"}, "not with"),
+        ({"stream": "prep", "unit": "g", "mass": 3, "reason": "burnt"}, "reason: Input should"),
+        ({"stream": "prep", "unit": "g", "mass": 3, "item": "a b"}, "item: String should"),
+        ({"stream": "prep", "unit": "g", "mass": 3, "item": 12}, "item: Input should"),
     ],
 )
 def test_net_or_raw_scale_forms_are_exclusive(fields: dict[str, Any], reason: str) -> None:
@@ -387,3 +392,27 @@ def test_every_local_date_of_the_maximum_is_a_readable_date() -> None:
 def test_a_measured_value_beyond_the_bound_is_refused(value: float) -> None:
     with pytest.raises(PayloadError, match="mass: Input should be"):
         parse_payload(DeviceKind.SCALE, raw(**{**SCALE_NET, "mass": value}))
+
+
+def test_a_kitchen_weighing_may_name_its_dish_and_reason_and_old_payloads_stay_valid() -> None:
+    tagged = parse_payload(
+        DeviceKind.SCALE,
+        raw(
+            stream="overproduction", mass=2.4, unit="kg", item="hongshao-rou", reason="overproduced"
+        ),
+    )
+    assert isinstance(tagged, ScalePayload)
+    assert (tagged.item, tagged.reason) == ("hongshao-rou", LossReason.OVERPRODUCED)
+    untagged = parse_payload(DeviceKind.SCALE, raw(stream="prep", mass=2.4, unit="kg"))
+    assert isinstance(untagged, ScalePayload)
+    assert (untagged.item, untagged.reason) == (None, None)
+    common: dict[str, Any] = {
+        "device": "term-1", "boot": "b1", "seq": 1, "device_time_ms": 1, "received_ms": 2,
+        "stream": "prep", "mass_g": 5.0,
+    }  # fmt: skip
+    # an untagged record is byte for byte what it was before the tags existed
+    assert "item" not in json.loads(ScaleRecord(**common).model_dump_json())
+    record = ScaleRecord(**common, item="rice", reason=LossReason.TRIM)
+    document = json.loads(record.model_dump_json())
+    assert (document["item"], document["reason"]) == ("rice", "trim")
+    assert ScaleRecord.model_validate(document) == record

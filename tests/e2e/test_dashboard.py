@@ -203,8 +203,21 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             edge_panel = driver.find_element(By.CSS_SELECTOR, '[data-panel="edges"] .panel-body')
             assert "No edge has reported its health" in edge_panel.text
             panels = ("diners", "waste", "clean-plate", "load-curve", "quota-month", "devices")
-            for panel in (*panels, "edges"):
+            for panel in (*panels, "edges", "top-dishes", "production"):
                 assert driver.find_elements(By.CSS_SELECTOR, f'[data-panel="{panel}"] .panel-body')
+            # the kitchen terminal's tagged pans: the period's most wasted dish leads the table
+            dishes = api.get(
+                "/dishes",
+                params={"site": "site-02", "period": "custom", "start": FIRST, "end": LAST},
+            ).json()
+            first_dish = driver.find_element(
+                By.CSS_SELECTOR, '[data-panel="top-dishes"] tr[data-item]'
+            )
+            assert first_dish.get_attribute("data-item") == dishes["rows"][0]["key"]
+            planned = driver.find_elements(
+                By.CSS_SELECTOR, '[data-panel="production"] tr[data-service]'
+            )
+            assert len(planned) == 3  # one row per meal service (the default three)
 
             # a CSV of the API (per service rows) and one built in the page (devices)
             driver.find_element(By.CSS_SELECTOR, 'button[data-csv="diners"]').click()

@@ -54,6 +54,15 @@ def test_kpis_per_service_day_and_region_match_the_truth(tmp_path: Path) -> None
                 params={"region": "province:Zhejiang", "period": "custom", "start": first,
                         "end": last, "granularity": "day"},
             ).json()  # fmt: skip
+            dishes = {
+                (site, group): client.get(
+                    "/api/v1/dishes",
+                    params={"site": site, "period": "custom", "start": first, "end": last,
+                            "group": group, "stream": "overproduction", "top": 100},
+                ).json()
+                for site in sites
+                for group in ("item", "reason")
+            }  # fmt: skip
         stack.check_alive()
 
     mismatches: list[str] = []
@@ -85,6 +94,21 @@ def test_kpis_per_service_day_and_region_match_the_truth(tmp_path: Path) -> None
         assert close(total["kpis"]["spoilage_waste_g"]["value"], spoilage)
         assert total["quality"]["completeness_pct"] == pytest.approx(100.0)
         assert total["quality"]["resets"] == total["quality"]["spikes"] == 0
+        # the kitchen terminal's tagged pans: overproduction per dish and per reason
+        by_item: dict[str, float] = {}
+        for day in days.values():
+            for service in day["services"].values():
+                for item, grams in service["overproduction_by_item_g"].items():
+                    by_item[item] = by_item.get(item, 0.0) + grams
+        rows = {r["key"]: r for r in dishes[site, "item"]["rows"]}
+        assert set(rows) == set(by_item)
+        for item, grams in by_item.items():
+            compared += 1
+            if not close(rows[item]["mass_g"], grams):
+                mismatches.append(f"{site} dish {item}: {rows[item]['mass_g']} != {grams}")
+        (reason,) = dishes[site, "reason"]["rows"]
+        assert reason["key"] == "overproduced"
+        assert close(reason["mass_g"], sum(by_item.values()))
     assert compared > 0
     assert not mismatches, "\n".join(mismatches)
     assert region["sites"] == list(sites)

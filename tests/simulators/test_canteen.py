@@ -250,3 +250,33 @@ def test_an_off_grid_meter_interval_is_refused_before_any_day_is_drawn() -> None
     )
     with pytest.raises(ConfigurationError):
         plan_site_days(site, seed=1, start_date=START, days=1, meter_interval_s=1800)
+
+
+def test_demand_follows_the_holiday_calendar_and_the_kitchen_tags_its_pans() -> None:
+    """Spring Festival 2026: Friday 13 Feb worked, Saturday 14 Feb worked in lieu (调休),
+    Sunday 15 and Monday 16 Feb public holidays."""
+    site = Site(id="s1", timezone="Asia/Shanghai", registered_staff=600)
+    days = plan(site, start=date(2026, 2, 13), days=4)
+    lunch = [d.truth.services["lunch"] for d in days]
+    friday, worked_saturday, sunday, holiday_monday = (t.diners for t in lunch)
+    assert worked_saturday > 2 * sunday
+    assert holiday_monday < worked_saturday / 2
+    assert friday > 2 * holiday_monday
+    # the kitchen cooks for its usual working-day number on a worked Saturday, less on holidays
+    assert lunch[1].habit_diners == lunch[0].habit_diners > lunch[3].habit_diners
+    for day_plan, truth in zip(days, lunch, strict=True):
+        pans = [
+            e
+            for e in day_plan.events
+            if isinstance(e, Weighing)
+            and e.stream is Stream.OVERPRODUCTION
+            and e.service == "lunch"
+        ]
+        assert pans
+        assert all(p.item in truth.menu and p.reason == "overproduced" for p in pans)
+        by_item: dict[str, float] = defaultdict(float)
+        for p in pans:
+            assert p.item is not None
+            by_item[p.item] += p.shown_g
+        # what the terminal shows per dish adds up to the true overproduction per dish
+        assert by_item == pytest.approx(dict(truth.overproduction_by_item_g))

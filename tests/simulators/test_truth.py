@@ -14,7 +14,10 @@ from simulators.truth import GroundTruth
 START = date(2026, 11, 20)
 
 # Keys of docs/architecture.md, "Simulator ground truth".
-SERVICE_KEYS = {"diners", "trays", "clean_plates", "waste_g", "energy", "gap_energy"}
+SERVICE_KEYS = {
+    "diners", "trays", "clean_plates", "waste_g", "energy", "gap_energy",
+    "menu", "habit_diners", "cooked_g", "overproduction_by_item_g", "meeting",
+}  # fmt: skip
 DAY_KEYS = {"meals", "trays", "clean_plates", "waste_g", "energy", "gap_energy"}
 FAULTS = {
     "meter_reset",

@@ -33,6 +33,7 @@ from contract import (
     DeviceKind,
     DeviceStatusRecord,
     DroppedDuplicate,
+    LossReason,
     MeterRecord,
     Quantity,
     ScaleRecord,
@@ -189,6 +190,17 @@ def test_a_raw_bin_reading_has_gross_and_stable_fields_and_no_mass() -> None:
     assert reading_point("s1", record, 2).to_line_protocol() == (
         "reading,device=bin-prep,kind=scale,site=s1,stream=prep "
         'boot="b1",gross_g=-5,received_ms=1767225600003i,seq=2i,stable=true 1767225600000000002'
+    )
+
+
+def test_a_tagged_weighing_has_item_and_reason_fields_not_tags() -> None:
+    record = ScaleRecord(device="scale-over", boot="b1", seq=4, device_time_ms=T0,
+                         received_ms=T0 + 3, stream=Stream.OVERPRODUCTION, mass_g=2350.0,
+                         item="hongshao-rou", reason=LossReason.OVERPRODUCED)  # fmt: skip
+    assert reading_point("s1", record, 4).to_line_protocol() == (
+        "reading,device=scale-over,kind=scale,site=s1,stream=overproduction "
+        'boot="b1",item="hongshao-rou",mass_g=2350,reason="overproduced",'
+        "received_ms=1767225600003i,seq=4i 1767225600000000004"
     )
 
 

@@ -15,6 +15,7 @@ from contract import (
     CardRecord,
     DeviceKind,
     DeviceStatusRecord,
+    LossReason,
     MeterRecord,
     Quantity,
     ScaleRecord,
@@ -314,7 +315,20 @@ async def test_a_database_of_an_older_central_gets_the_raw_columns(tmp_path: Pat
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
     conn.close()
-    assert {"gross_g", "stable"} <= columns
+    assert {"gross_g", "stable", "item", "reason"} <= columns
+    assert loaded.scale.item.tolist() == ["", ""]
+
+
+async def test_the_dish_and_reason_of_a_weighing_are_stored_and_loaded(tmp_path: Path) -> None:
+    tagged = ScaleRecord(device="term", boot="b1", seq=0, device_time_ms=1500, received_ms=1501,
+                         stream=Stream.SPOILAGE, mass_g=800.0, item="not-on-menu",
+                         reason=LossReason.EXPIRED)  # fmt: skip
+    async with SqliteStore(tmp_path / "c.sqlite3") as store:
+        await store.write_batch(to_store([*records(), tagged]))
+        loaded = await store.load_readings("s1", 0, 5000)
+    assert loaded.scale.device.tolist() == ["sc", "term"]
+    assert loaded.scale.item.tolist() == ["", "not-on-menu"]
+    assert loaded.scale.reason.tolist() == ["", "expired"]
 
 
 async def test_the_raw_bin_reference_is_the_last_by_attributed_time(tmp_path: Path) -> None:

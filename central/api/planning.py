@@ -1,0 +1,184 @@
+"""GET /api/v1/forecast and /api/v1/production: diners to expect and how much to cook.
+
+Thin routes over central.planning (docs/forecast.md, docs/api.md).
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from central.api.deps import RegistryDep, StoreDep
+from central.api.errors import UnknownSite
+from central.api.kpis import _ERRORS
+from central.api.sites import parse_local_date
+from central.kpi.forecast import ForecastPoint
+from central.kpi.production import Recommendation
+from central.planning import forecast, production
+from central.registry import Registry, Site
+from central.reporting import now_ms
+
+router = APIRouter(tags=["planning"])
+
+MAX_FORECAST_DAYS = 28
+ESTIMATE_NOTE = (
+    "an estimate: it assumes each actual diner needed the planned portion less the recent "
+    "plate waste and overproduction per diner (docs/forecast.md)"
+)
+
+SiteParam = Annotated[str, Query(description="a site id")]
+
+
+class ForecastPointOut(BaseModel):
+    date: str
+    kind: str = Field(description="workday, adjusted_workday (调休), weekend or holiday")
+    holiday: str = Field(description="the holiday's name, empty when none")
+    calendar_known: bool = Field(description="the holiday calendar knows this date's year")
+    diners: float | None = Field(description="null when there is no forecast (see note)")
+    low: float | None = Field(description="lower end of the 80% interval")
+    high: float | None = Field(description="upper end of the 80% interval")
+    source: str = Field(description="model, override, closed or no_history")
+    note: str
+
+
+class ServiceForecastOut(BaseModel):
+    service: str
+    points: list[ForecastPointOut]
+
+
+class ForecastOut(BaseModel):
+    site: str
+    start: str
+    end: str
+    services: list[ServiceForecastOut]
+
+
+class OutcomeOut(BaseModel):
+    actual_diners: float
+    actual_plate_kg: float
+    actual_overproduction_kg: float
+    overproduction_if_followed_kg: float
+    overproduction_avoided_kg: float = Field(description="an estimate (note)")
+    short_kg: float = Field(description="food missing had the recommendation been followed")
+    note: str
+
+
+class RecommendationOut(BaseModel):
+    service: str
+    forecast: ForecastPointOut
+    portion_g: float | None
+    plate_g_per_diner: float | None = Field(description="recent plate waste per diner")
+    overproduction_g_per_diner: float | None = Field(description="recent overproduction/diner")
+    recommended_kg: float | None
+    reason: str = Field(description="why recommended_kg is null; empty otherwise")
+    outcome: OutcomeOut | None = Field(description="after the day: recommended vs actual")
+
+
+class ProductionOut(BaseModel):
+    site: str
+    date: str
+    services: list[RecommendationOut]
+
+
+def _site(registry: Registry, site: str) -> Site:
+    found = registry.site(site)
+    if found is None:
+        raise UnknownSite(f"unknown site {site[:64]!r}")
+    return found
+
+
+def _today(site: Site) -> date:
+    return datetime.fromtimestamp(now_ms() / 1000, tz=UTC).astimezone(site.timezone).date()
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _point_out(p: ForecastPoint) -> ForecastPointOut:
+    return ForecastPointOut(
+        date=p.on.isoformat(),
+        kind=p.kind.value,
+        holiday=p.holiday,
+        calendar_known=p.calendar_known,
+        diners=_round(p.diners),
+        low=_round(p.low),
+        high=_round(p.high),
+        source=p.source.value,
+        note=p.note,
+    )
+
+
+def _recommendation_out(service: str, r: Recommendation) -> RecommendationOut:
+    outcome = None
+    if r.outcome is not None:
+        o = r.outcome
+        outcome = OutcomeOut(
+            actual_diners=o.actual.diners,
+            actual_plate_kg=round(o.actual.plate_kg, 3),
+            actual_overproduction_kg=round(o.actual.overproduction_kg, 3),
+            overproduction_if_followed_kg=round(o.overproduction_if_followed_kg, 3),
+            overproduction_avoided_kg=round(o.avoided_kg, 3),
+            short_kg=round(o.short_kg, 3),
+            note=ESTIMATE_NOTE,
+        )
+    return RecommendationOut(
+        service=service,
+        forecast=_point_out(r.forecast),
+        portion_g=r.portion_g,
+        plate_g_per_diner=_round(r.plate_g_per_diner),
+        overproduction_g_per_diner=_round(r.overproduction_g_per_diner),
+        recommended_kg=_round(r.recommended_kg, 2),
+        reason=r.reason,
+        outcome=outcome,
+    )
+
+
+@router.get("/forecast", response_model=ForecastOut, responses=_ERRORS)
+async def diner_forecast(
+    registry: RegistryDep,
+    store: StoreDep,
+    site: SiteParam,
+    start: Annotated[
+        str | None, Query(description="first local date to forecast, YYYY-MM-DD (default tomorrow)")
+    ] = None,
+    days: Annotated[int, Query(ge=1, le=MAX_FORECAST_DAYS, description="dates to forecast")] = 7,
+) -> ForecastOut:
+    """Diners per meal service on the next days, each with an 80% interval."""
+    found = _site(registry, site)
+    first = _today(found) + timedelta(days=1) if start is None else parse_local_date(start)
+    dates = [first + timedelta(days=i) for i in range(days)]
+    result = await forecast(store, found, dates, now_ms())
+    return ForecastOut(
+        site=site,
+        start=dates[0].isoformat(),
+        end=dates[-1].isoformat(),
+        services=[
+            ServiceForecastOut(service=name, points=[_point_out(p) for p in points])
+            for name, points in result.items()
+        ],
+    )
+
+
+@router.get("/production", response_model=ProductionOut, responses=_ERRORS)
+async def production_plan(
+    registry: RegistryDep,
+    store: StoreDep,
+    site: SiteParam,
+    on: Annotated[
+        str | None, Query(alias="date", description="local date, YYYY-MM-DD (default tomorrow)")
+    ] = None,
+) -> ProductionOut:
+    """How much to cook per service on a date; for a past date, recommended vs actual."""
+    found = _site(registry, site)
+    today = _today(found)
+    day = today + timedelta(days=1) if on is None else parse_local_date(on)
+    result = await production(store, found, day, today, now_ms())
+    return ProductionOut(
+        site=site,
+        date=day.isoformat(),
+        services=[
+            _recommendation_out(s.name, r) for s, r in zip(found.services, result, strict=True)
+        ],
+    )

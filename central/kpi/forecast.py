@@ -1,0 +1,213 @@
+"""Diners per meal service for the next days, from the per-service diner history (plain numpy).
+
+The model (docs/forecast.md) for one site and service:
+
+- Each date is a working day (Monday-Friday, or a Saturday/Sunday worked in lieu, 调休) or an
+  off day (weekend, public holiday, day off in lieu), from central.kpi.workcalendar.
+- Working days: forecast = level x weekday factor. The weekday factor is the median of that
+  weekday's diners over the last 8 weeks of working days divided by the median of all of them
+  (adjusted working days get the factor learnt from earlier ones, else 1). The level is an
+  exponentially weighted mean of the deseasonalised diners (diners / weekday factor) of the recent
+  working days, half-weight after HALF_LIFE_WORKDAYS.
+- Off days: the median of the recent off days (a government canteen serves few on them).
+- The interval is the 5th to 95th percentile of the recent ratios actual / fitted, applied to
+  the forecast; off days: the 5th-95th percentile of recent off days. Ratios to a fit of the same
+  data are narrower than the errors of a forecast, so this in-sample 90% band is what covers about
+  80% of actual days out of sample (scripts/backtest reports the coverage): an 80% interval.
+- Overrides (central.kitchen.DinerOverride: a meeting, a closed day) replace the forecast, and
+  their dates are left out of the fit.
+
+Why plain numpy: the pattern is a weekday profile, a level and a calendar; a day-level model
+with a few dozen parameters fits in microseconds per service and is easy to explain. A library
+such as statsmodels (ETS) or Prophet would add a heavy dependency for a seasonal level that does
+not know the 调休 calendar anyway; the backtest (scripts/backtest) shows what this one achieves.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from central.kitchen import DinerOverride
+from central.kpi.workcalendar import DayKind, day_info
+
+HISTORY_DAYS = 84  # history a forecast reads: 12 weeks
+PROFILE_DAYS = 56  # weekday factors and off days from the last 8 weeks
+HALF_LIFE_WORKDAYS = 10.0
+CLOSED_DAYS = 28  # no diner in this many days before: the canteen is closed
+MIN_WORKDAYS = 5  # fewer working days with diners in the history: not enough to forecast
+INTERVAL_QUANTILES = (5.0, 95.0)
+FALLBACK_RATIO = (0.8, 1.2)  # interval when too few ratios to take percentiles of
+
+
+class Source(StrEnum):
+    MODEL = "model"
+    OVERRIDE = "override"
+    CLOSED = "closed"
+    NO_HISTORY = "no_history"
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastPoint:
+    on: date
+    kind: DayKind
+    holiday: str
+    calendar_known: bool
+    diners: float | None  # None: no forecast (see note)
+    low: float | None
+    high: float | None
+    source: Source
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Diners of one service on consecutive local dates ending the day before the forecast."""
+
+    first: date
+    diners: npt.NDArray[np.float64]
+
+    @property
+    def dates(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range(self.diners.size)]
+
+
+def _override_for(
+    overrides: Sequence[DinerOverride], on: date, service: str
+) -> DinerOverride | None:
+    found = [o for o in overrides if o.date == on and o.service in (None, service)]
+    # one naming the service wins over one for the whole date
+    found.sort(key=lambda o: o.service is None)
+    return found[0] if found else None
+
+
+def _percentiles(values: npt.NDArray[np.float64]) -> tuple[float, float]:
+    low, high = np.percentile(values, INTERVAL_QUANTILES)
+    return float(low), float(high)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    level: float
+    factors: Mapping[int, float]  # weekday (0-4) -> factor
+    adjusted_factor: float
+    ratio_band: tuple[float, float]
+    off_median: float
+    off_band: tuple[float, float]
+
+
+def _fit(history: History, overrides: Sequence[DinerOverride], service: str) -> _Fit | str:
+    """The model's parameters, or the reason why there is none."""
+    dates = history.dates
+    y = history.diners
+    n = y.size
+    if n == 0 or not np.any(y > 0):
+        return "no card history for this service: nothing to forecast from"
+    infos = [day_info(d) for d in dates]
+    overridden = np.array([_override_for(overrides, d, service) is not None for d in dates])
+    kinds = np.array([i.kind.value for i in infos])
+    weekday = np.array([d.weekday() for d in dates])
+    regular = (kinds == DayKind.WORKDAY.value) & ~overridden
+    adjusted = (kinds == DayKind.ADJUSTED_WORKDAY.value) & ~overridden
+    off = ~(regular | adjusted) & ~overridden
+    recent = np.arange(n) >= n - PROFILE_DAYS
+    # working days with no diner at all are closures nobody entered: left out of the fit
+    work = regular & (y > 0)
+    if np.count_nonzero(work) < MIN_WORKDAYS:
+        return (
+            f"fewer than {MIN_WORKDAYS} working days with diners in the last {n} days: "
+            "not enough history to forecast"
+        )
+    profile = work & recent if np.count_nonzero(work & recent) >= MIN_WORKDAYS else work
+    overall = float(np.median(y[profile]))
+    factors = {}
+    for w in range(5):
+        picked = y[profile & (weekday == w)]
+        factors[w] = float(np.median(picked)) / overall if picked.size and overall > 0 else 1.0
+    adjusted_seen = adjusted & (y > 0)
+    adjusted_factor = (
+        float(np.median(y[adjusted_seen])) / overall
+        if np.any(adjusted_seen) and overall > 0
+        else 1.0
+    )
+    index = np.flatnonzero(work)
+    season = np.array([factors[int(weekday[i])] for i in index])
+    deseasonalised = y[index] / season
+    age = (index.size - 1) - np.arange(index.size)
+    weights = 0.5 ** (age / HALF_LIFE_WORKDAYS)
+    level = float(np.sum(weights * deseasonalised) / np.sum(weights))
+    ratios = deseasonalised[index >= n - PROFILE_DAYS] / level if level > 0 else np.array([])
+    band = _percentiles(ratios) if ratios.size >= 10 else FALLBACK_RATIO
+    off_recent = y[off & recent] if np.any(off & recent) else y[off]
+    off_median = float(np.median(off_recent)) if off_recent.size else 0.0
+    off_band = _percentiles(off_recent) if off_recent.size >= 4 else (off_median, off_median)
+    return _Fit(level, factors, adjusted_factor, band, off_median, off_band)
+
+
+def forecast_service(
+    history: History,
+    service: str,
+    dates: Sequence[date],
+    overrides: Sequence[DinerOverride] = (),
+) -> list[ForecastPoint]:
+    """Forecast diners of `service` on `dates` (after the history's last date)."""
+    y = history.diners
+    closed = y.size >= CLOSED_DAYS and not np.any(y[-CLOSED_DAYS:] > 0) and np.any(y > 0)
+    fit = None if closed else _fit(history, overrides, service)
+    out = []
+    for on in dates:
+        info = day_info(on)
+        common = (on, info.kind, info.holiday, info.known)
+        override = _override_for(overrides, on, service)
+        if override is not None:
+            count = float(override.diners)
+            note = override.note or ("closed" if count == 0 else "expected diners entered")
+            out.append(ForecastPoint(*common, count, count, count, Source.OVERRIDE, note))
+        elif closed:
+            note = f"no diner in the last {CLOSED_DAYS} days: the canteen looks closed"
+            out.append(ForecastPoint(*common, 0.0, 0.0, 0.0, Source.CLOSED, note))
+        elif isinstance(fit, str) or fit is None:
+            out.append(ForecastPoint(*common, None, None, None, Source.NO_HISTORY, str(fit)))
+        else:
+            out.append(_point(fit, on, common))
+    return out
+
+
+def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, bool]) -> ForecastPoint:
+    kind = common[1]
+    note = "" if common[3] else f"the holiday calendar of {on.year} is not known yet"
+    if kind is DayKind.WORKDAY:
+        value = fit.level * fit.factors[on.weekday()]
+    elif kind is DayKind.ADJUSTED_WORKDAY:
+        value = fit.level * fit.adjusted_factor
+    else:
+        low, high = fit.off_band
+        return ForecastPoint(*common, fit.off_median, low, high, Source.MODEL, note)
+    low_ratio, high_ratio = fit.ratio_band
+    return ForecastPoint(
+        *common,
+        value,
+        value * min(low_ratio, 1.0),
+        value * max(high_ratio, 1.0),
+        Source.MODEL,
+        note,
+    )
+
+
+def same_weekday_last_week(history: History, on: date) -> float | None:
+    """Baseline 1: the diners of the same weekday one week before `on`."""
+    i = (on - timedelta(days=7) - history.first).days
+    return float(history.diners[i]) if 0 <= i < history.diners.size else None
+
+
+def weekday_mean_4_weeks(history: History, on: date) -> float | None:
+    """Baseline 2: the mean diners of the same weekday in the 4 weeks before `on`."""
+    picked = [
+        float(history.diners[i])
+        for k in range(1, 5)
+        if 0 <= (i := (on - timedelta(days=7 * k) - history.first).days) < history.diners.size
+    ]
+    return float(np.mean(picked)) if picked else None

@@ -1,0 +1,90 @@
+"""Diner forecasts and production recommendations of a site, from its report rows in the store.
+
+The history is the per-service rows of central.reporting.report (the one KPI pipeline): diners,
+plate waste and overproduction per service and local date; the models are pure
+(central.kpi.forecast, central.kpi.production).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from central.kpi.forecast import HISTORY_DAYS, ForecastPoint, History, forecast_service
+from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.production import Actual, Recommendation, WasteHistory, recommend
+from central.registry import Site
+from central.reporting import report
+from central.store import ReadingsStore
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHistory:
+    diners: History
+    waste: WasteHistory
+
+
+async def service_histories(
+    store: ReadingsStore, site: Site, span: DateRange, now_ms: int
+) -> dict[str, ServiceHistory]:
+    """Each service's diners, plate waste and overproduction on every date of `span`."""
+    result = await report(store, [site], PeriodKind.CUSTOM, span, Granularity.SERVICE, now_ms)
+    index = {on: i for i, on in enumerate(span.dates())}
+    n = span.days
+    columns = {s.name: {k: np.zeros(n) for k in ("diners", "plate", "over")} for s in site.services}
+    for row in result.rows:
+        if row.service is None or row.service not in columns:
+            continue
+        at = index[row.first]
+        for key, kpi in (
+            ("diners", "diners"),
+            ("plate", "plate_waste_g"),
+            ("over", "overproduction_waste_g"),
+        ):
+            columns[row.service][key][at] = row.kpis[kpi].value or 0.0
+    return {
+        name: ServiceHistory(
+            History(span.first, c["diners"]), WasteHistory(c["diners"], c["plate"], c["over"])
+        )
+        for name, c in columns.items()
+    }
+
+
+def history_before(first: date, days: int = HISTORY_DAYS) -> DateRange:
+    """The history a forecast from `first` reads: the `days` dates before it."""
+    return DateRange(first - timedelta(days=days), first - timedelta(days=1))
+
+
+async def forecast(
+    store: ReadingsStore, site: Site, dates: Sequence[date], now_ms: int
+) -> dict[str, list[ForecastPoint]]:
+    """Diners per service on `dates` (consecutive, the first after the history)."""
+    histories = await service_histories(store, site, history_before(dates[0]), now_ms)
+    return {
+        name: forecast_service(h.diners, name, dates, site.diner_overrides)
+        for name, h in histories.items()
+    }
+
+
+async def production(
+    store: ReadingsStore, site: Site, on: date, today: date, now_ms: int
+) -> list[Recommendation]:
+    """The recommendation of each service on `on`; beside it the actual day when `on` is past."""
+    span = history_before(on)
+    histories = await service_histories(store, site, span, now_ms)
+    actuals: dict[str, Actual] = {}
+    if on < today:
+        day = await service_histories(store, site, DateRange(on, on), now_ms)
+        for name, h in day.items():
+            actuals[name] = Actual(
+                diners=float(h.waste.diners[0]),
+                plate_kg=float(h.waste.plate_g[0]) / 1000,
+                overproduction_kg=float(h.waste.overproduction_g[0]) / 1000,
+            )
+    out = []
+    for service in site.services:
+        h = histories[service.name]
+        (point,) = forecast_service(h.diners, service.name, [on], site.diner_overrides)
+        out.append(recommend(point, service.portion_g, h.waste, actuals.get(service.name)))
+    return out

@@ -1,0 +1,93 @@
+// Kitchen panels of the site view: the top wasted dishes of the period with their value (CNY) and
+// CO2e, and for the coming day the diners to expect per service and how much to cook.
+
+import { getJson } from "./api.js";
+import { panel } from "./charts.js";
+import { periodParams } from "./dates.js";
+import { formatNumber } from "./format.js";
+import { language, t, tOr } from "./i18n.js";
+
+const TOP = 10;
+
+function el(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.append(...children);
+  return node;
+}
+
+function table(header, rows) {
+  const node = el("table", "data");
+  node.append(el("thead", "", el("tr", "", ...header.map((h) => el("th", "", h)))));
+  node.append(el("tbody", "", ...rows));
+  return node;
+}
+
+function dishName(row) {
+  if (row.key === "") return t("untagged");
+  const name = language() === "zh" ? row.name_zh : row.name_en;
+  return row.known ? name : `${name} (${t("unknownItem")})`;
+}
+
+/** Fetch what the kitchen panels show; returns a function that draws them into a parent. */
+export async function loadKitchen(site, state) {
+  const params = periodParams(state);
+  const [dishes, plan] = await Promise.all([
+    getJson("/dishes", { site: site.id, group: "item", top: TOP, ...params }),
+    getJson("/production", { site: site.id }),
+  ]);
+  return (parent) => {
+    const dishBody = panel(parent, {
+      id: "top-dishes",
+      title: t("topWastedDishes"),
+      unit: "kg, CNY, kg CO2e",
+      subtitle: t("taggedShare", { tagged: formatNumber(dishes.tagged_g / 1000, "kg"), total: formatNumber(dishes.total_g / 1000, "kg") }),
+      csv: { filename: `dishes-${site.id}-${dishes.start}.csv`, api: ["/dishes", { site: site.id, group: "item", top: TOP, ...params }] },
+    });
+    if (!dishes.rows.length) dishBody.append(el("p", "empty", t("noData")));
+    else {
+      dishBody.append(table(
+        [t("dish"), `${t("wasteMass")} [kg]`, `${t("share")} [%]`, `${t("valueCny")} [CNY]`, `CO2e [kg]`],
+        dishes.rows.map((r) => {
+          const tr = el("tr", r.known ? "" : "unknown");
+          tr.dataset.item = r.key;
+          tr.append(
+            el("td", "", dishName(r)),
+            el("td", "num", formatNumber(r.mass_g / 1000, "kg")),
+            el("td", "num", formatNumber(r.share_pct, "%")),
+            el("td", "num", formatNumber(r.value_cny, "CNY")),
+            el("td", "num", formatNumber(r.co2e_kg, "kg")),
+          );
+          return tr;
+        }),
+      ));
+    }
+
+    const planBody = panel(parent, {
+      id: "production",
+      title: t("cookTomorrow", { date: plan.date }),
+      unit: "persons, kg",
+      csv: {
+        filename: `production-${site.id}-${plan.date}.csv`,
+        rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, s.forecast.source, s.portion_g, s.recommended_kg, s.reason || s.forecast.note])],
+      },
+    });
+    planBody.append(table(
+      [t("service"), t("expectedDiners"), t("interval80"), `${t("portion")} [g]`, `${t("recommendedCook")} [kg]`, t("note")],
+      plan.services.map((s) => {
+        const f = s.forecast;
+        const tr = el("tr", "");
+        tr.dataset.service = s.service;
+        tr.append(
+          el("td", "", tOr(s.service)),
+          el("td", "num", formatNumber(f.diners, "persons")),
+          el("td", "num", f.low === null ? "—" : `${formatNumber(f.low, "persons")} – ${formatNumber(f.high, "persons")}`),
+          el("td", "num", formatNumber(s.portion_g, "g")),
+          el("td", "num", formatNumber(s.recommended_kg, "kg")),
+          el("td", "", s.reason || f.note || (f.holiday ? f.holiday : t(`day_${f.kind}`))),
+        );
+        return tr;
+      }),
+    ));
+  };
+}

@@ -1,0 +1,71 @@
+"""How many come to eat, what the kitchen cooks, and the day's menu (the simulated world).
+
+- Working days follow mainland China's calendar, public holidays and adjusted working days (调休)
+  included, from the State Council's notices as the `chinesecalendar` package carries them; a
+  year it does not know yet follows the plain week. Off days (weekends, holidays) draw the
+  weekend share of the usual diners.
+- A weekday pattern (Monday busiest, Friday quietest), meetings (on some working days a meeting
+  brings extra diners to lunch) and noise (the rate varies +-10% per service and day, and each of
+  the staff comes or not: a binomial draw).
+- The kitchen's habit: it cooks for a fixed number of diners, the usual attendance of a working
+  day (or of an off day), whatever the day brings; half of the portions cooked for diners who did
+  not come comes back as overproduction (the rest goes into larger portions or the next meal), on
+  top of an unavoidable remainder per diner. This is what a diner forecast can improve on.
+- A menu per service and day: a few dishes drawn from the site's menu (the registry's
+  `[[sites.menu]]` codes, else DEFAULT_MENU); the kitchen terminal tags each overproduction pan
+  with its dish and the reason `overproduced`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import chinese_calendar
+
+# Dish codes a simulated canteen cooks when the registry lists no menu of its own.
+DEFAULT_MENU = (
+    "hongshao-rou",
+    "mapo-tofu",
+    "qingchao-baicai",
+    "mifan",
+    "tudou-si",
+    "yuxiang-rousi",
+    "gongbao-jiding",
+    "hongshao-yu",
+    "xihongshi-chaodan",
+    "mantou",
+    "suanla-tang",
+    "qingjiao-niurou",
+)
+DISHES_PER_SERVICE = 4
+
+
+def is_working_day(on: date) -> bool:
+    """Mainland China's working days (调休 included); the plain week for an unknown year."""
+    try:
+        return bool(chinese_calendar.is_workday(on))
+    except NotImplementedError:
+        return on.weekday() < 5
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """The demand model's parameters (docs/forecast.md, "The simulated canteen")."""
+
+    weekday_factors: tuple[float, ...] = (1.06, 1.0, 1.0, 0.97, 0.85, 0.95, 0.95)  # Mon..Sun worked
+    off_day_factor: float = 0.3
+    meeting_probability: float = 0.04  # per working day
+    meeting_extra_share: tuple[float, float] = (0.08, 0.2)  # of the staff, at lunch
+    meeting_service: str = "lunch"
+    noise: float = 0.1  # the rate varies uniformly within +-noise
+
+    def factor(self, on: date) -> float:
+        """The day's attendance factor against a usual working day."""
+        if not is_working_day(on):
+            return self.off_day_factor
+        return self.weekday_factors[on.weekday()]
+
+
+def day_menu(menu: Sequence[str], picks: Sequence[int]) -> tuple[str, ...]:
+    """The dishes of one service: `picks` are indexes into the site's menu."""
+    return tuple(menu[i] for i in picks)

@@ -1,0 +1,184 @@
+"""GET /dishes and /dishes/trend over tagged weighings ingested through the API."""
+
+import csv
+import hashlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.central.conftest import KEY_S1, KEY_S2, EdgeAuth, admin_client, batch, scale, utc_ms
+
+REGISTRY = f"""
+[[sites]]
+id = "s1"
+registered_staff = 600
+region = {{ city = "Hangzhou" }}
+food_price_cny_per_kg = 10.0
+food_co2e_kg_per_kg = 2.0
+
+  [[sites.menu]]
+  code = "hongshao-rou"
+  name_zh = "红烧肉"
+  name_en = "Braised pork"
+  category = "pork"
+
+  [[sites.menu]]
+  code = "rice"
+  name_zh = "米饭"
+  name_en = "Rice"
+  category = "rice"
+  price_cny_per_kg = 6.0
+
+[[sites]]
+id = "s2"
+registered_staff = 100
+region = {{ city = "Hangzhou" }}
+
+  [[sites.menu]]
+  code = "rice"
+  category = "rice"
+
+[[edges]]
+id = "edge-s1"
+site = "s1"
+key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
+
+[[edges]]
+id = "edge-s2"
+site = "s2"
+key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
+"""
+
+
+def local(hour: float, day: int = 16) -> int:
+    """Epoch ms of 2026-11-<day> at a local Shanghai hour (UTC+8); the 16th is a Monday."""
+    return utc_ms(2026, 11, day) + int((hour - 8) * 3_600_000)
+
+
+def tagged(
+    seq: int, t_ms: int, stream: str, mass_g: float, item: str | None, reason: str | None
+) -> dict[str, Any]:
+    reading = scale(seq, t_ms, stream, mass_g, device="terminal-1")
+    if item is not None:
+        reading["item"] = item
+    if reason is not None:
+        reading["reason"] = reason
+    return reading
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with admin_client(REGISTRY, tmp_path) as http:
+        s1 = [
+            tagged(0, local(10), "prep", 1000.0, "hongshao-rou", "trim"),
+            tagged(1, local(13.5), "overproduction", 3000.0, "hongshao-rou", "overproduced"),
+            tagged(2, local(13.6), "overproduction", 2000.0, "rice", "overproduced"),
+            tagged(3, local(9, day=17), "spoilage", 500.0, "mystery-stew", "expired"),
+            tagged(4, local(13.5, day=17), "overproduction", 1000.0, "rice", None),
+            scale(5, local(12), "plate", 400.0),  # untagged plate waste
+        ]
+        s2 = [tagged(0, local(13.5), "overproduction", 4000.0, "rice", "overproduced")]
+        for readings, site, key, edge in (
+            (s1, "s1", KEY_S1, "edge-s1"),
+            (s2, "s2", KEY_S2, "edge-s2"),
+        ):
+            response = await http.post(
+                "/api/v1/ingest", json=batch(readings, site=site, edge=edge), auth=EdgeAuth(key)
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["accepted"] == len(readings)
+        yield http
+
+
+async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def by_key(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["key"]: row for row in body["rows"]}
+
+
+async def test_waste_per_dish_with_value_co2e_share_and_unknown_items(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await get(client, "/api/v1/dishes", site="s1", period="week", date="2026-11-16")
+    assert (body["start"], body["end"], body["total_g"]) == ("2026-11-16", "2026-11-22", 7900.0)
+    assert body["tagged_g"] == 7500.0
+    rows = by_key(body)
+    assert [r["key"] for r in body["rows"]] == ["hongshao-rou", "rice", "mystery-stew", ""]
+    pork = rows["hongshao-rou"]
+    assert (pork["name_zh"], pork["category"], pork["known"]) == ("红烧肉", "pork", True)
+    assert (pork["mass_g"], pork["weighings"]) == (4000.0, 2)
+    assert pork["value_cny"] == pytest.approx(4 * 24.0)  # the pork category's default price
+    assert pork["co2e_kg"] == pytest.approx(4 * 12.3)
+    assert pork["share_pct"] == pytest.approx(100 * 4000 / 7900, abs=1e-3)
+    assert rows["rice"]["value_cny"] == pytest.approx(3 * 6.0)  # the menu's own price
+    # a code the menu does not list is kept, reported, and valued at the site's food price
+    stew = rows["mystery-stew"]
+    assert (stew["known"], stew["mass_g"], stew["value_cny"]) == (False, 500.0, 5.0)
+    assert body["unknown_items"] == ["mystery-stew"]
+    assert (rows[""]["name_en"], rows[""]["mass_g"]) == ("untagged", 400.0)
+
+
+async def test_waste_per_reason_of_one_stream_and_one_day(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client, "/api/v1/dishes", site="s1", period="day", date="2026-11-16",
+        group="reason", stream="overproduction",
+    )  # fmt: skip
+    assert body["total_g"] == 5000.0
+    rows = by_key(body)
+    assert list(rows) == ["overproduced"]
+    assert rows["overproduced"]["name_zh"] == "过量制作"
+    assert rows["overproduced"]["share_pct"] == 100.0
+    by_reason = await get(
+        client, "/api/v1/dishes", site="s1", period="week", date="2026-11-16", group="reason"
+    )
+    assert by_reason["unknown_items"] == ["mystery-stew"]  # whichever way the rows are grouped
+    assert {r["key"]: r["mass_g"] for r in by_reason["rows"]} == {
+        "overproduced": 5000.0, "trim": 1000.0, "": 1400.0, "expired": 500.0,
+    }  # fmt: skip
+
+
+async def test_a_region_sums_its_sites_and_values_each_at_its_own_prices(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await get(
+        client, "/api/v1/dishes", region="city:Hangzhou", period="day", date="2026-11-16", top=1
+    )
+    assert [r["key"] for r in body["rows"]] == ["rice"]
+    rice = body["rows"][0]
+    assert rice["mass_g"] == 6000.0
+    assert rice["value_cny"] == pytest.approx(2 * 6.0 + 4 * 5.0)  # s1's price, s2's default
+
+
+async def test_csv_and_an_items_trend(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/api/v1/dishes",
+        params={"site": "s1", "date": "2026-11-16", "format": "csv", "csv": "machine"},
+    )
+    assert response.status_code == 200
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert lines[0][:2] == ["item", "known"]
+    people = await client.get(
+        "/api/v1/dishes", params={"site": "s1", "date": "2026-11-16", "format": "csv", "lang": "zh"}
+    )
+    assert people.text.startswith("\ufeff菜品,在菜单中")
+    assert lines[1][0] == "hongshao-rou"
+    assert lines[-1][0] == "total"
+    trend = await get(
+        client, "/api/v1/dishes/trend", site="s1", item="rice", period="week", date="2026-11-16"
+    )
+    assert [p["mass_g"] for p in trend["points"]] == [2000.0, 1000.0, 0, 0, 0, 0, 0]
+    assert (trend["known"], trend["name_en"]) == (True, "Rice")
+    bad = await client.get(
+        "/api/v1/dishes/trend", params={"site": "s1", "item": "rice", "granularity": "service"}
+    )
+    assert bad.status_code == 422
+    assert "granularity" in bad.json()["detail"]

@@ -1,0 +1,122 @@
+"""The diner forecast on constructed histories: weekday pattern, holidays, 调休, bad input."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from central.kitchen import DinerOverride
+from central.kpi.forecast import (
+    History,
+    Source,
+    forecast_service,
+    same_weekday_last_week,
+    weekday_mean_4_weeks,
+)
+from central.kpi.workcalendar import DayKind, day_info
+
+WEEKDAY_FACTOR = {0: 1.1, 1: 1.0, 2: 1.0, 3: 1.0, 4: 0.8}
+LEVEL = 300.0
+OFF_DAY = 15.0
+
+
+def truth(on: date) -> float:
+    info = day_info(on)
+    if info.kind is DayKind.ADJUSTED_WORKDAY:
+        return LEVEL
+    if info.kind is DayKind.WORKDAY:
+        return LEVEL * WEEKDAY_FACTOR[on.weekday()]
+    return OFF_DAY
+
+
+def history(first: date, last: date, value: object = truth) -> History:
+    days = (last - first).days + 1
+    dates = [first + timedelta(days=i) for i in range(days)]
+    diners = np.array([value(d) if callable(value) else value for d in dates], dtype=np.float64)
+    return History(first, diners)
+
+
+def dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def test_holidays_and_adjusted_working_days_are_forecast_right() -> None:
+    # 12 weeks to Saturday 2026-09-19 (the Dragon Boat Festival, 19 June, is in it); then the
+    # worked Sunday 20 Sep (调休), Mid-Autumn (25-27 Sep), National Day (1-7 Oct), the worked
+    # Saturday 10 Oct
+    past = history(date(2026, 6, 28), date(2026, 9, 19))
+    ahead = dates(date(2026, 9, 20), date(2026, 10, 11))
+    points = forecast_service(past, "lunch", ahead)
+    assert [p.on for p in points] == ahead
+    for p in points:
+        assert p.source is Source.MODEL
+        assert p.diners == pytest.approx(truth(p.on), rel=0.01), p.on
+        assert p.low is not None
+        assert p.high is not None
+        assert p.low <= truth(p.on) + 1e-6
+        assert truth(p.on) - 1e-6 <= p.high
+    by_date = {p.on: p for p in points}
+    assert by_date[date(2026, 9, 20)].kind is DayKind.ADJUSTED_WORKDAY
+    assert by_date[date(2026, 10, 1)].holiday == "National Day"
+    assert by_date[date(2026, 10, 10)].diners == pytest.approx(LEVEL, rel=0.01)
+    # the two baselines get exactly these days wrong
+    full = history(date(2026, 6, 28), date(2026, 10, 11))
+    assert same_weekday_last_week(full, date(2026, 9, 20)) == OFF_DAY
+    assert weekday_mean_4_weeks(full, date(2026, 10, 1)) == pytest.approx(LEVEL)
+
+
+def test_noisy_history_gives_an_interval_around_the_forecast() -> None:
+    rng = np.random.default_rng(7)
+    past = history(date(2026, 3, 1), date(2026, 5, 24))
+    noisy = History(past.first, past.diners * rng.normal(1.0, 0.05, past.diners.size))
+    (point,) = forecast_service(noisy, "lunch", [date(2026, 5, 26)])  # a Tuesday
+    assert point.diners is not None
+    assert point.low is not None
+    assert point.high is not None
+    assert point.low < point.diners < point.high
+    assert point.diners == pytest.approx(LEVEL, rel=0.06)
+    assert 0.02 < (point.high - point.low) / point.diners < 0.4
+
+
+def test_overrides_replace_the_forecast_and_are_left_out_of_the_fit() -> None:
+    meeting = date(2026, 9, 15)
+    past = history(
+        date(2026, 6, 28), date(2026, 9, 19), lambda d: 900.0 if d == meeting else truth(d)
+    )
+    overrides = [
+        DinerOverride(meeting, "lunch", 900, "meeting"),
+        DinerOverride(date(2026, 9, 22), None, 0, ""),
+        DinerOverride(date(2026, 9, 23), "dinner", 50, "dinner only"),
+    ]
+    points = forecast_service(past, "lunch", dates(date(2026, 9, 21), date(2026, 9, 23)), overrides)
+    monday, closed, other = points
+    assert monday.diners == pytest.approx(LEVEL * 1.1, rel=0.01)  # the 900 did not lift the level
+    assert (closed.source, closed.diners, closed.note) == (Source.OVERRIDE, 0.0, "closed")
+    assert other.source is Source.MODEL  # the override names another service
+
+
+def test_bad_input_answers_clearly() -> None:
+    ahead = [date(2026, 9, 21)]
+    (empty,) = forecast_service(History(date(2026, 9, 1), np.array([])), "lunch", ahead)
+    assert (empty.source, empty.diners) == (Source.NO_HISTORY, None)
+    assert "no card history" in empty.note
+    (zeros,) = forecast_service(history(date(2026, 9, 1), date(2026, 9, 20), 0.0), "lunch", ahead)
+    assert zeros.source is Source.NO_HISTORY
+    short = history(date(2026, 9, 15), date(2026, 9, 20))  # 4 working days
+    (few,) = forecast_service(short, "lunch", ahead)
+    assert (few.source, few.diners) == (Source.NO_HISTORY, None)
+    assert "fewer than 5 working days" in few.note
+    past = history(
+        date(2026, 6, 1), date(2026, 9, 20), lambda d: 0.0 if d >= date(2026, 8, 1) else truth(d)
+    )
+    (closed,) = forecast_service(past, "lunch", ahead)
+    assert (closed.source, closed.diners) == (Source.CLOSED, 0.0)
+    assert "looks closed" in closed.note
+
+
+def test_a_year_the_calendar_does_not_know_is_flagged() -> None:
+    past = history(date(2026, 10, 12), date(2026, 12, 31))
+    (point,) = forecast_service(past, "lunch", [date(2027, 1, 4)])
+    assert point.calendar_known is False
+    assert "not known yet" in point.note
+    assert point.diners == pytest.approx(LEVEL * 1.1, rel=0.01)
