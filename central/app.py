@@ -8,7 +8,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from central.alert_acks import AlertAckStore
 from central.api import (
+    alert_history,
     alerts,
     devices,
     dishes,
@@ -20,6 +22,7 @@ from central.api import (
     planning,
     quota,
     regions,
+    reports,
     session,
     sites,
 )
@@ -61,6 +64,8 @@ READ_ROUTERS = (
     dishes.router,
     planning.router,
     alerts.router,
+    alert_history.router,
+    reports.router,
     regions.router,
     load_curve.router,
     quota.router,
@@ -109,11 +114,13 @@ def create_app(
             metrics = CentralMetrics()
             if maintainer is not None:
                 metrics.watch_rollups(maintainer.as_of_s)
-            # Edge keys and read tokens managed by `canteen-central keys`, and the dashboard's
-            # users managed by `canteen-central users`, in central's SQLite file.
+            # Edge keys and read tokens managed by `canteen-central keys`, the dashboard's users
+            # managed by `canteen-central users`, and alert acknowledgements
+            # (central/alert_acks.py), in central's SQLite file.
             with (
                 CredentialStore(settings.sqlite_path) as credentials,
                 UserStore(settings.sqlite_path) as users,
+                AlertAckStore(settings.sqlite_path) as acks,
             ):
                 yield {
                     STATE_KEY: CentralResources(
@@ -132,6 +139,7 @@ def create_app(
                         ),
                         users=users,
                         metrics=metrics,
+                        acks=acks,
                     )
                 }
 

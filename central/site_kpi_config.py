@@ -124,6 +124,7 @@ class SiteKpiConfig:
     food_price_cny_per_kg: float | None = None
     food_co2e_kg_per_kg: float | None = None
     waste_target_g_per_diner: float | None = None
+    clean_plate_goal_pct: float | None = None  # F6 goal, drawn on the dashboard and in reports
     energy_quota_kgce_month: float | None = None
     energy_quota_kgce_year: float | None = None
     baseline: tuple[date, date] | None = None  # inclusive local dates
@@ -158,6 +159,7 @@ SITE_KPI_KEYS = frozenset(
         "food_price_cny_per_kg",
         "food_co2e_kg_per_kg",
         "waste_target_g_per_diner",
+        "clean_plate_goal_pct",
         "energy_quota_kgce_month",
         "energy_quota_kgce_year",
         "baseline",
@@ -239,6 +241,9 @@ def parse_site_kpi_config(
         food_price_cny_per_kg=positive("food_price_cny_per_kg"),
         food_co2e_kg_per_kg=positive("food_co2e_kg_per_kg"),
         waste_target_g_per_diner=positive("waste_target_g_per_diner"),
+        clean_plate_goal_pct=_percent(
+            positive("clean_plate_goal_pct"), "clean_plate_goal_pct", where
+        ),
         energy_quota_kgce_month=positive("energy_quota_kgce_month"),
         energy_quota_kgce_year=positive("energy_quota_kgce_year"),
         baseline=_parse_baseline(raw.get("baseline"), where),
@@ -361,3 +366,10 @@ def _no_unknown(raw: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise KpiConfigError(f"unknown keys {unknown}", where)
+
+
+def _percent(value: float | None, key: str, where: str) -> float | None:
+    """A share in percent: at most 100."""
+    if value is not None and value > 100.0:
+        raise KpiConfigError(f"{key} must be a percentage from 0 to 100, got {value!r}", where)
+    return value

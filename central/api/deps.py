@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from central.alert_acks import AlertAckStore
 from central.auth import EdgeAuthenticator
 from central.metrics import CentralMetrics
 from central.registry import Registry
@@ -29,6 +30,7 @@ class CentralResources:
     readers: ReadAuthenticator
     users: UserStore  # dashboard users and their sign-in sessions
     metrics: CentralMetrics
+    acks: AlertAckStore
     rollups: RollupMaintainer | None = None  # None: the store keeps no rollups
 
 
@@ -61,3 +63,10 @@ def get_now_ms() -> int:
 
 
 NowDep = Annotated[int, Depends(get_now_ms)]
+
+
+def get_acks(resources: Resources) -> AlertAckStore:
+    return resources.acks
+
+
+AcksDep = Annotated[AlertAckStore, Depends(get_acks)]

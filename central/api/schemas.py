@@ -38,6 +38,16 @@ class Period(BaseModel):
     end: date
 
 
+class TargetsOut(BaseModel):
+    """The site's goals from the registry, drawn as lines on the dashboard's charts; null when
+    not configured."""
+
+    waste_target_g_per_diner: float | None = Field(description="F4 target (waste per diner)")
+    clean_plate_goal_pct: float | None = Field(description="F6 goal (clean-plate rate)")
+    energy_quota_kgce_month: float | None = Field(description="E7 monthly energy quota")
+    energy_quota_kgce_year: float | None = Field(description="E7 yearly energy quota")
+
+
 class SiteInfo(BaseModel):
     id: str
     name: str
@@ -48,6 +58,7 @@ class SiteInfo(BaseModel):
     baseline: Period | None = Field(
         default=None, description="the baseline period of the site's KPI trends (F9), if any"
     )
+    targets: TargetsOut | None = Field(default=None, description="the site's goals and quotas")
 
     @classmethod
     def of(cls, site: Site) -> "SiteInfo":
@@ -71,6 +82,12 @@ class SiteInfo(BaseModel):
                 Period(start=site.kpi.baseline[0], end=site.kpi.baseline[1])
                 if site.kpi.baseline
                 else None
+            ),
+            targets=TargetsOut(
+                waste_target_g_per_diner=site.kpi.waste_target_g_per_diner,
+                clean_plate_goal_pct=site.kpi.clean_plate_goal_pct,
+                energy_quota_kgce_month=site.kpi.energy_quota_kgce_month,
+                energy_quota_kgce_year=site.kpi.energy_quota_kgce_year,
             ),
         )
 

@@ -78,7 +78,7 @@ export async function getCsv(path, params, lang) {
   return (await request(path, { ...params, format: "csv", lang })).blob();
 }
 
-/** POST a JSON body (sign-in, sign-out); the answer's JSON, or null when it has none. */
+/** POST a JSON body (sign-in, sign-out, acknowledging an alert); the answer's JSON, or null when it has none. */
 export async function postJson(path, body) {
   const response = await request(path, {}, {
     method: "POST",
@@ -86,4 +86,9 @@ export async function postJson(path, body) {
     headers: body === undefined ? {} : { "Content-Type": "application/json" },
   });
   return response.status === 204 ? null : response.json();
+}
+
+/** A file the API answers (a report), as a Blob. */
+export async function getBlob(path, params) {
+  return (await request(path, params)).blob();
 }

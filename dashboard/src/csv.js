@@ -7,7 +7,8 @@ import { language } from "./i18n.js";
 
 const BOM = "\ufeff";
 
-function save(blob, filename) {
+/** Hand a Blob to the browser as a download named `filename` (also the reports'). */
+export function saveBlob(blob, filename) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
   link.download = filename;
@@ -34,9 +35,9 @@ export function toCsv(header, rows) {
 export async function download(source) {
   if (source.api) {
     const [path, params] = source.api;
-    save(await getCsv(path, params, language()), source.filename);
+    saveBlob(await getCsv(path, params, language()), source.filename);
   } else {
     const [header, rows] = source.rows();
-    save(new Blob([BOM, toCsv(header, rows)], { type: "text/csv;charset=utf-8" }), source.filename);
+    saveBlob(new Blob([BOM, toCsv(header, rows)], { type: "text/csv;charset=utf-8" }), source.filename);
   }
 }

@@ -67,3 +67,31 @@ export function focusDate(state) {
   const now = today();
   return last > now ? now : last;
 }
+
+/** The same date one year earlier (29 February becomes 28 February). */
+export function yearBefore(text) {
+  const [y, m, d] = text.split("-").map(Number);
+  const day = m === 2 && d === 29 ? 28 : d;
+  return `${String(y - 1).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+/** The same period a year earlier (同比): the same day, month or year; for a week the week 52
+ * weeks before (same weekdays); a custom range shifted by a year. */
+export function lastYearParams(state) {
+  if (state.period === "custom") return { period: "custom", start: yearBefore(state.start), end: yearBefore(state.end) };
+  if (state.period === "week") return { period: "week", date: addDays(state.date, -364) };
+  return { period: state.period, date: yearBefore(state.date) };
+}
+
+/** A custom range of dates first..last moved to the previous range of the same length (环比)
+ * or to a year earlier (同比), for day-by-day overlays. */
+export function shiftedRange(first, last, how) {
+  if (how === "lastYear") return { period: "custom", start: yearBefore(first), end: yearBefore(last) };
+  const length = daysBetween(first, last) + 1;
+  return { period: "custom", start: addDays(first, -length), end: addDays(first, -1) };
+}
+
+/** The month YYYY-MM a report button offers: the month of the date the view focuses on. */
+export function monthOf(state) {
+  return focusDate(state).slice(0, 7);
+}

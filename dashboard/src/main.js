@@ -7,6 +7,7 @@ import { disposeCharts } from "./charts.js";
 import { today } from "./dates.js";
 import { detectLanguage, errorText, LANGUAGES, language, regionLabel, setLanguage, t } from "./i18n.js";
 import { renderRegion } from "./region.js";
+import { reportButtons } from "./report.js";
 import { showSignIn, signOut } from "./signin.js";
 import { renderSite } from "./site.js";
 
@@ -102,7 +103,7 @@ function controls() {
           el("label", {}, t("end"), " ", el("input", { type: "date", id: "end-picker", value: s.end, onchange: (e) => navigate({ end: e.target.value }) })),
         ]
       : [el("label", {}, t("date"), " ", el("input", { type: "date", id: "date-picker", value: s.date, onchange: (e) => navigate({ date: e.target.value }) }))];
-  bar.append(views, el("label", {}, t(s.view === "region" ? "region" : "site"), " ", place), el("label", {}, t("period"), " ", period), ...dates);
+  bar.append(views, el("label", {}, t(s.view === "region" ? "region" : "site"), " ", place), el("label", {}, t("period"), " ", period), ...dates, reportButtons(s));
 }
 
 function header() {

@@ -1,10 +1,12 @@
 // Region view: every canteen of a region ranked by waste per diner, clean-plate rate, energy per
 // meal and quota use, each with its change against the canteen's baseline period (or, without
 // one, the previous period of the same length), canteens with alerts, offline devices (latest
-// status, from /regions) or silent meters marked.
+// status, from /regions) or silent meters marked; the region's total against the previous period
+// and the same period last year (compare.js).
 
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
+import { drawComparison, loadComparisons } from "./compare.js";
 import { focusDate, periodParams, previousParams } from "./dates.js";
 import { change, formatNumber, kpiElement, withUnit } from "./format.js";
 import { labelled, regionLabel, t, unitLabel } from "./i18n.js";
@@ -60,12 +62,13 @@ export async function renderRegion(state, app) {
     const baseline = infoOf[site]?.baseline;
     return baseline ? { period: "custom", start: baseline.start, end: baseline.end } : previous;
   };
-  const [ranking, alerts, reports, before, regions] = await Promise.all([
+  const [ranking, alerts, reports, before, regions, comparisons] = await Promise.all([
     getJson("/ranking", { region: region.tag, kpi: order, order: direction, ...params }),
     getJson("/alerts", { region: region.tag, date: day }),
     Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "day", ...params }))),
     Promise.all(region.sites.map((site) => getJson("/kpis", { site, granularity: "period", ...referenceParams(site) }))),
     getJson("/regions"), // fresh offline counts: devices go offline while the page is open
+    loadComparisons({ region: region.tag }, state), // the region's 环比 and 同比
   ]);
   const offlineOf = (site) => regions.find((r) => r.tag === region.tag)?.offline_devices?.[site] ?? 0;
   const bySite = Object.fromEntries(region.sites.map((s, i) => [s, { now: reports[i], before: before[i] }]));
@@ -82,6 +85,7 @@ export async function renderRegion(state, app) {
       cards.append(el("div", "card", el("div", "card-label", t(`kpi_${name}`)), el("div", "card-value", kpiElement(name, region.tag, kpi), el("span", "unit", ` ${unitLabel(kpi.unit)}`))));
     }
     root.append(el("div", "panel wide", el("h3", "", t("regionTotal")), cards));
+    drawComparison(root, region.tag, ranking.region_total, comparisons);
 
     // ranking table
     const body = panel(root, {

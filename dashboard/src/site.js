@@ -1,10 +1,13 @@
 // Site view: diners, waste per diner by stream and clean-plate rate per meal service over the
 // weeks, electricity, gas and water per meal, the quota burn-down of the month and year, the daily
-// load curve with the meal services shaded, device status and data quality, and open alerts.
+// load curve with the meal services shaded, device status and data quality, and open alerts;
+// targets and comparisons (compare.js) and the alert history with acknowledgements (alerts.js).
 
+import { alertText, drawHistory, loadHistory } from "./alerts.js";
 import { getJson } from "./api.js";
 import { chart, panel, valueAxis } from "./charts.js";
-import { addDays, focusDate, periodParams } from "./dates.js";
+import { drawComparison, loadComparisons, overlays, targetLine } from "./compare.js";
+import { addDays, focusDate, periodParams, span } from "./dates.js";
 import { formatDuration, formatNumber, kpiElement, withUnit } from "./format.js";
 import { labelled, t, tOr, unitLabel } from "./i18n.js";
 import { loadKitchen } from "./kitchen.js";
@@ -13,12 +16,18 @@ const TREND_DAYS = 28; // a day's trend charts show the four weeks up to it
 
 const CARDS = [
   "diners",
+  "attendance_pct",
   "waste_per_diner_g",
+  "spoilage_per_diner_g",
   "clean_plate_rate_pct",
+  "waste_value_cny",
+  "waste_co2e_kg",
   "electricity_kwh_per_meal",
   "gas_m3_per_meal",
   "water_l_per_meal",
   "energy_kgce_per_meal",
+  "energy_kgce_per_m2",
+  "energy_kgce_per_staff",
   "quota_use_pct",
   "off_hours_share_pct",
   "peak_demand_kw",
@@ -28,6 +37,7 @@ const STREAMS = [
   ["plate", "plate_waste_per_diner_g"],
   ["prep", "prep_waste_per_diner_g"],
   ["overproduction", "overproduction_per_diner_g"],
+  ["spoilage", "spoilage_per_diner_g"],
 ];
 
 function el(tag, className, ...children) {
@@ -51,18 +61,16 @@ function estimatedLegend() {
   return { type: "bar", name: t("estimated"), data: [], itemStyle: { color: "#8c8c8c", ...ESTIMATED_STYLE } };
 }
 
-/** Alert text in the page's language from its kind and figures; the server's text is the
- * tooltip (English, with every detail). */
-export function alertText(a) {
-  const vars = { device: a.device ?? "", edge: a.edge ?? "", value: formatNumber(a.value, a.unit), threshold: formatNumber(a.threshold, a.unit) };
-  const key = a.kind === "device_silent" && a.value === null ? "alertText_device_silent_none" : `alertText_${a.kind}`;
-  const text = t(key, vars);
-  return text === key ? a.message : text;
-}
-
 function trendParams(state) {
   if (state.period !== "day") return periodParams(state);
   return { period: "custom", start: addDays(state.date, -(TREND_DAYS - 1)), end: state.date };
+}
+
+/** First and last date of the trend charts. */
+function trendRange(state) {
+  if (state.period === "day") return { start: addDays(state.date, -(TREND_DAYS - 1)), end: state.date };
+  const [start, end] = span(state.period, state.date, state.start, state.end);
+  return { start, end };
 }
 
 function table(header, rows) {
@@ -81,7 +89,10 @@ export async function renderSite(state, app) {
   const trend = trendParams(state);
   const day = focusDate(state);
   const sameRange = state.period !== "day";
-  const [report, byService, trendDays, burn, curve, alerts, presence, edges, kitchen] = await Promise.all([
+  // the alert history is one evaluation per date: it is drawn when it arrives, after the rest
+  const history = loadHistory(site.id, state);
+  history.catch(() => {}); // shown in its panel
+  const [report, byService, trendDays, burn, curve, alerts, presence, edges, kitchen, comparisons] = await Promise.all([
     getJson("/kpis", { site: site.id, granularity: "day", ...params }),
     getJson("/kpis", { site: site.id, granularity: "service", ...trend }),
     sameRange ? null : getJson("/kpis", { site: site.id, granularity: "day", ...trend }),
@@ -91,7 +102,9 @@ export async function renderSite(state, app) {
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
     loadKitchen(site, state),
+    loadComparisons({ site: site.id }, state, trendRange(state)),
   ]);
+  const targets = site.targets || {};
   const days = trendDays || report;
   const dates = days.rows.map((r) => r.label);
   const services = site.services.map((s) => s.name);
@@ -110,6 +123,7 @@ export async function renderSite(state, app) {
     const completeness = { value: report.total.quality.completeness_pct, unit: "%", reason: null };
     cards.append(el("div", "card", el("div", "card-label", t("kpi_completeness_pct")), el("div", "card-value", kpiElement("quality.completeness_pct", site.id, completeness), el("span", "unit", ` ${unitLabel("%")}`))));
     root.append(el("div", "panel wide", cards));
+    drawComparison(root, site.id, report.total, comparisons);
     root.append(el("p", "subtitle", t("trendRange", { start: days.start, end: days.end })));
 
     const grid = el("div", "grid");
@@ -122,18 +136,42 @@ export async function renderSite(state, app) {
       series: services.map((s) => ({ type: "bar", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.diners.value ?? null) })),
     }, "persons");
 
-    // waste per diner by stream
-    chart(panel(grid, { id: "waste", title: t("wastePerDinerByStream"), unit: "g/diner", csv: kpisCsv("day", trend) }), {
+    // waste per diner by stream, the target, and the total of the previous period and last year
+    const wasteTarget = targets.waste_target_g_per_diner ?? null;
+    const wasteBody = panel(grid, {
+      id: "waste",
+      title: t("wastePerDinerByStream"),
+      unit: "g/diner",
+      csv: kpisCsv("day", trend),
+      subtitle: `${t("target")}: ${wasteTarget === null ? t("notSet") : `${formatNumber(wasteTarget, "g/diner")} g/diner`}`,
+    });
+    wasteBody.dataset.target = wasteTarget ?? "";
+    chart(wasteBody, {
       xAxis: { type: "category", data: dates },
       yAxis: valueAxis("g/diner"),
-      series: STREAMS.map(([stream, name]) => ({ type: "bar", stack: "waste", name: tOr(stream), data: days.rows.map((r) => r.kpis[name].value) })),
+      series: [
+        ...STREAMS.map(([stream, name], i) => ({ type: "bar", stack: "waste", name: tOr(stream), data: days.rows.map((r) => r.kpis[name].value), ...(i === 0 ? targetLine(wasteTarget, t("target")) : {}) })),
+        ...overlays("waste_per_diner_g", comparisons, dates.length),
+      ],
     }, "g/diner");
 
-    // clean-plate rate per service
-    chart(panel(grid, { id: "clean-plate", title: t("cleanPlatePerService"), unit: "%", csv: kpisCsv("service", trend) }), {
+    // clean-plate rate per service, the goal, and the day's rate of the previous period and last year
+    const goal = targets.clean_plate_goal_pct ?? null;
+    const plateBody = panel(grid, {
+      id: "clean-plate",
+      title: t("cleanPlatePerService"),
+      unit: "%",
+      csv: kpisCsv("service", trend),
+      subtitle: `${t("goal")}: ${goal === null ? t("notSet") : `${formatNumber(goal, "%")} %`}`,
+    });
+    plateBody.dataset.target = goal ?? "";
+    chart(plateBody, {
       xAxis: { type: "category", data: dates },
       yAxis: valueAxis("%", { max: 100 }),
-      series: services.map((s) => ({ type: "line", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.clean_plate_rate_pct.value ?? null) })),
+      series: [
+        ...services.map((s, i) => ({ type: "line", name: tOr(s), data: dates.map((d) => cell(s, d)?.kpis.clean_plate_rate_pct.value ?? null), ...(i === 0 ? targetLine(goal, t("goal")) : {}) })),
+        ...overlays("clean_plate_rate_pct", comparisons, dates.length),
+      ],
     }, "%");
 
     // electricity, gas and water per meal
@@ -349,5 +387,8 @@ export async function renderSite(state, app) {
         }),
       ));
     }
+
+    // alert history of the period, acknowledged with who and when
+    drawHistory(root, site.id, history);
   };
 }

@@ -62,3 +62,19 @@ test("the period before is the same kind, just before", () => {
     { period: "custom", start: "2026-11-01", end: "2026-11-05" },
   );
 });
+
+test("the same period last year (同比) and shifted ranges (环比) for overlays", async () => {
+  const { lastYearParams, shiftedRange, yearBefore, monthOf } = await import("../src/dates.js");
+  assert.equal(yearBefore("2024-02-29"), "2023-02-28");
+  assert.equal(yearBefore("2026-11-20"), "2025-11-20");
+  assert.deepEqual(lastYearParams({ period: "month", date: "2026-11-20" }), { period: "month", date: "2025-11-20" });
+  assert.deepEqual(lastYearParams({ period: "week", date: "2026-11-25" }), { period: "week", date: "2025-11-26" });
+  assert.deepEqual(lastYearParams({ period: "custom", start: "2026-11-01", end: "2026-11-09" }), {
+    period: "custom",
+    start: "2025-11-01",
+    end: "2025-11-09",
+  });
+  assert.deepEqual(shiftedRange("2026-11-01", "2026-11-30", "previous"), { period: "custom", start: "2026-10-02", end: "2026-10-31" });
+  assert.deepEqual(shiftedRange("2026-11-01", "2026-11-30", "lastYear"), { period: "custom", start: "2025-11-01", end: "2025-11-30" });
+  assert.equal(monthOf({ period: "month", date: "2020-03-05" }), "2020-03");
+});

@@ -202,6 +202,7 @@ def test_kpi_keys_factor_sets_meters_scales_and_exchanges() -> None:
                 site(
                     region={"province": "Zhejiang", "city": "Hangzhou"},
                     food_price_cny_per_kg=12.0,
+                    clean_plate_goal_pct=85,
                     energy_quota_kgce_month=9000,
                     baseline={"start": "2026-09-01", "end": "2026-09-30"},
                     meters=[{"device": "e1", "wrap_modulus": 100000.0, "max_rate_per_h": 500.0}],
@@ -226,6 +227,7 @@ def test_kpi_keys_factor_sets_meters_scales_and_exchanges() -> None:
     assert s1.kpi.food_price_cny_per_kg == 12.0
     assert s1.kpi.energy_quota_kgce_month == 9000.0
     assert s2.kpi.food_price_cny_per_kg is None
+    assert (s1.kpi.clean_plate_goal_pct, s2.kpi.clean_plate_goal_pct) == (85.0, None)
     assert s1.kpi.baseline == (date(2026, 9, 1), date(2026, 9, 30))
     assert s1.kpi.meter("e1").wrap_modulus == 100000.0
     assert s1.kpi.meter("other").interval_s == 60
@@ -244,6 +246,8 @@ def test_kpi_keys_factor_sets_meters_scales_and_exchanges() -> None:
         ({"sites": [site(factor_set="x")]}, "site 's1': factor_set 'x' is not"),
         ({"sites": [site()], "factor_sets": [{"id": "f"}]}, "factor set 'f': electricity_kgce"),
         ({"sites": [site(food_price_cny_per_kg=-1)]}, "food_price_cny_per_kg must be a number"),
+        ({"sites": [site(clean_plate_goal_pct=120)]},
+         "site 's1': clean_plate_goal_pct must be a percentage from 0 to 100"),
         ({"sites": [site(baseline={"start": "2026-09-30", "end": "2026-09-01"})]},
          "baseline end is before its start"),
         ({"sites": [site(meters=[{"device": "e1", "wrap_modulus": 0}])]},
