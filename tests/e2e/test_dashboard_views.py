@@ -24,8 +24,8 @@ SITE = "site-01"
 REGION = "province:Zhejiang"
 # Visible text of the Chinese view must contain Chinese, or be numbers, dates and signs, or a
 # proper name or id from the registry and the devices (canteen names, device and edge ids,
-# region values), or one of these: the file formats on the CSV and report buttons and the English option of
-# the language switch (which names itself).
+# region values), or one of these: the file formats on the CSV and report buttons and the
+# English option of the language switch (which names itself).
 ALLOWED = {"CSV", "XLSX", "English"}
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
 NUMBERS_AND_SIGNS = re.compile(r"^[\d\s.,:;%+\-–—−▲▼•⚠·×/()\[\]]*$")
