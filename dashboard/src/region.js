@@ -95,7 +95,7 @@ export async function renderRegion(state, app) {
       csv: {
         filename: `ranking-${region.tag}-${ranking.start}.csv`,
         rows: () => [
-          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n} reference period`]), "reference", "alerts", "offline_devices"],
+          ["rank", "site", "name", ...REGION_KPIS.flatMap(([n]) => [`${n} [${ranking.region_total.kpis[n].unit}]`, `${n}@reference [${ranking.region_total.kpis[n].unit}]`]), "reference", "alerts", "offline_devices"],
           ranking.sites.map((r) => [
             r.rank, r.site, r.name,
             ...REGION_KPIS.flatMap(([n]) => [bySite[r.site].now.total.kpis[n].value, bySite[r.site].before.total.kpis[n].value]),
@@ -202,7 +202,7 @@ export async function renderRegion(state, app) {
       unit,
       csv: {
         filename: `trend-${order}-${region.tag}.csv`,
-        rows: () => [["date", ...region.sites.map((s) => `${s} ${order} [${unit}]`)], dates.map((d, i) => [d, ...region.sites.map((s) => bySite[s].now.rows[i]?.kpis[order].value)])],
+        rows: () => [["date", ...region.sites.map((s) => `${names[s] || s} [${unit}]`)], dates.map((d, i) => [d, ...region.sites.map((s) => bySite[s].now.rows[i]?.kpis[order].value)])],
       },
     });
     chart(trend, {

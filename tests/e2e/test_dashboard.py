@@ -232,7 +232,8 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
             assert len(lines) == 2 * 3 + 2  # header, 2 days x 3 services, total
             device_lines = devices_csv.read_text(encoding="utf-8-sig").splitlines()
             assert len(device_lines) == 1 + len(listed)
-            assert device_lines[0].startswith("device,kind,state,since,status,")
+            # built in the page: labelled in the page's language too (csv.js forPeople)
+            assert device_lines[0].startswith("Device,Kind,Connection,Since,Readings,")
 
             # pick a period: one day; the cards follow, and the load curve is that day's
             Select(driver.find_element(By.ID, "period-picker")).select_by_value("day")
