@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from central import sqlite_file
 from central.errors import CentralError
 from central.kpi.alerts import Alert
 
@@ -80,17 +81,8 @@ class AlertAckStore:
 
     def __enter__(self) -> Self:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # guarded by self._lock
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.executescript(_SCHEMA)
+            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
+            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AlertAckError(
                 f"cannot open alert acknowledgements in {self.path}: {exc}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from central import sqlite_file
 from central.errors import CentralError
 from contract.topics import ID_PATTERN
 
@@ -148,23 +149,12 @@ class CredentialStore:
             self._conn = self._open_read_only()
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # guarded by self._lock
-            )
+            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
         except (OSError, sqlite3.Error) as exc:
             raise CredentialError(f"cannot open credentials database {self.path}: {exc}") from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            # The readings store uses WAL too; readers and the CLI never block central's writer.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.executescript(_SCHEMA)
+            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
         except sqlite3.Error as exc:
-            conn.close()
             raise CredentialError(f"credentials database {self.path}: {exc}") from exc
         self._conn = conn
 

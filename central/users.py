@@ -24,6 +24,7 @@ from typing import Self
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from central import sqlite_file
 from central.credentials import READ_ROLES, CredentialError, Role, check_scope, secret_sha256
 from central.errors import CentralError
 from contract.topics import ID_PATTERN
@@ -153,22 +154,12 @@ class UserStore:
 
     def open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,  # guarded by self._lock
-            )
+            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open users database {self.path}: {exc}") from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.executescript(_SCHEMA)
+            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
         except sqlite3.Error as exc:
-            conn.close()
             raise UserError(f"users database {self.path}: {exc}") from exc
         self._conn = conn
 
