@@ -173,7 +173,9 @@ async def settle(
             ends = row.ends or EMPTY_CHAIN
             if on >= first and want_entries:
                 if row.entry is None or row.dishes is None:
-                    raise StoreError(f"rollup {site.id} {on}: current but without entry")
+                    raise StoreError(
+                        f"rollup {site.id} {on}: current but without entry or dish sums"
+                    )
                 entries.append(row.entry)
                 dishes.append(row.dishes)
         else:

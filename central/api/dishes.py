@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from central.api.csv_export import Column, CsvQuery, LangQuery, Table, csv_response
 from central.api.deps import RegistryDep, StoreDep
+from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
 from central.api.kpis import (
     _CSV,
     _ERRORS,
@@ -28,8 +29,9 @@ from central.api.kpis import (
 )
 from central.kpi.dishes import DishGroup, DishRow, DishSummary, item_trend, summarise
 from central.kpi.periods import Granularity, PeriodKind, buckets
+from central.kpi.rollup import Freshness
 from central.registry import Site
-from central.reporting import dish_tables
+from central.reporting import dish_tables, new_freshness
 from contract import Stream
 
 router = APIRouter(tags=["kpis"])
@@ -54,6 +56,15 @@ ServiceQuery = Annotated[
 def service_names(sites: list[Site]) -> list[str]:
     """The meal services of `sites`, each name once, in the order the sites list them."""
     return list(dict.fromkeys(s.name for site in sites for s in site.services))
+
+
+def rollups_out(freshness: Freshness | None) -> RollupsOut | None:
+    """How fresh the rollups of the dish sums were (None: the store keeps no rollups)."""
+    if freshness is None:
+        return None
+    return RollupsOut(
+        pending_dates=freshness.pending_dates, oldest_pending_s=freshness.oldest_pending_s
+    )
 
 
 def check_service(sites: list[Site], service: str | None) -> None:
@@ -89,6 +100,7 @@ class DishesOut(BaseModel):
     unknown_items: list[str] = Field(description="codes weighed that no menu lists")
     note: str
     rows: list[DishRowOut] = Field(description="largest first; the first `top` of them")
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 class TrendPointOut(BaseModel):
@@ -107,6 +119,7 @@ class TrendOut(BaseModel):
     name_zh: str
     name_en: str
     points: list[TrendPointOut]
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 def _row_out(row: DishRow) -> DishRowOut:
@@ -165,7 +178,9 @@ async def dishes(
     sites = resolve_sites(registry, site, region)
     span = resolve_period(period, on, start, end)
     check_service(sites, service)
-    summary = summarise(await dish_tables(store, sites, span), group, stream, service=service)
+    freshness = new_freshness(store)
+    tables = await dish_tables(store, sites, span, freshness)
+    summary = summarise(tables, group, stream, service=service)
     rows = [_row_out(r) for r in summary.rows[:top]]
     scope = site if site is not None else str(region)
     if output == "csv":
@@ -189,6 +204,7 @@ async def dishes(
         unknown_items=list(summary.unknown_items),
         note=UNKNOWN_ITEM_NOTE,
         rows=rows,
+        rollups=rollups_out(freshness),
     )
 
 
@@ -218,7 +234,8 @@ async def dish_trend(
     span = resolve_period(period, on, start, end)
     check_service(sites, service)
     rows = buckets(span, granularity)
-    tables = await dish_tables(store, sites, span)
+    freshness = new_freshness(store)
+    tables = await dish_tables(store, sites, span, freshness)
     points = item_trend(tables, item, [b.dates for b in rows], service)
     scope = site if site is not None else str(region)
     listed = [m for m in (s.menu.item(item) for s in sites) if m is not None]
@@ -239,6 +256,7 @@ async def dish_trend(
             )
             for b, p in zip(rows, points, strict=True)
         ],
+        rollups=rollups_out(freshness),
     )
     if output == "csv":
         table = Table(

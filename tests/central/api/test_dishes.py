@@ -198,6 +198,8 @@ async def test_waste_per_dish_and_reason_of_one_meal_service(client: httpx.Async
     assert lunch["unknown_items"] == []  # the unknown code was spoilage, in no service
     assert by_key(lunch)["rice"]["share_pct"] == pytest.approx(100 * 3000 / 7400, abs=1e-3)
     reasons = await get(client, "/api/v1/dishes", service="lunch", group="reason", **week)
+    # read from the rollups, which the first read built and stored
+    assert reasons["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
     assert {r["key"]: r["mass_g"] for r in reasons["rows"]} == {
         "overproduced": 5000.0, "": 1400.0, "trim": 1000.0,
     }  # fmt: skip
