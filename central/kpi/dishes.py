@@ -116,11 +116,21 @@ def build_dish_table(site: Site, span: DateRange, readings: SiteReadings) -> Dis
         return _empty_table(site, span)
     days = [day_windows(site, d) for d in span.dates()]
     n_d, n_s = len(days), len(site.services)
-    unique, key_index = np.unique(
-        np.stack([scale.item, scale.reason, scale.stream], axis=1), axis=0, return_inverse=True
-    )
+    # the (item, reason, stream) keys in sorted order: each column's codes (ranks), combined
+    columns = [np.unique(c, return_inverse=True) for c in (scale.item, scale.reason, scale.stream)]
+    combined = np.zeros(scale.time_ms.size, dtype=np.int64)
+    for names, codes in columns:
+        combined = combined * len(names) + codes.reshape(-1)
+    present, key_index = np.unique(combined, return_inverse=True)
     key_index = key_index.reshape(-1).astype(np.int64)
-    n_k = unique.shape[0]
+    n_k = present.size
+    triples = []
+    for code in present.tolist():
+        parts = []
+        for names, _ in reversed(columns):
+            code, at = divmod(code, len(names))
+            parts.append(str(names[at]))
+        triples.append(tuple(reversed(parts)))
     # the day: which date each reading falls on (-1: outside every date of the span)
     starts = int_array([w.day.start_ms for w in days])
     ends = int_array([w.day.end_ms for w in days])
@@ -148,7 +158,7 @@ def build_dish_table(site: Site, span: DateRange, readings: SiteReadings) -> Dis
             service_mass[at] += np.bincount(keys_of[part], weights=masses[part], minlength=n_k)
             service_count[at] += np.bincount(keys_of[part], minlength=n_k)
     used = (count.reshape(n_d, n_k).sum(axis=0) > 0) | (service_count.sum(axis=0) > 0)
-    keys = tuple(DishKey(str(i), str(r), str(s)) for i, r, s in unique[used].tolist())
+    keys = tuple(DishKey(*t) for t, on in zip(triples, used.tolist(), strict=True) if on)
     return DishTable(
         site,
         span,
