@@ -116,21 +116,17 @@ def build_dish_table(site: Site, span: DateRange, readings: SiteReadings) -> Dis
         return _empty_table(site, span)
     days = [day_windows(site, d) for d in span.dates()]
     n_d, n_s = len(days), len(site.services)
-    # the (item, reason, stream) keys in sorted order: each column's codes (ranks), combined
+    # the (item, reason, stream) keys in sorted order: each column's codes (its sorted names'
+    # indexes) combined into one integer, so that one integer unique finds the keys
     columns = [np.unique(c, return_inverse=True) for c in (scale.item, scale.reason, scale.stream)]
-    combined = np.zeros(scale.time_ms.size, dtype=np.int64)
-    for names, codes in columns:
-        combined = combined * len(names) + codes.reshape(-1)
+    shape = tuple(len(names) for names, _ in columns)
+    combined = np.ravel_multi_index([codes.reshape(-1) for _, codes in columns], shape)
     present, key_index = np.unique(combined, return_inverse=True)
     key_index = key_index.reshape(-1).astype(np.int64)
     n_k = present.size
-    triples = []
-    for code in present.tolist():
-        parts = []
-        for names, _ in reversed(columns):
-            code, at = divmod(code, len(names))
-            parts.append(str(names[at]))
-        triples.append(tuple(reversed(parts)))
+    indexes = np.unravel_index(present, shape)
+    named = [names[at].tolist() for (names, _), at in zip(columns, indexes, strict=True)]
+    triples = list(zip(*named, strict=True))
     # the day: which date each reading falls on (-1: outside every date of the span)
     starts = int_array([w.day.start_ms for w in days])
     ends = int_array([w.day.end_ms for w in days])
