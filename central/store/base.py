@@ -150,7 +150,8 @@ class DayInputs:
 
 @dataclass(frozen=True, slots=True)
 class RollupRow:
-    """A stored rollup row (central.kpi.rollup); `entry` only when asked for and current."""
+    """A stored rollup row (central.kpi.rollup); `entry` and `dishes` only when asked for and
+    current."""
 
     on: date
     gen: int
@@ -159,6 +160,8 @@ class RollupRow:
     starts: bytes | None
     ends: bytes | None
     entry: bytes | None
+    # the date's dish sums (central.kpi.dishes.dish_bytes), given with `entry`
+    dishes: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,7 @@ class RollupToSave:
     starts: bytes
     ends: bytes
     entry: bytes
+    dishes: bytes = b""  # the date's dish sums (central.kpi.dishes.dish_bytes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,7 +176,8 @@ CREATE TABLE IF NOT EXISTS edge_health (
 -- in the write's own transaction; a rollup computed from an older snapshot is only stored when
 -- `gen` has not moved since and its `starts` equal the stored `ends` of the previous date (so it
 -- can never overwrite newer data, nor break the chain). `starts`/`ends`: the chain state around
--- the date (meter cleaning states, raw-bin references); the entry blob comes last in the row.
+-- the date (meter cleaning states, raw-bin references); the entry blob comes last in the row, then
+-- the date's dish sums (central.kpi.dishes.dish_bytes), written and read with the entry.
 CREATE TABLE IF NOT EXISTS kpi_rollup (
     site TEXT NOT NULL,
     local_date TEXT NOT NULL,
@@ -186,6 +187,7 @@ CREATE TABLE IF NOT EXISTS kpi_rollup (
     starts BLOB,
     ends BLOB,
     entry BLOB,
+    dishes BLOB,
     PRIMARY KEY (site, local_date)
 );
 CREATE INDEX IF NOT EXISTS kpi_rollup_pending ON kpi_rollup (site, local_date)
@@ -263,6 +265,7 @@ _ADDED_COLUMNS = (
     ("readings", "reason", "TEXT"),
     ("edge_duplicates", "received_ms", "INTEGER"),
     ("readings", "clock_trusted", "INTEGER"),
+    ("kpi_rollup", "dishes", "BLOB"),
 )
 # Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
 # still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
@@ -302,12 +305,13 @@ ON CONFLICT (site, local_date) DO UPDATE SET gen = gen + 1, entry = NULL,
 
 _SELECT_ROLLUPS = """
 SELECT local_date, gen, pending_ms, config, starts, ends,
-    CASE WHEN local_date >= ? AND config = ? AND pending_ms IS NULL THEN entry END
+    CASE WHEN local_date >= ? AND config = ? AND pending_ms IS NULL THEN entry END,
+    CASE WHEN local_date >= ? AND config = ? AND pending_ms IS NULL THEN dishes END
 FROM kpi_rollup WHERE site = ? AND local_date >= ? AND local_date <= ? ORDER BY local_date
 """
 
 _SELECT_ROLLUP_BEFORE = """
-SELECT local_date, gen, pending_ms, config, starts, ends, NULL FROM kpi_rollup
+SELECT local_date, gen, pending_ms, config, starts, ends, NULL, NULL FROM kpi_rollup
 WHERE site = ? AND local_date < ? ORDER BY local_date DESC LIMIT 1
 """
 
@@ -317,13 +321,13 @@ WHERE site = ? AND local_date <= ? AND pending_ms IS NOT NULL
 """
 
 _UPDATE_ROLLUP = """
-UPDATE kpi_rollup SET config = ?, starts = ?, ends = ?, entry = ?, pending_ms = NULL
+UPDATE kpi_rollup SET config = ?, starts = ?, ends = ?, entry = ?, dishes = ?, pending_ms = NULL
 WHERE site = ? AND local_date = ? AND gen = ?
 """
 
 _INSERT_ROLLUP = """
-INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, config, starts, ends, entry)
-VALUES (?, ?, 0, ?, ?, ?, ?)
+INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, config, starts, ends, entry, dishes)
+VALUES (?, ?, 0, ?, ?, ?, ?, ?)
 """
 
 # The next rollup (dates without a row between carry the state) was chained from other ends: it
@@ -706,8 +710,8 @@ def _meters(rows: list[Row]) -> MeterReadings:
 
 
 def _rollup_row(row: Sequence[Any]) -> RollupRow:
-    day, gen, pending_ms, config, starts, ends, entry = row
-    return RollupRow(date.fromisoformat(day), gen, pending_ms, config, starts, ends, entry)
+    day, gen, pending_ms, config, starts, ends, entry, dishes = row
+    return RollupRow(date.fromisoformat(day), gen, pending_ms, config, starts, ends, entry, dishes)
 
 
 def _pending(row: Sequence[Any]) -> PendingRollups:
@@ -1312,7 +1316,15 @@ class SqliteStore(ThreadedStore):
             before = conn.execute(_SELECT_ROLLUP_BEFORE, (site, first.isoformat())).fetchone()
             rows = conn.execute(
                 _SELECT_ROLLUPS,
-                (entries_from.isoformat(), config, site, first.isoformat(), last.isoformat()),
+                (
+                    entries_from.isoformat(),
+                    config,
+                    entries_from.isoformat(),
+                    config,
+                    site,
+                    first.isoformat(),
+                    last.isoformat(),
+                ),
             ).fetchall()
         finally:
             conn.execute("COMMIT")
@@ -1387,10 +1399,10 @@ class SqliteStore(ThreadedStore):
                 chained = r.starts == (EMPTY_CHAIN if before is None else before[0])
                 if not chained:
                     continue  # built from ends that are no longer the previous date's
-                values = (config, r.starts, r.ends, r.entry, site, day, r.gen)
+                values = (config, r.starts, r.ends, r.entry, r.dishes, site, day, r.gen)
                 done = conn.execute(_UPDATE_ROLLUP, values).rowcount
                 if not done and r.gen == 0:  # a date no write touched yet: a new row
-                    insert = (site, day, config, r.starts, r.ends, r.entry)
+                    insert = (site, day, config, r.starts, r.ends, r.entry, r.dishes)
                     done = conn.execute(_INSERT_ROLLUP, insert).rowcount
                 if done:
                     stored += 1
