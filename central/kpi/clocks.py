@@ -205,3 +205,35 @@ def judge_device(readings: Sequence[Timed], rule: ClockRule) -> list[bool | None
             for m in live[bisect.bisect_right(live_seqs, r.seq) :]
         )
     return verdict
+
+
+def judge_burst(
+    stored: Sequence[Timed], before: Timed | None, new: Sequence[Timed], rule: ClockRule
+) -> tuple[list[bool | None], list[int]]:
+    """`judge_device` of a batch's readings of one (site, device, boot) that are not stored yet
+    (`new`), with the stored readings of their burst (`stored`: received within BURST_MS of
+    them, with their stored verdicts) and `before`, the stored predecessor by seq of the
+    earliest of the two. Returns the verdicts of `new`, and the positions in `stored` of the
+    stored readings that this batch makes clock-trusted (a live reading after them arrived).
+    Both stores decide with it; each looks the stored readings up its own way."""
+    context = [*stored, *([before] if before is not None else [])]
+    verdicts = judge_device([*context, *new], rule)
+    retrusted = [
+        n
+        for n, (s, verdict) in enumerate(zip(stored, verdicts, strict=False))
+        if verdict is True and s.trusted is not True
+    ]
+    return verdicts[len(context) :], retrusted
+
+
+def predecessor_matters(stored: Sequence[Timed], new: Sequence[Timed], rule: ClockRule) -> bool:
+    """Whether `judge_burst` of these readings can depend on the predecessor of the earliest
+    (a store that pays for looking it up asks first): it does when a predecessor that kept its
+    device time would change a verdict."""
+    readings = [*stored, *new]
+    if not rule.enabled or not readings:
+        return False
+    first = min(readings, key=lambda r: r.seq)
+    # a stand-in predecessor that kept its device time, taken just before the earliest
+    vouching = Timed(first.seq - 1, first.time_ms, first.time_ms)
+    return judge_burst(stored, vouching, new, rule) != judge_burst(stored, None, new, rule)

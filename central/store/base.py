@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms, judge_records
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
@@ -110,12 +110,6 @@ class BatchToStore:
         """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
-
-    def clock_verdicts(self) -> list[bool | None]:
-        """The per-device clock verdict of each reading (central.kpi.clocks.judge_device), in
-        order, judged with the batch's own readings only (a store that can look up the stored
-        readings of a burst judges with those too, as the SQLite store does)."""
-        return judge_records(self.readings, self.clock)
 
     def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
         """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
