@@ -294,16 +294,8 @@ class InfluxStore(ThreadedStore):
             query += "\n" + burst_query(
                 self.bucket, site, lookup.devices, lookup.near_devices, lookup.lo_ms, lookup.hi_ms
             )
-        ids: list[dict[str, Any]] = []
-        burst: list[dict[str, Any]] = []
-        for row in self._query(query):
-            (burst if str(row.get("result", "")).startswith("burst") else ids).append(row)
-        occupied = occupancy(
-            (str(row["device"]), int(row["time_ns"]), str(row["boot"]), int(row["seq"]))
-            for row in ids
-            if row.get("boot") is not None and row.get("seq") is not None
-        )
-        return occupied, None if lookup is None else stored_from_rows(burst)
+        occupied, burst = lookup_from_rows(self._query(query))
+        return occupied, None if lookup is None else burst
 
     def _judge(
         self,
@@ -317,10 +309,8 @@ class InfluxStore(ThreadedStore):
         predecessors: list[StoredReading] = []
         if second is not None:
             query = predecessor_query(self.bucket, site, second.near(), second.predecessors)
-            for row in self._query(query):
-                found = stored_from_rows([row])
-                is_burst = str(row.get("result", "")).startswith("burst")
-                (burst if is_burst else predecessors).extend(found)
+            near, predecessors = predecessors_from_rows(self._query(query))
+            burst = [*burst, *near]
         return judge(readings, rule, burst, predecessors)
 
 
@@ -384,6 +374,37 @@ def batch_points(
     # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
     accepted = len(batch.readings) - len(placement.duplicates)
     return points, WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+
+
+def _is_burst(row: dict[str, Any]) -> bool:
+    return str(row.get("result", "")).startswith("burst")
+
+
+def lookup_from_rows(rows: Iterable[dict[str, Any]]) -> tuple[Occupancy, list[StoredReading]]:
+    """The answer of a batch's lookup (flux.existing_query + flux.burst_query): the occupied
+    slots (results "ids<n>") and the stored readings of its burst (result "burst")."""
+    ids: list[dict[str, Any]] = []
+    burst: list[dict[str, Any]] = []
+    for row in rows:
+        (burst if _is_burst(row) else ids).append(row)
+    occupied = occupancy(
+        (str(row["device"]), int(row["time_ns"]), str(row["boot"]), int(row["seq"]))
+        for row in ids
+        if row.get("boot") is not None and row.get("seq") is not None
+    )
+    return occupied, stored_from_rows(burst)
+
+
+def predecessors_from_rows(
+    rows: Iterable[dict[str, Any]],
+) -> tuple[list[StoredReading], list[StoredReading]]:
+    """The answer of flux.predecessor_query: the live readings of the burst it fetched
+    (results "burst<n>") and the predecessor candidates (results "pred<n>")."""
+    rows = list(rows)
+    return (
+        stored_from_rows(r for r in rows if _is_burst(r)),
+        stored_from_rows(r for r in rows if not _is_burst(r)),
+    )
 
 
 def _body(exc: ApiException) -> str:
