@@ -25,7 +25,6 @@ with the reading (`clock_trusted`); `correct_clocks` honours it.
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -128,38 +127,6 @@ class Timed:
     time_ms: int
     received_ms: int
     trusted: bool | None = None  # the verdict stored with it, if any (see judge_device)
-
-
-class _Record(Protocol):
-    """What `judge_records` reads of a reading (contract.ReadingRecord has it)."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def boot(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def device_time_ms(self) -> int: ...
-    @property
-    def received_ms(self) -> int: ...
-
-
-def judge_records(records: Sequence[_Record], rule: ClockRule) -> list[bool | None]:
-    """`judge_device` of each (device, boot) of `records` (an upload's readings, judged with one
-    another only), in the order of `records`."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for n, record in enumerate(records):
-        groups.setdefault((record.device, record.boot), []).append(n)
-    out: list[bool | None] = [None] * len(records)
-    for of in groups.values():
-        timed = [records[n] for n in of]
-        verdicts = judge_device(
-            [Timed(r.seq, r.device_time_ms, r.received_ms) for r in timed], rule
-        )
-        for n, verdict in zip(of, verdicts, strict=True):
-            out[n] = verdict
-    return out
 
 
 def judge_device(readings: Sequence[Timed], rule: ClockRule) -> list[bool | None]:

@@ -20,6 +20,7 @@ from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRe
 
 __all__ = [
     "BatchToStore",
+    "ClockTrusted",
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
@@ -125,11 +126,27 @@ class BatchToStore:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockTrusted:
+    """A reading whose late device time a write judged right with the stored readings
+    (central.kpi.clocks.judge_burst): it is attributed by its device time."""
+
+    device: str
+    boot: str
+    seq: int
+    kind: str
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOutcome:
     """accepted + duplicates == len(batch.readings)."""
 
     accepted: int
     duplicates: int
+    # The batch's readings the store holds as clock-trusted, and the stored readings the batch
+    # made so: the instants the derived series must follow (the influxdb store reports them;
+    # the SQLite store marks the dates of its rollups itself)
+    clock_trusted: tuple[ClockTrusted, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,7 +373,12 @@ def batch_points(
     ]
     # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
     accepted = len(batch.readings) - len(placement.duplicates)
-    return points, WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+    outcome = WriteOutcome(
+        accepted=accepted,
+        duplicates=len(placement.duplicates),
+        clock_trusted=judgement.clock_trusted(stored),
+    )
+    return points, outcome
 
 
 def _is_burst(row: dict[str, Any]) -> bool:

@@ -29,6 +29,7 @@ from central.kpi.clocks import (
     judge_burst,
     predecessor_matters,
 )
+from central.store.base import ClockTrusted
 from central.store.influx_schema import MAX_DEVICE_TIME_MS, NS_PER_MS
 from contract import ReadingRecord
 
@@ -59,6 +60,9 @@ class StoredReading:
 
     def timed(self) -> Timed:
         return Timed(self.seq, self.time_ms, self.received_ms, self.trusted)
+
+    def clock_trusted(self) -> ClockTrusted:
+        return ClockTrusted(self.device, self.boot, self.seq, self.kind, self.time_ms)
 
 
 def stored_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[StoredReading]:
@@ -215,14 +219,27 @@ def second_lookup(
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """The verdict of each new reading of the batch, by identity, and the stored readings the
-    batch makes clock-trusted."""
+    """The verdict of each new reading of the batch, by identity, the stored readings the
+    batch makes clock-trusted, and the batch's readings stored already as clock-trusted (a
+    resent batch)."""
 
     verdicts: dict[tuple[str, str, int], bool | None]
     retrusted: tuple[StoredReading, ...]
+    resent_trusted: tuple[StoredReading, ...] = ()
 
     def of(self, record: ReadingRecord) -> bool | None:
         return self.verdicts.get((record.device, record.boot, record.seq))
+
+    def clock_trusted(self, records: Sequence[ReadingRecord]) -> tuple[ClockTrusted, ...]:
+        """WriteOutcome.clock_trusted: every reading of the batch held as clock-trusted, and
+        the stored readings the batch made so."""
+        new = [
+            ClockTrusted(r.device, r.boot, r.seq, r.kind, r.device_time_ms)
+            for r in records
+            if self.of(r) is True
+        ]
+        stored = [s.clock_trusted() for s in (*self.retrusted, *self.resent_trusted)]
+        return tuple(dict.fromkeys([*new, *stored]))
 
 
 NO_JUDGEMENT = Judgement({}, ())
@@ -239,6 +256,8 @@ def judge(
     seq below the earliest reading of its burst is the predecessor)."""
     verdicts: dict[tuple[str, str, int], bool | None] = {}
     retrusted: list[StoredReading] = []
+    sent = {(r.device, r.boot, r.seq) for r in records}
+    resent = [s for s in burst if s.trusted is True and (s.device, s.boot, s.seq) in sent]
     for (device, boot), context in _contexts(records, rule, burst).items():
         below = [
             p for p in predecessors
@@ -251,4 +270,4 @@ def judge(
         for n, verdict in zip(context.fresh, judged, strict=True):
             verdicts[device, boot, records[n].seq] = verdict
         retrusted += [context.stored[k] for k in trusted_now]
-    return Judgement(verdicts, tuple(retrusted))
+    return Judgement(verdicts, tuple(retrusted), tuple(dict.fromkeys(resent)))

@@ -180,7 +180,8 @@ async def test_split_bursts_and_predecessors_get_the_sqlite_stores_verdicts(
                             readings=readings, clock=ClockRule())  # fmt: skip
 
     path = tmp_path / "c.sqlite3"
-    requests = []
+    requests: list[int] = []
+    trusted: list[set[tuple[str, int]]] = []  # WriteOutcome.clock_trusted, for derived series
     async with (
         SqliteStore(path) as sqlite,
         InfluxStore(url=fake_influx.url, org="o", bucket="b", token="t") as influx,
@@ -188,13 +189,21 @@ async def test_split_bursts_and_predecessors_get_the_sqlite_stores_verdicts(
         for n, readings in enumerate(uploads()):
             await sqlite.write_batch(to_store(n, readings))
             before = len(fake_influx.queries)
-            await influx.write_batch(to_store(n, readings))
+            outcome = await influx.write_batch(to_store(n, readings))
             requests.append(len(fake_influx.queries) - before)
+            trusted.append({(t.device, t.seq) for t in outcome.clock_trusted})
             want = _sqlite_verdicts(path)
             assert fake_influx.verdicts() == want, f"after upload {n}"
             # the receive-time copies carry the same verdicts
             copies = fake_influx.verdicts(RECEIVED)
             assert copies == {k: v for k, v in want.items() if k in copies}
+        # the last upload resent (its answer was lost): all duplicates, verdicts unchanged, and
+        # its trusted readings reported again (a failed derived write is repaired by the resend)
+        verdicts = fake_influx.verdicts(), fake_influx.verdicts(RECEIVED)
+        resent = await influx.write_batch(to_store(2, uploads()[2]))
+        assert resent.duplicates == len(uploads()[2])
+        assert (fake_influx.verdicts(), fake_influx.verdicts(RECEIVED)) == verdicts
+        assert {(t.device, t.seq) for t in resent.clock_trusted} == {("ex", n) for n in range(1, 9)}
     final = fake_influx.verdicts()
     # the buffer's last 1.5 h is within the rule's limits (judged by itself)
     assert [final["m1", "b1", n] for n in (1, 89, 90, 91)] == [True, True, True, None]
@@ -204,7 +213,13 @@ async def test_split_bursts_and_predecessors_get_the_sqlite_stores_verdicts(
     # a second query only where a predecessor can change a verdict or live readings of a
     # device with a stored late reading were not fetched with the burst
     assert requests == [1, 1, 2]
-    assert 'yield(name: "burst0")' in fake_influx.queries[-1]
+    # the readings whose dates the derived series must follow: the last upload's trusted ones
+    # and the stored ones it made trusted
+    assert trusted[:2] == [set(), set()]
+    assert trusted[2] == {("m1", n) for n in range(1, 91)} | {("bs", n) for n in range(1, 4)} | {
+        ("ex", n) for n in range(1, 9)
+    }
+    assert sum('yield(name: "burst0")' in q for q in fake_influx.queries) == 1
 
 
 def _sqlite_verdicts(path: Path) -> dict[tuple[str, str, int], Any]:
