@@ -4,10 +4,12 @@ Central keeps no state of its own with this store, so several replicas can serve
 Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
 
 Write path of a batch (one edge request): one Flux query reads the points the batch's devices
-already have in the batch's milliseconds (identity -> slot), and, with status changes, one reads
-the latest status of their devices (for `since_ms`); then one synchronous write request (line
-protocol, ns precision) carries the new readings, the duplicate counts, the rejected readings
-and the status changes. The 2xx to the edge is sent only after InfluxDB answered the write with
+already have in the batch's milliseconds (identity -> slot) and the stored readings of the
+batch's burst (clock verdicts, central/store/influx_clocks.py; a second query for a clock
+predecessor only when it can change a verdict), and, with status changes, one reads the latest
+status of their devices (for `since_ms`); then one synchronous write request (line protocol, ns
+precision) carries the new readings, the verdicts of stored readings the batch vouched for, the
+duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only after InfluxDB answered the write with
 204; any failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the
 edge keeps the batch and retries).
 """
