@@ -9,9 +9,9 @@ batch's burst (clock verdicts, central/store/influx_clocks.py; a second query fo
 predecessor only when it can change a verdict), and, with status changes, one reads the latest
 status of their devices (for `since_ms`); then one synchronous write request (line protocol, ns
 precision) carries the new readings, the verdicts of stored readings the batch vouched for, the
-duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only after InfluxDB answered the write with
-204; any failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the
-edge keeps the batch and retries).
+duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only
+after InfluxDB answered the write with 204; any failure to reach InfluxDB, a timeout or a
+5xx/429 answer is StoreUnavailable (503: the edge keeps the batch and retries).
 """
 
 import logging
