@@ -173,11 +173,13 @@ def readings_query(
 
 
 def _trusted(rule: ClockRule) -> str:
-    """Flux test of a trusted device clock (central.kpi.clocks), exact in ns: device ms >=
-    received_ms - max_delay and device ms <= received_ms + future_tolerance."""
+    """Flux test of a trusted device clock (central.kpi.clocks), exact in ns: the reading's
+    per-device verdict is `clock_trusted`, or device ms >= received_ms - max_delay and device
+    ms <= received_ms + future_tolerance (the SQLite store's _TRUSTED_CLOCK)."""
     return (
-        f"(r.time_ns >= (r.received_ms - {int(rule.max_delay_ms)}) * {NS_PER_MS}"
-        f" and r.time_ns < (r.received_ms + {int(rule.future_tolerance_ms) + 1}) * {NS_PER_MS})"
+        "((exists r.clock_trusted and r.clock_trusted == true)"
+        f" or (r.time_ns >= (r.received_ms - {int(rule.max_delay_ms)}) * {NS_PER_MS}"
+        f" and r.time_ns < (r.received_ms + {int(rule.future_tolerance_ms) + 1}) * {NS_PER_MS}))"
     )
 
 
@@ -194,7 +196,8 @@ def _raw_before(
     _SELECT_RAW_SCALE_WRONG_CLOCK_BEFORE):
 
     - result "raw_before": among the stable raw readings with a device time in
-      [start - lookback, start) whose clock the rule trusts (every one when the rule is off),
+      [start - lookback, start) whose clock the rule trusts (within its limits, or judged
+      clock-trusted per device: `clock_trusted`; every one when the rule is off),
       not received in the range (those are loaded with it), the last by device time;
     - result "raw_wrong" (rule on only): among those with a wrong clock received in
       [start - lookback, start), whose device time is not in the range, the last by receive
@@ -209,7 +212,7 @@ def _raw_before(
     site_filter = (
         f'r._measurement == {string(READING)} and r.site == {string(site)} and r.kind == "scale"'
     )
-    raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))
+    raw_values = _any_of("_field", ("gross_g", "stable", "received_ms", "clock_trusted"))
     stable = "exists r.gross_g and r.stable == true"
     received_in = f"(r.received_ms >= {int(start_ms)} and r.received_ms < {int(end_ms)})"
     if not rule.enabled:
@@ -234,7 +237,9 @@ def _raw_before(
     copy_filter = (
         f'r._measurement == {string(RECEIVED)} and r.site == {string(site)} and r.kind == "scale"'
     )
-    copy_values = _any_of("_field", ("gross_g", "stable", "received_ms", "device_time_ns"))
+    copy_values = _any_of(
+        "_field", ("gross_g", "stable", "received_ms", "clock_trusted", "device_time_ns")
+    )
     return (
         "\n"
         # stable raw readings with a device time in the lookback, or close enough to a receive

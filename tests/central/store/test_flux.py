@@ -244,9 +244,11 @@ def test_the_raw_bin_reference_query_applies_the_clock_rule() -> None:
     skew_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
     # device-time source: the lookback widened by the receive-time copy threshold on both sides
     assert f"range(start: time(v: {lo_ns - skew_ns}), stop: time(v: {start_ns + skew_ns}))" in query
+    # within the rule's limits, or judged clock-trusted per device (a buffered raw bin)
     trusted = (
-        "(r.time_ns >= (r.received_ms - 5400000) * 1000000"
-        " and r.time_ns < (r.received_ms + 600001) * 1000000)"
+        "((exists r.clock_trusted and r.clock_trusted == true)"
+        " or (r.time_ns >= (r.received_ms - 5400000) * 1000000"
+        " and r.time_ns < (r.received_ms + 600001) * 1000000))"
     )
     received_in = f"(r.received_ms >= {start} and r.received_ms < {end})"
     device_in = f"(r.time_ns >= {start_ns} and r.time_ns < {end_ns})"
