@@ -361,7 +361,7 @@ async def ingest(
         # The dates this batch touches, recomputed from every stored reading and written again
         # (late data changes them); the 200 waits for this write too. A resent batch (all
         # duplicates) recomputes as well, so a failed derived write is repaired by the retry.
-        derived = await refresh_derived(store, store, site, upload.readings)
+        derived = await refresh_derived(store, store, site, upload.readings, written.clock_trusted)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
         " edge_duplicates=%d statuses=%d rejected_duplicates=%d rejected_statuses=%d"

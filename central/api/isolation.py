@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from central.store import BatchToStore, ReadingsStore, RejectedEntryRow, RejectedRow, StoreError
+from central.store import (
+    BatchToStore,
+    ClockTrusted,
+    ReadingsStore,
+    RejectedEntryRow,
+    RejectedRow,
+    StoreError,
+)
 from contract import (
     CardRecord,
     DeviceStatusRecord,
@@ -51,6 +58,7 @@ class IsolatedWrite:
     accepted: int
     duplicates: int
     unstorable: tuple[Unstorable, ...] = ()
+    clock_trusted: tuple[ClockTrusted, ...] = ()  # WriteOutcome.clock_trusted of every part
 
     def failed(self, field: EntryList) -> list[Unstorable]:
         return [u for u in self.unstorable if u.field == field]
@@ -92,7 +100,7 @@ async def write_isolating(
             batch.batch_id,
         )
     else:
-        return IsolatedWrite(outcome.accepted, outcome.duplicates)
+        return IsolatedWrite(outcome.accepted, outcome.duplicates, (), outcome.clock_trusted)
     items = [
         *(_Item("readings", i, r) for i, r in zip(reading_indices, batch.readings, strict=True)),
         *(
@@ -141,7 +149,7 @@ async def write_isolating(
             u.index,
             u.reason,
         )
-    return IsolatedWrite(part.accepted, part.duplicates, failed)
+    return IsolatedWrite(part.accepted, part.duplicates, failed, tuple(part.clock_trusted))
 
 
 class _Parts:
@@ -153,6 +161,7 @@ class _Parts:
         self.accepted = 0
         self.duplicates = 0
         self.failed: list[Unstorable] = []
+        self.clock_trusted: list[ClockTrusted] = []
 
     async def store(self, items: Sequence[_Item]) -> None:
         if not items:
@@ -189,6 +198,7 @@ class _Parts:
             return
         self.accepted += outcome.accepted
         self.duplicates += outcome.duplicates
+        self.clock_trusted += outcome.clock_trusted
 
 
 def _json(entry: Entry) -> str:

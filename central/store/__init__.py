@@ -2,6 +2,7 @@
 
 from central.store.base import (
     BatchToStore,
+    ClockTrusted,
     DayInputs,
     DevicePresence,
     DuplicateCounts,
@@ -21,6 +22,7 @@ from central.store.base import (
 
 __all__ = [
     "BatchToStore",
+    "ClockTrusted",
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",

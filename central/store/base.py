@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms, judge_records
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
@@ -20,6 +20,7 @@ from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRe
 
 __all__ = [
     "BatchToStore",
+    "ClockTrusted",
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
@@ -111,12 +112,6 @@ class BatchToStore:
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
-    def clock_verdicts(self) -> list[bool | None]:
-        """The per-device clock verdict of each reading (central.kpi.clocks.judge_device), in
-        order, judged with the batch's own readings only (a store that can look up the stored
-        readings of a burst judges with those too, as the SQLite store does)."""
-        return judge_records(self.readings, self.clock)
-
     def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
         """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
         when the edge sent its receive time, else (an older edge) its device time."""
@@ -131,11 +126,27 @@ class BatchToStore:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockTrusted:
+    """A reading whose late device time a write judged right with the stored readings
+    (central.kpi.clocks.judge_burst): it is attributed by its device time."""
+
+    device: str
+    boot: str
+    seq: int
+    kind: str
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOutcome:
     """accepted + duplicates == len(batch.readings)."""
 
     accepted: int
     duplicates: int
+    # The batch's readings the store holds as clock-trusted, and the stored readings the batch
+    # made so: the instants the derived series must follow (the influxdb store reports them;
+    # the SQLite store marks the dates of its rollups itself)
+    clock_trusted: tuple[ClockTrusted, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central.kpi.clocks import BURST_MS, DEFAULT_CLOCK_RULE, ClockRule, Timed, judge_device
+from central.kpi.clocks import BURST_MS, DEFAULT_CLOCK_RULE, ClockRule, Timed, judge_burst
 from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
@@ -640,18 +640,21 @@ def _judge_clocks(
                 seen.add(rows[n][3])
                 fresh.append(n)
         before = conn.execute(_SELECT_PREDECESSOR, (site, device, boot, min(seen))).fetchone()
-        context = [*stored, *([before] if before is not None else [])]
-        verdicts = judge_device(
-            [Timed(s[0], s[1], s[2], None if s[3] is None else bool(s[3])) for s in context]
-            + [Timed(rows[n][3], rows[n][5], rows[n][6]) for n in fresh],
+        verdicts, trusted_now = judge_burst(
+            [_timed(s) for s in stored],
+            None if before is None else _timed(before),
+            [Timed(rows[n][3], rows[n][5], rows[n][6]) for n in fresh],
             rule,
         )
-        for s, verdict in zip(context, verdicts, strict=False):
-            if verdict is True and s[3] != 1:
-                retrusted.append(_stored_row(site, device, boot, s))
-        for n, verdict in zip(fresh, verdicts[len(context) :], strict=True):
+        retrusted += [_stored_row(site, device, boot, stored[k]) for k in trusted_now]
+        for n, verdict in zip(fresh, verdicts, strict=True):
             out[n] = (*rows[n][:_CLOCK_TRUSTED], None if verdict is None else int(verdict))
     return out, retrusted
+
+
+def _timed(stored: Row) -> Timed:
+    """A stored reading (seq, device time, receive time, verdict, ...) as judge_burst sees it."""
+    return Timed(stored[0], stored[1], stored[2], None if stored[3] is None else bool(stored[3]))
 
 
 def _stored_row(site: str, device: str, boot: str, stored: Row) -> Row:
