@@ -16,7 +16,7 @@ deleted and what is kept.
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -135,8 +135,20 @@ async def prune_site(
         if step.rows < chunk_rows:
             break
         await asyncio.sleep(0)  # let waiting requests use the store
-    deleted = PruneStep(readings, duplicate_counts, edge_duplicates)
-    return SitePruned(site.id, through, was, deleted, note)
+    done = SitePruned(site.id, through, was, PruneStep(readings, duplicate_counts, edge_duplicates))
+    if done.deleted.rows or through != was:
+        logger.info(
+            "retention: site %s sealed through %s (was %s); deleted %d readings, %d duplicate"
+            " counts, %d edge duplicate keys%s",
+            site.id,
+            through,
+            was,
+            readings,
+            duplicate_counts,
+            edge_duplicates,
+            f"; {note}" if note else "",
+        )
+    return replace(done, note=note)
 
 
 async def prune(
@@ -148,10 +160,9 @@ async def prune(
     chunk_rows: int = PRUNE_CHUNK_ROWS,
     dry_run: bool = False,
 ) -> list[SitePruned]:
-    """`prune_site` for every site, one after the other; one log line per site that changed."""
-    out = []
-    for site in sites:
-        done = await prune_site(
+    """`prune_site` for every site, one after the other."""
+    return [
+        await prune_site(
             store,
             site,
             retention_days,
@@ -159,17 +170,5 @@ async def prune(
             chunk_rows=chunk_rows,
             dry_run=dry_run,
         )
-        out.append(done)
-        if not dry_run and (done.deleted.rows or done.sealed_through != done.sealed_before):
-            logger.info(
-                "retention: site %s sealed through %s (was %s); deleted %d readings, %d duplicate"
-                " counts, %d edge duplicate keys%s",
-                site.id,
-                done.sealed_through,
-                done.sealed_before,
-                done.deleted.readings,
-                done.deleted.duplicate_counts,
-                done.deleted.edge_duplicates,
-                f"; {done.note}" if done.note else "",
-            )
-    return out
+        for site in sites
+    ]
