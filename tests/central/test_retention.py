@@ -7,25 +7,33 @@ The history is test_rollup's faults-on one: late data, wrong device clocks, mete
 across midnight, a raw kitchen bin silent on some dates, duplicates and edge-reported duplicates.
 """
 
+import asyncio
 import shutil
 import sqlite3
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from central import reporting
+from central.__main__ import main
 from central.kpi.daytable import DayTable, load_range
 from central.kpi.periods import DateRange
 from central.kpi.totals import site_totals
 from central.kpi.values import derive
+from central.kpi.windows import local_instant_ms
 from central.registry import Site
-from central.retention import current_through, prune_site
+from central.retention import MIN_RAW_RETENTION_DAYS, current_through, prune_site
 from central.rollup_maintainer import RollupMaintainer
 from central.store.sqlite import SqliteStore
 from contract import CardRecord, DroppedDuplicate
+from tests.central.api.test_kpis import REGISTRY as KPI_REGISTRY
+from tests.central.api.test_kpis import ingest
+from tests.central.conftest import admin_client, card, meter, scale
 from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.test_rollup import DAYS, FIRST, SITE, START_MS, WHOLE, Data, H, batch, close
 
@@ -237,3 +245,124 @@ async def test_only_rolled_up_dates_are_sealed(tmp_path: Path) -> None:
         assert readings_in(path) == count
         done = await prune_site(store, SITE, RETENTION_DAYS, today=TODAY)
         assert done.sealed_through == HORIZON  # the pass rolled the pending date up first
+
+
+# --- a real central: /kpis, the daily view and the ranking, pruned and restored ------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(on: date, hour: float) -> int:
+    """Epoch ms of a local Shanghai hour on `on`."""
+    return local_instant_ms(on, time(0), SHANGHAI) + int(hour * H)
+
+
+def day_of_readings(
+    i: int, on: date, seq0: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Site s1's readings of one date, split into those uploaded on time and those uploaded late
+    (the dinner), with the faults of a real day: a meter reset, a repeated swipe, a card reader
+    whose clock says 1970, a scale reading of 0 g."""
+    register = 1000.0 + 240.0 * i
+    readings: list[dict[str, Any]] = []
+    for h in range(24):
+        total = register + 10.0 * h if not (i == 5 and h >= 14) else 5.0 + 10.0 * (h - 14)
+        readings.append(meter(seq0 + h, at(on, h), "electricity", total, "elec-1"))
+    seq = seq0 + 24
+    for k in range(12 + i % 5):
+        readings.append(card(seq, at(on, 11.5 + k / 100), (i * 7 + k) % 30))
+        readings.append(scale(seq + 1, at(on, 12.2 + k / 100), "plate", 40.0 + 5 * k))
+        seq += 2
+    readings.append(card(seq, at(on, 11.6), i * 7 % 30))  # a second swipe of a diner
+    wrong = card(seq + 1, 0, 99)  # a reader whose clock says 1970
+    wrong["received_ms"] = at(on, 11.7)
+    readings += [wrong, scale(seq + 2, at(on, 12.5), "plate", 0.0)]
+    late = [card(seq + 3 + k, at(on, 17.5), 40 + k) for k in range(6)]
+    late += [scale(seq + 9 + k, at(on, 18.0), "overproduction", 900.0 + k) for k in range(3)]
+    return readings, late
+
+
+async def answers(client: httpx.AsyncClient, dates: list[date]) -> list[Any]:
+    first, last = dates[0].isoformat(), dates[-1].isoformat()
+    queries: list[tuple[str, dict[str, Any]]] = [
+        ("/api/v1/kpis", {"site": "s1", "period": "custom", "start": first, "end": last}),
+        ("/api/v1/kpis", {"region": "province:Zhejiang", "period": "month", "date": first}),
+        (
+            "/api/v1/ranking",
+            {
+                "region": "province:Zhejiang",
+                "kpi": "waste_per_diner_g",
+                "period": "custom",
+                "start": first,
+                "end": last,
+            },
+        ),
+    ]
+    for on in dates:
+        queries += [
+            (
+                "/api/v1/kpis",
+                {"site": "s1", "period": "day", "date": on.isoformat(), "granularity": "service"},
+            ),
+            ("/api/v1/sites/s1/kpis/daily", {"date": on.isoformat()}),
+        ]
+    out = []
+    for path, params in queries:
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        body.pop("rollups", None)  # how fresh the rollups were at read time, not data
+        out.append(body)
+    return out
+
+
+async def test_central_answers_the_same_after_pruning_and_from_a_backup(tmp_path: Path) -> None:
+    today = datetime.now(SHANGHAI).date()
+    dates = [today - timedelta(days=MIN_RAW_RETENTION_DAYS + 8 - i) for i in range(12)]
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    live, registry = tmp_path / "live", tmp_path / "live" / "registry.toml"
+    live.mkdir()
+    async with admin_client(KPI_REGISTRY, live, now_ms) as client:
+        held_back = []
+        for i, on in enumerate(dates):
+            readings, late = day_of_readings(i, on, 1000 * i)
+            held_back += late
+            assert (await ingest(client, readings, f"day-{i}"))["accepted"] == len(readings)
+            await ingest(client, [scale(i, at(on, 12.3), "plate", 70.0)], f"s2-{i}", site="s2")
+            if i == 4:
+                assert (await ingest(client, readings, f"day-{i}"))["duplicates"] == len(readings)
+        await ingest(client, held_back, "late")  # the edge back after an outage
+        before = await answers(client, dates)
+        assert before[0]["total"]["kpis"]["diners"]["value"] > 0
+    db = live / "central.sqlite3"
+    count = readings_in(db)
+    assert main(["prune", "--db", str(db), "--registry", str(registry), "--dry-run"]) == 2
+    args = ["--db", str(db), "--registry", str(registry), "--days", str(MIN_RAW_RETENTION_DAYS)]
+    assert await asyncio.to_thread(main, ["prune", "--dry-run", *args]) == 0  # its own loop
+    assert readings_in(db) == count
+    assert await asyncio.to_thread(main, ["prune", *args]) == 0
+    assert readings_in(db) < count / 3  # 9 of the 12 dates are sealed
+    with sqlite3.connect(db) as conn:
+        (through,) = conn.execute("SELECT through FROM kpi_sealed WHERE site = 's1'").fetchone()
+    conn.close()
+    assert through == (today - timedelta(days=MIN_RAW_RETENTION_DAYS)).isoformat()
+
+    async with admin_client(KPI_REGISTRY, live, now_ms) as client:
+        assert await answers(client, dates) == before
+        # an edge back after a longer outage: its readings of a sealed date are rejected
+        sealed_day = dates[2]
+        result = await ingest(client, [card(99_000, at(sealed_day, 11.8), 77)], "very-late")
+        assert result["accepted"] == 0
+        (rejected,) = result["rejected"]
+        assert "sealed" in rejected["reason"]
+        assert await answers(client, dates) == before
+        scraped = (await client.get("/metrics")).text
+    assert 'canteen_central_sealed_readings_total{site="s1"} 1.0' in scraped
+
+    backup = tmp_path / "pruned.sqlite3"
+    assert main(["backup", str(backup), "--db", str(db)]) == 0
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    assert main(["restore", str(backup), "--db", str(restored / "central.sqlite3")]) == 0
+    async with admin_client(KPI_REGISTRY, restored, now_ms) as client:
+        assert await answers(client, dates) == before
