@@ -44,6 +44,7 @@ from central.kpi.rollup import (
     compose,
     config_key,
     empty_entry,
+    entry_services,
     parse_chain,
 )
 from central.kpi.totals import Totals
@@ -193,6 +194,12 @@ async def settle(
             if on >= first and want_entries:
                 if row.entry is None:
                     raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
+                if row.config != key and entry_services(row.entry) != len(site.services):
+                    raise StoreError(
+                        f"site {site.id}: {on} is sealed with another number of meal services"
+                        " than the registry gives now; periods reaching it cannot be composed"
+                        " (docs/operations.md, retention)"
+                    )
                 entries.append(row.entry)
         elif (
             row is not None and row.pending_ms is None and row.config == key and row.starts == ends

@@ -23,12 +23,15 @@ from central import reporting
 from central.__main__ import main
 from central.kpi.daytable import DayTable, load_range
 from central.kpi.periods import DateRange
+from central.kpi.rollup import config_key, entry_services
 from central.kpi.totals import site_totals
 from central.kpi.values import derive
 from central.kpi.windows import local_instant_ms
-from central.registry import Site
-from central.retention import MIN_RAW_RETENTION_DAYS, current_through, prune_site
+from central.metrics import CentralMetrics
+from central.registry import Service, Site
+from central.retention import MIN_RAW_RETENTION_DAYS, current_through, cutoff, prune_site
 from central.rollup_maintainer import RollupMaintainer
+from central.store import StoreError
 from central.store.sqlite import SqliteStore
 from contract import CardRecord, DroppedDuplicate
 from tests.central.api.test_kpis import REGISTRY as KPI_REGISTRY
@@ -366,3 +369,43 @@ async def test_central_answers_the_same_after_pruning_and_from_a_backup(tmp_path
     assert main(["restore", str(backup), "--db", str(restored / "central.sqlite3")]) == 0
     async with admin_client(KPI_REGISTRY, restored, now_ms) as client:
         assert await answers(client, dates) == before
+
+
+async def test_sealed_dates_of_another_services_layout_are_refused_not_misread(
+    pruned: tuple[Path, Path, list[DayTable]],
+) -> None:
+    """A sealed rollup keeps the layout of the services it was built with: a registry with a
+    third service cannot compose it, and says so instead of misreading its figures."""
+    path, _, _ = pruned
+    three = replace(SITE, services=(*SITE.services, Service("night", time(22, 0), time(23, 0))))
+    async with SqliteStore(path) as store:
+        _, rows = await store.load_rollups(SITE.id, config_key(SITE), FIRST, FIRST, FIRST)
+        assert rows[0].entry is not None
+        assert entry_services(rows[0].entry) == len(SITE.services)
+        after = DateRange(HORIZON + timedelta(days=2), WHOLE.last)
+        assert (await reporting.site_table(store, three, after)).services[-1] == "night"
+        with pytest.raises(StoreError, match="sealed with another number of meal services"):
+            await reporting.site_table(store, three, WHOLE)
+
+
+async def test_the_maintainer_prunes_on_its_sweeps_and_metrics_count_it(tmp_path: Path) -> None:
+    """With a retention, the rollup maintainer seals and prunes (at the wall clock's cut-off:
+    every date of the history is older), and /metrics counts what it deleted."""
+    path = tmp_path / "central.sqlite"
+    await history(path)
+    metrics = CentralMetrics()
+    async with SqliteStore(path) as store:
+        without = RollupMaintainer(store, [SITE], 0.0, 60.0)
+        assert await without.prune_once() == []  # no retention: nothing is pruned
+        maintainer = RollupMaintainer(
+            store, [SITE], 0.0, 60.0, retention_days=MIN_RAW_RETENTION_DAYS, prune_chunk_rows=100
+        )
+        maintainer.watch_pruning(metrics.site_pruned)
+        (done,) = await maintainer.prune_once()
+        assert done.sealed_through == cutoff(SITE, MIN_RAW_RETENTION_DAYS) > WHOLE.last
+        assert (await maintainer.prune_once())[0].deleted.rows == 0
+    scraped = metrics.registry.get_sample_value(
+        "canteen_central_pruned_rows_total", {"site": SITE.id, "table": "readings"}
+    )
+    assert scraped == done.deleted.readings > 0
+    assert readings_in(path) <= 6  # the references of the dates after the horizon
