@@ -670,15 +670,17 @@ def _judge_clocks(
 def _sealed_rows(rows: Sequence[Row], batch: BatchToStore, through: date) -> tuple[int, ...]:
     """Positions of the rows whose attributed local date (their clock verdict applied) is
     sealed: at or before `through` (central/retention.py)."""
+    after = through + timedelta(days=1)
+    end_ms = int(datetime(after.year, after.month, after.day, tzinfo=batch.timezone).timestamp())
+    end_ms *= 1000  # the first instant after the horizon; a reading attributed before it is sealed
     out = []
     for n, row in enumerate(rows):
         time_ms, received_ms = row[5], row[6]
-        at_ms = (
-            time_ms
-            if row[_CLOCK_TRUSTED] == 1
-            else (attributed_instant_ms(time_ms, received_ms, batch.clock))
-        )
-        if datetime.fromtimestamp(at_ms / 1000, batch.timezone).date() <= through:
+        if time_ms >= end_ms and received_ms >= end_ms:
+            continue  # the usual case: attributed after the horizon whatever its clock
+        trusted = row[_CLOCK_TRUSTED] == 1
+        at_ms = time_ms if trusted else attributed_instant_ms(time_ms, received_ms, batch.clock)
+        if at_ms < end_ms:
             out.append(n)
     return tuple(out)
 

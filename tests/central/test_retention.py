@@ -165,24 +165,34 @@ async def test_a_late_reading_for_a_sealed_date_is_refused(
             received_ms=open_ms + 5,
             person="b" * 16,
         ),
+        CardRecord(  # a clock days behind (by itself): attributed to its receive time
+            device="card8",
+            boot="b",
+            seq=1,
+            device_time_ms=sealed_ms,
+            received_ms=open_ms + 60_000,
+            person="c" * 16,
+        ),
     ]
     async with SqliteStore(path) as store:
         outcome = await store.write_batch(batch(late, 200))
         assert outcome.sealed == (0,)
         assert outcome.sealed_through == HORIZON
-        assert outcome.accepted == 1
+        assert outcome.accepted == 2
         assert outcome.duplicates == 0
         assert (await store.pending_rollups(SITE.id, HORIZON)).count == 0
         after = await tables(store)
     with sqlite3.connect(path) as conn:
-        stored = conn.execute("SELECT seq FROM readings WHERE device = 'card9'").fetchall()
+        stored = conn.execute(
+            "SELECT device, seq FROM readings WHERE device IN ('card8', 'card9') ORDER BY device"
+        ).fetchall()
     conn.close()
-    assert stored == [(2,)]
+    assert stored == [("card8", 1), ("card9", 2)]
     for span, table, was in zip(SPANS, after, before, strict=True):
         if span.last <= HORIZON:
             assert_same_table(table, was)
     nine = SPANS.index(DateRange(FIRST + timedelta(days=9), FIRST + timedelta(days=9)))
-    assert after[nine].diners[0].sum() == before[nine].diners[0].sum() + 1
+    assert after[nine].diners[0].sum() == before[nine].diners[0].sum() + 2
 
 
 async def test_a_configuration_change_leaves_sealed_dates_as_they_were(
