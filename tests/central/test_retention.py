@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from central import reporting
 from central.__main__ import main
@@ -31,6 +32,7 @@ from central.metrics import CentralMetrics
 from central.registry import Service, Site
 from central.retention import MIN_RAW_RETENTION_DAYS, current_through, cutoff, prune_site
 from central.rollup_maintainer import RollupMaintainer
+from central.settings import CentralSettings
 from central.store import StoreError
 from central.store.sqlite import SqliteStore
 from contract import CardRecord, DroppedDuplicate
@@ -419,3 +421,10 @@ async def test_the_maintainer_prunes_on_its_sweeps_and_metrics_count_it(tmp_path
     )
     assert scraped == done.deleted.readings > 0
     assert readings_in(path) <= 6  # the references of the dates after the horizon
+
+
+def test_a_retention_below_what_alerts_read_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="raw_retention_days"):
+        CentralSettings(registry_path=tmp_path / "r.toml", raw_retention_days=90)
+    ok = CentralSettings(registry_path=tmp_path / "r.toml", raw_retention_days=400)
+    assert ok.raw_retention_days == 400
