@@ -428,3 +428,26 @@ def test_a_retention_below_what_alerts_read_is_refused(tmp_path: Path) -> None:
         CentralSettings(registry_path=tmp_path / "r.toml", raw_retention_days=90)
     ok = CentralSettings(registry_path=tmp_path / "r.toml", raw_retention_days=400)
     assert ok.raw_retention_days == 400
+
+
+def test_the_prune_command_says_in_one_line_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CENTRAL_RAW_RETENTION_DAYS", "CENTRAL_REGISTRY_PATH", "CENTRAL_SQLITE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path / "none.sqlite3"
+    cases = [
+        (["--db", str(missing)], 2, "pass --days N or set CENTRAL_RAW_RETENTION_DAYS"),
+        (["--db", str(missing), "--days", "30"], 2, "below the minimum 123"),
+        (["--db", str(missing), "--days", "200"], 1, f"no database at {missing}"),
+    ]
+    existing = tmp_path / "central.sqlite3"
+    sqlite3.connect(existing).close()
+    cases.append((["--db", str(existing), "--days", "200"], 2, "CENTRAL_REGISTRY_PATH"))
+    for args, code, text in cases:
+        assert main(["prune", "--dry-run", *args]) == code
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert err.startswith("canteen-central prune: ")
+        assert text in err
+    assert not missing.exists()
