@@ -95,11 +95,19 @@ def readings_in(path: Path) -> int:
     return count
 
 
+@pytest.fixture(scope="module")
+def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The history, written once for the module (each test works on a copy)."""
+    path = tmp_path_factory.mktemp("history") / "central.sqlite"
+    asyncio.run(history(path))
+    return path
+
+
 @pytest.fixture
-async def pruned(tmp_path: Path) -> tuple[Path, Path, list[DayTable]]:
+async def pruned(tmp_path: Path, history_file: Path) -> tuple[Path, Path, list[DayTable]]:
     """A pruned database, its unpruned twin, and the tables of SPANS before pruning."""
     path = tmp_path / "central.sqlite"
-    await history(path)
+    shutil.copyfile(history_file, path)
     twin = tmp_path / "twin.sqlite"
     async with SqliteStore(path) as store:
         before = await tables(store)
@@ -241,11 +249,11 @@ async def test_the_one_load_fallback_never_builds_sealed_dates(
     close(kpis(whole, sealed), kpis(fallback_twin, sealed), "after the horizon")
 
 
-async def test_only_rolled_up_dates_are_sealed(tmp_path: Path) -> None:
+async def test_only_rolled_up_dates_are_sealed(tmp_path: Path, history_file: Path) -> None:
     """A date still pending when its readings could go stops the horizon before it, until it is
     rolled up; a dry run deletes nothing."""
     path = tmp_path / "central.sqlite"
-    await history(path)
+    shutil.copyfile(history_file, path)
     count = readings_in(path)
     async with SqliteStore(path) as store:
         stale = FIRST + timedelta(days=3)
@@ -401,11 +409,13 @@ async def test_sealed_dates_of_another_services_layout_are_refused_not_misread(
             await reporting.site_table(store, three, WHOLE)
 
 
-async def test_the_maintainer_prunes_on_its_sweeps_and_metrics_count_it(tmp_path: Path) -> None:
+async def test_the_maintainer_prunes_on_its_sweeps_and_metrics_count_it(
+    tmp_path: Path, history_file: Path
+) -> None:
     """With a retention, the rollup maintainer seals and prunes (at the wall clock's cut-off:
     every date of the history is older), and /metrics counts what it deleted."""
     path = tmp_path / "central.sqlite"
-    await history(path)
+    shutil.copyfile(history_file, path)
     metrics = CentralMetrics()
     async with SqliteStore(path) as store:
         without = RollupMaintainer(store, [SITE], 0.0, 60.0)
