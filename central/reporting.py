@@ -23,7 +23,7 @@ from central.kpi.alerts import (
     threshold_alerts,
 )
 from central.kpi.counters import WalkState
-from central.kpi.daytable import DayTable, build_day_table, load_range
+from central.kpi.daytable import DayTable, build_day_table, concat_tables, load_range
 from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
@@ -44,6 +44,7 @@ from central.kpi.rollup import (
     compose,
     config_key,
     empty_entry,
+    entry_services,
     parse_chain,
 )
 from central.kpi.totals import Totals
@@ -55,6 +56,7 @@ from central.store import (
     RollupRow,
     RollupStore,
     RollupToSave,
+    SealedStore,
     StoreError,
 )
 
@@ -79,12 +81,41 @@ async def site_table(
     store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
 ) -> DayTable:
     """Base quantities of `site` over `span`, from the readings stored now: composed of rollups
-    when the store keeps them, else built from one load."""
+    when the store keeps them, else built from one load (never the sealed dates: their raw
+    readings are pruned, central/retention.py)."""
     if isinstance(store, RollupStore):
         table = await rolled_up_table(store, site, span, freshness)
         if table is not None:
             return table
+        through = await store.sealed_through(site.id) if isinstance(store, SealedStore) else None
+        if through is not None and span.first <= through:
+            return await sealed_site_table(store, site, span, through)
     return await fresh_site_table(store, site, span)
+
+
+async def sealed_site_table(
+    store: ReadingsStore, site: Site, span: DateRange, through: date
+) -> DayTable:
+    """`span`, which starts on a sealed date: its sealed dates composed of their rollups (one
+    table per date when their peak grids do not line up), the rest built from one load."""
+    if not isinstance(store, RollupStore):
+        raise StoreError(f"{site.id}: sealed dates need the store's rollups")
+    sealed = DateRange(span.first, min(span.last, through))
+    pending = PendingRollups(0, None, None, None)  # a sealed date is never pending
+    settled = await settle(store, site, sealed.first, sealed.last, pending, now_ms())
+    if settled is None:
+        raise StoreError(f"rollups of {site.id}: sealed dates {sealed} could not be read")
+    table = compose(site, sealed, settled.entries)
+    if table is None:  # peak grids do not line up: date by date
+        days = [
+            compose(site, DateRange(on, on), [entry])
+            for on, entry in zip(sealed.dates(), settled.entries, strict=True)
+        ]
+        table = concat_tables([t for t in days if t is not None])
+    if span.last <= through:
+        return table
+    rest = DateRange(through + timedelta(days=1), span.last)
+    return concat_tables([table, await fresh_site_table(store, site, rest)])
 
 
 async def rolled_up_table(
@@ -142,7 +173,7 @@ async def settle(
     start = first if pending.first is None else min(first, pending.first)
     before, rows = await store.load_rollups(site.id, key, start, last, first)
     current = (r for r in (before, *rows) if r is not None and r.pending_ms is None)
-    if any(r.config != key for r in current):
+    if any(r.config != key and not r.sealed for r in current):
         await store.set_rollup_config(site.id, key, now)
         return None
     by_date = {r.on: r for r in rows}
@@ -169,7 +200,23 @@ async def settle(
                 dishes.append(b"")
             on += timedelta(days=1)
             continue
-        if row is not None and row.pending_ms is None and row.config == key and row.starts == ends:
+        if row is not None and row.sealed:
+            # final: its raw readings are pruned (central/retention.py), it is never rebuilt
+            ends = row.ends or EMPTY_CHAIN
+            if on >= first and want_entries:
+                if row.entry is None:
+                    raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
+                if row.config != key and entry_services(row.entry) != len(site.services):
+                    raise StoreError(
+                        f"site {site.id}: {on} is sealed with another number of meal services"
+                        " than the registry gives now; periods reaching it cannot be composed"
+                        " (docs/operations.md, retention)"
+                    )
+                entries.append(row.entry)
+                dishes.append(row.dishes or b"")  # sealed before dish sums were rolled up: none
+        elif (
+            row is not None and row.pending_ms is None and row.config == key and row.starts == ends
+        ):
             ends = row.ends or EMPTY_CHAIN
             if on >= first and want_entries:
                 if row.entry is None or row.dishes is None:

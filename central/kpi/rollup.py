@@ -385,6 +385,16 @@ def _decode(blob: bytes) -> _Decoded:
     return _Decoded(blob[24:at].decode(), floats, ints)
 
 
+def entry_services(blob: bytes) -> int:
+    """The number of meal services a rollup entry was encoded with (its layout depends on it:
+    a sealed entry keeps the configuration it was built under, central/retention.py)."""
+    item = _decode(blob)
+    devices = len(_Header.parse(item.header).devices)
+    base = sum(math.prod(shape) for _, shape in _fixed_fields(0))
+    per_service = sum(math.prod(shape) for _, shape in _fixed_fields(1)) - base
+    return (item.floats.size - devices * _DEVICE_COLUMNS - base) // per_service
+
+
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
     """The DayTable of `span` from one rollup entry per date (in date order, each chained from
     the one before), or None when the dates' peak grids do not line up (module docstring)."""

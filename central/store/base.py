@@ -26,12 +26,14 @@ __all__ = [
     "DuplicateCounts",
     "EdgeHealthPeriod",
     "PendingRollups",
+    "PruneStep",
     "ReadingsStore",
     "RejectedEntryRow",
     "RejectedRow",
     "RollupRow",
     "RollupStore",
     "RollupToSave",
+    "SealedStore",
     "SiteStats",
     "StoreError",
     "StoreHealth",
@@ -139,7 +141,7 @@ class ClockTrusted:
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
-    """accepted + duplicates == len(batch.readings)."""
+    """accepted + duplicates + len(sealed) == len(batch.readings)."""
 
     accepted: int
     duplicates: int
@@ -147,6 +149,11 @@ class WriteOutcome:
     # made so: the instants the derived series must follow (the influxdb store reports them;
     # the SQLite store marks the dates of its rollups itself)
     clock_trusted: tuple[ClockTrusted, ...] = ()
+    # positions in batch.readings of the readings not stored because their local date is sealed
+    # (its raw readings were pruned after it was rolled up: central/retention.py), and the last
+    # sealed date of the site
+    sealed: tuple[int, ...] = ()
+    sealed_through: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +180,9 @@ class RollupRow:
     entry: bytes | None
     # the date's dish sums (central.kpi.dishes.dish_bytes), given with `entry`
     dishes: bytes | None = None
+    # sealed (central/retention.py): its raw readings are pruned; never pending, never rebuilt,
+    # current whatever the configuration (its entry comes with it)
+    sealed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +326,56 @@ class RollupStore(Protocol):
         read, or when its starts differ from the stored ends of the previous date. A stored
         rollup whose ends differ from the next date's starts makes that date pending. Returns
         how many were stored."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PruneStep:
+    """What one step of pruning a site's raw readings deleted (central/retention.py)."""
+
+    readings: int
+    duplicate_counts: int
+    edge_duplicates: int
+
+    @property
+    def rows(self) -> int:
+        return self.readings + self.duplicate_counts + self.edge_duplicates
+
+
+@runtime_checkable
+class SealedStore(Protocol):
+    """A rollup store whose raw readings can be pruned after they are rolled up: the dates up
+    to a site's horizon are sealed (central/retention.py)."""
+
+    async def sealed_through(self, site: str) -> date | None:
+        """The site's last sealed local date (None: nothing sealed)."""
+        ...
+
+    async def first_rollup_date(self, site: str) -> date | None:
+        """The site's earliest rollup row, or None; None also when the site has readings
+        before it (a database older than rollups: nothing may be sealed)."""
+        ...
+
+    async def seal(
+        self, site: str, through: date, config: str, keep_from_ms: int, clock: ClockRule
+    ) -> bool:
+        """Seal the site's dates up to `through` when every rollup after the old horizon up to
+        it is current under `config`, in one transaction; False when one is not (a write came
+        between: try later). `keep_from_ms`: the load start of the date after `through`; the
+        readings with both times before it become prunable, except the references the loads
+        of later dates read (each meter's last reading, each raw bin's last stable readings:
+        judged by `clock`), which are kept."""
+        ...
+
+    async def prune_step(self, site: str, max_rows: int) -> PruneStep:
+        """Delete at most `max_rows` prunable rows of the site in one short transaction."""
+        ...
+
+    async def prunable(
+        self, site: str, through: date | None = None, keep_from_ms: int | None = None
+    ) -> PruneStep:
+        """Count the rows that sealing through `through` (the next date's load starting at
+        `keep_from_ms`) makes prunable; both None: what the current horizon leaves to prune."""
         ...
 
 
