@@ -18,8 +18,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from central.kpi.alerts import (
     Alert,
     edge_alerts,
+    meters_as_loaded,
     offline_devices,
-    silent_devices,
+    silent_meters,
     threshold_alerts,
 )
 from central.kpi.counters import WalkState
@@ -27,7 +28,7 @@ from central.kpi.daytable import DayTable, build_day_table, load_range
 from central.kpi.dishes import DishTable, build_dish_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.readings import SiteReadings
+from central.kpi.readings import MeterReadings, SiteReadings
 from central.kpi.report import (
     RankedSite,
     Report,
@@ -319,41 +320,98 @@ async def ranking(
     return Ranking(kpi, descending, span, ranked, region, freshness)
 
 
-async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> list[Alert]:
-    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now).
+async def alerts(
+    store: ReadingsStore,
+    site: Site,
+    on: date,
+    now_ms: int,
+    freshness: Freshness | None = None,
+) -> list[Alert]:
+    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now):
+    `alerts_over` of that date alone."""
+    return (await alerts_over(store, site, DateRange(on, on), now_ms, freshness))[on]
 
-    One load of the month to date gives the date's row, the month's quota use and the meters'
-    last readings; the year to date is loaded only when there is a yearly quota to compare with.
-    Offline devices come from the devices' latest status (one small read).
+
+async def alerts_over(
+    store: ReadingsStore,
+    site: Site,
+    span: DateRange,
+    now_ms: int,
+    freshness: Freshness | None = None,
+) -> dict[date, list[Alert]]:
+    """Alerts of `site` on each date of `span`, each evaluated at the end of its date (or now),
+    as `alerts` gives them date by date, from a few reads whatever the span's length:
+
+    - quota, waste target and off-hours share from one table of the site's rollups (`site_table`)
+      from the first date's month (year, with a yearly quota) to the last: each date's row, its
+      month to date and year to date are periods of that table, as in /kpis;
+    - `device_silent`/`device_late`, which need receive times, from one load of the meters'
+      readings from the first date's month: each date judges its meters on what a load of its
+      own month to date holds (`meters_as_loaded`), so the dates of a range are judged exactly as
+      one by one;
+    - `device_offline` from the devices' latest status (one small read); edge losses from the
+      edges' health reports of each date (two small queries per date).
     """
-    as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
-    baselines: dict[str, Totals | None] = {site.id: None}  # F9 is not alerted on
-    month_span = DateRange(on.replace(day=1), on)
-    month_table = await fresh_site_table(store, site, month_span)  # receive times: not cached
-    month = build_report(
-        [month_table], baselines, PeriodKind.MONTH, month_span, Granularity.DAY, as_of_ms
-    )
-    year = None
-    if site.kpi.energy_quota_kgce_year is not None:
-        year_span = DateRange(date(on.year, 1, 1), on)
-        year_table = await site_table(store, site, year_span)
-        year = build_report(
-            [year_table], baselines, PeriodKind.YEAR, year_span, Granularity.PERIOD, as_of_ms
-        ).total
-    out = threshold_alerts(
-        site.id,
-        month.rows[-1],  # the date itself
-        month.total,
-        year,
-        site.kpi.waste_target_g_per_diner,
-        site.kpi.off_hours_alert_share_pct,
-    )
+    yearly = site.kpi.energy_quota_kgce_year is not None
+    first = date(span.first.year, 1, 1) if yearly else span.first.replace(day=1)
+    table = await site_table(store, site, DateRange(first, span.last), freshness)
+    meters = await load_meter_readings(store, site, DateRange(span.first.replace(day=1), span.last))
     presence = await store.device_presence(site.id)
-    offline = offline_devices(site.id, presence, as_of_ms, site.timezone)
+    out: dict[date, list[Alert]] = {}
+    for on in span.dates():
+        start_ms = local_instant_ms(on, time(0, 0), site.timezone)
+        end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
+        as_of_ms = min(now_ms, end_ms)
+        year = None
+        if yearly:
+            year = _total(table, PeriodKind.YEAR, DateRange(date(on.year, 1, 1), on), as_of_ms)
+        found = threshold_alerts(
+            site.id,
+            _total(table, PeriodKind.DAY, DateRange(on, on), as_of_ms),
+            _total(table, PeriodKind.MONTH, DateRange(on.replace(day=1), on), as_of_ms),
+            year,
+            site.kpi.waste_target_g_per_diner,
+            site.kpi.off_hours_alert_share_pct,
+        )
+        found += offline_devices(site.id, presence, as_of_ms, site.timezone)
+        found += judge_meters(site, meters, on, as_of_ms)[1]
+        found += edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
+        out[on] = found
+    return out
+
+
+def _total(table: DayTable, period: PeriodKind, dates: DateRange, as_of_ms: int) -> Row:
+    """The row of `dates` (within the table's span) as a report of them gives it."""
+    baselines: dict[str, Totals | None] = {table.site.id: None}  # F9 is not alerted on
+    return build_report([table], baselines, period, dates, Granularity.PERIOD, as_of_ms).total
+
+
+async def load_meter_readings(store: ReadingsStore, site: Site, span: DateRange) -> MeterReadings:
+    """The meter readings a load of `span` holds (load_site_readings): each meter's nearest
+    readings around it included."""
+    window = load_range(site, span)
+    readings = await store.load_readings(
+        site.id,
+        window.start_ms,
+        window.end_ms,
+        meter_lookaround_ms=METER_LOOKAROUND_MS,
+        meter_devices=tuple(site.kpi.meters),
+    )
+    return readings.meter
+
+
+def judge_meters(
+    site: Site, meters: MeterReadings, on: date, as_of_ms: int
+) -> tuple[frozenset[str], list[Alert]]:
+    """The meters judged on `on` (configured, or with readings in its month to date) and their
+    `device_silent`/`device_late` alerts at `as_of_ms`, from `meters` loaded over the month to
+    date of `on` or over a range that contains it (load_meter_readings)."""
+    window = load_range(site, DateRange(on.replace(day=1), on))
+    judged = meters_as_loaded(
+        meters, site.kpi.clock, site.kpi.meters, window.start_ms, window.end_ms, METER_LOOKAROUND_MS
+    )
     start_ms = local_instant_ms(on, time(0, 0), site.timezone)
-    end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
-    edges = edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
-    return out + offline + silent_devices(month_table, as_of_ms, start_ms) + edges
+    return frozenset(m.device for m in judged), silent_meters(site, judged, as_of_ms, start_ms)
 
 
 async def meter_alerts(
@@ -361,12 +419,10 @@ async def meter_alerts(
 ) -> tuple[frozenset[str], list[Alert]]:
     """The meters judged (configured, or with readings this month) and their `device_silent`
     and `device_late` alerts for local date `on` (as `alerts` gives them), from one load of the
-    month to date."""
+    month's meter readings to date."""
     as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
-    month_table = await fresh_site_table(store, site, DateRange(on.replace(day=1), on))
-    start_ms = local_instant_ms(on, time(0, 0), site.timezone)
-    meters = frozenset(d.device for d in month_table.devices if d.kind == "meter")
-    return meters, silent_devices(month_table, as_of_ms, start_ms)
+    meters = await load_meter_readings(store, site, DateRange(on.replace(day=1), on))
+    return judge_meters(site, meters, on, as_of_ms)
 
 
 def now_ms() -> int:
