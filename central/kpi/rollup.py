@@ -32,7 +32,7 @@ per-date arrays; what still matters besides the chain:
 
 Composed tables carry the clock-skew samples of each date, but their `time_ms`/`received_ms` are
 the date's start for every sample (enough to select whole dates, which is all reports do); alerts
-(which need receive times) always use a freshly built table.
+(which need receive times) judge meters from their loaded readings (central.reporting).
 """
 
 import hashlib
