@@ -23,8 +23,8 @@ from central.kpi.alerts import (
     silent_meters,
     threshold_alerts,
 )
-from central.kpi.counters import WalkState
-from central.kpi.daytable import DayTable, build_day_table, load_range
+from central.kpi.counters import MeterCurve, WalkState
+from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, load_range
 from central.kpi.dishes import DishTable, build_dish_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
@@ -51,6 +51,7 @@ from central.kpi.totals import Totals
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store import (
+    DayInputs,
     PendingRollups,
     ReadingsStore,
     RollupRow,
@@ -216,6 +217,13 @@ async def build_date_rollup(
     store: RollupStore, site: Site, on: date, starts: bytes
 ) -> RollupToSave:
     """The rollup of `site` on `on` from its readings stored now, chained from `starts`."""
+    inputs = await load_date_inputs(store, site, on, starts)
+    made = build_rollup(site, on, inputs.readings, inputs.duplicates, starts)
+    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry)
+
+
+async def load_date_inputs(store: RollupStore, site: Site, on: date, starts: bytes) -> DayInputs:
+    """What the rollup of `site` on `on`, chained from `starts`, is built from."""
     window = load_range(site, DateRange(on, on))
     meters = set(site.kpi.meters) | set(parse_chain(starts).meters)
     (inputs,) = await store.load_day_inputs(
@@ -226,8 +234,21 @@ async def build_date_rollup(
         raw_scale_lookback_ms=ROLLUP_RAW_LOOKBACK_MS,
         raw_clock=site.kpi.clock,
     )
-    made = build_rollup(site, on, inputs.readings, inputs.duplicates, starts)
-    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry)
+    return inputs
+
+
+async def day_curves(store: ReadingsStore, site: Site, on: date) -> dict[str, list[MeterCurve]]:
+    """Per quantity, the cleaned meter curves the KPIs of `site` on local date `on` are computed
+    from: with rollups, those its rollup is built from, resumed from the stored date before
+    (read after a report of the date has settled it); else those of one load of the date."""
+    if isinstance(store, RollupStore):
+        before, rows = await store.load_rollups(site.id, config_key(site), on, on, on)
+        starts = rows[0].starts if rows else None
+        if starts is None:  # no write touched the date: it starts where the one before ends
+            starts = EMPTY_CHAIN if before is None else before.ends or EMPTY_CHAIN
+        inputs = await load_date_inputs(store, site, on, starts)
+        return day_meter_curves(site, on, inputs.readings, parse_chain(starts).meters)
+    return day_meter_curves(site, on, await load_site_readings(store, site, DateRange(on, on)))
 
 
 async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:

@@ -13,6 +13,7 @@ clock is wrong (central.kpi.clocks): they are attributed by the edge's receive t
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from types import MappingProxyType
 
 import numpy as np
@@ -226,19 +227,10 @@ def build_day_table(
     electricity: list[MeterCurve] = []
     meter_ends: dict[str, WalkState] = {}
     for quantity in QUANTITIES:
-        if meter_starts is None:
-            curves = meter_curves(readings.meter, quantity, site.kpi.meters, site.kpi.exchanges)
-        else:
-            curves, walked = chained_curves(
-                readings.meter,
-                quantity,
-                site.kpi.meters,
-                site.kpi.exchanges,
-                meter_starts,
-                int(day_start[0]),
-                int(day_end[-1]),
-            )
-            meter_ends.update(walked)
+        curves, walked = _quantity_curves(
+            site, readings, quantity, meter_starts, int(day_start[0]), int(day_end[-1])
+        )
+        meter_ends.update(walked)
         all_curves.extend(curves)
         if quantity == Quantity.ELECTRICITY.value:
             electricity = curves
@@ -287,6 +279,40 @@ def build_day_table(
         # a meter silent over the whole span keeps its state for the next one
         meter_ends=MappingProxyType({**(meter_starts or {}), **meter_ends}),
     )
+
+
+def _quantity_curves(
+    site: Site,
+    readings: SiteReadings,
+    quantity: str,
+    meter_starts: Mapping[str, WalkState] | None,
+    from_ms: int,
+    cut_ms: int,
+) -> tuple[list[MeterCurve], Mapping[str, WalkState]]:
+    """The cleaned curves of the meters of `quantity` in `readings` (clocks corrected): one walk
+    each, or with `meter_starts` each resumed from there over [from_ms, cut_ms) and the state
+    it ends with (counters.chained_curves)."""
+    meter, configs, exchanges = readings.meter, site.kpi.meters, site.kpi.exchanges
+    if meter_starts is None:
+        return meter_curves(meter, quantity, configs, exchanges), {}
+    return chained_curves(meter, quantity, configs, exchanges, meter_starts, from_ms, cut_ms)
+
+
+def day_meter_curves(
+    site: Site,
+    on: date,
+    readings: SiteReadings,
+    meter_starts: Mapping[str, WalkState] | None = None,
+) -> dict[str, list[MeterCurve]]:
+    """Per quantity, the cleaned meter curves that `build_day_table` computes local date `on`'s
+    energy from, given the same readings and `meter_starts` (the site's clock rule applied):
+    what the load curve splits into intervals, so that they add up to the date's figures."""
+    corrected = correct_clocks(readings, site.kpi.clock).readings
+    day = day_windows(site, on).day
+    return {
+        q: _quantity_curves(site, corrected, q, meter_starts, day.start_ms, day.end_ms)[0]
+        for q in QUANTITIES
+    }
 
 
 def _off_hours(days: list[DayWindows]) -> tuple[Int64Array, Int64Array, Int64Array]:
