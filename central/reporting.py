@@ -303,9 +303,11 @@ async def report(
     span: DateRange,
     granularity: Granularity,
     now_ms: int,
+    freshness: Freshness | None = None,
 ) -> Report:
-    """A report of one site, or of several summed (a region), with the rollups' freshness."""
-    freshness = new_freshness(store)
+    """A report of one site, or of several summed (a region), with the rollups' freshness
+    (counted into `freshness` when given: an answer of several reports)."""
+    freshness = new_freshness(store) if freshness is None else freshness
     tables = [await site_table(store, site, span, freshness) for site in sites]
     baselines = {site.id: await site_baseline(store, site, freshness) for site in sites}
     built = build_report(tables, baselines, period, span, granularity, now_ms)

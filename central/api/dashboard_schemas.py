@@ -147,3 +147,4 @@ class QuotaBurnDownOut(BaseModel):
     date: date
     month: BurnDownOut
     year: BurnDownOut
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)

@@ -246,6 +246,16 @@ async def test_quota_burn_down_of_month_and_year(client: httpx.AsyncClient) -> N
         )
     ).json()["total"]["kpis"]
     assert month["quota_use_pct"] == pytest.approx(kpis["quota_use_pct"]["value"], rel=1e-12)
+    days = await client.get(
+        "/api/v1/kpis",
+        params={"site": "s1", "period": "month", "date": "2025-11-20", "granularity": "day"},
+    )
+    rows = days.json()["rows"]
+    assert [p["start"] for p in points] == [r["start"] for r in rows]
+    for point, row in zip(points, rows, strict=True):  # each day's use is /kpis' energy_kgce
+        if point["used_kgce"] is not None:
+            assert point["used_kgce"] == row["kpis"]["energy_kgce"]["value"], point["label"]
+    assert set(answer["rollups"]) == {"pending_dates", "oldest_pending_s"}
 
     year = answer["year"]
     assert year["quota_kgce"] == 3650.0
