@@ -35,6 +35,7 @@ from central.kpi.report import (
     Row,
     baseline_totals,
     build_report,
+    period_kpis,
     period_rows,
     rank_sites,
 )
@@ -48,6 +49,7 @@ from central.kpi.rollup import (
     parse_chain,
 )
 from central.kpi.totals import Totals
+from central.kpi.values import KpiValue
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store import (
@@ -367,7 +369,7 @@ async def alerts_over(
 
     - quota, waste target and off-hours share from one table of the site's rollups (`site_table`)
       from the first date's month (year, with a yearly quota) to the last: each date's row, its
-      month to date and year to date are periods of that table, as in /kpis;
+      month to date and year to date are periods of that table, as in /kpis (`period_kpis`);
     - `device_silent`/`device_late`, which need receive times, from one load of the meters'
       readings from the first date's month: each date judges its meters on what a load of its
       own month to date holds (`meters_as_loaded`), so the dates of a range are judged exactly as
@@ -380,33 +382,44 @@ async def alerts_over(
     table = await site_table(store, site, DateRange(first, span.last), freshness)
     meters = await load_meter_readings(store, site, DateRange(span.first.replace(day=1), span.last))
     presence = await store.device_presence(site.id)
+    dates = list(span.dates())
+    # each date's row, month to date and year to date, the latter two only with a quota; each
+    # ends at its date's end, so `now_ms` gives each the share of its quota a report of it
+    # would (one computation for every date)
+    kpi = site.kpi
+    quotas = kpi.energy_quota_kgce_month is not None or yearly
+    targets = kpi.waste_target_g_per_diner is not None or kpi.off_hours_alert_share_pct is not None
+    day_spans = [DateRange(on, on) for on in dates] if targets else []
+    month_spans = [DateRange(on.replace(day=1), on) for on in dates] if quotas else []
+    year_spans = [DateRange(date(on.year, 1, 1), on) for on in dates] if yearly else []
+    figures = iter(period_kpis(table, [*day_spans, *month_spans, *year_spans], now_ms))
+
+    def each_date(spans: list[DateRange]) -> list[Mapping[str, KpiValue] | None]:
+        return [next(figures) for _ in spans] if spans else [None] * len(dates)
+
+    day_kpis, month_kpis, year_kpis = (
+        each_date(day_spans),
+        each_date(month_spans),
+        each_date(year_spans),
+    )
     out: dict[date, list[Alert]] = {}
-    for on in span.dates():
+    for i, on in enumerate(dates):
         start_ms = local_instant_ms(on, time(0, 0), site.timezone)
         end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
         as_of_ms = min(now_ms, end_ms)
-        year = None
-        if yearly:
-            year = _total(table, PeriodKind.YEAR, DateRange(date(on.year, 1, 1), on), as_of_ms)
         found = threshold_alerts(
             site.id,
-            _total(table, PeriodKind.DAY, DateRange(on, on), as_of_ms),
-            _total(table, PeriodKind.MONTH, DateRange(on.replace(day=1), on), as_of_ms),
-            year,
-            site.kpi.waste_target_g_per_diner,
-            site.kpi.off_hours_alert_share_pct,
+            day_kpis[i],
+            month_kpis[i],
+            year_kpis[i],
+            kpi.waste_target_g_per_diner,
+            kpi.off_hours_alert_share_pct,
         )
         found += offline_devices(site.id, presence, as_of_ms, site.timezone)
         found += judge_meters(site, meters, on, as_of_ms)[1]
         found += edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
         out[on] = found
     return out
-
-
-def _total(table: DayTable, period: PeriodKind, dates: DateRange, as_of_ms: int) -> Row:
-    """The row of `dates` (within the table's span) as a report of them gives it."""
-    baselines: dict[str, Totals | None] = {table.site.id: None}  # F9 is not alerted on
-    return build_report([table], baselines, period, dates, Granularity.PERIOD, as_of_ms).total
 
 
 async def load_meter_readings(store: ReadingsStore, site: Site, span: DateRange) -> MeterReadings:

@@ -12,7 +12,7 @@ information: its edge or network was down, no data is missing). Only meters are 
 report at a fixed interval, while card readers and scales are silent whenever nobody uses them.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -23,7 +23,8 @@ from central.kpi.clocks import ClockRule, attributed_ms
 from central.kpi.edgehealth import LOSS_COUNTERS, EdgeHealthPeriod
 from central.kpi.presence import DevicePresence, offline_at
 from central.kpi.readings import Int64Array, MeterReadings
-from central.kpi.report import Row, device_start_ms
+from central.kpi.report import device_start_ms
+from central.kpi.values import KpiValue
 from central.registry import Site
 
 MS_PER_MIN = 60_000
@@ -63,22 +64,23 @@ class Alert:
 
 def threshold_alerts(
     site: str,
-    day: Row,
-    month: Row,
-    year: Row | None,
+    day: Mapping[str, KpiValue] | None,
+    month: Mapping[str, KpiValue] | None,
+    year: Mapping[str, KpiValue] | None,
     waste_target_g_per_diner: float | None,
     off_hours_alert_share_pct: float | None,
 ) -> list[Alert]:
     """Quota use above 100% (month and year to date), waste per diner above target, off-hours
-    energy share above the threshold (the date)."""
+    energy share above the threshold (the date), from the KPIs of the date, its month to date
+    and its year to date (None: not needed, no quota or no threshold)."""
     out: list[Alert] = []
-    for row, kind, label in (
+    for kpis, kind, label in (
         (month, AlertKind.QUOTA_MONTH, "month"),
         (year, AlertKind.QUOTA_YEAR, "year"),
     ):
-        if row is None:
+        if kpis is None:
             continue
-        use = row.kpis["quota_use_pct"].value
+        use = kpis["quota_use_pct"].value
         if use is not None and use > 100.0:
             out.append(
                 Alert(
@@ -90,7 +92,9 @@ def threshold_alerts(
                     "%",
                 )
             )
-    waste = day.kpis["waste_per_diner_g"].value
+    if day is None:
+        return out
+    waste = day["waste_per_diner_g"].value
     if (
         waste_target_g_per_diner is not None
         and waste is not None
@@ -107,7 +111,7 @@ def threshold_alerts(
                 "g/diner",
             )
         )
-    share = day.kpis["off_hours_share_pct"].value
+    share = day["off_hours_share_pct"].value
     if (
         off_hours_alert_share_pct is not None
         and share is not None

@@ -251,6 +251,15 @@ def build_report(
     )
 
 
+def period_kpis(
+    table: DayTable, spans: Sequence[DateRange], now_ms: int
+) -> list[Mapping[str, KpiValue]]:
+    """The KPIs of each span of dates within the table's, as a report's row of just those dates
+    gives them at `now_ms` (without per-device figures), computed together."""
+    rows = [Bucket(label_of(PeriodKind.CUSTOM, s), Granularity.PERIOD, s) for s in spans]
+    return [derive(t) for t in _rows_totals(table, rows, None, None, now_ms, device_skews=False)]
+
+
 def period_rows(
     tables: Sequence[DayTable],
     baselines: Mapping[str, Totals | None],
