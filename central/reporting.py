@@ -28,7 +28,7 @@ from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, lo
 from central.kpi.dishes import DishTable, build_dish_table
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.readings import MeterReadings, SiteReadings
+from central.kpi.readings import CardReadings, MeterReadings, ScaleReadings, SiteReadings
 from central.kpi.report import (
     RankedSite,
     Report,
@@ -250,7 +250,9 @@ async def day_curves(store: ReadingsStore, site: Site, on: date) -> dict[str, li
             starts = EMPTY_CHAIN if before is None else before.ends or EMPTY_CHAIN
         inputs = await load_date_inputs(store, site, on, starts)
         return day_meter_curves(site, on, inputs.readings, parse_chain(starts).meters)
-    return day_meter_curves(site, on, await load_site_readings(store, site, DateRange(on, on)))
+    meter = await load_meter_readings(store, site, DateRange(on, on))
+    meters_only = SiteReadings(ScaleReadings.empty(), CardReadings.empty(), meter)
+    return day_meter_curves(site, on, meters_only)
 
 
 async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:
