@@ -1,8 +1,10 @@
 """The work calendar: registry years before the package, the plain week for unknown years, and
 one-line errors naming the entry of a wrong `[calendar.YYYY]` table."""
 
+import re
 import tomllib
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,3 +138,13 @@ def test_a_wrong_calendar_table_is_refused_naming_the_entry(
     assert words in error.reason
     assert str(error) == f"{where}: {error.reason}"
     assert "\n" not in str(error)
+
+
+def test_the_documented_example_is_a_valid_calendar_table() -> None:
+    forecast_md = Path(__file__).resolve().parents[2] / "docs" / "forecast.md"
+    blocks = re.findall(r"```toml\n(.*?)```", forecast_md.read_text(encoding="utf-8"), re.S)
+    (example,) = [b for b in blocks if "[calendar." in b]
+    assert "AN EXAMPLE" in example  # made-up dates, said so
+    calendar = parsed(example)
+    assert calendar.years == (2027,)
+    assert calendar.day_info(date(2027, 2, 8)).kind is DayKind.HOLIDAY
