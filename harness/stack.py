@@ -25,8 +25,6 @@ from harness.registry import EdgeCredentials, write_registry
 
 logger = logging.getLogger(__name__)
 
-EDGE_SUBSCRIBED = "MQTT subscribed to "  # edge/mqtt_intake.py logs it when the SUBACK arrives
-
 
 SIM_CLOCK_TOPIC = "sim/clock"  # the lockstep simulator's ticks (simulators/lockstep.py)
 

@@ -21,7 +21,7 @@ from central.api.kpi_schemas import (
     alert_out,
     rollups_out,
 )
-from central.api.kpis import InvalidQuery, RegionQuery, SiteQuery, resolve_sites
+from central.api.kpis import READ_ERRORS, InvalidQuery, RegionQuery, SiteQuery, resolve_sites
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
 from central.kpi.alerts import STATUS_NOTE, AlertKind
@@ -32,10 +32,6 @@ from central.reporting import new_freshness, now_ms
 from central.tokens import Reader
 
 router = APIRouter(tags=["alerts"])
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorDetail} for code in (404, 422, 503)
-}
 
 
 class UnknownAlert(RequestError):
@@ -108,7 +104,7 @@ def actor_of(reader: Reader) -> str:
     return reader.name if reader.kind == "user" else f"token {reader.name}"
 
 
-@router.get("/alerts/history", response_model=AlertHistoryOut, responses=_ERRORS)
+@router.get("/alerts/history", response_model=AlertHistoryOut, responses=READ_ERRORS)
 async def history(
     registry: RegistryDep,
     store: StoreDep,
@@ -147,7 +143,7 @@ async def history(
     responses={
         400: {"model": ErrorDetail, "description": "the body is not JSON"},
         403: {"model": ErrorDetail},
-        **_ERRORS,
+        **READ_ERRORS,
     },
 )
 async def acknowledge(

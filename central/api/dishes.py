@@ -14,8 +14,8 @@ from central.api.csv_export import Column, CsvQuery, LangQuery, Table, csv_respo
 from central.api.deps import RegistryDep, StoreDep
 from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
 from central.api.kpis import (
-    _CSV,
-    _ERRORS,
+    CSV_RESPONSE,
+    READ_ERRORS,
     DateQuery,
     EndQuery,
     FormatQuery,
@@ -155,7 +155,7 @@ def _table(summary: DishSummary, rows: list[DishRowOut], group: DishGroup) -> Ta
     return Table(columns, lines)
 
 
-@router.get("/dishes", response_model=DishesOut, responses={200: _CSV, **_ERRORS})
+@router.get("/dishes", response_model=DishesOut, responses={200: CSV_RESPONSE, **READ_ERRORS})
 async def dishes(
     registry: RegistryDep,
     store: StoreDep,
@@ -208,7 +208,7 @@ async def dishes(
     )
 
 
-@router.get("/dishes/trend", response_model=TrendOut, responses={200: _CSV, **_ERRORS})
+@router.get("/dishes/trend", response_model=TrendOut, responses={200: CSV_RESPONSE, **READ_ERRORS})
 async def dish_trend(
     registry: RegistryDep,
     store: StoreDep,

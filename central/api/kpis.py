@@ -31,8 +31,12 @@ from central.site_kpi_config import FactorSet
 
 router = APIRouter(tags=["kpis"])
 
-_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "format=csv"}
-_ERRORS: dict[int | str, dict[str, object]] = {
+# The OpenAPI answers the read routes share (kpis, dishes, planning, alert history).
+CSV_RESPONSE = {
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "description": "format=csv",
+}
+READ_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorDetail, "description": "unknown site, or no site in the region"},
     422: {"model": ErrorDetail, "description": "bad parameter, with the reason"},
     503: {"model": ErrorDetail, "description": "store unavailable"},
@@ -98,7 +102,7 @@ def factor_sets_of(sites: list[Site], used: tuple[str, ...]) -> list[FactorSet]:
 @router.get(
     "/kpis",
     response_model=KpiReportOut,
-    responses={200: _CSV, **_ERRORS},
+    responses={200: CSV_RESPONSE, **READ_ERRORS},
 )
 async def kpis(
     registry: RegistryDep,
@@ -140,7 +144,7 @@ async def kpis(
 @router.get(
     "/ranking",
     response_model=RankingOut,
-    responses={200: _CSV, **_ERRORS},
+    responses={200: CSV_RESPONSE, **READ_ERRORS},
 )
 async def rank(
     registry: RegistryDep,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import UnknownSite
-from central.api.kpis import _ERRORS
+from central.api.kpis import READ_ERRORS
 from central.api.sites import parse_local_date
 from central.kpi.forecast import ForecastPoint, unknown_calendar_note
 from central.kpi.production import Recommendation
@@ -150,7 +150,7 @@ def _recommendation_out(service: str, r: Recommendation) -> RecommendationOut:
     )
 
 
-@router.get("/forecast", response_model=ForecastOut, responses=_ERRORS)
+@router.get("/forecast", response_model=ForecastOut, responses=READ_ERRORS)
 async def diner_forecast(
     registry: RegistryDep,
     store: StoreDep,
@@ -178,7 +178,7 @@ async def diner_forecast(
     )
 
 
-@router.get("/production", response_model=ProductionOut, responses=_ERRORS)
+@router.get("/production", response_model=ProductionOut, responses=READ_ERRORS)
 async def production_plan(
     registry: RegistryDep,
     store: StoreDep,
