@@ -13,13 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from central.errors import CentralError
-from central.keys_cli import add_location_arguments, database_path, registry_at
+from central.keys_cli import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    add_location_arguments,
+    database_path,
+    registry_at,
+)
 from central.registry import Site
 from central.retention import MIN_RAW_RETENTION_DAYS, SitePruned, prune
 from central.store.sqlite import SqliteStore
-
-EXIT_USAGE = 2
-EXIT_FAILED = 1
 
 
 def add_prune_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
