@@ -9,6 +9,7 @@ code `QueryApi.query_stream` uses, fed the raw body.
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from influxdb_client.client.flux_csv_parser import (
@@ -28,21 +29,29 @@ from central.store.influx_schema import (
     EDGE_HEALTH,
     END_OF_TIME_NS,
     HEALTH_FIELDS,
+    NS_PER_DAY,
     NS_PER_MS,
     READING,
     RECEIVED,
     RECEIVED_INDEX_SKEW_MS,
     REJECTED,
+    ROLLUP,
+    ROLLUP_CONFIG,
+    ROLLUP_DIRTY,
+    ROLLUP_FIELDS,
+    ROLLUP_MARK,
 )
 
 __all__ = [
     "FluxAnswerError",
+    "dirty_sites_query",
     "duplicates_query",
     "existing_query",
     "identity_ranges",
     "parse_records",
     "presence_query",
     "readings_query",
+    "rollup_state_query",
     "stats_query",
     "string",
 ]
@@ -431,3 +440,77 @@ def parse_records(body: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         raise FluxAnswerError(f"InfluxDB query failed: {exc.message}") from exc
     except (FluxCsvParserException, csv.Error, ValueError, IndexError, KeyError) as exc:
         raise FluxAnswerError(f"InfluxDB answer is not annotated CSV: {exc}") from exc
+
+
+def _day_ns(on: date) -> int:
+    """A date's points' timestamp: its 00:00 read as UTC (influx_rollup.day_ns)."""
+    return (on - date(1970, 1, 1)).days * NS_PER_DAY
+
+
+def rollup_state_query(
+    bucket: str,
+    sites: Sequence[str] | None,
+    first: date | None,
+    last: date,
+    entries_from: date | None = None,
+) -> str:
+    """The rollup state of `sites` (None: every site) for dates in [first, last] (first None:
+    from 1970): results "marks" (site, time_ns, mark), "rollups" (site, time_ns and
+    ROLLUP_FIELDS, without the entry), "config" (site, config, set_ms) and, with
+    `entries_from`, "entries" (site, time_ns, entry) of the dates in [entries_from, last]."""
+    start_ns = 0 if first is None else max(_day_ns(first), 0)
+    stop_ns = min(_day_ns(last + timedelta(days=1)), END_OF_TIME_NS)
+    only = "" if sites is None else f" and {_any_of('site', sorted(set(sites)))}"
+
+    def of(measurement: str) -> str:
+        return f"  |> filter(fn: (r) => r._measurement == {string(measurement)}{only})\n"
+
+    query = (
+        _source(bucket, start_ns, stop_ns)
+        + of(ROLLUP_MARK)
+        + '  |> filter(fn: (r) => r._field == "mark")\n'
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', 'mark'))}\n"
+        + '  |> yield(name: "marks")\n'
+        + "\n"
+        + _source(bucket, start_ns, stop_ns)
+        + of(ROLLUP)
+        + f"  |> filter(fn: (r) => {_any_of('_field', ROLLUP_FIELDS)})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', *ROLLUP_FIELDS))}\n"
+        + '  |> yield(name: "rollups")\n'
+        + "\n"
+        + _source(bucket, 0, 1)
+        + of(ROLLUP_CONFIG)
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_keep(('site', 'config', 'set_ms'))}\n"
+        + '  |> yield(name: "config")\n'
+    )
+    if entries_from is not None:
+        query += (
+            "\n"
+            + _source(bucket, max(_day_ns(entries_from), start_ns), stop_ns)
+            + of(ROLLUP)
+            + '  |> filter(fn: (r) => r._field == "entry")\n'
+            + f"  |> {_PIVOT}\n"
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(('site', 'time_ns', 'entry'))}\n"
+            + '  |> yield(name: "entries")\n'
+        )
+    return query
+
+
+def dirty_sites_query(bucket: str, since_ms: int) -> str:
+    """The sites with a `rollup_dirty` point in the ten minutes of `since_ms` or later (up to
+    the end of time: a writer's clock may be ahead): result "dirty", one row (site) per site."""
+    since_ns = max(since_ms, 0) // 600_000 * 600_000 * NS_PER_MS
+    return (
+        _source(bucket, since_ns, END_OF_TIME_NS)
+        + f"  |> filter(fn: (r) => r._measurement == {string(ROLLUP_DIRTY)}"
+        ' and r._field == "last_ms")\n'
+        + "  |> last()\n"
+        + f"  |> {_keep(('site',))}\n"
+        + '  |> yield(name: "dirty")\n'
+    )

@@ -47,6 +47,13 @@ EDGE_DUPLICATE = "edge_duplicate"  # copies an edge dropped and reported, one po
 REJECTED = "rejected"
 DEVICE_STATUS = "device_status"
 EDGE_HEALTH = "edge_health"  # one point per health report of an edge (central.kpi.edgehealth)
+# KPI rollups (central/store/influx_rollup.py): per site and date its rollup and its latest mark;
+# per site the configuration key its rollups are built for
+ROLLUP = "rollup"
+ROLLUP_MARK = "rollup_mark"
+ROLLUP_CONFIG = "rollup_config"
+ROLLUP_DIRTY = "rollup_dirty"  # per site: when its rollups were last marked (by ten minutes)
+ROLLUP_FIELDS = ("mark", "config", "starts", "ends", "built_ms")  # a rollup's, besides `entry`
 
 NS_PER_MS = 1_000_000
 SLOTS_PER_MS = NS_PER_MS

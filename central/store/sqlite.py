@@ -575,6 +575,14 @@ def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set
     return dates
 
 
+def touched_dates(batch: BatchToStore) -> list[str]:
+    """The local dates (ISO, sorted) whose rollups a batch may change: each store marks these
+    (the InfluxDB store's `rollup_mark` points, central/store/influx_rollup.py)."""
+    rows = [_row(batch.site, record) for record in batch.readings]
+    extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
+    return sorted(_touched_dates(rows, extra_ms, batch.timezone))
+
+
 def _row(site: str, record: ReadingRecord) -> Row:
     """The reading's values in the order of _READING_COLUMNS (ingested_ms comes at write time)."""
     if isinstance(record, ScaleRecord):

@@ -5,6 +5,7 @@ writes with 204, as InfluxDB does for an empty bucket). Documented in docs/scali
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -60,17 +61,14 @@ def recording_influx() -> Iterator[Recorded]:
         thread.join(timeout=10)
 
 
-@pytest.mark.parametrize("derived", [True, False])
-async def test_requests_per_batch(
-    settings: CentralSettings, recording_influx: Recorded, derived: bool
-) -> None:
+async def test_requests_per_batch(settings: CentralSettings, recording_influx: Recorded) -> None:
     influx = settings.model_copy(
         update={
             "store": "influxdb",
             "influx_url": recording_influx.url,
             "influx_org": "canteen",
             "influx_token": SecretStr("t"),
-            "influx_derived_series": derived,
+            "rollup_debounce_s": 3600.0,  # the maintainer's requests: test_influx_rollups.py
         }
     )
     t = utc_ms(2026, 1, 1, 4)
@@ -80,19 +78,26 @@ async def test_requests_per_batch(
     async with in_process(create_app(influx)) as client:
         answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert answer.status_code == 200
-    # the identity lookup (duplicates) and the write; with derived series one more query (the
-    # touched dates' readings) and one more write
-    expected = ["query", "write", "query", "write"] if derived else ["query", "write"]
-    assert recording_influx.kinds() == expected
-    lookup = recording_influx.requests[0][1].decode()
+    # the ingest's requests (the rollup maintainer's start is left out): the identity lookup
+    # (duplicates), the write, then the marks of the dates it touches; no readings are loaded
+    ingest = [
+        (path, body)
+        for path, body in recording_influx.requests
+        if any(part in body for part in (b"ids0", b"reading,", b"rollup_mark,"))
+    ]
+    assert [path.rsplit("/", 1)[-1] for path, _ in ingest] == ["query", "write", "write"]
+    lookup = ingest[0][1].decode()
     assert lookup.count("yield(") == 2  # one range per cluster of device times
-    writes = [body for path, body in recording_influx.requests if path.endswith("write")]
     # 26 readings + the receive-time copy of the 1970 card
-    assert writes[0].count(b"\n") + 1 == 27
-    if derived:
-        derived_query = recording_influx.requests[2][1].decode()
-        # range, received, before, after; and the raw bins' step references (the KPIs' load)
-        assert derived_query.count("yield(") == 6
-        assert 'yield(name: \\"raw_before\\")' in derived_query  # JSON-escaped quotes
-        assert 'yield(name: \\"raw_wrong\\")' in derived_query
-        assert b"meals,service=" in writes[1]
+    assert ingest[1][1].count(b"\n") + 1 == 27
+    marks = ingest[2][1].decode().splitlines()
+    # the dates around 2026-01-01 and around the 1970 card (from 1970-01-01 on), and the site's
+    # `rollup_dirty` point
+    marked = {
+        date(1970, 1, 1) + timedelta(days=int(line.rsplit(" ", 1)[1]) // 86_400_000_000_000)
+        for line in marks
+        if line.startswith("rollup_mark,site=s1 ")
+    }
+    assert {date(1970, 1, 1), date(1970, 1, 2), date(2026, 1, 1)} <= marked
+    assert all(day < date(1970, 1, 9) or abs(day - date(2026, 1, 1)).days <= 6 for day in marked)
+    assert sum(line.startswith("rollup_dirty,site=s1 ") for line in marks) == 1

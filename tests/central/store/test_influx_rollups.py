@@ -1,0 +1,312 @@
+"""Rollups in the `influxdb` store, against a fake InfluxDB HTTP server (fake_influx.py: points in
+memory with InfluxDB's overwrite rule, the store's query shapes answered from them): the walk,
+the marks (written after the readings, a crash between the two), two replicas converging on one
+bucket, a stale rollup written after a newer mark, and KPIs equal to the SQLite store's on the
+same readings. The same readings go to a real SQLite store as the reference."""
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from central import reporting
+from central.kpi.clocks import DEFAULT_CLOCK_RULE
+from central.kpi.rollup import EMPTY_CHAIN, config_key
+from central.rollup_maintainer import RollupMaintainer
+from central.store import ReadingsStore, StoreUnavailable
+from central.store.influx import InfluxStore
+from central.store.influx_rollup import rollup_point
+from central.store.sqlite import SqliteStore
+from tests.central.kpi.test_chained_days import assert_same_table
+from tests.central.store.fake_influx import FakeInflux, serve
+from tests.central.test_rollup import (
+    DAYS,
+    FIRST,
+    SITE,
+    SPANS,
+    WHOLE,
+    Data,
+    assert_same_kpis,
+    batch,
+)
+
+FAR = date(2100, 1, 1)
+MAX_DELAY_MS = DEFAULT_CLOCK_RULE.max_delay_ms
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeInflux]:
+    fake = FakeInflux()
+    server, thread = serve(fake)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def influx(fake: FakeInflux) -> InfluxStore:
+    return InfluxStore(url=fake.url, org="canteen", bucket="canteen", token="t")
+
+
+@pytest.fixture
+async def store(fake: FakeInflux) -> AsyncIterator[InfluxStore]:
+    async with influx(fake) as opened:
+        yield opened
+
+
+def readings_of(seed: int) -> tuple[list[list[Any]], list[Any]]:
+    """Per date a batch of the randomised site's readings (late data, wrong clocks, meter gaps
+    and resets, a raw bin), a fifth held back to arrive late. Readings with a wrong clock are
+    never held back: a later upload's live reading vouches for them in the SQLite store, which
+    judges clocks with the stored readings, the InfluxDB store with each upload's own
+    (docs/influxdb.md, "Clocks judged per device")."""
+    data = Data(seed)
+    days, held_back = [], []
+    for day in range(DAYS):
+        readings = data.food(day) + data.meters(day, dirty=day in (5, 6))
+        data.rng.shuffle(readings)
+        keep = [
+            r
+            for r in readings
+            if data.rng.random() > 0.2 or abs(r.device_time_ms - r.received_ms) > MAX_DELAY_MS
+        ]
+        held_back += [r for r in readings if r not in keep]
+        days.append(keep)
+    return days, held_back
+
+
+async def check_against(store: InfluxStore, reference: ReadingsStore) -> None:
+    """Every span composed of the InfluxDB store's rollups equals the one-go table of the
+    reference's readings (the SQLite store's, or its own)."""
+    whole = await reporting.fresh_site_table(reference, SITE, WHOLE)
+    for span in SPANS:
+        table = await reporting.rolled_up_table(store, SITE, span)
+        assert table is not None
+        assert_same_kpis(table, whole, (span.first - FIRST).days)
+        if span == WHOLE:
+            assert_same_table(table, whole)
+
+
+async def assert_chain_holds(store: InfluxStore) -> None:
+    before, rows = await store.load_rollups(SITE.id, config_key(SITE), FIRST, WHOLE.last, FIRST)
+    assert all(r.pending_ms is None for r in rows)
+    ends = EMPTY_CHAIN if before is None or before.ends is None else before.ends
+    for row in rows:
+        assert row.starts == ends
+        ends = row.ends or EMPTY_CHAIN
+
+
+async def test_the_walk_rolls_up_and_composes_the_sqlite_stores_figures(
+    fake: FakeInflux, store: InfluxStore, tmp_path: Path
+) -> None:
+    days, late = readings_of(41)
+    async with SqliteStore(tmp_path / "reference.sqlite") as reference:
+        for n, readings in enumerate(days):
+            for target in (store, reference):
+                await target.write_batch(batch(readings, n))
+        # every date a batch touches is marked: the dates SQLite marks pending (from 1970 on:
+        # no reading is attributed before, a clock at 0 is by its receive time)
+        mine = await store.pending_rollups(SITE.id, FAR)
+        marked = [
+            [r.on for r in (await s.load_rollups(SITE.id, "", date(1970, 1, 1), FAR, FAR))[1]]
+            for s in (store, reference)
+        ]
+        assert marked[0] == marked[1]
+        assert mine.count == len(marked[0])
+        assert fake.count("meals") == 0  # ingest loads no readings and writes no derived series
+
+        maintainer = RollupMaintainer(store, [SITE], 0.0, 60.0)
+        assert await maintainer.settle_all() >= mine.count
+        assert (await store.pending_rollups(SITE.id, FAR)).count == 0
+        assert maintainer.rollup_lag_s() == 0.0
+        await assert_chain_holds(store)
+        # derived series written by the maintainer, one meals point per date and service
+        assert fake.count("meals") == fake.count("rollup") * len(SITE.services)
+        queries = len(fake.requests)
+        await check_against(store, reference)
+        # composed of stored rollups: state reads only, no readings loaded, nothing written
+        reads = fake.requests[queries:]
+        assert reads
+        assert all(kind == "query" and "rollup_mark" in q for kind, q in reads)
+
+        # late data: its dates pending in both stores, built on read, then by the maintainer
+        for target in (store, reference):
+            await target.write_batch(batch(late, DAYS + 1))
+        assert (await store.pending_rollups(SITE.id, FAR)).count > 0
+        await check_against(store, reference)
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count == 0  # stored on read
+        await maintainer.settle_all()
+        assert (await store.pending_rollups(SITE.id, FAR)).count == 0
+        await check_against(store, reference)
+        await assert_chain_holds(store)
+
+
+async def test_two_replicas_on_one_bucket_converge(fake: FakeInflux, tmp_path: Path) -> None:
+    days, late = readings_of(42)
+    async with (
+        influx(fake) as one,
+        influx(fake) as two,
+        SqliteStore(tmp_path / "reference.sqlite") as reference,
+    ):
+        for n, readings in enumerate(days):
+            await (one if n % 2 else two).write_batch(batch(readings, n))
+            await reference.write_batch(batch(readings, n))
+        await asyncio.gather(
+            RollupMaintainer(one, [SITE], 0.0, 60.0).settle_all(),
+            RollupMaintainer(two, [SITE], 0.0, 60.0).settle_all(),
+        )
+        await one.write_batch(batch(late, DAYS + 1))
+        await reference.write_batch(batch(late, DAYS + 1))
+        await asyncio.gather(
+            RollupMaintainer(one, [SITE], 0.0, 60.0).settle_all(),
+            RollupMaintainer(two, [SITE], 0.0, 60.0).settle_all(),
+        )
+        for replica in (one, two):
+            assert (await replica.pending_rollups(SITE.id, FAR)).count == 0
+            await assert_chain_holds(replica)
+            await check_against(replica, reference)
+
+
+async def test_a_rollup_built_before_a_newer_mark_stays_pending(
+    fake: FakeInflux, tmp_path: Path
+) -> None:
+    """Replica one reads a date's mark and readings; replica two stores a late reading of that
+    date (and marks it); one's save is refused, and a stale rollup written all the same (a save
+    that checked just before the mark arrived) is pending by its mark: rebuilt, not served."""
+    days, late = readings_of(43)
+    day = FIRST + timedelta(days=4)
+    late_of_day = [r for r in late if abs(r.device_time_ms - WHOLE_START_MS(day)) < 10 * 3_600_000]
+    assert late_of_day
+    async with (
+        influx(fake) as one,
+        influx(fake) as two,
+        SqliteStore(tmp_path / "reference.sqlite") as reference,
+    ):
+        for n, readings in enumerate(days):
+            await one.write_batch(batch(readings, n))
+            await reference.write_batch(batch(readings, n))
+        await RollupMaintainer(one, [SITE], 0.0, 60.0).settle_all()
+        _, rows = await one.load_rollups(SITE.id, config_key(SITE), day, day, day)
+        before, _ = await one.load_rollups(SITE.id, config_key(SITE), day, day, day)
+        assert before is not None
+        assert before.ends is not None
+        # one reads the date's mark and readings ...
+        stale = await reporting.build_date_rollup(one, SITE, day, before.ends)
+        assert stale.gen == rows[0].gen != 0
+        # ... two stores late readings of it meanwhile
+        await two.write_batch(batch(late_of_day, DAYS + 1))
+        await reference.write_batch(batch(late_of_day, DAYS + 1))
+        assert await one.save_rollups(SITE.id, config_key(SITE), [stale], 0) == 0
+        point = rollup_point(SITE.id, config_key(SITE), stale, 0)
+        assert point is not None
+        await one.write_points([point])  # stored regardless: last write wins in InfluxDB
+        pending = await two.pending_rollups(SITE.id, FAR)
+        assert pending.first is not None
+        assert pending.first <= day <= (pending.last or day)
+        _, rows = await two.load_rollups(SITE.id, config_key(SITE), day, day, day)
+        assert rows[0].pending_ms is not None
+        assert rows[0].entry is None
+        # the one-go table of its own readings (an upload of a few late readings alone is judged
+        # by itself here, with the stored readings in SQLite: "Clocks judged per device")
+        await check_against(two, two)
+
+
+def WHOLE_START_MS(on: date) -> int:
+    from tests.central.test_rollup import START_MS
+
+    return START_MS + (on - FIRST).days * 86_400_000 + 12 * 3_600_000
+
+
+async def test_a_crash_between_the_readings_and_the_marks_is_repaired_by_the_resend(
+    fake: FakeInflux, store: InfluxStore, tmp_path: Path
+) -> None:
+    """The marks are written in a request of their own after the readings' 204: when it fails,
+    the batch is not acknowledged (503 to the edge); the edge's resend (every reading now a
+    duplicate) writes the marks, and the late readings' dates are rebuilt with them."""
+    days, late = readings_of(44)
+    async with SqliteStore(tmp_path / "reference.sqlite") as reference:
+        for n, readings in enumerate(days):
+            await store.write_batch(batch(readings, n))
+            await reference.write_batch(batch(readings, n))
+        maintainer = RollupMaintainer(store, [SITE], 0.0, 60.0)
+        await maintainer.settle_all()
+        fake.fail_writes_with = "rollup_mark"
+        first = len(fake.requests)
+        with pytest.raises(StoreUnavailable):
+            await store.write_batch(batch(late, DAYS + 1))
+        # the identity lookup, the readings' write (204), the marks' write (503)
+        assert [kind for kind, _ in fake.requests[first:]] == ["query", "write", "write"]
+        assert "rollup_mark" not in fake.requests[first + 1][1]
+        assert (await store.pending_rollups(SITE.id, FAR)).count == 0  # the crash window
+        fake.fail_writes_with = None
+        outcome = await store.write_batch(batch(late, DAYS + 1))
+        assert outcome.duplicates == len(late)
+        for _ in range(2):  # the batch and its resend (duplicates counted, docs/domain.md Q4)
+            await reference.write_batch(batch(late, DAYS + 1))
+        assert (await store.pending_rollups(SITE.id, FAR)).count > 0
+        await maintainer.settle_all()
+        await check_against(store, reference)
+
+
+async def test_requests_per_batch_and_per_rollup_build(
+    fake: FakeInflux, store: InfluxStore
+) -> None:
+    """What the store asks of InfluxDB (docs/scaling.md): per batch, the identity lookup and
+    two writes; per rollup built, two queries (the date's mark, then its readings and
+    duplicates) and the derived series' write; per walk and per stored chunk a few more."""
+    days, _ = readings_of(45)
+    first = len(fake.requests)
+    await store.write_batch(batch(days[0], 0))
+    sent = fake.requests[first:]
+    assert [kind for kind, _ in sent] == ["query", "write", "write"]
+    assert "ids0" in sent[0][1]
+    assert sent[2][1].count("rollup_mark,") == len(
+        (await store.load_rollups(SITE.id, "", FIRST - timedelta(days=9), FAR, FAR))[1]
+    )
+    assert sent[2][1].count("rollup_dirty,") == 1
+    for n, readings in enumerate(days[1:], start=1):
+        await store.write_batch(batch(readings, n))
+
+    first = len(fake.requests)
+    maintainer = RollupMaintainer(store, [SITE], 0.0, 60.0)
+    done = await maintainer.pass_once()
+    sent = fake.requests[first:]
+    loads = [q for kind, q in sent if kind == "query" and 'yield(name: "range")' in q]
+    derived = [w for kind, w in sent if kind == "write" and "meals," in w]
+    saved = [w for kind, w in sent if kind == "write" and "rollup," in w]
+    assert len(loads) == len(derived) == done.built > DAYS
+    looks = [q for kind, q in sent if kind == "query" and 'yield(name: "dirty")' in q]
+    state_reads = [q for kind, q in sent if kind == "query" and q not in loads + looks]
+    # per built date its mark; per stored chunk (reporting.SAVE_CHUNK_DATES) a state read; the
+    # walk's rollups; the pass's two looks for the sites written lately, each with their state
+    chunks = len(saved)
+    assert chunks == -(-done.built // reporting.SAVE_CHUNK_DATES)
+    assert len(looks) == 2
+    assert len(state_reads) == done.built + chunks + 1 + 2
+    assert len(sent) == len(loads) + len(derived) + len(saved) + len(looks) + len(state_reads)
+
+
+async def test_another_configuration_makes_every_rollup_pending(store: InfluxStore) -> None:
+    days, _ = readings_of(46)
+    for n, readings in enumerate(days):
+        await store.write_batch(batch(readings, n))
+    maintainer = RollupMaintainer(store, [SITE], 0.0, 60.0)
+    await maintainer.check_configs()
+    assert await store.rollup_config(SITE.id) == config_key(SITE)
+    await maintainer.settle_all()
+    assert (await store.pending_rollups(SITE.id, FAR)).count == 0
+    _, rows = await store.load_rollups(SITE.id, config_key(SITE), FIRST, WHOLE.last, FIRST)
+    await store.set_rollup_config(SITE.id, "another", 5)
+    pending = await store.pending_rollups(SITE.id, FAR)
+    assert pending.count >= len(rows)
+    assert pending.oldest_ms == 5
+    found = await store.pending_rollup_sites()
+    assert found == {SITE.id: pending}
+    for previous, row in itertools.pairwise(rows):
+        assert row.starts == previous.ends
