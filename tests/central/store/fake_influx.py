@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from central.store.influx_schema import HEALTH_FIELDS
+
 Key = tuple[str, tuple[tuple[str, str], ...], int]  # measurement, sorted tags, timestamp (ns)
 Fields = dict[str, Any]
 
@@ -111,6 +113,20 @@ RESULT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
     "config": (("site", "string"), ("config", "string"), ("set_ms", "long")),
     "entries": (("site", "string"), ("time_ns", "long"), ("entry", "string")),
     "dirty": (("site", "string"),),
+    "presence": (
+        ("device", "string"),
+        ("kind", "string"),
+        ("time_ns", "long"),
+        ("state", "string"),
+        ("boot", "string"),
+        ("since_ms", "long"),
+    ),
+    "health": (
+        ("edge", "string"),
+        ("time_ns", "long"),
+        *((name, "long") for name in HEALTH_FIELDS),
+    ),
+    "readings_count": (("_value", "long"),),
 }
 
 
@@ -194,6 +210,7 @@ class FakeInflux:
         for name, chunk in chunks.items():
             rows = self._answer(name, chunk, text)
             kind = "ids" if name.startswith("ids") else name
+            kind = "readings_count" if name in ("readings", "rejected") else kind
             if kind in ("range", "before", "after", "raw_before", "raw_wrong", "received"):
                 types = READING_TYPES
             else:
@@ -229,6 +246,26 @@ class FakeInflux:
                 for t, ts, f in self.select(measurement)
                 if (not sites or t["site"] in sites) and lo_ns <= ts < hi_ns
             ]
+        if name == "presence":
+            devices = set(re.findall(r'r\.device == "([^"]*)"', chunk))
+            changes = [
+                {**t, **f, "time_ns": ts}
+                for t, ts, f in self.select("device_status")
+                if t["site"] in sites and (not devices or t["device"] in devices)
+            ]
+            return _per_device(changes, lambda r: r["time_ns"], last=True)
+        if name == "health":
+            reports = [
+                {**t, **f, "time_ns": ts, "device": t["edge"]}
+                for t, ts, f in self.select("edge_health")
+                if t["site"] in sites and lo_ns <= ts < hi_ns
+            ]
+            return _per_device(reports, lambda r: r["time_ns"], last=True)
+        if name == "readings":
+            return [{"_value": sum(1 for t, _, _ in self.select("reading") if t["site"] in sites)}]
+        if name == "rejected":
+            keys = {f["key"] for t, _, f in self.select("rejected") if t["site"] in sites}
+            return [{"_value": len(keys)}]
         raise ValueError(f"the fake InfluxDB does not answer result {name!r}")
 
     def _site_readings(self, site: str, text: str) -> list[Fields]:
