@@ -511,8 +511,7 @@ class _Prepared:
     @classmethod
     def of(cls, batch: BatchToStore) -> "_Prepared":
         rows = [_row(batch.site, record) for record in batch.readings]
-        extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
-        return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
+        return cls(batch, rows, touched_dates(batch, rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,10 +574,12 @@ def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set
     return dates
 
 
-def touched_dates(batch: BatchToStore) -> list[str]:
-    """The local dates (ISO, sorted) whose rollups a batch may change: each store marks these
-    (the InfluxDB store's `rollup_mark` points, central/store/influx_rollup.py)."""
-    rows = [_row(batch.site, record) for record in batch.readings]
+def touched_dates(batch: BatchToStore, rows: Sequence[Row] | None = None) -> list[str]:
+    """The local dates (ISO, sorted) whose rollups a batch may change (`rows`: its readings'
+    rows, when made already): both stores mark these (the InfluxDB store's `rollup_mark` points,
+    central/store/influx_rollup.py)."""
+    if rows is None:
+        rows = [_row(batch.site, record) for record in batch.readings]
     extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
     return sorted(_touched_dates(rows, extra_ms, batch.timezone))
 

@@ -6,21 +6,27 @@ same readings. The same readings go to a real SQLite store as the reference."""
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from central import reporting
+from central.app import create_app
 from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.kpi.rollup import EMPTY_CHAIN, config_key
 from central.rollup_maintainer import RollupMaintainer
+from central.settings import CentralSettings
 from central.store import ReadingsStore, StoreUnavailable
 from central.store.influx import InfluxStore
 from central.store.influx_rollup import rollup_point
 from central.store.sqlite import SqliteStore
+from tests.central.conftest import KEY_S1, EdgeAuth, admin, card, in_process, meter, scale
+from tests.central.conftest import batch as central_batch
 from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.store.fake_influx import FakeInflux, serve
 from tests.central.test_rollup import (
@@ -33,6 +39,7 @@ from tests.central.test_rollup import (
     assert_same_kpis,
     batch,
 )
+from tests.central.test_rollup_maintainer import yesterday_noon_ms
 
 FAR = date(2100, 1, 1)
 MAX_DELAY_MS = DEFAULT_CLOCK_RULE.max_delay_ms
@@ -310,3 +317,40 @@ async def test_another_configuration_makes_every_rollup_pending(store: InfluxSto
     assert found == {SITE.id: pending}
     for previous, row in itertools.pairwise(rows):
         assert row.starts == previous.ends
+
+
+async def test_central_on_influxdb_rolls_up_what_an_edge_uploads(
+    fake: FakeInflux, settings: CentralSettings
+) -> None:
+    """Central with the InfluxDB store: the maintainer runs for it, rolls up the dates an
+    upload marked and writes their derived series; the answer says the rollups were fresh."""
+    on_influx = settings.model_copy(
+        update={
+            "store": "influxdb",
+            "influx_url": fake.url,
+            "influx_org": "canteen",
+            "influx_token": SecretStr("t"),
+            "rollup_debounce_s": 0.05,
+        }
+    )
+    yesterday, noon_ms = yesterday_noon_ms(on_influx)
+    readings = [
+        card(0, noon_ms, 1),
+        scale(0, noon_ms + 60_000, "plate", 80.0),
+        meter(0, noon_ms, "electricity", 100.0, "m-1"),
+    ]
+    async with in_process(create_app(on_influx)) as http, influx(fake) as store:
+        response = await http.post(
+            "/api/v1/ingest", json=central_batch(readings, batch_id="i1"), auth=EdgeAuth(KEY_S1)
+        )
+        assert response.status_code == 200, response.text
+        assert fake.count("rollup_mark") > 0
+        deadline = time.monotonic() + 30
+        while (await store.pending_rollups("s1", FAR)).count or not fake.count("rollup"):
+            assert time.monotonic() < deadline, "the maintainer did not roll up the upload"
+            await asyncio.sleep(0.05)
+        assert fake.count("meals") > 0
+        query = {"site": "s1", "period": "day", "date": yesterday.isoformat()}
+        answer = (await http.get("/api/v1/kpis", params=query, headers=admin())).json()
+    assert answer["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
+    assert answer["total"]["kpis"]["diners"]["value"] == 1
