@@ -456,7 +456,8 @@ def rollup_state_query(
 ) -> str:
     """The rollup state of `sites` (None: every site) for dates in [first, last] (first None:
     from 1970): results "marks" (site, time_ns, mark), "rollups" (site, time_ns and
-    ROLLUP_FIELDS, without the entry), "config" (site, config, set_ms) and, with
+    ROLLUP_FIELDS, without the entry), "config" (site, time_ns, config, set_ms: the latest
+    `rollup_config` point of each site) and, with
     `entries_from`, "entries" (site, time_ns, entry) of the dates in [entries_from, last]."""
     start_ns = 0 if first is None else max(_day_ns(first), 0)
     stop_ns = min(_day_ns(last + timedelta(days=1)), END_OF_TIME_NS)
@@ -482,10 +483,14 @@ def rollup_state_query(
         + f"  |> {_keep(('site', 'time_ns', *ROLLUP_FIELDS))}\n"
         + '  |> yield(name: "rollups")\n'
         + "\n"
-        + _source(bucket, 0, 1)
+        + _source(bucket, 0, END_OF_TIME_NS)
         + of(ROLLUP_CONFIG)
         + f"  |> {_PIVOT}\n"
-        + f"  |> {_keep(('site', 'config', 'set_ms'))}\n"
+        + '  |> group(columns: ["site"])\n'
+        + '  |> sort(columns: ["_time"])\n'
+        + '  |> last(column: "_time")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', 'config', 'set_ms'))}\n"
         + '  |> yield(name: "config")\n'
     )
     if entries_from is not None:

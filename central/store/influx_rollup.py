@@ -11,7 +11,8 @@ overwrites it (InfluxDB keeps the fields of the write it received last):
 - `rollup` (same series key and timestamp): the rollup of the date, with the `mark` it was built
   from (0: no write touched the date), `config`, `starts`, `ends` and `entry` (base64 strings:
   the bytes of central.kpi.rollup, opaque here) and `built_ms`.
-- `rollup_config` (tag site; timestamp 0): the configuration key the site's rollups are built for.
+- `rollup_config` (tag site; timestamp: when it was set): the configuration key the site's
+  rollups are built for (the latest point).
 
 A date is pending when its latest mark differs from the mark its stored rollup was built from
 (or it has no rollup), when the rollup was built for another configuration, or when its
@@ -115,13 +116,14 @@ def rollup_point(site: str, config: str, rollup: RollupToSave, built_ms: int) ->
 
 
 def config_point(site: str, config: str, set_ms: int) -> Point:
-    """The site's `rollup_config` point (one per site, overwritten)."""
+    """A `rollup_config` point of the site, at the time it is set (the latest one counts; a
+    timestamp within any bucket's retention)."""
     point: Point = (
         Point(ROLLUP_CONFIG)
         .tag("site", site)
         .field("config", config)
         .field("set_ms", int(set_ms))
-        .time(0, WritePrecision.NS)
+        .time(max(set_ms, 0) * NS_PER_MS, WritePrecision.NS)
     )
     return point
 
@@ -146,6 +148,7 @@ class SiteRollups:
     entries: dict[date, bytes] = field(default_factory=dict)
     config: str | None = None
     config_set_ms: int = 0
+    config_at_ns: int = -1
 
     def rows(self) -> list[RollupRow]:
         """Every date with a mark or a rollup, in date order, pending or not (the module's
@@ -181,8 +184,11 @@ def state_from_rows(rows: Iterable[dict[str, Any]]) -> dict[str, SiteRollups]:
         site = out.setdefault(str(row["site"]), SiteRollups())
         result = row.get("result")
         if result == "config":
-            site.config = str(row["config"])
-            site.config_set_ms = int(row.get("set_ms") or 0)
+            at_ns = int(row.get("time_ns") or 0)
+            if at_ns >= site.config_at_ns:  # the latest point (one per site from InfluxDB)
+                site.config = str(row["config"])
+                site.config_set_ms = int(row.get("set_ms") or 0)
+                site.config_at_ns = at_ns
             continue
         on = local_date_of(int(row["time_ns"]))
         if result == "marks":

@@ -110,7 +110,12 @@ RESULT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("ends", "string"),
         ("built_ms", "long"),
     ),
-    "config": (("site", "string"), ("config", "string"), ("set_ms", "long")),
+    "config": (
+        ("site", "string"),
+        ("time_ns", "long"),
+        ("config", "string"),
+        ("set_ms", "long"),
+    ),
     "entries": (("site", "string"), ("time_ns", "long"), ("entry", "string")),
     "dirty": (("site", "string"),),
     "presence": (

@@ -458,7 +458,12 @@ async def test_rollups_equal_the_sqlite_stores(backend: ReadingsStore, tmp_path:
     assert isinstance(store, RollupStore)
     site_id = unique_site("rollups")
     site = registry_site(site_id)
-    uploads = batches(site_id, simulated(site_id))
+    readings = simulated(site_id)
+    uploads = [
+        BatchToStore(site=site_id, edge=f"edge-{site_id}", batch_id=f"r{n}", received_ms=1,
+                     readings=readings[n : n + 500], timezone=TZ)
+        for n in [*range(0, len(readings), 500), 0]  # the first one resent at the end
+    ]  # fmt: skip
     async with SqliteStore(tmp_path / "reference.sqlite3") as reference:
         rolled: list[tuple[RollupRow | None, list[RollupRow]]] = []
         for target in (store, reference):

@@ -309,10 +309,12 @@ async def test_another_configuration_makes_every_rollup_pending(store: InfluxSto
     await maintainer.settle_all()
     assert (await store.pending_rollups(SITE.id, FAR)).count == 0
     _, rows = await store.load_rollups(SITE.id, config_key(SITE), FIRST, WHOLE.last, FIRST)
-    await store.set_rollup_config(SITE.id, "another", 5)
+    changed_ms = time.time_ns() // 1_000_000 + 1_000  # after the maintainer's (the latest counts)
+    await store.set_rollup_config(SITE.id, "another", changed_ms)
+    assert await store.rollup_config(SITE.id) == "another"
     pending = await store.pending_rollups(SITE.id, FAR)
     assert pending.count >= len(rows)
-    assert pending.oldest_ms == 5
+    assert pending.oldest_ms == changed_ms
     found = await store.pending_rollup_sites()
     assert found == {SITE.id: pending}
     for previous, row in itertools.pairwise(rows):
