@@ -25,8 +25,8 @@ from central.kpi.alerts import (
     threshold_alerts,
 )
 from central.kpi.counters import WalkState
-from central.kpi.daytable import DayTable, build_day_table, load_range
-from central.kpi.dishes import DishTable, build_dish_table
+from central.kpi.daytable import DayTable, build_day_table, concat_tables, load_range
+from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import SiteReadings
@@ -46,6 +46,7 @@ from central.kpi.rollup import (
     compose,
     config_key,
     empty_entry,
+    entry_services,
     parse_chain,
 )
 from central.kpi.totals import Totals
@@ -57,6 +58,7 @@ from central.store import (
     RollupRow,
     RollupStore,
     RollupToSave,
+    SealedStore,
     StoreError,
 )
 
@@ -81,12 +83,41 @@ async def site_table(
     store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
 ) -> DayTable:
     """Base quantities of `site` over `span`, from the readings stored now: composed of rollups
-    when the store keeps them, else built from one load."""
+    when the store keeps them, else built from one load (never the sealed dates: their raw
+    readings are pruned, central/retention.py)."""
     if isinstance(store, RollupStore):
         table = await rolled_up_table(store, site, span, freshness)
         if table is not None:
             return table
+        through = await store.sealed_through(site.id) if isinstance(store, SealedStore) else None
+        if through is not None and span.first <= through:
+            return await sealed_site_table(store, site, span, through)
     return await fresh_site_table(store, site, span)
+
+
+async def sealed_site_table(
+    store: ReadingsStore, site: Site, span: DateRange, through: date
+) -> DayTable:
+    """`span`, which starts on a sealed date: its sealed dates composed of their rollups (one
+    table per date when their peak grids do not line up), the rest built from one load."""
+    if not isinstance(store, RollupStore):
+        raise StoreError(f"{site.id}: sealed dates need the store's rollups")
+    sealed = DateRange(span.first, min(span.last, through))
+    pending = PendingRollups(0, None, None, None)  # a sealed date is never pending
+    settled = await settle(store, site, sealed.first, sealed.last, pending, now_ms())
+    if settled is None:
+        raise StoreError(f"rollups of {site.id}: sealed dates {sealed} could not be read")
+    table = compose(site, sealed, settled.entries)
+    if table is None:  # peak grids do not line up: date by date
+        days = [
+            compose(site, DateRange(on, on), [entry])
+            for on, entry in zip(sealed.dates(), settled.entries, strict=True)
+        ]
+        table = concat_tables([t for t in days if t is not None])
+    if span.last <= through:
+        return table
+    rest = DateRange(through + timedelta(days=1), span.last)
+    return concat_tables([table, await fresh_site_table(store, site, rest)])
 
 
 async def rolled_up_table(
@@ -94,24 +125,34 @@ async def rolled_up_table(
 ) -> DayTable | None:
     """`span` composed of the site's rollups, pending ones built on read; None when the span
     should be built from one load (a long walk, or peak grids that do not line up)."""
-    pending = await store.pending_rollups(site.id, span.last)
-    if freshness is not None:
-        freshness.add(pending.count, pending.oldest_ms)
-    if pending.count > span.days + MAX_EXTRA_DATES_ON_READ:
-        return None
-    settled = await settle(store, site, span.first, span.last, pending, now_ms())
+    settled = await settled_span(store, site, span, freshness)
     if settled is None:
         return None
     return compose(site, span, settled.entries)
 
 
+async def settled_span(
+    store: RollupStore, site: Site, span: DateRange, freshness: Freshness | None = None
+) -> "Settled | None":
+    """The rollups of `span`, pending ones built on read; None when the span should be built
+    from one load (a long walk, or the site's configuration changed)."""
+    pending = await store.pending_rollups(site.id, span.last)
+    if freshness is not None:
+        freshness.add(pending.count, pending.oldest_ms)
+    if pending.count > span.days + MAX_EXTRA_DATES_ON_READ:
+        return None
+    return await settle(store, site, span.first, span.last, pending, now_ms())
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """A walk's outcome: the entries of the dates asked for, what was built and stored."""
+    """A walk's outcome: the entries and dish sums of the dates asked for, what was built and
+    stored."""
 
     entries: list[bytes]
     built: int
     stored: int
+    dishes: list[bytes]
 
 
 async def settle(
@@ -134,13 +175,14 @@ async def settle(
     start = first if pending.first is None else min(first, pending.first)
     before, rows = await store.load_rollups(site.id, key, start, last, first)
     current = (r for r in (before, *rows) if r is not None and r.pending_ms is None)
-    if any(r.config != key for r in current):
+    if any(r.config != key and not r.sealed for r in current):
         await store.set_rollup_config(site.id, key, now)
         return None
     by_date = {r.on: r for r in rows}
     ends = EMPTY_CHAIN if before is None else before.ends or EMPTY_CHAIN
     on = start
     entries: list[bytes] = []
+    dishes: list[bytes] = []
     to_save: list[RollupToSave] = []
     gaps: list[tuple[date, date]] = []
     built = stored = 0
@@ -157,14 +199,34 @@ async def settle(
             # no readings and nothing carried into it (before a site's first reading): empty
             if want_entries:
                 entries.append(empty_entry(site, on))
+                dishes.append(b"")
             on += timedelta(days=1)
             continue
-        if row is not None and row.pending_ms is None and row.config == key and row.starts == ends:
+        if row is not None and row.sealed:
+            # final: its raw readings are pruned (central/retention.py), it is never rebuilt
             ends = row.ends or EMPTY_CHAIN
             if on >= first and want_entries:
                 if row.entry is None:
-                    raise StoreError(f"rollup {site.id} {on}: current but without entry")
+                    raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
+                if row.config != key and entry_services(row.entry) != len(site.services):
+                    raise StoreError(
+                        f"site {site.id}: {on} is sealed with another number of meal services"
+                        " than the registry gives now; periods reaching it cannot be composed"
+                        " (docs/operations.md, retention)"
+                    )
                 entries.append(row.entry)
+                dishes.append(row.dishes or b"")  # sealed before dish sums were rolled up: none
+        elif (
+            row is not None and row.pending_ms is None and row.config == key and row.starts == ends
+        ):
+            ends = row.ends or EMPTY_CHAIN
+            if on >= first and want_entries:
+                if row.entry is None or row.dishes is None:
+                    raise StoreError(
+                        f"rollup {site.id} {on}: current but without entry or dish sums"
+                    )
+                entries.append(row.entry)
+                dishes.append(row.dishes)
         else:
             made = await build_date_rollup(store, site, on, ends)
             gap = bridged_gap(site, on, ends, made.ends, row)
@@ -175,6 +237,7 @@ async def settle(
             ends = made.ends
             if on >= first and want_entries:
                 entries.append(made.entry)
+                dishes.append(made.dishes)
             if len(to_save) >= SAVE_CHUNK_DATES:
                 stored += await store.save_rollups(site.id, key, to_save, now)
                 to_save = []
@@ -186,8 +249,10 @@ async def settle(
         pending = await store.pending_rollups(site.id, last)
         redone = await settle(store, site, first, last, pending, now, want_entries, again=False)
         if redone is not None:
-            return Settled(redone.entries, built + redone.built, stored + redone.stored)
-    return Settled(entries, built, stored)
+            return Settled(
+                redone.entries, built + redone.built, stored + redone.stored, redone.dishes
+            )
+    return Settled(entries, built, stored, dishes)
 
 
 def bridged_gap(
@@ -234,7 +299,7 @@ async def build_date_rollup(
         span = DateRange(on, on)
         table = compose(site, span, [made.entry])
         await store.write_derived(derive(site, span, inputs.readings, table))
-    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry)
+    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry, made.dishes)
 
 
 async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:
@@ -260,11 +325,26 @@ async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) ->
 
 
 async def dish_tables(
-    store: ReadingsStore, sites: Sequence[Site], span: DateRange
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    span: DateRange,
+    freshness: Freshness | None = None,
 ) -> list[DishTable]:
-    """Waste by dish and reason of each site over `span` (central.kpi.dishes), from one load of
-    the readings stored now per site."""
-    return [build_dish_table(s, span, await load_site_readings(store, s, span)) for s in sites]
+    """Waste by dish and reason of each site over `span` (central.kpi.dishes), from the readings
+    stored now: composed of the dish sums of the site's rollups when the store keeps them, else
+    built from one load of its readings."""
+    return [await site_dish_table(store, site, span, freshness) for site in sites]
+
+
+async def site_dish_table(
+    store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
+) -> DishTable:
+    """One site's waste by dish and reason over `span` (dish_tables)."""
+    if isinstance(store, RollupStore):
+        settled = await settled_span(store, site, span, freshness)
+        if settled is not None:
+            return compose_dish_tables(site, span, settled.dishes)
+    return build_dish_table(site, span, await load_site_readings(store, site, span))
 
 
 async def site_baseline(

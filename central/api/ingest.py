@@ -352,6 +352,17 @@ async def ingest(
     )
     if written.unstorable:
         upload = upload.without(written)
+    sealed = sum(1 for u in written.unstorable if u.sealed)
+    if sealed:
+        logger.warning(
+            "batch site=%s edge=%s batch_id=%s: %d readings rejected, their dates are sealed"
+            " (raw readings pruned after rollup, central/retention.py)",
+            upload.site,
+            edge.id,
+            upload.batch_id,
+            sealed,
+        )
+        resources.metrics.sealed_readings.labels(upload.site).inc(sealed)
     if resources.rollups is not None:
         resources.rollups.poke()  # the dates this batch touched are pending: roll them up soon
     logger.info(

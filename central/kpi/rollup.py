@@ -3,7 +3,9 @@
 A rollup is the one-date DayTable of a site (central.kpi.daytable) in a compact, pickle-free
 layout: a JSON header (devices, duplicate counts) and two numpy buffers (float64 quantities;
 clock-skew samples as int16, int32 or int64, the narrowest that holds them), plus the chain
-state it was built from (`starts`) and the one it ends with (`ends`).
+state it was built from (`starts`) and the one it ends with (`ends`). Beside the entry, in its
+own blob, the date's waste by dish and reason per service (central.kpi.dishes `dish_bytes`),
+built from the same readings.
 
 **Chained, hence exact by construction.** Every base quantity of a date is a sum over the
 readings attributed to that date's windows, except what carries over from date to date:
@@ -56,6 +58,7 @@ from central.kpi.daytable import (
     build_day_table,
     load_range,
 )
+from central.kpi.dishes import build_dish_table, dish_bytes
 from central.kpi.periods import DateRange
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import (
@@ -72,7 +75,7 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: rollups of another version are rebuilt.
-ROLLUP_CODE_VERSION = 6
+ROLLUP_CODE_VERSION = 7
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
@@ -162,12 +165,14 @@ class Freshness:
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """One date's rollup, encoded: the table (`entry`) and the chain states around it."""
+    """One date's rollup, encoded: the table (`entry`), the dish sums (`dishes`) and the chain
+    states around it."""
 
     on: date
     starts: bytes
     ends: bytes
     entry: bytes
+    dishes: bytes
 
 
 def build_rollup(
@@ -185,7 +190,9 @@ def build_rollup(
         site, DateRange(on, on), readings, duplicates, meter_starts=start_chain.meters
     )
     ends = Chain(table.meter_ends, _raw_references(site, on, readings, start_chain.raw_bins))
-    return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table))
+    scale_only = SiteReadings(readings.scale, CardReadings.empty(), MeterReadings.empty())
+    dishes = dish_bytes(build_dish_table(site, DateRange(on, on), scale_only))
+    return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table), dishes)
 
 
 def empty_entry(site: Site, on: date) -> bytes:
@@ -376,6 +383,16 @@ def _decode(blob: bytes) -> _Decoded:
     floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
     ints = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats)
     return _Decoded(blob[24:at].decode(), floats, ints)
+
+
+def entry_services(blob: bytes) -> int:
+    """The number of meal services a rollup entry was encoded with (its layout depends on it:
+    a sealed entry keeps the configuration it was built under, central/retention.py)."""
+    item = _decode(blob)
+    devices = len(_Header.parse(item.header).devices)
+    base = sum(math.prod(shape) for _, shape in _fixed_fields(0))
+    per_service = sum(math.prod(shape) for _, shape in _fixed_fields(1)) - base
+    return (item.floats.size - devices * _DEVICE_COLUMNS - base) // per_service
 
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:

@@ -98,7 +98,7 @@ def _b64(blob: bytes) -> str:
 
 def rollup_point(site: str, config: str, rollup: RollupToSave, built_ms: int) -> Point | None:
     """The `rollup` point of a built date; None when a field is beyond InfluxDB's string limit."""
-    texts = [_b64(b) for b in (rollup.starts, rollup.ends, rollup.entry)]
+    texts = [_b64(b) for b in (rollup.starts, rollup.ends, rollup.entry, rollup.dishes)]
     if max(len(t) for t in texts) > MAX_STRING_FIELD_BYTES:
         return None
     point: Point = (
@@ -109,6 +109,7 @@ def rollup_point(site: str, config: str, rollup: RollupToSave, built_ms: int) ->
         .field("starts", texts[0])
         .field("ends", texts[1])
         .field("entry", texts[2])
+        .field("dishes", texts[3])
         .field("built_ms", int(built_ms))
         .time(day_ns(rollup.on), WritePrecision.NS)
     )
@@ -145,7 +146,7 @@ class SiteRollups:
 
     marks: dict[date, int] = field(default_factory=dict)
     rollups: dict[date, StoredRollup] = field(default_factory=dict)
-    entries: dict[date, bytes] = field(default_factory=dict)
+    entries: dict[date, tuple[bytes, bytes]] = field(default_factory=dict)  # entry, dishes
     config: str | None = None
     config_set_ms: int = 0
     config_at_ns: int = -1
@@ -168,9 +169,11 @@ class SiteRollups:
                 pending_ms = self.config_set_ms
             elif stored.starts != previous_ends:
                 pending_ms = stored.built_ms  # chained from ends that changed since
-            entry = self.entries.get(on) if pending_ms is None else None
+            entry, dishes = (
+                self.entries.get(on, (None, None)) if pending_ms is None else (None, None)
+            )
             row = RollupRow(
-                on, mark, pending_ms, stored.config, stored.starts, stored.ends, entry
+                on, mark, pending_ms, stored.config, stored.starts, stored.ends, entry, dishes
             )  # fmt: skip
             out.append(row)
             previous_ends = stored.ends
@@ -202,7 +205,10 @@ def state_from_rows(rows: Iterable[dict[str, Any]]) -> dict[str, SiteRollups]:
                 built_ms=int(row.get("built_ms") or 0),
             )
         elif result == "entries":
-            site.entries[on] = base64.b64decode(row["entry"])
+            site.entries[on] = (
+                base64.b64decode(row["entry"]),
+                base64.b64decode(row.get("dishes") or ""),
+            )
     return out
 
 

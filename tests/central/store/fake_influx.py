@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from central.store.flux import CLOCK_COLUMNS
 from central.store.influx_schema import HEALTH_FIELDS
 
 Key = tuple[str, tuple[tuple[str, str], ...], int]  # measurement, sorted tags, timestamp (ns)
@@ -90,6 +91,11 @@ READING_TYPES: tuple[tuple[str, str], ...] = (
     ("received_ms", "long"), ("gross_g", "double"), ("stable", "boolean"), ("item", "string"),
     ("reason", "string"), ("clock_trusted", "boolean"),
 )  # fmt: skip
+CLOCK_TYPES: tuple[tuple[str, str], ...] = tuple(
+    (c, {"time_ns": "long", "seq": "long", "received_ms": "long", "clock_trusted": "boolean"}.get(
+        c, "string"))
+    for c in CLOCK_COLUMNS
+)  # fmt: skip
 RESULT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
     "ids": (("device", "string"), ("time_ns", "long"), ("boot", "string"), ("seq", "long")),
     "readings": READING_TYPES,
@@ -116,7 +122,12 @@ RESULT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("config", "string"),
         ("set_ms", "long"),
     ),
-    "entries": (("site", "string"), ("time_ns", "long"), ("entry", "string")),
+    "entries": (
+        ("site", "string"),
+        ("time_ns", "long"),
+        ("entry", "string"),
+        ("dishes", "string"),
+    ),
     "dirty": (("site", "string"),),
     "presence": (
         ("device", "string"),
@@ -218,6 +229,8 @@ class FakeInflux:
             kind = "readings_count" if name in ("readings", "rejected") else kind
             if kind in ("range", "before", "after", "raw_before", "raw_wrong", "received"):
                 types = READING_TYPES
+            elif kind.startswith(("burst", "pred")):
+                types = CLOCK_TYPES
             else:
                 types = RESULT_TYPES[kind]
             out.append(annotated_csv(name, types, rows))
@@ -235,6 +248,10 @@ class FakeInflux:
             ]
         if name in ("range", "received", "before", "after", "raw_before", "raw_wrong"):
             return self._readings(name, chunk, text, sites)
+        if name.startswith(("burst", "pred")):  # the clock lookups (central/store/influx_clocks)
+            rows = [r for block in re.split(r"(?=from\(bucket:)", chunk)[1:]
+                    for r in self._clock_rows(block)]  # fmt: skip
+            return rows
         if name in ("duplicates", "edge_duplicates"):
             measurement, counted = (
                 ("duplicate", "count") if name == "duplicates" else ("edge_duplicate", "id")
@@ -272,6 +289,33 @@ class FakeInflux:
             keys = {f["key"] for t, _, f in self.select("rejected") if t["site"] in sites}
             return [{"_value": len(keys)}]
         raise ValueError(f"the fake InfluxDB does not answer result {name!r}")
+
+    def _clock_rows(self, block: str) -> list[Fields]:
+        """One `from` of a burst or predecessor lookup: the points of its measurement, range and
+        devices, received in its window, below its (boot, seq) (the last by seq)."""
+        lo_ns, hi_ns = (int(v) for v in re.findall(r"time\(v: (-?\d+)\)", block)[:2])
+        measurement = re.findall(r'r\._measurement == "(\w+)"', block)[0]
+        sites = set(re.findall(r'r\.site == "([^"]*)"', block))
+        devices = set(re.findall(r'r\.device == "([^"]*)"', block))
+        received = re.search(r"r\.received_ms >= (-?\d+) and r\.received_ms <= (-?\d+)", block)
+        below = re.search(r'r\.boot == "([^"]*)" and r\.seq < (-?\d+)', block)
+        rows = []
+        for tags, ts, fields in self.select(measurement):
+            row = {**tags, **fields, "time_ns": fields.get("device_time_ns", ts)}
+            if (
+                tags["site"] not in sites
+                or tags["device"] not in devices
+                or not lo_ns <= ts < hi_ns
+            ):
+                continue
+            if received and not int(received[1]) <= row["received_ms"] <= int(received[2]):
+                continue
+            if below and (row["boot"] != below[1] or row["seq"] >= int(below[2])):
+                continue
+            rows.append(row)
+        if below and rows:
+            rows = [max(rows, key=lambda r: r["seq"])]
+        return rows
 
     def _site_readings(self, site: str, text: str) -> list[Fields]:
         """The site's reading points as rows, once per query text (one script asks for several

@@ -61,8 +61,8 @@ def recording_influx() -> Iterator[Recorded]:
         thread.join(timeout=10)
 
 
-async def test_requests_per_batch(settings: CentralSettings, recording_influx: Recorded) -> None:
-    influx = settings.model_copy(
+def influx_settings(settings: CentralSettings, recording_influx: Recorded) -> CentralSettings:
+    return settings.model_copy(
         update={
             "store": "influxdb",
             "influx_url": recording_influx.url,
@@ -71,6 +71,10 @@ async def test_requests_per_batch(settings: CentralSettings, recording_influx: R
             "rollup_debounce_s": 3600.0,  # the maintainer's requests: test_influx_rollups.py
         }
     )
+
+
+async def test_requests_per_batch(settings: CentralSettings, recording_influx: Recorded) -> None:
+    influx = influx_settings(settings, recording_influx)
     t = utc_ms(2026, 1, 1, 4)
     readings = [card(n, t + n * 1000, n) for n in range(20)]
     readings += [meter(n, t + n * 60_000, "electricity", 10.0 + n, "elec-1") for n in range(5)]
@@ -79,15 +83,15 @@ async def test_requests_per_batch(settings: CentralSettings, recording_influx: R
         answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert answer.status_code == 200
     # the ingest's requests (the rollup maintainer's start is left out): the identity lookup
-    # (duplicates), the write, then the marks of the dates it touches; no readings are loaded
-    ingest = [
-        (path, body)
-        for path, body in recording_influx.requests
-        if any(part in body for part in (b"ids0", b"reading,", b"rollup_mark,"))
-    ]
+    # (duplicates and the clock burst), the write, then the marks of the dates it touches; no
+    # readings are loaded
+    ingest = ingest_requests(recording_influx)
     assert [path.rsplit("/", 1)[-1] for path, _ in ingest] == ["query", "write", "write"]
     lookup = ingest[0][1].decode()
-    assert lookup.count("yield(") == 2  # one range per cluster of device times
+    # one range per cluster of device times, and in the same query the stored readings of the
+    # batch's burst (docs/influxdb.md, "Clocks")
+    assert lookup.count("yield(") == 3
+    assert 'yield(name: \\"burst\\")' in lookup  # JSON-escaped quotes
     # 26 readings + the receive-time copy of the 1970 card
     assert ingest[1][1].count(b"\n") + 1 == 27
     marks = ingest[2][1].decode().splitlines()
@@ -101,3 +105,37 @@ async def test_requests_per_batch(settings: CentralSettings, recording_influx: R
     assert {date(1970, 1, 1), date(1970, 1, 2), date(2026, 1, 1)} <= marked
     assert all(day < date(1970, 1, 9) or abs(day - date(2026, 1, 1)).days <= 6 for day in marked)
     assert sum(line.startswith("rollup_dirty,site=s1 ") for line in marks) == 1
+
+
+def ingest_requests(recording_influx: Recorded) -> list[tuple[str, bytes]]:
+    """The requests of ingest (the identity and clock lookups, the writes of points and marks),
+    not those of the rollup maintainer (its configuration check at start)."""
+    return [
+        (path, body)
+        for path, body in recording_influx.requests
+        if b"rollup_config" not in body and b'rollup_dirty\\"' not in body
+    ]
+
+
+async def test_a_buffered_upload_looks_up_its_predecessor_once(
+    settings: CentralSettings, recording_influx: Recorded
+) -> None:
+    """A meter uploading the readings it buffered since yesterday with a live reading after
+    them: its clock verdicts can depend on the reading before the buffer, so one more query
+    looks it up (central/store/influx_clocks.py); a batch of live readings never pays it."""
+    influx = influx_settings(settings, recording_influx)
+    t = utc_ms(2026, 1, 1, 8)
+    day = 86_400_000
+    readings = [
+        {**meter(n, t - day + n * 900_000, "electricity", 10.0 + n, "elec-1"), "received_ms": t}
+        for n in range(1, 5)
+    ]
+    readings.append(meter(5, t, "electricity", 20.0, "elec-1"))
+    async with in_process(create_app(influx)) as client:
+        answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
+    assert answer.status_code == 200
+    ingest = ingest_requests(recording_influx)
+    assert [path.rsplit("/", 1)[-1] for path, _ in ingest] == ["query", "query", "write", "write"]
+    predecessor = ingest[1][1].decode()
+    assert 'yield(name: \\"pred0\\")' in predecessor
+    assert 'r.boot == \\"b1\\" and r.seq < 1' in predecessor
