@@ -211,6 +211,19 @@ class FakeInflux:
         for (tags, ts), fields in found:
             yield dict(tags), ts, fields
 
+    @property
+    def queries(self) -> list[str]:
+        """The Flux text of every query, in order."""
+        return [text for kind, text in self.requests if kind == "query"]
+
+    def verdicts(self, measurement: str = "reading") -> dict[tuple[str, str, int], Any]:
+        """(device, boot, seq) -> the `clock_trusted` field of each reading point (or copy)."""
+        return {
+            (tags["device"], fields["boot"], fields["seq"]): fields.get("clock_trusted")
+            for tags, _, fields in self.select(measurement)
+            if "seq" in fields
+        }
+
     def count(self, measurement: str) -> int:
         with self.lock:
             return len(self.points.get(measurement, {}))
