@@ -58,6 +58,7 @@ from central.store import (
     RollupRow,
     RollupStore,
     RollupToSave,
+    SealedPeriodUnreadable,
     SealedStore,
     StoreError,
 )
@@ -209,7 +210,7 @@ async def settle(
                 if row.entry is None:
                     raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
                 if row.config != key and entry_services(row.entry) != len(site.services):
-                    raise StoreError(
+                    raise SealedPeriodUnreadable(
                         f"site {site.id}: {on} is sealed with another number of meal services"
                         " than the registry gives now; periods reaching it cannot be composed"
                         " (docs/operations.md, retention)"

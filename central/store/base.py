@@ -54,6 +54,11 @@ class StoreUnavailable(StoreError):
     """The store cannot serve right now (disk error, lock held too long); retryable, HTTP 503."""
 
 
+class SealedPeriodUnreadable(StoreError):
+    """A period reaches sealed dates (central/retention.py) whose rollups the site's current
+    configuration cannot compose (another number of meal services); HTTP 409, naming the fix."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreHealth:
     """Whether the store can take writes now; `reason` says why not (for /health and logs)."""
