@@ -8,26 +8,32 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
 
 from central import reporting
 from central.app import create_app
-from central.kpi.clocks import DEFAULT_CLOCK_RULE
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
+from central.kpi.periods import DateRange
 from central.kpi.rollup import EMPTY_CHAIN, config_key
 from central.rollup_maintainer import RollupMaintainer
 from central.settings import CentralSettings
-from central.store import ReadingsStore, StoreUnavailable
+from central.store import BatchToStore, ReadingsStore, StoreUnavailable
 from central.store.influx import InfluxStore
 from central.store.influx_rollup import rollup_point
 from central.store.sqlite import SqliteStore
+from contract import ReadingRecord
 from tests.central.conftest import KEY_S1, EdgeAuth, admin, card, in_process, meter, scale
 from tests.central.conftest import batch as central_batch
 from tests.central.kpi.test_chained_days import assert_same_table
+from tests.central.store.clock_cases import AT_8
+from tests.central.store.clock_cases import uploads as clock_uploads
 from tests.central.store.fake_influx import FakeInflux, serve
 from tests.central.test_rollup import (
     DAYS,
@@ -42,6 +48,7 @@ from tests.central.test_rollup import (
 from tests.central.test_rollup_maintainer import yesterday_noon_ms
 
 FAR = date(2100, 1, 1)
+EPOCH = date(1970, 1, 1)
 MAX_DELAY_MS = DEFAULT_CLOCK_RULE.max_delay_ms
 
 
@@ -359,3 +366,35 @@ async def test_central_on_influxdb_rolls_up_what_an_edge_uploads(
         answer = (await http.get("/api/v1/kpis", params=query, headers=admin())).json()
     assert answer["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
     assert answer["total"]["kpis"]["diners"]["value"] == 1
+
+
+async def test_a_batch_that_makes_stored_readings_clock_trusted_marks_their_dates(
+    store: InfluxStore, tmp_path: Path
+) -> None:
+    """Readings a battery scale kept for 8 days, stored corrected (by receive time) and rolled
+    up; the upload with its live reading makes them clock-trusted: they move back to their own
+    date, which is pending again in both stores, and the rollups follow."""
+    site = replace(SITE, timezone=ZoneInfo("UTC"), kpi=replace(SITE.kpi, meters={}, scales={}))
+
+    def upload(n: int, readings: list[ReadingRecord]) -> BatchToStore:
+        return BatchToStore(site=site.id, edge="e1", batch_id=f"c{n}", received_ms=AT_8,
+                            readings=readings, clock=ClockRule())  # fmt: skip
+
+    async with SqliteStore(tmp_path / "reference.sqlite") as reference:
+        stores: tuple[InfluxStore | SqliteStore, ...] = (store, reference)
+        cases = clock_uploads()
+        for target in stores:
+            for n, readings in enumerate(cases[:2]):
+                await target.write_batch(upload(n, readings))
+            await RollupMaintainer(target, [site], 0.0, 60.0).settle_all()
+            await target.write_batch(upload(2, cases[2]))
+        eight_days_ago = datetime.fromtimestamp((AT_8 - 8 * 86_400_000) / 1000, UTC).date()
+        pending = [
+            {r.on for r in (await s.load_rollups(site.id, "", EPOCH, FAR, FAR))[1] if r.pending_ms}
+            for s in stores
+        ]
+        assert eight_days_ago in pending[0]
+        assert pending[0] == {on for on in pending[1] if on >= EPOCH}
+        span = DateRange(eight_days_ago, eight_days_ago + timedelta(days=8))
+        tables = [await reporting.site_table(s, site, span) for s in stores]
+        assert_same_table(tables[0], tables[1])
