@@ -34,7 +34,7 @@ per-date arrays; what still matters besides the chain:
 
 Composed tables carry the clock-skew samples of each date, but their `time_ms`/`received_ms` are
 the date's start for every sample (enough to select whole dates, which is all reports do); alerts
-(which need receive times) always use a freshly built table.
+(which need receive times) judge meters from their loaded readings (central.reporting).
 """
 
 import hashlib
@@ -397,7 +397,12 @@ def entry_services(blob: bytes) -> int:
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
     """The DayTable of `span` from one rollup entry per date (in date order, each chained from
-    the one before), or None when the dates' peak grids do not line up (module docstring)."""
+    the one before), or None when the dates' peak grids do not line up (module docstring).
+
+    The one join of per-date tables: tables built date by date (build_day_table with
+    meter_starts) are joined by encoding each and composing the entries, which the property
+    test of chained dates (tests/central/kpi/test_chained_days.py) holds equal to the table
+    built in one go."""
     if len(blobs) != span.days or not blobs:
         raise ValueError(f"{len(blobs)} entries for a span of {span.days} dates")
     decoded = [_decode(b) for b in blobs]

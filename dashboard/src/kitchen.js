@@ -3,6 +3,7 @@
 // the coming day the diners to expect per service and how much to cook.
 
 import { getJson } from "./api.js";
+import { calendarWarning } from "./calendar.js";
 import { panel } from "./charts.js";
 import { periodParams } from "./dates.js";
 import { formatNumber } from "./format.js";
@@ -105,11 +106,14 @@ export async function loadKitchen(site, state, app) {
           el("td", "num", f.low === null ? "—" : `${formatNumber(f.low, "persons")} – ${formatNumber(f.high, "persons")}`),
           el("td", "num", formatNumber(s.portion_g, "g")),
           el("td", "num", formatNumber(s.recommended_kg, "kg")),
-          serverNote(s.reason || f.note) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
+          // a model forecast's note only says that its year's calendar is unknown (below)
+          serverNote(s.reason || (f.source === "model" ? "" : f.note)) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
         );
         return tr;
       }),
     ));
+    const warning = calendarWarning(plan.services.map((s) => s.forecast));
+    if (warning) planBody.append(el("p", "calendar-unknown", warning));
   };
 }
 
