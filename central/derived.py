@@ -14,6 +14,7 @@ timestamp (a service's start, a date's midnight, an interval's end reading), so 
 overwrites it (docs/influxdb.md, "Derived series").
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -87,19 +88,28 @@ class DerivedSeriesSink(Protocol):
 
 
 def derive(
-    site: Site, span: DateRange, readings: SiteReadings, table: DayTable | None = None
+    site: Site,
+    span: DateRange,
+    readings: SiteReadings,
+    table: DayTable | None = None,
+    curves: Sequence[MeterCurve] | None = None,
 ) -> DerivedSeries:
     """The derived series of `site` over `span` from the readings loaded for it
-    (central.reporting.load_site_readings, or a rollup's load) and their day table (built from
-    them when not given: a rollup's composed table gives the same figures)."""
+    (central.reporting.load_site_readings, or a rollup's load), their day table and meter
+    curves (built from the readings when not given; a rollup gives its own: its composed table
+    and the curves its walk resumed from the date before, so that the series add up to its
+    figures)."""
     if table is None:
         table = build_day_table(site, span, readings)
-    corrected = correct_clocks(readings, site.kpi.clock).readings
-    curves = [
-        curve
-        for quantity in QUANTITIES
-        for curve in meter_curves(corrected.meter, quantity, site.kpi.meters, site.kpi.exchanges)
-    ]
+    if curves is None:
+        corrected = correct_clocks(readings, site.kpi.clock).readings
+        curves = [
+            curve
+            for quantity in QUANTITIES
+            for curve in meter_curves(
+                corrected.meter, quantity, site.kpi.meters, site.kpi.exchanges
+            )
+        ]
     first_ms, end_ms = int(table.day_start_ms[0]), int(table.day_end_ms[-1])
     return DerivedSeries(
         site=site.id,

@@ -293,7 +293,9 @@ async def build_date_rollup(
         # rollup is saved (a failed write leaves the date pending: written again on its rebuild)
         span = DateRange(on, on)
         table = compose(site, span, [made.entry])
-        await store.write_derived(derive(site, span, inputs.readings, table))
+        walks = day_meter_curves(site, on, inputs.readings, parse_chain(starts).meters)
+        curves = [curve for quantity in walks.values() for curve in quantity]
+        await store.write_derived(derive(site, span, inputs.readings, table, curves))
     return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry, made.dishes)
 
 

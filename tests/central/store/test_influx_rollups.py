@@ -107,6 +107,30 @@ async def check_against(store: InfluxStore, reference: ReadingsStore) -> None:
             assert_same_table(table, whole)
 
 
+async def assert_derived_series_add_up(fake: FakeInflux, reference: ReadingsStore) -> None:
+    whole = await reporting.fresh_site_table(reference, SITE, WHOLE)
+    lo_ms, hi_ms = int(whole.day_start_ms[0]), int(whole.day_end_ms[-1])
+
+    def within(measurement: str, field: str, **tags: str) -> float:
+        return sum(
+            f[field]
+            for t, ts, f in fake.select(measurement)
+            if lo_ms <= ts // 1_000_000 < hi_ms and all(t.get(k) == v for k, v in tags.items())
+        )
+
+    assert within("meals", "diners") == whole.diners.sum()
+    for stream, mass_g in whole.day_waste_g.items():
+        assert within("waste", "mass_g", stream=stream) == pytest.approx(mass_g.sum())
+    # meter readings fall on local midnight: the intervals ending in a date add up to its use
+    for quantity, energy in whole.energy.items():
+        used = sum(
+            f["used"]
+            for t, ts, f in fake.select("consumption")
+            if lo_ms < ts // 1_000_000 <= hi_ms and t["quantity"] == quantity
+        )
+        assert used == pytest.approx(float(energy.day_used.sum()), rel=1e-9), quantity
+
+
 async def assert_chain_holds(store: InfluxStore) -> None:
     before, rows = await store.load_rollups(SITE.id, config_key(SITE), FIRST, WHOLE.last, FIRST)
     assert all(r.pending_ms is None for r in rows)
@@ -140,8 +164,10 @@ async def test_the_walk_rolls_up_and_composes_the_sqlite_stores_figures(
         assert (await store.pending_rollups(SITE.id, FAR)).count == 0
         assert maintainer.rollup_lag_s() == 0.0
         await assert_chain_holds(store)
-        # derived series written by the maintainer, one meals point per date and service
+        # derived series written by the maintainer, one meals point per date and service, and
+        # what they add up to over the dates is what the KPIs are made of
         assert fake.count("meals") == fake.count("rollup") * len(SITE.services)
+        await assert_derived_series_add_up(fake, reference)
         queries = len(fake.requests)
         await check_against(store, reference)
         # composed of stored rollups: state reads only, no readings loaded, nothing written
