@@ -40,6 +40,7 @@ from tests.central.test_rollup import (
     FIRST,
     SITE,
     SPANS,
+    START_MS,
     WHOLE,
     Data,
     assert_same_kpis,
@@ -221,7 +222,8 @@ async def test_a_rollup_built_before_a_newer_mark_stays_pending(
     that checked just before the mark arrived) is pending by its mark: rebuilt, not served."""
     days, late = readings_of(43)
     day = FIRST + timedelta(days=4)
-    late_of_day = [r for r in late if abs(r.device_time_ms - WHOLE_START_MS(day)) < 10 * 3_600_000]
+    noon_ms = START_MS + (day - FIRST).days * 86_400_000 + 12 * 3_600_000
+    late_of_day = [r for r in late if abs(r.device_time_ms - noon_ms) < 10 * 3_600_000]
     assert late_of_day
     async with (
         influx(fake) as one,
@@ -256,12 +258,6 @@ async def test_a_rollup_built_before_a_newer_mark_stays_pending(
         table = await reporting.rolled_up_table(two, SITE, upto)
         assert table is not None
         assert_same_table(table, await reporting.fresh_site_table(two, SITE, upto))
-
-
-def WHOLE_START_MS(on: date) -> int:
-    from tests.central.test_rollup import START_MS
-
-    return START_MS + (on - FIRST).days * 86_400_000 + 12 * 3_600_000
 
 
 async def test_a_crash_between_the_readings_and_the_marks_is_repaired_by_the_resend(
