@@ -24,12 +24,12 @@ from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from central.store.base import StoreError
 from central.store.influx_schema import (
     DEVICE_STATUS,
+    DIRTY_BUCKET_MS,
     DUPLICATE,
     EDGE_DUPLICATE,
     EDGE_HEALTH,
     END_OF_TIME_NS,
     HEALTH_FIELDS,
-    NS_PER_DAY,
     NS_PER_MS,
     READING,
     RECEIVED,
@@ -40,6 +40,7 @@ from central.store.influx_schema import (
     ROLLUP_DIRTY,
     ROLLUP_FIELDS,
     ROLLUP_MARK,
+    day_ns,
 )
 
 __all__ = [
@@ -557,11 +558,6 @@ def parse_records(body: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         raise FluxAnswerError(f"InfluxDB answer is not annotated CSV: {exc}") from exc
 
 
-def _day_ns(on: date) -> int:
-    """A date's points' timestamp: its 00:00 read as UTC (influx_rollup.day_ns)."""
-    return (on - date(1970, 1, 1)).days * NS_PER_DAY
-
-
 def rollup_state_query(
     bucket: str,
     sites: Sequence[str] | None,
@@ -574,8 +570,8 @@ def rollup_state_query(
     ROLLUP_FIELDS, without the entry), "config" (site, time_ns, config, set_ms: the latest
     `rollup_config` point of each site) and, with `entries_from`, "entries" (site, time_ns,
     entry, dishes) of the dates in [entries_from, last]."""
-    start_ns = 0 if first is None else max(_day_ns(first), 0)
-    stop_ns = min(_day_ns(last + timedelta(days=1)), END_OF_TIME_NS)
+    start_ns = 0 if first is None else max(day_ns(first), 0)
+    stop_ns = min(day_ns(last + timedelta(days=1)), END_OF_TIME_NS)
     only = "" if sites is None else f" and {_any_of('site', sorted(set(sites)))}"
 
     def of(measurement: str) -> str:
@@ -611,7 +607,7 @@ def rollup_state_query(
     if entries_from is not None:
         query += (
             "\n"
-            + _source(bucket, max(_day_ns(entries_from), start_ns), stop_ns)
+            + _source(bucket, max(day_ns(entries_from), start_ns), stop_ns)
             + of(ROLLUP)
             + '  |> filter(fn: (r) => r._field == "entry" or r._field == "dishes")\n'
             + f"  |> {_PIVOT}\n"
@@ -625,7 +621,7 @@ def rollup_state_query(
 def dirty_sites_query(bucket: str, since_ms: int) -> str:
     """The sites with a `rollup_dirty` point in the ten minutes of `since_ms` or later (up to
     the end of time: a writer's clock may be ahead): result "dirty", one row (site) per site."""
-    since_ns = max(since_ms, 0) // 600_000 * 600_000 * NS_PER_MS
+    since_ns = max(since_ms, 0) // DIRTY_BUCKET_MS * DIRTY_BUCKET_MS * NS_PER_MS
     return (
         _source(bucket, since_ns, END_OF_TIME_NS)
         + f"  |> filter(fn: (r) => r._measurement == {string(ROLLUP_DIRTY)}"

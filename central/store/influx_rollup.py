@@ -1,18 +1,18 @@
-"""KPI rollups in the `influxdb` store: points, Flux queries and the pending rule, without
-transactions (docs/influxdb.md, "Rollups").
+"""KPI rollups in the `influxdb` store without transactions: their points and the pending rule
+(docs/influxdb.md, "Rollups"; the Flux queries are in central/store/flux.py).
 
-Three measurements, each point at a fixed timestamp per (site, date), so writing it again
-overwrites it (InfluxDB keeps the fields of the write it received last):
-
-- `rollup_mark` (tag site; timestamp: the local date's 00:00 read as UTC): field `mark`, a number
-  unique per write (the writer's clock in ns, its last three digits random). Every batch writes
-  the marks of the dates it touches in a request of its own, after InfluxDB acknowledged the
-  batch's readings and before central answers the edge.
+- `rollup_mark` (tag site; timestamp: the local date's 00:00 read as UTC, so a date's mark is
+  overwritten by the next): field `mark`, a number unique per write (the writer's clock in ns,
+  its last three digits random). Every batch writes the marks of the dates it touches in a
+  request of its own, after InfluxDB acknowledged the batch's readings and before central
+  answers the edge.
 - `rollup` (same series key and timestamp): the rollup of the date, with the `mark` it was built
-  from (0: no write touched the date), `config`, `starts`, `ends` and `entry` (base64 strings:
-  the bytes of central.kpi.rollup, opaque here) and `built_ms`.
+  from (0: no write touched the date), `config`, `starts`, `ends`, `entry` and `dishes` (base64
+  strings: the bytes of central.kpi.rollup, opaque here) and `built_ms`; a save overwrites it.
 - `rollup_config` (tag site; timestamp: when it was set): the configuration key the site's
   rollups are built for (the latest point).
+- `rollup_dirty` (tag site; timestamp: the writer's clock by ten minutes): the sites written
+  lately, for the maintainer (`InfluxStore.pending_rollup_sites`).
 
 A date is pending when its latest mark differs from the mark its stored rollup was built from
 (or it has no rollup), when the rollup was built for another configuration, or when its
@@ -34,12 +34,13 @@ from influxdb_client.domain.write_precision import WritePrecision
 from central.kpi.rollup import EMPTY_CHAIN
 from central.store.base import PendingRollups, RollupRow, RollupToSave
 from central.store.influx_schema import (
-    NS_PER_DAY,
+    DIRTY_BUCKET_MS,
     NS_PER_MS,
     ROLLUP,
     ROLLUP_CONFIG,
     ROLLUP_DIRTY,
     ROLLUP_MARK,
+    day_ns,
     local_date_of,
 )
 
@@ -48,19 +49,13 @@ from central.store.influx_schema import (
 MAX_STRING_FIELD_BYTES = 64 * 1024
 EPOCH = date(1970, 1, 1)
 MAX_ROLLUP_DATE = date(2262, 4, 1)  # "every date": InfluxDB's timestamps end on 2262-04-11
-# `rollup_dirty`: one point per site and ten minutes of the writer's clock (overwritten within
+# `rollup_dirty`: one point per site and DIRTY_BUCKET_MS of the writer's clock (overwritten within
 # them), so that a maintainer finds the sites written lately without reading every site's
 # rollups. A maintainer looks back this far before its previous look (writes in flight, replica
 # clocks apart), and at its first look this far back.
-DIRTY_BUCKET_MS = 600_000
 DIRTY_LOOKBACK_MS = 2 * DIRTY_BUCKET_MS
 DIRTY_FIRST_LOOK_MS = 7 * 86_400_000
 SITES_PER_STATE_QUERY = 100  # sites per state query of the maintainer (the Flux filter's size)
-
-
-def day_ns(on: date) -> int:
-    """The timestamp of a date's points: its 00:00 read as UTC (as `duplicate_point`)."""
-    return (on - EPOCH).days * NS_PER_DAY
 
 
 def new_mark(now_ns: int) -> int:
