@@ -620,13 +620,14 @@ def rollup_state_query(
 
 def dirty_sites_query(bucket: str, since_ms: int) -> str:
     """The sites with a `rollup_dirty` point in the ten minutes of `since_ms` or later (up to
-    the end of time: a writer's clock may be ahead): result "dirty", one row (site) per site."""
+    the end of time: a writer's clock may be ahead): result "dirty", one row per site (site, and
+    `_value`: the `last_ms` of its latest point)."""
     since_ns = max(since_ms, 0) // DIRTY_BUCKET_MS * DIRTY_BUCKET_MS * NS_PER_MS
     return (
         _source(bucket, since_ns, END_OF_TIME_NS)
         + f"  |> filter(fn: (r) => r._measurement == {string(ROLLUP_DIRTY)}"
         ' and r._field == "last_ms")\n'
         + "  |> last()\n"
-        + f"  |> {_keep(('site',))}\n"
+        + f"  |> {_keep(('site', '_value'))}\n"
         + '  |> yield(name: "dirty")\n'
     )

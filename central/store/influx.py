@@ -170,6 +170,7 @@ class InfluxStore(ThreadedStore):
         # pending_rollup_sites: when it last looked, and the sites it found pending then
         self._dirty_looked_ms: int | None = None
         self._pending_sites: set[str] = set()
+        self._dirty_seen: dict[str, int] = {}  # site -> the `last_ms` of its latest dirty point
 
     def _client(self, timeout_s: float) -> InfluxDBClient:
         return InfluxDBClient(
@@ -303,9 +304,10 @@ class InfluxStore(ThreadedStore):
 
     async def pending_rollup_sites(self) -> dict[str, PendingRollups]:
         """The pending rollups of the sites written lately (`rollup_dirty` points since this
-        store's previous look, or within DIRTY_FIRST_LOOK_MS at its first) and of those found
-        pending at the previous look: a date pending for longer than that, untouched since
-        this replica started, is not found here (a read builds it)."""
+        store's previous look, or within DIRTY_FIRST_LOOK_MS at its first, with a write it has
+        not looked at yet) and of those found pending at the previous look: a date pending for
+        longer than that, untouched since this replica started, is not found here (a read
+        builds it)."""
         now_ms = time.time_ns() // NS_PER_MS
         since_ms = (
             now_ms - DIRTY_FIRST_LOOK_MS
@@ -314,7 +316,11 @@ class InfluxStore(ThreadedStore):
         )
         rows = await self._run(self._reader, self._query, dirty_sites_query(self.bucket, since_ms))
         self._dirty_looked_ms = now_ms
-        candidates = sorted(self._pending_sites | {str(row["site"]) for row in rows})
+        # a site whose latest write this store has looked at already is not read again
+        written = {str(row["site"]): int(row["_value"]) for row in rows}
+        fresh = {site for site, last in written.items() if self._dirty_seen.get(site) != last}
+        self._dirty_seen.update(written)
+        candidates = sorted(self._pending_sites | fresh)
         found: dict[str, PendingRollups] = {}
         for n in range(0, len(candidates), SITES_PER_STATE_QUERY):
             part = candidates[n : n + SITES_PER_STATE_QUERY]

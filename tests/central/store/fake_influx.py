@@ -128,7 +128,7 @@ RESULT_TYPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("entry", "string"),
         ("dishes", "string"),
     ),
-    "dirty": (("site", "string"),),
+    "dirty": (("site", "string"), ("_value", "long")),
     "presence": (
         ("device", "string"),
         ("kind", "string"),
@@ -274,7 +274,13 @@ class FakeInflux:
                 for t, ts, f in self.select(measurement)
                 if t["site"] in sites and lo_ns <= ts < hi_ns
             ]
-        if name in ("marks", "rollups", "config", "entries", "dirty"):
+        if name == "dirty":  # last() per site
+            latest: dict[str, tuple[int, Fields]] = {}
+            for t, ts, f in self.select("rollup_dirty"):
+                if lo_ns <= ts < hi_ns and ts >= latest.get(t["site"], (-1, {}))[0]:
+                    latest[t["site"]] = (ts, {"site": t["site"], "_value": f["last_ms"]})
+            return [row for _, row in latest.values()]
+        if name in ("marks", "rollups", "config", "entries"):
             measurement = re.findall(r'r\._measurement == "(\w+)"', chunk)[0]
             return [
                 {"site": t["site"], "time_ns": ts, **f}
