@@ -330,6 +330,10 @@ async def test_requests_per_batch_and_per_rollup_build(
     assert len(looks) == 2
     assert len(state_reads) == done.built + chunks + 1 + 2
     assert len(sent) == len(loads) + len(derived) + len(saved) + len(looks) + len(state_reads)
+    # the next look, without a write since: the written sites only, no site's state read again
+    first = len(fake.requests)
+    assert await store.pending_rollup_sites() == {}
+    assert [q.count("yield(") for _, q in fake.requests[first:]] == [1]
 
 
 async def test_another_configuration_makes_every_rollup_pending(store: InfluxStore) -> None:
