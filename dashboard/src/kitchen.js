@@ -107,7 +107,7 @@ export async function loadKitchen(site, state, app) {
           el("td", "num", formatNumber(s.portion_g, "g")),
           el("td", "num", formatNumber(s.recommended_kg, "kg")),
           // a model forecast's note only says that its year's calendar is unknown (below)
-          serverNote(s.reason || (f.source === "model" ? "" : f.note)) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
+          serverNote(s.reason || (f.source === "model" ? "" : f.note)) ?? el("td", "", f.holiday ? holidayName(f.holiday) : t(`day_${f.kind}`)),
         );
         return tr;
       }),
@@ -124,4 +124,11 @@ function serverNote(text) {
   const cell = el("td", "", t("seeNote"));
   cell.title = text;
   return cell;
+}
+
+// A holiday's name in the page's language: the package's names have labels; a name entered in the
+// registry's [calendar.YYYY] is shown as written.
+function holidayName(name) {
+  const label = tOr(`holiday_${name}`);
+  return label === `holiday_${name}` ? name : label;
 }

@@ -25,3 +25,14 @@ def test_dashboard_js_unit_tests_pass() -> None:
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout
     assert "# pass 0" not in done.stdout, "no JS test ran"
+
+
+def test_every_holiday_name_of_the_calendar_package_has_a_chinese_label() -> None:
+    """The forecast panel shows holiday names; the package gives them in English, so each needs
+    its label in the zh section of dashboard/src/i18n.js (a new release may add one)."""
+    from chinese_calendar.constants import Holiday
+
+    labels = (DASHBOARD / "src" / "i18n.js").read_text(encoding="utf-8")
+    zh = labels[labels.index("  zh: {") :]
+    missing = [h.value for h in Holiday if f'"holiday_{h.value}":' not in zh]
+    assert not missing, f"add zh labels holiday_* to dashboard/src/i18n.js for {missing}"
