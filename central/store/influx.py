@@ -1,7 +1,8 @@
-"""The `influxdb` store: readings in an InfluxDB 2.x bucket, KPIs read back with Flux.
+"""The `influxdb` store: readings and KPI rollups in an InfluxDB 2.x bucket, read back with Flux.
 
 Central keeps no state of its own with this store, so several replicas can serve the same bucket.
-Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
+Schema and identity: central/store/influx_schema.py and docs/influxdb.md; rollups, marked
+without transactions: central/store/influx_rollup.py.
 
 Write path of a batch (one edge request): one Flux query reads the points the batch's devices
 already have in the batch's milliseconds (identity -> slot) and the stored readings of the
@@ -9,9 +10,10 @@ batch's burst (clock verdicts, central/store/influx_clocks.py; a second query fo
 predecessor only when it can change a verdict), and, with status changes, one reads the latest
 status of their devices (for `since_ms`); then one synchronous write request (line protocol, ns
 precision) carries the new readings, the verdicts of stored readings the batch vouched for, the
-duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only
-after InfluxDB answered the write with 204; any failure to reach InfluxDB, a timeout or a
-5xx/429 answer is StoreUnavailable (503: the edge keeps the batch and retries).
+duplicate counts, the rejected readings and the status changes; once InfluxDB answered it with
+204, a second write carries the marks of the dates the batch touches (`rollup_mark`). The 2xx to
+the edge is sent only after both; any failure to reach InfluxDB, a timeout or a 5xx/429 answer
+is StoreUnavailable (503: the edge keeps the batch and retries).
 """
 
 import logging
