@@ -6,29 +6,28 @@ that rests on a gap spread pro rata: `estimated`). They are computed by the KPI 
 stored readings (central.kpi.daytable, central.kpi.counters: clocks corrected, resets, wraps,
 spikes and gaps cleaned), never the other way round: KPIs are always computed from readings.
 
-After each stored batch, the dates the batch touches are recomputed from everything stored for
-them and written again: a late reading changes its service's meals, its date's waste and the
-meter intervals on both sides of it. Each derived value has a fixed series key and timestamp
-(a service's start, a date's midnight, an interval's end reading), so writing it again
+The rollup maintainer writes them for each date it rolls up (central.reporting.build_date_rollup),
+from the readings it loaded for the rollup and the rollup itself, so ingest loads no readings:
+a late reading makes its dates pending, and their rebuild writes its service's meals, its date's
+waste and the meter intervals around it again. Each derived value has a fixed series key and
+timestamp (a service's start, a date's midnight, an interval's end reading), so writing it again
 overwrites it (docs/influxdb.md, "Derived series").
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from central.kpi.clocks import attributed_instant_ms, correct_clocks
+from central.kpi.clocks import correct_clocks
 from central.kpi.counters import MeterCurve, meter_curves
 from central.kpi.daytable import QUANTITIES, DayTable, build_day_table
 from central.kpi.periods import DateRange
+from central.kpi.readings import SiteReadings
 from central.kpi.windows import day_windows
 from central.registry import Site
-from central.reporting import load_site_readings
-from central.store import ClockTrusted, ReadingsStore
-from contract import MeterRecord, ReadingRecord, Stream
+from contract import Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,80 +80,43 @@ class DerivedSeries:
 class DerivedSeriesSink(Protocol):
     """A store that keeps derived series besides the readings (the `influxdb` store)."""
 
+    derived_series: bool  # whether to write them (CENTRAL_INFLUX_DERIVED_SERIES)
+
     async def write_derived(self, series: DerivedSeries) -> None:
         """Write (overwrite) the series; return once durable, else raise StoreUnavailable."""
         ...
 
 
-def attributed_instants_ms(
-    site: Site, readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted] = ()
-) -> list[int]:
-    """The instant each of a batch's readings is attributed to: wrong clocks by receive time,
-    clock-trusted late readings (`trusted`: as the store judged them, WriteOutcome) by device
-    time."""
-    rule = site.kpi.clock
-    keys = {(t.device, t.boot, t.seq) for t in trusted}
-    return [
-        r.device_time_ms
-        if (r.device, r.boot, r.seq) in keys
-        else attributed_instant_ms(r.device_time_ms, r.received_ms, rule)
-        for r in readings
-    ]
-
-
-def touched_dates(
-    site: Site, readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted] = ()
-) -> DateRange | None:
-    """Local dates a batch's readings are attributed to (see attributed_instants_ms), and
-    those of the stored readings it made clock-trusted (in `trusted`, not in `readings`)."""
-    instants = attributed_instants_ms(site, readings, trusted) + [
-        t.device_time_ms for t in _stored_only(readings, trusted)
-    ]
-    if not instants:
-        return None
-    days = [datetime.fromtimestamp(at_ms / 1000, site.timezone).date() for at_ms in instants]
-    return DateRange(min(days), max(days))
-
-
-def _stored_only(
-    readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted]
-) -> list[ClockTrusted]:
-    sent = {(r.device, r.boot, r.seq) for r in readings}
-    return [t for t in trusted if (t.device, t.boot, t.seq) not in sent]
-
-
-async def derive(
-    store: ReadingsStore,
+def derive(
     site: Site,
     span: DateRange,
-    meter_times: Mapping[str, Sequence[int]] | None = None,
+    readings: SiteReadings,
+    table: DayTable | None = None,
+    curves: Sequence[MeterCurve] | None = None,
 ) -> DerivedSeries:
-    """The derived series of `site` over `span`, from the readings stored now.
-
-    With `meter_times` (device -> attributed times of a batch's meter readings), only the meter
-    intervals those readings can change are given: the one ending at each and the one after it.
-    """
-    readings = await load_site_readings(store, site, span)
-    table = build_day_table(site, span, readings)
-    corrected = correct_clocks(readings, site.kpi.clock).readings
-    curves = [
-        curve
-        for quantity in QUANTITIES
-        for curve in meter_curves(corrected.meter, quantity, site.kpi.meters, site.kpi.exchanges)
-    ]
+    """The derived series of `site` over `span` from the readings loaded for it
+    (central.reporting.load_site_readings, or a rollup's load), their day table and meter
+    curves (built from the readings when not given; a rollup gives its own: its composed table
+    and the curves its walk resumed from the date before, so that the series add up to its
+    figures)."""
+    if table is None:
+        table = build_day_table(site, span, readings)
+    if curves is None:
+        corrected = correct_clocks(readings, site.kpi.clock).readings
+        curves = [
+            curve
+            for quantity in QUANTITIES
+            for curve in meter_curves(
+                corrected.meter, quantity, site.kpi.meters, site.kpi.exchanges
+            )
+        ]
     first_ms, end_ms = int(table.day_start_ms[0]), int(table.day_end_ms[-1])
     return DerivedSeries(
         site=site.id,
         span=span,
         meals=_meals(site, table),
         waste=_waste(table),
-        intervals=tuple(
-            i
-            for c in curves
-            for i in _intervals(
-                c, first_ms, end_ms, None if meter_times is None else meter_times.get(c.device, ())
-            )
-        ),
+        intervals=tuple(i for c in curves for i in _intervals(c, first_ms, end_ms)),
     )
 
 
@@ -182,12 +144,10 @@ def _waste(table: DayTable) -> tuple[StreamWaste, ...]:
     )
 
 
-def _intervals(
-    curve: MeterCurve, first_ms: int, end_ms: int, only: Sequence[int] | None = None
-) -> list[MeterInterval]:
+def _intervals(curve: MeterCurve, first_ms: int, end_ms: int) -> list[MeterInterval]:
     """Intervals of the curve ending in [first_ms, end_ms), and the one ending at the first
-    reading at or after end_ms: those a reading of the span can change. With `only`, just the
-    intervals ending or starting at one of those times."""
+    reading at or after end_ms: those a reading of the span can change (the one across the
+    span's end is written by the next date's rollup too, with the same value)."""
     times = curve.time_ms
     if times.size < 2:
         return []
@@ -197,9 +157,6 @@ def _intervals(
     stop = min(int(np.searchsorted(ends, end_ms, side="left")) + 1, ends.size)
     k = np.arange(1, stop)
     k = k[ends[k] >= first_ms]
-    if only is not None:
-        wanted = np.asarray(only, dtype=np.int64)
-        k = k[np.isin(ends[k], wanted) | np.isin(ends[k - 1], wanted)]
     used = np.maximum(curve.consumption[last_at[k]] - curve.consumption[last_at[k - 1]], 0.0)
     estimated = np.maximum(curve.estimated[last_at[k]] - curve.estimated[last_at[k - 1]], 0.0)
     return [
@@ -210,33 +167,6 @@ def _intervals(
     ]
 
 
-async def refresh_derived(
-    store: ReadingsStore,
-    sink: DerivedSeriesSink,
-    site: Site,
-    readings: Sequence[ReadingRecord],
-    trusted: Collection[ClockTrusted] = (),
-) -> int:
-    """Recompute and write the derived series of the dates a batch touched (its duplicates
-    too: a resent batch whose first derived write failed must repair it), with the clock
-    verdicts the store gave (`trusted`, WriteOutcome.clock_trusted, stored readings the batch
-    made clock-trusted included): meals and waste of those dates, and the meter intervals on
-    both sides of its meter readings. Points written."""
-    span = touched_dates(site, readings, trusted)
-    if span is None:
-        return 0
-    meter_times: dict[str, list[int]] = {}
-    for r, at_ms in zip(readings, attributed_instants_ms(site, readings, trusted), strict=True):
-        if isinstance(r, MeterRecord):
-            meter_times.setdefault(r.device, []).append(at_ms)
-    for t in _stored_only(readings, trusted):
-        if t.kind == "meter":
-            meter_times.setdefault(t.device, []).append(t.device_time_ms)
-    series = await derive(store, site, span, meter_times)
-    await sink.write_derived(series)
-    return len(series)
-
-
 __all__ = [
     "DerivedSeries",
     "DerivedSeriesSink",
@@ -244,6 +174,4 @@ __all__ = [
     "ServiceMeals",
     "StreamWaste",
     "derive",
-    "refresh_derived",
-    "touched_dates",
 ]

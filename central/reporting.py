@@ -6,7 +6,8 @@ a site's table is composed of its per-date rollups (central.kpi.rollup), which e
 marks pending in its own transaction and the maintainer (central.rollup_maintainer) rebuilds
 shortly after; a date still pending at read time is built on read, chained from its stored
 predecessor (`settle`), so an answer never shows stale figures, and says how fresh the rollups
-were (`Freshness`). Without rollups (the InfluxDB store), a few queries per site and period: one
+were (`Freshness`). The InfluxDB store keeps rollups too, marked without transactions
+(central/store/influx_rollup.py). Without rollups, a few queries per site and period: one
 range scan of readings, one of duplicate counts, and one of the baseline period.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from central.derived import DerivedSeriesSink, derive
 from central.kpi.alerts import (
     Alert,
     edge_alerts,
@@ -286,6 +288,14 @@ async def build_date_rollup(
     """The rollup of `site` on `on` from its readings stored now, chained from `starts`."""
     inputs = await load_date_inputs(store, site, on, starts)
     made = build_rollup(site, on, inputs.readings, inputs.duplicates, starts)
+    if isinstance(store, DerivedSeriesSink) and store.derived_series:
+        # the date's series for dashboards, from this rollup and its readings, before the
+        # rollup is saved (a failed write leaves the date pending: written again on its rebuild)
+        span = DateRange(on, on)
+        table = compose(site, span, [made.entry])
+        walks = day_meter_curves(site, on, inputs.readings, parse_chain(starts).meters)
+        curves = [curve for quantity in walks.values() for curve in quantity]
+        await store.write_derived(derive(site, span, inputs.readings, table, curves))
     return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry, made.dishes)
 
 

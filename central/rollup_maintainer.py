@@ -1,21 +1,24 @@
 """Keeps the KPI rollups (central.kpi.rollup) current, off the request path.
 
-Every write marks the local dates it touches pending, in its own transaction (the SQLite store's
-`kpi_rollup` rows). The maintainer wakes shortly after writes (ingest calls `poke`; a debounce of
-`debounce_s` gathers a burst of batches into one pass) and at least every `sweep_interval_s`,
-asks the store which sites have pending dates, and per site walks from the first pending date in
-date order (central.reporting.settle): each pending date is rebuilt from its readings, chained
-from the stored ends of the date before; when a rebuilt date's ends differ from the next date's
-starts, the store makes the next date pending in the same transaction (the cascade), and the
-pass goes on until no date is pending. A pass also records each site's configuration key, so
-that a changed registry makes every rollup of the changed sites pending. With a retention
+Every write marks the local dates it touches pending: in its own transaction (the SQLite store's
+`kpi_rollup` rows), or by `rollup_mark` points written after its readings (the InfluxDB store,
+central/store/influx_rollup.py). The maintainer wakes shortly after writes (ingest calls `poke`;
+a debounce of `debounce_s` gathers a burst of batches into one pass) and at least every
+`sweep_interval_s`, asks the store which sites have pending dates, and per site walks from the
+first pending date in date order (central.reporting.settle): each pending date is rebuilt from
+its readings, chained from the stored ends of the date before; when a rebuilt date's ends differ
+from the next date's starts, the next date is pending (SQLite marks it in the same transaction,
+InfluxDB finds it by comparing the two), and the pass goes on until no date is pending. A pass
+also records each site's configuration key, so that a changed registry makes every rollup of the
+changed sites pending. With a retention
 (`retention_days`), each sweep also prunes the raw readings of rolled-up dates older than it
 (central/retention.py), site after site.
 
 Rollups are only stored when no write touched their date since its readings were read and when
-they chain onto the stored previous date (the store checks both), so two maintainers (two
-replicas on one database) converge, and a read that finds a date pending builds it itself
-(answers never show stale figures): the maintainer changes how fast answers come, not what
+they chain onto the stored previous date (the store checks both; InfluxDB, without transactions,
+keeps a rollup pending while its mark is not the date's latest), so two maintainers (two
+replicas on one database or bucket) converge, and a read that finds a date pending builds it
+itself (answers never show stale figures): the maintainer changes how fast answers come, not what
 they say. `rollup_lag_s` tells how long the oldest pending date has waited (for metrics).
 """
 

@@ -45,8 +45,8 @@ class CentralSettings(BaseSettings):
     )
     influx_derived_series: bool = Field(
         default=True,
-        description="with the 'influxdb' store: after each batch, recompute the derived series "
-        "(meals, waste, meter intervals) of the dates it touches and write them for dashboards",
+        description="with the 'influxdb' store: the rollup maintainer writes the derived series "
+        "(meals, waste, meter intervals) of each date it rolls up, for dashboards",
     )
     influx_write_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="timeout of one InfluxDB write request, seconds"
@@ -65,7 +65,7 @@ class CentralSettings(BaseSettings):
         default=0.5,
         ge=0,
         le=60,
-        description="with the 'sqlite' store: the rollup maintainer starts its pass this long "
+        description="the rollup maintainer starts its pass this long "
         "after a write woke it, so that a burst of batches is rolled up in one pass",
     )
     store_check_interval_s: float = Field(
@@ -80,7 +80,7 @@ class CentralSettings(BaseSettings):
         default=300.0,
         gt=0,
         le=86_400,
-        description="with the 'sqlite' store: the rollup maintainer also looks for pending "
+        description="the rollup maintainer also looks for pending "
         "dates (and changed site configurations) this often without a write",
     )
     raw_retention_days: int | None = Field(

@@ -28,7 +28,6 @@ from central.api.errors import BatchTooLarge, BodyTooLarge, MalformedBatch
 from central.api.isolation import IsolatedWrite, Unstorable, positions, write_isolating
 from central.api.schemas import ErrorDetail
 from central.auth import BadSignature
-from central.derived import DerivedSeriesSink, refresh_derived
 from central.kpi.clocks import DEFAULT_CLOCK_RULE
 from central.store import BatchToStore, RejectedRow
 from central.store.base import RejectedEntryRow
@@ -366,17 +365,9 @@ async def ingest(
         resources.metrics.sealed_readings.labels(upload.site).inc(sealed)
     if resources.rollups is not None:
         resources.rollups.poke()  # the dates this batch touched are pending: roll them up soon
-    derived = 0
-    store = resources.store
-    if site is not None and settings.influx_derived_series and isinstance(store, DerivedSeriesSink):
-        # The dates this batch touches, recomputed from every stored reading and written again
-        # (late data changes them); the 200 waits for this write too. A resent batch (all
-        # duplicates) recomputes as well, so a failed derived write is repaired by the retry.
-        derived = await refresh_derived(store, store, site, upload.readings, written.clock_trusted)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
-        " edge_duplicates=%d statuses=%d rejected_duplicates=%d rejected_statuses=%d"
-        " derived_points=%d",
+        " edge_duplicates=%d statuses=%d rejected_duplicates=%d rejected_statuses=%d",
         upload.site,
         edge.id,
         upload.batch_id,
@@ -387,7 +378,6 @@ async def ingest(
         len(upload.statuses),
         len(upload.rejected_duplicates),
         len(upload.rejected_statuses),
-        derived,
     )
     if upload.rejected_statuses or upload.rejected_duplicates:
         _log_rejected_entries(upload, edge.id)

@@ -282,7 +282,9 @@ class ReadingsStore(Protocol):
 @runtime_checkable
 class RollupStore(Protocol):
     """A store that also keeps the KPI rollups (central.kpi.rollup) in its own database, marked
-    pending in the transaction of every write that may change a date's figures."""
+    pending by every write that may change a date's figures: in the write's transaction
+    (SQLite), or by marks written after its readings and before it is acknowledged (InfluxDB,
+    central/store/influx_rollup.py)."""
 
     async def rollup_config(self, site: str) -> str | None:
         """The configuration key the site's rollups were last built for (None: never)."""

@@ -9,6 +9,7 @@ code `QueryApi.query_stream` uses, fed the raw body.
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from influxdb_client.client.flux_csv_parser import (
@@ -23,6 +24,7 @@ from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule
 from central.store.base import StoreError
 from central.store.influx_schema import (
     DEVICE_STATUS,
+    DIRTY_BUCKET_MS,
     DUPLICATE,
     EDGE_DUPLICATE,
     EDGE_HEALTH,
@@ -33,11 +35,18 @@ from central.store.influx_schema import (
     RECEIVED,
     RECEIVED_INDEX_SKEW_MS,
     REJECTED,
+    ROLLUP,
+    ROLLUP_CONFIG,
+    ROLLUP_DIRTY,
+    ROLLUP_FIELDS,
+    ROLLUP_MARK,
+    day_ns,
 )
 
 __all__ = [
     "FluxAnswerError",
     "burst_query",
+    "dirty_sites_query",
     "duplicates_query",
     "existing_query",
     "identity_ranges",
@@ -45,6 +54,7 @@ __all__ = [
     "predecessor_query",
     "presence_query",
     "readings_query",
+    "rollup_state_query",
     "stats_query",
     "string",
 ]
@@ -546,3 +556,78 @@ def parse_records(body: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         raise FluxAnswerError(f"InfluxDB query failed: {exc.message}") from exc
     except (FluxCsvParserException, csv.Error, ValueError, IndexError, KeyError) as exc:
         raise FluxAnswerError(f"InfluxDB answer is not annotated CSV: {exc}") from exc
+
+
+def rollup_state_query(
+    bucket: str,
+    sites: Sequence[str] | None,
+    first: date | None,
+    last: date,
+    entries_from: date | None = None,
+) -> str:
+    """The rollup state of `sites` (None: every site) for dates in [first, last] (first None:
+    from 1970): results "marks" (site, time_ns, mark), "rollups" (site, time_ns and
+    ROLLUP_FIELDS, without the entry), "config" (site, time_ns, config, set_ms: the latest
+    `rollup_config` point of each site) and, with `entries_from`, "entries" (site, time_ns,
+    entry, dishes) of the dates in [entries_from, last]."""
+    start_ns = 0 if first is None else max(day_ns(first), 0)
+    stop_ns = min(day_ns(last + timedelta(days=1)), END_OF_TIME_NS)
+    only = "" if sites is None else f" and {_any_of('site', sorted(set(sites)))}"
+
+    def of(measurement: str) -> str:
+        return f"  |> filter(fn: (r) => r._measurement == {string(measurement)}{only})\n"
+
+    query = (
+        _source(bucket, start_ns, stop_ns)
+        + of(ROLLUP_MARK)
+        + '  |> filter(fn: (r) => r._field == "mark")\n'
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', 'mark'))}\n"
+        + '  |> yield(name: "marks")\n'
+        + "\n"
+        + _source(bucket, start_ns, stop_ns)
+        + of(ROLLUP)
+        + f"  |> filter(fn: (r) => {_any_of('_field', ROLLUP_FIELDS)})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', *ROLLUP_FIELDS))}\n"
+        + '  |> yield(name: "rollups")\n'
+        + "\n"
+        + _source(bucket, 0, END_OF_TIME_NS)
+        + of(ROLLUP_CONFIG)
+        + f"  |> {_PIVOT}\n"
+        + '  |> group(columns: ["site"])\n'
+        + '  |> sort(columns: ["_time"])\n'
+        + '  |> last(column: "_time")\n'
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> {_keep(('site', 'time_ns', 'config', 'set_ms'))}\n"
+        + '  |> yield(name: "config")\n'
+    )
+    if entries_from is not None:
+        query += (
+            "\n"
+            + _source(bucket, max(day_ns(entries_from), start_ns), stop_ns)
+            + of(ROLLUP)
+            + '  |> filter(fn: (r) => r._field == "entry" or r._field == "dishes")\n'
+            + f"  |> {_PIVOT}\n"
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(('site', 'time_ns', 'entry', 'dishes'))}\n"
+            + '  |> yield(name: "entries")\n'
+        )
+    return query
+
+
+def dirty_sites_query(bucket: str, since_ms: int) -> str:
+    """The sites with a `rollup_dirty` point in the ten minutes of `since_ms` or later (up to
+    the end of time: a writer's clock may be ahead): result "dirty", one row per site (site, and
+    `_value`: the `last_ms` of its latest point)."""
+    since_ns = max(since_ms, 0) // DIRTY_BUCKET_MS * DIRTY_BUCKET_MS * NS_PER_MS
+    return (
+        _source(bucket, since_ns, END_OF_TIME_NS)
+        + f"  |> filter(fn: (r) => r._measurement == {string(ROLLUP_DIRTY)}"
+        ' and r._field == "last_ms")\n'
+        + "  |> last()\n"
+        + f"  |> {_keep(('site', '_value'))}\n"
+        + '  |> yield(name: "dirty")\n'
+    )

@@ -1,7 +1,8 @@
-"""The `influxdb` store: readings in an InfluxDB 2.x bucket, KPIs read back with Flux.
+"""The `influxdb` store: readings and KPI rollups in an InfluxDB 2.x bucket, read back with Flux.
 
 Central keeps no state of its own with this store, so several replicas can serve the same bucket.
-Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
+Schema and identity: central/store/influx_schema.py and docs/influxdb.md; rollups, marked
+without transactions: central/store/influx_rollup.py.
 
 Write path of a batch (one edge request): one Flux query reads the points the batch's devices
 already have in the batch's milliseconds (identity -> slot) and the stored readings of the
@@ -9,15 +10,17 @@ batch's burst (clock verdicts, central/store/influx_clocks.py; a second query fo
 predecessor only when it can change a verdict), and, with status changes, one reads the latest
 status of their devices (for `since_ms`); then one synchronous write request (line protocol, ns
 precision) carries the new readings, the verdicts of stored readings the batch vouched for, the
-duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only
-after InfluxDB answered the write with 204; any failure to reach InfluxDB, a timeout or a
-5xx/429 answer is StoreUnavailable (503: the edge keeps the batch and retries).
+duplicate counts, the rejected readings and the status changes; once InfluxDB answered it with
+204, a second write carries the marks of the dates the batch touches (`rollup_mark`). The 2xx to
+the edge is sent only after both; any failure to reach InfluxDB, a timeout or a 5xx/429 answer
+is StoreUnavailable (503: the edge keeps the batch and retries).
 """
 
 import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -44,7 +47,11 @@ from central.kpi.readings import (
 )
 from central.store.base import (
     BatchToStore,
+    DayInputs,
     DevicePresence,
+    PendingRollups,
+    RollupRow,
+    RollupToSave,
     SiteStats,
     StoreError,
     StoreUnavailable,
@@ -53,6 +60,7 @@ from central.store.base import (
 )
 from central.store.flux import (
     burst_query,
+    dirty_sites_query,
     duplicates_query,
     existing_query,
     health_query,
@@ -61,6 +69,7 @@ from central.store.flux import (
     predecessor_query,
     presence_query,
     readings_query,
+    rollup_state_query,
     stats_query,
 )
 from central.store.influx_clocks import (
@@ -73,10 +82,28 @@ from central.store.influx_clocks import (
     stored_from_rows,
 )
 from central.store.influx_derived import derived_points
+from central.store.influx_rollup import (
+    DIRTY_FIRST_LOOK_MS,
+    DIRTY_LOOKBACK_MS,
+    EPOCH,
+    MAX_ROLLUP_DATE,
+    MAX_STRING_FIELD_BYTES,
+    SITES_PER_STATE_QUERY,
+    SiteRollups,
+    chained_rollups,
+    config_point,
+    dirty_point,
+    mark_points,
+    new_mark,
+    pending_of,
+    rollup_point,
+    state_from_rows,
+)
 from central.store.influx_schema import (
     NS_PER_DAY,
     NS_PER_MS,
     Occupancy,
+    day_ns,
     duplicate_point,
     edge_duplicate_point,
     health_from_rows,
@@ -93,12 +120,14 @@ from central.store.influx_schema import (
     trusted_points,
     unrepresentable_row,
 )
+from central.store.sqlite import touched_dates
 from contract import ReadingRecord
 
 logger = logging.getLogger(__name__)
 
 # HTTP answers of InfluxDB that a retry may cure: rate limited, overloaded, not ready.
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DUPLICATE_RESULTS = frozenset({"duplicates", "edge_duplicates"})
 
 
 class InfluxStore(ThreadedStore):
@@ -122,6 +151,7 @@ class InfluxStore(ThreadedStore):
         write_timeout_s: float = 10.0,
         query_timeout_s: float = 30.0,
         query_threads: int = 4,
+        derived_series: bool = True,
     ) -> None:
         super().__init__(
             writer_thread_name="influx-writer",
@@ -136,6 +166,13 @@ class InfluxStore(ThreadedStore):
         self.query_timeout_s = query_timeout_s
         self._write_client: InfluxDBClient | None = None
         self._query_client: InfluxDBClient | None = None
+        # the rollup maintainer writes the derived series of each date it builds
+        # (central.reporting.build_date_rollup)
+        self.derived_series = derived_series
+        # pending_rollup_sites: when it last looked, and the sites it found pending then
+        self._dirty_looked_ms: int | None = None
+        self._pending_sites: set[str] = set()
+        self._dirty_seen: dict[str, int] = {}  # site -> the `last_ms` of its latest dirty point
 
     def _client(self, timeout_s: float) -> InfluxDBClient:
         return InfluxDBClient(
@@ -181,6 +218,10 @@ class InfluxStore(ThreadedStore):
             if health is not None:
                 points.append(health)
         await self.write_points(points)
+        # After InfluxDB acknowledged the readings, before the edge is answered: the marks of
+        # the dates they may change (a crash in between: the edge resends, the resend marks).
+        touched = [date.fromisoformat(d) for d in touched_dates(batch, None, outcome.clock_trusted)]
+        await self._mark(batch.site, touched)
         return outcome
 
     async def write_derived(self, series: DerivedSeries) -> None:
@@ -249,6 +290,141 @@ class InfluxStore(ThreadedStore):
         query = presence_query(self.bucket, site, devices)
         rows = await self._run(self._reader, self._query, query)
         return presence_from_rows(rows)
+
+    # --- RollupStore (central/store/influx_rollup.py, docs/influxdb.md "Rollups") -----------
+
+    async def rollup_config(self, site: str) -> str | None:
+        return (await self._rollup_state([site], EPOCH, EPOCH)).get(site, SiteRollups()).config
+
+    async def set_rollup_config(self, site: str, config: str, now_ms: int) -> None:
+        # every rollup of another key is pending from now on (the pending rule)
+        await self.write_points([config_point(site, config, now_ms), dirty_point(site, now_ms)])
+
+    async def pending_rollups(self, site: str, last: date) -> PendingRollups:
+        state = (await self._rollup_state([site], None, last)).get(site, SiteRollups())
+        return pending_of(state.rows(), last)
+
+    async def pending_rollup_sites(self) -> dict[str, PendingRollups]:
+        """The pending rollups of the sites written lately (`rollup_dirty` points since this
+        store's previous look, or within DIRTY_FIRST_LOOK_MS at its first, with a write it has
+        not looked at yet) and of those found pending at the previous look: a date pending for
+        longer than that, untouched since this replica started, is not found here (a read
+        builds it)."""
+        now_ms = time.time_ns() // NS_PER_MS
+        since_ms = (
+            now_ms - DIRTY_FIRST_LOOK_MS
+            if self._dirty_looked_ms is None
+            else self._dirty_looked_ms - DIRTY_LOOKBACK_MS
+        )
+        rows = await self._run(self._reader, self._query, dirty_sites_query(self.bucket, since_ms))
+        self._dirty_looked_ms = now_ms
+        # a site whose latest write this store has looked at already is not read again
+        written = {str(row["site"]): int(row["_value"]) for row in rows}
+        fresh = {site for site, last in written.items() if self._dirty_seen.get(site) != last}
+        self._dirty_seen.update(written)
+        candidates = sorted(self._pending_sites | fresh)
+        found: dict[str, PendingRollups] = {}
+        for n in range(0, len(candidates), SITES_PER_STATE_QUERY):
+            part = candidates[n : n + SITES_PER_STATE_QUERY]
+            for site, state in (await self._rollup_state(part, None, MAX_ROLLUP_DATE)).items():
+                pending = pending_of(state.rows(), MAX_ROLLUP_DATE)
+                if pending.count:
+                    found[site] = pending
+        self._pending_sites = set(found)
+        return found
+
+    async def load_rollups(
+        self, site: str, config: str, first: date, last: date, entries_from: date
+    ) -> tuple[RollupRow | None, list[RollupRow]]:
+        state = await self._rollup_state([site], None, last, entries_from)
+        rows = state.get(site, SiteRollups()).rows()
+        earlier = [r for r in rows if r.on < first]
+        before = None if not earlier else replace(earlier[-1], entry=None)
+        within = [
+            r if r.config == config and r.on >= entries_from else replace(r, entry=None)
+            for r in rows
+            if first <= r.on <= last
+        ]
+        return before, within
+
+    async def load_day_inputs(
+        self,
+        site: str,
+        days: Sequence[tuple[date, int, int]],
+        meter_lookaround_ms: int,
+        meter_devices: Sequence[str],
+        raw_scale_lookback_ms: int = 0,
+        raw_clock: ClockRule | None = None,
+    ) -> list[DayInputs]:
+        if not days:
+            return []
+        # The marks first, then the readings: a write the load misses marks after this read.
+        first, last = min(d for d, _, _ in days), max(d for d, _, _ in days)
+        marks = (await self._rollup_state([site], first, last)).get(site, SiteRollups()).marks
+        out = []
+        for on, start_ms, end_ms in days:
+            query = readings_query(
+                self.bucket, site, start_ms, end_ms, meter_lookaround_ms,
+                raw_scale_lookback_ms, raw_clock,
+            ) + "\n" + duplicates_query(
+                self.bucket, site, day_ns(on), day_ns(on + timedelta(days=1))
+            )  # fmt: skip
+            rows = await self._run(self._reader, self._query, query)
+            counted = [r for r in rows if r.get("result") in DUPLICATE_RESULTS]
+            read = [r for r in rows if r.get("result") not in DUPLICATE_RESULTS]
+            out.append(
+                DayInputs(
+                    on,
+                    marks.get(on, 0),
+                    readings_from_rows(read, meter_devices),
+                    duplicates_from_rows(counted),
+                )
+            )
+        return out
+
+    async def mark_rollups_pending(self, site: str, first: date, last: date, now_ms: int) -> None:
+        await self._mark(site, [first + timedelta(days=n) for n in range((last - first).days + 1)])
+
+    async def save_rollups(
+        self, site: str, config: str, rollups: Sequence[RollupToSave], now_ms: int
+    ) -> int:
+        """Stores those built from the date's current mark and chained onto the stored date
+        before (checked on a state read just before: a write or a save of another replica in
+        between leaves its dates pending by the pending rule, not wrong)."""
+        if not rollups:
+            return 0
+        last = max(r.on for r in rollups)
+        state = (await self._rollup_state([site], None, last)).get(site, SiteRollups())
+        points = []
+        for rollup in chained_rollups(state, rollups):
+            point = rollup_point(site, config, rollup, now_ms)
+            if point is None:
+                logger.warning(
+                    "rollup %s %s: over InfluxDB's %d-byte string field limit; not stored,"
+                    " the date is built on read",
+                    site, rollup.on, MAX_STRING_FIELD_BYTES,
+                )  # fmt: skip
+                continue
+            points.append(point)
+        await self.write_points(points)
+        return len(points)
+
+    async def _mark(self, site: str, dates: Sequence[date]) -> None:
+        """One write request: the marks of `dates` and the site's `rollup_dirty` point."""
+        now_ns = time.time_ns()
+        points = mark_points(site, dates, new_mark(now_ns))
+        if points:
+            await self.write_points([*points, dirty_point(site, now_ns // NS_PER_MS)])
+
+    async def _rollup_state(
+        self,
+        sites: Sequence[str],
+        first: date | None,
+        last: date,
+        entries_from: date | None = None,
+    ) -> dict[str, SiteRollups]:
+        query = rollup_state_query(self.bucket, sites, first, last, entries_from)
+        return state_from_rows(await self._run(self._reader, self._query, query))
 
     # --- in the store's threads -----------------------------------------------------------
 

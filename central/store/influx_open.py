@@ -12,4 +12,5 @@ def open_influx_store(settings: CentralSettings) -> InfluxStore:
         token=settings.influx_token.get_secret_value(),
         write_timeout_s=settings.influx_write_timeout_s,
         query_timeout_s=settings.influx_query_timeout_s,
+        derived_series=settings.influx_derived_series,
     )

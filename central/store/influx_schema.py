@@ -47,6 +47,14 @@ EDGE_DUPLICATE = "edge_duplicate"  # copies an edge dropped and reported, one po
 REJECTED = "rejected"
 DEVICE_STATUS = "device_status"
 EDGE_HEALTH = "edge_health"  # one point per health report of an edge (central.kpi.edgehealth)
+# KPI rollups (central/store/influx_rollup.py): per site and date its rollup and its latest mark;
+# per site the configuration key its rollups are built for
+ROLLUP = "rollup"
+ROLLUP_MARK = "rollup_mark"
+ROLLUP_CONFIG = "rollup_config"
+ROLLUP_DIRTY = "rollup_dirty"  # per site: when its rollups were last marked (by ten minutes)
+DIRTY_BUCKET_MS = 600_000  # a `rollup_dirty` point per site and this many ms of the writer's clock
+ROLLUP_FIELDS = ("mark", "config", "starts", "ends", "built_ms")  # a rollup's, besides `entry`
 
 NS_PER_MS = 1_000_000
 SLOTS_PER_MS = NS_PER_MS
@@ -251,6 +259,11 @@ def edge_duplicate_point(
     if dropped.received_ms is not None:
         point.field("received_ms", int(dropped.received_ms))
     return point
+
+
+def day_ns(on: date) -> int:
+    """The timestamp of a local date's points (duplicates, rollups): its 00:00 read as UTC."""
+    return (on - date(1970, 1, 1)).days * NS_PER_DAY
 
 
 def local_date_of(time_ns: int) -> date:

@@ -48,6 +48,7 @@ from central.kpi.rollup import EMPTY_CHAIN, parse_chain
 from central.store import sqlite_retention as retention
 from central.store.base import (
     BatchToStore,
+    ClockTrusted,
     DayInputs,
     DevicePresence,
     DuplicateCounts,
@@ -533,8 +534,7 @@ class _Prepared:
     @classmethod
     def of(cls, batch: BatchToStore) -> "_Prepared":
         rows = [_row(batch.site, record) for record in batch.readings]
-        extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
-        return cls(batch, rows, sorted(_touched_dates(rows, extra_ms, batch.timezone)))
+        return cls(batch, rows, touched_dates(batch, rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,6 +595,21 @@ def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set
         hi = datetime.fromtimestamp(((day + 1) * MS_PER_DAY + forward_ms) / 1000, tz).date()
         dates.update((lo + timedelta(days=i)).isoformat() for i in range((hi - lo).days + 1))
     return dates
+
+
+def touched_dates(
+    batch: BatchToStore, rows: Sequence[Row] | None = None, trusted: Sequence[ClockTrusted] = ()
+) -> list[str]:
+    """The local dates (ISO, sorted) whose rollups a batch may change (`rows`: its readings'
+    rows, when made already; `trusted`: stored readings it made clock-trusted, whose device
+    times now count): both stores mark these (the InfluxDB store's `rollup_mark` points,
+    central/store/influx_rollup.py)."""
+    if rows is None:
+        rows = [_row(batch.site, record) for record in batch.readings]
+    rows = [*rows, *((batch.site, t.device, t.boot, t.seq, t.kind, t.device_time_ms,
+                      t.device_time_ms, *(None,) * 12) for t in trusted)]  # fmt: skip
+    extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
+    return sorted(_touched_dates(rows, extra_ms, batch.timezone))
 
 
 def _row(site: str, record: ReadingRecord) -> Row:

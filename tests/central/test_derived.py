@@ -1,14 +1,16 @@
 """Derived series (meals, waste, meter intervals) computed from stored readings, held to the KPIs
-central reports from the same readings; late data rewrites the same points."""
+central reports from the same readings; late data rewrites the same points. (The rollup
+maintainer writes them per date: tests/central/store/test_influx_rollups.py.)"""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from central.derived import DerivedSeries, MeterInterval, derive, touched_dates
+from central.derived import DerivedSeries, MeterInterval, derive
 from central.kpi.periods import DateRange
-from central.reporting import site_table
+from central.registry import Site
+from central.reporting import load_site_readings, site_table
 from central.store import BatchToStore, ReadingsStore
 from central.store.sqlite import SqliteStore
 from contract import MeterRecord, Quantity, ReadingRecord
@@ -18,7 +20,6 @@ from tests.central.store.test_conformance import (
     TZ,
     registry_site,
     simulated,
-    with_right_clocks,
 )
 
 SPAN = DateRange(START, date.fromordinal(START.toordinal() + DAYS - 1))
@@ -53,6 +54,10 @@ async def store_all(store: ReadingsStore, site: str, readings: list[ReadingRecor
         )
 
 
+async def derived(store: ReadingsStore, site: Site) -> DerivedSeries:
+    return derive(site, SPAN, await load_site_readings(store, site, SPAN))
+
+
 def by_end(series: DerivedSeries) -> dict[tuple[str, int], MeterInterval]:
     return {(i.device, i.end_ms): i for i in series.intervals}
 
@@ -62,7 +67,7 @@ async def test_derived_series_equal_the_kpis_of_the_same_readings(tmp_path: Path
     readings, _ = readings_with_gap(site.id)
     async with SqliteStore(tmp_path / "d.sqlite3") as store:
         await store_all(store, site.id, readings)
-        series = await derive(store, site, SPAN)
+        series = await derived(store, site)
         # the base quantities every KPI report of these dates is built from
         table = await site_table(store, site, SPAN)
 
@@ -111,12 +116,9 @@ async def test_a_late_reading_rewrites_the_points_around_it(tmp_path: Path) -> N
     readings, late = readings_with_gap(site.id)
     async with SqliteStore(tmp_path / "d.sqlite3") as store:
         await store_all(store, site.id, readings)
-        before = await derive(store, site, SPAN)
+        before = await derived(store, site)
         await store_all(store, site.id, late)  # the meter's buffered readings arrive
-        after = await derive(store, site, SPAN)
-        # after a batch, only the intervals on both sides of its meter readings are rewritten
-        device = late[0].device
-        only = await derive(store, site, SPAN, {device: [r.device_time_ms for r in late]})
+        after = await derived(store, site)
     old, new = by_end(before), by_end(after)
     # every point written before is written again (same series key and time): none goes stale
     assert set(old) <= set(new)
@@ -127,55 +129,6 @@ async def test_a_late_reading_rewrites_the_points_around_it(tmp_path: Path) -> N
     assert sum(i.used for i in after.intervals) == pytest.approx(
         sum(i.used for i in before.intervals), rel=1e-12
     )
-    rewritten = by_end(only)
-    late_ends = {(device, r.device_time_ms) for r in late}
-    assert set(rewritten) == late_ends | {gap}
-    assert all(rewritten[key] == new[key] for key in rewritten)
     assert [(m.start_ms, m.service) for m in after.meals] == [
         (m.start_ms, m.service) for m in before.meals
     ]
-
-
-def test_touched_dates_follow_the_attributed_time() -> None:
-    site = registry_site("s-dates")
-    readings = simulated(site.id)
-    # the wrong clocks (1970, hours ahead) are attributed by receive time, not to their dates
-    assert touched_dates(site, readings) == touched_dates(site, with_right_clocks(readings))
-    at_1970 = [r for r in readings if r.device_time_ms < 86_400_000 * 2]
-    assert len(at_1970) == 5  # WRONG_CLOCKS' 3 and the raw prep bin's 2 (pre_period_raw...)
-    received = datetime.fromtimestamp(at_1970[0].received_ms / 1000, TZ).date()
-    assert touched_dates(site, at_1970[:1]) == DateRange(received, received)
-    assert touched_dates(site, []) is None
-
-
-def test_touched_dates_keep_the_device_times_of_a_buffered_upload() -> None:
-    """A meter's day kept in its memory, uploaded with the reading before it and its live reading
-    (clocks judged per device, by the store: WriteOutcome.clock_trusted): the derived series of
-    yesterday are recomputed, not only today's; and so are they when a later upload makes the
-    stored buffer clock-trusted."""
-    from central.store import ClockTrusted
-    from contract import MeterRecord, Quantity
-
-    site = registry_site("s-buffered")
-    day_ms = 86_400_000
-    now = 1_772_000_000_000
-
-    def meter(seq: int, time_ms: int, received_ms: int) -> MeterRecord:
-        return MeterRecord(device="meter-elec", boot="b", seq=seq, device_time_ms=time_ms,
-                           received_ms=received_ms, quantity=Quantity.ELECTRICITY,
-                           total=float(seq))  # fmt: skip
-
-    def trusted(records: list[MeterRecord]) -> list[ClockTrusted]:
-        return [ClockTrusted(r.device, r.boot, r.seq, r.kind, r.device_time_ms) for r in records]
-
-    before = meter(0, now - day_ms, now - day_ms + 100)
-    kept = [meter(n, now - day_ms + n * 3_600_000, now + n) for n in range(1, 20)]
-    live = meter(20, now + 50, now + 60)
-    upload = [before, *kept, live]
-    yesterday = datetime.fromtimestamp((now - day_ms) / 1000, TZ).date()
-    today = datetime.fromtimestamp(now / 1000, TZ).date()
-    assert touched_dates(site, upload, trusted(kept)) == DateRange(yesterday, today)
-    # not (yet) trusted by the store: attributed by their receive time, to today
-    assert touched_dates(site, kept) == DateRange(today, today)
-    # the live reading alone, making the stored buffer trusted
-    assert touched_dates(site, [live], trusted(kept)) == DateRange(yesterday, today)

@@ -6,9 +6,10 @@ reuses device times and sequence numbers, and wrong device clocks (at 1970, hour
 behind: central attributes those readings by their edge receive time, so a store must find them
 by it, as the SQLite store does with its received_ms range). Its reports, alerts, duplicate
 counts and stats must equal those of the embedded SQLite store fed the same readings shuffled in
-one batch, and its KPIs those of the same readings with their clocks put right. Backends:
-`sqlite` always; `influxdb` when a live InfluxDB 2 is configured (CANTEEN_TEST_INFLUXDB_*),
-skipped with the reason otherwise.
+one batch, and its KPIs those of the same readings with their clocks put right; once rolled up,
+its rollups (dates, chain states, tables) must equal SQLite's. Backends: `sqlite` always;
+`influxdb` when a live InfluxDB 2 is configured (CANTEEN_TEST_INFLUXDB_*), skipped with the reason
+otherwise; `fake-influxdb`, the InfluxDB store against the fake server of fake_influx.py.
 """
 
 import hashlib
@@ -27,10 +28,12 @@ import pytest
 from central.api.kpi_schemas import alert_out, report_out
 from central.kpi.clocks import correct_clocks
 from central.kpi.periods import DateRange, Granularity, PeriodKind
+from central.kpi.rollup import compose, config_key
 from central.registry import Site as CentralSite
 from central.registry import parse_registry
 from central.reporting import alerts, report
-from central.store import BatchToStore, ReadingsStore, RejectedRow
+from central.rollup_maintainer import RollupMaintainer
+from central.store import BatchToStore, ReadingsStore, RejectedRow, RollupRow, RollupStore
 from central.store.influx import InfluxStore
 from central.store.sqlite import SqliteStore
 from contract import (
@@ -49,10 +52,13 @@ from simulators.devices import BIN_PREP
 from simulators.events import CardSwipe, Event, GrossReading, Weighing
 from simulators.rawbins import RawBins
 from simulators.registry import Site as SimSite
+from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.store import clock_cases
 from tests.central.store.conftest import live_influx, unique_site
+from tests.central.store.fake_influx import FakeInflux, serve
 
 START = date(2026, 3, 2)
+EPOCH = date(1970, 1, 1)  # InfluxDB marks no date before (no reading is attributed there)
 DAYS = 2
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -335,17 +341,6 @@ def assert_same(got: Any, want: Any, where: str = "") -> None:
         assert got == want, where
 
 
-@pytest.fixture(params=["sqlite", "influxdb"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ReadingsStore]:
-    if request.param == "sqlite":
-        async with SqliteStore(tmp_path / "backend.sqlite3") as sqlite:
-            yield sqlite
-        return
-    live = live_influx()
-    async with InfluxStore(url=live.url, org=live.org, bucket=live.bucket, token=live.token) as db:
-        yield db
-
-
 async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path: Path) -> None:
     site_id = unique_site("conf")
     site = registry_site(site_id)
@@ -428,6 +423,74 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
     # the wrong clocks in the two days (not the two before them, loaded as references only)
     assert got["days"]["total"]["quality"]["clock_corrected"] == wrong - 2
     assert got["services"]["total"]["quality"]["clock_corrected"] == wrong - 2
+
+
+@pytest.fixture(params=["sqlite", "influxdb", "fake-influxdb"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ReadingsStore]:
+    """SQLite; the live InfluxDB when configured; and the InfluxDB store against the fake
+    InfluxDB server of fake_influx.py, which runs here (its answers are written from the
+    queries' documentation: the live run is the judge)."""
+    if request.param == "sqlite":
+        async with SqliteStore(tmp_path / "backend.sqlite3") as sqlite:
+            yield sqlite
+        return
+    if request.param == "influxdb":
+        live = live_influx()
+        async with InfluxStore(
+            url=live.url, org=live.org, bucket=live.bucket, token=live.token
+        ) as db:
+            yield db
+        return
+    fake = FakeInflux()
+    server, thread = serve(fake)
+    try:
+        async with InfluxStore(url=fake.url, org="canteen", bucket="canteen", token="t") as db:
+            yield db
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+async def test_rollups_equal_the_sqlite_stores(backend: ReadingsStore, tmp_path: Path) -> None:
+    """The same uploads give the same rollups: once the maintainer has rolled every date up,
+    each store has the same dates, with the same chain states (meter walks, raw-bin references)
+    and tables that compose to the same figures, and reports from them equal SQLite's."""
+    store = backend
+    assert isinstance(store, RollupStore)
+    site_id = unique_site("rollups")
+    site = registry_site(site_id)
+    readings = simulated(site_id)
+    uploads = [
+        BatchToStore(site=site_id, edge=f"edge-{site_id}", batch_id=f"r{n}", received_ms=1,
+                     readings=readings[n : n + 500], timezone=TZ)
+        for n in [*range(0, len(readings), 500), 0]  # the first one resent at the end
+    ]  # fmt: skip
+    async with SqliteStore(tmp_path / "reference.sqlite3") as reference:
+        rolled: list[tuple[RollupRow | None, list[RollupRow]]] = []
+        for target in (store, reference):
+            for upload in uploads:
+                await target.write_batch(upload)
+            maintainer = RollupMaintainer(target, [site], 0.0, 60.0)
+            await maintainer.check_configs()
+            await maintainer.settle_all()
+            assert (await target.pending_rollups(site_id, date(2100, 1, 1))).count == 0
+            key = config_key(site)
+            rolled.append(await target.load_rollups(site_id, key, EPOCH, date(2100, 1, 1), EPOCH))
+        (_, got), (_, want) = rolled
+        assert [r.on for r in got] == [r.on for r in want if r.on >= EPOCH]
+        want = [r for r in want if r.on >= EPOCH]
+        for mine, theirs in zip(got, want, strict=True):
+            assert (mine.starts, mine.ends) == (theirs.starts, theirs.ends), mine.on
+            assert mine.entry is not None
+            assert theirs.entry is not None
+            span = DateRange(mine.on, mine.on)
+            composed = compose(site, span, [mine.entry])
+            expected = compose(site, span, [theirs.entry])
+            assert composed is not None
+            assert expected is not None
+            assert_same_table(composed, expected)
+        assert_same(await kpis(store, site), await kpis(reference, site))
 
 
 def health(measured_ms: int, *, dropped: int = 0, dead: int = 0, pending: int = 0) -> EdgeHealth:

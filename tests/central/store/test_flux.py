@@ -17,6 +17,7 @@ from central.kpi.presence import DevicePresence
 from central.store.flux import (
     FluxAnswerError,
     burst_query,
+    dirty_sites_query,
     duplicates_query,
     existing_query,
     health_query,
@@ -25,6 +26,7 @@ from central.store.flux import (
     predecessor_query,
     presence_query,
     readings_query,
+    rollup_state_query,
     stats_query,
     string,
 )
@@ -36,6 +38,7 @@ from central.store.influx import (
     readings_from_rows,
 )
 from central.store.influx_clocks import StoredReading
+from central.store.influx_rollup import pending_of, state_from_rows
 from central.store.influx_schema import (
     END_OF_TIME_NS,
     NS_PER_MS,
@@ -395,3 +398,55 @@ def test_recorded_predecessor_answer_gives_live_readings_and_predecessors() -> N
         ("m1", 0, 1767138300000000000, None, None),
         ("bs", 0, 1766563140000000000, True, "plate"),
     ]
+
+
+def test_rollup_state_query_reads_marks_rollups_config_and_entries() -> None:
+    query = rollup_state_query("canteen", ["s1", 's"2'], None, date(2026, 3, 31), date(2026, 3, 2))
+    stop_ns = (date(2026, 4, 1) - date(1970, 1, 1)).days * 86_400 * 10**9
+    assert query.count("yield(") == 4
+    for result in ("marks", "rollups", "config", "entries"):
+        assert f'yield(name: "{result}")' in query
+    # every date from 1970 to the last one, the entries from `entries_from` only
+    assert query.count(f"range(start: time(v: 0), stop: time(v: {stop_ns}))") == 2
+    entries_ns = (date(2026, 3, 2) - date(1970, 1, 1)).days * 86_400 * 10**9
+    assert f"range(start: time(v: {entries_ns}), stop: time(v: {stop_ns}))" in query
+    assert '(r.site == "s\\"2" or r.site == "s1")' in query
+    # the rollups' metadata without the entry (the biggest field), the entry on its own
+    rollups = query.split('yield(name: "marks")')[1].split('yield(name: "rollups")')[0]
+    assert 'r._field == "starts"' in rollups
+    assert '"entry"' not in rollups
+    # every site (the maintainer's look), no entries
+    every = rollup_state_query("canteen", None, date(2026, 3, 2), date(2026, 3, 2))
+    assert "r.site ==" not in every
+    assert every.count("yield(") == 3
+
+
+def test_dirty_sites_query_looks_from_the_ten_minutes_of_a_moment() -> None:
+    query = dirty_sites_query("canteen", 1_772_400_123_456)
+    assert f"range(start: time(v: {1_772_400_000_000 * NS_PER_MS}), stop: time(v: " in query
+    assert 'r._measurement == "rollup_dirty"' in query
+    assert 'yield(name: "dirty")' in query
+
+
+def test_recorded_rollup_state_gives_each_dates_pending_reason() -> None:
+    """A recorded answer of rollup_state_query: a date rolled up before any write (mark 0), a
+    current one, one built from an older mark, one whose starts are not the previous date's
+    ends, one marked and never built, one built for another configuration."""
+    state = state_from_rows(parse_records(answer("rollup_state.csv")))["s1"]
+    assert state.config == "k1"
+    rows = {r.on.day: r for r in state.rows()}
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6]
+    assert (rows[1].gen, rows[1].pending_ms, rows[1].entry) == (0, None, b"entry-1")
+    assert (rows[2].gen, rows[2].pending_ms, rows[2].entry) == (
+        1772400000000000123, None, b"entry-2",
+    )  # fmt: skip
+    assert rows[2].starts == rows[1].ends
+    assert (rows[3].pending_ms, rows[3].entry) == (1772486400000, None)  # a newer mark
+    assert rows[4].pending_ms == 1772430000000  # chained from other ends: when it was built
+    assert (rows[5].pending_ms, rows[5].ends) == (1772600000000, None)  # marked, never built
+    assert rows[6].pending_ms == 1772700000000  # another configuration: since it was set
+    pending = pending_of(state.rows(), date(2026, 3, 31))
+    assert (pending.count, pending.first, pending.last, pending.oldest_ms) == (
+        4, date(2026, 3, 3), date(2026, 3, 6), 1772430000000,
+    )  # fmt: skip
+    assert pending_of(state.rows(), date(2026, 3, 2)).count == 0

@@ -1,169 +1,35 @@
 """Clock verdicts of the `influxdb` store across uploads (central/store/influx_clocks.py): the
 same cases as the SQLite store's test, with the same verdicts.
 
-No InfluxDB server can run here, so the store talks HTTP to a fake at that seam (FakeInflux): it
-keeps the `reading` and `reading_by_received` points written to it (fields merged per series
-and timestamp, as InfluxDB does) and answers the store's identity, burst and predecessor
-queries in annotated CSV, reading their ranges and filters from the Flux text the store sent
-(range, measurement, devices, receive window, boot and seq bound, last by seq). The Flux itself
-runs on a live InfluxDB in the conformance suite (test_conformance.py).
+No InfluxDB server can run here, so the store talks HTTP to a fake at that seam (fake_influx.py):
+it keeps the points written to it (fields merged per series and timestamp, as InfluxDB does) and
+answers the store's identity, burst and predecessor queries in annotated CSV, reading their
+ranges and filters from the Flux text the store sent (range, measurement, devices, receive
+window, boot and seq bound, last by seq). The Flux itself runs on a live InfluxDB in the
+conformance suite (test_conformance.py).
 """
 
-import itertools
-import json
-import re
 import sqlite3
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from central.kpi.clocks import ClockRule
 from central.store import BatchToStore
-from central.store.flux import CLOCK_COLUMNS
 from central.store.influx import InfluxStore
 from central.store.influx_schema import RECEIVED
 from central.store.sqlite import SqliteStore
 from contract import ReadingRecord
 from tests.central.store.clock_cases import AT_8, uploads
-
-Key = tuple[str, tuple[tuple[str, str], ...], int]  # measurement, tags, timestamp (ns)
-_TYPES = {"time_ns": "long", "seq": "long", "received_ms": "long", "clock_trusted": "boolean"}
-
-
-def _split(text: str, sep: str) -> list[str]:
-    """`text` split at `sep` outside double quotes (line protocol escapes with backslash)."""
-    parts, current, quoted, escaped = [], "", False, False
-    for char in text:
-        if escaped:
-            current += char
-            escaped = False
-        elif char == "\\":
-            current += char
-            escaped = True
-        elif char == '"':
-            current += char
-            quoted = not quoted
-        elif char == sep and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    return [*parts, current]
-
-
-def _value(text: str) -> Any:
-    if text.startswith('"'):
-        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if text in ("true", "false"):
-        return text == "true"
-    if text.endswith("i"):
-        return int(text[:-1])
-    return float(text)
-
-
-@dataclass
-class FakeInflux:
-    url: str = ""
-    points: dict[Key, dict[str, Any]] = field(default_factory=dict)
-    queries: list[str] = field(default_factory=list)
-
-    def write(self, body: str) -> None:
-        for line in body.splitlines():
-            series, fields, at_ns = _split(line, " ")
-            measurement, *tags = _split(series, ",")
-            key = (measurement, tuple(sorted(tuple(t.split("=", 1)) for t in tags)), int(at_ns))
-            values = self.points.setdefault(key, {})  # type: ignore[arg-type]
-            for pair in _split(fields, ","):
-                name, value = pair.split("=", 1)
-                values[name] = _value(value)
-
-    def verdicts(self, measurement: str = "reading") -> dict[tuple[str, str, int], Any]:
-        return {
-            (dict(tags)["device"], values["boot"], values["seq"]): values.get("clock_trusted")
-            for (m, tags, _), values in self.points.items()
-            if m == measurement and "seq" in values
-        }
-
-    def query(self, flux: str) -> str:
-        self.queries.append(flux)
-        blocks = []
-        starts = [m.start() for m in re.finditer(r"from\(bucket:", flux)] + [len(flux)]
-        for start, stop in itertools.pairwise(starts):
-            text = flux[start:stop]
-            name = re.search(r'yield\(name: "([^"]+)"\)', flux[start:])
-            assert name is not None, flux
-            blocks.append(self._block(text, name.group(1)))
-        return "\r\n".join(b for b in blocks if b) + "\r\n"
-
-    def _block(self, text: str, result: str) -> str:
-        lo, hi = (int(v) for v in re.findall(r"time\(v: (\d+)\)", text)[:2])
-        measurement = re.search(r'r\._measurement == "([^"]+)"', text)
-        assert measurement is not None
-        devices = set(re.findall(r'r\.device == "([^"]+)"', text))
-        received = re.search(r"r\.received_ms >= (\d+) and r\.received_ms <= (\d+)", text)
-        below = re.search(r'r\.boot == "([^"]+)" and r\.seq < (\d+)', text)
-        rows = []
-        for (m, tags, at_ns), values in self.points.items():
-            row = {**dict(tags), **values, "time_ns": values.get("device_time_ns", at_ns)}
-            if m != measurement.group(1) or not lo <= at_ns < hi or row["device"] not in devices:
-                continue
-            if received and not int(received[1]) <= row["received_ms"] <= int(received[2]):
-                continue
-            if below and (row["boot"] != below[1] or row["seq"] >= int(below[2])):
-                continue
-            rows.append(row)
-        if below and rows:
-            rows = [max(rows, key=lambda r: r["seq"])]
-        columns = (
-            ("device", "time_ns", "boot", "seq") if result.startswith("ids") else CLOCK_COLUMNS
-        )
-        if not rows:
-            return ""
-        lines = [
-            "#datatype,string,long," + ",".join(_TYPES.get(c, "string") for c in columns),
-            "#group,false,false," + ",".join("false" for _ in columns),
-            f"#default,{result},," + ",".join("" for _ in columns),
-            ",result,table," + ",".join(columns),
-        ]
-        for row in rows:
-            cells = ["" if row.get(c) is None else str(row[c]).lower() if isinstance(row[c], bool)
-                     else str(row[c]) for c in columns]  # fmt: skip
-            lines.append(",,0," + ",".join(cells))
-        return "\r\n".join(lines) + "\r\n"
+from tests.central.store.fake_influx import FakeInflux, serve
 
 
 @pytest.fixture
 def fake_influx() -> Iterator[FakeInflux]:
     fake = FakeInflux()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            if urlsplit(self.path).path == "/api/v2/write":
-                fake.write(body)
-                self.send_response(204)
-                self.end_headers()
-                return
-            answer = fake.query(json.loads(body)["query"]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/csv; charset=utf-8")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server, thread = serve(fake)
     try:
         yield fake
     finally:

@@ -5,6 +5,7 @@ writes with 204, as InfluxDB does for an empty bucket). Documented in docs/scali
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -60,25 +61,20 @@ def recording_influx() -> Iterator[Recorded]:
         thread.join(timeout=10)
 
 
-def influx_settings(
-    settings: CentralSettings, recording_influx: Recorded, derived: bool
-) -> CentralSettings:
+def influx_settings(settings: CentralSettings, recording_influx: Recorded) -> CentralSettings:
     return settings.model_copy(
         update={
             "store": "influxdb",
             "influx_url": recording_influx.url,
             "influx_org": "canteen",
             "influx_token": SecretStr("t"),
-            "influx_derived_series": derived,
+            "rollup_debounce_s": 3600.0,  # the maintainer's requests: test_influx_rollups.py
         }
     )
 
 
-@pytest.mark.parametrize("derived", [True, False])
-async def test_requests_per_batch(
-    settings: CentralSettings, recording_influx: Recorded, derived: bool
-) -> None:
-    influx = influx_settings(settings, recording_influx, derived)
+async def test_requests_per_batch(settings: CentralSettings, recording_influx: Recorded) -> None:
+    influx = influx_settings(settings, recording_influx)
     t = utc_ms(2026, 1, 1, 4)
     readings = [card(n, t + n * 1000, n) for n in range(20)]
     readings += [meter(n, t + n * 60_000, "electricity", 10.0 + n, "elec-1") for n in range(5)]
@@ -86,25 +82,39 @@ async def test_requests_per_batch(
     async with in_process(create_app(influx)) as client:
         answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert answer.status_code == 200
-    # the identity lookup (duplicates) and the write; with derived series one more query (the
-    # touched dates' readings) and one more write
-    expected = ["query", "write", "query", "write"] if derived else ["query", "write"]
-    assert recording_influx.kinds() == expected
-    lookup = recording_influx.requests[0][1].decode()
+    # the ingest's requests (the rollup maintainer's start is left out): the identity lookup
+    # (duplicates and the clock burst), the write, then the marks of the dates it touches; no
+    # readings are loaded
+    ingest = ingest_requests(recording_influx)
+    assert [path.rsplit("/", 1)[-1] for path, _ in ingest] == ["query", "write", "write"]
+    lookup = ingest[0][1].decode()
     # one range per cluster of device times, and in the same query the stored readings of the
     # batch's burst (docs/influxdb.md, "Clocks")
     assert lookup.count("yield(") == 3
     assert 'yield(name: \\"burst\\")' in lookup  # JSON-escaped quotes
-    writes = [body for path, body in recording_influx.requests if path.endswith("write")]
     # 26 readings + the receive-time copy of the 1970 card
-    assert writes[0].count(b"\n") + 1 == 27
-    if derived:
-        derived_query = recording_influx.requests[2][1].decode()
-        # range, received, before, after; and the raw bins' step references (the KPIs' load)
-        assert derived_query.count("yield(") == 6
-        assert 'yield(name: \\"raw_before\\")' in derived_query  # JSON-escaped quotes
-        assert 'yield(name: \\"raw_wrong\\")' in derived_query
-        assert b"meals,service=" in writes[1]
+    assert ingest[1][1].count(b"\n") + 1 == 27
+    marks = ingest[2][1].decode().splitlines()
+    # the dates around 2026-01-01 and around the 1970 card (from 1970-01-01 on), and the site's
+    # `rollup_dirty` point
+    marked = {
+        date(1970, 1, 1) + timedelta(days=int(line.rsplit(" ", 1)[1]) // 86_400_000_000_000)
+        for line in marks
+        if line.startswith("rollup_mark,site=s1 ")
+    }
+    assert {date(1970, 1, 1), date(1970, 1, 2), date(2026, 1, 1)} <= marked
+    assert all(day < date(1970, 1, 9) or abs(day - date(2026, 1, 1)).days <= 6 for day in marked)
+    assert sum(line.startswith("rollup_dirty,site=s1 ") for line in marks) == 1
+
+
+def ingest_requests(recording_influx: Recorded) -> list[tuple[str, bytes]]:
+    """The requests of ingest (the identity and clock lookups, the writes of points and marks),
+    not those of the rollup maintainer (its configuration check at start)."""
+    return [
+        (path, body)
+        for path, body in recording_influx.requests
+        if b"rollup_config" not in body and b'rollup_dirty\\"' not in body
+    ]
 
 
 async def test_a_buffered_upload_looks_up_its_predecessor_once(
@@ -113,7 +123,7 @@ async def test_a_buffered_upload_looks_up_its_predecessor_once(
     """A meter uploading the readings it buffered since yesterday with a live reading after
     them: its clock verdicts can depend on the reading before the buffer, so one more query
     looks it up (central/store/influx_clocks.py); a batch of live readings never pays it."""
-    influx = influx_settings(settings, recording_influx, derived=False)
+    influx = influx_settings(settings, recording_influx)
     t = utc_ms(2026, 1, 1, 8)
     day = 86_400_000
     readings = [
@@ -124,7 +134,8 @@ async def test_a_buffered_upload_looks_up_its_predecessor_once(
     async with in_process(create_app(influx)) as client:
         answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
     assert answer.status_code == 200
-    assert recording_influx.kinds() == ["query", "query", "write"]
-    predecessor = recording_influx.requests[1][1].decode()
+    ingest = ingest_requests(recording_influx)
+    assert [path.rsplit("/", 1)[-1] for path, _ in ingest] == ["query", "query", "write", "write"]
+    predecessor = ingest[1][1].decode()
     assert 'yield(name: \\"pred0\\")' in predecessor
     assert 'r.boot == \\"b1\\" and r.seq < 1' in predecessor
