@@ -270,10 +270,12 @@ PRESENCE = [  # what every store must answer: (device, kind, state, boot, since,
 
 
 def batches(site: str, readings: Sequence[ReadingRecord]) -> list[BatchToStore]:
-    """Upload batches of 500, the first one resent, one with a reading twice, one rejected row;
-    dropped copies reported by the edge (the first two in the resent batch, the second again in
-    the last one: each (edge, id) counts once), and device status changes (STATUSES)."""
-    chunks = [list(readings[i : i + 500]) for i in range(0, len(readings), 500)]
+    """Three upload batches (the day's size depends on the site id, which is unique per run), the
+    first one resent, one with a reading twice, one rejected row; dropped copies reported by the
+    edge (the first two in the resent batch, the second again in the last one: each (edge, id)
+    counts once), and device status changes (STATUSES)."""
+    size = -(-len(readings) // 3)
+    chunks = [list(readings[i : i + size]) for i in range(0, len(readings), size)]
     chunks.insert(1, chunks[0])  # the edge resends after a lost answer (same batch id)
     chunks[-1] = [*chunks[-1], chunks[-1][0]]  # the same reading twice in one batch
     assert len(chunks) == 4
@@ -346,18 +348,18 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
     site = registry_site(site_id)
     readings = simulated(site_id)
     accepted = duplicates = 0
-    for upload in batches(site_id, readings):
+    uploads = batches(site_id, readings)
+    for upload in uploads:
         outcome = await backend.write_batch(upload)
         accepted += outcome.accepted
         duplicates += outcome.duplicates
     # every distinct identity stored once, every resent reading counted as a duplicate
     assert accepted == len(readings)
-    assert duplicates == 500 + 1
+    assert duplicates == len(uploads[0].readings) + 1  # the resent batch, the reading twice
     got = await kpis(backend, site)
     assert got["stats"] == (len(readings), 1)
     # Q4 per device and local date: the resent readings on the date central attributes them
     # to, plus each copy the edge dropped once, on the local date of its device time
-    uploads = batches(site_id, readings)
     resent = [*uploads[1].readings, uploads[-1].readings[-1]]
     expected: Counter[tuple[str, str]] = Counter(
         (r.device, uploads[0].duplicate_date(r).isoformat()) for r in resent
@@ -365,7 +367,7 @@ async def test_same_readings_give_the_same_kpis(backend: ReadingsStore, tmp_path
     drops = edge_drops(readings)
     expected.update((d.device, local_date(d.device_time_ms).isoformat()) for d in drops)
     assert got["duplicates"] == sorted((d, day, n) for (d, day), n in expected.items())
-    assert sum(n for _, _, n in got["duplicates"]) == 501 + 3
+    assert sum(n for _, _, n in got["duplicates"]) == len(resent) + 3  # and 3 dropped copies
     assert got["presence"] == PRESENCE
 
     # The reference: SQLite fed the readings shuffled in one batch, then the same resends.
