@@ -1,9 +1,10 @@
 """Rollups: per (site, local date) the base quantities of the KPIs, built chained, composed exactly.
 
 A rollup is the one-date DayTable of a site (central.kpi.daytable) in a compact, pickle-free
-layout: a JSON header (devices, duplicate counts) and two numpy buffers (float64 quantities;
-clock-skew samples as int16, int32 or int64, the narrowest that holds them), plus the chain
-state it was built from (`starts`) and the one it ends with (`ends`).
+layout: a JSON header (devices, duplicate counts) and numpy buffers (float64 quantities; each
+device's clock-skew histogram of the date as int16 bin keys and counts as uint16, uint32 or
+uint64, the narrowest that holds them: central.kpi.quantiles), plus the chain state it was built
+from (`starts`) and the one it ends with (`ends`).
 
 **Chained, hence exact by construction.** Every base quantity of a date is a sum over the
 readings attributed to that date's windows, except what carries over from date to date:
@@ -30,9 +31,10 @@ per-date arrays; what still matters besides the chain:
 - **clamped meters**: a date on which an electricity meter of the span had no curve (no reading
   near it) gets 0 kW where the span has one, as a one-go build's clamped curve would.
 
-Composed tables carry the clock-skew samples of each date, but their `time_ms`/`received_ms` are
-the date's start for every sample (enough to select whole dates, which is all reports do); alerts
-(which need receive times) always use a freshly built table.
+Composed tables carry each date's clock-skew histograms (whose counts add: Q3 is mergeable), but
+their `time_ms`/`received_ms` are the start of each date with a reading (enough to tell a
+device's first date, which is all reports need); alerts (which need receive times) always use a
+freshly built table.
 """
 
 import hashlib
@@ -57,6 +59,7 @@ from central.kpi.daytable import (
     load_range,
 )
 from central.kpi.periods import DateRange
+from central.kpi.quantiles import SkewHistograms
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import (
     CardReadings,
@@ -72,12 +75,12 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: rollups of another version are rebuilt.
-ROLLUP_CODE_VERSION = 6
+ROLLUP_CODE_VERSION = 7
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
 # received, expected, clock_corrected, has_events, events..., has_raw_events, raw events...,
-# samples
+# skew bins
 _DEVICE_COLUMNS = 4 + len(EVENT_KINDS) + 1 + len(RAW_EVENT_KINDS) + 1
 RAW_PREFIX = "raw:"  # chain-state keys of raw kitchen bins; meters are keyed by device id
 
@@ -289,18 +292,19 @@ def _flat_service_peaks(table: DayTable) -> Float64Array:
 
 
 def encode(table: DayTable) -> bytes:
-    """One date's table as bytes: header length, float count and sample width (int64 each),
-    JSON header, float64 block, samples block (int16, int32 or int64: _sample_bytes)."""
+    """One date's table as bytes: header length, float count, bin count and count width (int64
+    each), JSON header, float64 block, skew bin keys (int16), skew bin counts (uint16, uint32 or
+    uint64: _count_bytes)."""
     n_s = len(table.services)
     values = _fixed_values(table)
     fixed = [np.asarray(values[name], dtype=np.float64).ravel() for name, _ in _fixed_fields(n_s)]
     devices = []
     numbers: list[float] = []
-    samples: list[Int64Array] = []
-    start, end = int(table.day_start_ms[0]), int(table.day_end_ms[0])
+    keys: list[Int64Array] = []
+    counts: list[Int64Array] = []
     dups: dict[str, int] = {}
     for d in table.devices:
-        lo, hi = np.searchsorted(d.time_ms, [start, end], side="left")
+        lo, hi = int(d.skew.at[0]), int(d.skew.at[1])
         devices.append([d.kind, d.device])
         numbers += [
             float(d.received[0]),
@@ -314,7 +318,8 @@ def encode(table: DayTable) -> bytes:
             0.0 if d.raw_events is None else float(d.raw_events[k][0]) for k in RAW_EVENT_KINDS
         ]
         numbers.append(float(hi - lo))
-        samples.append(d.skew_ms[lo:hi])
+        keys.append(d.skew.keys[lo:hi])
+        counts.append(d.skew.counts[lo:hi])
         if int(d.duplicates[0]):
             dups[d.device] = int(d.duplicates[0])
     header = json.dumps(
@@ -326,25 +331,25 @@ def encode(table: DayTable) -> bytes:
         sort_keys=True,
     ).encode()
     floats = np.concatenate([*fixed, np.asarray(numbers, dtype=np.float64)])
-    ints = np.concatenate(samples) if samples else _empty()
-    width = _sample_bytes(ints)
-    head = np.array([len(header), floats.size, width], dtype=np.int64).tobytes()
+    bins = np.concatenate(keys) if keys else _empty()
+    sizes = np.concatenate(counts) if counts else _empty()
+    width = _count_bytes(sizes)
+    head = np.array([len(header), floats.size, bins.size, width], dtype=np.int64).tobytes()
     return b"".join(
-        [head, header, floats.astype("<f8").tobytes(), ints.astype(f"<i{width}").tobytes()]
+        [
+            head,
+            header,
+            floats.astype("<f8").tobytes(),
+            bins.astype("<i2").tobytes(),
+            sizes.astype(f"<u{width}").tobytes(),
+        ]
     )
 
 
-def _sample_bytes(samples: Int64Array) -> int:
-    """Bytes per clock-skew sample: the narrowest integer that holds them all (skews of a
-    synchronised clock fit in 2 bytes, in milliseconds: the entry shrinks about fourfold)."""
-    if not samples.size:
-        return 2
-    low, high = int(samples.min()), int(samples.max())
-    for width in (2, 4):
-        bound = 1 << (8 * width - 1)
-        if -bound <= low and high < bound:
-            return width
-    return 8
+def _count_bytes(counts: Int64Array) -> int:
+    """Bytes per skew bin count: the narrowest unsigned integer that holds them all."""
+    high = int(counts.max()) if counts.size else 0
+    return next(width for width in (2, 4) if high < 1 << (8 * width)) if high < 1 << 32 else 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,15 +372,18 @@ class _Header:
 class _Decoded:
     header: str
     floats: Float64Array
-    ints: np.ndarray  # the samples, as narrow as they were stored (_sample_bytes)
+    keys: np.ndarray  # the skew bins' keys (int16) and counts, as narrow as they were stored
+    counts: np.ndarray
 
 
 def _decode(blob: bytes) -> _Decoded:
-    n_header, n_floats, width = np.frombuffer(blob, dtype="<i8", count=3).tolist()
-    at = 24 + n_header
+    n_header, n_floats, n_bins, width = np.frombuffer(blob, dtype="<i8", count=4).tolist()
+    at = 32 + n_header
     floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
-    ints = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats)
-    return _Decoded(blob[24:at].decode(), floats, ints)
+    at += 8 * n_floats
+    keys = np.frombuffer(blob, dtype="<i2", count=n_bins, offset=at)
+    counts = np.frombuffer(blob, dtype=f"<u{width}", count=n_bins, offset=at + 2 * n_bins)
+    return _Decoded(blob[32 : 32 + n_header].decode(), floats, keys, counts)
 
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
@@ -464,10 +472,10 @@ def _devices(
     day_start: Int64Array,
     day_end: Int64Array,
 ) -> tuple[DeviceQuality, ...]:
-    """Every device's per-date figures and clock-skew samples of the span, vectorised: the
+    """Every device's per-date figures and clock-skew histograms of the span, vectorised: the
     device rows of all dates are scattered into one (devices, dates, columns) array, and the
-    samples (stored per date, device after device) are gathered device after device, each
-    device's in date order."""
+    histograms' bins (stored per date, device after device) are gathered device after device,
+    each device's in date order."""
     n_d = len(decoded)
     day_s = (day_end - day_start) // 1000
     ids: dict[tuple[str, str], int] = {}  # (kind, device) -> index, in order of appearance
@@ -476,7 +484,8 @@ def _devices(
     seg_dev: list[Int64Array] = []
     seg_date: list[Int64Array] = []
     rows: list[Float64Array] = []
-    samples: list[Int64Array] = []
+    keys: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
     dup_at: dict[str, Int64Array] = {}
     for i, (item, header) in enumerate(zip(decoded, parsed, strict=True)):
         listed = tuple(header.devices)
@@ -488,14 +497,15 @@ def _devices(
             seg_dev.append(dev)
             seg_date.append(np.full(dev.size, i, dtype=np.int64))
             rows.append(item.floats[width:])
-            samples.append(item.ints)
+            keys.append(item.keys)
+            sizes.append(item.counts)
         for device, count in header.dups.items():
             dup_at.setdefault(device, np.zeros(n_d, dtype=np.int64))[i] += count
     n_k = len(ids)
     per = np.zeros((n_k, n_d, _DEVICE_COLUMNS), dtype=np.float64)
     per[:, :, 1] = -1.0
     starts = np.zeros(n_k + 1, dtype=np.int64)
-    by_device: Int64Array = _empty()
+    by_device, size_by_device = _empty(), _empty()
     if seg_dev:
         dev_of, date_of = np.concatenate(seg_dev), np.concatenate(seg_date)
         numbers = np.concatenate(rows).reshape(-1, _DEVICE_COLUMNS)
@@ -508,9 +518,10 @@ def _devices(
         source_start = np.cumsum(lengths) - lengths
         target_start = np.cumsum(moved) - moved
         index = np.repeat(source_start[order] - target_start, moved) + np.arange(int(moved.sum()))
-        by_device = np.concatenate(samples)[index]
+        by_device = np.concatenate(keys)[index].astype(np.int64)
+        size_by_device = np.concatenate(sizes)[index].astype(np.int64)
         starts[1:] = np.cumsum(np.bincount(dev_of, weights=lengths, minlength=n_k)).astype(np.int64)
-    counts = per[:, :, -1].astype(np.int64)  # samples per device and date
+    counts = per[:, :, -1].astype(np.int64)  # skew bins per device and date
     names = {device for kind, device in ids if kind != "unknown"}
     out = []
     for kind, device in sorted(ids):
@@ -535,7 +546,10 @@ def _devices(
                     for j, k in enumerate(RAW_EVENT_KINDS)
                 }
             )
-        times = np.repeat(day_start, counts[at])
+        times = day_start[table[:, 0] > 0]
+        bins_at = np.zeros(n_d + 1, dtype=np.int64)
+        np.cumsum(counts[at], out=bins_at[1:])
+        lo, hi = starts[at], starts[at + 1]
         out.append(
             DeviceQuality(
                 kind=kind,
@@ -544,7 +558,7 @@ def _devices(
                 expected=expected,
                 duplicates=dup_at.get(device, np.zeros(n_d, dtype=np.int64)),
                 time_ms=times,
-                skew_ms=by_device[starts[at] : starts[at + 1]].astype(np.int64),
+                skew=SkewHistograms(by_device[lo:hi], size_by_device[lo:hi], bins_at),
                 received_ms=times,
                 clock_corrected=np.rint(table[:, 2]).astype(np.int64),
                 events=events,
