@@ -387,22 +387,18 @@ def site_totals_many(
     raw_bins = {k: next(ints) for k in raw_kinds}
 
     # per device: its sums, its skew bins' bounds per row and their figures
+    row_skews, device_skew_rows = _skews(table.devices, los, his, device_skews)
     device_rows = []
-    for d in table.devices:
+    for d, figures in zip(table.devices, device_skew_rows, strict=True):
         received, dups, corrected = next(ints), next(ints), next(ints)
         expected = next(ints) if d.expected is not None else None
         dev_events = {k: next(ints) for k in d.events} if d.events is not None else None
         dev_raw = {k: next(ints) for k in d.raw_events} if d.raw_events is not None else None
         lo, hi = d.skew.at[los], d.skew.at[his]
-        figures = None
-        if device_skews:
-            index, row = gather(d.skew.at, los, his)
-            figures = skew_figures(d.skew.keys[index], d.skew.counts[index], row, len(bounds))
         device_rows.append(
             (d, received, dups, corrected, expected, dev_events, dev_raw, lo.tolist(), hi.tolist(),
              figures)
         )  # fmt: skip
-    row_skews = _row_skews(table.devices, device_rows, los, his)
 
     peak_rows = table.peak_kw if service is None else table.service_peak_kw[:, service]
     if single:
@@ -490,26 +486,30 @@ def site_totals_many(
     return out
 
 
-def _row_skews(
-    devices: Sequence[DeviceQuality],
-    device_rows: Sequence[tuple[Any, ...]],
-    los: Int64Array,
-    his: Int64Array,
-) -> list[SkewFigures]:
-    """Per row, the skew figures of every device's histograms of the row together (Q3)."""
-    if len(devices) == 1 and device_rows[0][-1] is not None:
-        return [_skew(f) for f in device_rows[0][-1]]
+def _skews(
+    devices: Sequence[DeviceQuality], los: Int64Array, his: Int64Array, per_device: bool
+) -> tuple[list[SkewFigures], list[list[tuple[float, float] | None] | None]]:
+    """Per row, the skew figures of every device's histograms of the row together (Q3), and
+    (when `per_device`) each device's per row; each from one call over every bin at once."""
+    n_rows = len(los)
+    if not devices:
+        return [NO_SKEW] * n_rows, []
     keys, counts, rows = [], [], []
-    for d in devices:
+    for i, d in enumerate(devices):
         index, row = gather(d.skew.at, los, his)
         keys.append(d.skew.keys[index])
         counts.append(d.skew.counts[index])
-        rows.append(row)
-    if not devices:
-        return [NO_SKEW] * len(los)
-    figures = skew_figures(np.concatenate(keys), np.concatenate(counts), np.concatenate(rows),
-                           len(los))  # fmt: skip
-    return [_skew(f) for f in figures]
+        rows.append(row + i * n_rows)
+    all_keys, all_counts = np.concatenate(keys), np.concatenate(counts)
+    all_rows = np.concatenate(rows)
+    figures = skew_figures(all_keys, all_counts, all_rows % n_rows, n_rows)
+    if not per_device:
+        return [_skew(f) for f in figures], [None] * len(devices)
+    each = skew_figures(all_keys, all_counts, all_rows, n_rows * len(devices))
+    per: list[list[tuple[float, float] | None] | None] = [
+        each[i * n_rows : (i + 1) * n_rows] for i in range(len(devices))
+    ]
+    return [_skew(f) for f in figures], per
 
 
 def combine(parts: Sequence[Totals]) -> Totals:
