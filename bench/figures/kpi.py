@@ -8,9 +8,11 @@ JSON parse after the clock stops).
 
 - site-day: GET /api/v1/sites/{site}/kpis/daily (central.reporting.report, rows per service);
 - site-year: GET /api/v1/kpis?site=&period=year (central.reporting.report), route defaults
-  (rows per day), the calendar year of the data's first date;
+  (rows per day), the calendar year of the data's first date; and the same with
+  granularity=month (12 rows: what a year's view shows);
 - ranking: GET /api/v1/ranking?region=network:bench&period=month&kpi=waste_per_diner_g
-  (central.reporting.ranking): every site of the run, the calendar month of the first date.
+  (central.reporting.ranking): every site of the run, the calendar month of the first date; and
+  the same with period=year (warm only).
 
 Cold and warm: right after generation every written date's rollup is pending (no rollup yet), so
 the first site-year samples (each a different site) and the first ranking build theirs on read
@@ -53,8 +55,9 @@ from contract.signing import sign_headers, signing_key
 from harness.registry import write_registry
 
 SITE_DAY_TARGET_MS = 5.0
-SITE_YEAR_TARGET_MS = 50.0
+SITE_YEAR_TARGET_MS = 10.0  # issue 12 (issue 5 asked < 50 ms)
 RANKING_TARGET_MS = 200.0
+YEAR_RANKING_TARGET_MS = 50.0  # issue 12: 100 sites, one year
 NATIONAL_TARGET_S = 1.0
 NETWORK = "bench"  # one region tag shared by every site of the run: the ranking ranks them all
 REGION = f"network:{NETWORK}"
@@ -76,16 +79,20 @@ async def site_day_in_process(
     return await report(store, [config], PeriodKind.DAY, span, Granularity.SERVICE, now_ms())
 
 
-async def site_year_in_process(store: SqliteStore, sites: list[Site], on: date) -> Report:
+async def site_year_in_process(
+    store: SqliteStore, sites: list[Site], on: date, granularity: Granularity = Granularity.DAY
+) -> Report:
     """What GET /api/v1/kpis?site=&period=year does, minus HTTP and JSON."""
     span = period_range(PeriodKind.YEAR, on=on)
-    return await report(store, sites, PeriodKind.YEAR, span, Granularity.DAY, now_ms())
+    return await report(store, sites, PeriodKind.YEAR, span, granularity, now_ms())
 
 
-async def ranking_in_process(store: SqliteStore, sites: list[Site], on: date) -> Ranking:
+async def ranking_in_process(
+    store: SqliteStore, sites: list[Site], on: date, period: PeriodKind = PeriodKind.MONTH
+) -> Ranking:
     """What GET /api/v1/ranking?region=&period=month does, minus HTTP and JSON."""
-    span = period_range(PeriodKind.MONTH, on=on)
-    return await ranking(store, sites, RANKING_KPI, PeriodKind.MONTH, span, now_ms())
+    span = period_range(period, on=on)
+    return await ranking(store, sites, RANKING_KPI, period, span, now_ms())
 
 
 # --- the same reports over HTTP ---------------------------------------------------------------
@@ -96,17 +103,20 @@ def site_day_http(client: httpx.Client, site: str, day: date) -> httpx.Response:
     return response.raise_for_status()
 
 
-def site_year_http(client: httpx.Client, site: str, on: date) -> httpx.Response:
-    response = client.get(
-        "/api/v1/kpis", params={"site": site, "period": "year", "date": on.isoformat()}
-    )
+def site_year_http(
+    client: httpx.Client, site: str, on: date, granularity: str | None = None
+) -> httpx.Response:
+    params = {"site": site, "period": "year", "date": on.isoformat()}
+    if granularity is not None:
+        params["granularity"] = granularity
+    response = client.get("/api/v1/kpis", params=params)
     return response.raise_for_status()
 
 
-def ranking_http(client: httpx.Client, on: date) -> httpx.Response:
+def ranking_http(client: httpx.Client, on: date, period: str = "month") -> httpx.Response:
     response = client.get(
         "/api/v1/ranking",
-        params={"region": REGION, "period": "month", "kpi": RANKING_KPI, "date": on.isoformat()},
+        params={"region": REGION, "period": period, "kpi": RANKING_KPI, "date": on.isoformat()},
     )
     return response.raise_for_status()
 
@@ -205,7 +215,20 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             )
             year = await _time_async(year_calls)
             ranked = await _time_async([ranking_call] * sizes.kpi_ranking_samples)
-        return day, year, ranked, cold_year, cold_ranking
+            by_month = await _time_async(
+                [
+                    partial(site_year_in_process, store, site_of(s), START_DATE, Granularity.MONTH)
+                    for s in year_sites
+                ]
+            )
+            # warm: dates after the data have no rollup until a read or the maintainer builds
+            # them (the site-year samples did so for their sites only)
+            await ranking_in_process(store, region_sites, START_DATE, PeriodKind.YEAR)
+            year_ranked = await _time_async(
+                [partial(ranking_in_process, store, region_sites, START_DATE, PeriodKind.YEAR)]
+                * sizes.kpi_ranking_samples
+            )
+        return day, year, ranked, cold_year, cold_ranking, by_month, year_ranked
 
     async def warm_pass(store: SqliteStore) -> tuple[int, float]:
         # the maintainer's passes until no date is pending: (rollups built, seconds)
@@ -246,6 +269,14 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             http_ranking = _time_sync(
                 [partial(ranking_http, client, START_DATE)] * sizes.kpi_ranking_samples, sample
             )
+            http_year_ranking = _time_sync(
+                [partial(ranking_http, client, START_DATE, "year")] * sizes.kpi_ranking_samples,
+                sample,
+            )
+            http_month = _time_sync(
+                [partial(site_year_http, client, s, START_DATE, "month") for s in year_sites],
+                sample,
+            )
         fresh = rollup_freshness(central, sites, sizes.kpi_freshness_uploads)
         if pid is not None:
             peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
@@ -254,6 +285,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
             f"{sizes.kpi_meter_interval_s} s), generated in {generated.seconds:.0f} s")  # fmt: skip
     year_note = f"Site-year report (/kpis period=year, {sizes.kpi_days} days of data)"
     ranking_note = f"{sizes.kpi_sites}-site monthly ranking (/ranking period=month)"
+    year_ranking_note = f"{sizes.kpi_sites}-site yearly ranking (/ranking period=year)"
     ((warm_built, warm_s),) = warm
     rollup_bytes = rollup_bytes_per_site_date(sqlite_path)
     out = [
@@ -261,8 +293,13 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
         *_figures("6a", "HTTP", http_day, SITE_DAY_TARGET_MS, "Site-day report"),
         *_figures("6b", "in process", local[1], SITE_YEAR_TARGET_MS, year_note),
         *_figures("6b", "HTTP", http_year, SITE_YEAR_TARGET_MS, year_note),
+        *_figures("6b", "in process", local[5], SITE_YEAR_TARGET_MS,
+                  f"{year_note}, granularity=month"),
+        *_figures("6b", "HTTP", http_month, SITE_YEAR_TARGET_MS, f"{year_note}, granularity=month"),
         *_figures("6c", "in process", local[2], RANKING_TARGET_MS, ranking_note),
         *_figures("6c", "HTTP", http_ranking, RANKING_TARGET_MS, ranking_note),
+        *_figures("6c", "in process", local[6], YEAR_RANKING_TARGET_MS, year_ranking_note),
+        *_figures("6c", "HTTP", http_year_ranking, YEAR_RANKING_TARGET_MS, year_ranking_note),
         *_figures("6b", "in process, cold", local[3], SITE_YEAR_TARGET_MS,
                   f"{year_note}, no rollup yet (built on read)"),
         Figure("6c", f"{ranking_note}, no rollup yet (built on read), in process, cold",
