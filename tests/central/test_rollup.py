@@ -28,7 +28,7 @@ from central.kpi.periods import DateRange
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.rollup import EMPTY_CHAIN, config_key, parse_chain
 from central.kpi.totals import site_totals
-from central.kpi.values import derive
+from central.kpi.values import derive, device_figures, quality
 from central.kpi.windows import day_windows
 from central.registry import Service, Site
 from central.rollup_maintainer import RollupMaintainer
@@ -253,13 +253,23 @@ def assert_same_kpis(got: DayTable, whole: DayTable, lo: int) -> None:
     day, equals the one of the same dates of `whole`."""
     n = got.span.days
     for service in (None, 0, 1):
-        want = derive(site_totals(whole, lo, lo + n, service))
-        mine = derive(site_totals(got, 0, n, service))
+        want_totals = site_totals(whole, lo, lo + n, service)
+        mine_totals = site_totals(got, 0, n, service)
+        want, mine = derive(want_totals), derive(mine_totals)
         close(
             {k: (v.value, v.reason) for k, v in mine.items()},
             {k: (v.value, v.reason) for k, v in want.items()},
             f"{got.span} service {service}",
         )
+        where = f"{got.span} service {service}"
+        mine_q, want_q = quality(mine_totals), quality(want_totals)
+        close(mine_q, want_q, f"{where} quality")
+        # Q3 from the same per-date histograms (central.kpi.quantiles): equal, not only close
+        skew = ("clock_skew_median_ms", "clock_skew_p95_abs_ms")
+        assert [getattr(mine_q, k) for k in skew] == [getattr(want_q, k) for k in skew], where
+        mine_d = {d.device: d for d in device_figures(mine_totals)}
+        for d in device_figures(want_totals):
+            assert [getattr(mine_d[d.device], k) for k in skew] == [getattr(d, k) for k in skew]
 
 
 async def check_composed(store: SqliteStore, site: Site = SITE) -> DayTable:
