@@ -125,18 +125,6 @@ def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
     return out
 
 
-def _with_expected(totals: Totals, expected: Mapping[str, Int64Array], lo: int, hi: int) -> Totals:
-    devices = tuple(
-        d if d.expected is None else replace(d, expected=int(expected[d.device][lo:hi].sum()))
-        for d in totals.devices
-    )
-    return replace(
-        totals,
-        devices=devices,
-        meter_expected=sum(d.expected for d in devices if d.expected is not None),
-    )
-
-
 def _rows_totals(
     table: DayTable,
     rows: Sequence[Bucket],
@@ -158,14 +146,16 @@ def _rows_totals(
             quota, reason = NAN, "the period has not started"
         bounds.append((lo, hi))
         quotas.append((quota * share, reason))
-    rows_totals = site_totals_many(
+    expected = expected_to_date(table, now_ms)
+    if expected:  # the table's meters with their expected readings as of now_ms, once per meter
+        devices = tuple(
+            d if d.expected is None else replace(d, expected=expected[d.device])
+            for d in table.devices
+        )
+        table = replace(table, devices=devices)
+    return site_totals_many(
         table, bounds, service, quotas=quotas, baseline=baseline, device_skews=device_skews
     )
-    expected = expected_to_date(table, now_ms)
-    return [
-        _with_expected(totals, expected, lo, hi)
-        for totals, (lo, hi) in zip(rows_totals, bounds, strict=True)
-    ]
 
 
 def _row(
