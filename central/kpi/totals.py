@@ -51,8 +51,10 @@ class DeviceTotals:
     received: int
     expected: int | None
     duplicates: int
-    skew_keys: Int64Array = field(hash=False)  # the row's skew histogram (quantiles.skew_bins),
-    skew_counts: Int64Array = field(hash=False)  # a key per date it occurs on
+    # the row's clock-skew histogram (central.kpi.quantiles): bin keys and their sample counts,
+    # each date's bins in turn (a key repeats across dates; counts of equal keys add)
+    skew_keys: Int64Array = field(hash=False)
+    skew_counts: Int64Array = field(hash=False)
     clock_corrected: int = 0  # readings attributed by receive time (wrong device clock)
     events: Mapping[str, int] | None = None  # meters: counter events (Q2)
     raw_events: Mapping[str, int] | None = None  # raw kitchen bins: rawbins.RAW_EVENT_KINDS
