@@ -32,7 +32,6 @@ from central.kpi.forecast import (
     same_weekday_last_week,
     weekday_mean_4_weeks,
 )
-from central.kpi.workcalendar import day_info
 from contract.units import Stream
 from simulators.canteen import Behaviour, plan_site_days
 from simulators.registry import Site
@@ -104,7 +103,7 @@ def score_service(
     for d in range(WARM_UP_DAYS, y.size):
         on = first + timedelta(days=d)
         history = History(first + timedelta(days=d - HISTORY_DAYS), y[d - HISTORY_DAYS : d])
-        (point,) = forecast_service(history, service, [on])
+        (point,) = forecast_service(history, service, [on], calendar=behaviour.demand.calendar)
         whole = History(first, y[:d])
         b1, b2 = same_weekday_last_week(whole, on), weekday_mean_4_weeks(whole, on)
         if point.diners is None or b1 is None or b2 is None:
@@ -116,7 +115,7 @@ def score_service(
         four_weeks.append(b2)
         actual.append(y[d])
         scored.append(d)
-        working.append(day_info(on).working)
+        working.append(behaviour.demand.calendar.working(on))
     a = np.array(actual)
     f = np.array(predicted)
     index = np.array(scored)

@@ -2,9 +2,9 @@
 
 A template site's stored rollups (figure 6's generated data, rolled up by the maintainer) are
 copied to `sites` sites x the 365 (or 366) dates of a calendar year: date i takes the template's
-entry i modulo its dates, with its day bounds rewritten to date i's (the first two float64s of an
-entry's fixed block, central.kpi.rollup.encode), and with empty chain states on both sides (every
-row chains onto the one before, so a read takes every row as current and builds nothing). One
+entry and dish sums i modulo its dates, the entry's day bounds rewritten to date i's (the first
+two float64s of its fixed block, central.kpi.rollup.encode), with empty chain states on both
+sides (every row chains onto the one before, so a read takes every row as current). One
 INSERT ... SELECT of sites x dates writes them, so generating 10,000 sites x 1 year takes SQLite's
 time, not Python's.
 """
@@ -23,8 +23,8 @@ from central.store.sqlite import SqliteStore
 
 _HEAD = struct.Struct("<3i")  # central.kpi.rollup's entry head: header length, floats, bins
 _COPY = """
-INSERT INTO kpi_rollup (site, local_date, gen, pending_ms, config, starts, ends, entry)
-SELECT s.site, d.local_date, 1, NULL, s.config, ?, ?, d.entry
+INSERT INTO kpi_rollup (site, local_date, gen, pending_ms, config, starts, ends, entry, dishes)
+SELECT s.site, d.local_date, 1, NULL, s.config, ?, ?, d.entry, d.dishes
 FROM n_sites s CROSS JOIN n_dates d ORDER BY s.site, d.local_date
 """
 
@@ -37,16 +37,17 @@ class National:
     bytes_per_site_date: float
 
 
-def template_entries(sqlite_path: Path, site: str) -> list[bytes]:
-    """The stored rollup entries of `site`, in date order."""
+def template_entries(sqlite_path: Path, site: str) -> list[tuple[bytes, bytes]]:
+    """The stored rollup entries of `site` and their dish sums, in date order."""
     with sqlite3.connect(sqlite_path) as conn:
         rows = conn.execute(
-            "SELECT entry FROM kpi_rollup WHERE site = ? AND entry IS NOT NULL ORDER BY local_date",
+            "SELECT entry, dishes FROM kpi_rollup WHERE site = ? AND entry IS NOT NULL"
+            " AND dishes IS NOT NULL ORDER BY local_date",
             (site,),
         ).fetchall()
     if not rows:
         raise ValueError(f"no rollup of {site} in {sqlite_path}")
-    return [bytes(r[0]) for r in rows]
+    return [(bytes(entry), bytes(dishes)) for entry, dishes in rows]
 
 
 def with_day(entry: bytes, site: Site, on: date) -> bytes:
@@ -59,30 +60,31 @@ def with_day(entry: bytes, site: Site, on: date) -> bytes:
 
 
 async def generate(
-    path: Path, template: Site, entries: list[bytes], sites: int, year: int
+    path: Path, template: Site, entries: list[tuple[bytes, bytes]], sites: int, year: int
 ) -> National:
     """`sites` copies of `template` (ids nat-00000...) with rollups for every date of `year`."""
     span = DateRange(date(year, 1, 1), date(year, 12, 31))
     async with SqliteStore(path):
         pass  # the schema
     copies = [replace(template, id=f"nat-{n:05d}", name=f"nat {n}") for n in range(sites)]
-    by_date = [
-        (on.isoformat(), with_day(entries[i % len(entries)], template, on))
-        for i, on in enumerate(span.dates())
-    ]
+    by_date = []
+    for i, on in enumerate(span.dates()):
+        entry, dishes = entries[i % len(entries)]
+        by_date.append((on.isoformat(), with_day(entry, template, on), dishes))
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TEMP TABLE n_sites (site TEXT, config TEXT)")
-        conn.execute("CREATE TEMP TABLE n_dates (local_date TEXT, entry BLOB)")
+        conn.execute("CREATE TEMP TABLE n_dates (local_date TEXT, entry BLOB, dishes BLOB)")
         conn.executemany(
             "INSERT INTO n_sites VALUES (?, ?)", [(s.id, config_key(s)) for s in copies]
         )
-        conn.executemany("INSERT INTO n_dates VALUES (?, ?)", by_date)
+        conn.executemany("INSERT INTO n_dates VALUES (?, ?, ?)", by_date)
         conn.execute(_COPY, (EMPTY_CHAIN, EMPTY_CHAIN))
         conn.execute(
             "INSERT INTO kpi_rollup_config (site, config) SELECT site, config FROM n_sites"
         )
         total, rows = conn.execute(
-            "SELECT SUM(LENGTH(entry) + LENGTH(starts) + LENGTH(ends) + LENGTH(site)"
+            "SELECT SUM(LENGTH(entry) + LENGTH(dishes) + LENGTH(starts) + LENGTH(ends)"
+            " + LENGTH(site)"
             " + LENGTH(local_date) + LENGTH(config) + 16), COUNT(*) FROM kpi_rollup"
         ).fetchone()
     return National(copies, span, int(rows), float(total) / max(1, int(rows)))

@@ -1,5 +1,5 @@
-"""`canteen-central`: serve the API, manage keys, tokens and users, mint a registry edge key, or
-back up and restore the SQLite database."""
+"""`canteen-central`: serve the API, manage keys, tokens and users, mint a registry edge key,
+back up and restore the SQLite database, or prune its raw readings."""
 
 import argparse
 import gc
@@ -18,6 +18,7 @@ from central.backup import add_backup_parsers, run_backup_command
 from central.errors import CentralError
 from central.keys_cli import add_keys_parser, run_keys
 from central.registry import RegistryError
+from central.retention_cli import add_prune_parser, run_prune
 from central.settings import CentralSettings
 from central.users_cli import add_users_parser, run_users
 from contract.settings_cli import error_lines, settings_epilog
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     add_keys_parser(commands)
     add_users_parser(commands)
     add_backup_parsers(commands)
+    add_prune_parser(commands)
     return parser
 
 
@@ -66,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_users(args, os.environ, sys.stdin)
     if args.command in ("backup", "restore"):
         return run_backup_command(args, os.environ)
+    if args.command == "prune":
+        return run_prune(args, os.environ)
     return _serve(args.env_file)
 
 

@@ -108,12 +108,14 @@ def create_app(
                 site_registry,
                 settings.rollup_debounce_s,
                 settings.rollup_sweep_interval_s,
+                settings.raw_retention_days if settings.store == "sqlite" else None,
             ) as maintainer,
             store_monitor(store, settings.store_check_interval_s),
         ):
             metrics = CentralMetrics()
             if maintainer is not None:
                 metrics.watch_rollups(maintainer.as_of_s)
+                maintainer.watch_pruning(metrics.site_pruned)
             # Edge keys and read tokens managed by `canteen-central keys`, the dashboard's users
             # managed by `canteen-central users`, and alert acknowledgements
             # (central/alert_acks.py), in central's SQLite file.

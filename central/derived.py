@@ -13,21 +13,21 @@ meter intervals on both sides of it. Each derived value has a fixed series key a
 overwrites it (docs/influxdb.md, "Derived series").
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from central.kpi.clocks import attributed_instant_ms, correct_clocks, judge_records
+from central.kpi.clocks import attributed_instant_ms, correct_clocks
 from central.kpi.counters import MeterCurve, meter_curves
 from central.kpi.daytable import QUANTITIES, DayTable, build_day_table
 from central.kpi.periods import DateRange
 from central.kpi.windows import day_windows
 from central.registry import Site
 from central.reporting import load_site_readings
-from central.store import ReadingsStore
+from central.store import ClockTrusted, ReadingsStore
 from contract import MeterRecord, ReadingRecord, Stream
 
 
@@ -86,28 +86,41 @@ class DerivedSeriesSink(Protocol):
         ...
 
 
-def attributed_instants_ms(site: Site, readings: Sequence[ReadingRecord]) -> list[int]:
+def attributed_instants_ms(
+    site: Site, readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted] = ()
+) -> list[int]:
     """The instant each of a batch's readings is attributed to: wrong clocks by receive time,
-    clock-trusted late readings (judged with the batch's readings, as the InfluxDB store judges
-    them) by device time."""
+    clock-trusted late readings (`trusted`: as the store judged them, WriteOutcome) by device
+    time."""
     rule = site.kpi.clock
+    keys = {(t.device, t.boot, t.seq) for t in trusted}
     return [
         r.device_time_ms
-        if trusted
+        if (r.device, r.boot, r.seq) in keys
         else attributed_instant_ms(r.device_time_ms, r.received_ms, rule)
-        for r, trusted in zip(readings, judge_records(readings, rule), strict=True)
+        for r in readings
     ]
 
 
-def touched_dates(site: Site, readings: Sequence[ReadingRecord]) -> DateRange | None:
-    """Local dates a batch's readings are attributed to (see attributed_instants_ms)."""
-    if not readings:
+def touched_dates(
+    site: Site, readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted] = ()
+) -> DateRange | None:
+    """Local dates a batch's readings are attributed to (see attributed_instants_ms), and
+    those of the stored readings it made clock-trusted (in `trusted`, not in `readings`)."""
+    instants = attributed_instants_ms(site, readings, trusted) + [
+        t.device_time_ms for t in _stored_only(readings, trusted)
+    ]
+    if not instants:
         return None
-    days = [
-        datetime.fromtimestamp(at_ms / 1000, site.timezone).date()
-        for at_ms in attributed_instants_ms(site, readings)
-    ]
+    days = [datetime.fromtimestamp(at_ms / 1000, site.timezone).date() for at_ms in instants]
     return DateRange(min(days), max(days))
+
+
+def _stored_only(
+    readings: Sequence[ReadingRecord], trusted: Collection[ClockTrusted]
+) -> list[ClockTrusted]:
+    sent = {(r.device, r.boot, r.seq) for r in readings}
+    return [t for t in trusted if (t.device, t.boot, t.seq) not in sent]
 
 
 async def derive(
@@ -202,17 +215,23 @@ async def refresh_derived(
     sink: DerivedSeriesSink,
     site: Site,
     readings: Sequence[ReadingRecord],
+    trusted: Collection[ClockTrusted] = (),
 ) -> int:
     """Recompute and write the derived series of the dates a batch touched (its duplicates
-    too: a resent batch whose first derived write failed must repair it): meals and waste of
-    those dates, and the meter intervals on both sides of its meter readings. Points written."""
-    span = touched_dates(site, readings)
+    too: a resent batch whose first derived write failed must repair it), with the clock
+    verdicts the store gave (`trusted`, WriteOutcome.clock_trusted, stored readings the batch
+    made clock-trusted included): meals and waste of those dates, and the meter intervals on
+    both sides of its meter readings. Points written."""
+    span = touched_dates(site, readings, trusted)
     if span is None:
         return 0
     meter_times: dict[str, list[int]] = {}
-    for r, at_ms in zip(readings, attributed_instants_ms(site, readings), strict=True):
+    for r, at_ms in zip(readings, attributed_instants_ms(site, readings, trusted), strict=True):
         if isinstance(r, MeterRecord):
             meter_times.setdefault(r.device, []).append(at_ms)
+    for t in _stored_only(readings, trusted):
+        if t.kind == "meter":
+            meter_times.setdefault(t.device, []).append(t.device_time_ms)
     series = await derive(store, site, span, meter_times)
     await sink.write_derived(series)
     return len(series)

@@ -5,8 +5,13 @@ library's global one), created by create_app and reaching routes through Central
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from central.retention import SitePruned
 
 PREFIX = "canteen_central"
 # An ingest request, authentication to the 200 after the durable commit, seconds.
@@ -57,6 +62,27 @@ class CentralMetrics:
             ["route"],
             registry=self.registry,
         )
+        self.sealed_readings = Counter(
+            f"{PREFIX}_sealed_readings",
+            "readings rejected because their local date is sealed (its raw readings were pruned "
+            "after rollup: CENTRAL_RAW_RETENTION_DAYS); also counted as rejected",
+            ["site"],
+            registry=self.registry,
+        )
+        self.pruned_rows = Counter(
+            f"{PREFIX}_pruned_rows",
+            "rows deleted by the retention of raw readings, by site and table (readings, "
+            "duplicate_counts, edge_duplicates)",
+            ["site", "table"],
+            registry=self.registry,
+        )
+        self.sealed_through = Gauge(
+            f"{PREFIX}_sealed_through_seconds",
+            "epoch seconds of the UTC midnight after a site's last sealed date (its raw readings "
+            "up to that date are pruned; time() minus it: how far back raw readings reach)",
+            ["site"],
+            registry=self.registry,
+        )
         self._rollups_as_of: Callable[[], float | None] = lambda: None
         Gauge(
             f"{PREFIX}_rollup_lag_seconds",
@@ -68,6 +94,19 @@ class CentralMetrics:
         """Feed the lag gauge from `as_of_s` (the maintainer: the one that knows how far the
         rollups are, central/rollup_maintainer.py)."""
         self._rollups_as_of = as_of_s
+
+    def site_pruned(self, done: "SitePruned") -> None:
+        """Count what a site's pruning deleted, and where its horizon stands."""
+        for table, rows in (
+            ("readings", done.deleted.readings),
+            ("duplicate_counts", done.deleted.duplicate_counts),
+            ("edge_duplicates", done.deleted.edge_duplicates),
+        ):
+            self.pruned_rows.labels(done.site, table).inc(rows)
+        if done.sealed_through is not None:
+            after = done.sealed_through + timedelta(days=1)
+            end = datetime(after.year, after.month, after.day, tzinfo=UTC)
+            self.sealed_through.labels(done.site).set(end.timestamp())
 
     def batch_stored(
         self, site: str, *, accepted: int, duplicates: int, rejected: int, seconds: float

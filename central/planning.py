@@ -17,6 +17,7 @@ from central.kpi.production import Actual, Recommendation, WasteHistory, recomme
 from central.registry import Site
 from central.reporting import report
 from central.store import ReadingsStore
+from contract.workcalendar import WorkCalendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +58,27 @@ def history_before(first: date, days: int = HISTORY_DAYS) -> DateRange:
 
 
 async def forecast(
-    store: ReadingsStore, site: Site, dates: Sequence[date], now_ms: int
+    store: ReadingsStore,
+    site: Site,
+    dates: Sequence[date],
+    now_ms: int,
+    calendar: WorkCalendar,
 ) -> dict[str, list[ForecastPoint]]:
     """Diners per service on `dates` (consecutive, the first after the history)."""
     histories = await service_histories(store, site, history_before(dates[0]), now_ms)
     return {
-        name: forecast_service(h.diners, name, dates, site.diner_overrides)
+        name: forecast_service(h.diners, name, dates, site.diner_overrides, calendar)
         for name, h in histories.items()
     }
 
 
 async def production(
-    store: ReadingsStore, site: Site, on: date, today: date, now_ms: int
+    store: ReadingsStore,
+    site: Site,
+    on: date,
+    today: date,
+    now_ms: int,
+    calendar: WorkCalendar,
 ) -> list[Recommendation]:
     """The recommendation of each service on `on`; beside it the actual day when `on` is past."""
     span = history_before(on)
@@ -85,6 +95,6 @@ async def production(
     out = []
     for service in site.services:
         h = histories[service.name]
-        (point,) = forecast_service(h.diners, service.name, [on], site.diner_overrides)
+        (point,) = forecast_service(h.diners, service.name, [on], site.diner_overrides, calendar)
         out.append(recommend(point, service.portion_g, h.waste, actuals.get(service.name)))
     return out

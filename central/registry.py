@@ -42,6 +42,7 @@ from central.toml_fields import (
     table,
 )
 from contract.topics import ID_PATTERN
+from contract.workcalendar import CalendarError, WorkCalendar, package_knows, parse_calendar
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class Registry:
         default_factory=lambda: MappingProxyType({}), hash=False
     )
     default_factor_set: FactorSet = BUILTIN_FACTOR_SET
+    # public holidays and adjusted working days: [calendar.YYYY] years, else chinesecalendar
+    calendar: WorkCalendar = field(default_factory=WorkCalendar, hash=False, compare=False)
 
     def site(self, site_id: str) -> Site | None:
         return self.sites.get(site_id)
@@ -221,12 +224,30 @@ def _parse_registry(document: Mapping[str, Any]) -> Registry:
         edges.append(edge)
     if not edges:
         logger.warning("the registry names no [[edges]]: no edge can upload readings")
+    calendar = _parse_calendar(document)
     return Registry(
         sites=MappingProxyType(sites),
         edges=tuple(edges),
         factor_sets=factor_sets,
         default_factor_set=default_set,
+        calendar=calendar,
     )
+
+
+def _parse_calendar(document: Mapping[str, Any]) -> WorkCalendar:
+    """The `[calendar.YYYY]` years; each replaces the package's table of that year (logged)."""
+    try:
+        calendar = parse_calendar(document)
+    except CalendarError as exc:
+        raise RegistryError(exc.reason, where=exc.where) from exc
+    for year in calendar.years:
+        logger.info(
+            "registry: the holidays of %d come from [calendar.%d]%s",
+            year,
+            year,
+            " (in place of chinesecalendar's)" if package_knows(year) else "",
+        )
+    return calendar
 
 
 def _warn_unknown(table: Mapping[str, Any], known: frozenset[str], where: str) -> None:

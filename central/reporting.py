@@ -18,22 +18,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from central.kpi.alerts import (
     Alert,
     edge_alerts,
+    meters_as_loaded,
     offline_devices,
-    silent_devices,
+    silent_meters,
     threshold_alerts,
 )
-from central.kpi.counters import WalkState
-from central.kpi.daytable import DayTable, build_day_table, load_range
-from central.kpi.dishes import DishTable, build_dish_table
+from central.kpi.counters import MeterCurve, WalkState
+from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, load_range
+from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.readings import SiteReadings
+from central.kpi.readings import CardReadings, MeterReadings, ScaleReadings, SiteReadings
 from central.kpi.report import (
     RankedSite,
     Report,
     Row,
     baseline_totals,
     build_report,
+    period_kpis,
     period_rows,
     period_totals,
     rank_sites,
@@ -45,17 +47,22 @@ from central.kpi.rollup import (
     compose,
     config_key,
     empty_entry,
+    entry_services,
     parse_chain,
 )
 from central.kpi.totals import Totals
+from central.kpi.values import KpiValue
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store import (
+    DayInputs,
     PendingRollups,
     ReadingsStore,
     RollupRow,
     RollupStore,
     RollupToSave,
+    SealedPeriodUnreadable,
+    SealedStore,
     StoreError,
 )
 
@@ -80,12 +87,40 @@ async def site_table(
     store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
 ) -> DayTable:
     """Base quantities of `site` over `span`, from the readings stored now: composed of rollups
-    when the store keeps them, else built from one load."""
+    when the store keeps them, else built from one load (never the sealed dates: their raw
+    readings are pruned, central/retention.py)."""
     if isinstance(store, RollupStore):
         table = await rolled_up_table(store, site, span, freshness)
         if table is not None:
             return table
+        through = await store.sealed_through(site.id) if isinstance(store, SealedStore) else None
+        if through is not None and span.first <= through:
+            return await sealed_site_table(store, site, span)
     return await fresh_site_table(store, site, span)
+
+
+async def sealed_site_table(store: ReadingsStore, site: Site, span: DateRange) -> DayTable:
+    """`span`, which reaches sealed dates, when `rolled_up_table` declined it (many pending
+    dates, a configuration change, peak grids that do not line up): never from one load, since
+    the sealed dates' raw readings are pruned; every date from its rollup, however many pending
+    ones have to be built on read."""
+    if not isinstance(store, RollupStore):
+        raise StoreError(f"{site.id}: sealed dates need the store's rollups")
+    pending = await store.pending_rollups(site.id, span.last)
+    settled = await settle(store, site, span.first, span.last, pending, now_ms())
+    if settled is None:  # the configuration changed just now: walk again under the new one
+        pending = await store.pending_rollups(site.id, span.last)
+        settled = await settle(store, site, span.first, span.last, pending, now_ms())
+    if settled is None:
+        raise StoreError(f"rollups of {site.id}: {span} could not be read")
+    table = compose(site, span, settled.entries)
+    if table is None:
+        raise SealedPeriodUnreadable(
+            f"site {site.id}: the dates of {span.first}..{span.last} do not share one 15-minute"
+            " peak grid (the time zone's offset changed by other than a multiple of 15 minutes)"
+            " and some are sealed: ask for periods on either side of the change"
+        )
+    return table
 
 
 async def rolled_up_table(
@@ -93,24 +128,34 @@ async def rolled_up_table(
 ) -> DayTable | None:
     """`span` composed of the site's rollups, pending ones built on read; None when the span
     should be built from one load (a long walk, or peak grids that do not line up)."""
-    pending = await store.pending_rollups(site.id, span.last)
-    if freshness is not None:
-        freshness.add(pending.count, pending.oldest_ms)
-    if pending.count > span.days + MAX_EXTRA_DATES_ON_READ:
-        return None
-    settled = await settle(store, site, span.first, span.last, pending, now_ms())
+    settled = await settled_span(store, site, span, freshness)
     if settled is None:
         return None
     return compose(site, span, settled.entries)
 
 
+async def settled_span(
+    store: RollupStore, site: Site, span: DateRange, freshness: Freshness | None = None
+) -> "Settled | None":
+    """The rollups of `span`, pending ones built on read; None when the span should be built
+    from one load (a long walk, or the site's configuration changed)."""
+    pending = await store.pending_rollups(site.id, span.last)
+    if freshness is not None:
+        freshness.add(pending.count, pending.oldest_ms)
+    if pending.count > span.days + MAX_EXTRA_DATES_ON_READ:
+        return None
+    return await settle(store, site, span.first, span.last, pending, now_ms())
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """A walk's outcome: the entries of the dates asked for, what was built and stored."""
+    """A walk's outcome: the entries and dish sums of the dates asked for, what was built and
+    stored."""
 
     entries: list[bytes]
     built: int
     stored: int
+    dishes: list[bytes]
 
 
 async def settle(
@@ -133,13 +178,14 @@ async def settle(
     start = first if pending.first is None else min(first, pending.first)
     before, rows = await store.load_rollups(site.id, key, start, last, first)
     current = (r for r in (before, *rows) if r is not None and r.pending_ms is None)
-    if any(r.config != key for r in current):
+    if any(r.config != key and not r.sealed for r in current):
         await store.set_rollup_config(site.id, key, now)
         return None
     by_date = {r.on: r for r in rows}
     ends = EMPTY_CHAIN if before is None else before.ends or EMPTY_CHAIN
     on = start
     entries: list[bytes] = []
+    dishes: list[bytes] = []
     to_save: list[RollupToSave] = []
     gaps: list[tuple[date, date]] = []
     built = stored = 0
@@ -156,14 +202,34 @@ async def settle(
             # no readings and nothing carried into it (before a site's first reading): empty
             if want_entries:
                 entries.append(empty_entry(site, on))
+                dishes.append(b"")
             on += timedelta(days=1)
             continue
-        if row is not None and row.pending_ms is None and row.config == key and row.starts == ends:
+        if row is not None and row.sealed:
+            # final: its raw readings are pruned (central/retention.py), it is never rebuilt
             ends = row.ends or EMPTY_CHAIN
             if on >= first and want_entries:
                 if row.entry is None:
-                    raise StoreError(f"rollup {site.id} {on}: current but without entry")
+                    raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
+                if row.config != key and entry_services(row.entry) != len(site.services):
+                    raise SealedPeriodUnreadable(
+                        f"site {site.id}: {on} is sealed with another number of meal services"
+                        " than the registry gives now; periods reaching it cannot be composed"
+                        " (docs/operations.md, retention)"
+                    )
                 entries.append(row.entry)
+                dishes.append(row.dishes or b"")  # sealed before dish sums were rolled up: none
+        elif (
+            row is not None and row.pending_ms is None and row.config == key and row.starts == ends
+        ):
+            ends = row.ends or EMPTY_CHAIN
+            if on >= first and want_entries:
+                if row.entry is None or row.dishes is None:
+                    raise StoreError(
+                        f"rollup {site.id} {on}: current but without entry or dish sums"
+                    )
+                entries.append(row.entry)
+                dishes.append(row.dishes)
         else:
             made = await build_date_rollup(store, site, on, ends)
             gap = bridged_gap(site, on, ends, made.ends, row)
@@ -174,6 +240,7 @@ async def settle(
             ends = made.ends
             if on >= first and want_entries:
                 entries.append(made.entry)
+                dishes.append(made.dishes)
             if len(to_save) >= SAVE_CHUNK_DATES:
                 stored += await store.save_rollups(site.id, key, to_save, now)
                 to_save = []
@@ -185,8 +252,10 @@ async def settle(
         pending = await store.pending_rollups(site.id, last)
         redone = await settle(store, site, first, last, pending, now, want_entries, again=False)
         if redone is not None:
-            return Settled(redone.entries, built + redone.built, stored + redone.stored)
-    return Settled(entries, built, stored)
+            return Settled(
+                redone.entries, built + redone.built, stored + redone.stored, redone.dishes
+            )
+    return Settled(entries, built, stored, dishes)
 
 
 def bridged_gap(
@@ -216,6 +285,13 @@ async def build_date_rollup(
     store: RollupStore, site: Site, on: date, starts: bytes
 ) -> RollupToSave:
     """The rollup of `site` on `on` from its readings stored now, chained from `starts`."""
+    inputs = await load_date_inputs(store, site, on, starts)
+    made = build_rollup(site, on, inputs.readings, inputs.duplicates, starts)
+    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry, made.dishes)
+
+
+async def load_date_inputs(store: RollupStore, site: Site, on: date, starts: bytes) -> DayInputs:
+    """What the rollup of `site` on `on`, chained from `starts`, is built from."""
     window = load_range(site, DateRange(on, on))
     meters = set(site.kpi.meters) | set(parse_chain(starts).meters)
     (inputs,) = await store.load_day_inputs(
@@ -226,8 +302,23 @@ async def build_date_rollup(
         raw_scale_lookback_ms=ROLLUP_RAW_LOOKBACK_MS,
         raw_clock=site.kpi.clock,
     )
-    made = build_rollup(site, on, inputs.readings, inputs.duplicates, starts)
-    return RollupToSave(on, inputs.gen, made.starts, made.ends, made.entry)
+    return inputs
+
+
+async def day_curves(store: ReadingsStore, site: Site, on: date) -> dict[str, list[MeterCurve]]:
+    """Per quantity, the cleaned meter curves the KPIs of `site` on local date `on` are computed
+    from: with rollups, those its rollup is built from, resumed from the stored date before
+    (read after a report of the date has settled it); else those of one load of the date."""
+    if isinstance(store, RollupStore):
+        before, rows = await store.load_rollups(site.id, config_key(site), on, on, on)
+        starts = rows[0].starts if rows else None
+        if starts is None:  # no write touched the date: it starts where the one before ends
+            starts = EMPTY_CHAIN if before is None else before.ends or EMPTY_CHAIN
+        inputs = await load_date_inputs(store, site, on, starts)
+        return day_meter_curves(site, on, inputs.readings, parse_chain(starts).meters)
+    meter = await load_meter_readings(store, site, DateRange(on, on))
+    meters_only = SiteReadings(ScaleReadings.empty(), CardReadings.empty(), meter)
+    return day_meter_curves(site, on, meters_only)
 
 
 async def load_site_readings(store: ReadingsStore, site: Site, span: DateRange) -> SiteReadings:
@@ -253,11 +344,26 @@ async def fresh_site_table(store: ReadingsStore, site: Site, span: DateRange) ->
 
 
 async def dish_tables(
-    store: ReadingsStore, sites: Sequence[Site], span: DateRange
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    span: DateRange,
+    freshness: Freshness | None = None,
 ) -> list[DishTable]:
-    """Waste by dish and reason of each site over `span` (central.kpi.dishes), from one load of
-    the readings stored now per site."""
-    return [build_dish_table(s, span, await load_site_readings(store, s, span)) for s in sites]
+    """Waste by dish and reason of each site over `span` (central.kpi.dishes), from the readings
+    stored now: composed of the dish sums of the site's rollups when the store keeps them, else
+    built from one load of its readings."""
+    return [await site_dish_table(store, site, span, freshness) for site in sites]
+
+
+async def site_dish_table(
+    store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
+) -> DishTable:
+    """One site's waste by dish and reason over `span` (dish_tables)."""
+    if isinstance(store, RollupStore):
+        settled = await settled_span(store, site, span, freshness)
+        if settled is not None:
+            return compose_dish_tables(site, span, settled.dishes)
+    return build_dish_table(site, span, await load_site_readings(store, site, span))
 
 
 async def site_baseline(
@@ -282,9 +388,11 @@ async def report(
     span: DateRange,
     granularity: Granularity,
     now_ms: int,
+    freshness: Freshness | None = None,
 ) -> Report:
-    """A report of one site, or of several summed (a region), with the rollups' freshness."""
-    freshness = new_freshness(store)
+    """A report of one site, or of several summed (a region), with the rollups' freshness
+    (counted into `freshness` when given: an answer of several reports)."""
+    freshness = new_freshness(store) if freshness is None else freshness
     tables = [await site_table(store, site, span, freshness) for site in sites]
     baselines = {site.id: await site_baseline(store, site, freshness) for site in sites}
     built = build_report(tables, baselines, period, span, granularity, now_ms)
@@ -323,41 +431,109 @@ async def ranking(
     return Ranking(kpi, descending, span, ranked, region, freshness)
 
 
-async def alerts(store: ReadingsStore, site: Site, on: date, now_ms: int) -> list[Alert]:
-    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now).
+async def alerts(
+    store: ReadingsStore,
+    site: Site,
+    on: date,
+    now_ms: int,
+    freshness: Freshness | None = None,
+) -> list[Alert]:
+    """Alerts of `site` for local date `on`, evaluated at the end of that date (or now):
+    `alerts_over` of that date alone."""
+    return (await alerts_over(store, site, DateRange(on, on), now_ms, freshness))[on]
 
-    One load of the month to date gives the date's row, the month's quota use and the meters'
-    last readings; the year to date is loaded only when there is a yearly quota to compare with.
-    Offline devices come from the devices' latest status (one small read).
+
+async def alerts_over(
+    store: ReadingsStore,
+    site: Site,
+    span: DateRange,
+    now_ms: int,
+    freshness: Freshness | None = None,
+) -> dict[date, list[Alert]]:
+    """Alerts of `site` on each date of `span`, each evaluated at the end of its date (or now),
+    as `alerts` gives them date by date, from a few reads whatever the span's length:
+
+    - quota, waste target and off-hours share from one table of the site's rollups (`site_table`)
+      from the first date's month (year, with a yearly quota) to the last: each date's row, its
+      month to date and year to date are periods of that table, as in /kpis (`period_kpis`);
+    - `device_silent`/`device_late`, which need receive times, from one load of the meters'
+      readings from the first date's month: each date judges its meters on what a load of its
+      own month to date holds (`meters_as_loaded`), so the dates of a range are judged exactly as
+      one by one;
+    - `device_offline` from the devices' latest status (one small read); edge losses from the
+      edges' health reports of each date (two small queries per date).
     """
-    as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
-    baselines: dict[str, Totals | None] = {site.id: None}  # F9 is not alerted on
-    month_span = DateRange(on.replace(day=1), on)
-    month_table = await fresh_site_table(store, site, month_span)  # receive times: not cached
-    month = build_report(
-        [month_table], baselines, PeriodKind.MONTH, month_span, Granularity.DAY, as_of_ms
-    )
-    year = None
-    if site.kpi.energy_quota_kgce_year is not None:
-        year_span = DateRange(date(on.year, 1, 1), on)
-        year_table = await site_table(store, site, year_span)
-        year = build_report(
-            [year_table], baselines, PeriodKind.YEAR, year_span, Granularity.PERIOD, as_of_ms
-        ).total
-    out = threshold_alerts(
-        site.id,
-        month.rows[-1],  # the date itself
-        month.total,
-        year,
-        site.kpi.waste_target_g_per_diner,
-        site.kpi.off_hours_alert_share_pct,
-    )
+    yearly = site.kpi.energy_quota_kgce_year is not None
+    first = date(span.first.year, 1, 1) if yearly else span.first.replace(day=1)
+    table = await site_table(store, site, DateRange(first, span.last), freshness)
+    meters = await load_meter_readings(store, site, DateRange(span.first.replace(day=1), span.last))
     presence = await store.device_presence(site.id)
-    offline = offline_devices(site.id, presence, as_of_ms, site.timezone)
+    dates = list(span.dates())
+    # each date's row, month to date and year to date, the latter two only with a quota; each
+    # ends at its date's end, so `now_ms` gives each the share of its quota a report of it
+    # would (one computation for every date)
+    kpi = site.kpi
+    quotas = kpi.energy_quota_kgce_month is not None or yearly
+    targets = kpi.waste_target_g_per_diner is not None or kpi.off_hours_alert_share_pct is not None
+    day_spans = [DateRange(on, on) for on in dates] if targets else []
+    month_spans = [DateRange(on.replace(day=1), on) for on in dates] if quotas else []
+    year_spans = [DateRange(date(on.year, 1, 1), on) for on in dates] if yearly else []
+    figures = iter(period_kpis(table, [*day_spans, *month_spans, *year_spans], now_ms))
+
+    def each_date(spans: list[DateRange]) -> list[Mapping[str, KpiValue] | None]:
+        return [next(figures) for _ in spans] if spans else [None] * len(dates)
+
+    day_kpis, month_kpis, year_kpis = (
+        each_date(day_spans),
+        each_date(month_spans),
+        each_date(year_spans),
+    )
+    out: dict[date, list[Alert]] = {}
+    for i, on in enumerate(dates):
+        start_ms = local_instant_ms(on, time(0, 0), site.timezone)
+        end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
+        as_of_ms = min(now_ms, end_ms)
+        found = threshold_alerts(
+            site.id,
+            day_kpis[i],
+            month_kpis[i],
+            year_kpis[i],
+            kpi.waste_target_g_per_diner,
+            kpi.off_hours_alert_share_pct,
+        )
+        found += offline_devices(site.id, presence, as_of_ms, site.timezone)
+        found += judge_meters(site, meters, on, as_of_ms)[1]
+        found += edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
+        out[on] = found
+    return out
+
+
+async def load_meter_readings(store: ReadingsStore, site: Site, span: DateRange) -> MeterReadings:
+    """The meter readings a load of `span` holds (load_site_readings): each meter's nearest
+    readings around it included."""
+    window = load_range(site, span)
+    readings = await store.load_readings(
+        site.id,
+        window.start_ms,
+        window.end_ms,
+        meter_lookaround_ms=METER_LOOKAROUND_MS,
+        meter_devices=tuple(site.kpi.meters),
+    )
+    return readings.meter
+
+
+def judge_meters(
+    site: Site, meters: MeterReadings, on: date, as_of_ms: int
+) -> tuple[frozenset[str], list[Alert]]:
+    """The meters judged on `on` (configured, or with readings in its month to date) and their
+    `device_silent`/`device_late` alerts at `as_of_ms`, from `meters` loaded over the month to
+    date of `on` or over a range that contains it (load_meter_readings)."""
+    window = load_range(site, DateRange(on.replace(day=1), on))
+    judged = meters_as_loaded(
+        meters, site.kpi.clock, site.kpi.meters, window.start_ms, window.end_ms, METER_LOOKAROUND_MS
+    )
     start_ms = local_instant_ms(on, time(0, 0), site.timezone)
-    end_ms = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
-    edges = edge_alerts(site.id, await store.edge_health(site.id, start_ms, end_ms))
-    return out + offline + silent_devices(month_table, as_of_ms, start_ms) + edges
+    return frozenset(m.device for m in judged), silent_meters(site, judged, as_of_ms, start_ms)
 
 
 async def meter_alerts(
@@ -365,12 +541,10 @@ async def meter_alerts(
 ) -> tuple[frozenset[str], list[Alert]]:
     """The meters judged (configured, or with readings this month) and their `device_silent`
     and `device_late` alerts for local date `on` (as `alerts` gives them), from one load of the
-    month to date."""
+    month's meter readings to date."""
     as_of_ms = min(now_ms, local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone))
-    month_table = await fresh_site_table(store, site, DateRange(on.replace(day=1), on))
-    start_ms = local_instant_ms(on, time(0, 0), site.timezone)
-    meters = frozenset(d.device for d in month_table.devices if d.kind == "meter")
-    return meters, silent_devices(month_table, as_of_ms, start_ms)
+    meters = await load_meter_readings(store, site, DateRange(on.replace(day=1), on))
+    return judge_meters(site, meters, on, as_of_ms)
 
 
 def now_ms() -> int:

@@ -8,7 +8,9 @@ date order (central.reporting.settle): each pending date is rebuilt from its rea
 from the stored ends of the date before; when a rebuilt date's ends differ from the next date's
 starts, the store makes the next date pending in the same transaction (the cascade), and the
 pass goes on until no date is pending. A pass also records each site's configuration key, so
-that a changed registry makes every rollup of the changed sites pending.
+that a changed registry makes every rollup of the changed sites pending. With a retention
+(`retention_days`), each sweep also prunes the raw readings of rolled-up dates older than it
+(central/retention.py), site after site.
 
 Rollups are only stored when no write touched their date since its readings were read and when
 they chain onto the stored previous date (the store checks both), so two maintainers (two
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from central.kpi.rollup import config_key
 from central.registry import Registry, Site
 from central.reporting import now_ms, settle
+from central.retention import PRUNE_CHUNK_ROWS, PruningStore, SitePruned, prune_site
 from central.store import RollupStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -53,11 +56,16 @@ class RollupMaintainer:
         sites: Sequence[Site],
         debounce_s: float,
         sweep_interval_s: float,
+        retention_days: int | None = None,
+        prune_chunk_rows: int = PRUNE_CHUNK_ROWS,
     ) -> None:
         self.store = store
         self.sites = {site.id: site for site in sites}
         self.debounce_s = debounce_s
         self.sweep_interval_s = sweep_interval_s
+        self.retention_days = retention_days
+        self.prune_chunk_rows = prune_chunk_rows
+        self._on_pruned: Callable[[SitePruned], None] = lambda _: None
         self._wake = asyncio.Event()
         # epoch ms of the oldest pending mark known (None: nothing pending at the last look)
         self._oldest_pending_ms: int | None = None
@@ -88,6 +96,32 @@ class RollupMaintainer:
             key = config_key(site)
             if await self.store.rollup_config(site.id) != key:
                 await self.store.set_rollup_config(site.id, key, now_ms())
+
+    def watch_pruning(self, on_pruned: Callable[[SitePruned], None]) -> None:
+        """Tell `on_pruned` what each site's pruning did (central's metrics)."""
+        self._on_pruned = on_pruned
+
+    async def prune_once(self) -> list[SitePruned]:
+        """Prune every site's raw readings older than the retention (none without one)."""
+        if self.retention_days is None or not isinstance(self.store, PruningStore):
+            return []
+        out = []
+        for site in self.sites.values():
+            try:
+                done = await prune_site(
+                    self.store, site, self.retention_days, chunk_rows=self.prune_chunk_rows
+                )
+            except StoreError:
+                raise
+            except Exception:
+                logger.exception("retention: site %s failed; next site", site.id)
+                continue
+            self._on_pruned(done)
+            out.append(done)
+        return out
+
+    async def _prune(self) -> None:
+        await self.prune_once()
 
     async def pass_once(self) -> MaintainPass:
         """Rebuild every pending date of every site of the registry, in date order per site."""
@@ -127,6 +161,7 @@ class RollupMaintainer:
         """Passes until cancelled: one now, then after each poke (debounced) or sweep interval;
         store errors are logged and the next pass tries again."""
         await self._guarded(self.check_configs)
+        await self._guarded(self._prune)
         while True:
             await self._guarded(self._settle)
             try:
@@ -136,6 +171,7 @@ class RollupMaintainer:
                     await self._wake.wait()
             except TimeoutError:
                 await self._guarded(self.check_configs)
+                await self._guarded(self._prune)
             await asyncio.sleep(self.debounce_s)  # gather the batches of a burst
             self._wake.clear()
 
@@ -170,14 +206,18 @@ class RollupMaintainer:
 
 @asynccontextmanager
 async def rollup_maintainer(
-    store: object, registry: Registry, debounce_s: float, sweep_interval_s: float
+    store: object,
+    registry: Registry,
+    debounce_s: float,
+    sweep_interval_s: float,
+    retention_days: int | None = None,
 ) -> AsyncIterator[RollupMaintainer | None]:
     """Run the maintainer beside the block when `store` keeps rollups (yields it, else None)."""
     if not isinstance(store, RollupStore):
         yield None
         return
     maintainer = RollupMaintainer(
-        store, list(registry.sites.values()), debounce_s, sweep_interval_s
+        store, list(registry.sites.values()), debounce_s, sweep_interval_s, retention_days
     )
     async with asyncio.TaskGroup() as tasks:
         task = tasks.create_task(maintainer.run(), name="rollup-maintainer")

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from central.retention import MIN_RAW_RETENTION_DAYS
 from central.store.sqlite import DEFAULT_GROUP_COMMIT_MAX_BATCHES
 from contract import MAX_BATCH_READINGS
 
@@ -81,6 +82,15 @@ class CentralSettings(BaseSettings):
         le=86_400,
         description="with the 'sqlite' store: the rollup maintainer also looks for pending "
         "dates (and changed site configurations) this often without a write",
+    )
+    raw_retention_days: int | None = Field(
+        default=None,
+        ge=MIN_RAW_RETENTION_DAYS,
+        le=100 * 366,
+        description="with the 'sqlite' store: delete the raw readings of local dates older than "
+        "this many days once they are rolled up; those dates are sealed (their KPIs final, late "
+        f"readings for them rejected; docs/operations.md). At least {MIN_RAW_RETENTION_DAYS}: "
+        "alerts and the alert history read raw readings. Unset: keep every reading",
     )
     host: str = Field(default="127.0.0.1", description="address the HTTP server binds")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port the HTTP server binds")

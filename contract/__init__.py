@@ -1,4 +1,5 @@
-"""The wire contract shared by simulators, edge and central: topics, payloads, upload batches.
+"""The wire contract shared by simulators, edge and central: topics, payloads, upload batches
+(and contract.workcalendar, the holiday calendar central forecasts with and the simulator follows).
 
 Nothing else is shared between the three deployables. Everything here is documented for device
 vendors in docs/protocol.md; change both together and bump the schema version on a breaking change.

@@ -18,6 +18,8 @@ const assets = join(out, "assets");
 // so that the API documentation works on a network without internet.
 const apidocs = join(here, "..", "central", "apidocs", "static");
 
+const UNIT_DECIMALS = "../central/unit_decimals.json";
+
 /** SHA-256 over the sources and the pinned dependencies; tests/central/test_dashboard.py
  * computes the same. */
 export function sourceHash() {
@@ -27,6 +29,7 @@ export function sourceHash() {
     "package.json",
     "package-lock.json",
     "build.mjs",
+    UNIT_DECIMALS, // bundled by format.js
   ];
   for (const name of files) {
     hash.update(name.replaceAll("\\", "/"));

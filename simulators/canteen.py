@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from contract.units import LossReason, Quantity, Stream
 from simulators import meters
-from simulators.demand import DEFAULT_MENU, DISHES_PER_SERVICE, Demand, is_working_day
+from simulators.demand import DEFAULT_MENU, DISHES_PER_SERVICE, Demand
 from simulators.devices import (
     BIN_PREP,
     BIN_SPOILAGE,
@@ -90,7 +90,7 @@ class Behaviour:
 
     def habit_diners(self, service: str, day: date, staff: int) -> int:
         """The fixed number the kitchen cooks for: a usual working day's (or off day's) diners."""
-        off = 1.0 if is_working_day(day) else self.demand.off_day_factor
+        off = 1.0 if self.demand.working(day) else self.demand.off_day_factor
         return round(staff * self.usual_rate(service) * off)
 
     def portion(self, service: str) -> float:
@@ -317,7 +317,7 @@ class _DayPlanner:
     def meeting_share(self, service: Service) -> float:
         """Extra share of the staff a meeting brings to this service today (0 without one)."""
         demand = self.behaviour.demand
-        if service.name != demand.meeting_service or not is_working_day(self.frame.day):
+        if service.name != demand.meeting_service or not demand.working(self.frame.day):
             return 0.0
         rng = np.random.default_rng(
             seed_sequence(self.seed, self.site.id, self.frame.day.toordinal(), "meeting")

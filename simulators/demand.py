@@ -1,9 +1,9 @@
 """How many come to eat, what the kitchen cooks, and the day's menu (the simulated world).
 
 - Working days follow mainland China's calendar, public holidays and adjusted working days (调休)
-  included, from the State Council's notices as the `chinesecalendar` package carries them; a
-  year it does not know yet follows the plain week. Off days (weekends, holidays) draw the
-  weekend share of the usual diners.
+  included (contract.workcalendar: the registry's `[calendar.YYYY]` years, else the
+  `chinesecalendar` package, else the plain week), the same calendar central forecasts with.
+  Off days (weekends, holidays) draw the weekend share of the usual diners.
 - A weekday pattern (Monday busiest, Friday quietest), meetings (on some working days a meeting
   brings extra diners to lunch) and noise (the rate varies +-10% per service and day, and each of
   the staff comes or not: a binomial draw).
@@ -17,10 +17,10 @@
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-import chinese_calendar
+from contract.workcalendar import WorkCalendar
 
 # Dish codes a simulated canteen cooks when the registry lists no menu of its own.
 DEFAULT_MENU = (
@@ -40,14 +40,6 @@ DEFAULT_MENU = (
 DISHES_PER_SERVICE = 4
 
 
-def is_working_day(on: date) -> bool:
-    """Mainland China's working days (调休 included); the plain week for an unknown year."""
-    try:
-        return bool(chinese_calendar.is_workday(on))
-    except NotImplementedError:
-        return on.weekday() < 5
-
-
 @dataclass(frozen=True, slots=True)
 class Demand:
     """The demand model's parameters (docs/forecast.md, "The simulated canteen")."""
@@ -58,10 +50,16 @@ class Demand:
     meeting_extra_share: tuple[float, float] = (0.08, 0.2)  # of the staff, at lunch
     meeting_service: str = "lunch"
     noise: float = 0.1  # the rate varies uniformly within +-noise
+    # which days are worked: the registry's [calendar.YYYY] years, else the package
+    calendar: WorkCalendar = field(default_factory=WorkCalendar, compare=False)
+
+    def working(self, on: date) -> bool:
+        """Mainland China's working days (调休 included); the plain week for an unknown year."""
+        return self.calendar.working(on)
 
     def factor(self, on: date) -> float:
         """The day's attendance factor against a usual working day."""
-        if not is_working_day(on):
+        if not self.working(on):
             return self.off_day_factor
         return self.weekday_factors[on.weekday()]
 

@@ -24,7 +24,7 @@ from simulators.errors import BrokerError, ConfigurationError, SimulatorError
 from simulators.faults import RenderedDay, SiteFaultInjector
 from simulators.localtime import DayFrame
 from simulators.lockstep import LockstepClock
-from simulators.registry import Site, load_registry
+from simulators.registry import Site, load_calendar, load_registry
 from simulators.settings import SimulatorSettings
 from simulators.truth import GroundTruth
 
@@ -283,7 +283,7 @@ async def run_simulation(settings: SimulatorSettings) -> GroundTruth:
             f"--raw-bins names sites {unknown} that are not simulated"
             f" (simulated: {sorted(s.id for s in sites)})"
         )
-    behaviour = settings.behaviour()
+    behaviour = settings.behaviour(load_calendar(settings.registry))
     faults = settings.fault_config()
     truth = GroundTruth(
         seed=settings.seed,

@@ -2,7 +2,9 @@
 
 Everything else in the file (names, floor areas, `[[edges]]`, unknown keys) belongs to central
 and is ignored, except `[[sites.meters]]`: the register modulus, maximum plausible rate and reading
-interval of each meter, which the simulator honours and central uses to clean the counters.
+interval of each meter, which the simulator honours and central uses to clean the counters, and
+the central-wide `[calendar.YYYY]` holiday schedules (contract.workcalendar, load_calendar), which
+the demand model follows as central's forecast does.
 Sites whose meal-service windows would make attribution ambiguous are refused,
 because the simulator promises that every event it generates lies in exactly one window.
 """
@@ -18,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.topics import ID_PATTERN
 from contract.units import Quantity
+from contract.workcalendar import CalendarError, WorkCalendar, parse_calendar
 from simulators.errors import RegistryError
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -111,21 +114,33 @@ class Site:
         raise KeyError(quantity)  # unreachable: _parse_meters fills in the defaults
 
 
-def load_registry(path: Path) -> tuple[Site, ...]:
-    """Read and check the `[[sites]]` of the registry TOML at `path`."""
+def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            document = tomllib.load(handle)
+            return tomllib.load(handle)
     except OSError as exc:
         raise RegistryError(
             f"cannot read the registry: {exc.strerror or exc}", path=str(path)
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"not valid TOML: {exc}", path=str(path)) from exc
+
+
+def load_registry(path: Path) -> tuple[Site, ...]:
+    """Read and check the `[[sites]]` of the registry TOML at `path`."""
+    document = _read(path)
     try:
         return parse_registry(document)
     except RegistryError as exc:
         raise RegistryError(exc.reason, path=str(path)) from exc
+
+
+def load_calendar(path: Path) -> WorkCalendar:
+    """The registry's `[calendar.YYYY]` holiday schedules, checked as central checks them."""
+    try:
+        return parse_calendar(_read(path))
+    except CalendarError as exc:
+        raise RegistryError(str(exc), path=str(path)) from exc
 
 
 def parse_registry(document: Mapping[str, Any]) -> tuple[Site, ...]:

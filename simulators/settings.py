@@ -10,7 +10,9 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contract.settings_cli import add_setting_options, given_options
+from contract.workcalendar import WorkCalendar
 from simulators.canteen import Behaviour
+from simulators.demand import Demand
 from simulators.faults import Fault, FaultConfig, parse_faults
 
 # Meter readings must land on every 30-minute boundary so that service windows (HH:00 / HH:30
@@ -54,8 +56,8 @@ class SimulatorSettings(BaseSettings):
         description="file whose first line is the MQTT password (or set SIM_MQTT_PASSWORD)",
     )
     registry: Path = Field(
-        description="site registry TOML (docs/architecture.md); only [[sites]] is read: sites,"
-        " time zones, services and staff size"
+        description="site registry TOML (docs/architecture.md); [[sites]] (sites, time zones,"
+        " services, staff size) and the [calendar.YYYY] holiday schedules are read"
     )
     sites: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_sites)] = Field(
         default=(),
@@ -196,9 +198,11 @@ class SimulatorSettings(BaseSettings):
             return 0.0
         return min(1.0, self.double_swipe_rate * self.fault_rate)
 
-    def behaviour(self) -> Behaviour:
-        """How diners behave in this run: the faults that change their transactions applied."""
+    def behaviour(self, calendar: WorkCalendar | None = None) -> Behaviour:
+        """How diners behave in this run: the faults that change their transactions applied, on
+        the registry's calendar (`calendar`; None: the chinesecalendar package alone)."""
         return Behaviour(
+            demand=Demand(calendar=calendar if calendar is not None else WorkCalendar()),
             double_swipe_rate=self.effective_double_swipe_rate(),
             visitor_rate=self.effective_visitor_rate(),
         )

@@ -313,7 +313,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
                fresh.p99_ms / 1000, "s", target=Target("<", FRESHNESS_TARGET_S),
                notes=f"{fresh.samples} uploads of one reading, one at a time to an idle central "
                f"(p50 {fresh.p50_ms / 1000:.2f} s; the maintainer's debounce is 0.5 s)"),
-        Figure("6e", "Stored bytes per site-date of rollups (entry and chain states)",
+        Figure("6e", "Stored bytes per site-date of rollups (entry, dish sums, chain states)",
                rollup_bytes, "bytes", notes="mean over the stored rollups, SQLite table "
                "kpi_rollup, without SQLite's page and index overhead"),
         Figure("6g", f"National ranking, {sizes.kpi_national_sites:,} sites x 1 year of "
@@ -401,10 +401,12 @@ def rollup_freshness(central: procs.Central, sites: Sequence[str], uploads: int)
 
 
 def rollup_bytes_per_site_date(sqlite_path: Path) -> float:
-    """Mean stored bytes of a rolled-up site-date (entry blob, chain states, key columns)."""
+    """Mean stored bytes of a rolled-up site-date (entry and dish blobs, chain states, key
+    columns)."""
     with sqlite3.connect(sqlite_path) as conn:
         row: tuple[int | None, int] = conn.execute(
-            "SELECT SUM(LENGTH(entry) + LENGTH(starts) + LENGTH(ends) + LENGTH(site)"
+            "SELECT SUM(LENGTH(entry) + COALESCE(LENGTH(dishes), 0) + LENGTH(starts)"
+            " + LENGTH(ends) + LENGTH(site)"
             " + LENGTH(local_date) + LENGTH(config) + 16), COUNT(*)"
             " FROM kpi_rollup WHERE entry IS NOT NULL"
         ).fetchone()

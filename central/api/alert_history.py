@@ -14,7 +14,13 @@ from central.alert_history import MAX_HISTORY_DAYS, DatedAlert, alert_history, l
 from central.api.access import ReaderDep
 from central.api.deps import AcksDep, RegistryDep, StoreDep
 from central.api.errors import RequestError, UnknownSite
-from central.api.kpi_schemas import AlertOut, alert_out
+from central.api.kpi_schemas import (
+    ROLLUPS_DESCRIPTION,
+    AlertOut,
+    RollupsOut,
+    alert_out,
+    rollups_out,
+)
 from central.api.kpis import InvalidQuery, RegionQuery, SiteQuery, resolve_sites
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
@@ -22,7 +28,7 @@ from central.kpi.alerts import STATUS_NOTE, AlertKind
 from central.kpi.periods import DateRange
 from central.registry import Registry, Site
 from central.reporting import alerts as site_alerts
-from central.reporting import now_ms
+from central.reporting import new_freshness, now_ms
 from central.tokens import Reader
 
 router = APIRouter(tags=["alerts"])
@@ -56,6 +62,7 @@ class AlertHistoryOut(BaseModel):
     alerts: list[HistoryAlertOut] = Field(description="oldest date first")
     open: int = Field(description="alerts without an acknowledgement")
     notes: list[str]
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 class AckIn(BaseModel):
@@ -120,7 +127,8 @@ async def history(
     span = DateRange(first, last)
     if span.days > MAX_HISTORY_DAYS:
         raise InvalidQuery(f"alert history covers at most {MAX_HISTORY_DAYS} days")
-    found = await alert_history(store, acks, sites, span, now_ms())
+    freshness = new_freshness(store)
+    found = await alert_history(store, acks, sites, span, now_ms(), freshness)
     out = [history_out(entry) for entry in found]
     return AlertHistoryOut(
         sites=[s.id for s in sites],
@@ -129,6 +137,7 @@ async def history(
         alerts=out,
         open=sum(1 for a in out if a.ack is None),
         notes=[STATUS_NOTE],
+        rollups=rollups_out(freshness),
     )
 
 

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from central.api.deps import NowDep, RegistryDep, StoreDep
-from central.api.kpi_schemas import AlertsOut, alert_out
+from central.api.kpi_schemas import AlertsOut, alert_out, rollups_out
 from central.api.kpis import RegionQuery, SiteQuery, resolve_sites
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
 from central.kpi.alerts import STATUS_NOTE
 from central.reporting import alerts as site_alerts
+from central.reporting import new_freshness
 
 router = APIRouter(tags=["alerts"])
 
@@ -31,13 +32,18 @@ async def alerts(
     site: SiteQuery = None,
     region: RegionQuery = None,
 ) -> AlertsOut:
-    """Alerts of a site or of every site of a region for one local date, as a list."""
+    """Alerts of a site or of every site of a region for one local date, as a list, and how
+    fresh the rollups behind the quota, waste and off-hours alerts were."""
     sites = resolve_sites(registry, site, region)
     local_date = parse_local_date(on)
-    found = [alert for s in sites for alert in await site_alerts(store, s, local_date, now)]
+    freshness = new_freshness(store)
+    found = [
+        alert for s in sites for alert in await site_alerts(store, s, local_date, now, freshness)
+    ]
     return AlertsOut(
         date=local_date,
         sites=[s.id for s in sites],
         alerts=[alert_out(a) for a in found],
         notes=[STATUS_NOTE],
+        rollups=rollups_out(freshness),
     )

@@ -1,9 +1,10 @@
 """CSV export of KPI reports, rankings and load curves, in two forms (docs/kpis.md, "CSV").
 
 - **people** (the default of `format=csv`): UTF-8 with a byte-order mark (so that Excel and WPS
-  read Chinese correctly), every value rounded to its unit's precision (UNIT_DECIMALS), a header
-  row in the chosen language (`lang=zh|en`, COLUMN_LABELS), CRLF line ends, and text cells that
-  a spreadsheet would run as a formula (starting with = + - @, tab or CR) prefixed with `'`.
+  read Chinese correctly), every value rounded to its unit's decimals (central.unit_decimals, the
+  table the dashboard rounds with), a header row in the chosen language (`lang=zh|en`,
+  COLUMN_LABELS), CRLF line ends, and text cells that a spreadsheet would run as a formula
+  (starting with = + - @, tab or CR) prefixed with `'`.
 - **machine** (`csv=machine`): the header `name [unit]`, values at full precision, no BOM, LF,
   text as stored: for programs, stable across releases.
 
@@ -22,6 +23,7 @@ from fastapi.responses import Response
 
 from central.kpi.report import RankedSite, Row
 from central.kpi.values import CATALOGUE, Quality
+from central.unit_decimals import fixed
 
 Lang = Literal["zh", "en"]
 CsvStyle = Literal["people", "machine"]
@@ -35,34 +37,6 @@ CsvQuery = Annotated[
     ),
 ]
 BOM = "\ufeff"
-
-# Decimals shown per unit in the people form: one place for every unit a CSV column has.
-UNIT_DECIMALS: dict[str, int] = {
-    "persons": 0,
-    "trays": 0,
-    "readings": 0,
-    "count": 0,
-    "ms": 0,
-    "%": 1,
-    "g": 1,
-    "g/diner": 1,
-    "CNY": 2,
-    "kgCO2e": 1,
-    "kWh": 2,
-    "m3": 3,
-    "kW": 1,
-    "kWh/meal": 3,
-    "m3/meal": 4,
-    "L/meal": 1,
-    "kgce": 2,
-    "kgce/meal": 3,
-    "kgCO2": 1,
-    "kgCO2/meal": 3,
-    "kgce/m2": 3,
-    "kgce/m2/year": 2,
-    "kgce/person": 2,
-    "kgce/person/year": 1,
-}
 
 # Units as people read them; absent: the unit as it is.
 _UNIT_LABELS: dict[Lang, dict[str, str]] = {
@@ -278,7 +252,7 @@ def _for_people(column: Column, value: object, lang: Lang) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if column.unit is None:
             return str(value)
-        return f"{value:.{UNIT_DECIMALS[column.unit]}f}"
+        return fixed(value, column.unit)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

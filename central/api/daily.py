@@ -15,7 +15,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
+from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut, rollups_out
 from central.kpi.report import Report, Row
 from central.kpi.values import KpiValue
 
@@ -199,10 +199,5 @@ class DailyKpis(_Out):
             ],
             day=DayKpis.of(report.total),
             readings=report.total.quality.readings_stored,
-            rollups=None
-            if report.rollups is None
-            else RollupsOut(
-                pending_dates=report.rollups.pending_dates,
-                oldest_pending_s=report.rollups.oldest_pending_s,
-            ),
+            rollups=rollups_out(report.rollups),
         )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
+
 
 class RegionOut(BaseModel):
     tag: str = Field(description="key:value, as region= of /kpis, /ranking and /alerts expects")
@@ -114,6 +116,7 @@ class LoadCurveOut(BaseModel):
         description="E9: the highest 15-minute average electric power of the covered intervals"
         " of the day; null when none is covered"
     )
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
     services: list[ServiceSpanOut]
 
 
@@ -144,3 +147,4 @@ class QuotaBurnDownOut(BaseModel):
     date: date
     month: BurnDownOut
     year: BurnDownOut
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)

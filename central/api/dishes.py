@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from central.api.csv_export import Column, CsvQuery, LangQuery, Table, csv_response
 from central.api.deps import RegistryDep, StoreDep
+from central.api.kpi_schemas import ROLLUPS_DESCRIPTION, RollupsOut
 from central.api.kpis import (
     _CSV,
     _ERRORS,
@@ -28,7 +29,9 @@ from central.api.kpis import (
 )
 from central.kpi.dishes import DishGroup, DishRow, DishSummary, item_trend, summarise
 from central.kpi.periods import Granularity, PeriodKind, buckets
-from central.reporting import dish_tables
+from central.kpi.rollup import Freshness
+from central.registry import Site
+from central.reporting import dish_tables, new_freshness
 from contract import Stream
 
 router = APIRouter(tags=["kpis"])
@@ -38,6 +41,37 @@ UNKNOWN_ITEM_NOTE = (
     "items not in the site's menu are kept and listed in unknown_items; add them to the menu "
     "([[sites.menu]]) to name and value them"
 )
+ServiceQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="only this meal service (a name of the sites' services): waste weighed in "
+        "its windows (plate and overproduction: the service plus its grace; prep: its lead "
+        "before the service); spoilage belongs to no service. Default: the whole local date",
+    ),
+]
+
+
+def service_names(sites: list[Site]) -> list[str]:
+    """The meal services of `sites`, each name once, in the order the sites list them."""
+    return list(dict.fromkeys(s.name for site in sites for s in site.services))
+
+
+def rollups_out(freshness: Freshness | None) -> RollupsOut | None:
+    """How fresh the rollups of the dish sums were (None: the store keeps no rollups)."""
+    if freshness is None:
+        return None
+    return RollupsOut(
+        pending_dates=freshness.pending_dates, oldest_pending_s=freshness.oldest_pending_s
+    )
+
+
+def check_service(sites: list[Site], service: str | None) -> None:
+    """A `service` that none of the sites has is a mistake, not an empty answer."""
+    if service is not None and service not in service_names(sites):
+        names = ", ".join(service_names(sites))
+        raise InvalidQuery(f"service {service!r} is not a meal service of these sites: {names}")
 
 
 class DishRowOut(BaseModel):
@@ -57,6 +91,8 @@ class DishesOut(BaseModel):
     scope: str
     group: DishGroup
     stream: Stream | None
+    service: str | None = Field(description="the meal service asked for; null: the whole day")
+    services: list[str] = Field(description="the meal services of the sites, for `service`")
     start: str
     end: str
     total_g: float = Field(description="the period's waste (of `stream` if given), tagged or not")
@@ -64,6 +100,7 @@ class DishesOut(BaseModel):
     unknown_items: list[str] = Field(description="codes weighed that no menu lists")
     note: str
     rows: list[DishRowOut] = Field(description="largest first; the first `top` of them")
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 class TrendPointOut(BaseModel):
@@ -77,10 +114,12 @@ class TrendPointOut(BaseModel):
 class TrendOut(BaseModel):
     scope: str
     item: str
+    service: str | None = Field(description="the meal service asked for; null: the whole day")
     known: bool
     name_zh: str
     name_en: str
     points: list[TrendPointOut]
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 def _row_out(row: DishRow) -> DishRowOut:
@@ -128,21 +167,27 @@ async def dishes(
     end: EndQuery = None,
     group: Annotated[DishGroup, Query(description="item (dishes) or reason")] = DishGroup.ITEM,
     stream: Annotated[Stream | None, Query(description="only this waste stream")] = None,
+    service: ServiceQuery = None,
     top: Annotated[int, Query(ge=1, le=MAX_TOP, description="the N largest rows")] = 10,
     output: FormatQuery = "json",
     csv_style: CsvQuery = "people",
     lang: LangQuery = "en",
 ) -> Response | DishesOut:
-    """Waste per dish (or loss reason) over the period: grams, share, value in CNY, CO2e."""
+    """Waste per dish (or loss reason) over the period, of the day or of one meal service:
+    grams, share, value in CNY, CO2e."""
     sites = resolve_sites(registry, site, region)
     span = resolve_period(period, on, start, end)
-    summary = summarise(await dish_tables(store, sites, span), group, stream)
+    check_service(sites, service)
+    freshness = new_freshness(store)
+    tables = await dish_tables(store, sites, span, freshness)
+    summary = summarise(tables, group, stream, service=service)
     rows = [_row_out(r) for r in summary.rows[:top]]
     scope = site if site is not None else str(region)
     if output == "csv":
+        part = "" if service is None else f"-{service}"
         return csv_response(
             _table(summary, rows, group),
-            f"dishes-{group.value}-{scope}-{span.first}.csv",
+            f"dishes-{group.value}-{scope}{part}-{span.first}.csv",
             csv_style,
             lang,
         )
@@ -150,6 +195,8 @@ async def dishes(
         scope=scope,
         group=group,
         stream=stream,
+        service=service,
+        services=service_names(sites),
         start=span.first.isoformat(),
         end=span.last.isoformat(),
         total_g=round(summary.total_g, 3),
@@ -157,6 +204,7 @@ async def dishes(
         unknown_items=list(summary.unknown_items),
         note=UNKNOWN_ITEM_NOTE,
         rows=rows,
+        rollups=rollups_out(freshness),
     )
 
 
@@ -174,22 +222,27 @@ async def dish_trend(
     granularity: Annotated[
         Granularity, Query(description="points: day, week or month")
     ] = Granularity.DAY,
+    service: ServiceQuery = None,
     output: FormatQuery = "json",
     csv_style: CsvQuery = "people",
     lang: LangQuery = "en",
 ) -> Response | TrendOut:
-    """One item's waste per day (week, month) of the period."""
+    """One item's waste per day (week, month) of the period, of the day or of one service."""
     if granularity not in (Granularity.DAY, Granularity.WEEK, Granularity.MONTH):
         raise InvalidQuery("granularity must be day, week or month for a trend")
     sites = resolve_sites(registry, site, region)
     span = resolve_period(period, on, start, end)
+    check_service(sites, service)
     rows = buckets(span, granularity)
-    points = item_trend(await dish_tables(store, sites, span), item, [b.dates for b in rows])
+    freshness = new_freshness(store)
+    tables = await dish_tables(store, sites, span, freshness)
+    points = item_trend(tables, item, [b.dates for b in rows], service)
     scope = site if site is not None else str(region)
     listed = [m for m in (s.menu.item(item) for s in sites) if m is not None]
     out = TrendOut(
         scope=scope,
         item=item,
+        service=service,
         known=bool(listed),
         name_zh=listed[0].name_zh if listed else item,
         name_en=listed[0].name_en if listed else item,
@@ -203,6 +256,7 @@ async def dish_trend(
             )
             for b, p in zip(rows, points, strict=True)
         ],
+        rollups=rollups_out(freshness),
     )
     if output == "csv":
         table = Table(
@@ -210,6 +264,7 @@ async def dish_trend(
              Column("weighings", "count")],
             [[p.label, p.start, p.end, p.mass_g, p.weighings] for p in out.points],
         )  # fmt: skip
-        filename = f"dish-trend-{item}-{scope}-{span.first}.csv"
+        part = "" if service is None else f"-{service}"
+        filename = f"dish-trend-{item}-{scope}{part}-{span.first}.csv"
         return csv_response(table, filename, csv_style, lang)
     return out

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from central.api.deps import STATE_KEY, CentralResources
 from central.auth import MissingKey, NotAuthenticated, NotAuthorized
 from central.errors import CentralError
-from central.store import StoreUnavailable
+from central.store import SealedPeriodUnreadable, StoreUnavailable
 
 RETRY_AFTER_S = 5
 _REALM = 'Bearer realm="canteen-central"'
@@ -93,6 +93,8 @@ def _central_answer(exc: Exception) -> JSONResponse:
         return _answer(401, exc, {"WWW-Authenticate": f'{_REALM}, error="invalid_token"'})
     if isinstance(exc, NotAuthorized):
         return _answer(403, exc)
+    if isinstance(exc, SealedPeriodUnreadable):
+        return _answer(409, exc)  # the period must start after the sealed dates
     if isinstance(exc, StoreUnavailable):
         # Retryable: the edge keeps the batch in its buffer and tries again after Retry-After.
         return _answer(503, exc, {"Retry-After": str(RETRY_AFTER_S)})
@@ -117,6 +119,12 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for error_type in (RequestError, NotAuthenticated, NotAuthorized, StoreUnavailable):
+    for error_type in (
+        RequestError,
+        NotAuthenticated,
+        NotAuthorized,
+        StoreUnavailable,
+        SealedPeriodUnreadable,
+    ):
         app.add_exception_handler(error_type, _central_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -353,6 +353,17 @@ async def ingest(
     )
     if written.unstorable:
         upload = upload.without(written)
+    sealed = sum(1 for u in written.unstorable if u.sealed)
+    if sealed:
+        logger.warning(
+            "batch site=%s edge=%s batch_id=%s: %d readings rejected, their dates are sealed"
+            " (raw readings pruned after rollup, central/retention.py)",
+            upload.site,
+            edge.id,
+            upload.batch_id,
+            sealed,
+        )
+        resources.metrics.sealed_readings.labels(upload.site).inc(sealed)
     if resources.rollups is not None:
         resources.rollups.poke()  # the dates this batch touched are pending: roll them up soon
     derived = 0
@@ -361,7 +372,7 @@ async def ingest(
         # The dates this batch touches, recomputed from every stored reading and written again
         # (late data changes them); the 200 waits for this write too. A resent batch (all
         # duplicates) recomputes as well, so a failed derived write is repaired by the retry.
-        derived = await refresh_derived(store, store, site, upload.readings)
+        derived = await refresh_derived(store, store, site, upload.readings, written.clock_trusted)
     logger.info(
         "batch site=%s edge=%s batch_id=%s accepted=%d duplicates=%d rejected=%d"
         " edge_duplicates=%d statuses=%d rejected_duplicates=%d rejected_statuses=%d"

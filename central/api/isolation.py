@@ -9,6 +9,10 @@ reason and kept in `rejected_readings` / `rejected_entries` like any rejected re
 other entry is stored. Store errors (StoreError: unavailable, misconfigured) are not an entry's
 fault and still fail the whole batch (503). Writes are idempotent, so storing a batch in parts
 changes nothing that storing it whole would not.
+
+Readings the store refuses because their local date is sealed (central/retention.py: its raw
+readings were pruned after it was rolled up, its KPIs are final) are rejected the same way, with
+a reason that says so.
 """
 
 import logging
@@ -16,7 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from central.store import BatchToStore, ReadingsStore, RejectedEntryRow, RejectedRow, StoreError
+from central.store import (
+    BatchToStore,
+    ClockTrusted,
+    ReadingsStore,
+    RejectedEntryRow,
+    RejectedRow,
+    StoreError,
+    WriteOutcome,
+)
 from contract import (
     CardRecord,
     DeviceStatusRecord,
@@ -36,12 +48,14 @@ MAX_ERROR_CHARS = 300
 
 @dataclass(frozen=True, slots=True)
 class Unstorable:
-    """An entry the store failed on by itself: its list, its index in the batch's list, why."""
+    """An entry the store did not take (it failed on it by itself, or its date is sealed): its
+    list, its index in the batch's list, why."""
 
     field: EntryList
     index: int
     entry: Entry
     reason: str
+    sealed: bool = False  # a reading refused for its sealed date (not a store failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +65,7 @@ class IsolatedWrite:
     accepted: int
     duplicates: int
     unstorable: tuple[Unstorable, ...] = ()
+    clock_trusted: tuple[ClockTrusted, ...] = ()  # WriteOutcome.clock_trusted of every part
 
     def failed(self, field: EntryList) -> list[Unstorable]:
         return [u for u in self.unstorable if u.field == field]
@@ -92,7 +107,10 @@ async def write_isolating(
             batch.batch_id,
         )
     else:
-        return IsolatedWrite(outcome.accepted, outcome.duplicates)
+        sealed = sealed_readings(outcome, batch.readings, reading_indices)
+        if sealed:
+            await _keep_rejections(store, batch, sealed)
+        return IsolatedWrite(outcome.accepted, outcome.duplicates, sealed, outcome.clock_trusted)
     items = [
         *(_Item("readings", i, r) for i, r in zip(reading_indices, batch.readings, strict=True)),
         *(
@@ -104,7 +122,42 @@ async def write_isolating(
     part = _Parts(store, batch)
     await part.store(items)
     failed = tuple(part.failed)
-    # The rejections (the batch's own and the new ones), kept like every rejected entry.
+    await _keep_rejections(store, batch, failed)
+    for u in failed:
+        if u.sealed:
+            continue  # counted and logged by the caller, like the sealed readings of a whole write
+        logger.error(
+            "batch site=%s edge=%s batch_id=%s: %s[%d] rejected: %s",
+            batch.site,
+            batch.edge,
+            batch.batch_id,
+            u.field,
+            u.index,
+            u.reason,
+        )
+    return IsolatedWrite(part.accepted, part.duplicates, failed, tuple(part.clock_trusted))
+
+
+def sealed_readings(
+    outcome: WriteOutcome, readings: Sequence[ReadingRecord], indices: Sequence[int]
+) -> tuple[Unstorable, ...]:
+    """The readings of a write the store refused for a sealed date, as rejections."""
+    if not outcome.sealed:
+        return ()
+    reason = (
+        f"its local date is sealed: the raw readings up to {outcome.sealed_through} were pruned"
+        " after they were rolled up (CENTRAL_RAW_RETENTION_DAYS); the KPIs of those dates are"
+        " final"
+    )
+    return tuple(
+        Unstorable("readings", indices[n], readings[n], reason, sealed=True) for n in outcome.sealed
+    )
+
+
+async def _keep_rejections(
+    store: ReadingsStore, batch: BatchToStore, failed: Sequence[Unstorable]
+) -> None:
+    """The rejections (the batch's own and the new ones), kept like every rejected entry."""
     await store.write_batch(
         replace(
             batch,
@@ -131,17 +184,6 @@ async def write_isolating(
             ],
         )
     )
-    for u in failed:
-        logger.error(
-            "batch site=%s edge=%s batch_id=%s: %s[%d] rejected: %s",
-            batch.site,
-            batch.edge,
-            batch.batch_id,
-            u.field,
-            u.index,
-            u.reason,
-        )
-    return IsolatedWrite(part.accepted, part.duplicates, failed)
 
 
 class _Parts:
@@ -153,6 +195,7 @@ class _Parts:
         self.accepted = 0
         self.duplicates = 0
         self.failed: list[Unstorable] = []
+        self.clock_trusted: list[ClockTrusted] = []
 
     async def store(self, items: Sequence[_Item]) -> None:
         if not items:
@@ -189,6 +232,15 @@ class _Parts:
             return
         self.accepted += outcome.accepted
         self.duplicates += outcome.duplicates
+        self.clock_trusted += outcome.clock_trusted
+        readings = [
+            (i.index, i.entry)
+            for i in items
+            if isinstance(i.entry, ScaleRecord | CardRecord | MeterRecord)
+        ]
+        self.failed += sealed_readings(
+            outcome, [entry for _, entry in readings], [index for index, _ in readings]
+        )
 
 
 def _json(entry: Entry) -> str:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from central.kpi.alerts import Alert
 from central.kpi.report import RankedSite, Report, Row
+from central.kpi.rollup import Freshness
 from central.kpi.values import DeviceFigures, KpiValue, Quality
 from central.site_kpi_config import FactorSet
 
@@ -130,6 +131,15 @@ class RollupsOut(BaseModel):
 ROLLUPS_DESCRIPTION = "null: the store keeps no rollups (InfluxDB: computed from readings)"
 
 
+def rollups_out(freshness: Freshness | None) -> RollupsOut | None:
+    """The RollupsOut of an answer's freshness (None: the store keeps no rollups)."""
+    if freshness is None:
+        return None
+    return RollupsOut(
+        pending_dates=freshness.pending_dates, oldest_pending_s=freshness.oldest_pending_s
+    )
+
+
 class KpiReportOut(BaseModel):
     scope: Literal["site", "region"]
     site: str | None
@@ -198,6 +208,7 @@ class AlertsOut(BaseModel):
     sites: list[str]
     alerts: list[AlertOut]
     notes: list[str]
+    rollups: RollupsOut | None = Field(description=ROLLUPS_DESCRIPTION)
 
 
 def kpi_value(value: KpiValue) -> KpiValueOut:
@@ -241,12 +252,7 @@ def report_out(
         note=LATE_DATA_NOTE,
         rows=[row_out(r) for r in report.rows],
         total=row_out(report.total),
-        rollups=None
-        if report.rollups is None
-        else RollupsOut(
-            pending_dates=report.rollups.pending_dates,
-            oldest_pending_s=report.rollups.oldest_pending_s,
-        ),
+        rollups=rollups_out(report.rollups),
     )
 
 

@@ -12,14 +12,16 @@ from fastapi.responses import Response
 
 from central.api.csv_export import Column, CsvQuery, LangQuery, Table, csv_response
 from central.api.dashboard_schemas import LoadCurveOut, QuantityCurveOut, ServiceSpanOut
-from central.api.deps import RegistryDep, StoreDep
+from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import UnknownSite
+from central.api.kpi_schemas import rollups_out
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
-from central.kpi.daytable import METER_MARGIN_MS, QUANTITIES
+from central.kpi.daytable import QUANTITIES
 from central.kpi.loadcurve import DEFAULT_INTERVAL_MS, LoadCurve, load_curve
+from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.windows import day_windows
-from central.reporting import METER_LOOKAROUND_MS
+from central.reporting import day_curves, report
 from contract import Quantity
 
 router = APIRouter(tags=["sites"])
@@ -80,6 +82,7 @@ async def site_load_curve(
     site: str,
     registry: RegistryDep,
     store: StoreDep,
+    now: NowDep,
     on: Annotated[str, Query(alias="date", description="local date of the site, YYYY-MM-DD")],
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     csv_style: CsvQuery = "people",
@@ -92,14 +95,10 @@ async def site_load_curve(
         raise UnknownSite(f"unknown site {site[:64]!r}")
     local_date = parse_local_date(on)
     windows = day_windows(found, local_date)
-    readings = await store.load_readings(
-        site,
-        windows.day.start_ms - METER_MARGIN_MS,
-        windows.day.end_ms + METER_MARGIN_MS,
-        meter_lookaround_ms=METER_LOOKAROUND_MS,
-        meter_devices=tuple(found.kpi.meters),
-    )
-    curve = load_curve(found.kpi, windows, readings.meter)
+    day = DateRange(local_date, local_date)
+    # the date's report settles its rollup (and says how fresh it was); its curves are those
+    settled = await report(store, [found], PeriodKind.DAY, day, Granularity.PERIOD, now)
+    curve = load_curve(found.kpi, windows, await day_curves(store, found, local_date))
     zone = found.timezone
     starts = [_local(int(ms), zone) for ms in curve.starts_ms]
     quantities = _curves_out(curve)
@@ -120,6 +119,7 @@ async def site_load_curve(
             if electricity is not None and electricity.covered.any()
             else None
         ),
+        rollups=rollups_out(settled.rollups),
         services=[
             ServiceSpanOut(
                 name=s.service,

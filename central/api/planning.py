@@ -13,7 +13,7 @@ from central.api.deps import RegistryDep, StoreDep
 from central.api.errors import UnknownSite
 from central.api.kpis import _ERRORS
 from central.api.sites import parse_local_date
-from central.kpi.forecast import ForecastPoint
+from central.kpi.forecast import ForecastPoint, unknown_calendar_note
 from central.kpi.production import Recommendation
 from central.planning import forecast, production
 from central.registry import Registry, Site
@@ -34,7 +34,13 @@ class ForecastPointOut(BaseModel):
     date: str
     kind: str = Field(description="workday, adjusted_workday (调休), weekend or holiday")
     holiday: str = Field(description="the holiday's name, empty when none")
-    calendar_known: bool = Field(description="the holiday calendar knows this date's year")
+    calendar_known: bool = Field(
+        description="the holiday schedule of this date's year is known (false: see calendar)"
+    )
+    calendar: str = Field(
+        description="where the day kind comes from: registry ([calendar.YYYY]), chinesecalendar "
+        "(the package), or plain_week (the year's schedule is not known: Monday-Friday work)"
+    )
     diners: float | None = Field(description="null when there is no forecast (see note)")
     low: float | None = Field(description="lower end of the 80% interval")
     high: float | None = Field(description="upper end of the 80% interval")
@@ -47,11 +53,18 @@ class ServiceForecastOut(BaseModel):
     points: list[ForecastPointOut]
 
 
+CALENDAR_NOTE = Field(
+    description="which dates follow the plain week because their year's holiday schedule is "
+    "not known, and how to fix it; empty when every date's schedule is known"
+)
+
+
 class ForecastOut(BaseModel):
     site: str
     start: str
     end: str
     services: list[ServiceForecastOut]
+    calendar_note: str = CALENDAR_NOTE
 
 
 class OutcomeOut(BaseModel):
@@ -79,6 +92,7 @@ class ProductionOut(BaseModel):
     site: str
     date: str
     services: list[RecommendationOut]
+    calendar_note: str = CALENDAR_NOTE
 
 
 def _site(registry: Registry, site: str) -> Site:
@@ -102,6 +116,7 @@ def _point_out(p: ForecastPoint) -> ForecastPointOut:
         kind=p.kind.value,
         holiday=p.holiday,
         calendar_known=p.calendar_known,
+        calendar=p.calendar.value,
         diners=_round(p.diners),
         low=_round(p.low),
         high=_round(p.high),
@@ -149,7 +164,8 @@ async def diner_forecast(
     found = _site(registry, site)
     first = _today(found) + timedelta(days=1) if start is None else parse_local_date(start)
     dates = [first + timedelta(days=i) for i in range(days)]
-    result = await forecast(store, found, dates, now_ms())
+    result = await forecast(store, found, dates, now_ms(), registry.calendar)
+    unknown = [p.on for points in result.values() for p in points if not p.calendar_known]
     return ForecastOut(
         site=site,
         start=dates[0].isoformat(),
@@ -158,6 +174,7 @@ async def diner_forecast(
             ServiceForecastOut(service=name, points=[_point_out(p) for p in points])
             for name, points in result.items()
         ],
+        calendar_note=unknown_calendar_note(unknown),
     )
 
 
@@ -174,11 +191,13 @@ async def production_plan(
     found = _site(registry, site)
     today = _today(found)
     day = today + timedelta(days=1) if on is None else parse_local_date(on)
-    result = await production(store, found, day, today, now_ms())
+    result = await production(store, found, day, today, now_ms(), registry.calendar)
+    unknown = [r.forecast.on for r in result if not r.forecast.calendar_known]
     return ProductionOut(
         site=site,
         date=day.isoformat(),
         services=[
             _recommendation_out(s.name, r) for s, r in zip(found.services, result, strict=True)
         ],
+        calendar_note=unknown_calendar_note(unknown),
     )

@@ -12,13 +12,15 @@ from fastapi import APIRouter, Query
 from central.api.dashboard_schemas import BurnDownOut, BurnPointOut, QuotaBurnDownOut
 from central.api.deps import NowDep, RegistryDep, StoreDep
 from central.api.errors import UnknownSite
+from central.api.kpi_schemas import rollups_out
 from central.api.schemas import ErrorDetail
 from central.api.sites import parse_local_date
 from central.kpi.burndown import BurnDown, burn_down
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.report import NO_QUOTA
+from central.kpi.rollup import Freshness
 from central.registry import Site
-from central.reporting import report
+from central.reporting import new_freshness, report
 from central.store import ReadingsStore
 
 router = APIRouter(tags=["kpis"])
@@ -55,8 +57,9 @@ async def _period(
     granularity: Granularity,
     quota: float | None,
     now: int,
+    freshness: Freshness | None,
 ) -> BurnDownOut:
-    result = await report(store, [site], period, span, granularity, now)
+    result = await report(store, [site], period, span, granularity, now, freshness)
     today = datetime.fromtimestamp(now / 1000, tz=site.timezone).date()
     burn = burn_down(span, result.rows, quota, NO_QUOTA, today)
     return _out(period, burn, result.total.kpis["quota_use_pct"].value)
@@ -86,15 +89,17 @@ async def quota_burndown(
     )
     year = DateRange(date(local_date.year, 1, 1), date(local_date.year, 12, 31))
     quotas = found.kpi
+    freshness = new_freshness(store)
     return QuotaBurnDownOut(
         site=site,
         date=local_date,
         month=await _period(
             store, found, PeriodKind.MONTH, month, Granularity.DAY,
-            quotas.energy_quota_kgce_month, now,
+            quotas.energy_quota_kgce_month, now, freshness,
         ),
         year=await _period(
             store, found, PeriodKind.YEAR, year, Granularity.MONTH,
-            quotas.energy_quota_kgce_year, now,
+            quotas.energy_quota_kgce_year, now, freshness,
         ),
+        rollups=rollups_out(freshness),
     )  # fmt: skip

@@ -12,17 +12,20 @@ information: its edge or network was down, no data is missing). Only meters are 
 report at a fixed interval, while card readers and scales are silent whenever nobody uses them.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
 
 import numpy as np
 
-from central.kpi.daytable import DayTable
+from central.kpi.clocks import ClockRule, attributed_ms
 from central.kpi.edgehealth import LOSS_COUNTERS, EdgeHealthPeriod
 from central.kpi.presence import DevicePresence, offline_at
-from central.kpi.report import Row, device_start_ms
+from central.kpi.readings import Int64Array, MeterReadings
+from central.kpi.report import device_start_ms
+from central.kpi.values import KpiValue
+from central.registry import Site
 
 MS_PER_MIN = 60_000
 STATUS_NOTE = (
@@ -61,22 +64,23 @@ class Alert:
 
 def threshold_alerts(
     site: str,
-    day: Row,
-    month: Row,
-    year: Row | None,
+    day: Mapping[str, KpiValue] | None,
+    month: Mapping[str, KpiValue] | None,
+    year: Mapping[str, KpiValue] | None,
     waste_target_g_per_diner: float | None,
     off_hours_alert_share_pct: float | None,
 ) -> list[Alert]:
     """Quota use above 100% (month and year to date), waste per diner above target, off-hours
-    energy share above the threshold (the date)."""
+    energy share above the threshold (the date), from the KPIs of the date, its month to date
+    and its year to date (None: not needed, no quota or no threshold)."""
     out: list[Alert] = []
-    for row, kind, label in (
+    for kpis, kind, label in (
         (month, AlertKind.QUOTA_MONTH, "month"),
         (year, AlertKind.QUOTA_YEAR, "year"),
     ):
-        if row is None:
+        if kpis is None:
             continue
-        use = row.kpis["quota_use_pct"].value
+        use = kpis["quota_use_pct"].value
         if use is not None and use > 100.0:
             out.append(
                 Alert(
@@ -88,7 +92,9 @@ def threshold_alerts(
                     "%",
                 )
             )
-    waste = day.kpis["waste_per_diner_g"].value
+    if day is None:
+        return out
+    waste = day["waste_per_diner_g"].value
     if (
         waste_target_g_per_diner is not None
         and waste is not None
@@ -105,7 +111,7 @@ def threshold_alerts(
                 "g/diner",
             )
         )
-    share = day.kpis["off_hours_share_pct"].value
+    share = day["off_hours_share_pct"].value
     if (
         off_hours_alert_share_pct is not None
         and share is not None
@@ -124,37 +130,83 @@ def threshold_alerts(
     return out
 
 
-def silent_devices(table: DayTable, as_of_ms: int, day_start_ms: int) -> list[Alert]:
-    """Meters of the table (seen in its readings or configured) silent at `as_of_ms`, judged by
-    device time: the latest moment their readings cover is more than `device_silent_min` before
-    `as_of_ms`, however late those readings arrived. A meter whose readings of the date from
-    `day_start_ms` are all there but some arrived more than `device_silent_min` after their
-    time (after an edge or network outage) is `device_late` instead: its data is complete
-    (judged only while the site's clock rule is on: without it, device and receive times may
-    come from different clocks, as in a simulation). A meter whose registry `installed` date
-    is after `as_of_ms` is not judged."""
-    limit_min = table.site.kpi.device_silent_min
+@dataclass(frozen=True, slots=True)
+class MeterTimes:
+    """One meter's readings as the device judgements read them: attributed times (the clock
+    rule applied, central.kpi.clocks), sorted, and the edge's receive times, aligned."""
+
+    device: str
+    time_ms: Int64Array
+    received_ms: Int64Array
+
+
+def meters_as_loaded(
+    meter: MeterReadings,
+    rule: ClockRule,
+    configured: Iterable[str],
+    start_ms: int,
+    end_ms: int,
+    lookaround_ms: int,
+) -> list[MeterTimes]:
+    """The meters of `meter` as a load of [start_ms, end_ms) holds them, from the readings of
+    a load of a range that contains it (with the same `lookaround_ms`): what
+    ReadingsStore.load_readings returns for the range itself, that is every reading sent or
+    received in it and, of each meter listed in it or `configured`, its nearest reading by
+    device time within `lookaround_ms` before and after it. So one load of a long range judges
+    each date of it exactly as a load of that date's own range would (central.reporting
+    alerts_over); sorted by device id, configured meters without readings included."""
+    sent, received = meter.time_ms, meter.received_ms
+    attributed = attributed_ms(sent, received, rule, meter.clock_trusted)
+    in_range = ((sent >= start_ms) & (sent < end_ms)) | (
+        (received >= start_ms) & (received < end_ms)
+    )
+    listed = set(np.unique(meter.device[in_range]).tolist()) | set(configured)
+    out = []
+    for device in sorted(listed):
+        mine = meter.device == device
+        keep = mine & in_range
+        before = np.flatnonzero(mine & (sent >= start_ms - lookaround_ms) & (sent < start_ms))
+        if before.size:
+            keep[before[np.argmax(sent[before])]] = True
+        after = np.flatnonzero(mine & (sent >= end_ms) & (sent < end_ms + lookaround_ms))
+        if after.size:
+            keep[after[np.argmin(sent[after])]] = True
+        order = np.argsort(attributed[keep], kind="stable")
+        out.append(MeterTimes(device, attributed[keep][order], received[keep][order]))
+    return out
+
+
+def silent_meters(
+    site: Site, meters: Iterable[MeterTimes], as_of_ms: int, day_start_ms: int
+) -> list[Alert]:
+    """Meters silent at `as_of_ms`, judged by device time: the latest moment their readings
+    cover is more than `device_silent_min` before `as_of_ms`, however late those readings
+    arrived. A meter whose readings of the date from `day_start_ms` are all there but some
+    arrived more than `device_silent_min` after their time (after an edge or network outage)
+    is `device_late` instead: its data is complete (judged only while the site's clock rule is
+    on: without it, device and receive times may come from different clocks, as in a
+    simulation). A meter whose registry `installed` date (or, without one, its first reading
+    of `meters`) is after `as_of_ms` is not judged."""
+    limit_min = site.kpi.device_silent_min
     limit_ms = limit_min * MS_PER_MIN
     out: list[Alert] = []
-    for device in table.devices:
-        if device.kind != "meter":
-            continue
-        start = device_start_ms(table, device.device, device.time_ms)
+    for meter in meters:
+        start = device_start_ms(site, meter.device, meter.time_ms)
         if start is not None and start > as_of_ms:
             continue
-        covered = device.time_ms <= as_of_ms
-        times, received = device.time_ms[covered], device.received_ms[covered]
-        name = f"{device.kind} {device.device}"
+        covered = meter.time_ms <= as_of_ms
+        times, received = meter.time_ms[covered], meter.received_ms[covered]
+        name = f"meter {meter.device}"
         if times.size == 0:
             out.append(
                 Alert(
-                    table.site.id,
+                    site.id,
                     AlertKind.DEVICE_SILENT,
                     f"{name}: no reading covers the period",
                     None,
                     float(limit_min),
                     "min",
-                    device=device.device,
+                    device=meter.device,
                 )
             )
             continue
@@ -162,30 +214,30 @@ def silent_devices(table: DayTable, as_of_ms: int, day_start_ms: int) -> list[Al
         if silent_min > limit_min:
             out.append(
                 Alert(
-                    table.site.id,
+                    site.id,
                     AlertKind.DEVICE_SILENT,
                     f"{name}: no reading for {silent_min:.0f} min (device time)",
                     silent_min,
                     float(limit_min),
                     "min",
-                    device=device.device,
+                    device=meter.device,
                 )
             )
             continue
         delay_ms = (received - times)[times >= day_start_ms]
         late = delay_ms[delay_ms > limit_ms]
-        if late.size and table.site.kpi.clock.enabled:  # else receive times say nothing
+        if late.size and site.kpi.clock.enabled:  # else receive times say nothing
             delay_min = int(np.max(late)) / MS_PER_MIN
             out.append(
                 Alert(
-                    table.site.id,
+                    site.id,
                     AlertKind.DEVICE_LATE,
                     f"{name}: {late.size} readings of the date arrived late "
                     f"(up to {delay_min:.0f} min after their time); none is missing",
                     delay_min,
                     float(limit_min),
                     "min",
-                    device=device.device,
+                    device=meter.device,
                 )
             )
     return out

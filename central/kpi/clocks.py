@@ -25,7 +25,6 @@ with the reading (`clock_trusted`); `correct_clocks` honours it.
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -130,38 +129,6 @@ class Timed:
     trusted: bool | None = None  # the verdict stored with it, if any (see judge_device)
 
 
-class _Record(Protocol):
-    """What `judge_records` reads of a reading (contract.ReadingRecord has it)."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def boot(self) -> str: ...
-    @property
-    def seq(self) -> int: ...
-    @property
-    def device_time_ms(self) -> int: ...
-    @property
-    def received_ms(self) -> int: ...
-
-
-def judge_records(records: Sequence[_Record], rule: ClockRule) -> list[bool | None]:
-    """`judge_device` of each (device, boot) of `records` (an upload's readings, judged with one
-    another only), in the order of `records`."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for n, record in enumerate(records):
-        groups.setdefault((record.device, record.boot), []).append(n)
-    out: list[bool | None] = [None] * len(records)
-    for of in groups.values():
-        timed = [records[n] for n in of]
-        verdicts = judge_device(
-            [Timed(r.seq, r.device_time_ms, r.received_ms) for r in timed], rule
-        )
-        for n, verdict in zip(of, verdicts, strict=True):
-            out[n] = verdict
-    return out
-
-
 def judge_device(readings: Sequence[Timed], rule: ClockRule) -> list[bool | None]:
     """The per-device verdict of each reading of one (site, device, boot), in input order.
 
@@ -205,3 +172,35 @@ def judge_device(readings: Sequence[Timed], rule: ClockRule) -> list[bool | None
             for m in live[bisect.bisect_right(live_seqs, r.seq) :]
         )
     return verdict
+
+
+def judge_burst(
+    stored: Sequence[Timed], before: Timed | None, new: Sequence[Timed], rule: ClockRule
+) -> tuple[list[bool | None], list[int]]:
+    """`judge_device` of a batch's readings of one (site, device, boot) that are not stored yet
+    (`new`), with the stored readings of their burst (`stored`: received within BURST_MS of
+    them, with their stored verdicts) and `before`, the stored predecessor by seq of the
+    earliest of the two. Returns the verdicts of `new`, and the positions in `stored` of the
+    stored readings that this batch makes clock-trusted (a live reading after them arrived).
+    Both stores decide with it; each looks the stored readings up its own way."""
+    context = [*stored, *([before] if before is not None else [])]
+    verdicts = judge_device([*context, *new], rule)
+    retrusted = [
+        n
+        for n, (s, verdict) in enumerate(zip(stored, verdicts, strict=False))
+        if verdict is True and s.trusted is not True
+    ]
+    return verdicts[len(context) :], retrusted
+
+
+def predecessor_matters(stored: Sequence[Timed], new: Sequence[Timed], rule: ClockRule) -> bool:
+    """Whether `judge_burst` of these readings can depend on the predecessor of the earliest
+    (a store that pays for looking it up asks first): it does when a predecessor that kept its
+    device time would change a verdict."""
+    readings = [*stored, *new]
+    if not rule.enabled or not readings:
+        return False
+    first = min(readings, key=lambda r: r.seq)
+    # a stand-in predecessor that kept its device time, taken just before the earliest
+    vouching = Timed(first.seq - 1, first.time_ms, first.time_ms)
+    return judge_burst(stored, vouching, new, rule) != judge_burst(stored, None, new, rule)

@@ -12,10 +12,9 @@ Readings are attributed by their device time (docs/architecture.md), except thos
 clock is wrong (central.kpi.clocks): they are attributed by the edge's receive time and counted.
 """
 
-import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date
 from types import MappingProxyType
 
 import numpy as np
@@ -232,19 +231,10 @@ def build_day_table(
     electricity: list[MeterCurve] = []
     meter_ends: dict[str, WalkState] = {}
     for quantity in QUANTITIES:
-        if meter_starts is None:
-            curves = meter_curves(readings.meter, quantity, site.kpi.meters, site.kpi.exchanges)
-        else:
-            curves, walked = chained_curves(
-                readings.meter,
-                quantity,
-                site.kpi.meters,
-                site.kpi.exchanges,
-                meter_starts,
-                int(day_start[0]),
-                int(day_end[-1]),
-            )
-            meter_ends.update(walked)
+        curves, walked = _quantity_curves(
+            site, readings, quantity, meter_starts, int(day_start[0]), int(day_end[-1])
+        )
+        meter_ends.update(walked)
         all_curves.extend(curves)
         if quantity == Quantity.ELECTRICITY.value:
             electricity = curves
@@ -293,6 +283,40 @@ def build_day_table(
         # a meter silent over the whole span keeps its state for the next one
         meter_ends=MappingProxyType({**(meter_starts or {}), **meter_ends}),
     )
+
+
+def _quantity_curves(
+    site: Site,
+    readings: SiteReadings,
+    quantity: str,
+    meter_starts: Mapping[str, WalkState] | None,
+    from_ms: int,
+    cut_ms: int,
+) -> tuple[list[MeterCurve], Mapping[str, WalkState]]:
+    """The cleaned curves of the meters of `quantity` in `readings` (clocks corrected): one walk
+    each, or with `meter_starts` each resumed from there over [from_ms, cut_ms) and the state
+    it ends with (counters.chained_curves)."""
+    meter, configs, exchanges = readings.meter, site.kpi.meters, site.kpi.exchanges
+    if meter_starts is None:
+        return meter_curves(meter, quantity, configs, exchanges), {}
+    return chained_curves(meter, quantity, configs, exchanges, meter_starts, from_ms, cut_ms)
+
+
+def day_meter_curves(
+    site: Site,
+    on: date,
+    readings: SiteReadings,
+    meter_starts: Mapping[str, WalkState] | None = None,
+) -> dict[str, list[MeterCurve]]:
+    """Per quantity, the cleaned meter curves that `build_day_table` computes local date `on`'s
+    energy from, given the same readings and `meter_starts` (the site's clock rule applied):
+    what the load curve splits into intervals, so that they add up to the date's figures."""
+    corrected = correct_clocks(readings, site.kpi.clock).readings
+    day = day_windows(site, on).day
+    return {
+        q: _quantity_curves(site, corrected, q, meter_starts, day.start_ms, day.end_ms)[0]
+        for q in QUANTITIES
+    }
 
 
 def _off_hours(days: list[DayWindows]) -> tuple[Int64Array, Int64Array, Int64Array]:
@@ -442,142 +466,3 @@ def _device_quality(
             )
         )
     return tuple(out)
-
-
-def concat_tables(tables: Sequence[DayTable]) -> DayTable:
-    """Tables of one site over consecutive spans as one table of their whole span.
-
-    Every per-date array is concatenated; a device missing from some spans has zero readings
-    there (and, for a meter, the readings expected of a whole day). Clock-skew histograms are per
-    date; reading times are those attributed to each table's own dates. Exact for tables built
-    with meter_starts, each from the `meter_ends` of the one before (counters.WalkState)."""
-    if not tables:
-        raise ValueError("no table to concatenate")
-    first = tables[0]
-    for before, after in itertools.pairwise(tables):
-        if after.span.first != before.span.last + timedelta(days=1) or after.site != first.site:
-            raise ValueError("tables to concatenate must be of one site and follow each other")
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(t, name) for t in tables])
-
-    def cat_each(name: str, keys: Iterable[str]) -> Mapping[str, np.ndarray]:
-        return MappingProxyType(
-            {k: np.concatenate([getattr(t, name)[k] for t in tables]) for k in keys}
-        )
-
-    energy = {
-        q: QuantityTable(
-            present=any(t.energy[q].present for t in tables),
-            **{
-                name: np.concatenate([getattr(t.energy[q], name) for t in tables])
-                for name in _QUANTITY_ARRAYS
-            },
-        )
-        for q in QUANTITIES
-    }
-    return DayTable(
-        site=first.site,
-        span=DateRange(first.span.first, tables[-1].span.last),
-        services=first.services,
-        day_start_ms=cat("day_start_ms"),
-        day_end_ms=cat("day_end_ms"),
-        diners=cat("diners"),
-        trays=cat("trays"),
-        clean_plates=cat("clean_plates"),
-        service_waste_g=cat_each("service_waste_g", first.service_waste_g),
-        day_trays=cat("day_trays"),
-        day_clean_plates=cat("day_clean_plates"),
-        day_waste_g=cat_each("day_waste_g", first.day_waste_g),
-        energy=MappingProxyType(energy),
-        peak_kw=cat("peak_kw"),
-        service_peak_kw=cat("service_peak_kw"),
-        meter_events=cat_each("meter_events", EVENT_KINDS),
-        scale_below_division=cat("scale_below_division"),
-        scale_above_max=cat("scale_above_max"),
-        raw_bin_events=cat_each("raw_bin_events", RAW_EVENT_KINDS),
-        devices=tuple(
-            _concat_device(tables, kind, device) for kind, device in _device_keys(tables)
-        ),
-        repeat_swipes=cat("repeat_swipes"),
-        meter_ends=tables[-1].meter_ends,
-    )
-
-
-_QUANTITY_ARRAYS = (
-    "service_used",
-    "service_estimated",
-    "day_used",
-    "day_estimated",
-    "off_hours_used",
-)
-
-
-def _device_keys(tables: Sequence[DayTable]) -> list[tuple[str, str]]:
-    return sorted({(d.kind, d.device) for t in tables for d in t.devices})
-
-
-def _concat_device(tables: Sequence[DayTable], kind: str, device: str) -> DeviceQuality:
-    """One device of consecutive tables over their whole span (concat_tables)."""
-    parts = [
-        (t, next((d for d in t.devices if (d.kind, d.device) == (kind, device)), None))
-        for t in tables
-    ]
-
-    def per_date(name: str) -> Int64Array:
-        return np.concatenate([_zeros(t) if d is None else getattr(d, name) for t, d in parts])
-
-    def counts(name: str, kinds: Sequence[str]) -> Mapping[str, Int64Array] | None:
-        found = [None if d is None else getattr(d, name) for _, d in parts]
-        if all(f is None for f in found):
-            return None
-        return MappingProxyType(
-            {
-                k: np.concatenate(
-                    [
-                        _zeros(t) if f is None else f[k]
-                        for (t, _), f in zip(parts, found, strict=True)
-                    ]
-                )
-                for k in kinds
-            }
-        )
-
-    def samples(name: str) -> Int64Array:
-        own = [
-            getattr(d, name)[(d.time_ms >= t.day_start_ms[0]) & (d.time_ms < t.day_end_ms[-1])]
-            for t, d in parts
-            if d is not None
-        ]
-        return np.concatenate(own) if own else int_array()
-
-    expected = None
-    if kind == "meter":  # a span without this meter expects a whole day's readings per date
-        interval_s = tables[0].site.kpi.meter(device).interval_s
-        expected = np.concatenate(
-            [
-                d.expected
-                if d is not None and d.expected is not None
-                else (t.day_end_ms - t.day_start_ms) // 1000 // interval_s
-                for t, d in parts
-            ]
-        ).astype(np.int64)
-    return DeviceQuality(
-        kind=kind,
-        device=device,
-        received=per_date("received"),
-        expected=expected,
-        duplicates=per_date("duplicates"),
-        time_ms=samples("time_ms"),
-        received_ms=samples("received_ms"),
-        skew=SkewHistograms.concat(
-            [SkewHistograms.empty(t.span.days) if d is None else d.skew for t, d in parts]
-        ),
-        clock_corrected=per_date("clock_corrected"),
-        events=counts("events", EVENT_KINDS),
-        raw_events=counts("raw_events", RAW_EVENT_KINDS),
-    )
-
-
-def _zeros(table: DayTable) -> Int64Array:
-    return np.zeros(table.span.days, dtype=np.int64)

@@ -3,7 +3,8 @@
 The model (docs/forecast.md) for one site and service:
 
 - Each date is a working day (Monday-Friday, or a Saturday/Sunday worked in lieu, 调休) or an
-  off day (weekend, public holiday, day off in lieu), from central.kpi.workcalendar.
+  off day (weekend, public holiday, day off in lieu), from contract.workcalendar: the registry's
+  `[calendar.YYYY]` years, else the chinesecalendar package, else the plain week (flagged).
 - Working days: forecast = level x weekday factor. The weekday factor is the median of that
   weekday's diners over the last 8 weeks of working days divided by the median of all of them
   (adjusted working days get the factor learnt from earlier ones, else 1). The level is an
@@ -32,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central.kitchen import DinerOverride
-from central.kpi.workcalendar import DayKind, day_info
+from contract.workcalendar import CalendarSource, DayKind, WorkCalendar
 
 HISTORY_DAYS = 84  # history a forecast reads: 12 weeks
 PROFILE_DAYS = 56  # weekday factors and off days from the last 8 weeks
@@ -41,6 +42,7 @@ CLOSED_DAYS = 28  # no diner in this many days before: the canteen is closed
 MIN_WORKDAYS = 5  # fewer working days with diners in the history: not enough to forecast
 INTERVAL_QUANTILES = (5.0, 95.0)
 FALLBACK_RATIO = (0.8, 1.2)  # interval when too few ratios to take percentiles of
+PACKAGE_CALENDAR = WorkCalendar()  # no registry years: the chinesecalendar package alone
 
 
 class Source(StrEnum):
@@ -55,12 +57,16 @@ class ForecastPoint:
     on: date
     kind: DayKind
     holiday: str
-    calendar_known: bool
+    calendar: CalendarSource  # where the day kind comes from; PLAIN_WEEK: the year is unknown
     diners: float | None  # None: no forecast (see note)
     low: float | None
     high: float | None
     source: Source
     note: str = ""
+
+    @property
+    def calendar_known(self) -> bool:
+        return self.calendar is not CalendarSource.PLAIN_WEEK
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +105,33 @@ class _Fit:
     off_band: tuple[float, float]
 
 
-def _fit(history: History, overrides: Sequence[DinerOverride], service: str) -> _Fit | str:
+def unknown_calendar_note(dates: Sequence[date]) -> str:
+    """Why `dates`, of years whose schedule is not known, follow the plain week, and the fix;
+    "" for no date."""
+    unknown = sorted(set(dates))
+    if not unknown:
+        return ""
+    span = str(unknown[0]) if len(unknown) == 1 else f"{unknown[0]} to {unknown[-1]}"
+    years = sorted({d.year for d in unknown})
+    tables = ", ".join(f"[calendar.{y}]" for y in years)
+    return (
+        f"{span}: the holiday schedule of {', '.join(map(str, years))} is not known, so the "
+        f"forecast follows the plain week (Monday-Friday work); enter the State Council's "
+        f"notice as {tables} in the registry, or update the chinesecalendar package "
+        "(docs/forecast.md)"
+    )
+
+
+def _fit(
+    history: History, overrides: Sequence[DinerOverride], service: str, calendar: WorkCalendar
+) -> _Fit | str:
     """The model's parameters, or the reason why there is none."""
     dates = history.dates
     y = history.diners
     n = y.size
     if n == 0 or not np.any(y > 0):
         return "no card history for this service: nothing to forecast from"
-    infos = [day_info(d) for d in dates]
+    infos = [calendar.day_info(d) for d in dates]
     overridden = np.array([_override_for(overrides, d, service) is not None for d in dates])
     kinds = np.array([i.kind.value for i in infos])
     weekday = np.array([d.weekday() for d in dates])
@@ -152,15 +177,16 @@ def forecast_service(
     service: str,
     dates: Sequence[date],
     overrides: Sequence[DinerOverride] = (),
+    calendar: WorkCalendar = PACKAGE_CALENDAR,
 ) -> list[ForecastPoint]:
     """Forecast diners of `service` on `dates` (after the history's last date)."""
     y = history.diners
     closed = y.size >= CLOSED_DAYS and not np.any(y[-CLOSED_DAYS:] > 0) and np.any(y > 0)
-    fit = None if closed else _fit(history, overrides, service)
+    fit = None if closed else _fit(history, overrides, service, calendar)
     out = []
     for on in dates:
-        info = day_info(on)
-        common = (on, info.kind, info.holiday, info.known)
+        info = calendar.day_info(on)
+        common = (on, info.kind, info.holiday, info.source)
         override = _override_for(overrides, on, service)
         if override is not None:
             count = float(override.diners)
@@ -176,9 +202,9 @@ def forecast_service(
     return out
 
 
-def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, bool]) -> ForecastPoint:
+def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, CalendarSource]) -> ForecastPoint:
     kind = common[1]
-    note = "" if common[3] else f"the holiday calendar of {on.year} is not known yet"
+    note = "" if common[3] is not CalendarSource.PLAIN_WEEK else unknown_calendar_note([on])
     if kind is DayKind.WORKDAY:
         value = fit.level * fit.factors[on.weekday()]
     elif kind is DayKind.ADJUSTED_WORKDAY:

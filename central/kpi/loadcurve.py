@@ -1,23 +1,24 @@
 """The daily load curve of a site: energy per quantity in fixed intervals (15 min) of a local day.
 
 Each interval's consumption is C(end) - C(start) of every meter of the quantity, with C the
-cleaned cumulative consumption of central/kpi/counters.py (resets, wraps, spikes, gaps...), so
-the intervals of a day add up to the day's consumption of GET /kpis. The part that rests on a gap
-spread pro rata is reported beside it as estimated; an interval that no meter's readings reach
-on both sides, within the meter's reporting interval (before the first reading, after the last:
-the rest of today), is not covered, which is no data, not zero.
+cleaned cumulative consumption of central/kpi/counters.py (resets, wraps, spikes, gaps...) that
+the day's KPIs are computed from (wrong clocks corrected, the walk resumed from the date before,
+as its rollup is built), so the intervals of a day add up to the day's consumption of GET /kpis.
+The part that rests on a gap spread pro rata is reported beside it as estimated; an interval that
+no meter's readings reach on both sides, within the meter's reporting interval (before the first
+reading, after the last: the rest of today), is not covered, which is no data, not zero.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from central.kpi.clocks import BoolArray
-from central.kpi.counters import meter_curves
+from central.kpi.counters import MeterCurve
 from central.kpi.daytable import QUANTITIES
-from central.kpi.readings import Float64Array, Int64Array, MeterReadings
+from central.kpi.readings import Float64Array, Int64Array
 from central.kpi.windows import DayWindows
 from central.site_kpi_config import SiteKpiConfig
 
@@ -44,10 +45,11 @@ class LoadCurve:
 def load_curve(
     config: SiteKpiConfig,
     windows: DayWindows,
-    meters: MeterReadings,
+    meter_curves: Mapping[str, Sequence[MeterCurve]],
     interval_ms: int = DEFAULT_INTERVAL_MS,
 ) -> LoadCurve:
-    """Energy per interval of the local day of `windows`, from meter readings loaded around it."""
+    """Energy per interval of the local day of `windows`, from each quantity's cleaned meter
+    curves around it: those the day's KPIs are computed from (daytable.day_meter_curves)."""
     if interval_ms <= 0:
         raise ValueError(f"interval_ms must be positive, not {interval_ms}")
     day = windows.day
@@ -55,7 +57,7 @@ def load_curve(
     ends = np.minimum(starts + interval_ms, day.end_ms)
     curves: dict[str, QuantityCurve | None] = {}
     for quantity in QUANTITIES:
-        found = meter_curves(meters, quantity, config.meters, config.exchanges)
+        found = meter_curves.get(quantity, ())
         if not found:
             curves[quantity] = None
             continue

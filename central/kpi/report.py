@@ -28,6 +28,7 @@ from central.kpi.values import (
     quality,
 )
 from central.kpi.windows import local_instant_ms
+from central.registry import Site
 from central.site_kpi_config import SiteKpiConfig
 
 NO_QUOTA = "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year)"
@@ -92,15 +93,15 @@ def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
     return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
 
 
-def device_start_ms(table: DayTable, device: str, time_ms: Int64Array) -> int | None:
+def device_start_ms(site: Site, device: str, time_ms: Int64Array) -> int | None:
     """From when a meter's readings are expected (Q1): the start of its registry `installed`
-    date (or its first reading, if earlier), else its first reading loaded for the table, else
-    (no reading at all) None: from the start."""
-    installed = table.site.kpi.meter(device).installed
+    date (or its first reading, if earlier), else its first reading loaded (`time_ms`, sorted),
+    else (no reading at all) None: from the start."""
+    installed = site.kpi.meter(device).installed
     first = int(time_ms[0]) if time_ms.size else None
     if installed is None:
         return first
-    start = local_instant_ms(installed, time(0, 0), table.site.timezone)
+    start = local_instant_ms(installed, time(0, 0), site.timezone)
     return start if first is None else min(start, first)  # readings before it count too
 
 
@@ -114,7 +115,7 @@ def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
     for d in table.devices:
         if d.expected is None:
             continue
-        begin = device_start_ms(table, d.device, d.time_ms)
+        begin = device_start_ms(table.site, d.device, d.time_ms)
         lo = starts if begin is None else np.maximum(starts, begin)
         covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
         interval_ms = table.site.kpi.meter(d.device).interval_s * 1000
@@ -248,6 +249,15 @@ def period_totals(
     Computed site after site, so that a ranking holds one site's table at a time."""
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
     return _rows_totals(table, [whole], None, baseline, now_ms, device_skews=False)[0]
+
+
+def period_kpis(
+    table: DayTable, spans: Sequence[DateRange], now_ms: int
+) -> list[Mapping[str, KpiValue]]:
+    """The KPIs of each span of dates within the table's, as a report's row of just those dates
+    gives them at `now_ms` (without per-device figures), computed together."""
+    rows = [Bucket(label_of(PeriodKind.CUSTOM, s), Granularity.PERIOD, s) for s in spans]
+    return [derive(t) for t in _rows_totals(table, rows, None, None, now_ms, device_skews=False)]
 
 
 def period_rows(

@@ -7,6 +7,8 @@ uint32 counts: central.kpi.quantiles), plus the chain state it was built from (`
 one it ends with (`ends`). A span's entries are decoded together (their buffers joined, one
 numpy view each), each distinct header parsed once per process (most dates and sites list the
 same devices).
+Beside the entry, in its own blob, the date's waste by dish and reason per service
+(central.kpi.dishes `dish_bytes`), built from the same readings.
 
 **Chained, hence exact by construction.** Every base quantity of a date is a sum over the
 readings attributed to that date's windows, except what carries over from date to date:
@@ -35,8 +37,8 @@ per-date arrays; what still matters besides the chain:
 
 Composed tables carry each date's clock-skew histograms (whose counts add: Q3 is mergeable), but
 their `time_ms`/`received_ms` are the start of each date with a reading (enough to tell a
-device's first date, which is all reports need); alerts (which need receive times) always use a
-freshly built table.
+device's first date, which is all reports need); alerts (which need receive times) judge meters
+from their loaded readings (central.reporting).
 """
 
 import functools
@@ -62,8 +64,9 @@ from central.kpi.daytable import (
     build_day_table,
     load_range,
 )
+from central.kpi.dishes import build_dish_table, dish_bytes
 from central.kpi.periods import DateRange
-from central.kpi.quantiles import SkewHistograms
+from central.kpi.quantiles import SkewHistograms, skew_bins
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import (
     CardReadings,
@@ -169,12 +172,14 @@ class Freshness:
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """One date's rollup, encoded: the table (`entry`) and the chain states around it."""
+    """One date's rollup, encoded: the table (`entry`), the dish sums (`dishes`) and the chain
+    states around it."""
 
     on: date
     starts: bytes
     ends: bytes
     entry: bytes
+    dishes: bytes
 
 
 def build_rollup(
@@ -192,7 +197,9 @@ def build_rollup(
         site, DateRange(on, on), readings, duplicates, meter_starts=start_chain.meters
     )
     ends = Chain(table.meter_ends, _raw_references(site, on, readings, start_chain.raw_bins))
-    return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table))
+    scale_only = SiteReadings(readings.scale, CardReadings.empty(), MeterReadings.empty())
+    dishes = dish_bytes(build_dish_table(site, DateRange(on, on), scale_only))
+    return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table), dishes)
 
 
 def empty_entry(site: Site, on: date) -> bytes:
@@ -378,12 +385,55 @@ class _Entries:
     counts: Int64Array
 
 
+def _legacy(blob: bytes) -> bool:
+    """Whether `blob` is in the layout of ROLLUP_CODE_VERSION 6-7 (three int64s, then the JSON
+    header, float64 quantities and device rows, then one skew sample per reading): its second
+    int32 is the high half of the header length, 0, where this layout has the float count."""
+    return blob[4:8] == b"\0\0\0\0"
+
+
+def _upgrade(blob: bytes) -> bytes:
+    """A legacy entry (`_legacy`) in this layout, its skew samples binned (Q3's histograms): a
+    date sealed by retention (central/retention.py) keeps the entry it was built with, so its
+    figures stay readable by a later code version."""
+    n_header, n_floats, width = np.frombuffer(blob, dtype="<i8", count=3).tolist()
+    at = 24 + n_header
+    header = blob[24:at]
+    floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
+    samples = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats).astype(np.int64)
+    n_devices = len(_parse_header(header).devices)
+    fixed = floats[: n_floats - n_devices * _DEVICE_COLUMNS]
+    numbers = np.rint(floats[fixed.size :]).astype(np.int64).reshape(-1, _DEVICE_COLUMNS)
+    keys, counts, start = [], [], 0
+    for row in numbers:
+        part = samples[start : start + int(row[-1])]
+        start += int(row[-1])
+        bins, sizes = np.unique(skew_bins(part), return_counts=True)
+        keys.append(bins)
+        counts.append(sizes)
+        row[-1] = bins.size
+    bins = np.concatenate(keys) if keys else _empty()
+    sizes = np.concatenate(counts) if counts else _empty()
+    return b"".join(
+        [
+            _HEAD.pack(len(header), fixed.size, bins.size),
+            header,
+            fixed.astype("<f8").tobytes(),
+            numbers.astype("<i4").tobytes(),
+            bins.astype("<i2").tobytes(),
+            sizes.astype("<u4").tobytes(),
+        ]
+    )
+
+
 def _decode(blobs: Sequence[bytes]) -> _Entries:
     unpack = _HEAD.unpack_from
     head = _HEAD.size
     headers, floats, numbers, keys, counts = [], [], [], [], []
     row_bytes = 4 * _DEVICE_COLUMNS
     for blob in blobs:
+        if _legacy(blob):
+            blob = _upgrade(blob)
         n_header, n_f, n_b = unpack(blob)
         at = head + n_header
         header = _parse_header(blob[head:at])
@@ -403,9 +453,23 @@ def _decode(blobs: Sequence[bytes]) -> _Entries:
     )
 
 
+def entry_services(blob: bytes) -> int:
+    """The number of meal services a rollup entry was encoded with (its layout depends on it:
+    a sealed entry keeps the configuration it was built under, central/retention.py)."""
+    _, n_floats, _ = _HEAD.unpack_from(_upgrade(blob) if _legacy(blob) else blob)
+    base = sum(math.prod(shape) for _, shape in _fixed_fields(0))
+    per_service = sum(math.prod(shape) for _, shape in _fixed_fields(1)) - base
+    return int((n_floats - base) // per_service)
+
+
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
     """The DayTable of `span` from one rollup entry per date (in date order, each chained from
-    the one before), or None when the dates' peak grids do not line up (module docstring)."""
+    the one before), or None when the dates' peak grids do not line up (module docstring).
+
+    The one join of per-date tables: tables built date by date (build_day_table with
+    meter_starts) are joined by encoding each and composing the entries, which the property
+    test of chained dates (tests/central/kpi/test_chained_days.py) holds equal to the table
+    built in one go."""
     if len(blobs) != span.days or not blobs:
         raise ValueError(f"{len(blobs)} entries for a span of {span.days} dates")
     entries = _decode(blobs)

@@ -2,6 +2,8 @@
 
 from typing import Literal
 
+from central.unit_decimals import fixed
+
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 
@@ -138,28 +140,6 @@ ALERT_KINDS: dict[str, tuple[str, str]] = {
     "edge_lost_readings": ("边缘网关丢失读数", "Edge lost readings"),
 }
 
-# Decimals shown per unit (the workbook keeps full values and formats them).
-DECIMALS = {
-    "persons": 0,
-    "count": 0,
-    "g": 0,
-    "g/diner": 1,
-    "%": 1,
-    "CNY": 2,
-    "kWh": 1,
-    "m3": 2,
-    "kgce": 1,
-    "kWh/meal": 3,
-    "m3/meal": 4,
-    "L/meal": 1,
-    "kgce/meal": 3,
-    "kgce/m2": 3,
-    "kgce/person": 2,
-    "kW": 1,
-    "min": 0,
-    "messages": 0,
-}
-
 
 def _pick(pair: tuple[str, str], lang: Lang) -> str:
     return pair[0] if lang == "zh" else pair[1]
@@ -181,12 +161,8 @@ def alert_kind(kind: str, lang: Lang) -> str:
     return _pick(ALERT_KINDS[kind], lang) if kind in ALERT_KINDS else kind
 
 
-def decimals(unit: str) -> int:
-    return DECIMALS.get(unit, 2)
-
-
 def formatted(value: float | None, unit: str) -> str:
     """A figure as printed: fixed decimals per unit, thousands separated; missing as —."""
     if value is None:
         return MISSING
-    return f"{value:,.{decimals(unit)}f}"
+    return fixed(value, unit, grouped=True)

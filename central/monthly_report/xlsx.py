@@ -12,8 +12,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from central.monthly_report.content import MonthlyReport
-from central.monthly_report.labels import MISSING, Lang, decimals
+from central.monthly_report.labels import MISSING, Lang
 from central.monthly_report.tables import Cell, Figure, Section, preamble, sections, title
+from central.unit_decimals import decimals
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BOLD = Font(bold=True)

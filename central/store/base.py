@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
-from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms, judge_records
+from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
@@ -20,17 +20,20 @@ from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRe
 
 __all__ = [
     "BatchToStore",
+    "ClockTrusted",
     "DayInputs",
     "DevicePresence",
     "DuplicateCounts",
     "EdgeHealthPeriod",
     "PendingRollups",
+    "PruneStep",
     "ReadingsStore",
     "RejectedEntryRow",
     "RejectedRow",
     "RollupRow",
     "RollupStore",
     "RollupToSave",
+    "SealedStore",
     "SiteStats",
     "StoreError",
     "StoreHealth",
@@ -49,6 +52,11 @@ class StoreError(CentralError):
 
 class StoreUnavailable(StoreError):
     """The store cannot serve right now (disk error, lock held too long); retryable, HTTP 503."""
+
+
+class SealedPeriodUnreadable(StoreError):
+    """A period reaches sealed dates (central/retention.py) whose rollups the site's current
+    configuration cannot compose (another number of meal services); HTTP 409, naming the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +119,6 @@ class BatchToStore:
         at_ms = attributed_instant_ms(record.device_time_ms, record.received_ms, self.clock)
         return datetime.fromtimestamp(at_ms / 1000, self.timezone).date()
 
-    def clock_verdicts(self) -> list[bool | None]:
-        """The per-device clock verdict of each reading (central.kpi.clocks.judge_device), in
-        order, judged with the batch's own readings only (a store that can look up the stored
-        readings of a burst judges with those too, as the SQLite store does)."""
-        return judge_records(self.readings, self.clock)
-
     def edge_duplicate_ms(self, dropped: DroppedDuplicate) -> int:
         """The instant a copy the edge dropped is dated by: the same rule as `duplicate_date`
         when the edge sent its receive time, else (an older edge) its device time."""
@@ -131,11 +133,32 @@ class BatchToStore:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockTrusted:
+    """A reading whose late device time a write judged right with the stored readings
+    (central.kpi.clocks.judge_burst): it is attributed by its device time."""
+
+    device: str
+    boot: str
+    seq: int
+    kind: str
+    device_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class WriteOutcome:
-    """accepted + duplicates == len(batch.readings)."""
+    """accepted + duplicates + len(sealed) == len(batch.readings)."""
 
     accepted: int
     duplicates: int
+    # The batch's readings the store holds as clock-trusted, and the stored readings the batch
+    # made so: the instants the derived series must follow (the influxdb store reports them;
+    # the SQLite store marks the dates of its rollups itself)
+    clock_trusted: tuple[ClockTrusted, ...] = ()
+    # positions in batch.readings of the readings not stored because their local date is sealed
+    # (its raw readings were pruned after it was rolled up: central/retention.py), and the last
+    # sealed date of the site
+    sealed: tuple[int, ...] = ()
+    sealed_through: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +173,8 @@ class DayInputs:
 
 @dataclass(frozen=True, slots=True)
 class RollupRow:
-    """A stored rollup row (central.kpi.rollup); `entry` only when asked for and current."""
+    """A stored rollup row (central.kpi.rollup); `entry` and `dishes` only when asked for and
+    current."""
 
     on: date
     gen: int
@@ -159,6 +183,11 @@ class RollupRow:
     starts: bytes | None
     ends: bytes | None
     entry: bytes | None
+    # the date's dish sums (central.kpi.dishes.dish_bytes), given with `entry`
+    dishes: bytes | None = None
+    # sealed (central/retention.py): its raw readings are pruned; never pending, never rebuilt,
+    # current whatever the configuration (its entry comes with it)
+    sealed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +210,7 @@ class RollupToSave:
     starts: bytes
     ends: bytes
     entry: bytes
+    dishes: bytes = b""  # the date's dish sums (central.kpi.dishes.dish_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +331,56 @@ class RollupStore(Protocol):
         read, or when its starts differ from the stored ends of the previous date. A stored
         rollup whose ends differ from the next date's starts makes that date pending. Returns
         how many were stored."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PruneStep:
+    """What one step of pruning a site's raw readings deleted (central/retention.py)."""
+
+    readings: int
+    duplicate_counts: int
+    edge_duplicates: int
+
+    @property
+    def rows(self) -> int:
+        return self.readings + self.duplicate_counts + self.edge_duplicates
+
+
+@runtime_checkable
+class SealedStore(Protocol):
+    """A rollup store whose raw readings can be pruned after they are rolled up: the dates up
+    to a site's horizon are sealed (central/retention.py)."""
+
+    async def sealed_through(self, site: str) -> date | None:
+        """The site's last sealed local date (None: nothing sealed)."""
+        ...
+
+    async def first_rollup_date(self, site: str) -> date | None:
+        """The site's earliest rollup row, or None; None also when the site has readings
+        before it (a database older than rollups: nothing may be sealed)."""
+        ...
+
+    async def seal(
+        self, site: str, through: date, config: str, keep_from_ms: int, clock: ClockRule
+    ) -> bool:
+        """Seal the site's dates up to `through` when every rollup after the old horizon up to
+        it is current under `config`, in one transaction; False when one is not (a write came
+        between: try later). `keep_from_ms`: the load start of the date after `through`; the
+        readings with both times before it become prunable, except the references the loads
+        of later dates read (each meter's last reading, each raw bin's last stable readings:
+        judged by `clock`), which are kept."""
+        ...
+
+    async def prune_step(self, site: str, max_rows: int) -> PruneStep:
+        """Delete at most `max_rows` prunable rows of the site in one short transaction."""
+        ...
+
+    async def prunable(
+        self, site: str, through: date | None = None, keep_from_ms: int | None = None
+    ) -> PruneStep:
+        """Count the rows that sealing through `through` (the next date's load starting at
+        `keep_from_ms`) makes prunable; both None: what the current horizon leaves to prune."""
         ...
 
 

@@ -37,10 +37,12 @@ from central.store.influx_schema import (
 
 __all__ = [
     "FluxAnswerError",
+    "burst_query",
     "duplicates_query",
     "existing_query",
     "identity_ranges",
     "parse_records",
+    "predecessor_query",
     "presence_query",
     "readings_query",
     "stats_query",
@@ -171,11 +173,13 @@ def readings_query(
 
 
 def _trusted(rule: ClockRule) -> str:
-    """Flux test of a trusted device clock (central.kpi.clocks), exact in ns: device ms >=
-    received_ms - max_delay and device ms <= received_ms + future_tolerance."""
+    """Flux test of a trusted device clock (central.kpi.clocks), exact in ns: the reading's
+    per-device verdict is `clock_trusted`, or device ms >= received_ms - max_delay and device
+    ms <= received_ms + future_tolerance (the SQLite store's _TRUSTED_CLOCK)."""
     return (
-        f"(r.time_ns >= (r.received_ms - {int(rule.max_delay_ms)}) * {NS_PER_MS}"
-        f" and r.time_ns < (r.received_ms + {int(rule.future_tolerance_ms) + 1}) * {NS_PER_MS})"
+        "((exists r.clock_trusted and r.clock_trusted == true)"
+        f" or (r.time_ns >= (r.received_ms - {int(rule.max_delay_ms)}) * {NS_PER_MS}"
+        f" and r.time_ns < (r.received_ms + {int(rule.future_tolerance_ms) + 1}) * {NS_PER_MS}))"
     )
 
 
@@ -192,7 +196,8 @@ def _raw_before(
     _SELECT_RAW_SCALE_WRONG_CLOCK_BEFORE):
 
     - result "raw_before": among the stable raw readings with a device time in
-      [start - lookback, start) whose clock the rule trusts (every one when the rule is off),
+      [start - lookback, start) whose clock the rule trusts (within its limits, or judged
+      clock-trusted per device: `clock_trusted`; every one when the rule is off),
       not received in the range (those are loaded with it), the last by device time;
     - result "raw_wrong" (rule on only): among those with a wrong clock received in
       [start - lookback, start), whose device time is not in the range, the last by receive
@@ -207,7 +212,7 @@ def _raw_before(
     site_filter = (
         f'r._measurement == {string(READING)} and r.site == {string(site)} and r.kind == "scale"'
     )
-    raw_values = _any_of("_field", ("gross_g", "stable", "received_ms"))
+    raw_values = _any_of("_field", ("gross_g", "stable", "received_ms", "clock_trusted"))
     stable = "exists r.gross_g and r.stable == true"
     received_in = f"(r.received_ms >= {int(start_ms)} and r.received_ms < {int(end_ms)})"
     if not rule.enabled:
@@ -232,7 +237,9 @@ def _raw_before(
     copy_filter = (
         f'r._measurement == {string(RECEIVED)} and r.site == {string(site)} and r.kind == "scale"'
     )
-    copy_values = _any_of("_field", ("gross_g", "stable", "received_ms", "device_time_ns"))
+    copy_values = _any_of(
+        "_field", ("gross_g", "stable", "received_ms", "clock_trusted", "device_time_ns")
+    )
     return (
         "\n"
         # stable raw readings with a device time in the lookback, or close enough to a receive
@@ -305,6 +312,114 @@ def existing_query(
             + f"  |> {_WITH_TIME_NS}\n"
             + f"  |> {_keep(('device', 'time_ns', 'boot', 'seq'))}\n"
             + f'  |> yield(name: "ids{n}")\n'
+        )
+    return "\n".join(parts)
+
+
+# Columns of a stored reading as the clock verdicts need it (central/store/influx_clocks.py):
+# its series (tags), its point's timestamp, its identity, its receive time and stored verdict.
+CLOCK_COLUMNS = (
+    "device", "kind", "stream", "quantity", "time_ns", "boot", "seq", "received_ms",
+    "clock_trusted",
+)  # fmt: skip
+_CLOCK_FIELDS = ("boot", "seq", "received_ms", "clock_trusted")
+
+
+def burst_query(
+    bucket: str,
+    site: str,
+    devices: Sequence[str],
+    near_devices: Sequence[str],
+    lo_ms: int,
+    hi_ms: int,
+) -> str:
+    """The stored readings of `devices` received in [lo_ms, hi_ms] (a batch's burst), as rows
+    of CLOCK_COLUMNS in result "burst" (time_ns: the `reading` point's timestamp):
+
+    - through their receive-time copies (`reading_by_received`), those more than
+      RECEIVED_INDEX_SKEW_MS from their receive time: late and wrong clocks, for every device;
+    - for `near_devices` only (those with a late reading in the batch), also the `reading`
+      points within RECEIVED_INDEX_SKEW_MS of the window whose receive time is in it (the live
+      readings that may vouch for a late one). A device's stored late readings are found in
+      every batch of it this way, and the near ones fetched with a second query only when a
+      stored late reading was found (central/store/influx.py).
+    """
+    if not devices:
+        raise ValueError("a burst lookup needs devices")
+    far_filter = f"r._measurement == {string(RECEIVED)} and r.site == {string(site)}"
+    query = (
+        "burst_far = "
+        + _source(bucket, lo_ms * NS_PER_MS, (hi_ms + 1) * NS_PER_MS)
+        + f"  |> filter(fn: (r) => {far_filter})\n"
+        + f"  |> filter(fn: (r) => {_any_of('device', sorted(set(devices)))})\n"
+        + f"  |> filter(fn: (r) => {_any_of('_field', (*_CLOCK_FIELDS, 'device_time_ns'))})\n"
+        + f"  |> {_PIVOT}\n"
+        + "  |> map(fn: (r) => ({r with time_ns: r.device_time_ns}))\n"
+        + f"  |> {_keep(CLOCK_COLUMNS)}\n"
+    )
+    if not near_devices:
+        return query + 'burst_far\n  |> yield(name: "burst")\n'
+    return (
+        query
+        + "burst_near = "
+        + _near(bucket, site, near_devices, lo_ms, hi_ms)
+        + 'union(tables: [burst_far, burst_near])\n  |> yield(name: "burst")\n'
+    )
+
+
+def _near(bucket: str, site: str, devices: Sequence[str], lo_ms: int, hi_ms: int) -> str:
+    """`reading` points of `devices` received in [lo_ms, hi_ms] that have no receive-time copy
+    (their device time is within RECEIVED_INDEX_SKEW_MS of the receive time)."""
+    return (
+        _source(
+            bucket,
+            max(lo_ms - RECEIVED_INDEX_SKEW_MS, 0) * NS_PER_MS,
+            (hi_ms + RECEIVED_INDEX_SKEW_MS + 1) * NS_PER_MS,
+        )
+        + f"  |> filter(fn: (r) => r._measurement == {string(READING)}"
+        f" and r.site == {string(site)})\n"
+        + f"  |> filter(fn: (r) => {_any_of('device', sorted(set(devices)))})\n"
+        + f"  |> filter(fn: (r) => {_any_of('_field', _CLOCK_FIELDS)})\n"
+        + f"  |> {_PIVOT}\n"
+        + f"  |> {_WITH_TIME_NS}\n"
+        + f"  |> filter(fn: (r) => r.received_ms >= {int(lo_ms)}"
+        f" and r.received_ms <= {int(hi_ms)})\n" + f"  |> {_keep(CLOCK_COLUMNS)}\n"
+    )
+
+
+def predecessor_query(
+    bucket: str,
+    site: str,
+    near: Sequence[tuple[Sequence[str], int, int]],
+    wanted: Sequence[tuple[str, str, int, int, int]],
+) -> str:
+    """The second clock lookup of a batch (central/store/influx.py), only when it is needed:
+
+    - for each (devices, lo_ms, hi_ms) of `near`: the `reading` points of those devices received
+      in [lo_ms, hi_ms] without a receive-time copy (result "burst", as in `burst_query`);
+    - for each (device, boot, below_seq, lo_ms, hi_ms) of `wanted`: the reading of that boot
+      with the highest seq below `below_seq` among those with a device time in [lo_ms, hi_ms)
+      (result "pred<n>"): the predecessor of the earliest reading of a burst.
+    """
+    if not near and not wanted:
+        raise ValueError("a predecessor lookup needs devices")
+    parts = []
+    for n, (devices, lo_ms, hi_ms) in enumerate(near):
+        parts.append(_near(bucket, site, devices, lo_ms, hi_ms) + f'  |> yield(name: "burst{n}")\n')
+    for n, (device, boot, below_seq, lo_ms, hi_ms) in enumerate(wanted):
+        parts.append(
+            _source(bucket, max(lo_ms, 0) * NS_PER_MS, max(hi_ms, 0) * NS_PER_MS)
+            + f"  |> filter(fn: (r) => r._measurement == {string(READING)}"
+            f" and r.site == {string(site)} and r.device == {string(device)})\n"
+            + f"  |> filter(fn: (r) => {_any_of('_field', _CLOCK_FIELDS)})\n"
+            + f"  |> {_PIVOT}\n"
+            + f"  |> filter(fn: (r) => r.boot == {string(boot)} and r.seq < {int(below_seq)})\n"
+            + f"  |> {_WITH_TIME_NS}\n"
+            + f"  |> {_keep(CLOCK_COLUMNS)}\n"
+            + "  |> group()\n"
+            + '  |> sort(columns: ["seq"])\n'
+            + '  |> last(column: "seq")\n'
+            + f'  |> yield(name: "pred{n}")\n'
         )
     return "\n".join(parts)
 

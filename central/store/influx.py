@@ -4,12 +4,14 @@ Central keeps no state of its own with this store, so several replicas can serve
 Schema and identity: central/store/influx_schema.py and docs/influxdb.md.
 
 Write path of a batch (one edge request): one Flux query reads the points the batch's devices
-already have in the batch's milliseconds (identity -> slot), and, with status changes, one reads
-the latest status of their devices (for `since_ms`); then one synchronous write request (line
-protocol, ns precision) carries the new readings, the duplicate counts, the rejected readings
-and the status changes. The 2xx to the edge is sent only after InfluxDB answered the write with
-204; any failure to reach InfluxDB, a timeout or a 5xx/429 answer is StoreUnavailable (503: the
-edge keeps the batch and retries).
+already have in the batch's milliseconds (identity -> slot) and the stored readings of the
+batch's burst (clock verdicts, central/store/influx_clocks.py; a second query for a clock
+predecessor only when it can change a verdict), and, with status changes, one reads the latest
+status of their devices (for `since_ms`); then one synchronous write request (line protocol, ns
+precision) carries the new readings, the verdicts of stored readings the batch vouched for, the
+duplicate counts, the rejected readings and the status changes. The 2xx to the edge is sent only
+after InfluxDB answered the write with 204; any failure to reach InfluxDB, a timeout or a
+5xx/429 answer is StoreUnavailable (503: the edge keeps the batch and retries).
 """
 
 import logging
@@ -50,14 +52,25 @@ from central.store.base import (
     WriteOutcome,
 )
 from central.store.flux import (
+    burst_query,
     duplicates_query,
     existing_query,
     health_query,
     identity_ranges,
     parse_records,
+    predecessor_query,
     presence_query,
     readings_query,
     stats_query,
+)
+from central.store.influx_clocks import (
+    NO_JUDGEMENT,
+    Judgement,
+    StoredReading,
+    burst_lookup,
+    judge,
+    second_lookup,
+    stored_from_rows,
 )
 from central.store.influx_derived import derived_points
 from central.store.influx_schema import (
@@ -77,6 +90,7 @@ from central.store.influx_schema import (
     rejected_point,
     representable,
     status_points,
+    trusted_points,
     unrepresentable_row,
 )
 from contract import ReadingRecord
@@ -148,8 +162,15 @@ class InfluxStore(ThreadedStore):
     async def write_batch(self, batch: BatchToStore) -> WriteOutcome:
         """Store a batch; returns once InfluxDB acknowledged the write (HTTP 204)."""
         stored = [r for r in batch.readings if representable(r)]
-        occupied = await self._run(self._reader, self._occupancy, batch.site, stored)
-        points, outcome = batch_points(batch, occupied, time.time_ns())
+        occupied, burst = await self._run(
+            self._reader, self._lookup, batch.site, stored, batch.clock
+        )
+        judgement = NO_JUDGEMENT
+        if burst is not None:
+            judgement = await self._run(
+                self._reader, self._judge, batch.site, stored, batch.clock, burst
+            )
+        points, outcome = batch_points(batch, occupied, time.time_ns(), judgement)
         if batch.statuses:
             devices = sorted({s.device for s in batch.statuses})
             latest = await self._presence(batch.site, devices)
@@ -260,38 +281,55 @@ class InfluxStore(ThreadedStore):
         finally:
             response.release_conn()
 
-    def _occupancy(self, site: str, readings: Sequence[ReadingRecord]) -> Occupancy:
+    def _lookup(
+        self, site: str, readings: Sequence[ReadingRecord], rule: ClockRule
+    ) -> tuple[Occupancy, list[StoredReading] | None]:
+        """One query: the identities the batch's readings may meet (the occupied slots) and,
+        with the clock rule on, the stored readings of their burst (influx_clocks)."""
         if not readings:
-            return {}
+            return {}, None
         devices = sorted({r.device for r in readings})
         ranges = identity_ranges(r.device_time_ms for r in readings)
-        rows = self._query(existing_query(self.bucket, site, devices, ranges))
-        return occupancy(
-            (str(row["device"]), int(row["time_ns"]), str(row["boot"]), int(row["seq"]))
-            for row in rows
-            if row.get("boot") is not None and row.get("seq") is not None
-        )
+        query = existing_query(self.bucket, site, devices, ranges)
+        lookup = burst_lookup(readings, rule)
+        if lookup is not None:
+            query += "\n" + burst_query(
+                self.bucket, site, lookup.devices, lookup.near_devices, lookup.lo_ms, lookup.hi_ms
+            )
+        occupied, burst = lookup_from_rows(self._query(query))
+        return occupied, None if lookup is None else burst
+
+    def _judge(
+        self,
+        site: str,
+        readings: Sequence[ReadingRecord],
+        rule: ClockRule,
+        burst: list[StoredReading],
+    ) -> Judgement:
+        """The batch's clock verdicts, after the second lookup when it needs one."""
+        second = second_lookup(readings, rule, burst)
+        predecessors: list[StoredReading] = []
+        if second is not None:
+            query = predecessor_query(self.bucket, site, second.near(), second.predecessors)
+            near, predecessors = predecessors_from_rows(self._query(query))
+            burst = [*burst, *near]
+        return judge(readings, rule, burst, predecessors)
 
 
 def batch_points(
-    batch: BatchToStore, occupied: Occupancy, now_ns: int
+    batch: BatchToStore, occupied: Occupancy, now_ns: int, judgement: Judgement = NO_JUDGEMENT
 ) -> tuple[list[Point], WriteOutcome]:
-    """The points of one batch given what the store holds (`occupied`), and its outcome.
+    """The points of one batch given what the store holds (`occupied`, and the clock verdicts
+    judged with its stored readings, `judgement`), and its outcome.
 
-    New readings at their slots, receive-time copies of those far from their receive time,
+    New readings at their slots with their clock verdicts, receive-time copies of those far
+    from their receive time, `clock_trusted` onto the stored readings the batch vouches for,
     duplicate counts, the duplicates the edge dropped (one point per (edge, id)), rejected
     readings (including those whose times InfluxDB cannot hold).
     """
     stored = [r for r in batch.readings if representable(r)]
     placement = place(stored, occupied)
-    # Per-device clock verdicts, judged with the batch's readings (docs/influxdb.md, "Clocks")
-    trusted: dict[tuple[str, str, int], bool | None] = {}
-    for record, judged in zip(batch.readings, batch.clock_verdicts(), strict=True):
-        trusted.setdefault((record.device, record.boot, record.seq), judged)
-
-    def verdict(r: ReadingRecord) -> bool | None:
-        return trusted.get((r.device, r.boot, r.seq))
-
+    verdict = judgement.of  # docs/influxdb.md, "Clocks"
     points: list[Point] = [
         reading_point(batch.site, r, slot, verdict(r)) for r, slot in placement.new
     ]
@@ -301,6 +339,13 @@ def batch_points(
         received_point(batch.site, r, slot, verdict(r))
         for r, slot in placement.new
         if needs_received_copy(r)
+    ]
+    points += [
+        point
+        for s in judgement.retrusted
+        for point in trusted_points(
+            batch.site, s.device, s.kind, s.stream, s.quantity, s.time_ns, s.received_ms
+        )
     ]
     duplicates: Counter[tuple[str, date]] = Counter()
     for record in placement.duplicates:
@@ -330,7 +375,43 @@ def batch_points(
     ]
     # Unrepresentable readings are accepted (the edge may drop them) but kept as rejected.
     accepted = len(batch.readings) - len(placement.duplicates)
-    return points, WriteOutcome(accepted=accepted, duplicates=len(placement.duplicates))
+    outcome = WriteOutcome(
+        accepted=accepted,
+        duplicates=len(placement.duplicates),
+        clock_trusted=judgement.clock_trusted(stored),
+    )
+    return points, outcome
+
+
+def _is_burst(row: dict[str, Any]) -> bool:
+    return str(row.get("result", "")).startswith("burst")
+
+
+def lookup_from_rows(rows: Iterable[dict[str, Any]]) -> tuple[Occupancy, list[StoredReading]]:
+    """The answer of a batch's lookup (flux.existing_query + flux.burst_query): the occupied
+    slots (results "ids<n>") and the stored readings of its burst (result "burst")."""
+    ids: list[dict[str, Any]] = []
+    burst: list[dict[str, Any]] = []
+    for row in rows:
+        (burst if _is_burst(row) else ids).append(row)
+    occupied = occupancy(
+        (str(row["device"]), int(row["time_ns"]), str(row["boot"]), int(row["seq"]))
+        for row in ids
+        if row.get("boot") is not None and row.get("seq") is not None
+    )
+    return occupied, stored_from_rows(burst)
+
+
+def predecessors_from_rows(
+    rows: Iterable[dict[str, Any]],
+) -> tuple[list[StoredReading], list[StoredReading]]:
+    """The answer of flux.predecessor_query: the live readings of the burst it fetched
+    (results "burst<n>") and the predecessor candidates (results "pred<n>")."""
+    rows = list(rows)
+    return (
+        stored_from_rows(r for r in rows if _is_burst(r)),
+        stored_from_rows(r for r in rows if not _is_burst(r)),
+    )
 
 
 def _body(exc: ApiException) -> str:

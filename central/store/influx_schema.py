@@ -100,6 +100,33 @@ def received_point(
     return point
 
 
+def trusted_points(
+    site: str,
+    device: str,
+    kind: str,
+    stream: str | None,
+    quantity: str | None,
+    time_ns: int,
+    received_ms: int,
+) -> list[Point]:
+    """`clock_trusted` true written onto a stored reading's point (series and timestamp as
+    stored; InfluxDB keeps its other fields) and onto its receive-time copy if it has one: a
+    later upload showed the device's clock right (central/store/influx_clocks.py)."""
+    points = []
+    copy = abs(time_ns // NS_PER_MS - received_ms) > RECEIVED_INDEX_SKEW_MS
+    slot = time_ns % NS_PER_MS
+    for measurement, at_ns in ((READING, time_ns), (RECEIVED, received_ms * NS_PER_MS + slot)):
+        if measurement == RECEIVED and not copy:
+            continue
+        point = Point(measurement).tag("site", site).tag("device", device).tag("kind", kind)
+        if stream is not None:
+            point.tag("stream", stream)
+        if quantity is not None:
+            point.tag("quantity", quantity)
+        points.append(point.field("clock_trusted", True).time(at_ns, WritePrecision.NS))
+    return points
+
+
 def _check_slot(slot: int) -> None:
     if not 0 <= slot < SLOTS_PER_MS:
         raise ValueError(f"slot {slot} outside [0, {SLOTS_PER_MS})")

@@ -18,13 +18,20 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from central.kpi.clocks import BURST_MS, DEFAULT_CLOCK_RULE, ClockRule, Timed, judge_device
+from central.kpi.clocks import (
+    BURST_MS,
+    DEFAULT_CLOCK_RULE,
+    ClockRule,
+    Timed,
+    attributed_instant_ms,
+    judge_burst,
+)
 from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
@@ -37,13 +44,15 @@ from central.kpi.readings import (
     int_array,
     str_array,
 )
-from central.kpi.rollup import EMPTY_CHAIN
+from central.kpi.rollup import EMPTY_CHAIN, parse_chain
+from central.store import sqlite_retention as retention
 from central.store.base import (
     BatchToStore,
     DayInputs,
     DevicePresence,
     DuplicateCounts,
     PendingRollups,
+    PruneStep,
     RollupRow,
     RollupToSave,
     SiteStats,
@@ -57,6 +66,8 @@ from central.store.sqlite_health import PROBE_SCHEMA, StoreFileHealth
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -176,7 +187,8 @@ CREATE TABLE IF NOT EXISTS edge_health (
 -- in the write's own transaction; a rollup computed from an older snapshot is only stored when
 -- `gen` has not moved since and its `starts` equal the stored `ends` of the previous date (so it
 -- can never overwrite newer data, nor break the chain). `starts`/`ends`: the chain state around
--- the date (meter cleaning states, raw-bin references); the entry blob comes last in the row.
+-- the date (meter cleaning states, raw-bin references); the entry blob comes last in the row, then
+-- the date's dish sums (central.kpi.dishes.dish_bytes), written and read with the entry.
 CREATE TABLE IF NOT EXISTS kpi_rollup (
     site TEXT NOT NULL,
     local_date TEXT NOT NULL,
@@ -186,6 +198,7 @@ CREATE TABLE IF NOT EXISTS kpi_rollup (
     starts BLOB,
     ends BLOB,
     entry BLOB,
+    dishes BLOB,
     PRIMARY KEY (site, local_date)
 );
 CREATE INDEX IF NOT EXISTS kpi_rollup_pending ON kpi_rollup (site, local_date)
@@ -263,6 +276,7 @@ _ADDED_COLUMNS = (
     ("readings", "reason", "TEXT"),
     ("edge_duplicates", "received_ms", "INTEGER"),
     ("readings", "clock_trusted", "INTEGER"),
+    ("kpi_rollup", "dishes", "BLOB"),
 )
 # Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
 # still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
@@ -300,15 +314,23 @@ ON CONFLICT (site, local_date) DO UPDATE SET gen = gen + 1, entry = NULL,
     pending_ms = COALESCE(pending_ms, excluded.pending_ms)
 """
 
-_SELECT_ROLLUPS = """
+# A sealed rollup (central/retention.py: at or before the site's horizon) is current whatever
+# its configuration.
+_SEALED_3 = f"local_date <= {retention.HORIZON.replace('?', '?3')}"
+_SELECT_ROLLUPS = f"""
 SELECT local_date, gen, pending_ms, config, starts, ends,
-    CASE WHEN local_date >= ? AND config = ? AND pending_ms IS NULL THEN entry END
-FROM kpi_rollup WHERE site = ? AND local_date >= ? AND local_date <= ? ORDER BY local_date
+    CASE WHEN local_date >= ?1 AND (config = ?2 OR {_SEALED_3}) AND pending_ms IS NULL
+        THEN entry END,
+    CASE WHEN local_date >= ?1 AND (config = ?2 OR {_SEALED_3}) AND pending_ms IS NULL
+        THEN dishes END,
+    {_SEALED_3}
+FROM kpi_rollup WHERE site = ?3 AND local_date >= ?4 AND local_date <= ?5 ORDER BY local_date
 """
 
-_SELECT_ROLLUP_BEFORE = """
-SELECT local_date, gen, pending_ms, config, starts, ends, NULL FROM kpi_rollup
-WHERE site = ? AND local_date < ? ORDER BY local_date DESC LIMIT 1
+_SELECT_ROLLUP_BEFORE = f"""
+SELECT local_date, gen, pending_ms, config, starts, ends, NULL, NULL,
+    local_date <= {retention.HORIZON.replace("?", "?1")}
+FROM kpi_rollup WHERE site = ?1 AND local_date < ?2 ORDER BY local_date DESC LIMIT 1
 """
 
 _SELECT_PENDING = """
@@ -317,13 +339,13 @@ WHERE site = ? AND local_date <= ? AND pending_ms IS NOT NULL
 """
 
 _UPDATE_ROLLUP = """
-UPDATE kpi_rollup SET config = ?, starts = ?, ends = ?, entry = ?, pending_ms = NULL
+UPDATE kpi_rollup SET config = ?, starts = ?, ends = ?, entry = ?, dishes = ?, pending_ms = NULL
 WHERE site = ? AND local_date = ? AND gen = ?
 """
 
 _INSERT_ROLLUP = """
-INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, config, starts, ends, entry)
-VALUES (?, ?, 0, ?, ?, ?, ?)
+INSERT OR IGNORE INTO kpi_rollup (site, local_date, gen, config, starts, ends, entry, dishes)
+VALUES (?, ?, 0, ?, ?, ?, ?, ?)
 """
 
 # The next rollup (dates without a row between carry the state) was chained from other ends: it
@@ -636,18 +658,39 @@ def _judge_clocks(
                 seen.add(rows[n][3])
                 fresh.append(n)
         before = conn.execute(_SELECT_PREDECESSOR, (site, device, boot, min(seen))).fetchone()
-        context = [*stored, *([before] if before is not None else [])]
-        verdicts = judge_device(
-            [Timed(s[0], s[1], s[2], None if s[3] is None else bool(s[3])) for s in context]
-            + [Timed(rows[n][3], rows[n][5], rows[n][6]) for n in fresh],
+        verdicts, trusted_now = judge_burst(
+            [_timed(s) for s in stored],
+            None if before is None else _timed(before),
+            [Timed(rows[n][3], rows[n][5], rows[n][6]) for n in fresh],
             rule,
         )
-        for s, verdict in zip(context, verdicts, strict=False):
-            if verdict is True and s[3] != 1:
-                retrusted.append(_stored_row(site, device, boot, s))
-        for n, verdict in zip(fresh, verdicts[len(context) :], strict=True):
+        retrusted += [_stored_row(site, device, boot, stored[k]) for k in trusted_now]
+        for n, verdict in zip(fresh, verdicts, strict=True):
             out[n] = (*rows[n][:_CLOCK_TRUSTED], None if verdict is None else int(verdict))
     return out, retrusted
+
+
+def _timed(stored: Row) -> Timed:
+    """A stored reading (seq, device time, receive time, verdict, ...) as judge_burst sees it."""
+    return Timed(stored[0], stored[1], stored[2], None if stored[3] is None else bool(stored[3]))
+
+
+def _sealed_rows(rows: Sequence[Row], batch: BatchToStore, through: date) -> tuple[int, ...]:
+    """Positions of the rows whose attributed local date (their clock verdict applied) is
+    sealed: at or before `through` (central/retention.py)."""
+    after = through + timedelta(days=1)
+    end_ms = int(datetime(after.year, after.month, after.day, tzinfo=batch.timezone).timestamp())
+    end_ms *= 1000  # the first instant after the horizon; a reading attributed before it is sealed
+    out = []
+    for n, row in enumerate(rows):
+        time_ms, received_ms = row[5], row[6]
+        if time_ms >= end_ms and received_ms >= end_ms:
+            continue  # the usual case: attributed after the horizon whatever its clock
+        trusted = row[_CLOCK_TRUSTED] == 1
+        at_ms = time_ms if trusted else attributed_instant_ms(time_ms, received_ms, batch.clock)
+        if at_ms < end_ms:
+            out.append(n)
+    return tuple(out)
 
 
 def _stored_row(site: str, device: str, boot: str, stored: Row) -> Row:
@@ -706,8 +749,18 @@ def _meters(rows: list[Row]) -> MeterReadings:
 
 
 def _rollup_row(row: Sequence[Any]) -> RollupRow:
-    day, gen, pending_ms, config, starts, ends, entry = row
-    return RollupRow(date.fromisoformat(day), gen, pending_ms, config, starts, ends, entry)
+    day, gen, pending_ms, config, starts, ends, entry, dishes, sealed = row
+    return RollupRow(
+        date.fromisoformat(day),
+        gen,
+        pending_ms,
+        config,
+        starts,
+        ends,
+        entry,
+        dishes,
+        bool(sealed),
+    )
 
 
 def _pending(row: Sequence[Any]) -> PendingRollups:
@@ -925,6 +978,67 @@ class SqliteStore(ThreadedStore):
             return 0
         return await self._run(self._writer, self._save_rollups, site, config, rollups, now_ms)
 
+    # --- sealed dates and pruning (central/retention.py, central/store/sqlite_retention.py) --
+
+    async def sealed_through(self, site: str) -> date | None:
+        return await self._run(self._reader, self._read, retention.sealed_through, site)
+
+    async def first_rollup_date(self, site: str) -> date | None:
+        return await self._run(self._reader, self._read, retention.first_rollup_date, site)
+
+    async def seal(
+        self, site: str, through: date, config: str, keep_from_ms: int, clock: ClockRule
+    ) -> bool:
+        chain = await self._run(
+            self._reader,
+            lambda: (
+                self._require(self._read_conn)
+                .execute(
+                    "SELECT ends FROM kpi_rollup WHERE site = ? AND local_date <= ?"
+                    " ORDER BY local_date DESC LIMIT 1",
+                    (site, through.isoformat()),
+                )
+                .fetchone()
+            ),
+        )
+        ends = parse_chain(None if chain is None else chain[0])
+        # read outside the write lock: a reading written meanwhile makes a date up to `through`
+        # pending, and `seal` refuses then
+        keep = await self._run(
+            self._reader,
+            self._read,
+            retention.keepers,
+            site,
+            keep_from_ms,
+            ends.meters.keys(),
+            ends.raw_bins.keys(),
+            clock,
+        )
+        return await self._run(
+            self._writer,
+            lambda: retention.seal(
+                self._require(self._write_conn), site, through, config, keep_from_ms, keep
+            ),
+        )
+
+    async def prune_step(self, site: str, max_rows: int) -> PruneStep:
+        done = await self._run(
+            self._writer,
+            lambda: retention.prune_step(self._require(self._write_conn), site, max_rows),
+        )
+        return PruneStep(*done)
+
+    async def prunable(
+        self, site: str, through: date | None = None, keep_from_ms: int | None = None
+    ) -> PruneStep:
+        counts = await self._run(
+            self._reader, self._read, retention.prunable, site, through, keep_from_ms
+        )
+        return PruneStep(*counts)
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self._require(self._read_conn), *args)
+
     # --- the functions below run in the store's threads -----------------------------------
 
     def _connect(self) -> sqlite3.Connection:
@@ -956,6 +1070,7 @@ class SqliteStore(ThreadedStore):
             _migrate(conn)
             conn.executescript(_RAW_SCALE_INDEX)
             conn.executescript(_CLOCK_PENDING_INDEX)
+            conn.executescript(retention.SCHEMA)
             conn.executescript(PROBE_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self.max_size_bytes is not None:
@@ -1087,6 +1202,16 @@ class SqliteStore(ThreadedStore):
         batch = prepared.batch
         site = batch.site
         rows, retrusted = _judge_clocks(conn, prepared.rows, batch)
+        through = retention.sealed_through(conn, site)
+        sealed: tuple[int, ...] = ()
+        if through is not None:  # a sealed date's figures are final: its readings are refused
+            sealed = _sealed_rows(rows, batch, through)
+            if sealed:
+                gone = set(sealed)
+                rows = [row for n, row in enumerate(rows) if n not in gone]
+                batch = replace(
+                    batch, readings=[r for n, r in enumerate(batch.readings) if n not in gone]
+                )
         duplicates = self._insert_readings(conn, rows, batch, ingested_ms)
         accepted = len(rows) - sum(duplicates.values())
         for dropped in batch.edge_duplicates:
@@ -1105,6 +1230,8 @@ class SqliteStore(ThreadedStore):
         if retrusted:  # stored readings that now keep their device time: their dates change
             conn.executemany(_TRUST_CLOCK, [row[:4] for row in retrusted])
             touched |= _touched_dates(retrusted, [], batch.timezone)
+        if through is not None:  # never pending again (central/retention.py)
+            touched = {day for day in touched if day > through.isoformat()}
         # In the write's own transaction: a rollup can never outlive the data it was built from.
         conn.executemany(_MARK_PENDING, [(site, day, ingested_ms) for day in sorted(touched)])
         if batch.rejected:
@@ -1132,7 +1259,12 @@ class SqliteStore(ThreadedStore):
                 _UPSERT_HEALTH,
                 (site, report.measured_ms // MS_PER_DAY, *astuple(report)),
             )
-        return WriteOutcome(accepted=accepted, duplicates=len(rows) - accepted)
+        return WriteOutcome(
+            accepted=accepted,
+            duplicates=len(rows) - accepted,
+            sealed=sealed,
+            sealed_through=through if sealed else None,
+        )
 
     @staticmethod
     def _insert_readings(
@@ -1276,8 +1408,9 @@ class SqliteStore(ThreadedStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
-                "UPDATE kpi_rollup SET entry = NULL, pending_ms = COALESCE(pending_ms, ?)"
-                " WHERE site = ? AND config IS NOT ?",
+                "UPDATE kpi_rollup SET entry = NULL, pending_ms = COALESCE(pending_ms, ?1)"
+                f" WHERE site = ?2 AND config IS NOT ?3"
+                f" AND local_date > {retention.HORIZON.replace('?', '?2')}",
                 (now_ms, site, config),
             )
             conn.execute(
@@ -1359,8 +1492,9 @@ class SqliteStore(ThreadedStore):
         try:
             conn.execute(
                 "UPDATE kpi_rollup SET gen = gen + 1, entry = NULL,"
-                " pending_ms = COALESCE(pending_ms, ?)"
-                " WHERE site = ? AND local_date >= ? AND local_date <= ?",
+                " pending_ms = COALESCE(pending_ms, ?1)"
+                " WHERE site = ?2 AND local_date >= ?3 AND local_date <= ?4"
+                f" AND local_date > {retention.HORIZON.replace('?', '?2')}",
                 (now_ms, site, first.isoformat(), last.isoformat()),
             )
             conn.execute("COMMIT")
@@ -1376,8 +1510,11 @@ class SqliteStore(ThreadedStore):
         stored = 0
         conn.execute("BEGIN IMMEDIATE")
         try:
+            through = retention.sealed_through(conn, site)
             for r in rollups:
                 day = r.on.isoformat()
+                if through is not None and r.on <= through:
+                    continue  # sealed: final (central/retention.py)
                 before = conn.execute(
                     "SELECT ends FROM kpi_rollup WHERE site = ? AND local_date < ?"
                     " ORDER BY local_date DESC LIMIT 1",
@@ -1387,10 +1524,10 @@ class SqliteStore(ThreadedStore):
                 chained = r.starts == (EMPTY_CHAIN if before is None else before[0])
                 if not chained:
                     continue  # built from ends that are no longer the previous date's
-                values = (config, r.starts, r.ends, r.entry, site, day, r.gen)
+                values = (config, r.starts, r.ends, r.entry, r.dishes, site, day, r.gen)
                 done = conn.execute(_UPDATE_ROLLUP, values).rowcount
                 if not done and r.gen == 0:  # a date no write touched yet: a new row
-                    insert = (site, day, config, r.starts, r.ends, r.entry)
+                    insert = (site, day, config, r.starts, r.ends, r.entry, r.dishes)
                     done = conn.execute(_INSERT_ROLLUP, insert).rowcount
                 if done:
                     stored += 1

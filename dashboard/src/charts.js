@@ -13,7 +13,7 @@ import * as echarts from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 
 import { download } from "./csv.js";
-import { decimalsOf } from "./format.js";
+import { withUnit } from "./format.js";
 import { t, unitLabel } from "./i18n.js";
 
 echarts.use([
@@ -90,15 +90,13 @@ export function chart(body, option, unit) {
   box.className = "chart";
   body.append(box);
   const instance = echarts.init(box, null, { renderer: "canvas" });
-  const digits = decimalsOf(unit);
   instance.setOption({
     animation: false,
     color: ["#2f6fba", "#e8793a", "#3aa46b", "#b0457d", "#7a6fd0", "#8c8c8c"],
     textStyle: { fontFamily: "inherit" },
     tooltip: {
       trigger: "axis",
-      valueFormatter: (v) =>
-        v === null || v === undefined ? "—" : `${Number(v).toFixed(digits)} ${unitLabel(unit)}`,
+      valueFormatter: (v) => withUnit(v === null || v === undefined ? v : Number(v), unit),
     },
     legend: { top: 0, type: "plain" },
     grid: { left: 56, right: 24, top: 36, bottom: 32, containLabel: false },

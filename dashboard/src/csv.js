@@ -4,7 +4,7 @@
 // Chinese correctly), and text that a spreadsheet would run as a formula prefixed with '.
 
 import { getCsv } from "./api.js";
-import { decimalsOf } from "./format.js";
+import { fixedText } from "./format.js";
 import { language, t, unitLabel } from "./i18n.js";
 
 const BOM = "\ufeff";
@@ -58,7 +58,7 @@ export function forPeople(header, rows) {
   const labels = columns.map(([, name, unit]) => (unit ? `${labelOf(name)} [${unitLabel(unit)}]` : labelOf(name)));
   const rounded = rows.map((row) => row.map((value, i) => {
     const unit = columns[i]?.[2];
-    return unit && typeof value === "number" && Number.isFinite(value) ? value.toFixed(decimalsOf(unit)) : value;
+    return unit && typeof value === "number" && Number.isFinite(value) ? fixedText(value, unit) : value;
   }));
   return [labels, rounded];
 }

@@ -1,41 +1,28 @@
 // Numbers as shown: a fixed number of decimals per unit, in the page's language.
 
+// The one table of decimals per unit, central's (central/unit_decimals.py): the API's CSVs for
+// people and the monthly report round with it too. Bundled at build time.
+import DECIMALS from "../../central/unit_decimals.json" with { type: "json" };
 import { language, unitLabel } from "./i18n.js";
 
-const DECIMALS = {
-  persons: 0,
-  trays: 0,
-  readings: 0,
-  count: 0,
-  "g/diner": 1,
-  g: 0,
-  "%": 1,
-  "kWh/meal": 3,
-  "m3/meal": 4,
-  "L/meal": 1,
-  "kgce/meal": 3,
-  kgce: 1,
-  kW: 1,
-  kWh: 2,
-  m3: 3,
-  ms: 0,
-  s: 1,
-  min: 1,
-  h: 1,
-  messages: 0,
-};
-
 export function decimalsOf(unit) {
-  return DECIMALS[unit] ?? 2;
+  return DECIMALS.units[unit] ?? DECIMALS.other;
+}
+
+function rounded(value, unit, locale, useGrouping) {
+  const digits = decimalsOf(unit);
+  // + 0: no "-0"; Intl rounds halves away from zero, as central does (central/unit_decimals.py)
+  return new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping }).format(value + 0);
 }
 
 export function formatNumber(value, unit) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
-  const digits = decimalsOf(unit);
-  return new Intl.NumberFormat(language() === "zh" ? "zh-CN" : "en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(value);
+  return rounded(value, unit, language() === "zh" ? "zh-CN" : "en-US", true);
+}
+
+/** A number with its unit's decimals as a CSV cell carries it: "1234.5", no separators. */
+export function fixedText(value, unit) {
+  return rounded(value, unit, "en-US", false);
 }
 
 /** A number with its unit, both as shown ("12.5 克/人"); "—" alone without a value. */

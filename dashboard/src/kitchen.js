@@ -1,7 +1,9 @@
 // Kitchen panels of the site view: the top wasted dishes of the period with their value (CNY) and
-// CO2e, and for the coming day the diners to expect per service and how much to cook.
+// CO2e, of the whole day or of one meal service (a selector; the state's `dishService`), and for
+// the coming day the diners to expect per service and how much to cook.
 
 import { getJson } from "./api.js";
+import { calendarWarning } from "./calendar.js";
 import { panel } from "./charts.js";
 import { periodParams } from "./dates.js";
 import { formatNumber } from "./format.js";
@@ -29,11 +31,30 @@ function dishName(row) {
   return row.known ? name : `${name} (${t("unknownItem")})`;
 }
 
+/** The dishes panel's service selector: the whole day, or one of the site's meal services. */
+function servicePicker(site, service, app) {
+  const picker = el("label", "dish-service", `${t("service")} `);
+  const select = el("select", "");
+  select.id = "dish-service-picker";
+  for (const name of ["", ...site.services.map((s) => s.name)]) {
+    const o = el("option", "", name ? tOr(name) : t("wholeDay"));
+    o.value = name;
+    o.selected = name === service;
+    select.append(o);
+  }
+  select.addEventListener("change", () => app.navigate({ dishService: select.value }));
+  picker.append(select);
+  return picker;
+}
+
 /** Fetch what the kitchen panels show; returns a function that draws them into a parent. */
-export async function loadKitchen(site, state) {
+export async function loadKitchen(site, state, app) {
   const params = periodParams(state);
+  // a service of another site (the link was made there) shows the whole day
+  const service = site.services.some((s) => s.name === state.dishService) ? state.dishService : "";
+  const dishParams = { site: site.id, group: "item", top: TOP, ...params, ...(service ? { service } : {}) };
   const [dishes, plan] = await Promise.all([
-    getJson("/dishes", { site: site.id, group: "item", top: TOP, ...params }),
+    getJson("/dishes", dishParams),
     getJson("/production", { site: site.id }),
   ]);
   return (parent) => {
@@ -42,8 +63,9 @@ export async function loadKitchen(site, state) {
       title: t("topWastedDishes"),
       unit: [unitLabel("kg"), unitLabel("CNY"), unitLabel("kgCO2e")].join(", "),
       subtitle: t("taggedShare", { tagged: formatNumber(dishes.tagged_g / 1000, "kg"), total: formatNumber(dishes.total_g / 1000, "kg") }),
-      csv: { filename: `dishes-${site.id}-${dishes.start}.csv`, api: ["/dishes", { site: site.id, group: "item", top: TOP, ...params }] },
+      csv: { filename: `dishes-${site.id}${service ? `-${service}` : ""}-${dishes.start}.csv`, api: ["/dishes", dishParams] },
     });
+    dishBody.append(servicePicker(site, service, app));
     if (!dishes.rows.length) dishBody.append(el("p", "empty", t("noData")));
     else {
       dishBody.append(table(
@@ -84,11 +106,14 @@ export async function loadKitchen(site, state) {
           el("td", "num", f.low === null ? "—" : `${formatNumber(f.low, "persons")} – ${formatNumber(f.high, "persons")}`),
           el("td", "num", formatNumber(s.portion_g, "g")),
           el("td", "num", formatNumber(s.recommended_kg, "kg")),
-          serverNote(s.reason || f.note) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
+          // a model forecast's note only says that its year's calendar is unknown (below)
+          serverNote(s.reason || (f.source === "model" ? "" : f.note)) ?? el("td", "", f.holiday ? f.holiday : t(`day_${f.kind}`)),
         );
         return tr;
       }),
     ));
+    const warning = calendarWarning(plan.services.map((s) => s.forecast));
+    if (warning) planBody.append(el("p", "calendar-unknown", warning));
   };
 }
 

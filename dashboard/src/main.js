@@ -26,12 +26,13 @@ function readState() {
     start: params.get("start") || date,
     end: params.get("end") || date,
     rank: params.get("rank") || "waste_per_diner_g",
+    dishService: params.get("dishService") || "",
   };
 }
 
 function writeState(state) {
   const params = new URLSearchParams();
-  for (const key of ["view", "site", "region", "period", "date", "rank"]) {
+  for (const key of ["view", "site", "region", "period", "date", "rank", "dishService"]) {
     if (state[key]) params.set(key, state[key]);
   }
   if (state.period === "custom") {

@@ -101,7 +101,7 @@ export async function renderSite(state, app) {
     getJson("/alerts", { site: site.id, date: day }),
     getJson(`/sites/${encodeURIComponent(site.id)}/devices`),
     getJson(`/sites/${encodeURIComponent(site.id)}/edges`, { date: day }),
-    loadKitchen(site, state),
+    loadKitchen(site, state, app),
     loadComparisons({ site: site.id }, state, trendRange(state)),
   ]);
   const targets = site.targets || {};

@@ -150,7 +150,10 @@ def test_touched_dates_follow_the_attributed_time() -> None:
 
 def test_touched_dates_keep_the_device_times_of_a_buffered_upload() -> None:
     """A meter's day kept in its memory, uploaded with the reading before it and its live reading
-    (clocks judged per device): the derived series of yesterday are recomputed, not only today's."""
+    (clocks judged per device, by the store: WriteOutcome.clock_trusted): the derived series of
+    yesterday are recomputed, not only today's; and so are they when a later upload makes the
+    stored buffer clock-trusted."""
+    from central.store import ClockTrusted
     from contract import MeterRecord, Quantity
 
     site = registry_site("s-buffered")
@@ -162,11 +165,17 @@ def test_touched_dates_keep_the_device_times_of_a_buffered_upload() -> None:
                            received_ms=received_ms, quantity=Quantity.ELECTRICITY,
                            total=float(seq))  # fmt: skip
 
+    def trusted(records: list[MeterRecord]) -> list[ClockTrusted]:
+        return [ClockTrusted(r.device, r.boot, r.seq, r.kind, r.device_time_ms) for r in records]
+
     before = meter(0, now - day_ms, now - day_ms + 100)
     kept = [meter(n, now - day_ms + n * 3_600_000, now + n) for n in range(1, 20)]
-    upload = [before, *kept, meter(20, now + 50, now + 60)]
+    live = meter(20, now + 50, now + 60)
+    upload = [before, *kept, live]
     yesterday = datetime.fromtimestamp((now - day_ms) / 1000, TZ).date()
     today = datetime.fromtimestamp(now / 1000, TZ).date()
-    assert touched_dates(site, upload) == DateRange(yesterday, today)
-    # without the live reading the buffered ones are judged alone: attributed to today
+    assert touched_dates(site, upload, trusted(kept)) == DateRange(yesterday, today)
+    # not (yet) trusted by the store: attributed by their receive time, to today
     assert touched_dates(site, kept) == DateRange(today, today)
+    # the live reading alone, making the stored buffer trusted
+    assert touched_dates(site, [live], trusted(kept)) == DateRange(yesterday, today)

@@ -329,3 +329,39 @@ def test_kitchen_key_errors_name_the_site_and_key(fields: dict[str, object], mes
     with pytest.raises(RegistryError) as caught:
         parse_registry({"sites": [site(**fields)]})
     assert message in str(caught.value)
+
+
+CALENDAR_2027 = """
+[[sites]]
+id = "s1"
+registered_staff = 10
+
+# AN EXAMPLE with made-up dates, not the State Council's 2027 schedule.
+[calendar.2027]
+holidays = [{ name = "Spring Festival", start = 2027-02-06, end = 2027-02-12 }]
+adjusted_workdays = [2027-02-13]
+"""
+
+
+def test_the_calendar_years_of_the_registry_are_central_wide(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "sites.toml"
+    path.write_text(CALENDAR_2027, encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="central.registry"):
+        calendar = load_registry(path).calendar
+    assert calendar.day_info(date(2027, 2, 8)).holiday == "Spring Festival"
+    assert calendar.working(date(2027, 2, 13))
+    assert "the holidays of 2027 come from [calendar.2027]" in caplog.text
+    assert parse_registry({"sites": [site()]}).calendar.years == ()
+
+
+def test_a_wrong_calendar_entry_names_file_year_and_entry(tmp_path: Path) -> None:
+    path = tmp_path / "sites.toml"
+    path.write_text(CALENDAR_2027.replace("[2027-02-13]", "[2027-02-15]"), encoding="utf-8")
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    assert str(caught.value) == (
+        f"registry {path}: calendar.2027 adjusted_workdays[1]: 2027-02-15 is a Monday: an "
+        "adjusted working day (调休上班) is a Saturday or Sunday worked in lieu"
+    )

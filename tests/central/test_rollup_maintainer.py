@@ -225,6 +225,40 @@ async def test_answers_say_how_fresh_the_rollups_were(settings: CentralSettings)
         assert daily.json()["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
 
 
+async def test_alerts_and_their_history_say_how_fresh_the_rollups_were(
+    settings: CentralSettings,
+) -> None:
+    """/alerts and /alerts/history read the quota, waste and off-hours figures from rollups and
+    say how fresh they were, as /kpis does: pending right after an upload, then rolled up."""
+    settings = settings.model_copy(update={"rollup_debounce_s": 3600.0})
+    yesterday, noon_ms = yesterday_noon_ms(settings)
+    auth_headers = admin()
+    on = {"site": "s1", "date": yesterday.isoformat()}
+    span = {"site": "s1", "start": yesterday.isoformat(), "end": yesterday.isoformat()}
+    async with in_process(create_app(settings)) as http:
+
+        async def upload(batch_id: str, seq: int) -> None:
+            readings = [card(seq, noon_ms + seq, seq), scale(seq, noon_ms + seq, "plate", 80.0)]
+            response = await http.post(
+                "/api/v1/ingest", json=batch(readings, batch_id=batch_id), auth=EdgeAuth(KEY_S1)
+            )
+            assert response.status_code == 200, response.text
+
+        await upload("a1", 1)
+        first = (await http.get("/api/v1/alerts", params=on, headers=auth_headers)).json()
+        assert first["rollups"]["pending_dates"] > 0
+        assert first["rollups"]["oldest_pending_s"] >= 0
+        history = await http.get("/api/v1/alerts/history", params=span, headers=auth_headers)
+        assert history.json()["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
+        again = (await http.get("/api/v1/alerts", params=on, headers=auth_headers)).json()
+        assert again["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
+        assert again["alerts"] == first["alerts"]
+
+        await upload("a2", 2)
+        later = await http.get("/api/v1/alerts/history", params=span, headers=auth_headers)
+        assert later.json()["rollups"]["pending_dates"] > 0
+
+
 async def wait_until_rolled_up(store: SqliteStore, site: str, on: date) -> bool:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

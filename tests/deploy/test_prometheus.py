@@ -25,6 +25,7 @@ def exported_names() -> set[str]:
     central = CentralMetrics()
     central.batch_stored("s1", accepted=1, duplicates=0, rejected=0, seconds=0.01)
     central.request_refused("ingest", 503)
+    central.sealed_readings.labels("s1").inc()
     edge = EdgeMetrics(buffer_max_readings=10)
     edge.uploaded(0.1)
     edge.buffer_write_errors.labels("commit").inc()

@@ -214,6 +214,25 @@ def test_dashboard_shows_the_api_figures_in_a_real_browser(tmp_path: Path) -> No
                 By.CSS_SELECTOR, '[data-panel="top-dishes"] tr[data-item]'
             )
             assert first_dish.get_attribute("data-item") == dishes["rows"][0]["key"]
+            # one meal service: the selector offers the site's services; the table follows the API
+            picker = Select(driver.find_element(By.ID, "dish-service-picker"))
+            assert [o.get_attribute("value") for o in picker.options] == [
+                "", "breakfast", "lunch", "dinner",
+            ]  # fmt: skip
+            picker.select_by_value("lunch")
+            render = wait_rendered(driver, render)
+            assert "dishService=lunch" in driver.current_url
+            lunch = api.get(
+                "/dishes",
+                params={"site": "site-02", "period": "custom", "start": FIRST, "end": LAST,
+                        "service": "lunch"},
+            ).json()  # fmt: skip
+            assert lunch["total_g"] < dishes["total_g"]  # breakfast and dinner are left out
+            rows = driver.find_elements(By.CSS_SELECTOR, '[data-panel="top-dishes"] tr[data-item]')
+            assert [r.get_attribute("data-item") for r in rows] == [r["key"] for r in lunch["rows"]]
+            Select(driver.find_element(By.ID, "dish-service-picker")).select_by_value("")
+            render = wait_rendered(driver, render)
+            assert "dishService" not in driver.current_url
             planned = driver.find_elements(
                 By.CSS_SELECTOR, '[data-panel="production"] tr[data-service]'
             )

@@ -128,6 +128,16 @@ def check_quality(
         problems.append(f"{where} meter readings missing: {missing} vs {gap_readings} in gaps")
 
 
+def alert_keys(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """What each alert says, device_offline left out: it is the devices' status now, which may
+    change between two reads as the simulated devices go offline."""
+    return [
+        (a["kind"], a["device"], a["edge"], a["message"], a["value"])
+        for a in alerts
+        if a["kind"] != "device_offline"
+    ]
+
+
 # the daily view's fields -> the catalogue's names (central/api/daily.py)
 DAILY_VIEW = {
     ("diners",): "diners",
@@ -190,6 +200,8 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         stack.wait_delivered(truth, timeout_s=300)
         reports: dict[tuple[str, str], dict[str, Any]] = {}
         daily: dict[tuple[str, str], dict[str, Any]] = {}
+        history: dict[str, list[dict[str, Any]]] = {}
+        dated: dict[tuple[str, str], list[dict[str, Any]]] = {}
         with httpx.Client(
             base_url=stack.central_url, timeout=120, headers=stack.read_headers
         ) as client:
@@ -205,6 +217,15 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
                 for offset in range(DAYS):
                     day = (FIRST + timedelta(days=offset)).isoformat()
                     daily[site, day] = stack.daily_kpis(site, day)
+                history[site] = client.get(
+                    "/api/v1/alerts/history",
+                    params={"site": site, "start": FIRST.isoformat(), "end": last.isoformat()},
+                ).json()["alerts"]
+                for offset in range(DAYS):
+                    day = (FIRST + timedelta(days=offset)).isoformat()
+                    dated[site, day] = client.get(
+                        "/api/v1/alerts", params={"site": site, "date": day}
+                    ).json()["alerts"]
         stack.check_alive()
 
     problems: list[str] = []
@@ -251,5 +272,13 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
                     if abs(served["waste_g"][stream] - mass_g) > WASTE_RELATIVE * mass_g:
                         problems.append(f"{where} {stream}: {served['waste_g'][stream]} vs truth")
                 problems += compare_daily_with_kpis(where, served, row)
+        # the alert history (one evaluation of the week) lists each date's alerts as /alerts
+        # does date by date
+        for day in days:
+            listed = alert_keys([a for a in history[site] if a["date"] == day])
+            if listed != alert_keys(dated[site, day]):
+                problems.append(f"{site} {day} alerts: {listed} vs /alerts {dated[site, day]}")
+    kinds = {key[0] for alerts in history.values() for key in alert_keys(alerts)}
+    assert "device_late" in kinds, kinds  # the outages' late meter readings: not vacuous
     assert not problems, "\n".join(problems)
     assert last.isoformat() in truth["sites"][SITES[0]]["days"]

@@ -14,6 +14,7 @@ from harness.stack import Stack, StackSettings
 
 pytestmark = pytest.mark.e2e
 
+SERVICES = ("breakfast", "lunch", "dinner")  # the default services of the stack's sites
 RELATIVE = 0.001  # masses and energy within 0.1% on clean data; counts exactly
 ENERGY = {"electricity_kwh": "electricity_kwh", "gas_m3": "gas_m3", "water_m3": "water_m3"}
 WASTE = {
@@ -63,6 +64,15 @@ def test_kpis_per_service_day_and_region_match_the_truth(tmp_path: Path) -> None
                 for site in sites
                 for group in ("item", "reason")
             }  # fmt: skip
+            per_service = {
+                (site, service): client.get(
+                    "/api/v1/dishes",
+                    params={"site": site, "period": "custom", "start": first, "end": last,
+                            "stream": "overproduction", "service": service, "top": 100},
+                ).json()
+                for site in sites
+                for service in SERVICES
+            }  # fmt: skip
         stack.check_alive()
 
     mismatches: list[str] = []
@@ -109,6 +119,18 @@ def test_kpis_per_service_day_and_region_match_the_truth(tmp_path: Path) -> None
         (reason,) = dishes[site, "reason"]["rows"]
         assert reason["key"] == "overproduced"
         assert close(reason["mass_g"], sum(by_item.values()))
+        # and per meal service
+        for name in SERVICES:
+            in_service: dict[str, float] = {}
+            for day in days.values():
+                for item, grams in day["services"][name]["overproduction_by_item_g"].items():
+                    in_service[item] = in_service.get(item, 0.0) + grams
+            got = {r["key"]: r["mass_g"] for r in per_service[site, name]["rows"]}
+            assert set(got) == set(in_service), f"{site} {name}"
+            for item, grams in in_service.items():
+                compared += 1
+                if not close(got[item], grams):
+                    mismatches.append(f"{site} {name} dish {item}: {got[item]} != {grams}")
     assert compared > 0
     assert not mismatches, "\n".join(mismatches)
     assert region["sites"] == list(sites)

@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.units import Quantity, Stream
-from simulators.canteen import DayPlan, check_meter_grid, plan_site_days, quantise_paired
+from contract.workcalendar import parse_calendar
+from simulators.canteen import Behaviour, DayPlan, check_meter_grid, plan_site_days, quantise_paired
+from simulators.demand import Demand
 from simulators.devices import METER_BY_QUANTITY
 from simulators.errors import ConfigurationError
 from simulators.events import CardSwipe, Event, MeterReading, Weighing
@@ -280,3 +282,30 @@ def test_demand_follows_the_holiday_calendar_and_the_kitchen_tags_its_pans() -> 
             by_item[p.item] += p.shown_g
         # what the terminal shows per dish adds up to the true overproduction per dish
         assert by_item == pytest.approx(dict(truth.overproduction_by_item_g))
+
+
+def test_demand_follows_a_calendar_year_of_the_registry() -> None:
+    """A year the package does not know: the plain week without the registry's table, its
+    holidays and worked Saturday with it (made-up dates, not the State Council's schedule)."""
+    calendar = parse_calendar(
+        {
+            "calendar": {
+                "2027": {
+                    "holidays": [{"name": "Spring Festival", "start": date(2027, 2, 8)}],
+                    "adjusted_workdays": [date(2027, 2, 13)],
+                }
+            }
+        }
+    )
+    site = Site(id="s1", timezone="Asia/Shanghai", registered_staff=600)
+    registry = Behaviour(demand=Demand(calendar=calendar))
+    kw = {"seed": 42, "start_date": date(2027, 2, 8), "days": 6}
+    with_registry = [
+        d.truth.services["lunch"] for d in plan_site_days(site, **kw, behaviour=registry)
+    ]
+    plain = [d.truth.services["lunch"] for d in plan_site_days(site, **kw)]
+    monday, saturday = 0, 5
+    assert with_registry[monday].diners < plain[monday].diners / 2
+    assert with_registry[monday].habit_diners < plain[monday].habit_diners
+    assert with_registry[saturday].diners > 2 * plain[saturday].diners
+    assert with_registry[saturday].habit_diners > plain[saturday].habit_diners

@@ -159,3 +159,17 @@ def test_a_password_on_the_command_line_still_works_with_a_warning(
 def test_unreachable_broker_exits_1(registry_path: Path) -> None:
     args = ["--registry", str(registry_path), "--mqtt-port", str(free_port()), "--speed", "0"]
     assert main(args) == EXIT_BROKER
+
+
+def test_a_wrong_calendar_table_exits_2_naming_the_entry(
+    registry_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = tmp_path / "sites.toml"
+    wrong.write_text(
+        registry_path.read_text(encoding="utf-8")
+        + '\n[calendar.2027]\nholidays = [{ name = "Spring Festival", start = 2027-02-06 }]\n'
+        + "adjusted_workdays = [2027-02-15]\n",
+        encoding="utf-8",
+    )
+    assert main(["--registry", str(wrong), "--mqtt-port", "1"]) == EXIT_CONFIG
+    assert "calendar.2027 adjusted_workdays[1]: 2027-02-15 is a Monday" in caplog.text

@@ -15,6 +15,7 @@ from simulators.registry import (
     DEFAULT_SERVICES,
     MeterSpec,
     Service,
+    load_calendar,
     load_registry,
     parse_registry,
 )
@@ -131,3 +132,20 @@ def test_file_errors_name_the_path(tmp_path: Path) -> None:
     broken.write_text("[[sites]\n")
     with pytest.raises(RegistryError, match="not valid TOML"):
         load_registry(broken)
+
+
+def test_the_calendar_years_are_read_and_checked_as_central_does(tmp_path: Path) -> None:
+    # AN EXAMPLE with made-up dates, not the State Council's 2027 schedule.
+    text = (
+        '[[sites]]\nid = "s1"\nregistered_staff = 10\n\n[calendar.2027]\n'
+        'holidays = [{ name = "Spring Festival", start = 2027-02-06, end = 2027-02-12 }]\n'
+        "adjusted_workdays = [2027-02-13]\n"
+    )
+    path = tmp_path / "sites.toml"
+    path.write_text(text, encoding="utf-8")
+    calendar = load_calendar(path)
+    assert not calendar.working(date(2027, 2, 8))
+    assert calendar.working(date(2027, 2, 13))
+    path.write_text(text.replace("start = 2027-02-06", "start = 2026-02-06"), encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"sites\.toml: calendar\.2027 holiday 'Spring"):
+        load_calendar(path)

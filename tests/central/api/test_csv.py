@@ -12,13 +12,13 @@ import pytest
 from central.api.csv_export import (
     BOM,
     COLUMN_LABELS,
-    UNIT_DECIMALS,
     Column,
     Table,
     ranking_columns,
     report_columns,
 )
 from central.kpi.values import CATALOGUE
+from central.unit_decimals import UNIT_DECIMALS
 from tests.central.api.test_kpis import REGISTRY, electricity, ingest, local
 from tests.central.conftest import admin_client, card, scale
 

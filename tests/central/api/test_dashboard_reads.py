@@ -129,11 +129,55 @@ async def test_load_curve_beyond_the_last_reading_is_not_covered(
     elec = next(q for q in answer["quantities"] if q["quantity"] == "electricity")
     assert elec["covered"] == [True] * 4 + [False] * 92
     assert answer["peak_demand_kw"] == pytest.approx(3 * KWH_PER_5_MIN / 0.25)
-    # a day without any reading: nothing covered, no peak demand (not 0 kW)
+    # a day without any reading: no curve (as /kpis: no electricity that day), no peak demand
+    # (not 0 kW)
     empty = (await client.get("/api/v1/sites/s1/load-curve", params={"date": "2025-11-23"})).json()
     elec = next(q for q in empty["quantities"] if q["quantity"] == "electricity")
-    assert elec["covered"] == [False] * 96
+    assert (elec["present"], elec["used"], elec["covered"]) == (False, None, None)
     assert empty["peak_demand_kw"] is None
+
+
+def december(day: int, minute: int) -> int:
+    """Epoch ms of 2025-12-<day> 00:00 Shanghai plus `minute` minutes."""
+    return utc_ms(2025, 12, day) - 8 * 3_600_000 + minute * 60_000
+
+
+async def test_load_curve_takes_the_days_curves_from_the_kpis_pipeline(
+    client: httpx.AsyncClient,
+) -> None:
+    """A dirty meter (a gap over midnight, a reset, a reading sent with a wrong clock, a resend):
+    each day's intervals add up to its energy in /kpis, with the same estimated part and peak
+    demand, because the load curve splits the curves the day's rollup is built from."""
+    readings: list[dict[str, Any]] = []
+    total = 100.0
+    for step in range(3 * 24 * 12):  # Dec 10-12, every 5 minutes
+        minute = step * 5
+        if 22 * 60 < minute < 26 * 60:  # silent from 22:00 on the 10th to 02:00 on the 11th
+            total += KWH_PER_5_MIN
+            continue
+        total = 0.5 if minute == (24 + 12) * 60 else total + KWH_PER_5_MIN  # a reset at noon
+        reading = meter(step, december(10, minute), "electricity", total, "elec-2")
+        if minute == (24 + 18) * 60:  # a wrong device clock: central dates it by receive time
+            reading["device_time_ms"] = 1_000
+        readings.append(reading)
+    for batch_id, part in (("dec-1", readings), ("dec-2", readings[100:140])):  # a resend
+        response = await client.post(
+            "/api/v1/ingest", json=batch(part, batch_id=batch_id), auth=EdgeAuth(KEY_S1)
+        )
+        assert response.status_code == 200, response.text
+    for day in ("2025-12-10", "2025-12-11", "2025-12-12"):
+        curve = (await client.get("/api/v1/sites/s1/load-curve", params={"date": day})).json()
+        kpis = await client.get("/api/v1/kpis", params={"site": "s1", "period": "day", "date": day})
+        row = kpis.json()["total"]
+        elec = next(q for q in curve["quantities"] if q["quantity"] == "electricity")
+        assert elec["total"] == pytest.approx(row["kpis"]["electricity_kwh"]["value"], rel=1e-9)
+        assert sum(elec["used"]) == pytest.approx(elec["total"], rel=1e-12)
+        assert sum(elec["estimated"]) == pytest.approx(
+            row["quality"]["estimated_electricity_kwh"], rel=1e-9, abs=1e-9
+        )
+        peak = row["kpis"]["peak_demand_kw"]["value"]
+        assert curve["peak_demand_kw"] == pytest.approx(peak, rel=1e-9), day
+        assert set(curve["rollups"]) == {"pending_dates", "oldest_pending_s"}  # SQLite: rollups
 
 
 async def test_load_curve_as_csv(client: httpx.AsyncClient) -> None:
@@ -202,6 +246,16 @@ async def test_quota_burn_down_of_month_and_year(client: httpx.AsyncClient) -> N
         )
     ).json()["total"]["kpis"]
     assert month["quota_use_pct"] == pytest.approx(kpis["quota_use_pct"]["value"], rel=1e-12)
+    days = await client.get(
+        "/api/v1/kpis",
+        params={"site": "s1", "period": "month", "date": "2025-11-20", "granularity": "day"},
+    )
+    rows = days.json()["rows"]
+    assert [p["start"] for p in points] == [r["start"] for r in rows]
+    for point, row in zip(points, rows, strict=True):  # each day's use is /kpis' energy_kgce
+        if point["used_kgce"] is not None:
+            assert point["used_kgce"] == row["kpis"]["energy_kgce"]["value"], point["label"]
+    assert set(answer["rollups"]) == {"pending_dates", "oldest_pending_s"}
 
     year = answer["year"]
     assert year["quota_kgce"] == 3650.0

@@ -182,3 +182,54 @@ async def test_csv_and_an_items_trend(client: httpx.AsyncClient) -> None:
     )
     assert bad.status_code == 422
     assert "granularity" in bad.json()["detail"]
+
+
+async def test_waste_per_dish_and_reason_of_one_meal_service(client: httpx.AsyncClient) -> None:
+    """A service's waste is what was weighed in its windows (the default lunch 11:00-13:30:
+    prep from 09:00, plate and overproduction until 14:30); spoilage belongs to no service."""
+    at = {"period": "week", "date": "2026-11-16"}
+    week = {"site": "s1", **at}
+    lunch = await get(client, "/api/v1/dishes", service="lunch", **week)
+    assert (lunch["service"], lunch["services"]) == ("lunch", ["breakfast", "lunch", "dinner"])
+    assert lunch["total_g"] == 7400.0  # the week's 7,900 g but the 500 g spoiled at 09:00
+    assert {r["key"]: r["mass_g"] for r in lunch["rows"]} == {
+        "hongshao-rou": 4000.0, "rice": 3000.0, "": 400.0,
+    }  # fmt: skip
+    assert lunch["unknown_items"] == []  # the unknown code was spoilage, in no service
+    assert by_key(lunch)["rice"]["share_pct"] == pytest.approx(100 * 3000 / 7400, abs=1e-3)
+    reasons = await get(client, "/api/v1/dishes", service="lunch", group="reason", **week)
+    # read from the rollups, which the first read built and stored
+    assert reasons["rollups"] == {"pending_dates": 0, "oldest_pending_s": 0.0}
+    assert {r["key"]: r["mass_g"] for r in reasons["rows"]} == {
+        "overproduced": 5000.0, "": 1400.0, "trim": 1000.0,
+    }  # fmt: skip
+    breakfast = await get(client, "/api/v1/dishes", service="breakfast", **week)
+    assert (breakfast["total_g"], breakfast["rows"]) == (0.0, [])
+    whole = await get(client, "/api/v1/dishes", **week)
+    assert (whole["service"], whole["total_g"]) == (None, 7900.0)
+
+    # a region: each site's own windows; the trend and the CSV of one service
+    region = await get(client, "/api/v1/dishes", region="city:Hangzhou", service="lunch", **at)
+    assert by_key(region)["rice"]["mass_g"] == 7000.0
+    trend = await get(client, "/api/v1/dishes/trend", item="rice", service="lunch", **week)
+    assert trend["service"] == "lunch"
+    assert [p["mass_g"] for p in trend["points"]] == [2000.0, 1000.0, 0, 0, 0, 0, 0]
+    response = await client.get(
+        "/api/v1/dishes", params={**week, "service": "lunch", "format": "csv", "csv": "machine"}
+    )
+    assert response.status_code == 200
+    assert "dishes-item-s1-lunch-2026-11-16.csv" in response.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert [line[0] for line in lines[1:]] == ["hongshao-rou", "rice", "", "total"]
+    assert lines[-1][5] == "7400.0"
+
+
+async def test_a_service_the_sites_do_not_have_is_refused(client: httpx.AsyncClient) -> None:
+    for path, extra in (("/api/v1/dishes", {}), ("/api/v1/dishes/trend", {"item": "rice"})):
+        response = await client.get(
+            path, params={"site": "s1", "date": "2026-11-16", "service": "supper", **extra}
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == (
+            "service 'supper' is not a meal service of these sites: breakfast, lunch, dinner"
+        )

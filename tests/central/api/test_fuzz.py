@@ -28,7 +28,8 @@ from harness.registry import write_registry
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES_PER_OPERATION = 40
+# ~30 operations x 2 modes: 20 examples each keep the run near a minute on 2 cores
+EXAMPLES_PER_OPERATION = 20
 
 
 @pytest.fixture(scope="module")

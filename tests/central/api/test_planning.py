@@ -31,6 +31,11 @@ registered_staff = 600
 id = "s2"
 registered_staff = 10
 
+# AN EXAMPLE with made-up dates, not the State Council's 2027 schedule.
+[calendar.2027]
+holidays = [{{ name = "New Year's Day", start = 2027-01-01, end = 2027-01-03 }}]
+adjusted_workdays = [2027-01-09]
+
 [[edges]]
 id = "edge-s1"
 site = "s1"
@@ -112,6 +117,34 @@ async def test_production_recommendation_and_what_following_it_would_have_avoide
     assert outcome["overproduction_avoided_kg"] == pytest.approx(3.0, abs=0.01)
     assert outcome["short_kg"] == pytest.approx(0.0, abs=0.01)
     assert "estimate" in outcome["note"]
+
+
+async def test_the_answers_say_which_dates_follow_the_plain_week_and_how_to_fix_it(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await get(client, "/api/v1/forecast", site="s1", start="2027-12-30", days=4)
+    points = {p["date"]: p for p in body["services"][0]["points"]}
+    assert [(d, p["calendar"], p["calendar_known"]) for d, p in points.items()] == [
+        ("2027-12-30", "registry", True),  # a year of the registry: known
+        ("2027-12-31", "registry", True),
+        ("2028-01-01", "plain_week", False),  # neither the registry nor the package knows 2028
+        ("2028-01-02", "plain_week", False),
+    ]
+    note = body["calendar_note"]
+    assert note.startswith("2028-01-01 to 2028-01-02: the holiday schedule of 2028 is not known")
+    assert "[calendar.2028] in the registry" in note
+    new_year = await get(client, "/api/v1/forecast", site="s1", start="2027-01-01", days=1)
+    (point,) = new_year["services"][0]["points"]
+    assert (point["kind"], point["holiday"], point["calendar"]) == (
+        "holiday", "New Year's Day", "registry"
+    )  # fmt: skip
+    assert new_year["calendar_note"] == ""
+    plan = await get(client, "/api/v1/production", site="s1", date="2028-01-03")
+    assert plan["calendar_note"].startswith("2028-01-03: the holiday schedule of 2028")
+    assert plan["services"][0]["forecast"]["calendar"] == "plain_week"
+    known = await get(client, "/api/v1/production", site="s1", date="2027-01-09")
+    assert known["services"][0]["forecast"]["kind"] == "adjusted_workday"
+    assert known["calendar_note"] == ""
 
 
 async def test_bad_input_is_answered_not_an_error(client: httpx.AsyncClient) -> None:

@@ -68,7 +68,8 @@ async def test_the_signature_is_checked_before_the_body_is_parsed(
     assert good.status_code == 422
 
 
-@pytest.mark.parametrize("offset_s", [-301.0, 301.0, -86_400.0])
+# beyond the 300 s window by more than a request can take on a loaded machine (whole seconds)
+@pytest.mark.parametrize("offset_s", [-330.0, 330.0, -86_400.0])
 async def test_a_timestamp_outside_the_window_is_401_with_the_reason(
     client: httpx.AsyncClient, settings: CentralSettings, offset_s: float
 ) -> None:

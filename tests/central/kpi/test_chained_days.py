@@ -3,8 +3,9 @@
 For random dirty readings over several days (meter resets, wraps, spikes, dips, gaps and a
 declared exchange; double swipes; wrong device clocks; every waste stream), the table of each
 local date is built on its own, resuming each meter's cleaning from the previous date's end state
-(build_day_table's meter_starts), and the tables are concatenated. Every base quantity, and every
-KPI of every sub-period derived from it, equals the table built in one go from every reading.
+(build_day_table's meter_starts), and the tables are composed as rollups are (encoded, then joined
+by rollup.compose). Every base quantity, and every KPI of every sub-period derived from it, equals
+the table built in one go from every reading.
 """
 
 import math
@@ -16,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central.kpi.counters import WalkState
-from central.kpi.daytable import DayTable, build_day_table, concat_tables
+from central.kpi.daytable import DayTable, build_day_table
 from central.kpi.periods import DateRange
 from central.kpi.readings import CardReadings, MeterReadings, ScaleReadings, SiteReadings
+from central.kpi.rollup import compose, encode
 from central.kpi.totals import site_totals
 from central.kpi.values import derive
 from central.registry import Service, Site
@@ -122,12 +124,16 @@ def dirty_readings(seed: int, days: int) -> tuple[SiteReadings, int | None]:
 
 
 def chained(the_site: Site, span: DateRange, readings: SiteReadings) -> DayTable:
-    tables, state = [], dict[str, WalkState]()
+    """Each date's table built on its own from the previous date's meter ends, stored as a
+    rollup entry, and the entries composed as reads compose them (rollup.compose)."""
+    entries, state = [], dict[str, WalkState]()
     for on in span.dates():
         table = build_day_table(the_site, DateRange(on, on), readings, meter_starts=state)
         state = dict(table.meter_ends)
-        tables.append(table)
-    return concat_tables(tables)
+        entries.append(encode(table))
+    composed = compose(the_site, span, entries)
+    assert composed is not None
+    return composed
 
 
 def assert_same_table(got: DayTable, want: DayTable) -> None:

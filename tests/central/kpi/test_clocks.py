@@ -9,7 +9,9 @@ from central.kpi.clocks import (
     Timed,
     attributed_ms,
     correct_clocks,
+    judge_burst,
     judge_device,
+    predecessor_matters,
     wrong_clock,
 )
 from central.kpi.daytable import build_day_table
@@ -142,6 +144,28 @@ def test_a_device_whose_live_readings_are_right_keeps_the_times_of_its_buffered_
     # without a reading before them (the first readings of a boot): judged by themselves
     assert set(judge_device(meter[1:], rule)[:90]) == {False}
     assert judge_device(meter, ClockRule(enabled=False)) == [None] * len(meter)
+
+
+def test_a_burst_split_over_uploads_is_judged_with_the_stored_part() -> None:
+    """judge_burst, the decision both stores make with what they have stored: the stored part
+    of a burst (not trusted yet) becomes trusted when the live reading arrives; the
+    predecessor matters only where a live reading after the buffer can vouch for it."""
+    rule = ClockRule()
+    meter = buffered_meter(1_800_000_000_000)
+    stored = [replace(r, trusted=False) for r in meter[1:46]]  # the first upload's verdicts
+    new, retrusted = judge_burst(stored, meter[0], meter[46:], rule)
+    assert retrusted == list(range(45))
+    assert new[:45] == [True] * 45  # meter[46:91], late too
+    assert new[-1] is None  # the live reading
+    # without its predecessor the earliest cannot be trusted, nor (by the chain) the others
+    assert judge_burst(stored, None, meter[46:], rule)[1] == []
+    assert predecessor_matters(stored, meter[46:], rule)
+    # no live reading yet: nothing to vouch for, the predecessor changes nothing
+    assert not predecessor_matters(stored, meter[46:91], rule)
+    assert not predecessor_matters(stored, meter[46:], ClockRule(enabled=False))
+    # stored verdicts already true are not written again
+    trusted = [replace(r, trusted=True) for r in stored]
+    assert judge_burst(trusted, meter[0], meter[46:], rule)[1] == []
 
 
 def test_a_wrong_clock_stays_wrong() -> None:

@@ -7,21 +7,22 @@ import pytest
 
 from central.kitchen import DinerOverride
 from central.kpi.forecast import (
+    PACKAGE_CALENDAR,
     History,
     Source,
     forecast_service,
     same_weekday_last_week,
     weekday_mean_4_weeks,
 )
-from central.kpi.workcalendar import DayKind, day_info
+from contract.workcalendar import CalendarSource, DayKind, WorkCalendar, parse_calendar
 
 WEEKDAY_FACTOR = {0: 1.1, 1: 1.0, 2: 1.0, 3: 1.0, 4: 0.8}
 LEVEL = 300.0
 OFF_DAY = 15.0
 
 
-def truth(on: date) -> float:
-    info = day_info(on)
+def truth(on: date, calendar: WorkCalendar = PACKAGE_CALENDAR) -> float:
+    info = calendar.day_info(on)
     if info.kind is DayKind.ADJUSTED_WORKDAY:
         return LEVEL
     if info.kind is DayKind.WORKDAY:
@@ -118,5 +119,51 @@ def test_a_year_the_calendar_does_not_know_is_flagged() -> None:
     past = history(date(2026, 10, 12), date(2026, 12, 31))
     (point,) = forecast_service(past, "lunch", [date(2027, 1, 4)])
     assert point.calendar_known is False
-    assert "not known yet" in point.note
+    assert point.calendar is CalendarSource.PLAIN_WEEK
+    assert "2027-01-04: the holiday schedule of 2027 is not known" in point.note
+    assert "[calendar.2027] in the registry" in point.note
     assert point.diners == pytest.approx(LEVEL * 1.1, rel=0.01)
+
+
+# AN EXAMPLE with made-up dates, not the State Council's 2027 schedule.
+REGISTRY_2027 = parse_calendar(
+    {
+        "calendar": {
+            "2027": {
+                "holidays": [
+                    {"name": "New Year's Day", "start": date(2027, 1, 1), "end": date(2027, 1, 3)},
+                    {"name": "Spring Festival", "start": date(2027, 2, 6), "end": "2027-02-12"},
+                ],
+                "adjusted_workdays": [date(2027, 2, 13), date(2027, 2, 20)],
+            }
+        }
+    }
+)
+
+
+def test_a_registry_year_changes_the_forecast_of_its_holidays_and_adjusted_workdays() -> None:
+    # history to 2027-01-31 (New Year's Day in it), then the Spring Festival and worked Saturdays
+    past = history(date(2026, 11, 9), date(2027, 1, 31), lambda d: truth(d, REGISTRY_2027))
+    ahead = dates(date(2027, 2, 5), date(2027, 2, 20))
+    with_registry = {p.on: p for p in forecast_service(past, "lunch", ahead, (), REGISTRY_2027)}
+    package_only = {p.on: p for p in forecast_service(past, "lunch", ahead)}
+    for on in ahead:
+        p = with_registry[on]
+        assert (p.calendar, p.calendar_known, p.note) == (CalendarSource.REGISTRY, True, ""), on
+        assert p.diners == pytest.approx(truth(on, REGISTRY_2027), rel=0.01), on
+        assert package_only[on].calendar is CalendarSource.PLAIN_WEEK
+    monday = date(2027, 2, 8)  # in the Spring Festival
+    assert with_registry[monday].kind is DayKind.HOLIDAY
+    assert with_registry[monday].holiday == "Spring Festival"
+    assert with_registry[monday].diners == pytest.approx(OFF_DAY)
+    assert package_only[monday].diners == pytest.approx(LEVEL * 1.1, rel=0.05)  # a working day
+    worked = date(2027, 2, 13)  # a Saturday worked in lieu
+    assert with_registry[worked].kind is DayKind.ADJUSTED_WORKDAY
+    assert with_registry[worked].diners == pytest.approx(LEVEL, rel=0.01)
+    assert package_only[worked].diners == pytest.approx(OFF_DAY)
+    # New Year's Day in the history was an off day: it did not pull the level down, as it does
+    # when taken for a working day with few diners
+    tuesday = date(2027, 2, 16)
+    assert with_registry[tuesday].diners == pytest.approx(LEVEL, rel=0.001)
+    assert package_only[tuesday].diners is not None
+    assert package_only[tuesday].diners < LEVEL * 0.995

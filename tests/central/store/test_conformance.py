@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from central.api.kpi_schemas import alert_out, report_out
+from central.kpi.clocks import correct_clocks
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.registry import Site as CentralSite
 from central.registry import parse_registry
@@ -48,6 +49,7 @@ from simulators.devices import BIN_PREP
 from simulators.events import CardSwipe, Event, GrossReading, Weighing
 from simulators.rawbins import RawBins
 from simulators.registry import Site as SimSite
+from tests.central.store import clock_cases
 from tests.central.store.conftest import live_influx, unique_site
 
 START = date(2026, 3, 2)
@@ -510,3 +512,30 @@ async def test_copies_dropped_at_the_edge_and_at_central_count_on_the_same_date(
         zip(dups.device.tolist(), dups.local_date.tolist(), dups.duplicates.tolist(), strict=True)
     )
     assert found == [(CARD, "1970-01-02", 1), (CARD, START.isoformat(), 2)]
+
+
+async def test_clocks_are_judged_across_uploads(backend: ReadingsStore) -> None:
+    """Per-device clock verdicts with the stored readings (docs/kpis.md, "Wrong device
+    clocks"; tests/central/store/clock_cases.py): a meter's buffer of yesterday split over two
+    uploads, its live reading in the second, keeps its device times; so do a battery scale's
+    readings of 8 days ago (its predecessor stored then) and a buffer vouched for by a live
+    reading stored in an earlier upload; a scale 3 days behind is corrected."""
+    site_id = unique_site("clocks")
+    for n, readings in enumerate(clock_cases.uploads()):
+        await backend.write_batch(
+            BatchToStore(site=site_id, edge=f"edge-{site_id}", batch_id=f"c{n}",
+                         received_ms=clock_cases.AT_8, readings=readings)
+        )  # fmt: skip
+    loaded = await backend.load_readings(
+        site_id, clock_cases.AT_8 - 9 * clock_cases.DAY, clock_cases.AT_8 + clock_cases.DAY
+    )
+    fixed = correct_clocks(loaded).readings
+    sent = [r for readings in clock_cases.uploads() for r in readings]
+    want_meter = sorted(r.device_time_ms for r in sent if isinstance(r, MeterRecord))
+    assert np.sort(fixed.meter.time_ms).tolist() == want_meter
+    want_scale = sorted(
+        r.received_ms if r.device == "sc" else r.device_time_ms
+        for r in sent
+        if isinstance(r, ScaleRecord)
+    )
+    assert np.sort(fixed.scale.time_ms).tolist() == want_scale

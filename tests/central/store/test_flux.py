@@ -16,17 +16,26 @@ from central.kpi.clocks import ClockRule
 from central.kpi.presence import DevicePresence
 from central.store.flux import (
     FluxAnswerError,
+    burst_query,
     duplicates_query,
     existing_query,
     health_query,
     identity_ranges,
     parse_records,
+    predecessor_query,
     presence_query,
     readings_query,
     stats_query,
     string,
 )
-from central.store.influx import duplicates_from_rows, presence_from_rows, readings_from_rows
+from central.store.influx import (
+    duplicates_from_rows,
+    lookup_from_rows,
+    predecessors_from_rows,
+    presence_from_rows,
+    readings_from_rows,
+)
+from central.store.influx_clocks import StoredReading
 from central.store.influx_schema import (
     END_OF_TIME_NS,
     NS_PER_MS,
@@ -235,9 +244,11 @@ def test_the_raw_bin_reference_query_applies_the_clock_rule() -> None:
     skew_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
     # device-time source: the lookback widened by the receive-time copy threshold on both sides
     assert f"range(start: time(v: {lo_ns - skew_ns}), stop: time(v: {start_ns + skew_ns}))" in query
+    # within the rule's limits, or judged clock-trusted per device (a buffered raw bin)
     trusted = (
-        "(r.time_ns >= (r.received_ms - 5400000) * 1000000"
-        " and r.time_ns < (r.received_ms + 600001) * 1000000)"
+        "((exists r.clock_trusted and r.clock_trusted == true)"
+        " or (r.time_ns >= (r.received_ms - 5400000) * 1000000"
+        " and r.time_ns < (r.received_ms + 600001) * 1000000))"
     )
     received_in = f"(r.received_ms >= {start} and r.received_ms < {end})"
     device_in = f"(r.time_ns >= {start_ns} and r.time_ns < {end_ns})"
@@ -305,3 +316,82 @@ def test_health_query_takes_each_edges_last_report_before_a_moment() -> None:
     assert 'column == "dropped_overflow"' in query
     # a moment beyond InfluxDB's range asks up to its end, not past it
     assert f"stop: time(v: {END_OF_TIME_NS}))" in health_query("canteen", "s1", 2**62)
+
+
+def test_burst_query_finds_stored_readings_by_their_receive_time() -> None:
+    """The stored readings of a batch's burst (docs/influxdb.md, "Clocks"): every device's
+    receive-time copies received in the window; the `reading` points near the window only for
+    the devices with a late reading in the batch, kept when received in it."""
+    hour_ns = RECEIVED_INDEX_SKEW_MS * NS_PER_MS
+    lo_ms, hi_ms = 1_767_254_340_000, 1_767_254_460_000
+    lo_ns, hi_ns = lo_ms * NS_PER_MS, hi_ms * NS_PER_MS
+    far_only = burst_query("canteen", "s1", ["m1", "c1", "m1"], [], lo_ms, hi_ms)
+    assert far_only.count("from(") == 1
+    assert f"range(start: time(v: {lo_ns}), stop: time(v: {hi_ns + NS_PER_MS}))" in far_only
+    assert 'r._measurement == "reading_by_received" and r.site == "s1"' in far_only
+    assert '(r.device == "c1" or r.device == "m1")' in far_only
+    assert "time_ns: r.device_time_ns" in far_only
+    assert 'column == "clock_trusted"' in far_only
+    assert 'burst_far\n  |> yield(name: "burst")' in far_only
+    both = burst_query("canteen", "s1", ["m1", "c1"], ["m1"], lo_ms, hi_ms)
+    near = both[both.index("burst_near = ") :]
+    assert (
+        f"range(start: time(v: {lo_ns - hour_ns}), stop: time(v: {hi_ns + hour_ns + NS_PER_MS}))"
+        in near
+    )
+    assert 'r._measurement == "reading" and r.site == "s1"' in near
+    assert '(r.device == "m1")' in near
+    assert f"r.received_ms >= {lo_ms} and r.received_ms <= {hi_ms}" in near
+    assert 'union(tables: [burst_far, burst_near])\n  |> yield(name: "burst")' in both
+    with pytest.raises(ValueError, match="needs devices"):
+        burst_query("canteen", "s1", [], [], lo_ms, hi_ms)
+
+
+def test_predecessor_query_takes_the_highest_seq_below_the_burst_in_a_window() -> None:
+    day_ms = 86_400_000
+    query = predecessor_query(
+        "canteen", "s1", [(("m2",), 1_000, 2_000)],
+        [("m1", "b1", 7, 5 * day_ms, 9 * day_ms), ("bs", 'b"2', 1, 0, day_ms)],
+    )  # fmt: skip
+    assert query.count("yield(") == 3
+    assert 'yield(name: "burst0")' in query
+    assert "r.received_ms >= 1000 and r.received_ms <= 2000" in query
+    first = query[query.index('yield(name: "burst0")') : query.index('yield(name: "pred0")')]
+    assert (
+        f"range(start: time(v: {5 * day_ms * NS_PER_MS}), stop: time(v: {9 * day_ms * NS_PER_MS}))"
+        in first
+    )
+    assert 'r._measurement == "reading" and r.site == "s1" and r.device == "m1"' in first
+    assert 'r.boot == "b1" and r.seq < 7' in first
+    assert 'sort(columns: ["seq"])' in first
+    assert 'last(column: "seq")' in first
+    assert 'r.boot == "b\\"2" and r.seq < 1' in query
+    with pytest.raises(ValueError, match="needs devices"):
+        predecessor_query("canteen", "s1", [], [])
+
+
+def test_recorded_lookup_answer_gives_slots_and_the_stored_burst() -> None:
+    """One request answers the identity lookup and the burst: near rows without a stored
+    verdict (no `clock_trusted` column), far rows with one, a scale with its stream tag."""
+    occupied, burst = lookup_from_rows(parse_records(answer("burst.csv")))
+    assert occupied == {("m1", 1767254400000): {7: ("b1", 7)}}
+    assert burst == [
+        StoredReading("m1", "b1", 1, 1767139200000000001, 1767254400000, False, "meter",
+                      quantity="electricity"),
+        StoredReading("m1", "b1", 2, 1767140100000000002, 1767254400005, False, "meter",
+                      quantity="electricity"),
+        StoredReading("m1", "b1", 6, 1767254399000000006, 1767254400020, None, "meter",
+                      quantity="electricity"),
+        StoredReading("bs", "b1", 1, 1766563200000000001, 1767254400001, True, "scale",
+                      stream="plate"),
+    ]  # fmt: skip
+    assert burst[0].timed().time_ms == 1767139200000
+
+
+def test_recorded_predecessor_answer_gives_live_readings_and_predecessors() -> None:
+    near, predecessors = predecessors_from_rows(parse_records(answer("predecessor.csv")))
+    assert [(s.device, s.boot, s.seq, s.trusted) for s in near] == [("m2", "b4", 3, None)]
+    assert [(s.device, s.seq, s.time_ns, s.trusted, s.stream) for s in predecessors] == [
+        ("m1", 0, 1767138300000000000, None, None),
+        ("bs", 0, 1766563140000000000, True, "plate"),
+    ]

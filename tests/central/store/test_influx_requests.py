@@ -60,11 +60,10 @@ def recording_influx() -> Iterator[Recorded]:
         thread.join(timeout=10)
 
 
-@pytest.mark.parametrize("derived", [True, False])
-async def test_requests_per_batch(
+def influx_settings(
     settings: CentralSettings, recording_influx: Recorded, derived: bool
-) -> None:
-    influx = settings.model_copy(
+) -> CentralSettings:
+    return settings.model_copy(
         update={
             "store": "influxdb",
             "influx_url": recording_influx.url,
@@ -73,6 +72,13 @@ async def test_requests_per_batch(
             "influx_derived_series": derived,
         }
     )
+
+
+@pytest.mark.parametrize("derived", [True, False])
+async def test_requests_per_batch(
+    settings: CentralSettings, recording_influx: Recorded, derived: bool
+) -> None:
+    influx = influx_settings(settings, recording_influx, derived)
     t = utc_ms(2026, 1, 1, 4)
     readings = [card(n, t + n * 1000, n) for n in range(20)]
     readings += [meter(n, t + n * 60_000, "electricity", 10.0 + n, "elec-1") for n in range(5)]
@@ -85,7 +91,10 @@ async def test_requests_per_batch(
     expected = ["query", "write", "query", "write"] if derived else ["query", "write"]
     assert recording_influx.kinds() == expected
     lookup = recording_influx.requests[0][1].decode()
-    assert lookup.count("yield(") == 2  # one range per cluster of device times
+    # one range per cluster of device times, and in the same query the stored readings of the
+    # batch's burst (docs/influxdb.md, "Clocks")
+    assert lookup.count("yield(") == 3
+    assert 'yield(name: \\"burst\\")' in lookup  # JSON-escaped quotes
     writes = [body for path, body in recording_influx.requests if path.endswith("write")]
     # 26 readings + the receive-time copy of the 1970 card
     assert writes[0].count(b"\n") + 1 == 27
@@ -96,3 +105,26 @@ async def test_requests_per_batch(
         assert 'yield(name: \\"raw_before\\")' in derived_query  # JSON-escaped quotes
         assert 'yield(name: \\"raw_wrong\\")' in derived_query
         assert b"meals,service=" in writes[1]
+
+
+async def test_a_buffered_upload_looks_up_its_predecessor_once(
+    settings: CentralSettings, recording_influx: Recorded
+) -> None:
+    """A meter uploading the readings it buffered since yesterday with a live reading after
+    them: its clock verdicts can depend on the reading before the buffer, so one more query
+    looks it up (central/store/influx_clocks.py); a batch of live readings never pays it."""
+    influx = influx_settings(settings, recording_influx, derived=False)
+    t = utc_ms(2026, 1, 1, 8)
+    day = 86_400_000
+    readings = [
+        {**meter(n, t - day + n * 900_000, "electricity", 10.0 + n, "elec-1"), "received_ms": t}
+        for n in range(1, 5)
+    ]
+    readings.append(meter(5, t, "electricity", 20.0, "elec-1"))
+    async with in_process(create_app(influx)) as client:
+        answer = await client.post("/api/v1/ingest", json=batch(readings), auth=EdgeAuth(KEY_S1))
+    assert answer.status_code == 200
+    assert recording_influx.kinds() == ["query", "query", "write"]
+    predecessor = recording_influx.requests[1][1].decode()
+    assert 'yield(name: \\"pred0\\")' in predecessor
+    assert 'r.boot == \\"b1\\" and r.seq < 1' in predecessor

@@ -258,10 +258,17 @@ def test_an_edge_duplicate_is_dated_by_the_instant_the_store_attributes_it_to() 
 
 
 def test_a_buffered_upload_is_written_with_its_clock_verdicts() -> None:
-    """The InfluxDB store judges clocks per device with the batch's readings: a meter's live
-    reading, the day it buffered, and its live reading again, in one upload; the buffered ones
-    carry `clock_trusted=true`, and the loaders read the field back into the KPI arrays."""
+    """The InfluxDB store judges clocks per device, here on an empty store (the stored burst
+    and predecessor: tests/central/store/test_influx_clocks.py): a meter's live reading, the day
+    it buffered, and its live reading again, in one upload; the buffered ones carry
+    `clock_trusted=true`, and the loaders read the field back into the KPI arrays."""
+    from central.kpi.clocks import DEFAULT_CLOCK_RULE
     from central.store.influx import batch_points, readings_from_rows
+    from central.store.influx_clocks import judge
+
+    def verdicts(readings: list[MeterRecord]) -> list[bool | None]:
+        judged = judge(readings, DEFAULT_CLOCK_RULE, [])
+        return [judged.of(r) for r in readings]
 
     now = T0 + 86_400_000
 
@@ -271,14 +278,13 @@ def test_a_buffered_upload_is_written_with_its_clock_verdicts() -> None:
                            total=float(seq))  # fmt: skip
 
     readings = [meter(0, T0, now), meter(1, T0 + 900_000, now), meter(2, now, now)]
-    batch = BatchToStore(site="s1", edge="e", batch_id="b", received_ms=now, readings=readings)
-    assert batch.clock_verdicts() == [False, False, None]  # T0 itself has no reading before it
+    assert verdicts(readings) == [False, False, None]  # T0 itself has no reading before it
     readings.insert(0, meter(5, T0 - 1000, T0 - 900))  # ... until its predecessor is there
     readings[0] = readings[0].model_copy(update={"seq": 0})
     readings[1:] = [r.model_copy(update={"seq": r.seq + 1}) for r in readings[1:]]
     batch = BatchToStore(site="s1", edge="e", batch_id="b", received_ms=now, readings=readings)
-    assert batch.clock_verdicts() == [None, True, True, None]
-    points, _ = batch_points(batch, {}, now_ns=0)
+    assert verdicts(readings) == [None, True, True, None]
+    points, _ = batch_points(batch, {}, 0, judge(readings, DEFAULT_CLOCK_RULE, []))
     lines = [p.to_line_protocol() for p in points if p.to_line_protocol().startswith("reading,")]
     assert sum("clock_trusted=true" in line for line in lines) == 2
     assert not any("clock_trusted=false" in line for line in lines)

@@ -21,6 +21,7 @@ from central.kpi.periods import DateRange
 from central.store import StoreUnavailable
 from central.store.base import BatchToStore, RejectedRow, WriteOutcome
 from central.store.influx import InfluxStore, batch_points
+from central.store.influx_clocks import judge
 from central.store.influx_schema import (
     NS_PER_MS,
     duplicate_point,
@@ -133,7 +134,7 @@ async def test_every_point_is_read_back_with_its_tags_fields_and_time(
                          readings=RECORDS, rejected=[row], timezone=ZoneInfo("Asia/Shanghai"),
                          edge_duplicates=dropped)  # fmt: skip
     # the points write_batch sends for this batch on an empty store
-    points, outcome = batch_points(batch, {}, now_ns=0)
+    points, outcome = batch_points(batch, {}, 0, judge(RECORDS, DEFAULT_CLOCK_RULE, []))
     assert outcome == WriteOutcome(accepted=len(RECORDS), duplicates=0)
     points.append(duplicate_point("s1", "card-1", date(2026, 1, 1), 3, now_ns=5 * NS_PER_MS))
     async with store:
