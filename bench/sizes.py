@@ -34,6 +34,7 @@ class Sizes:
     kpi_site_year_samples: int = 5
     kpi_ranking_samples: int = 3
     kpi_freshness_uploads: int = 20  # figure 6f: one-reading uploads, one at a time
+    kpi_national_sites: int = 10_000  # figure 6g: sites x 1 year of rollups generated directly
     # VictoriaMetrics reference for figure 3 (skipped with a reason when not installed).
     references: bool = True
     timeout_s: float = 900.0
@@ -59,6 +60,7 @@ def quick() -> Sizes:
         kpi_site_day_samples=50,
         kpi_site_year_samples=2,
         kpi_ranking_samples=2,
+        kpi_national_sites=200,
         timeout_s=120.0,
     )
 
@@ -79,6 +81,7 @@ def tiny() -> Sizes:
         backlog_readings=2000,
         backlog_live_rate_per_s=20.0,
         kpi_freshness_uploads=2,
+        kpi_national_sites=3,
         kpi_sites=2,
         kpi_days=3,
         kpi_template_days=1,

@@ -39,6 +39,7 @@ from central.kpi.report import (
     build_report,
     period_kpis,
     period_rows,
+    period_totals,
     rank_sites,
 )
 from central.kpi.rollup import (
@@ -429,10 +430,13 @@ async def ranking(
 ) -> Ranking:
     """Sites ranked by one KPI over the period, and the region's total."""
     freshness = new_freshness(store)
-    tables = [await site_table(store, site, span, freshness) for site in sites]
-    baselines = {site.id: await site_baseline(store, site, freshness) for site in sites}
-    rows, region = period_rows(tables, baselines, period, span, now_ms)
-    per_site = [(t.site.id, t.site.name, row) for t, row in zip(tables, rows, strict=True)]
+    parts = []
+    for site in sites:  # one site's table at a time: a network's would not fit in memory
+        table = await site_table(store, site, span, freshness)
+        baseline = await site_baseline(store, site, freshness)
+        parts.append(period_totals(table, baseline, period, span, now_ms))
+    rows, region = period_rows([s.id for s in sites], parts, period, span)
+    per_site = [(s.id, s.name, row) for s, row in zip(sites, rows, strict=True)]
     ranked = tuple(rank_sites(per_site, kpi, descending))
     return Ranking(kpi, descending, span, ranked, region, freshness)
 

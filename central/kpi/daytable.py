@@ -1,7 +1,8 @@
 """The additive base quantities of a site for each local date and meal service, from arrays.
 
 Everything a report needs is a sum over dates (and services) of the arrays built here, except
-peak demand (a maximum) and clock skew (percentiles over the raw values, kept per device). The
+peak demand (a maximum) and clock skew (per device and date a histogram, whose counts add:
+central.kpi.quantiles). The
 per-window work is vectorised: sorted reading times and np.searchsorted over window bounds,
 cumulative sums for masses, np.interp over meter curves for energy; Python loops run over dates,
 services and devices only, never over readings (except the counter walk of an anomalous meter,
@@ -28,6 +29,7 @@ from central.kpi.counters import (
     meter_curves,
 )
 from central.kpi.periods import DateRange
+from central.kpi.quantiles import SkewHistograms
 from central.kpi.rawbins import RAW_EVENT_KINDS, RawEvents, derive_deposits
 from central.kpi.readings import (
     DuplicateCounts,
@@ -63,16 +65,18 @@ class QuantityTable:
 
 @dataclass(frozen=True, slots=True)
 class DeviceQuality:
-    """One device's reading counts per date and its clock skew samples (Q1, Q3, Q4)."""
+    """One device's reading counts per date and its clock skew per date (Q1, Q3, Q4)."""
 
     kind: str
     device: str
     received: Int64Array  # (dates,) stored readings, rejected spikes included
     expected: Int64Array | None  # (dates,) meters only: day length / interval_s
     duplicates: Int64Array  # (dates,) duplicate deliveries dropped at ingest
-    time_ms: Int64Array  # sorted attributed times of its readings in the loaded range
-    skew_ms: Int64Array  # device time - edge receive time (as sent), aligned with time_ms
-    received_ms: Int64Array  # edge receive times, aligned with time_ms
+    # sorted attributed times of its readings in the loaded range, and their edge receive times
+    # (alerts; in a table composed of rollups, the start of each date with a reading)
+    time_ms: Int64Array
+    received_ms: Int64Array
+    skew: SkewHistograms  # per date: device time - edge receive time (as sent), ms
     clock_corrected: Int64Array  # (dates,) readings attributed by receive time (wrong clock)
     events: Mapping[str, Int64Array] | None = None  # meters: EVENT_KINDS -> (dates,) (Q2)
     # raw kitchen bins: rawbins.RAW_EVENT_KINDS -> (dates,)
@@ -452,8 +456,8 @@ def _device_quality(
                 expected=expected,
                 duplicates=dup_of.get(device, np.zeros(len(dates), dtype=np.int64)),
                 time_ms=times,
-                skew_ms=skew,
                 received_ms=received_ms,
+                skew=SkewHistograms.of_samples(skew, times, day_start, day_end),
                 clock_corrected=count_in(fixed, day_start, day_end),
                 events=MappingProxyType(events_of[device])
                 if kind == "meter" and device in events_of

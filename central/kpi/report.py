@@ -126,18 +126,6 @@ def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
     return out
 
 
-def _with_expected(totals: Totals, expected: Mapping[str, Int64Array], lo: int, hi: int) -> Totals:
-    devices = tuple(
-        d if d.expected is None else replace(d, expected=int(expected[d.device][lo:hi].sum()))
-        for d in totals.devices
-    )
-    return replace(
-        totals,
-        devices=devices,
-        meter_expected=sum(d.expected for d in devices if d.expected is not None),
-    )
-
-
 def _rows_totals(
     table: DayTable,
     rows: Sequence[Bucket],
@@ -159,14 +147,16 @@ def _rows_totals(
             quota, reason = NAN, "the period has not started"
         bounds.append((lo, hi))
         quotas.append((quota * share, reason))
-    rows_totals = site_totals_many(
+    expected = expected_to_date(table, now_ms)
+    if expected:  # the table's meters with their expected readings as of now_ms, once per meter
+        devices = tuple(
+            d if d.expected is None else replace(d, expected=expected[d.device])
+            for d in table.devices
+        )
+        table = replace(table, devices=devices)
+    return site_totals_many(
         table, bounds, service, quotas=quotas, baseline=baseline, device_skews=device_skews
     )
-    expected = expected_to_date(table, now_ms)
-    return [
-        _with_expected(totals, expected, lo, hi)
-        for totals, (lo, hi) in zip(rows_totals, bounds, strict=True)
-    ]
 
 
 def _row(
@@ -251,6 +241,16 @@ def build_report(
     )
 
 
+def period_totals(
+    table: DayTable, baseline: Totals | None, period: PeriodKind, span: DateRange, now_ms: int
+) -> Totals:
+    """A site's totals of the whole period, as a ranking needs them: without per-device skew
+    figures (a network's region has thousands of devices; each site's are in its own report).
+    Computed site after site, so that a ranking holds one site's table at a time."""
+    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+    return _rows_totals(table, [whole], None, baseline, now_ms, device_skews=False)[0]
+
+
 def period_kpis(
     table: DayTable, spans: Sequence[DateRange], now_ms: int
 ) -> list[Mapping[str, KpiValue]]:
@@ -261,27 +261,16 @@ def period_kpis(
 
 
 def period_rows(
-    tables: Sequence[DayTable],
-    baselines: Mapping[str, Totals | None],
-    period: PeriodKind,
-    span: DateRange,
-    now_ms: int,
+    sites: Sequence[str], parts: Sequence[Totals], period: PeriodKind, span: DateRange
 ) -> tuple[list[Row], Row]:
-    """The whole period's row of each site and of all of them (a region), each site's totals
-    computed once: what a ranking needs. Without per-device figures (a network's region has
-    thousands of devices; each site's devices are in its own report)."""
-    if not tables:
+    """The whole period's row of each site (of its `period_totals`) and of all of them (a
+    region): what a ranking needs."""
+    if not parts:
         raise ValueError("a ranking needs at least one site")
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    parts = [
-        _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms, device_skews=False)[0]
-        for t in tables
-    ]
-    rows = [
-        _row(whole.label, whole, None, p, (t.site.id,)) for t, p in zip(tables, parts, strict=True)
-    ]
-    sites = tuple(t.site.id for t in tables)
-    region = rows[0] if len(rows) == 1 else _row(whole.label, whole, None, combine(parts), sites)
+    rows = [_row(whole.label, whole, None, p, (s,)) for s, p in zip(sites, parts, strict=True)]
+    every = tuple(sites)
+    region = rows[0] if len(rows) == 1 else _row(whole.label, whole, None, combine(parts), every)
     return rows, region
 
 

@@ -1,11 +1,14 @@
 """Rollups: per (site, local date) the base quantities of the KPIs, built chained, composed exactly.
 
 A rollup is the one-date DayTable of a site (central.kpi.daytable) in a compact, pickle-free
-layout: a JSON header (devices, duplicate counts) and two numpy buffers (float64 quantities;
-clock-skew samples as int16, int32 or int64, the narrowest that holds them), plus the chain
-state it was built from (`starts`) and the one it ends with (`ends`). Beside the entry, in its
-own blob, the date's waste by dish and reason per service (central.kpi.dishes `dish_bytes`),
-built from the same readings.
+layout: a JSON header (devices, duplicate counts) and numpy buffers (float64 quantities; the
+devices' counts as int32; each device's clock-skew histogram of the date as int16 bin keys and
+uint32 counts: central.kpi.quantiles), plus the chain state it was built from (`starts`) and the
+one it ends with (`ends`). A span's entries are decoded together (their buffers joined, one
+numpy view each), each distinct header parsed once per process (most dates and sites list the
+same devices).
+Beside the entry, in its own blob, the date's waste by dish and reason per service
+(central.kpi.dishes `dish_bytes`), built from the same readings.
 
 **Chained, hence exact by construction.** Every base quantity of a date is a sum over the
 readings attributed to that date's windows, except what carries over from date to date:
@@ -32,14 +35,17 @@ per-date arrays; what still matters besides the chain:
 - **clamped meters**: a date on which an electricity meter of the span had no curve (no reading
   near it) gets 0 kW where the span has one, as a one-go build's clamped curve would.
 
-Composed tables carry the clock-skew samples of each date, but their `time_ms`/`received_ms` are
-the date's start for every sample (enough to select whole dates, which is all reports do); alerts
-(which need receive times) judge meters from their loaded readings (central.reporting).
+Composed tables carry each date's clock-skew histograms (whose counts add: Q3 is mergeable), but
+their `time_ms`/`received_ms` are the start of each date with a reading (enough to tell a
+device's first date, which is all reports need); alerts (which need receive times) judge meters
+from their loaded readings (central.reporting).
 """
 
+import functools
 import hashlib
 import json
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -60,6 +66,7 @@ from central.kpi.daytable import (
 )
 from central.kpi.dishes import build_dish_table, dish_bytes
 from central.kpi.periods import DateRange
+from central.kpi.quantiles import SkewHistograms, skew_bins
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import (
     CardReadings,
@@ -75,12 +82,12 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: rollups of another version are rebuilt.
-ROLLUP_CODE_VERSION = 7
+ROLLUP_CODE_VERSION = 9
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
 # received, expected, clock_corrected, has_events, events..., has_raw_events, raw events...,
-# samples
+# skew bins
 _DEVICE_COLUMNS = 4 + len(EVENT_KINDS) + 1 + len(RAW_EVENT_KINDS) + 1
 RAW_PREFIX = "raw:"  # chain-state keys of raw kitchen bins; meters are keyed by device id
 
@@ -296,32 +303,32 @@ def _flat_service_peaks(table: DayTable) -> Float64Array:
 
 
 def encode(table: DayTable) -> bytes:
-    """One date's table as bytes: header length, float count and sample width (int64 each),
-    JSON header, float64 block, samples block (int16, int32 or int64: _sample_bytes)."""
+    """One date's table as bytes: header length, float count and bin count (_HEAD), JSON header,
+    float64 block (the fixed quantities), the devices' counts (int32, _DEVICE_COLUMNS per device
+    of the header), skew bin keys (int16), skew bin counts (uint32)."""
     n_s = len(table.services)
     values = _fixed_values(table)
     fixed = [np.asarray(values[name], dtype=np.float64).ravel() for name, _ in _fixed_fields(n_s)]
     devices = []
-    numbers: list[float] = []
-    samples: list[Int64Array] = []
-    start, end = int(table.day_start_ms[0]), int(table.day_end_ms[0])
+    numbers: list[int] = []
+    keys: list[Int64Array] = []
+    counts: list[Int64Array] = []
     dups: dict[str, int] = {}
     for d in table.devices:
-        lo, hi = np.searchsorted(d.time_ms, [start, end], side="left")
+        lo, hi = int(d.skew.at[0]), int(d.skew.at[1])
         devices.append([d.kind, d.device])
         numbers += [
-            float(d.received[0]),
-            -1.0 if d.expected is None else float(d.expected[0]),
-            float(d.clock_corrected[0]),
-            0.0 if d.events is None else 1.0,
+            int(d.received[0]),
+            -1 if d.expected is None else int(d.expected[0]),
+            int(d.clock_corrected[0]),
+            0 if d.events is None else 1,
         ]
-        numbers += [0.0 if d.events is None else float(d.events[k][0]) for k in EVENT_KINDS]
-        numbers.append(0.0 if d.raw_events is None else 1.0)
-        numbers += [
-            0.0 if d.raw_events is None else float(d.raw_events[k][0]) for k in RAW_EVENT_KINDS
-        ]
-        numbers.append(float(hi - lo))
-        samples.append(d.skew_ms[lo:hi])
+        numbers += [0 if d.events is None else int(d.events[k][0]) for k in EVENT_KINDS]
+        numbers.append(0 if d.raw_events is None else 1)
+        numbers += [0 if d.raw_events is None else int(d.raw_events[k][0]) for k in RAW_EVENT_KINDS]
+        numbers.append(hi - lo)
+        keys.append(d.skew.keys[lo:hi])
+        counts.append(d.skew.counts[lo:hi])
         if int(d.duplicates[0]):
             dups[d.device] = int(d.duplicates[0])
     header = json.dumps(
@@ -332,67 +339,127 @@ def encode(table: DayTable) -> bytes:
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
-    floats = np.concatenate([*fixed, np.asarray(numbers, dtype=np.float64)])
-    ints = np.concatenate(samples) if samples else _empty()
-    width = _sample_bytes(ints)
-    head = np.array([len(header), floats.size, width], dtype=np.int64).tobytes()
+    floats = np.concatenate(fixed)
+    bins = np.concatenate(keys) if keys else _empty()
+    sizes = np.concatenate(counts) if counts else _empty()
     return b"".join(
-        [head, header, floats.astype("<f8").tobytes(), ints.astype(f"<i{width}").tobytes()]
+        [
+            _HEAD.pack(len(header), floats.size, bins.size),
+            header,
+            floats.astype("<f8").tobytes(),
+            np.asarray(numbers, dtype="<i4").tobytes(),  # counts of one date: < 2^31
+            bins.astype("<i2").tobytes(),
+            sizes.astype("<u4").tobytes(),  # a device's readings of one date: < 2^32
+        ]
     )
 
 
-def _sample_bytes(samples: Int64Array) -> int:
-    """Bytes per clock-skew sample: the narrowest integer that holds them all (skews of a
-    synchronised clock fit in 2 bytes, in milliseconds: the entry shrinks about fourfold)."""
-    if not samples.size:
-        return 2
-    low, high = int(samples.min()), int(samples.max())
-    for width in (2, 4):
-        bound = 1 << (8 * width - 1)
-        if -bound <= low and high < bound:
-            return width
-    return 8
+_HEAD = struct.Struct("<3i")
 
 
 @dataclass(frozen=True, slots=True)
 class _Header:
-    devices: list[tuple[str, str]]
-    dups: dict[str, int]
+    devices: tuple[tuple[str, str], ...]
+    dups: tuple[tuple[str, int], ...]
 
-    @classmethod
-    def parse(cls, text: str) -> "_Header":
-        # Written by `encode` of this code version (the config key says so): JSON's own types
-        # are the fields' types, so nothing is converted.
-        raw = json.loads(text)
-        return cls(
-            devices=[(kind, device) for kind, device in raw["devices"]],
-            dups=raw["dups"],
-        )
+
+@functools.lru_cache(maxsize=4096)
+def _parse_header(text: bytes) -> _Header:
+    """A header of `encode` (of this code version: the config key says so), parsed once."""
+    raw = json.loads(text)
+    return _Header(
+        devices=tuple((kind, device) for kind, device in raw["devices"]),
+        dups=tuple(raw["dups"].items()),
+    )
 
 
 @dataclass(frozen=True, slots=True)
-class _Decoded:
-    header: str
-    floats: Float64Array
-    ints: np.ndarray  # the samples, as narrow as they were stored (_sample_bytes)
+class _Entries:
+    """A span's entries decoded together, their blocks joined in date order: the fixed floats
+    (one row per date), the devices' counts (one row per date and device) and skew bins."""
+
+    headers: list[_Header]
+    floats: Float64Array  # (dates, fixed fields)
+    numbers: Int64Array  # (date-devices, _DEVICE_COLUMNS)
+    keys: Int64Array
+    counts: Int64Array
 
 
-def _decode(blob: bytes) -> _Decoded:
+def _legacy(blob: bytes) -> bool:
+    """Whether `blob` is in the layout of ROLLUP_CODE_VERSION 6-7 (three int64s, then the JSON
+    header, float64 quantities and device rows, then one skew sample per reading): its second
+    int32 is the high half of the header length, 0, where this layout has the float count."""
+    return blob[4:8] == b"\0\0\0\0"
+
+
+def _upgrade(blob: bytes) -> bytes:
+    """A legacy entry (`_legacy`) in this layout, its skew samples binned (Q3's histograms): a
+    date sealed by retention (central/retention.py) keeps the entry it was built with, so its
+    figures stay readable by a later code version."""
     n_header, n_floats, width = np.frombuffer(blob, dtype="<i8", count=3).tolist()
     at = 24 + n_header
+    header = blob[24:at]
     floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
-    ints = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats)
-    return _Decoded(blob[24:at].decode(), floats, ints)
+    samples = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats).astype(np.int64)
+    n_devices = len(_parse_header(header).devices)
+    fixed = floats[: n_floats - n_devices * _DEVICE_COLUMNS]
+    numbers = np.rint(floats[fixed.size :]).astype(np.int64).reshape(-1, _DEVICE_COLUMNS)
+    keys, counts, start = [], [], 0
+    for row in numbers:
+        part = samples[start : start + int(row[-1])]
+        start += int(row[-1])
+        bins, sizes = np.unique(skew_bins(part), return_counts=True)
+        keys.append(bins)
+        counts.append(sizes)
+        row[-1] = bins.size
+    bins = np.concatenate(keys) if keys else _empty()
+    sizes = np.concatenate(counts) if counts else _empty()
+    return b"".join(
+        [
+            _HEAD.pack(len(header), fixed.size, bins.size),
+            header,
+            fixed.astype("<f8").tobytes(),
+            numbers.astype("<i4").tobytes(),
+            bins.astype("<i2").tobytes(),
+            sizes.astype("<u4").tobytes(),
+        ]
+    )
+
+
+def _decode(blobs: Sequence[bytes]) -> _Entries:
+    unpack = _HEAD.unpack_from
+    head = _HEAD.size
+    headers, floats, numbers, keys, counts = [], [], [], [], []
+    row_bytes = 4 * _DEVICE_COLUMNS
+    for blob in blobs:
+        if _legacy(blob):
+            blob = _upgrade(blob)
+        n_header, n_f, n_b = unpack(blob)
+        at = head + n_header
+        header = _parse_header(blob[head:at])
+        headers.append(header)
+        end = at + 8 * n_f
+        floats.append(blob[at:end])
+        at, end = end, end + row_bytes * len(header.devices)
+        numbers.append(blob[at:end])
+        keys.append(blob[end : end + 2 * n_b])
+        counts.append(blob[end + 2 * n_b : end + 6 * n_b])
+    return _Entries(
+        headers,
+        np.frombuffer(b"".join(floats), dtype="<f8").reshape(len(blobs), -1),
+        np.frombuffer(b"".join(numbers), dtype="<i4").astype(np.int64).reshape(-1, _DEVICE_COLUMNS),
+        np.frombuffer(b"".join(keys), dtype="<i2").astype(np.int64),
+        np.frombuffer(b"".join(counts), dtype="<u4").astype(np.int64),
+    )
 
 
 def entry_services(blob: bytes) -> int:
     """The number of meal services a rollup entry was encoded with (its layout depends on it:
     a sealed entry keeps the configuration it was built under, central/retention.py)."""
-    item = _decode(blob)
-    devices = len(_Header.parse(item.header).devices)
+    _, n_floats, _ = _HEAD.unpack_from(_upgrade(blob) if _legacy(blob) else blob)
     base = sum(math.prod(shape) for _, shape in _fixed_fields(0))
     per_service = sum(math.prod(shape) for _, shape in _fixed_fields(1)) - base
-    return (item.floats.size - devices * _DEVICE_COLUMNS - base) // per_service
+    return int((n_floats - base) // per_service)
 
 
 def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | None:
@@ -405,18 +472,13 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
     built in one go."""
     if len(blobs) != span.days or not blobs:
         raise ValueError(f"{len(blobs)} entries for a span of {span.days} dates")
-    decoded = [_decode(b) for b in blobs]
-    headers: dict[str, _Header] = {}
-    for item in decoded:
-        if item.header not in headers:
-            headers[item.header] = _Header.parse(item.header)
-    parsed = [headers[item.header] for item in decoded]
+    entries = _decode(blobs)
     n_d, n_s = span.days, len(site.services)
     fields = _fixed_fields(n_s)
     width = sum(math.prod(shape) for _, shape in fields)
-    matrix = np.empty((n_d, width), dtype=np.float64)
-    for i, item in enumerate(decoded):
-        matrix[i] = item.floats[:width]
+    matrix = entries.floats
+    if matrix.shape[1] != width:
+        raise ValueError(f"rollup entries of {matrix.shape[1]} fixed fields, expected {width}")
     columns: dict[str, np.ndarray] = {}
     at = 0
     for name, shape in fields:
@@ -473,56 +535,45 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
         scale_below_division=ints("scale_below_division"),
         scale_above_max=ints("scale_above_max"),
         raw_bin_events=MappingProxyType({k: ints(f"raw_bin_events.{k}") for k in RAW_EVENT_KINDS}),
-        devices=_devices(site, decoded, parsed, width, day_start, day_end),
+        devices=_devices(site, entries, day_start, day_end),
         repeat_swipes=ints("repeat_swipes"),
     )
 
 
 def _devices(
-    site: Site,
-    decoded: Sequence[_Decoded],
-    parsed: Sequence[_Header],
-    width: int,
-    day_start: Int64Array,
-    day_end: Int64Array,
+    site: Site, entries: _Entries, day_start: Int64Array, day_end: Int64Array
 ) -> tuple[DeviceQuality, ...]:
-    """Every device's per-date figures and clock-skew samples of the span, vectorised: the
+    """Every device's per-date figures and clock-skew histograms of the span, vectorised: the
     device rows of all dates are scattered into one (devices, dates, columns) array, and the
-    samples (stored per date, device after device) are gathered device after device, each
-    device's in date order."""
-    n_d = len(decoded)
+    histograms' bins (stored per date, device after device) are gathered device after device,
+    each device's in date order."""
+    n_d = len(entries.headers)
     day_s = (day_end - day_start) // 1000
     ids: dict[tuple[str, str], int] = {}  # (kind, device) -> index, in order of appearance
     # device indexes of a date's device list (most dates of a span list the same devices)
     of_devices: dict[tuple[tuple[str, str], ...], Int64Array] = {}
     seg_dev: list[Int64Array] = []
-    seg_date: list[Int64Array] = []
-    rows: list[Float64Array] = []
-    samples: list[Int64Array] = []
     dup_at: dict[str, Int64Array] = {}
-    for i, (item, header) in enumerate(zip(decoded, parsed, strict=True)):
-        listed = tuple(header.devices)
-        dev = of_devices.get(listed)
+    for i, header in enumerate(entries.headers):
+        dev = of_devices.get(header.devices)
         if dev is None:
-            dev = np.array([ids.setdefault(kd, len(ids)) for kd in listed], np.int64)
-            of_devices[listed] = dev
-        if dev.size:
-            seg_dev.append(dev)
-            seg_date.append(np.full(dev.size, i, dtype=np.int64))
-            rows.append(item.floats[width:])
-            samples.append(item.ints)
-        for device, count in header.dups.items():
+            dev = np.array([ids.setdefault(kd, len(ids)) for kd in header.devices], np.int64)
+            of_devices[header.devices] = dev
+        seg_dev.append(dev)
+        for device, count in header.dups:
             dup_at.setdefault(device, np.zeros(n_d, dtype=np.int64))[i] += count
+    listed = np.array([d.size for d in seg_dev], dtype=np.int64)  # devices per date
     n_k = len(ids)
-    per = np.zeros((n_k, n_d, _DEVICE_COLUMNS), dtype=np.float64)
-    per[:, :, 1] = -1.0
+    per = np.zeros((n_k, n_d, _DEVICE_COLUMNS), dtype=np.int64)
+    per[:, :, 1] = -1
     starts = np.zeros(n_k + 1, dtype=np.int64)
-    by_device: Int64Array = _empty()
-    if seg_dev:
-        dev_of, date_of = np.concatenate(seg_dev), np.concatenate(seg_date)
-        numbers = np.concatenate(rows).reshape(-1, _DEVICE_COLUMNS)
+    by_device, size_by_device = _empty(), _empty()
+    if listed.any():
+        dev_of = np.concatenate(seg_dev)
+        date_of = np.repeat(np.arange(n_d, dtype=np.int64), listed)
+        numbers = entries.numbers
         per[dev_of, date_of] = numbers
-        lengths = numbers[:, -1].astype(np.int64)
+        lengths = numbers[:, -1]
         # segments (one per date and device, stored date after date) in device order, each
         # device's in date order; then one gather of every sample into that order
         order = np.argsort(dev_of, kind="stable")
@@ -530,9 +581,10 @@ def _devices(
         source_start = np.cumsum(lengths) - lengths
         target_start = np.cumsum(moved) - moved
         index = np.repeat(source_start[order] - target_start, moved) + np.arange(int(moved.sum()))
-        by_device = np.concatenate(samples)[index]
+        by_device = entries.keys[index]
+        size_by_device = entries.counts[index]
         starts[1:] = np.cumsum(np.bincount(dev_of, weights=lengths, minlength=n_k)).astype(np.int64)
-    counts = per[:, :, -1].astype(np.int64)  # samples per device and date
+    counts = per[:, :, -1]  # skew bins per device and date
     names = {device for kind, device in ids if kind != "unknown"}
     out = []
     for kind, device in sorted(ids):
@@ -546,29 +598,29 @@ def _devices(
         events = None
         if bool(np.any(table[:, 3] > 0)):
             events = MappingProxyType(
-                {k: np.rint(table[:, 4 + j]).astype(np.int64) for j, k in enumerate(EVENT_KINDS)}
+                {k: table[:, 4 + j].copy() for j, k in enumerate(EVENT_KINDS)}
             )
         raw_at = 4 + len(EVENT_KINDS)
         raw_events = None
         if bool(np.any(table[:, raw_at] > 0)):
             raw_events = MappingProxyType(
-                {
-                    k: np.rint(table[:, raw_at + 1 + j]).astype(np.int64)
-                    for j, k in enumerate(RAW_EVENT_KINDS)
-                }
+                {k: table[:, raw_at + 1 + j].copy() for j, k in enumerate(RAW_EVENT_KINDS)}
             )
-        times = np.repeat(day_start, counts[at])
+        times = day_start[table[:, 0] > 0]
+        bins_at = np.zeros(n_d + 1, dtype=np.int64)
+        np.cumsum(counts[at], out=bins_at[1:])
+        lo, hi = starts[at], starts[at + 1]
         out.append(
             DeviceQuality(
                 kind=kind,
                 device=device,
-                received=np.rint(table[:, 0]).astype(np.int64),
+                received=table[:, 0].copy(),
                 expected=expected,
                 duplicates=dup_at.get(device, np.zeros(n_d, dtype=np.int64)),
                 time_ms=times,
-                skew_ms=by_device[starts[at] : starts[at + 1]].astype(np.int64),
+                skew=SkewHistograms(by_device[lo:hi], size_by_device[lo:hi], bins_at),
                 received_ms=times,
-                clock_corrected=np.rint(table[:, 2]).astype(np.int64),
+                clock_corrected=table[:, 2].copy(),
                 events=events,
                 raw_events=raw_events,
             )

@@ -16,9 +16,9 @@ import numpy as np
 
 from central.kpi.counters import EVENT_KINDS
 from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
-from central.kpi.quantiles import skew_figures
+from central.kpi.quantiles import figures_of, gather, skew_figures
 from central.kpi.rawbins import RAW_EVENT_KINDS
-from central.kpi.readings import Int64Array, int_array
+from central.kpi.readings import Int64Array
 from contract import Quantity, Stream
 
 NAN = math.nan
@@ -28,7 +28,8 @@ SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.
 
 @dataclass(frozen=True, slots=True)
 class SkewFigures:
-    """Median and 95th percentile of |skew| of a row's samples (Q3), None without a sample."""
+    """Median and 95th percentile of |skew| of a row's samples (Q3), None without a sample:
+    of their histogram (central.kpi.quantiles, RELATIVE_ERROR)."""
 
     median_ms: float | None
     p95_abs_ms: float | None
@@ -50,11 +51,14 @@ class DeviceTotals:
     received: int
     expected: int | None
     duplicates: int
-    skew_ms: Int64Array = field(hash=False)
+    # the row's clock-skew histogram (central.kpi.quantiles): bin keys and their sample counts,
+    # each date's bins in turn (a key repeats across dates; counts of equal keys add)
+    skew_keys: Int64Array = field(hash=False)
+    skew_counts: Int64Array = field(hash=False)
     clock_corrected: int = 0  # readings attributed by receive time (wrong device clock)
     events: Mapping[str, int] | None = None  # meters: counter events (Q2)
     raw_events: Mapping[str, int] | None = None  # raw kitchen bins: rawbins.RAW_EVENT_KINDS
-    skew: SkewFigures | None = None  # of skew_ms, when computed with the row (site_totals_many)
+    skew: SkewFigures | None = None  # of its histogram, when computed with the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,25 +266,21 @@ def site_totals(
         scale_above_max=int(table.scale_above_max[days].sum()),
         raw_bin_events={k: int(v[days].sum()) for k, v in table.raw_bin_events.items()},
         repeat_swipes=int(table.repeat_swipes[days].sum()),
-        devices=tuple(
-            _device_totals(
-                d, int(table.day_start_ms[day_lo]), int(table.day_end_ms[day_hi - 1]), days
-            )
-            for d in table.devices
-        ),
+        devices=tuple(_device_totals(d, days) for d in table.devices),
         is_service_row=service is not None,
     )
 
 
-def _device_totals(device: DeviceQuality, start_ms: int, end_ms: int, days: slice) -> DeviceTotals:
-    lo, hi = np.searchsorted(device.time_ms, [start_ms, end_ms], side="left")
+def _device_totals(device: DeviceQuality, days: slice) -> DeviceTotals:
+    lo, hi = device.skew.at[days.start], device.skew.at[days.stop]
     return DeviceTotals(
         kind=device.kind,
         device=device.device,
         received=int(device.received[days].sum()),
         expected=None if device.expected is None else int(device.expected[days].sum()),
         duplicates=int(device.duplicates[days].sum()),
-        skew_ms=device.skew_ms[lo:hi],
+        skew_keys=device.skew.keys[lo:hi],
+        skew_counts=device.skew.counts[lo:hi],
         clock_corrected=int(device.clock_corrected[days].sum()),
         events=None
         if device.events is None
@@ -388,22 +388,19 @@ def site_totals_many(
     below, above, repeats = next(ints), next(ints), next(ints)
     raw_bins = {k: next(ints) for k in raw_kinds}
 
-    # per device: its sums, its skew samples' bounds per row and their figures
-    starts, ends = table.day_start_ms[los], table.day_end_ms[his - 1]
+    # per device: its sums, its skew bins' bounds per row and their figures
+    row_skews, device_skew_rows = _skews(table.devices, los, his, device_skews)
     device_rows = []
-    for d in table.devices:
+    for d, figures in zip(table.devices, device_skew_rows, strict=True):
         received, dups, corrected = next(ints), next(ints), next(ints)
         expected = next(ints) if d.expected is not None else None
         dev_events = {k: next(ints) for k in d.events} if d.events is not None else None
         dev_raw = {k: next(ints) for k in d.raw_events} if d.raw_events is not None else None
-        lo = np.searchsorted(d.time_ms, starts, side="left")
-        hi = np.searchsorted(d.time_ms, ends, side="left")
-        figures = skew_figures(d.skew_ms, lo, hi) if device_skews else None
+        lo, hi = d.skew.at[los], d.skew.at[his]
         device_rows.append(
             (d, received, dups, corrected, expected, dev_events, dev_raw, lo.tolist(), hi.tolist(),
              figures)
         )  # fmt: skip
-    row_skews = _row_skews(table.devices, device_rows, len(bounds))
 
     peak_rows = table.peak_kw if service is None else table.service_peak_kw[:, service]
     if single:
@@ -447,7 +444,8 @@ def site_totals_many(
                     received=received[i],
                     expected=None if expected is None else expected[i],
                     duplicates=dups[i],
-                    skew_ms=d.skew_ms[lo[i] : hi[i]],
+                    skew_keys=d.skew.keys[lo[i] : hi[i]],
+                    skew_counts=d.skew.counts[lo[i] : hi[i]],
                     clock_corrected=corrected[i],
                     events=None if dev_events is None else {k: v[i] for k, v in dev_events.items()},
                     raw_events=None if dev_raw is None else {k: v[i] for k, v in dev_raw.items()},
@@ -490,23 +488,30 @@ def site_totals_many(
     return out
 
 
-def _row_skews(
-    devices: Sequence[DeviceQuality], device_rows: Sequence[tuple[Any, ...]], n_rows: int
-) -> list[SkewFigures]:
-    """Per row, the skew figures of every device's samples of the row together (Q3)."""
-    if len(devices) == 1 and device_rows[0][-1] is not None:
-        return [_skew(f) for f in device_rows[0][-1]]
-    out = []
-    for i in range(n_rows):
-        parts = [d.skew_ms[r[7][i] : r[8][i]] for d, r in zip(devices, device_rows, strict=True)]
-        parts = [p for p in parts if p.size]
-        if not parts:
-            out.append(NO_SKEW)
-            continue
-        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        (figures,) = skew_figures(samples, np.array([0]), np.array([samples.size]))
-        out.append(_skew(figures))
-    return out
+def _skews(
+    devices: Sequence[DeviceQuality], los: Int64Array, his: Int64Array, per_device: bool
+) -> tuple[list[SkewFigures], list[list[tuple[float, float] | None] | None]]:
+    """Per row, the skew figures of every device's histograms of the row together (Q3), and
+    (when `per_device`) each device's per row; each from one call over every bin at once."""
+    n_rows = len(los)
+    if not devices:
+        return [NO_SKEW] * n_rows, []
+    keys, counts, rows = [], [], []
+    for i, d in enumerate(devices):
+        index, row = gather(d.skew.at, los, his)
+        keys.append(d.skew.keys[index])
+        counts.append(d.skew.counts[index])
+        rows.append(row + i * n_rows)
+    all_keys, all_counts = np.concatenate(keys), np.concatenate(counts)
+    all_rows = np.concatenate(rows)
+    figures = skew_figures(all_keys, all_counts, all_rows % n_rows, n_rows)
+    if not per_device:
+        return [_skew(f) for f in figures], [None] * len(devices)
+    each = skew_figures(all_keys, all_counts, all_rows, n_rows * len(devices))
+    per: list[list[tuple[float, float] | None] | None] = [
+        each[i * n_rows : (i + 1) * n_rows] for i in range(len(devices))
+    ]
+    return [_skew(f) for f in figures], per
 
 
 def combine(parts: Sequence[Totals]) -> Totals:
@@ -565,7 +570,19 @@ def combine(parts: Sequence[Totals]) -> Totals:
     )
 
 
-def skew_of(totals: Totals) -> Int64Array:
-    """Every clock-skew sample of the row, in a new array."""
-    samples = [d.skew_ms for d in totals.devices if d.skew_ms.size]
-    return np.concatenate(samples) if samples else int_array()
+def skew_of(totals: Totals) -> SkewFigures:
+    """The clock-skew figures of the row: its own, or of every device's histogram together."""
+    if totals.skew is not None:
+        return totals.skew
+    keys = [d.skew_keys for d in totals.devices if d.skew_keys.size]
+    if not keys:
+        return NO_SKEW
+    counts = [d.skew_counts for d in totals.devices if d.skew_keys.size]
+    return _skew(figures_of(np.concatenate(keys), np.concatenate(counts)))
+
+
+def device_skew(device: DeviceTotals) -> SkewFigures:
+    """The clock-skew figures of one device over the row."""
+    if device.skew is not None:
+        return device.skew
+    return _skew(figures_of(device.skew_keys, device.skew_counts))

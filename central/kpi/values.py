@@ -9,12 +9,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
-from central.kpi.quantiles import skew_figures_in_place
 from central.kpi.rawbins import AUTO_ZERO, EMPTYING, NEGATIVE_STEP, UNSTABLE
-from central.kpi.readings import Int64Array
-from central.kpi.totals import NO_SKEW, SkewFigures, Totals, skew_of
+from central.kpi.totals import Totals, device_skew, skew_of
 from contract import Quantity, Stream
 
 LITRES_PER_M3 = 1000.0
@@ -132,8 +128,7 @@ class DeviceFigures:
 def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
     out = []
     for d in t.devices:
-        skew = d.skew_ms
-        figures = d.skew if d.skew is not None else _skew_figures(skew)
+        figures = device_skew(d)
         out.append(
             DeviceFigures(
                 kind=d.kind,
@@ -150,18 +145,6 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
             )
         )
     return tuple(out)
-
-
-def _owned_skew_figures(samples: Int64Array) -> SkewFigures:
-    """`_skew_figures` of a fresh array (skew_of's concatenation), reordered in place."""
-    figures = skew_figures_in_place(samples)
-    return NO_SKEW if figures is None else SkewFigures(*figures)
-
-
-def _skew_figures(skew: Int64Array) -> SkewFigures:
-    if not skew.size:
-        return NO_SKEW
-    return SkewFigures(float(np.median(skew)), float(np.percentile(np.abs(skew), 95)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -291,7 +274,7 @@ def _vs_baseline(t: Totals, f4_g: float, region: str) -> tuple[float | None, str
 
 def quality(t: Totals) -> Quality:
     """Q1-Q4 of a row (and the estimated share of energy)."""
-    skew = t.skew if t.skew is not None else _owned_skew_figures(skew_of(t))
+    skew = skew_of(t)
     received = t.readings + t.duplicates
     e, g, w = (t.estimated[q.value] for q in (Quantity.ELECTRICITY, Quantity.GAS, Quantity.WATER))
     return Quality(

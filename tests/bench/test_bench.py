@@ -33,6 +33,7 @@ EXPECTED_FIGURES = {
         "6d",
         "6e",
         "6f",
+        "6g",
         "7a",
         "7b",
     )

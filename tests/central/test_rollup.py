@@ -11,6 +11,7 @@ after a configuration change.
 import itertools
 import math
 import random
+import struct
 import tempfile
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
@@ -18,17 +19,27 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central import reporting
-from central.kpi.daytable import METER_MARGIN_MS, DayTable, load_range
+from central.kpi.daytable import METER_MARGIN_MS, DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange
+from central.kpi.quantiles import SkewHistograms
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
-from central.kpi.rollup import EMPTY_CHAIN, config_key, parse_chain
+from central.kpi.rollup import (
+    _DEVICE_COLUMNS,
+    EMPTY_CHAIN,
+    compose,
+    config_key,
+    encode,
+    entry_services,
+    parse_chain,
+)
 from central.kpi.totals import site_totals
-from central.kpi.values import derive
+from central.kpi.values import derive, device_figures, quality
 from central.kpi.windows import day_windows
 from central.registry import Service, Site
 from central.rollup_maintainer import RollupMaintainer
@@ -42,6 +53,7 @@ from central.store.sqlite import (
 )
 from contract import CardRecord, DroppedDuplicate, MeterRecord, Quantity, ScaleRecord, Stream
 from tests.central.conftest import utc_ms
+from tests.central.kpi import test_report as report_fixtures
 from tests.central.kpi.test_chained_days import assert_same_table
 
 H = 3_600_000
@@ -253,13 +265,23 @@ def assert_same_kpis(got: DayTable, whole: DayTable, lo: int) -> None:
     day, equals the one of the same dates of `whole`."""
     n = got.span.days
     for service in (None, 0, 1):
-        want = derive(site_totals(whole, lo, lo + n, service))
-        mine = derive(site_totals(got, 0, n, service))
+        want_totals = site_totals(whole, lo, lo + n, service)
+        mine_totals = site_totals(got, 0, n, service)
+        want, mine = derive(want_totals), derive(mine_totals)
         close(
             {k: (v.value, v.reason) for k, v in mine.items()},
             {k: (v.value, v.reason) for k, v in want.items()},
             f"{got.span} service {service}",
         )
+        where = f"{got.span} service {service}"
+        mine_q, want_q = quality(mine_totals), quality(want_totals)
+        close(mine_q, want_q, f"{where} quality")
+        # Q3 from the same per-date histograms (central.kpi.quantiles): equal, not only close
+        skew = ("clock_skew_median_ms", "clock_skew_p95_abs_ms")
+        assert [getattr(mine_q, k) for k in skew] == [getattr(want_q, k) for k in skew], where
+        mine_d = {d.device: d for d in device_figures(mine_totals)}
+        for d in device_figures(want_totals):
+            assert [getattr(mine_d[d.device], k) for k in skew] == [getattr(d, k) for k in skew]
 
 
 async def check_composed(store: SqliteStore, site: Site = SITE) -> DayTable:
@@ -417,3 +439,59 @@ async def test_any_period_of_rollups_equals_the_one_go_table_property(
             for _ in range(2):  # built on read, then composed of the stored rollups
                 table = await reporting.site_table(store, SITE, period)
                 assert_same_kpis(table, whole, lo)
+
+
+def legacy_entry(entry: bytes, samples: list[np.ndarray]) -> bytes:
+    """`entry` in the layout of ROLLUP_CODE_VERSION 6-7 (what a date sealed by retention keeps):
+    three int64s, the JSON header, float64 quantities then device rows (the last column a sample
+    count), then each device's skew samples (int32 here)."""
+    n_header, n_fixed, _ = struct.unpack_from("<3i", entry)
+    header = entry[12 : 12 + n_header]
+    at = 12 + n_header + 8 * n_fixed
+    fixed = np.frombuffer(entry, dtype="<f8", count=n_fixed, offset=12 + n_header)
+    numbers = np.frombuffer(entry, dtype="<i4", count=len(samples) * _DEVICE_COLUMNS, offset=at)
+    rows = numbers.reshape(-1, _DEVICE_COLUMNS).astype(np.float64)
+    rows[:, -1] = [s.size for s in samples]
+    floats = np.concatenate([fixed, rows.ravel()])
+    return b"".join(
+        [
+            np.array([n_header, floats.size, 4], dtype="<i8").tobytes(),
+            header,
+            floats.astype("<f8").tobytes(),
+            np.concatenate(samples).astype("<i4").tobytes(),
+        ]
+    )
+
+
+def test_a_legacy_entry_reads_with_its_samples_binned() -> None:
+    """A date sealed under the sample layout (no raw readings left to rebuild it) composes as its
+    samples' histograms (central.kpi.quantiles) with every other figure unchanged."""
+    on = report_fixtures.TWO_DAYS.first
+    site = report_fixtures.SITE
+    table = build_day_table(site, DateRange(on, on), report_fixtures.readings())
+    entry = encode(table)
+    rng = np.random.default_rng(3)
+    samples = [rng.integers(-5000, 5000, rng.integers(0, 40)) for _ in table.devices]
+    old = legacy_entry(entry, samples)
+    assert entry_services(old) == entry_services(entry) == len(site.services)
+    got, want = compose(site, DateRange(on, on), [old]), compose(site, DateRange(on, on), [entry])
+    assert got is not None
+    assert want is not None
+    for mine, theirs, sent in zip(got.devices, want.devices, samples, strict=True):
+        assert (mine.kind, mine.device) == (theirs.kind, theirs.device)
+        assert np.array_equal(mine.received, theirs.received)
+        binned = SkewHistograms.of_samples(
+            np.sort(sent), np.zeros(sent.size, dtype=np.int64), np.array([0]), np.array([1])
+        )
+        for name in ("keys", "counts", "at"):
+            assert np.array_equal(getattr(mine.skew, name), getattr(binned, name)), name
+    for service in (None, 0, 1):  # every KPI as the new entry's (Q3 aside: other samples)
+        mine_kpis, their_kpis = (
+            derive(site_totals(got, 0, 1, service)),
+            derive(site_totals(want, 0, 1, service)),
+        )
+        close(
+            {k: v.value for k, v in mine_kpis.items()},
+            {k: v.value for k, v in their_kpis.items()},
+            "kpis",
+        )

@@ -18,12 +18,6 @@ import pytest
 from central import reporting
 from central.kpi.daytable import DayTable
 from central.kpi.periods import DateRange
-from central.kpi.quantiles import (
-    NUMPY_FROM_SAMPLES,
-    _vectorised,
-    skew_figures,
-    skew_figures_in_place,
-)
 from central.kpi.totals import combine, site_totals, site_totals_many
 from central.kpi.values import derive, device_figures, quality
 from central.store.sqlite import SqliteStore
@@ -125,37 +119,3 @@ async def test_rows_at_once_equal_rows_one_by_one(tmp_path: Path, seed: int, dir
         check_table(composed, rng)
         no_meters = replace(SITE, kpi=replace(SITE.kpi, meters={}))
         check_table(await reporting.fresh_site_table(store, no_meters, span), rng)
-
-
-@pytest.mark.parametrize("magnitude", [3, 2_000, 10**7, 10**13, 10**17])
-def test_skew_figures_equal_numpy(magnitude: int) -> None:
-    rng = np.random.default_rng(magnitude)
-    sizes = [0, 1, 2, 3, 7, 8, 20, 21, 99, 100, NUMPY_FROM_SAMPLES - 1, NUMPY_FROM_SAMPLES]
-    sizes += [NUMPY_FROM_SAMPLES + 1, NUMPY_FROM_SAMPLES + 20, 3 * NUMPY_FROM_SAMPLES + 7, 50_001]
-    sizes += rng.integers(1, 400, 40).tolist()
-    samples = rng.integers(-magnitude, magnitude, sum(sizes)).astype(np.int64)
-    hi = np.cumsum(sizes)
-    lo = hi - np.array(sizes)
-    got = skew_figures(samples, lo, hi)
-    for (a, b), figures in zip(zip(lo, hi, strict=True), got, strict=True):
-        segment = samples[a:b]
-        if segment.size == 0:
-            assert figures is None
-            continue
-        want = (float(np.median(segment)), float(np.percentile(np.abs(segment), 95)))
-        assert figures == want, (b - a, figures, want)
-        assert skew_figures_in_place(segment.copy()) == want, b - a
-    # overlapping, out-of-order and empty segments: many at once, and a few one by one
-    starts = rng.integers(0, len(samples), 30)
-    ends = np.minimum(starts + rng.integers(-5, 3000, 30), len(samples))
-    for chosen in (slice(None), slice(0, 3)):
-        lo, hi = starts[chosen], ends[chosen]
-        for (a, b), figures in zip(zip(lo, hi, strict=True), skew_figures(samples, lo, hi),
-                                   strict=True):  # fmt: skip
-            segment = samples[a:b]
-            want = None
-            if segment.size:
-                want = (float(np.median(segment)), float(np.percentile(np.abs(segment), 95)))
-            assert figures == want, (a, b, figures, want)
-    # keys of (segment, value) overflow int64 for huge values: the loop takes over
-    assert (_vectorised(samples, starts, ends) is None) is (magnitude > 10**15)
