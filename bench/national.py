@@ -16,12 +16,11 @@ from datetime import date, time, timedelta
 from pathlib import Path
 
 from central.kpi.periods import DateRange
-from central.kpi.rollup import EMPTY_CHAIN, config_key
+from central.kpi.rollup import EMPTY_CHAIN, ENTRY_HEAD, config_key
 from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store.sqlite import SqliteStore
 
-_HEAD = struct.Struct("<3i")  # central.kpi.rollup's entry head: header length, floats, bins
 _COPY = """
 INSERT INTO kpi_rollup (site, local_date, gen, pending_ms, config, starts, ends, entry, dishes)
 SELECT s.site, d.local_date, 1, NULL, s.config, ?, ?, d.entry, d.dishes
@@ -52,8 +51,8 @@ def template_entries(sqlite_path: Path, site: str) -> list[tuple[bytes, bytes]]:
 
 def with_day(entry: bytes, site: Site, on: date) -> bytes:
     """`entry` with its day bounds set to local date `on` of `site`."""
-    n_header, _, _ = _HEAD.unpack_from(entry)
-    at = _HEAD.size + n_header
+    _, n_header, _, _ = ENTRY_HEAD.unpack_from(entry)
+    at = ENTRY_HEAD.size + n_header
     start = local_instant_ms(on, time(0, 0), site.timezone)
     end = local_instant_ms(on + timedelta(days=1), time(0, 0), site.timezone)
     return entry[:at] + struct.pack("<2d", start, end) + entry[at + 16 :]

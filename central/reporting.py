@@ -44,6 +44,7 @@ from central.kpi.report import (
 )
 from central.kpi.rollup import (
     EMPTY_CHAIN,
+    EntryLayoutError,
     Freshness,
     build_rollup,
     compose,
@@ -213,7 +214,7 @@ async def settle(
             if on >= first and want_entries:
                 if row.entry is None:
                     raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
-                if row.config != key and entry_services(row.entry) != len(site.services):
+                if row.config != key and sealed_services(site, on, row.entry) != len(site.services):
                     raise SealedPeriodUnreadable(
                         f"site {site.id}: {on} is sealed with another number of meal services"
                         " than the registry gives now; periods reaching it cannot be composed"
@@ -258,6 +259,19 @@ async def settle(
                 redone.entries, built + redone.built, stored + redone.stored, redone.dishes
             )
     return Settled(entries, built, stored, dishes)
+
+
+def sealed_services(site: Site, on: date, entry: bytes) -> int:
+    """The number of meal services a sealed date's entry was built with; a clear refusal when
+    this version cannot read its layout (central.kpi.rollup, ENTRY_LAYOUT)."""
+    try:
+        return entry_services(entry)
+    except EntryLayoutError as exc:
+        raise SealedPeriodUnreadable(
+            f"site {site.id}: {on} is sealed and its rollup is in a layout this version cannot"
+            f" read ({exc}); run the version that sealed it, or restore a backup taken before"
+            " the upgrade (docs/operations.md, retention)"
+        ) from exc
 
 
 def bridged_gap(

@@ -66,7 +66,7 @@ from central.kpi.daytable import (
 )
 from central.kpi.dishes import build_dish_table, dish_bytes
 from central.kpi.periods import DateRange
-from central.kpi.quantiles import SkewHistograms, skew_bins
+from central.kpi.quantiles import SkewHistograms
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import (
     CardReadings,
@@ -303,9 +303,9 @@ def _flat_service_peaks(table: DayTable) -> Float64Array:
 
 
 def encode(table: DayTable) -> bytes:
-    """One date's table as bytes: header length, float count and bin count (_HEAD), JSON header,
-    float64 block (the fixed quantities), the devices' counts (int32, _DEVICE_COLUMNS per device
-    of the header), skew bin keys (int16), skew bin counts (uint32)."""
+    """One date's table as bytes: layout, header length, float count and bin count (ENTRY_HEAD),
+    JSON header, float64 block (the fixed quantities), the devices' counts (int32,
+    _DEVICE_COLUMNS per device of the header), skew bin keys (int16), skew bin counts (uint32)."""
     n_s = len(table.services)
     values = _fixed_values(table)
     fixed = [np.asarray(values[name], dtype=np.float64).ravel() for name, _ in _fixed_fields(n_s)]
@@ -344,7 +344,7 @@ def encode(table: DayTable) -> bytes:
     sizes = np.concatenate(counts) if counts else _empty()
     return b"".join(
         [
-            _HEAD.pack(len(header), floats.size, bins.size),
+            ENTRY_HEAD.pack(ENTRY_LAYOUT, len(header), floats.size, bins.size),
             header,
             floats.astype("<f8").tobytes(),
             np.asarray(numbers, dtype="<i4").tobytes(),  # counts of one date: < 2^31
@@ -354,7 +354,16 @@ def encode(table: DayTable) -> bytes:
     )
 
 
-_HEAD = struct.Struct("<3i")
+# Every entry starts with its layout number. A date sealed by retention (central/retention.py)
+# keeps the entry it was built with for good (no raw readings are left to rebuild it), so a
+# change of this layout must bump ENTRY_LAYOUT and teach `_decode` to read the entries of the
+# layouts before it; an entry of a layout it cannot read is refused by name, never misread.
+ENTRY_LAYOUT = 1
+ENTRY_HEAD = struct.Struct("<4i")  # layout, header bytes, float count, skew bin count
+
+
+class EntryLayoutError(ValueError):
+    """A rollup entry of a layout this code cannot read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,56 +394,17 @@ class _Entries:
     counts: Int64Array
 
 
-def _legacy(blob: bytes) -> bool:
-    """Whether `blob` is in the layout of ROLLUP_CODE_VERSION 6-7 (three int64s, then the JSON
-    header, float64 quantities and device rows, then one skew sample per reading): its second
-    int32 is the high half of the header length, 0, where this layout has the float count."""
-    return blob[4:8] == b"\0\0\0\0"
-
-
-def _upgrade(blob: bytes) -> bytes:
-    """A legacy entry (`_legacy`) in this layout, its skew samples binned (Q3's histograms): a
-    date sealed by retention (central/retention.py) keeps the entry it was built with, so its
-    figures stay readable by a later code version."""
-    n_header, n_floats, width = np.frombuffer(blob, dtype="<i8", count=3).tolist()
-    at = 24 + n_header
-    header = blob[24:at]
-    floats = np.frombuffer(blob, dtype="<f8", count=n_floats, offset=at)
-    samples = np.frombuffer(blob, dtype=f"<i{width}", offset=at + 8 * n_floats).astype(np.int64)
-    n_devices = len(_parse_header(header).devices)
-    fixed = floats[: n_floats - n_devices * _DEVICE_COLUMNS]
-    numbers = np.rint(floats[fixed.size :]).astype(np.int64).reshape(-1, _DEVICE_COLUMNS)
-    keys, counts, start = [], [], 0
-    for row in numbers:
-        part = samples[start : start + int(row[-1])]
-        start += int(row[-1])
-        bins, sizes = np.unique(skew_bins(part), return_counts=True)
-        keys.append(bins)
-        counts.append(sizes)
-        row[-1] = bins.size
-    bins = np.concatenate(keys) if keys else _empty()
-    sizes = np.concatenate(counts) if counts else _empty()
-    return b"".join(
-        [
-            _HEAD.pack(len(header), fixed.size, bins.size),
-            header,
-            fixed.astype("<f8").tobytes(),
-            numbers.astype("<i4").tobytes(),
-            bins.astype("<i2").tobytes(),
-            sizes.astype("<u4").tobytes(),
-        ]
-    )
-
-
 def _decode(blobs: Sequence[bytes]) -> _Entries:
-    unpack = _HEAD.unpack_from
-    head = _HEAD.size
+    unpack = ENTRY_HEAD.unpack_from
+    head = ENTRY_HEAD.size
     headers, floats, numbers, keys, counts = [], [], [], [], []
     row_bytes = 4 * _DEVICE_COLUMNS
     for blob in blobs:
-        if _legacy(blob):
-            blob = _upgrade(blob)
-        n_header, n_f, n_b = unpack(blob)
+        layout, n_header, n_f, n_b = unpack(blob)
+        if layout != ENTRY_LAYOUT:
+            raise EntryLayoutError(
+                f"rollup entry of layout {layout}; this version reads layout {ENTRY_LAYOUT}"
+            )
         at = head + n_header
         header = _parse_header(blob[head:at])
         headers.append(header)
@@ -456,7 +426,11 @@ def _decode(blobs: Sequence[bytes]) -> _Entries:
 def entry_services(blob: bytes) -> int:
     """The number of meal services a rollup entry was encoded with (its layout depends on it:
     a sealed entry keeps the configuration it was built under, central/retention.py)."""
-    _, n_floats, _ = _HEAD.unpack_from(_upgrade(blob) if _legacy(blob) else blob)
+    layout, _, n_floats, _ = ENTRY_HEAD.unpack_from(blob)
+    if layout != ENTRY_LAYOUT:
+        raise EntryLayoutError(
+            f"rollup entry of layout {layout}; this version reads {ENTRY_LAYOUT}"
+        )
     base = sum(math.prod(shape) for _, shape in _fixed_fields(0))
     per_service = sum(math.prod(shape) for _, shape in _fixed_fields(1)) - base
     return int((n_floats - base) // per_service)

@@ -10,6 +10,7 @@ across midnight, a raw kitchen bin silent on some dates, duplicates and edge-rep
 import asyncio
 import shutil
 import sqlite3
+import struct
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from central import reporting
 from central.__main__ import main
 from central.kpi.daytable import DayTable, load_range
 from central.kpi.periods import DateRange
-from central.kpi.rollup import config_key, entry_services
+from central.kpi.rollup import ENTRY_LAYOUT, config_key, entry_services
 from central.kpi.totals import site_totals
 from central.kpi.values import derive
 from central.kpi.windows import local_instant_ms
@@ -414,6 +415,29 @@ async def test_sealed_dates_of_another_services_layout_are_refused_not_misread(
         assert (await reporting.site_table(store, three, after)).services[-1] == "night"
         with pytest.raises(SealedPeriodUnreadable, match="sealed with another number of meal"):
             await reporting.site_table(store, three, WHOLE)
+
+
+async def test_a_sealed_entry_of_a_layout_this_version_cannot_read_is_refused_by_name(
+    pruned: tuple[Path, Path, list[DayTable]],
+) -> None:
+    """A sealed date's entry is never rebuilt: after an upgrade that could not read its layout,
+    a period reaching it is refused with what to do, never misread."""
+    path, _, _ = pruned
+    with sqlite3.connect(path) as conn:
+        (entry,) = conn.execute(
+            "SELECT entry FROM kpi_rollup WHERE site = ? AND local_date = ?",
+            (SITE.id, FIRST.isoformat()),
+        ).fetchone()
+        future = struct.pack("<i", ENTRY_LAYOUT + 1) + bytes(entry)[4:]
+        conn.execute(
+            "UPDATE kpi_rollup SET entry = ?, config = 'of an older version'"
+            " WHERE site = ? AND local_date = ?",
+            (future, SITE.id, FIRST.isoformat()),
+        )
+    conn.close()
+    async with SqliteStore(path) as store:
+        with pytest.raises(SealedPeriodUnreadable, match="layout this version cannot read"):
+            await reporting.site_table(store, SITE, WHOLE)
 
 
 async def test_the_maintainer_prunes_on_its_sweeps_and_metrics_count_it(

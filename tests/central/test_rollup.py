@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,11 +26,11 @@ from hypothesis import strategies as st
 from central import reporting
 from central.kpi.daytable import METER_MARGIN_MS, DayTable, build_day_table, load_range
 from central.kpi.periods import DateRange
-from central.kpi.quantiles import SkewHistograms
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.rollup import (
-    _DEVICE_COLUMNS,
     EMPTY_CHAIN,
+    ENTRY_LAYOUT,
+    EntryLayoutError,
     compose,
     config_key,
     encode,
@@ -441,57 +440,15 @@ async def test_any_period_of_rollups_equals_the_one_go_table_property(
                 assert_same_kpis(table, whole, lo)
 
 
-def legacy_entry(entry: bytes, samples: list[np.ndarray]) -> bytes:
-    """`entry` in the layout of ROLLUP_CODE_VERSION 6-7 (what a date sealed by retention keeps):
-    three int64s, the JSON header, float64 quantities then device rows (the last column a sample
-    count), then each device's skew samples (int32 here)."""
-    n_header, n_fixed, _ = struct.unpack_from("<3i", entry)
-    header = entry[12 : 12 + n_header]
-    at = 12 + n_header + 8 * n_fixed
-    fixed = np.frombuffer(entry, dtype="<f8", count=n_fixed, offset=12 + n_header)
-    numbers = np.frombuffer(entry, dtype="<i4", count=len(samples) * _DEVICE_COLUMNS, offset=at)
-    rows = numbers.reshape(-1, _DEVICE_COLUMNS).astype(np.float64)
-    rows[:, -1] = [s.size for s in samples]
-    floats = np.concatenate([fixed, rows.ravel()])
-    return b"".join(
-        [
-            np.array([n_header, floats.size, 4], dtype="<i8").tobytes(),
-            header,
-            floats.astype("<f8").tobytes(),
-            np.concatenate(samples).astype("<i4").tobytes(),
-        ]
-    )
-
-
-def test_a_legacy_entry_reads_with_its_samples_binned() -> None:
-    """A date sealed under the sample layout (no raw readings left to rebuild it) composes as its
-    samples' histograms (central.kpi.quantiles) with every other figure unchanged."""
+def test_an_entry_of_another_layout_is_refused_by_name_never_misread() -> None:
+    """A sealed date keeps its entry for good: one this version cannot read is refused, naming
+    both layouts (central.kpi.rollup, ENTRY_LAYOUT)."""
     on = report_fixtures.TWO_DAYS.first
     site = report_fixtures.SITE
-    table = build_day_table(site, DateRange(on, on), report_fixtures.readings())
-    entry = encode(table)
-    rng = np.random.default_rng(3)
-    samples = [rng.integers(-5000, 5000, rng.integers(0, 40)) for _ in table.devices]
-    old = legacy_entry(entry, samples)
-    assert entry_services(old) == entry_services(entry) == len(site.services)
-    got, want = compose(site, DateRange(on, on), [old]), compose(site, DateRange(on, on), [entry])
-    assert got is not None
-    assert want is not None
-    for mine, theirs, sent in zip(got.devices, want.devices, samples, strict=True):
-        assert (mine.kind, mine.device) == (theirs.kind, theirs.device)
-        assert np.array_equal(mine.received, theirs.received)
-        binned = SkewHistograms.of_samples(
-            np.sort(sent), np.zeros(sent.size, dtype=np.int64), np.array([0]), np.array([1])
-        )
-        for name in ("keys", "counts", "at"):
-            assert np.array_equal(getattr(mine.skew, name), getattr(binned, name)), name
-    for service in (None, 0, 1):  # every KPI as the new entry's (Q3 aside: other samples)
-        mine_kpis, their_kpis = (
-            derive(site_totals(got, 0, 1, service)),
-            derive(site_totals(want, 0, 1, service)),
-        )
-        close(
-            {k: v.value for k, v in mine_kpis.items()},
-            {k: v.value for k, v in their_kpis.items()},
-            "kpis",
-        )
+    entry = encode(build_day_table(site, DateRange(on, on), report_fixtures.readings()))
+    assert compose(site, DateRange(on, on), [entry]) is not None
+    other = struct.pack("<i", ENTRY_LAYOUT + 1) + entry[4:]
+    with pytest.raises(EntryLayoutError, match=f"layout {ENTRY_LAYOUT + 1}; this version"):
+        compose(site, DateRange(on, on), [other])
+    with pytest.raises(EntryLayoutError):
+        entry_services(other)
