@@ -52,20 +52,24 @@ async def service_histories(
     }
 
 
-def history_before(first: date, days: int = HISTORY_DAYS) -> DateRange:
-    """The history a forecast from `first` reads: the `days` dates before it."""
-    return DateRange(first - timedelta(days=days), first - timedelta(days=1))
+def history_before(first: date, today: date, days: int = HISTORY_DAYS) -> DateRange:
+    """The history a forecast from `first` reads: the `days` complete dates before it, so never
+    today (its services still to come would count as a day of few diners)."""
+    last = min(first, today) - timedelta(days=1)
+    return DateRange(last - timedelta(days=days - 1), last)
 
 
 async def forecast(
     store: ReadingsStore,
     site: Site,
     dates: Sequence[date],
+    today: date,
     now_ms: int,
     calendar: WorkCalendar,
 ) -> dict[str, list[ForecastPoint]]:
-    """Diners per service on `dates` (consecutive, the first after the history)."""
-    histories = await service_histories(store, site, history_before(dates[0]), now_ms)
+    """Diners per service on `dates` (consecutive, after the history: history_before)."""
+    span = history_before(dates[0], today)
+    histories = await service_histories(store, site, span, now_ms)
     return {
         name: forecast_service(h.diners, name, dates, site.diner_overrides, calendar)
         for name, h in histories.items()
@@ -81,7 +85,7 @@ async def production(
     calendar: WorkCalendar,
 ) -> list[Recommendation]:
     """The recommendation of each service on `on`; beside it the actual day when `on` is past."""
-    span = history_before(on)
+    span = history_before(on, today)
     histories = await service_histories(store, site, span, now_ms)
     actuals: dict[str, Actual] = {}
     if on < today:

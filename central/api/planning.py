@@ -164,7 +164,7 @@ async def diner_forecast(
     found = _site(registry, site)
     first = _today(found) + timedelta(days=1) if start is None else parse_local_date(start)
     dates = [first + timedelta(days=i) for i in range(days)]
-    result = await forecast(store, found, dates, now_ms(), registry.calendar)
+    result = await forecast(store, found, dates, _today(found), now_ms(), registry.calendar)
     unknown = [p.on for points in result.values() for p in points if not p.calendar_known]
     return ForecastOut(
         site=site,

@@ -202,9 +202,11 @@ def build_rollup(
     return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table), dishes)
 
 
+@functools.lru_cache(maxsize=4096)  # a year of a new site's dates before its first reading
 def empty_entry(site: Site, on: date) -> bytes:
     """The entry of a date without readings and with nothing carried into it (before a site's
-    first reading, or a gap after which nothing carries over): no load, nothing stored."""
+    first reading, or a gap after which nothing carries over): no load, nothing stored, and
+    built once per site configuration and date."""
     empty = SiteReadings(ScaleReadings.empty(), CardReadings.empty(), MeterReadings.empty())
     return encode(build_day_table(site, DateRange(on, on), empty))
 

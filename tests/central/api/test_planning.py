@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from central.planning import history_before
 from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, card, scale, utc_ms
 
 REGISTRY = f"""
@@ -161,3 +162,14 @@ async def test_bad_input_is_answered_not_an_error(client: httpx.AsyncClient) -> 
     assert unknown.status_code == 404
     too_long = await client.get("/api/v1/forecast", params={"site": "s1", "days": 99})
     assert too_long.status_code == 422
+
+
+def test_the_history_holds_complete_dates_only_never_today() -> None:
+    """Tomorrow's forecast reads the 84 dates up to yesterday: today's services still to come
+    would make it a day of few diners; a forecast of past dates reads the dates before them."""
+    today = date(2026, 12, 7)
+    tomorrow = history_before(today + timedelta(days=1), today)
+    assert (tomorrow.last, tomorrow.days) == (today - timedelta(days=1), 84)
+    assert history_before(today + timedelta(days=10), today).last == today - timedelta(days=1)
+    past = history_before(TARGET, today)
+    assert (past.first, past.last) == (TARGET - timedelta(days=84), TARGET - timedelta(days=1))
