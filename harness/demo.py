@@ -1,10 +1,11 @@
 """`scripts/demo`: the whole system on this machine, with the KPIs printed beside the ground truth.
 
 Starts Mosquitto on a free loopback port, central, one edge agent per site and the simulator (on
-one simulated clock, devices staying online at the end), with quotas, targets and a baseline
-configured; waits until every published reading is stored at central, printing a line per phase
-and progress while it waits; writes the table of KPIs beside the ground truth to the workdir and
-prints a line per site; the token and the dashboard link are its last lines.
+one simulated clock, devices staying online at the end), with quotas, targets, a baseline, the
+simulator's menu and portions configured, over enough days for a diner forecast; waits until every
+published reading is stored at central, printing a line per phase and progress while it waits;
+writes the table of KPIs beside the ground truth to the workdir and prints a line per site; the
+token and the dashboard link are its last lines.
 """
 
 import argparse
