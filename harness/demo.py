@@ -1,10 +1,11 @@
 """`scripts/demo`: the whole system on this machine, with the KPIs printed beside the ground truth.
 
 Starts Mosquitto on a free loopback port, central, one edge agent per site and the simulator (on
-one simulated clock, devices staying online at the end), with quotas, targets and a baseline
-configured; waits until every published reading is stored at central, printing a line per phase
-and progress while it waits; writes the table of KPIs beside the ground truth to the workdir and
-prints a line per site; the token and the dashboard link are its last lines.
+one simulated clock, devices staying online at the end), with quotas, targets, a baseline, the
+simulator's menu and portions configured, over enough days for a diner forecast; waits until every
+published reading is stored at central, printing a line per phase and progress while it waits;
+writes the table of KPIs beside the ground truth to the workdir and prints a line per site; the
+token and the dashboard link are its last lines.
 """
 
 import argparse
@@ -24,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from central.kpi.forecast import MIN_WORKDAYS
+from contract.workcalendar import DayKind, WorkCalendar
 from harness.compare import Comparison, compare_site_day, format_table
 from harness.ports import free_port
 from harness.registry import site_ids
@@ -33,6 +36,9 @@ TOLERANCE = 0.001  # masses and energy within 0.1% of the truth; counts exactly
 # Written into a --workdir the demo creates: only a folder holding it is ever emptied.
 WORKDIR_MARKER = ".canteen-demo-workdir"
 EXIT_USAGE = 2
+# A week and a day: the dashboard's comparisons get a baseline week, and central's diner forecast
+# and cooking recommendation for tomorrow the working days of history they need.
+DEFAULT_DAYS = 8
 
 
 class WorkdirError(Exception):
@@ -70,7 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="scripts/demo", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--sites", type=int, default=2, help="number of canteens (default 2)")
-    parser.add_argument("--days", type=int, default=1, help="simulated days (default 1)")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help=f"simulated days (default {DEFAULT_DAYS}, more when holidays leave fewer than "
+        f"{MIN_WORKDAYS} working days in them)",
+    )
     parser.add_argument(
         "--duration",
         type=float,
@@ -104,18 +116,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json", action="store_true", help="print the summary as one JSON object on the last line"
     )
     args = parser.parse_args(argv)
-    if args.sites < 1 or args.days < 1:
+    if args.sites < 1 or (args.days is not None and args.days < 1):
         parser.error("--sites and --days must be at least 1")
     return args
 
 
-def pick_speed(args: argparse.Namespace) -> float:
+def default_days(last: date, calendar: WorkCalendar | None = None) -> int:
+    """How many days up to `last` the demo simulates by default: DEFAULT_DAYS, or more until they
+    hold MIN_WORKDAYS working days, the least history central forecasts diners from (a long
+    holiday such as the Spring Festival or National Day week)."""
+    calendar = calendar or WorkCalendar()
+    days, workdays = 0, 0
+    while days < DEFAULT_DAYS or workdays < MIN_WORKDAYS:
+        workdays += calendar.day_info(last - timedelta(days=days)).kind is DayKind.WORKDAY
+        days += 1
+    return days
+
+
+def pick_speed(args: argparse.Namespace, days: int) -> float:
     if args.speed is not None:
         return float(args.speed)
     if args.duration is None:
         return 0.0
     # Leave half of the time for start-up and the last upload.
-    return float(args.days * 86400 / max(args.duration * 0.5, 1.0))
+    return float(days * 86400 / max(args.duration * 0.5, 1.0))
 
 
 def default_port() -> int:
@@ -187,13 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = sys.stderr if args.json else sys.stdout
-    start = (
-        date.fromisoformat(args.start_date)
-        if args.start_date
-        else (datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=args.days))
-    )
-    last = start + timedelta(days=args.days - 1)
-    speed = pick_speed(args)
+    if args.start_date:
+        start = date.fromisoformat(args.start_date)
+        days = args.days or DEFAULT_DAYS
+    else:
+        yesterday = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+        days = args.days or default_days(yesterday)
+        start = yesterday - timedelta(days=days - 1)
+    last = start + timedelta(days=days - 1)
+    speed = pick_speed(args, days)
     started = time.monotonic()
     budget_s = args.duration if args.duration is not None else 3600.0
     try:
@@ -206,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir=args.workdir.resolve(),
         sites=sites,
         central_port=args.port or default_port(),
-        baselines=baselines_of(sites, start, args.days),
+        baselines=baselines_of(sites, start, days),
         targets=True,
+        kitchen=True,
         # one simulated clock for simulator and edges: receive times, clock skew and late data
         # are those of the simulated days, not of the wall clock
         sim_clock=SimClockPlan(start_date=start.isoformat(), speed=speed, lockstep=speed == 0),
@@ -220,14 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     with Stack(settings) as stack:
         print(
-            f"demo [2/4] simulating {args.days} day(s) of {args.sites} canteen(s) from {start}, "
+            f"demo [2/4] simulating {days} day(s) of {args.sites} canteen(s) from {start}, "
             f"speed {speed or 'max'}",
             file=out,
         )
         with Progress(stack, out):
             truth = stack.run_simulator(
                 start_date=start.isoformat(),
-                days=args.days,
+                days=days,
                 seed=args.seed,
                 speed=speed,
                 timeout_s=max(budget_s - (time.monotonic() - started), 5),
@@ -237,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.wait_delivered(truth, timeout_s=max(budget_s - (time.monotonic() - started), 5))
         rows: list[Comparison] = []
         for site in settings.sites:
-            for offset in range(args.days):
+            for offset in range(days):
                 day = (start + timedelta(days=offset)).isoformat()
                 kpis = stack.daily_kpis(site, day)
                 rows.extend(compare_site_day(site, day, kpis, truth["sites"][site]["days"][day]))

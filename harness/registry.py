@@ -5,8 +5,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators.canteen import Behaviour
+from simulators.demand import DEFAULT_DISHES
 from simulators.devices import DEVICES
-from simulators.registry import DEFAULT_METERS
+from simulators.registry import DEFAULT_METERS, DEFAULT_SERVICES
 
 # Plausible names and regions so that the demo reads like a real network of canteens.
 _NAMES = [
@@ -63,6 +65,44 @@ def scale_tables() -> list[str]:
     ]
 
 
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def kitchen_tables() -> list[str]:
+    """`[[sites.services]]` with the portion the simulated kitchen plans per diner (the production
+    recommendation's `portion_g`) and `[[sites.menu]]` with the dishes the simulator tags its pans
+    with (names and category, so that central values them), both from the simulator's defaults."""
+    behaviour = Behaviour()
+    services = [
+        "\n".join(
+            [
+                "  [[sites.services]]",
+                f'  name = "{service.name}"',
+                f'  start = "{_hhmm(service.start_min)}"',
+                f'  end = "{_hhmm(service.end_min)}"',
+                f"  grace_min = {service.grace_min}",
+                f"  prep_lead_min = {service.prep_lead_min}",
+                f"  portion_g = {behaviour.portion(service.name):.1f}",
+            ]
+        )
+        for service in DEFAULT_SERVICES
+    ]
+    menu = [
+        "\n".join(
+            [
+                "  [[sites.menu]]",
+                f'  code = "{dish.code}"',
+                f'  name_zh = "{dish.name_zh}"',
+                f'  name_en = "{dish.name_en}"',
+                f'  category = "{dish.category}"',
+            ]
+        )
+        for dish in DEFAULT_DISHES
+    ]
+    return services + menu
+
+
 def _baseline_line(period: tuple[str, str] | None) -> list[str]:
     """The site's KPI baseline period (F9 and the dashboard's trends), inclusive local dates."""
     if period is None:
@@ -94,6 +134,7 @@ def write_registry(
     network: str | None = None,
     clock_correction: bool = False,
     targets: bool = False,
+    kitchen: bool = False,
 ) -> dict[str, EdgeCredentials]:
     """Write a registry for `sites` and return each site's freshly generated edge credentials.
 
@@ -105,7 +146,8 @@ def write_registry(
     reading would look like a wrong clock.
 
     `targets` adds food prices, a waste target, monthly and yearly energy quotas and an
-    off-hours alert threshold to each site (`_target_lines`).
+    off-hours alert threshold to each site (`_target_lines`); `kitchen` the simulated kitchen's
+    planned portions and menu (`kitchen_tables`).
 
     `meter_interval_s` must be the simulator's --meter-interval-s (it refuses a registry that
     says otherwise).
@@ -132,6 +174,7 @@ def write_registry(
                     *(_target_lines(staff) if targets else []),
                     *meter_tables(meter_interval_s),
                     *scale_tables(),
+                    *(kitchen_tables() if kitchen else []),
                 ]
             )
         )

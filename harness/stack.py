@@ -78,6 +78,8 @@ class StackSettings:
     clock_correction: bool | None = None
     # Prices, waste target, energy quotas and off-hours threshold per site (harness.registry).
     targets: bool = False
+    # The simulated kitchen's planned portions and menu per site (harness.registry).
+    kitchen: bool = False
 
 
 class Stack:
@@ -116,6 +118,7 @@ class Stack:
                     else self.settings.clock_correction
                 ),
                 targets=self.settings.targets,
+                kitchen=self.settings.kitchen,
             )
             if self.settings.sim_clock is not None and not self.settings.sim_clock.lockstep:
                 lead_ms = round(self.settings.sim_clock.lead_s * 1000)

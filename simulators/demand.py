@@ -12,7 +12,7 @@
   not come comes back as overproduction (the rest goes into larger portions or the next meal), on
   top of an unavoidable remainder per diner. This is what a diner forecast can improve on.
 - A menu per service and day: a few dishes drawn from the site's menu (the registry's
-  `[[sites.menu]]` codes, else DEFAULT_MENU); the kitchen terminal tags each overproduction pan
+  `[[sites.menu]]` codes, else DEFAULT_DISHES); the kitchen terminal tags each overproduction pan
   with its dish and the reason `overproduced`.
 """
 
@@ -22,21 +22,36 @@ from datetime import date
 
 from contract.workcalendar import WorkCalendar
 
-# Dish codes a simulated canteen cooks when the registry lists no menu of its own.
-DEFAULT_MENU = (
-    "hongshao-rou",
-    "mapo-tofu",
-    "qingchao-baicai",
-    "mifan",
-    "tudou-si",
-    "yuxiang-rousi",
-    "gongbao-jiding",
-    "hongshao-yu",
-    "xihongshi-chaodan",
-    "mantou",
-    "suanla-tang",
-    "qingjiao-niurou",
+
+@dataclass(frozen=True, slots=True)
+class Dish:
+    """A dish of the simulated canteen's menu, as a `[[sites.menu]]` item describes it: the code
+    its pans are tagged with, its names, and its category (one of central's, docs/kpis.md "Waste
+    by dish and reason", which gives its default price and CO2e per kg)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    category: str
+
+
+# The dishes a simulated canteen cooks when the registry lists no menu of its own; the demo's
+# registry lists them (harness.registry), so that central knows their names and values.
+DEFAULT_DISHES = (
+    Dish("hongshao-rou", "红烧肉", "Braised pork belly", "pork"),
+    Dish("mapo-tofu", "麻婆豆腐", "Mapo tofu", "tofu"),
+    Dish("qingchao-baicai", "清炒白菜", "Stir-fried Chinese cabbage", "vegetables"),
+    Dish("mifan", "米饭", "Steamed rice", "rice"),
+    Dish("tudou-si", "土豆丝", "Shredded potato", "potato"),
+    Dish("yuxiang-rousi", "鱼香肉丝", "Yuxiang shredded pork", "pork"),
+    Dish("gongbao-jiding", "宫保鸡丁", "Kung Pao chicken", "poultry"),
+    Dish("hongshao-yu", "红烧鱼", "Braised fish", "fish"),
+    Dish("xihongshi-chaodan", "西红柿炒蛋", "Tomato and scrambled egg", "egg"),
+    Dish("mantou", "馒头", "Steamed bun", "wheat"),
+    Dish("suanla-tang", "酸辣汤", "Hot and sour soup", "vegetables"),
+    Dish("qingjiao-niurou", "青椒牛肉", "Beef with green pepper", "beef"),
 )
+DEFAULT_MENU = tuple(dish.code for dish in DEFAULT_DISHES)
 DISHES_PER_SERVICE = 4
 
 
