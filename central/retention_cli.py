@@ -1,5 +1,5 @@
 """`canteen-central prune`: seal the rolled-up dates older than the retention and delete their raw
-readings now (central/retention.py), or with --dry-run say what that would do.
+readings now, or with --dry-run say what that would do.
 
 Central does the same by itself on every rollup sweep when CENTRAL_RAW_RETENTION_DAYS is set;
 this command runs it once, for example before a backup, and can run while central serves (both
