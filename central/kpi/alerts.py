@@ -186,13 +186,13 @@ def silent_meters(
     is `device_late` instead: its data is complete (judged only while the site's clock rule is
     on: without it, device and receive times may come from different clocks, as in a
     simulation). A meter whose registry `installed` date (or, without one, its first reading
-    of `meters`) is after `as_of_ms` is not judged."""
+    of `meters`) is at or after `as_of_ms` is not judged."""
     limit_min = site.kpi.device_silent_min
     limit_ms = limit_min * MS_PER_MIN
     out: list[Alert] = []
     for meter in meters:
         start = device_start_ms(site, meter.device, meter.time_ms)
-        if start is not None and start > as_of_ms:
+        if start is not None and start >= as_of_ms:  # at the date's end: the next date's
             continue
         covered = meter.time_ms <= as_of_ms
         times, received = meter.time_ms[covered], meter.received_ms[covered]
@@ -224,7 +224,8 @@ def silent_meters(
                 )
             )
             continue
-        delay_ms = (received - times)[times >= day_start_ms]
+        # the date's own readings: one at the date's end instant belongs to the next date
+        delay_ms = (received - times)[(times >= day_start_ms) & (times < as_of_ms)]
         late = delay_ms[delay_ms > limit_ms]
         if late.size and site.kpi.clock.enabled:  # else receive times say nothing
             delay_min = int(np.max(late)) / MS_PER_MIN

@@ -165,6 +165,11 @@ async def test_alerts_over_a_range_equal_each_dates_alerts(tmp_path: Path) -> No
     assert (AlertKind.DEVICE_SILENT, "e1") in kinds
     assert (AlertKind.DEVICE_SILENT, "e2") in kinds  # before its first reading, as judged
     assert (AlertKind.DEVICE_LATE, "e2") in kinds
+    # e2's first reading, at Mar 5 00:00, arrived late: late on Mar 5, not on Mar 4 (whose day
+    # ends at that instant), when it had no reading at all
+    late_e2 = {on for on, found in ranged.items() for a in found if a.device == "e2"
+               and a.kind is AlertKind.DEVICE_LATE}  # fmt: skip
+    assert late_e2 == {FIRST + timedelta(days=3)}
     assert (AlertKind.DEVICE_SILENT, "x9") in kinds  # in February only
     assert all(a.device != "x9" for on, found in ranged.items() if on.month == 3 for a in found)
     # some dates cross the thresholds, others not
