@@ -87,10 +87,16 @@ def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, str | None
     return NAN, "quota use needs dates within one month (monthly quota) or one year"
 
 
-def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
-    """The part of dates [lo, hi) that has passed at now_ms (E7: quota x elapsed share)."""
-    start, end = int(table.day_start_ms[lo]), int(table.day_end_ms[hi - 1])
-    return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
+def row_quota(
+    config: SiteKpiConfig, dates: DateRange, start_ms: int, end_ms: int, now_ms: int
+) -> tuple[float, str | None]:
+    """A row's quota (E7): its dates' (`quota_for`) times the share of [start_ms, end_ms) (the
+    dates' local start and end) that has passed at now_ms."""
+    quota, reason = quota_for(config, dates)
+    share = min(1.0, max(0.0, (min(now_ms, end_ms) - start_ms) / (end_ms - start_ms)))
+    if not math.isnan(quota) and share == 0.0:
+        return NAN, "the period has not started"
+    return quota * share, reason
 
 
 def device_start_ms(site: Site, device: str, time_ms: Int64Array) -> int | None:
@@ -110,19 +116,32 @@ def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
     of the date that has passed at `now_ms` and that follows the meter's start
     (`device_start_ms`): the reporting slots that began in that part, at most the whole date's
     count (read-time view on top of the table's whole-date `expected`)."""
-    starts, ends = table.day_start_ms, table.day_end_ms
     out = {}
     for d in table.devices:
         if d.expected is None:
             continue
         begin = device_start_ms(table.site, d.device, d.time_ms)
-        lo = starts if begin is None else np.maximum(starts, begin)
-        covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
         interval_ms = table.site.kpi.meter(d.device).interval_s * 1000
-        slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
-        out[d.device] = np.where(
-            covered >= ends - starts, d.expected, np.minimum(d.expected, slots)
+        out[d.device] = expected_slots(
+            table.day_start_ms, table.day_end_ms, d.expected, begin, now_ms, interval_ms
         )
+    return out
+
+
+def expected_slots(
+    starts: Int64Array,
+    ends: Int64Array,
+    expected: Int64Array,
+    begin: int | None,
+    now_ms: int,
+    interval_ms: int,
+) -> Int64Array:
+    """`expected_to_date` of one meter: of dates [starts, ends) whose whole-date counts are
+    `expected`, the slots that began after `begin` (None: from the start) and before now_ms."""
+    lo = starts if begin is None else np.maximum(starts, begin)
+    covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
+    slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
+    out: Int64Array = np.where(covered >= ends - starts, expected, np.minimum(expected, slots))
     return out
 
 
@@ -141,12 +160,9 @@ def _rows_totals(
     for bucket in rows:
         lo = (bucket.dates.first - table.span.first).days
         hi = lo + bucket.dates.days
-        quota, reason = quota_for(table.site.kpi, bucket.dates)
-        share = elapsed_share(table, lo, hi, now_ms)
-        if not math.isnan(quota) and share == 0.0:
-            quota, reason = NAN, "the period has not started"
+        start_ms, end_ms = int(table.day_start_ms[lo]), int(table.day_end_ms[hi - 1])
         bounds.append((lo, hi))
-        quotas.append((quota * share, reason))
+        quotas.append(row_quota(table.site.kpi, bucket.dates, start_ms, end_ms, now_ms))
     expected = expected_to_date(table, now_ms)
     if expected:  # the table's meters with their expected readings as of now_ms, once per meter
         devices = tuple(
