@@ -124,6 +124,7 @@ def _merged_devices(
     starts: Int64Array,
     ends: Int64Array,
     now_ms: int,
+    report_parts: Sequence[DatesSummary],
 ) -> tuple[DeviceTotals, ...]:
     """Every device of the parts, as a table composed of all their dates lists them (sorted by
     kind and id; a device of kind "unknown" on some dates, known on others, is the known one,
@@ -145,7 +146,7 @@ def _merged_devices(
             continue
         expected = None
         if kind == "meter":
-            firsts = [p.first_ms[device] for p in parts if device in p.first_ms]
+            firsts = [p.first_ms[device] for p in report_parts if device in p.first_ms]
             time_ms = np.array(firsts[:1], dtype=np.int64)
             begin = device_start_ms(site, device, time_ms)
             interval_s = site.kpi.meter(device).interval_s
@@ -181,10 +182,13 @@ def span_totals(
     parts: Sequence[DatesSummary],
     baseline: Totals | None,
     now_ms: int,
+    report_parts: Sequence[DatesSummary] | None = None,
 ) -> Totals:
     """The totals of `span`'s whole-date row at now_ms from the summaries of its parts (each
     date of the span in exactly one, in date order): what `report.period_totals` gives from
-    the table composed of every date, up to float rounding of the sums."""
+    the table composed of every date, up to float rounding of the sums. A row of a longer
+    report (a month of a year) passes the report's parts as `report_parts`: a meter's expected
+    readings start at its first reading in the report's dates, as with a composed table."""
     if not parts or parts[0].span.first != span.first or parts[-1].span.last != span.last:
         raise ValueError(f"summaries of {[p.span for p in parts]} do not cover {span}")
     for before, after in itertools.pairwise(parts):
@@ -203,7 +207,7 @@ def span_totals(
         peak = _max([curve, 0.0])  # the flat dates' curve is clamped: 0 kW (rollup.compose)
     else:
         peak = _max([curve, flat])
-    devices = _merged_devices(site, parts, starts, ends, now_ms)
+    devices = _merged_devices(site, parts, starts, ends, now_ms, report_parts or parts)
     quota_kgce, quota_reason = row_quota(site.kpi, span, int(starts[0]), int(ends[-1]), now_ms)
     n_days, n_services = span.days, len(site.services)
     return Totals(

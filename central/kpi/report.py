@@ -232,21 +232,51 @@ def build_report(
             for name in names:
                 parts = [per_table[i] for per_table in per_service[name]]
                 rows.append(_row(bucket.label, bucket, name, combine(parts), sites))
-    else:
-        per_table = [
-            _rows_totals(t, row_buckets, None, baselines.get(t.site.id), now_ms) for t in tables
-        ]
-        for i, bucket in enumerate(row_buckets):
-            parts = [totals[i] for totals in per_table]
-            rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
-    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    if granularity is Granularity.PERIOD:
-        per_table_whole = [t[0] for t in per_table]  # the one row is the whole period
-    else:
+        whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
         per_table_whole = [
             _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables
         ]
-    total = combine(per_table_whole)
+        return _report(sites, period, span, granularity, rows, per_table_whole)
+    per_table = [
+        _rows_totals(t, row_buckets, None, baselines.get(t.site.id), now_ms) for t in tables
+    ]
+    if granularity is Granularity.PERIOD:
+        per_table_whole = [t[0] for t in per_table]  # the one row is the whole period
+    else:
+        whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+        per_table_whole = [
+            _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables
+        ]
+    return report_of_totals(sites, period, span, granularity, per_table, per_table_whole)
+
+
+def report_of_totals(
+    sites: tuple[str, ...],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    per_site_rows: Sequence[Sequence[Totals]],
+    per_site_whole: Sequence[Totals],
+) -> Report:
+    """A report of whole-date rows (not per service) from each site's totals of each bucket of
+    `buckets(span, granularity)` and of the whole period (a region: the sites' summed)."""
+    rows = []
+    for i, bucket in enumerate(buckets(span, granularity)):
+        parts = [totals[i] for totals in per_site_rows]
+        rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
+    return _report(sites, period, span, granularity, rows, per_site_whole)
+
+
+def _report(
+    sites: tuple[str, ...],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    rows: list[Row],
+    per_site_whole: Sequence[Totals],
+) -> Report:
+    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+    total = combine(per_site_whole)
     return Report(
         sites=sites,
         period=period,
