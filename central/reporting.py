@@ -451,11 +451,17 @@ async def _summed_report(
     """A report by month or of the whole period from the sites' month summaries (each month
     row is one part of `month_parts`), or None when a site's cannot be had that way."""
     per_site_rows, per_site_whole = [], []
+    summed = None if freshness is None else Freshness(freshness.read_ms)
+    of_sites = []
     for site in sites:
-        baseline = await site_baseline(store, site, freshness)
-        parts = await site_summaries(store, site, span, freshness)
+        parts = await site_summaries(store, site, span, summed)
         if parts is None:
-            return None
+            return None  # counted nothing into `freshness`: the caller composes every date
+        of_sites.append(parts)
+    if freshness is not None and summed is not None:
+        freshness.add(summed.pending_dates, summed.oldest_pending_ms)
+    for site, parts in zip(sites, of_sites, strict=True):
+        baseline = await site_baseline(store, site, freshness)
         if granularity is Granularity.MONTH:
             per_site_rows.append(
                 [span_totals(site, p.span, [p], baseline, read_ms, parts) for p in parts]
