@@ -45,7 +45,7 @@ from central.kpi.totals import (
 from central.registry import Site
 
 # Bump when the summary layout or what it sums changes: stored summaries of another are rebuilt.
-SUMMARY_LAYOUT = 1
+SUMMARY_LAYOUT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +252,17 @@ def summary_bytes(summary: DatesSummary) -> bytes:
     the store keeps per site and month; `parse_summary` reads it back."""
     t = summary.totals
     devices = []
+    bin_keys: list[int] = []
+    bin_counts: list[int] = []
     for d in t.devices:
         keys, counts = _histogram(d.skew_keys, d.skew_counts)
+        bin_keys += keys
+        bin_counts += counts
         devices.append(
             [d.kind, d.device, d.received, d.expected, d.duplicates, d.clock_corrected,
              None if d.events is None else [d.events[k] for k in EVENT_KINDS],
              None if d.raw_events is None else [d.raw_events[k] for k in RAW_EVENT_KINDS],
-             keys, counts]
+             len(keys)]
         )  # fmt: skip
     body = {
         "layout": SUMMARY_LAYOUT,
@@ -273,7 +277,8 @@ def summary_bytes(summary: DatesSummary) -> bytes:
         "energy": [[t.used[q], t.estimated[q], t.off_hours[q]] for q in QUANTITIES],
         "events": [t.events[k] for k in EVENT_KINDS],
         "raw_bin_events": [t.raw_bin_events.get(k, 0) for k in RAW_EVENT_KINDS],
-        "devices": devices,
+        "devices": devices,  # each with its number of skew bins, in `bins` device after device
+        "bins": [bin_keys, bin_counts],
     }  # fmt: skip
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -291,23 +296,26 @@ def parse_summary(site: Site, blob: bytes) -> DatesSummary:
         )
     first, last = (date.fromisoformat(d) for d in body["span"])
     meals, trays, clean, below, above, repeats = body["counts"]
-    devices = tuple(
-        DeviceTotals(
-            kind=kind,
-            device=device,
-            received=received,
-            expected=expected,
-            duplicates=dups,
-            skew_keys=np.array(keys, dtype=np.int64),
-            skew_counts=np.array(counts, dtype=np.int64),
-            clock_corrected=corrected,
-            events=None if events is None else dict(zip(EVENT_KINDS, events, strict=True)),
-            raw_events=None if raw is None else dict(zip(RAW_EVENT_KINDS, raw, strict=True)),
+    # every device's skew bins in one array each; a device's are a view of its slice
+    bin_keys, bin_counts = (np.array(b, dtype=np.int64) for b in body["bins"])
+    devices = []
+    at = 0
+    for kind, device, received, expected, dups, corrected, events, raw, n_bins in body["devices"]:
+        devices.append(
+            DeviceTotals(
+                kind=kind,
+                device=device,
+                received=received,
+                expected=expected,
+                duplicates=dups,
+                skew_keys=bin_keys[at : at + n_bins],
+                skew_counts=bin_counts[at : at + n_bins],
+                clock_corrected=corrected,
+                events=None if events is None else dict(zip(EVENT_KINDS, events, strict=True)),
+                raw_events=None if raw is None else dict(zip(RAW_EVENT_KINDS, raw, strict=True)),
+            )
         )
-        for kind, device, received, expected, dups, corrected, events, raw, keys, counts in body[
-            "devices"
-        ]
-    )
+        at += n_bins
     energy = dict(zip(QUANTITIES, body["energy"], strict=True))
     waste = dict(zip(STREAMS, body["waste_g"], strict=True))
     used = {q: float(v[0]) for q, v in energy.items()}
@@ -339,7 +347,7 @@ def parse_summary(site: Site, blob: bytes) -> DatesSummary:
         scale_above_max=above,
         raw_bin_events=dict(zip(RAW_EVENT_KINDS, body["raw_bin_events"], strict=True)),
         repeat_swipes=repeats,
-        devices=devices,
+        devices=tuple(devices),
     )
     curve, flat, any_curve, any_flat = body["peaks"]
     return DatesSummary(
