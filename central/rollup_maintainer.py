@@ -30,9 +30,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 
 from central.kpi.rollup import config_key
+from central.kpi.windows import local_today
 from central.registry import Registry, Site
 from central.reporting import now_ms, refresh_month_summaries, settle
 from central.retention import PRUNE_CHUNK_ROWS, PruningStore, SitePruned, prune_site
@@ -151,8 +151,7 @@ class RollupMaintainer:
                     continue
                 built += done.built
                 stored += done.stored
-                today = datetime.now(site.timezone).date()
-                refreshed = await refresh_month_summaries(self.store, site, today)
+                refreshed = await refresh_month_summaries(self.store, site, local_today(site))
                 months += refreshed.months
                 built += refreshed.built
                 stored += refreshed.stored
