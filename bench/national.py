@@ -4,7 +4,8 @@ A template site's stored rollups (figure 6's generated data, rolled up by the ma
 copied to `sites` sites x the 365 (or 366) dates of a calendar year: date i takes the template's
 entry and dish sums i modulo its dates, the entry's day bounds rewritten to date i's (the first
 two float64s of its fixed block, central.kpi.rollup.encode), with empty chain states on both
-sides (every row chains onto the one before, so a read takes every row as current). One
+sides (every row chains onto the one before, so a read takes every row as current), and each
+month's summary (central.kpi.months) as the maintainer would have stored it. One
 INSERT ... SELECT of sites x dates writes them, so generating 10,000 sites x 1 year takes SQLite's
 time, not Python's.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
+from central.kpi.months import month_parts, summarise, summary_bytes
 from central.kpi.periods import DateRange
 from central.kpi.rollup import EMPTY_CHAIN, ENTRY_HEAD, config_key
 from central.kpi.windows import local_instant_ms
@@ -26,6 +28,29 @@ INSERT INTO kpi_rollup (site, local_date, gen, pending_ms, config, starts, ends,
 SELECT s.site, d.local_date, 1, NULL, s.config, ?, ?, d.entry, d.dishes
 FROM n_sites s CROSS JOIN n_dates d ORDER BY s.site, d.local_date
 """
+
+
+_MONTHS = """
+INSERT INTO kpi_rollup_month (site, month, gen, config, summary)
+SELECT s.site, m.month, 0, s.config, m.summary FROM n_sites s CROSS JOIN n_months m WHERE true
+ON CONFLICT (site, month) DO UPDATE SET config = excluded.config, summary = excluded.summary
+"""
+
+
+def month_summaries(
+    template: Site, by_date: list[tuple[str, bytes, bytes]]
+) -> list[tuple[str, bytes]]:
+    """(month, summary) of each whole month of the dates (iso date, entry, dishes)."""
+    out = []
+    entries = {date.fromisoformat(on): entry for on, entry, _ in by_date}
+    first, last = min(entries), max(entries)
+    for part, whole in month_parts(DateRange(first, last)):
+        if whole:
+            summary = summarise(template, part, [entries[d] for d in part.dates()])
+            if summary is None:
+                raise ValueError(f"the template's entries of {part} do not compose")
+            out.append((part.first.isoformat(), summary_bytes(summary)))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +106,11 @@ async def generate(
         conn.execute(
             "INSERT INTO kpi_rollup_config (site, config) SELECT site, config FROM n_sites"
         )
+        # each month's summary, as the maintainer stores it (central.kpi.months): the same for
+        # every copy (a summary names no site), summarised once from the template's entries
+        conn.execute("CREATE TEMP TABLE n_months (month TEXT, summary BLOB)")
+        conn.executemany("INSERT INTO n_months VALUES (?, ?)", month_summaries(template, by_date))
+        conn.execute(_MONTHS)
         total, rows = conn.execute(
             "SELECT SUM(LENGTH(entry) + LENGTH(dishes) + LENGTH(starts) + LENGTH(ends)"
             " + LENGTH(site)"

@@ -28,6 +28,16 @@ from central.kpi.alerts import (
 from central.kpi.counters import MeterCurve, WalkState
 from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, load_range
 from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
+from central.kpi.months import (
+    DatesSummary,
+    SummaryLayoutError,
+    month_of,
+    month_parts,
+    parse_summary,
+    span_totals,
+    summarise,
+    summary_bytes,
+)
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import CardReadings, MeterReadings, ScaleReadings, SiteReadings
@@ -41,6 +51,7 @@ from central.kpi.report import (
     period_rows,
     period_totals,
     rank_sites,
+    report_of_totals,
 )
 from central.kpi.rollup import (
     EMPTY_CHAIN,
@@ -59,6 +70,7 @@ from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.store import (
     DayInputs,
+    MonthSummaryStore,
     PendingRollups,
     ReadingsStore,
     RollupRow,
@@ -417,10 +429,151 @@ async def report(
     """A report of one site, or of several summed (a region), with the rollups' freshness
     (counted into `freshness` when given: an answer of several reports)."""
     freshness = new_freshness(store) if freshness is None else freshness
+    if granularity in (Granularity.MONTH, Granularity.PERIOD):
+        summed = await _summed_report(store, sites, period, span, granularity, now_ms, freshness)
+        if summed is not None:
+            return replace(summed, rollups=freshness)
     tables = [await site_table(store, site, span, freshness) for site in sites]
     baselines = {site.id: await site_baseline(store, site, freshness) for site in sites}
     built = build_report(tables, baselines, period, span, granularity, now_ms)
     return replace(built, rollups=freshness)
+
+
+async def _summed_report(
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    read_ms: int,
+    freshness: Freshness | None,
+) -> Report | None:
+    """A report by month or of the whole period from the sites' month summaries (each month
+    row is one part of `month_parts`), or None when a site's cannot be had that way."""
+    per_site_rows, per_site_whole = [], []
+    summed = None if freshness is None else Freshness(freshness.read_ms)
+    of_sites = []
+    for site in sites:
+        parts = await site_summaries(store, site, span, summed)
+        if parts is None:
+            return None  # counted nothing into `freshness`: the caller composes every date
+        of_sites.append(parts)
+    if freshness is not None and summed is not None:
+        freshness.add(summed.pending_dates, summed.oldest_pending_ms)
+    for site, parts in zip(sites, of_sites, strict=True):
+        baseline = await site_baseline(store, site, freshness)
+        if granularity is Granularity.MONTH:
+            per_site_rows.append(
+                [span_totals(site, p.span, [p], baseline, read_ms, parts) for p in parts]
+            )
+        whole = span_totals(site, span, parts, baseline, read_ms)
+        per_site_whole.append(whole)
+        if granularity is Granularity.PERIOD:
+            per_site_rows.append([whole])
+    ids = tuple(s.id for s in sites)
+    return report_of_totals(ids, period, span, granularity, per_site_rows, per_site_whole)
+
+
+async def site_summaries(
+    store: ReadingsStore, site: Site, span: DateRange, freshness: Freshness | None = None
+) -> list[DatesSummary] | None:
+    """The summaries of `span`'s parts (central.kpi.months): its whole months' stored ones
+    (built from their dates' rollups and stored when missing or stale), its partial months'
+    built from their dates' rollups; None when the store keeps no month summaries, the span has
+    no whole month, or its dates are to be built from one load (`settled_span`)."""
+    if not isinstance(store, MonthSummaryStore) or not isinstance(store, RollupStore):
+        return None
+    parts = month_parts(span)
+    months = [p.first for p, whole in parts if whole]
+    if not months:
+        return None
+    key = config_key(site)
+    stored = await store.month_summaries(site.id, key, months)
+    first_pending = pending = await store.pending_rollups(site.id, span.last)
+    if pending.count > span.days + MAX_EXTRA_DATES_ON_READ:
+        return None
+    out = []
+    for part, whole in parts:
+        gen, blob = stored.get(part.first, (0, None)) if whole else (0, None)
+        if blob is not None:
+            try:
+                out.append(parse_summary(site, blob))
+                continue
+            except SummaryLayoutError:
+                pass  # built by another version: rebuilt below
+        made = await _summarise(store, site, part, pending, key, gen if whole else None)
+        if made is None:
+            return None
+        summary, walked = made
+        out.append(summary)
+        if walked.built:
+            pending = await store.pending_rollups(site.id, span.last)
+    if freshness is not None:
+        freshness.add(first_pending.count, first_pending.oldest_ms)
+    return out
+
+
+async def _summarise(
+    store: RollupStore,
+    site: Site,
+    part: DateRange,
+    pending: PendingRollups,
+    key: str,
+    gen: int | None,
+) -> tuple[DatesSummary, Settled] | None:
+    """The summary of `part` from its dates' rollups (pending ones built and stored), stored as
+    its month's when `gen` is given: the month's gen read before its rollups were (the store
+    refuses the summary when a rollup of the month changed since; when this walk built dates,
+    they changed it: the gen is read again and the dates loaded again). Also the walk's
+    outcome."""
+    settled = await settle(store, site, part.first, part.last, pending, now_ms())
+    if settled is None:
+        return None
+    walked = settled
+    if gen is not None and isinstance(store, MonthSummaryStore) and settled.built:
+        gen = (await store.month_summaries(site.id, key, [part.first]))[part.first][0]
+        pending = await store.pending_rollups(site.id, part.last)
+        again = await settle(store, site, part.first, part.last, pending, now_ms())
+        if again is not None and not again.built:
+            settled = again
+        else:
+            gen = None  # written to meanwhile: this read's summary is right, not stored
+    summary = summarise(site, part, settled.entries)
+    if summary is None:
+        return None
+    if gen is not None and isinstance(store, MonthSummaryStore):
+        await store.save_month_summary(site.id, part.first, key, gen, summary_bytes(summary))
+    return summary, walked
+
+
+@dataclass(frozen=True, slots=True)
+class MonthsRefreshed:
+    """What `refresh_month_summaries` did: summaries built, and the dates it had to build."""
+
+    months: int
+    built: int
+    stored: int
+
+
+async def refresh_month_summaries(store: RollupStore, site: Site, today: date) -> MonthsRefreshed:
+    """Rebuild the site's stale month summaries of months before `today`'s (the maintainer,
+    after it settled the site's dates)."""
+    if not isinstance(store, MonthSummaryStore):
+        return MonthsRefreshed(0, 0, 0)
+    key = config_key(site)
+    months = built = stored = 0
+    for month in await store.stale_months(site.id, today.replace(day=1)):
+        span = month_of(month)
+        gen, blob = (await store.month_summaries(site.id, key, [month]))[month]
+        if blob is not None:
+            continue
+        pending = await store.pending_rollups(site.id, span.last)
+        made = await _summarise(store, site, span, pending, key, gen)
+        if made is not None:
+            months += 1
+            built += made[1].built
+            stored += made[1].stored
+    return MonthsRefreshed(months, built, stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,8 +599,12 @@ async def ranking(
     freshness = new_freshness(store)
     parts = []
     for site in sites:  # one site's table at a time: a network's would not fit in memory
-        table = await site_table(store, site, span, freshness)
         baseline = await site_baseline(store, site, freshness)
+        summaries = await site_summaries(store, site, span, freshness)
+        if summaries is not None:  # its whole months' summaries, not every date
+            parts.append(span_totals(site, span, summaries, baseline, now_ms))
+            continue
+        table = await site_table(store, site, span, freshness)
         parts.append(period_totals(table, baseline, period, span, now_ms))
     rows, region = period_rows([s.id for s in sites], parts, period, span)
     per_site = [(s.id, s.name, row) for s, row in zip(sites, rows, strict=True)]

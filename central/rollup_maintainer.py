@@ -8,7 +8,9 @@ a debounce of `debounce_s` gathers a burst of batches into one pass) and at leas
 first pending date in date order (central.reporting.settle): each pending date is rebuilt from
 its readings, chained from the stored ends of the date before; when a rebuilt date's ends differ
 from the next date's starts, the next date is pending (SQLite marks it in the same transaction,
-InfluxDB finds it by comparing the two), and the pass goes on until no date is pending. A pass
+InfluxDB finds it by comparing the two), and the pass goes on until no date is pending; then
+the site's stale month summaries of past months are rebuilt from their dates' rollups
+(central.kpi.months; SQLite only). A pass
 also records each site's configuration key, so that a changed registry makes every rollup of the
 changed sites pending. With a retention
 (`retention_days`), each sweep also prunes the raw readings of rolled-up dates older than it
@@ -30,8 +32,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from central.kpi.rollup import config_key
+from central.kpi.windows import local_today
 from central.registry import Registry, Site
-from central.reporting import now_ms, settle
+from central.reporting import now_ms, refresh_month_summaries, settle
 from central.retention import PRUNE_CHUNK_ROWS, PruningStore, SitePruned, prune_site
 from central.store import RollupStore, StoreError
 
@@ -48,6 +51,7 @@ class MaintainPass:
     built: int  # rollups built
     stored: int  # rollups stored (the others lost a race with a write: still pending)
     seconds: float
+    months: int = 0  # month summaries rebuilt (central.kpi.months)
 
 
 class RollupMaintainer:
@@ -134,7 +138,7 @@ class RollupMaintainer:
             for site, p in (await self.store.pending_rollup_sites()).items()
             if site in self.sites  # a site no longer in the registry: nothing reads it
         }
-        built = stored = 0
+        built = stored = months = 0
         for site_id, mine in sorted(pending.items()):
             site = self.sites.get(site_id)
             if site is None or mine.first is None or mine.last is None:
@@ -147,6 +151,10 @@ class RollupMaintainer:
                     continue
                 built += done.built
                 stored += done.stored
+                refreshed = await refresh_month_summaries(self.store, site, local_today(site))
+                months += refreshed.months
+                built += refreshed.built
+                stored += refreshed.stored
             except StoreError:
                 raise
             except Exception:
@@ -158,7 +166,7 @@ class RollupMaintainer:
         oldest = [p.oldest_ms for s, p in left.items() if s in self.sites and p.oldest_ms]
         self._oldest_pending_ms = min(oldest) if oldest else None
         self._looked = True
-        return MaintainPass(len(pending), built, stored, time.perf_counter() - started)
+        return MaintainPass(len(pending), built, stored, time.perf_counter() - started, months)
 
     async def run(self) -> None:
         """Passes until cancelled: one now, then after each poke (debounced) or sweep interval;

@@ -87,10 +87,16 @@ def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, str | None
     return NAN, "quota use needs dates within one month (monthly quota) or one year"
 
 
-def elapsed_share(table: DayTable, lo: int, hi: int, now_ms: int) -> float:
-    """The part of dates [lo, hi) that has passed at now_ms (E7: quota x elapsed share)."""
-    start, end = int(table.day_start_ms[lo]), int(table.day_end_ms[hi - 1])
-    return min(1.0, max(0.0, (min(now_ms, end) - start) / (end - start)))
+def row_quota(
+    config: SiteKpiConfig, dates: DateRange, start_ms: int, end_ms: int, now_ms: int
+) -> tuple[float, str | None]:
+    """A row's quota (E7): its dates' (`quota_for`) times the share of [start_ms, end_ms) (the
+    dates' local start and end) that has passed at now_ms."""
+    quota, reason = quota_for(config, dates)
+    share = min(1.0, max(0.0, (min(now_ms, end_ms) - start_ms) / (end_ms - start_ms)))
+    if not math.isnan(quota) and share == 0.0:
+        return NAN, "the period has not started"
+    return quota * share, reason
 
 
 def device_start_ms(site: Site, device: str, time_ms: Int64Array) -> int | None:
@@ -110,19 +116,32 @@ def expected_to_date(table: DayTable, now_ms: int) -> dict[str, Int64Array]:
     of the date that has passed at `now_ms` and that follows the meter's start
     (`device_start_ms`): the reporting slots that began in that part, at most the whole date's
     count (read-time view on top of the table's whole-date `expected`)."""
-    starts, ends = table.day_start_ms, table.day_end_ms
     out = {}
     for d in table.devices:
         if d.expected is None:
             continue
         begin = device_start_ms(table.site, d.device, d.time_ms)
-        lo = starts if begin is None else np.maximum(starts, begin)
-        covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
         interval_ms = table.site.kpi.meter(d.device).interval_s * 1000
-        slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
-        out[d.device] = np.where(
-            covered >= ends - starts, d.expected, np.minimum(d.expected, slots)
+        out[d.device] = expected_slots(
+            table.day_start_ms, table.day_end_ms, d.expected, begin, now_ms, interval_ms
         )
+    return out
+
+
+def expected_slots(
+    starts: Int64Array,
+    ends: Int64Array,
+    expected: Int64Array,
+    begin: int | None,
+    now_ms: int,
+    interval_ms: int,
+) -> Int64Array:
+    """`expected_to_date` of one meter: of dates [starts, ends) whose whole-date counts are
+    `expected`, the slots that began after `begin` (None: from the start) and before now_ms."""
+    lo = starts if begin is None else np.maximum(starts, begin)
+    covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
+    slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
+    out: Int64Array = np.where(covered >= ends - starts, expected, np.minimum(expected, slots))
     return out
 
 
@@ -141,12 +160,9 @@ def _rows_totals(
     for bucket in rows:
         lo = (bucket.dates.first - table.span.first).days
         hi = lo + bucket.dates.days
-        quota, reason = quota_for(table.site.kpi, bucket.dates)
-        share = elapsed_share(table, lo, hi, now_ms)
-        if not math.isnan(quota) and share == 0.0:
-            quota, reason = NAN, "the period has not started"
+        start_ms, end_ms = int(table.day_start_ms[lo]), int(table.day_end_ms[hi - 1])
         bounds.append((lo, hi))
-        quotas.append((quota * share, reason))
+        quotas.append(row_quota(table.site.kpi, bucket.dates, start_ms, end_ms, now_ms))
     expected = expected_to_date(table, now_ms)
     if expected:  # the table's meters with their expected readings as of now_ms, once per meter
         devices = tuple(
@@ -216,21 +232,51 @@ def build_report(
             for name in names:
                 parts = [per_table[i] for per_table in per_service[name]]
                 rows.append(_row(bucket.label, bucket, name, combine(parts), sites))
-    else:
-        per_table = [
-            _rows_totals(t, row_buckets, None, baselines.get(t.site.id), now_ms) for t in tables
-        ]
-        for i, bucket in enumerate(row_buckets):
-            parts = [totals[i] for totals in per_table]
-            rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
-    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    if granularity is Granularity.PERIOD:
-        per_table_whole = [t[0] for t in per_table]  # the one row is the whole period
-    else:
+        whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
         per_table_whole = [
             _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables
         ]
-    total = combine(per_table_whole)
+        return _report(sites, period, span, granularity, rows, per_table_whole)
+    per_table = [
+        _rows_totals(t, row_buckets, None, baselines.get(t.site.id), now_ms) for t in tables
+    ]
+    if granularity is Granularity.PERIOD:
+        per_table_whole = [t[0] for t in per_table]  # the one row is the whole period
+    else:
+        whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+        per_table_whole = [
+            _rows_totals(t, [whole], None, baselines.get(t.site.id), now_ms)[0] for t in tables
+        ]
+    return report_of_totals(sites, period, span, granularity, per_table, per_table_whole)
+
+
+def report_of_totals(
+    sites: tuple[str, ...],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    per_site_rows: Sequence[Sequence[Totals]],
+    per_site_whole: Sequence[Totals],
+) -> Report:
+    """A report of whole-date rows (not per service) from each site's totals of each bucket of
+    `buckets(span, granularity)` and of the whole period (a region: the sites' summed)."""
+    rows = []
+    for i, bucket in enumerate(buckets(span, granularity)):
+        parts = [totals[i] for totals in per_site_rows]
+        rows.append(_row(bucket.label, bucket, None, combine(parts), sites, with_devices=True))
+    return _report(sites, period, span, granularity, rows, per_site_whole)
+
+
+def _report(
+    sites: tuple[str, ...],
+    period: PeriodKind,
+    span: DateRange,
+    granularity: Granularity,
+    rows: list[Row],
+    per_site_whole: Sequence[Totals],
+) -> Report:
+    whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
+    total = combine(per_site_whole)
     return Report(
         sites=sites,
         period=period,

@@ -516,6 +516,21 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
     )
 
 
+def stored_peaks(site: Site, blobs: Sequence[bytes]) -> tuple[Float64Array, np.ndarray]:
+    """Per date of the entries, its peak demand as stored (before a span's clamp, `compose`)
+    and whether its electricity curve was flat (absent): what a summary of dates needs to give
+    the clamped span's peak (central.kpi.months)."""
+    matrix = _decode(blobs).floats
+    at: dict[str, int] = {}
+    offset = 0
+    for name, shape in _fixed_fields(len(site.services)):
+        at[name] = offset
+        offset += math.prod(shape)
+    peaks: Float64Array = matrix[:, at["peak_kw"]].copy()
+    flat: np.ndarray = matrix[:, at[f"energy.{QUANTITIES[0]}.present"]] == 0
+    return peaks, flat
+
+
 def _devices(
     site: Site, entries: _Entries, day_start: Int64Array, day_end: Int64Array
 ) -> tuple[DeviceQuality, ...]:

@@ -19,6 +19,7 @@ from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
 from central.kpi.quantiles import figures_of, gather, skew_figures
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import Int64Array
+from central.registry import Site
 from contract import Quantity, Stream
 
 NAN = math.nan
@@ -143,8 +144,8 @@ class _SiteFields(TypedDict):
     factor_sets: frozenset[str]
 
 
-def _energy_and_food(
-    table: DayTable,
+def energy_and_food(
+    site: Site,
     waste: Mapping[str, float],
     used: Mapping[str, float],
     estimated: Mapping[str, float],
@@ -154,7 +155,7 @@ def _energy_and_food(
     """The Totals fields derived from a row's sums with the site's factors and prices: energy in
     kgce (of used, estimated and off-hours consumption), CO2, and the wasted food's value and
     CO2e."""
-    config = table.site.kpi
+    config = site.kpi
     factors = config.factor_set
     elec, gas = Quantity.ELECTRICITY.value, Quantity.GAS.value
 
@@ -177,9 +178,8 @@ def _energy_and_food(
     }
 
 
-def _site_fields(table: DayTable, baseline: "Totals | None") -> _SiteFields:
+def site_fields(site: Site, baseline: "Totals | None") -> _SiteFields:
     """The Totals fields that are the same for every row of a site."""
-    site = table.site
     return {
         "sites": 1,
         "floor_area_m2": NAN if site.floor_area_m2 is None else site.floor_area_m2,
@@ -237,8 +237,8 @@ def site_totals(
             off[q] = NAN
     peaks = table.peak_kw[days] if service is None else table.service_peak_kw[days, cols]
     return Totals(
-        **_site_fields(table, baseline),
-        **_energy_and_food(table, waste, used, estimated, off, service is not None),
+        **site_fields(table.site, baseline),
+        **energy_and_food(table.site, waste, used, estimated, off, service is not None),
         days=n_days,
         service_slots=n_days * n_services,
         staff_slots=float(site.registered_staff * n_days * n_services),
@@ -410,7 +410,7 @@ def site_totals_many(
             float(np.nanmax(p)) if np.any(~np.isnan(p)) else NAN
             for p in (peak_rows[lo:hi] for lo, hi in bounds)
         ]
-    constant = _site_fields(table, baseline)
+    constant = site_fields(table.site, baseline)
     absent = [q for q in QUANTITIES if q not in energy_rows]
     out = []
     for i, (day_lo, day_hi) in enumerate(bounds):
@@ -457,7 +457,7 @@ def site_totals_many(
         out.append(
             Totals(
                 **constant,
-                **_energy_and_food(table, waste, used, estimated, off, service is not None),
+                **energy_and_food(table.site, waste, used, estimated, off, service is not None),
                 days=n_days,
                 service_slots=n_days * n_services,
                 staff_slots=float(site.registered_staff * n_days * n_services),

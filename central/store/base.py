@@ -336,6 +336,31 @@ class RollupStore(Protocol):
         ...
 
 
+@runtime_checkable
+class MonthSummaryStore(Protocol):
+    """A rollup store that also keeps one summary per site and month (central.kpi.months), made
+    stale (its summary dropped, its gen bumped) by any change of a rollup of the month, in the
+    change's own transaction (SQLite)."""
+
+    async def month_summaries(
+        self, site: str, config: str, months: Sequence[date]
+    ) -> dict[date, tuple[int, bytes | None]]:
+        """Per month (its first date): its gen (0: no row yet) and its summary when current
+        (built under `config` and not stale since), else None."""
+        ...
+
+    async def save_month_summary(
+        self, site: str, month: date, config: str, gen: int, summary: bytes
+    ) -> bool:
+        """Store the summary of a month built from its dates as they were at `gen`; False (not
+        stored) when a rollup of the month changed since."""
+        ...
+
+    async def stale_months(self, site: str, before: date) -> list[date]:
+        """The site's months (first dates) before `before` whose summary is stale."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class PruneStep:
     """What one step of pruning a site's raw readings deleted (central/retention.py)."""

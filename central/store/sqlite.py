@@ -212,6 +212,35 @@ CREATE TABLE IF NOT EXISTS kpi_rollup_config (
 );
 """
 
+# Month summaries (central.kpi.months): per site and month (`month`: its first local date), the
+# additive totals of its dates' rollups, built under `config`. Any change of a rollup row of the
+# month (a write marking it pending, a rebuild, a cascade, a configuration change, pruning) drops
+# the summary and bumps `gen` in the change's own transaction (the triggers), so a summary is
+# only stored (gen-checked) when no rollup of its month changed since its entries were read.
+_MONTH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kpi_rollup_month (
+    site TEXT NOT NULL,
+    month TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    config TEXT,
+    summary BLOB,
+    PRIMARY KEY (site, month)
+);
+""" + "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS kpi_rollup_month_{event.lower()} AFTER {event} ON kpi_rollup
+BEGIN
+    INSERT INTO kpi_rollup_month (site, month, gen)
+    SELECT {row}.site, substr({row}.local_date, 1, 8) || '01', 0 WHERE NOT EXISTS (
+        SELECT 1 FROM kpi_rollup_month
+        WHERE site = {row}.site AND month = substr({row}.local_date, 1, 8) || '01');
+    UPDATE kpi_rollup_month SET gen = gen + 1, summary = NULL
+    WHERE site = {row}.site AND month = substr({row}.local_date, 1, 8) || '01';
+END;
+"""
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+)
+
 # Status changes kept per device: enough for "offline since" and a few weeks of flapping.
 STATUS_HISTORY_PER_DEVICE = 200
 
@@ -993,6 +1022,63 @@ class SqliteStore(ThreadedStore):
             return 0
         return await self._run(self._writer, self._save_rollups, site, config, rollups, now_ms)
 
+    # --- month summaries (central.kpi.months) ---------------------------------------------
+
+    async def month_summaries(
+        self, site: str, config: str, months: Sequence[date]
+    ) -> dict[date, tuple[int, bytes | None]]:
+        return await self._run(self._reader, self._month_summaries, site, config, months)
+
+    async def save_month_summary(
+        self, site: str, month: date, config: str, gen: int, summary: bytes
+    ) -> bool:
+        return await self._run(
+            self._writer, self._save_month_summary, site, month, config, gen, summary
+        )
+
+    async def stale_months(self, site: str, before: date) -> list[date]:
+        rows = await self._run(
+            self._reader,
+            lambda: (
+                self._require(self._read_conn)
+                .execute(
+                    "SELECT month FROM kpi_rollup_month WHERE site = ? AND summary IS NULL"
+                    " AND month < ? ORDER BY month",
+                    (site, before.isoformat()),
+                )
+                .fetchall()
+            ),
+        )
+        return [date.fromisoformat(m) for (m,) in rows]
+
+    def _month_summaries(
+        self, site: str, config: str, months: Sequence[date]
+    ) -> dict[date, tuple[int, bytes | None]]:
+        if not months:
+            return {}
+        conn = self._require(self._read_conn)
+        found = {
+            date.fromisoformat(month): (gen, summary if stored == config else None)
+            for month, gen, stored, summary in conn.execute(
+                "SELECT month, gen, config, summary FROM kpi_rollup_month"
+                " WHERE site = ? AND month >= ? AND month <= ?",
+                (site, min(months).isoformat(), max(months).isoformat()),
+            )
+        }
+        return {m: found.get(m, (0, None)) for m in months}
+
+    def _save_month_summary(
+        self, site: str, month: date, config: str, gen: int, summary: bytes
+    ) -> bool:
+        conn = self._require(self._write_conn)
+        cursor = conn.execute(
+            "INSERT INTO kpi_rollup_month (site, month, gen, config, summary)"
+            " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, month) DO UPDATE"
+            " SET config = excluded.config, summary = excluded.summary WHERE gen = ?3",
+            (site, month.isoformat(), gen, config, summary),
+        )
+        return cursor.rowcount > 0
+
     # --- sealed dates and pruning (central/retention.py, central/store/sqlite_retention.py) --
 
     async def sealed_through(self, site: str) -> date | None:
@@ -1083,6 +1169,7 @@ class SqliteStore(ThreadedStore):
                 )
             conn.executescript(_SCHEMA)
             _migrate(conn)
+            conn.executescript(_MONTH_SCHEMA)
             conn.executescript(_RAW_SCALE_INDEX)
             conn.executescript(_CLOCK_PENDING_INDEX)
             conn.executescript(retention.SCHEMA)
