@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from central import reporting
 from central.app import create_app
 from central.kpi.periods import Granularity, PeriodKind
@@ -192,6 +194,19 @@ async def test_central_rolls_up_the_dates_an_edge_uploads(tmp_path: Path) -> Non
             assert await wait_until_rolled_up(store, "s1", yesterday)
 
 
+async def maintainer_has_looked(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Wait for the maintainer's first pass at start (the rollup lag gauge is NaN before it), so
+    that it cannot roll up a test's first upload before the test reads it as pending."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = (await http.get("/metrics", headers=headers)).text
+        lag = [x for x in text.splitlines() if x.startswith("canteen_central_rollup_lag_seconds ")]
+        if lag and "nan" not in lag[0].lower():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the rollup maintainer made no first pass within 20 s")
+
+
 async def test_answers_say_how_fresh_the_rollups_were(settings: CentralSettings) -> None:
     """With the maintainer held back (a long debounce), an answer right after an upload finds
     the dates pending, builds them on read (the figures are right all the same) and says so;
@@ -201,6 +216,7 @@ async def test_answers_say_how_fresh_the_rollups_were(settings: CentralSettings)
     auth_headers = admin()
     query = {"site": "s1", "period": "day", "date": yesterday.isoformat()}
     async with in_process(create_app(settings)) as http:
+        await maintainer_has_looked(http, auth_headers)
         readings = [
             card(0, noon_ms, 1),
             scale(0, noon_ms + 60_000, "plate", 80.0),
@@ -236,6 +252,7 @@ async def test_alerts_and_their_history_say_how_fresh_the_rollups_were(
     on = {"site": "s1", "date": yesterday.isoformat()}
     span = {"site": "s1", "start": yesterday.isoformat(), "end": yesterday.isoformat()}
     async with in_process(create_app(settings)) as http:
+        await maintainer_has_looked(http, auth_headers)
 
         async def upload(batch_id: str, seq: int) -> None:
             readings = [card(seq, noon_ms + seq, seq), scale(seq, noon_ms + seq, "plate", 80.0)]

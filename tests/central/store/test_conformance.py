@@ -480,6 +480,12 @@ async def test_rollups_equal_the_sqlite_stores(backend: ReadingsStore, tmp_path:
             key = config_key(site)
             rolled.append(await target.load_rollups(site_id, key, EPOCH, date(2100, 1, 1), EPOCH))
         (_, got), (_, want) = rolled
+        last = got[-1].on
+        if not isinstance(store, SqliteStore):
+            # SQLite's month summaries roll up the rest of the last data's month too (empty dates)
+            extra = [r.on for r in want if r.on > last]
+            assert all((on.year, on.month) == (last.year, last.month) for on in extra), extra
+            want = [r for r in want if r.on <= last]
         assert [r.on for r in got] == [r.on for r in want if r.on >= EPOCH]
         want = [r for r in want if r.on >= EPOCH]
         for mine, theirs in zip(got, want, strict=True):
