@@ -15,6 +15,7 @@ of a period are found by their receive time directly). The live conformance suit
 (test_conformance.py) holds the real server to the same answers.
 """
 
+import contextlib
 import gzip
 import json
 import re
@@ -468,11 +469,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(fake: FakeInflux) -> tuple[ThreadingHTTPServer, threading.Thread]:
-    """Serve `fake` on a free loopback port (sets fake.url); shut the server down after use."""
+@contextlib.contextmanager
+def serving(fake: FakeInflux) -> Iterator[FakeInflux]:
+    """`fake` served on a free loopback port (sets fake.url) until the block ends."""
     handler = type("Handler", (_Handler,), {"fake": fake})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    return server, thread
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

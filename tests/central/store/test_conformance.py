@@ -55,7 +55,7 @@ from simulators.registry import Site as SimSite
 from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.store import clock_cases
 from tests.central.store.conftest import live_influx, unique_site
-from tests.central.store.fake_influx import FakeInflux, serve
+from tests.central.store.fake_influx import FakeInflux, serving
 
 START = date(2026, 3, 2)
 EPOCH = date(1970, 1, 1)  # InfluxDB marks no date before (no reading is attributed there)
@@ -443,15 +443,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         ) as db:
             yield db
         return
-    fake = FakeInflux()
-    server, thread = serve(fake)
-    try:
+    with serving(FakeInflux()) as fake:
         async with InfluxStore(url=fake.url, org="canteen", bucket="canteen", token="t") as db:
             yield db
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 async def test_rollups_equal_the_sqlite_stores(backend: ReadingsStore, tmp_path: Path) -> None:

@@ -23,19 +23,13 @@ from central.store.influx_schema import RECEIVED
 from central.store.sqlite import SqliteStore
 from contract import ReadingRecord
 from tests.central.store.clock_cases import AT_8, uploads
-from tests.central.store.fake_influx import FakeInflux, serve
+from tests.central.store.fake_influx import FakeInflux, serving
 
 
 @pytest.fixture
 def fake_influx() -> Iterator[FakeInflux]:
-    fake = FakeInflux()
-    server, thread = serve(fake)
-    try:
+    with serving(FakeInflux()) as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 async def test_split_bursts_and_predecessors_get_the_sqlite_stores_verdicts(

@@ -34,7 +34,7 @@ from tests.central.conftest import batch as central_batch
 from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.store.clock_cases import AT_8
 from tests.central.store.clock_cases import uploads as clock_uploads
-from tests.central.store.fake_influx import FakeInflux, serve
+from tests.central.store.fake_influx import FakeInflux, serving
 from tests.central.test_rollup import (
     DAYS,
     FIRST,
@@ -55,14 +55,8 @@ MAX_DELAY_MS = DEFAULT_CLOCK_RULE.max_delay_ms
 
 @pytest.fixture
 def fake() -> Iterator[FakeInflux]:
-    fake = FakeInflux()
-    server, thread = serve(fake)
-    try:
+    with serving(FakeInflux()) as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def influx(fake: FakeInflux) -> InfluxStore:
