@@ -224,8 +224,8 @@ async def settle(
             # final: its raw readings are pruned (central/retention.py), it is never rebuilt
             ends = row.ends or EMPTY_CHAIN
             if on >= first and want_entries:
-                if row.entry is None:
-                    raise StoreError(f"rollup {site.id} {on}: sealed but without entry")
+                if row.entry is None or row.dishes is None:
+                    raise StoreError(f"rollup {site.id} {on}: sealed without entry or dish sums")
                 if row.config != key and sealed_services(site, on, row.entry) != len(site.services):
                     raise SealedPeriodUnreadable(
                         f"site {site.id}: {on} is sealed with another number of meal services"
@@ -233,7 +233,7 @@ async def settle(
                         " (docs/operations.md, retention)"
                     )
                 entries.append(row.entry)
-                dishes.append(row.dishes or b"")  # sealed before dish sums were rolled up: none
+                dishes.append(row.dishes)
         elif (
             row is not None and row.pending_ms is None and row.config == key and row.starts == ends
         ):
