@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path
 
-from central.kpi.months import month_parts, summarise, summary_bytes
+from central.kpi.months import month_parts, summarise
 from central.kpi.periods import DateRange
 from central.kpi.rollup import EMPTY_CHAIN, ENTRY_HEAD, config_key
 from central.kpi.windows import local_instant_ms
@@ -31,16 +31,18 @@ FROM n_sites s CROSS JOIN n_dates d ORDER BY s.site, d.local_date
 
 
 _MONTHS = """
-INSERT INTO kpi_rollup_month (site, month, gen, config, summary)
-SELECT s.site, m.month, 0, s.config, m.summary FROM n_sites s CROSS JOIN n_months m WHERE true
-ON CONFLICT (site, month) DO UPDATE SET config = excluded.config, summary = excluded.summary
+INSERT INTO kpi_rollup_month (site, month, gen, config, summary, devices)
+SELECT s.site, m.month, 0, s.config, m.summary, m.devices FROM n_sites s CROSS JOIN n_months m
+WHERE true ON CONFLICT (site, month) DO UPDATE
+SET config = excluded.config, summary = excluded.summary, devices = excluded.devices
 """
 
 
 def month_summaries(
     template: Site, by_date: list[tuple[str, bytes, bytes]]
-) -> list[tuple[str, bytes]]:
-    """(month, summary) of each whole month of the dates (iso date, entry, dishes)."""
+) -> list[tuple[str, bytes, bytes]]:
+    """(month, site part, device part) of each whole month's summary of the dates (iso date,
+    entry, dishes)."""
     out = []
     entries = {date.fromisoformat(on): entry for on, entry, _ in by_date}
     first, last = min(entries), max(entries)
@@ -49,7 +51,7 @@ def month_summaries(
             summary = summarise(template, part, [entries[d] for d in part.dates()])
             if summary is None:
                 raise ValueError(f"the template's entries of {part} do not compose")
-            out.append((part.first.isoformat(), summary_bytes(summary)))
+            out.append((part.first.isoformat(), summary.site, summary.devices))
     return out
 
 
@@ -108,8 +110,10 @@ async def generate(
         )
         # each month's summary, as the maintainer stores it (central.kpi.months): the same for
         # every copy (a summary names no site), summarised once from the template's entries
-        conn.execute("CREATE TEMP TABLE n_months (month TEXT, summary BLOB)")
-        conn.executemany("INSERT INTO n_months VALUES (?, ?)", month_summaries(template, by_date))
+        conn.execute("CREATE TEMP TABLE n_months (month TEXT, summary BLOB, devices BLOB)")
+        conn.executemany(
+            "INSERT INTO n_months VALUES (?, ?, ?)", month_summaries(template, by_date)
+        )
         conn.execute(_MONTHS)
         total, rows = conn.execute(
             "SELECT SUM(LENGTH(entry) + LENGTH(dishes) + LENGTH(starts) + LENGTH(ends)"

@@ -30,13 +30,12 @@ from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, lo
 from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
 from central.kpi.months import (
     DatesSummary,
-    SummaryLayoutError,
+    is_current,
     month_of,
     month_parts,
-    parse_summary,
-    span_totals,
+    of_blobs,
     summarise,
-    summary_bytes,
+    summed_totals,
 )
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
@@ -48,9 +47,8 @@ from central.kpi.report import (
     baseline_totals,
     build_report,
     period_kpis,
-    period_rows,
     period_totals,
-    rank_sites,
+    rank_totals,
     report_of_totals,
 )
 from central.kpi.rollup import (
@@ -79,6 +77,7 @@ from central.store import (
     SealedPeriodUnreadable,
     SealedStore,
     StoreError,
+    SummaryBlobs,
 )
 
 # Beyond the loaded range, each meter's nearest reading within this distance is loaded too, so
@@ -450,28 +449,66 @@ async def _summed_report(
 ) -> Report | None:
     """A report by month or of the whole period from the sites' month summaries (each month
     row is one part of `month_parts`), or None when a site's cannot be had that way."""
-    per_site_rows, per_site_whole = [], []
     summed = None if freshness is None else Freshness(freshness.read_ms)
-    of_sites = []
-    for site in sites:
-        parts = await site_summaries(store, site, span, summed)
-        if parts is None:
-            return None  # counted nothing into `freshness`: the caller composes every date
-        of_sites.append(parts)
+    of_sites = await sites_summaries(store, sites, span, summed, devices=True)
+    if of_sites is None or any(parts is None for parts in of_sites):
+        return None  # counted nothing into `freshness`: the caller composes every date
     if freshness is not None and summed is not None:
         freshness.add(summed.pending_dates, summed.oldest_pending_ms)
-    for site, parts in zip(sites, of_sites, strict=True):
-        baseline = await site_baseline(store, site, freshness)
-        if granularity is Granularity.MONTH:
-            per_site_rows.append(
-                [span_totals(site, p.span, [p], baseline, read_ms, parts) for p in parts]
-            )
-        whole = span_totals(site, span, parts, baseline, read_ms)
-        per_site_whole.append(whole)
-        if granularity is Granularity.PERIOD:
-            per_site_rows.append([whole])
+    every = [parts for parts in of_sites if parts is not None]
+    baselines = [await site_baseline(store, site, freshness) for site in sites]
+    per_site_whole = summed_totals(sites, every, baselines, read_ms, with_devices=True)
+    if granularity is Granularity.MONTH:
+        months = summed_totals(sites, every, baselines, read_ms, each_part=True, with_devices=True)
+        at = iter(months)
+        per_site_rows = [[next(at) for _ in parts] for parts in every]
+    else:
+        per_site_rows = [[whole] for whole in per_site_whole]
     ids = tuple(s.id for s in sites)
     return report_of_totals(ids, period, span, granularity, per_site_rows, per_site_whole)
+
+
+async def sites_summaries(
+    store: ReadingsStore,
+    sites: Sequence[Site],
+    span: DateRange,
+    freshness: Freshness | None,
+    devices: bool,
+) -> list[list[DatesSummary] | None] | None:
+    """`site_summaries` of every site, with their device parts when `devices`; None when the
+    store keeps no month summaries or the span has no whole month. The sites' stored summaries
+    are read together when the span is whole months; a site with pending dates (at most a few
+    on a running central), a missing or stale summary, or a span with partial months takes
+    `site_summaries` (which builds and stores what is missing)."""
+    if not isinstance(store, MonthSummaryStore) or not isinstance(store, RollupStore):
+        return None
+    parts = month_parts(span)
+    months = [p.first for p, whole in parts if whole]
+    if not months:
+        return None
+    stored: dict[str, dict[date, tuple[int, SummaryBlobs | None]]] = {}
+    pending: Mapping[str, object] = {}
+    if len(months) == len(parts):
+        pending = await store.pending_rollup_sites()
+        configs = {site.id: config_key(site) for site in sites if site.id not in pending}
+        stored = await store.month_summaries_of(configs, months, devices)
+    spans = [p for p, _ in parts]
+    out: list[list[DatesSummary] | None] = []
+    for site in sites:
+        of_site = stored.get(site.id)
+        if of_site is not None:
+            blobs = [of_site[m][1] for m in months]
+            if all(b is not None and is_current(b.site) for b in blobs):
+                out.append(
+                    [
+                        DatesSummary(p, b.site, b.devices)
+                        for p, b in zip(spans, blobs, strict=True)
+                        if b
+                    ]
+                )
+                continue
+        out.append(await site_summaries(store, site, span, freshness))
+    return out
 
 
 async def site_summaries(
@@ -494,13 +531,10 @@ async def site_summaries(
         return None
     out = []
     for part, whole in parts:
-        gen, blob = stored.get(part.first, (0, None)) if whole else (0, None)
-        if blob is not None:
-            try:
-                out.append(parse_summary(site, blob))
-                continue
-            except SummaryLayoutError:
-                pass  # built by another version: rebuilt below
+        gen, blobs = stored.get(part.first, (0, None)) if whole else (0, None)
+        if blobs is not None and is_current(blobs.site):
+            out.append(of_blobs(blobs.site, blobs.devices))
+            continue  # (one of another layout, built by another version, is rebuilt below)
         made = await _summarise(store, site, part, pending, key, gen if whole else None)
         if made is None:
             return None
@@ -542,7 +576,8 @@ async def _summarise(
     if summary is None:
         return None
     if gen is not None and isinstance(store, MonthSummaryStore):
-        await store.save_month_summary(site.id, part.first, key, gen, summary_bytes(summary))
+        blobs = SummaryBlobs(summary.site, summary.devices)
+        await store.save_month_summary(site.id, part.first, key, gen, blobs)
     return summary, walked
 
 
@@ -595,21 +630,35 @@ async def ranking(
     now_ms: int,
     descending: bool = False,
 ) -> Ranking:
-    """Sites ranked by one KPI over the period, and the region's total."""
+    """Sites ranked by one KPI over the period, and the region's total: from the sites' month
+    summaries summed together (`summed_totals`) where they can be had, else (no whole month in
+    the span, a store without summaries) from each site's composed table, one at a time."""
     freshness = new_freshness(store)
-    parts = []
-    for site in sites:  # one site's table at a time: a network's would not fit in memory
-        baseline = await site_baseline(store, site, freshness)
-        summaries = await site_summaries(store, site, span, freshness)
-        if summaries is not None:  # its whole months' summaries, not every date
-            parts.append(span_totals(site, span, summaries, baseline, now_ms))
-            continue
-        table = await site_table(store, site, span, freshness)
-        parts.append(period_totals(table, baseline, period, span, now_ms))
-    rows, region = period_rows([s.id for s in sites], parts, period, span)
-    per_site = [(s.id, s.name, row) for s, row in zip(sites, rows, strict=True)]
-    ranked = tuple(rank_sites(per_site, kpi, descending))
-    return Ranking(kpi, descending, span, ranked, region, freshness)
+    summaries = await sites_summaries(store, sites, span, freshness, devices=False)
+    of_sites = summaries or [None] * len(sites)
+    baselines = [await site_baseline(store, site, freshness) for site in sites]
+    summed = [i for i, parts in enumerate(of_sites) if parts is not None]
+    rows = (
+        summed_totals(
+            [sites[i] for i in summed],
+            [of_sites[i] or [] for i in summed],
+            [baselines[i] for i in summed],
+            now_ms,
+        )
+        if summed
+        else []
+    )
+    of_summed = dict(zip(summed, rows, strict=True))
+    totals = []
+    for i, (site, baseline) in enumerate(zip(sites, baselines, strict=True)):
+        row = of_summed.get(i)
+        if row is None:  # one site's table at a time: a network's would not fit in memory
+            table = await site_table(store, site, span, freshness)
+            row = period_totals(table, baseline, period, span, now_ms)
+        totals.append(row)
+    ids = [(s.id, s.name) for s in sites]
+    ranked, region = rank_totals(ids, totals, kpi, descending, period, span)
+    return Ranking(kpi, descending, span, tuple(ranked), region, freshness)
 
 
 async def alerts(

@@ -1,10 +1,10 @@
 """Summaries of a site's dates: what long periods are read from (one per whole month).
 
 A summary holds the additive totals of a run of a site's dates (central.kpi.totals.Totals of
-the dates: sums, per device too, and each device's clock-skew histogram with its bins merged),
-built from the dates' rollup entries (central.kpi.rollup), never from readings. A period's row
-is the sum of the summaries of its parts (its whole months, stored per site and month, and the
-partial months at its ends, summarised from their dates on read), so composition is exact by
+the dates: sums, per device too, and clock-skew histograms with their bins merged), built from
+the dates' rollup entries (central.kpi.rollup), never from readings. A period's row is the sum
+of the summaries of its parts (its whole months, stored per site and month, and the partial
+months at its ends, summarised from their dates on read), so composition is exact by
 construction: sums add (in another order than a one-date-after-another sum: equal up to float
 rounding), histogram counts add, maxima take the maximum.
 
@@ -15,11 +15,28 @@ share, the baseline, floor area, staff, prices and factors (the site's configura
 summary is built for one configuration, `config_key`). The peak demand keeps, per summary, the
 highest stored peak of the dates with an electricity curve and of those without, since a
 period that has both clamps the latter to 0 kW (central.kpi.rollup `compose`).
+
+**Layout** (`SUMMARY_LAYOUT`), two blobs, so that a ranking reads only the first:
+
+- the site part: a head (`_HEAD`: layout, number of fields, first date, dates, meters, skew
+  bins), the float64 block of every site-level number (`SITE_FIELDS`, in that order), the
+  dates' bounds (int64 local midnights, one more than dates), per meter four int64 (`_METER`:
+  a key of its id, its interval, its expected readings of the whole dates, the start of its
+  first date with a reading or -1), and the site's clock-skew histogram merged over its devices
+  (int16 bin keys, then uint32 counts);
+- the device part: a head (`_DEVICES_HEAD`), one int64 row per device (`_DEVICE_COLUMNS`), the
+  devices' histograms device after device (int16 keys, uint32 counts), then "kind\\tdevice"
+  lines (UTF-8).
+
+Many sites' site parts are summed at once (`sum_parts`): their bytes are joined and every
+number is gathered into one numpy array per kind (fields, meters, bins), without a Python
+object per device or month: a national ranking's cost is a few numpy calls per figure plus one
+Totals per site.
 """
 
+import hashlib
 import itertools
-import json
-import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,14 +46,17 @@ import numpy as np
 from central.kpi.counters import EVENT_KINDS
 from central.kpi.daytable import QUANTITIES
 from central.kpi.periods import DateRange
+from central.kpi.quantiles import skew_figures
 from central.kpi.rawbins import RAW_EVENT_KINDS
-from central.kpi.readings import Int64Array
+from central.kpi.readings import Float64Array, Int64Array
 from central.kpi.report import device_start_ms, expected_slots, row_quota
 from central.kpi.rollup import compose, stored_peaks
 from central.kpi.totals import (
     NAN,
+    NO_SKEW,
     STREAMS,
     DeviceTotals,
+    SkewFigures,
     Totals,
     energy_and_food,
     site_fields,
@@ -45,22 +65,88 @@ from central.kpi.totals import (
 from central.registry import Site
 
 # Bump when the summary layout or what it sums changes: stored summaries of another are rebuilt.
-SUMMARY_LAYOUT = 2
+SUMMARY_LAYOUT = 3
+
+_ENERGY = ("used", "estimated", "off_hours")
+# Every site-level number of a summary, in the order of its float64 block.
+SITE_FIELDS: tuple[str, ...] = (
+    "meals",
+    "trays",
+    "clean_plates",
+    *(f"waste_g.{s}" for s in STREAMS),
+    *(f"{kind}.{q}" for kind in _ENERGY for q in QUANTITIES),
+    *(f"events.{k}" for k in EVENT_KINDS),
+    "scale_below_division",
+    "scale_above_max",
+    "repeat_swipes",
+    *(f"raw_bin_events.{k}" for k in RAW_EVENT_KINDS),
+    "readings",
+    "meter_received",
+    "duplicates",
+    "clock_corrected",
+    "peak_curve_kw",  # highest stored peak of the dates with an electricity curve (or NaN)
+    "peak_flat_kw",  # ... of the dates without one
+    "any_curve",  # 1.0 when a date has an electricity curve
+    "any_flat",
+)
+_AT = {name: i for i, name in enumerate(SITE_FIELDS)}
+_N_FIELDS = len(SITE_FIELDS)
+_PEAKS = [_AT[n] for n in ("peak_curve_kw", "peak_flat_kw")]
+_ANY = [_AT[n] for n in ("any_curve", "any_flat")]
+
+# layout, fields, first date (proleptic ordinal), dates, meters, skew bins
+_HEAD = struct.Struct("<HHiHHI")
+_HEAD_DTYPE = np.dtype(
+    [("layout", "<u2"), ("fields", "<u2"), ("first", "<i4"), ("days", "<u2"),
+     ("meters", "<u2"), ("bins", "<u4")]
+)  # fmt: skip
+_METER = 4  # int64 per meter: key, interval_s, whole-date expected readings, first date's start
+# layout, devices, skew bins, bytes of the names
+_DEVICES_HEAD = struct.Struct("<HHII")
+# received, expected (-1: not a meter), duplicates, clock corrected, has events, events...,
+# has raw events, raw events..., skew bins
+_DEVICE_COLUMNS = 4 + 1 + len(EVENT_KINDS) + 1 + len(RAW_EVENT_KINDS) + 1
+_NO_BEGIN = np.iinfo(np.int64).min  # a meter expected from the first date on
+
+
+class SummaryLayoutError(ValueError):
+    """A stored summary of another layout: rebuild it from its dates' entries."""
 
 
 @dataclass(frozen=True, slots=True)
 class DatesSummary:
-    """The additive totals of a site's dates `span` (module docstring)."""
+    """The summary of a site's dates `span` (module docstring): its two parts, encoded."""
 
     span: DateRange
-    day_start_ms: Int64Array
-    day_end_ms: Int64Array
-    totals: Totals  # of the dates; expected readings of whole dates, no quota nor baseline
-    first_ms: Mapping[str, int]  # per meter with a reading: the start of its first such date
-    peak_curve_kw: float  # highest stored peak of the dates with an electricity curve (or NaN)
-    peak_flat_kw: float  # ... of the dates without one
-    any_curve: bool
-    any_flat: bool
+    site: bytes
+    devices: bytes
+
+
+def meter_key(device: str) -> int:
+    """The int64 a meter's id is known by in a summary's site part (its expected readings are
+    matched across a site's months by it)."""
+    return int.from_bytes(
+        hashlib.blake2b(device.encode(), digest_size=8).digest(), "little", signed=True
+    )
+
+
+def is_current(site_part: bytes) -> bool:
+    """Whether a stored site part is of this layout (one of another is rebuilt)."""
+    if len(site_part) < _HEAD.size:
+        return False
+    layout, n_fields, *_ = _HEAD.unpack_from(site_part)
+    return bool(layout == SUMMARY_LAYOUT and n_fields == _N_FIELDS)
+
+
+def of_blobs(site_part: bytes, devices: bytes) -> DatesSummary:
+    """A stored summary (`is_current`), with its span read from its head."""
+    if not is_current(site_part):
+        raise SummaryLayoutError(
+            f"month summary of another layout; this version reads {SUMMARY_LAYOUT}"
+        )
+    _, _, first, n_days, _, _ = _HEAD.unpack_from(site_part)
+    start = date.fromordinal(first)
+    return DatesSummary(DateRange(start, start + timedelta(days=n_days - 1)), site_part, devices)
 
 
 def month_parts(span: DateRange) -> list[tuple[DateRange, bool]]:
@@ -83,9 +169,16 @@ def month_of(on: date) -> DateRange:
     return DateRange(on.replace(day=1), following - timedelta(days=1))
 
 
-def _max(values: Sequence[float]) -> float:
-    present = [v for v in values if not math.isnan(v)]
-    return max(present) if present else NAN
+def _histogram(keys: Int64Array, counts: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """A histogram's bins with equal keys merged (their counts add)."""
+    merged, at = np.unique(keys, return_inverse=True)
+    sums = np.bincount(at, weights=counts, minlength=merged.size).astype(np.int64)
+    return merged.astype(np.int64), sums
+
+
+def _max(values: Float64Array) -> float:
+    present = values[~np.isnan(values)]
+    return float(present.max()) if present.size else NAN
 
 
 def summarise(site: Site, span: DateRange, entries: Sequence[bytes]) -> DatesSummary | None:
@@ -94,44 +187,392 @@ def summarise(site: Site, span: DateRange, entries: Sequence[bytes]) -> DatesSum
     table = compose(site, span, entries)
     if table is None:
         return None
-    (totals,) = site_totals_many(table, [(0, span.days)], device_skews=False)
+    (t,) = site_totals_many(table, [(0, span.days)], device_skews=False)
     peaks, flat = stored_peaks(site, entries)
-    first_ms = {
-        d.device: int(d.time_ms[0]) for d in table.devices if d.kind == "meter" and d.time_ms.size
+    values: dict[str, float] = {
+        "meals": t.meals,
+        "trays": t.trays,
+        "clean_plates": t.clean_plates,
+        "scale_below_division": t.scale_below_division,
+        "scale_above_max": t.scale_above_max,
+        "repeat_swipes": t.repeat_swipes,
+        "readings": t.readings,
+        "meter_received": t.meter_received,
+        "duplicates": t.duplicates,
+        "clock_corrected": t.clock_corrected,
+        "peak_curve_kw": _max(peaks[~flat]),
+        "peak_flat_kw": _max(peaks[flat]),
+        "any_curve": float(np.any(~flat)),
+        "any_flat": float(np.any(flat)),
     }
-    return DatesSummary(
-        span=span,
-        day_start_ms=table.day_start_ms,
-        day_end_ms=table.day_end_ms,
-        totals=totals,
-        first_ms=first_ms,
-        peak_curve_kw=_max(peaks[~flat].tolist()),
-        peak_flat_kw=_max(peaks[flat].tolist()),
-        any_curve=bool(np.any(~flat)),
-        any_flat=bool(np.any(flat)),
+    values.update({f"waste_g.{s}": t.waste_g[s] for s in STREAMS})
+    for kind, sums in zip(_ENERGY, (t.used, t.estimated, t.off_hours), strict=True):
+        values.update({f"{kind}.{q}": sums[q] for q in QUANTITIES})
+    values.update({f"events.{k}": t.events[k] for k in EVENT_KINDS})
+    values.update({f"raw_bin_events.{k}": t.raw_bin_events.get(k, 0) for k in RAW_EVENT_KINDS})
+    fields = np.array([values[name] for name in SITE_FIELDS], dtype=np.float64)
+    bounds = np.append(table.day_start_ms, table.day_end_ms[-1]).astype(np.int64)
+    if np.any(table.day_end_ms[:-1] != table.day_start_ms[1:]):
+        raise ValueError(f"dates of {span} that do not follow each other")
+    first_ms = {d.device: int(d.time_ms[0]) for d in table.devices if d.time_ms.size}
+    meters = [
+        (meter_key(d.device), site.kpi.meter(d.device).interval_s, d.expected or 0,
+         first_ms.get(d.device, -1))
+        for d in t.devices
+        if d.kind == "meter"
+    ]  # fmt: skip
+    every = [d for d in t.devices if d.skew_keys.size]
+    keys, counts = _histogram(
+        np.concatenate([d.skew_keys for d in every]) if every else np.zeros(0, np.int64),
+        np.concatenate([d.skew_counts for d in every]) if every else np.zeros(0, np.int64),
+    )
+    site_part = b"".join(
+        (
+            _HEAD.pack(SUMMARY_LAYOUT, _N_FIELDS, span.first.toordinal(), span.days, len(meters),
+                       keys.size),
+            fields.tobytes(),
+            bounds.tobytes(),
+            np.array(meters, dtype=np.int64).reshape(-1, _METER).tobytes(),
+            keys.astype(np.int16).tobytes(),
+            counts.astype(np.uint32).tobytes(),
+        )
+    )  # fmt: skip
+    return DatesSummary(span, site_part, _devices_part(t.devices))
+
+
+def _devices_part(devices: Sequence[DeviceTotals]) -> bytes:
+    rows, keys, counts, names = [], [], [], []
+    for d in devices:
+        k, c = _histogram(d.skew_keys, d.skew_counts)
+        keys.append(k)
+        counts.append(c)
+        names.append(f"{d.kind}\t{d.device}")
+        events = (
+            [0] * (1 + len(EVENT_KINDS))
+            if d.events is None
+            else [1, *(d.events[k] for k in EVENT_KINDS)]
+        )
+        raw = (
+            [0] * (1 + len(RAW_EVENT_KINDS))
+            if d.raw_events is None
+            else [1, *(d.raw_events[k] for k in RAW_EVENT_KINDS)]
+        )
+        expected = -1 if d.expected is None else d.expected
+        rows.append([d.received, expected, d.duplicates, d.clock_corrected, *events, *raw, k.size])
+    text = "\n".join(names).encode()
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    all_counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    return b"".join(
+        (
+            _DEVICES_HEAD.pack(SUMMARY_LAYOUT, len(rows), all_keys.size, len(text)),
+            np.array(rows, dtype=np.int64).reshape(-1, _DEVICE_COLUMNS).tobytes(),
+            all_keys.astype(np.int16).tobytes(),
+            all_counts.astype(np.uint32).tobytes(),
+            text,
+        )
     )
 
 
-def _nansum(values: Sequence[float]) -> float:
-    """A sum of parts where NaN is "no meter in this part": NaN only when no part has one."""
-    present = [v for v in values if not math.isnan(v)]
-    return math.fsum(present) if present else NAN
+def _parse_devices(blob: bytes) -> list[DeviceTotals]:
+    """The devices of a summary's device part (their expected readings: of whole dates)."""
+    layout, n, n_bins, n_text = _DEVICES_HEAD.unpack_from(blob)
+    if layout != SUMMARY_LAYOUT:
+        raise SummaryLayoutError(f"month summary devices of layout {layout}")
+    at = _DEVICES_HEAD.size
+    rows = np.frombuffer(blob, np.int64, n * _DEVICE_COLUMNS, at).reshape(n, _DEVICE_COLUMNS)
+    at += rows.nbytes
+    keys = np.frombuffer(blob, np.int16, n_bins, at).astype(np.int64)
+    counts = np.frombuffer(blob, np.uint32, n_bins, at + 2 * n_bins).astype(np.int64)
+    text = blob[at + 6 * n_bins : at + 6 * n_bins + n_text].decode()
+    out = []
+    bin_at = 0
+    n_events = len(EVENT_KINDS)
+    for line, row in zip(text.split("\n") if n else [], rows.tolist(), strict=True):
+        kind, device = line.split("\t", 1)
+        received, expected, dups, corrected = row[:4]
+        has_events, events = row[4], row[5 : 5 + n_events]
+        has_raw, raw = row[5 + n_events], row[6 + n_events : -1]
+        n_dev_bins = row[-1]
+        out.append(
+            DeviceTotals(
+                kind=kind,
+                device=device,
+                received=received,
+                expected=None if expected < 0 else expected,
+                duplicates=dups,
+                skew_keys=keys[bin_at : bin_at + n_dev_bins],
+                skew_counts=counts[bin_at : bin_at + n_dev_bins],
+                clock_corrected=corrected,
+                events=dict(zip(EVENT_KINDS, events, strict=True)) if has_events else None,
+                raw_events=dict(zip(RAW_EVENT_KINDS, raw, strict=True)) if has_raw else None,
+            )
+        )
+        bin_at += n_dev_bins
+    return out
+
+
+def _bytes_at(buf: np.ndarray, starts: Int64Array, size: int) -> np.ndarray:
+    """(len(starts), size) bytes of `buf` from each start."""
+    out: np.ndarray = buf[starts[:, None] + np.arange(size, dtype=np.int64)]
+    return out
+
+
+def _segments(buf: np.ndarray, starts: Int64Array, sizes: Int64Array) -> np.ndarray:
+    """The bytes of `buf` [starts[i], starts[i] + sizes[i]) of every i, joined."""
+    total = int(sizes.sum())
+    index = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total, dtype=np.int64)
+    out: np.ndarray = buf[index]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Sums:
+    """Rows of summed site parts (`_sum_parts`)."""
+
+    fields: list[list[float]]  # per row, SITE_FIELDS summed (a quantity NaN: no meter in any part)
+    peak_kw: list[float]
+    start_ms: list[int]  # the row's first date's start and last date's end
+    end_ms: list[int]
+    meter_expected: list[int]  # per row, every meter's expected readings at now
+    by_meter: list[dict[int, int]]  # per row, per meter key, its expected readings (if asked)
+    skew: list[SkewFigures]
+    bins: list[tuple[Int64Array, Int64Array]]  # per row, its sites' histogram bins
+
+
+def _sum_parts(
+    sites: Sequence[Site],
+    parts: Sequence[Sequence[bytes]],
+    now_ms: int,
+    each_part: bool,
+    by_meter: bool,
+) -> _Sums:
+    """Each site's site parts (consecutive, in date order) summed into one row (or, when
+    `each_part`, one row per part; a meter's start is then still its first date with a reading
+    in any part of its site: a month row of a longer report), all sites at once."""
+    n_groups = len(parts)
+    per = np.fromiter((len(p) for p in parts), np.int64, n_groups)
+    if n_groups == 0 or np.any(per == 0):
+        raise ValueError("every site needs at least one summary")
+    blobs = [b for p in parts for b in p]
+    n_blobs = len(blobs)
+    group = np.repeat(np.arange(n_groups, dtype=np.int64), per)
+    lengths = np.fromiter(map(len, blobs), np.int64, n_blobs)
+    if np.any(lengths < _HEAD.size):
+        raise SummaryLayoutError("a month summary shorter than its head")
+    buf = np.frombuffer(b"".join(blobs), np.uint8)
+    offsets = np.cumsum(lengths) - lengths
+    heads = _bytes_at(buf, offsets, _HEAD.size).view(_HEAD_DTYPE)[:, 0]
+    if np.any((heads["layout"] != SUMMARY_LAYOUT) | (heads["fields"] != _N_FIELDS)):
+        raise SummaryLayoutError(
+            f"month summary of another layout; this version reads {SUMMARY_LAYOUT}"
+        )
+    days = heads["days"].astype(np.int64)
+    first = heads["first"].astype(np.int64)
+    follows = group[1:] == group[:-1]
+    if np.any(follows & (first[1:] != first[:-1] + days[:-1])):
+        raise ValueError("summaries of a site that do not follow each other")
+    at = offsets + _HEAD.size
+    fields = _bytes_at(buf, at, 8 * _N_FIELDS).view(np.float64)
+    at = at + 8 * _N_FIELDS
+    start_ms = _bytes_at(buf, at, 8).view(np.int64)[:, 0]
+    end_ms = _bytes_at(buf, at + 8 * days, 8).view(np.int64)[:, 0]
+    bounds_at = at
+    at = at + 8 * (days + 1)
+    n_meters = heads["meters"].astype(np.int64)
+    meters = _segments(buf, at, 8 * _METER * n_meters).view(np.int64).reshape(-1, _METER)
+    at = at + 8 * _METER * n_meters
+    n_bins = heads["bins"].astype(np.int64)
+    keys = _segments(buf, at, 2 * n_bins).view(np.int16).astype(np.int64)
+    counts = _segments(buf, at + 2 * n_bins, 4 * n_bins).view(np.uint32).astype(np.int64)
+
+    # rows: reduceat over each row's blobs
+    row_of_blob = np.arange(n_blobs, dtype=np.int64) if each_part else group
+    n_rows = n_blobs if each_part else n_groups
+    firsts = np.arange(n_blobs, dtype=np.int64) if each_part else np.cumsum(per) - per
+    lasts = np.arange(n_blobs, dtype=np.int64) if each_part else np.cumsum(per) - 1
+    nan = np.isnan(fields)
+    sums = np.add.reduceat(np.where(nan, 0.0, fields), firsts, axis=0)
+    sums[np.add.reduceat((~nan).astype(np.int64), firsts, axis=0) == 0] = NAN
+    curve, flat = np.fmax.reduceat(fields[:, _PEAKS], firsts, axis=0).T
+    any_curve, any_flat = np.maximum.reduceat(fields[:, _ANY], firsts, axis=0).T > 0
+    # a row with dates with and without an electricity curve clamps the latter to 0 kW
+    peak = np.where(any_curve & any_flat, np.fmax(curve, 0.0), np.fmax(curve, flat))
+
+    # meters: each one's start over its site's parts, then its expected readings per part
+    meter_blob = np.repeat(np.arange(n_blobs, dtype=np.int64), n_meters)
+    key, interval_s, whole, first_ms = meters.T
+    m_group = group[meter_blob]
+    order = np.lexsort((key, m_group))
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (m_group[order][1:] != m_group[order][:-1]) | (key[order][1:] != key[order][:-1])
+    which = np.empty(order.size, dtype=np.int64)
+    which[order] = np.cumsum(new) - 1  # each meter row's (site, meter)
+    never = np.iinfo(np.int64).max
+    begin = np.full(int(new.sum()), never, dtype=np.int64)
+    np.minimum.at(begin, which, np.where(first_ms >= 0, first_ms, never))
+    installed = _installed_starts(sites)
+    if installed:
+        for i in np.flatnonzero(np.isin(m_group, list(installed))).tolist():
+            start = installed[int(m_group[i])].get(int(key[i]))
+            if start is not None:
+                begin[which[i]] = min(begin[which[i]], start)
+    begin = np.where(begin == never, _NO_BEGIN, begin)[which]
+    part_start, part_end = start_ms[meter_blob], end_ms[meter_blob]
+    expected = np.where((part_start >= begin) & (part_end <= now_ms), whole, 0)
+    # a part holding the meter's start or now: its dates one by one (report.expected_slots)
+    exact = np.flatnonzero((part_end > begin) & ~((part_start >= begin) & (part_end <= now_ms)))
+    if exact.size:
+        e_blob = meter_blob[exact]
+        e_days = days[e_blob]
+        bounds = _segments(buf, bounds_at[e_blob], 8 * (e_days + 1)).view(np.int64)
+        day_row = np.repeat(np.arange(exact.size, dtype=np.int64), e_days)
+        seg_at = np.cumsum(e_days + 1) - (e_days + 1)
+        day_at = np.repeat(seg_at - (np.cumsum(e_days) - e_days), e_days) + np.arange(
+            int(e_days.sum())
+        )
+        starts, ends = bounds[day_at], bounds[day_at + 1]
+        step_s = interval_s[exact][day_row]
+        slots = expected_slots(
+            starts,
+            ends,
+            (ends - starts) // 1000 // step_s,
+            begin[exact][day_row],
+            now_ms,
+            step_s * 1000,
+        )
+        expected[exact] = np.bincount(day_row, weights=slots, minlength=exact.size).astype(np.int64)
+    m_row = row_of_blob[meter_blob]
+    meter_expected = np.bincount(m_row, weights=expected, minlength=n_rows).astype(np.int64)
+    per_meter: list[dict[int, int]] = [{} for _ in range(n_rows)] if by_meter else []
+    if by_meter:
+        for r, k, v in zip(m_row.tolist(), key.tolist(), expected.tolist(), strict=True):
+            per_meter[r][k] = per_meter[r].get(k, 0) + v
+
+    bin_row = np.repeat(row_of_blob, n_bins)
+    figures = skew_figures(keys, counts, bin_row, n_rows)
+    bin_at = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bin_row, minlength=n_rows), out=bin_at[1:])
+    cuts = bin_at.tolist()
+    return _Sums(
+        fields=sums.tolist(),
+        peak_kw=peak.tolist(),
+        start_ms=start_ms[firsts].tolist(),
+        end_ms=end_ms[lasts].tolist(),
+        meter_expected=meter_expected.tolist(),
+        by_meter=per_meter,
+        skew=[NO_SKEW if f is None else SkewFigures(*f) for f in figures],
+        bins=[(keys[lo:hi], counts[lo:hi]) for lo, hi in itertools.pairwise(cuts)],
+    )
+
+
+def _installed_starts(sites: Sequence[Site]) -> dict[int, dict[int, int]]:
+    """Per site (its index) with a meter's registry `installed` date: per meter key, the start of
+    that date (report.device_start_ms)."""
+    out: dict[int, dict[int, int]] = {}
+    for i, site in enumerate(sites):
+        found = {
+            meter_key(name): start
+            for name in site.kpi.meters
+            if (start := device_start_ms(site, name, _NO_READING)) is not None
+        }
+        if found:
+            out[i] = found
+    return out
+
+
+_NO_READING: Int64Array = np.zeros(0, dtype=np.int64)
+
+
+def summed_totals(
+    sites: Sequence[Site],
+    parts: Sequence[Sequence[DatesSummary]],
+    baselines: Sequence[Totals | None],
+    now_ms: int,
+    *,
+    each_part: bool = False,
+    with_devices: bool = False,
+) -> list[Totals]:
+    """The totals of each site's whole-date row at now_ms from the summaries of its parts (each
+    date of its row in exactly one part, in date order): what `report.period_totals` gives from
+    the table composed of every date, up to float rounding of the sums. One row per site, or
+    with `each_part` one per part (the month rows of a longer report: a meter's expected readings
+    start at its first reading in any of the site's parts, as with a composed table). Without
+    `with_devices` a row lists no device but carries its site's clock-skew figures and histogram
+    (what a ranking needs); with it, the parts' device sections are read and merged."""
+    if not (len(sites) == len(parts) == len(baselines)):
+        raise ValueError(
+            f"{len(sites)} sites, {len(parts)} summary lists, {len(baselines)} baselines"
+        )
+    blobs = [[p.site for p in each] for each in parts]
+    sums = _sum_parts(sites, blobs, now_ms, each_part, with_devices)
+    out = []
+    r = 0
+    for site, each, baseline in zip(sites, parts, baselines, strict=True):
+        rows = [[p] for p in each] if each_part else [list(each)]
+        for row_parts in rows:
+            span = DateRange(row_parts[0].span.first, row_parts[-1].span.last)
+            devices = _merged_devices(row_parts, sums.by_meter[r]) if with_devices else ()
+            out.append(_totals(site, span, sums.fields[r], sums, r, now_ms, baseline, devices))
+            r += 1
+    return out
+
+
+def _totals(
+    site: Site,
+    span: DateRange,
+    v: list[float],
+    sums: _Sums,
+    r: int,
+    now_ms: int,
+    baseline: Totals | None,
+    devices: tuple[DeviceTotals, ...],
+) -> Totals:
+    waste = {s: v[_AT[f"waste_g.{s}"]] for s in STREAMS}
+    used, estimated, off = ({q: v[_AT[f"{kind}.{q}"]] for q in QUANTITIES} for kind in _ENERGY)
+    quota_kgce, quota_reason = row_quota(site.kpi, span, sums.start_ms[r], sums.end_ms[r], now_ms)
+    n_days, n_services = span.days, len(site.services)
+    return Totals(
+        **site_fields(site, baseline),
+        **energy_and_food(site, waste, used, estimated, off, False),
+        days=n_days,
+        service_slots=n_days * n_services,
+        staff_slots=float(site.registered_staff * n_days * n_services),
+        meals=int(v[_AT["meals"]]),
+        trays=int(v[_AT["trays"]]),
+        clean_plates=int(v[_AT["clean_plates"]]),
+        waste_g=waste,
+        used=used,
+        estimated=estimated,
+        off_hours=off,
+        peak_kw=sums.peak_kw[r],
+        quota_kgce=quota_kgce,
+        quota_reason=quota_reason,
+        readings=int(v[_AT["readings"]]),
+        meter_received=int(v[_AT["meter_received"]]),
+        meter_expected=sums.meter_expected[r],
+        duplicates=int(v[_AT["duplicates"]]),
+        clock_corrected=int(v[_AT["clock_corrected"]]),
+        events={k: int(v[_AT[f"events.{k}"]]) for k in EVENT_KINDS},
+        scale_below_division=int(v[_AT["scale_below_division"]]),
+        scale_above_max=int(v[_AT["scale_above_max"]]),
+        raw_bin_events={k: int(v[_AT[f"raw_bin_events.{k}"]]) for k in RAW_EVENT_KINDS},
+        repeat_swipes=int(v[_AT["repeat_swipes"]]),
+        devices=devices,
+        skew=sums.skew[r],
+        skew_bins=None if devices else sums.bins[r],
+    )
 
 
 def _merged_devices(
-    site: Site,
-    parts: Sequence[DatesSummary],
-    starts: Int64Array,
-    ends: Int64Array,
-    now_ms: int,
-    report_parts: Sequence[DatesSummary],
+    parts: Sequence[DatesSummary], expected: Mapping[int, int]
 ) -> tuple[DeviceTotals, ...]:
     """Every device of the parts, as a table composed of all their dates lists them (sorted by
     kind and id; a device of kind "unknown" on some dates, known on others, is the known one,
-    with its duplicate counts), with each meter's expected readings over the whole span."""
+    with its duplicate counts), each meter with its expected readings of the row (`expected`,
+    per meter key)."""
     by_key: dict[tuple[str, str], list[DeviceTotals]] = {}
     for part in parts:
-        for d in part.totals.devices:
+        for d in _parse_devices(part.devices):
             by_key.setdefault((d.kind, d.device), []).append(d)
     known = {device for kind, device in by_key if kind != "unknown"}
     unknown_dups = {
@@ -139,20 +580,10 @@ def _merged_devices(
         for (kind, device), each in by_key.items()
         if kind == "unknown" and device in known
     }
-    day_s = (ends - starts) // 1000
     out = []
     for (kind, device), each in sorted(by_key.items()):
         if kind == "unknown" and device in known:
             continue
-        expected = None
-        if kind == "meter":
-            firsts = [p.first_ms[device] for p in report_parts if device in p.first_ms]
-            time_ms = np.array(firsts[:1], dtype=np.int64)
-            begin = device_start_ms(site, device, time_ms)
-            interval_s = site.kpi.meter(device).interval_s
-            whole = (day_s // interval_s).astype(np.int64)
-            slots = expected_slots(starts, ends, whole, begin, now_ms, interval_s * 1000)
-            expected = int(slots.sum())
         events = [d.events for d in each if d.events is not None]
         raw = [d.raw_events for d in each if d.raw_events is not None]
         out.append(
@@ -160,7 +591,7 @@ def _merged_devices(
                 kind=kind,
                 device=device,
                 received=sum(d.received for d in each),
-                expected=expected,
+                expected=expected.get(meter_key(device), 0) if kind == "meter" else None,
                 duplicates=sum(d.duplicates for d in each) + unknown_dups.get(device, 0),
                 skew_keys=np.concatenate([d.skew_keys for d in each]),
                 skew_counts=np.concatenate([d.skew_counts for d in each]),
@@ -182,182 +613,11 @@ def span_totals(
     parts: Sequence[DatesSummary],
     baseline: Totals | None,
     now_ms: int,
-    report_parts: Sequence[DatesSummary] | None = None,
 ) -> Totals:
-    """The totals of `span`'s whole-date row at now_ms from the summaries of its parts (each
-    date of the span in exactly one, in date order): what `report.period_totals` gives from
-    the table composed of every date, up to float rounding of the sums. A row of a longer
-    report (a month of a year) passes the report's parts as `report_parts`: a meter's expected
-    readings start at its first reading in the report's dates, as with a composed table."""
+    """The totals of `span`'s whole-date row at now_ms, with its devices, from the summaries of
+    its parts (each date of the span in exactly one, in date order): `summed_totals` of one
+    site."""
     if not parts or parts[0].span.first != span.first or parts[-1].span.last != span.last:
         raise ValueError(f"summaries of {[p.span for p in parts]} do not cover {span}")
-    for before, after in itertools.pairwise(parts):
-        if after.span.first != before.span.last + timedelta(days=1):
-            raise ValueError(f"summaries of {before.span} and {after.span} are not consecutive")
-    starts = np.concatenate([p.day_start_ms for p in parts])
-    ends = np.concatenate([p.day_end_ms for p in parts])
-    each = [p.totals for p in parts]
-    waste = {s: math.fsum(t.waste_g[s] for t in each) for s in STREAMS}
-    used = {q: _nansum([t.used[q] for t in each]) for q in QUANTITIES}
-    estimated = {q: _nansum([t.estimated[q] for t in each]) for q in QUANTITIES}
-    off = {q: _nansum([t.off_hours[q] for t in each]) for q in QUANTITIES}
-    curve = _max([p.peak_curve_kw for p in parts])
-    flat = _max([p.peak_flat_kw for p in parts])
-    if any(p.any_curve for p in parts) and any(p.any_flat for p in parts):
-        peak = _max([curve, 0.0])  # the flat dates' curve is clamped: 0 kW (rollup.compose)
-    else:
-        peak = _max([curve, flat])
-    devices = _merged_devices(site, parts, starts, ends, now_ms, report_parts or parts)
-    quota_kgce, quota_reason = row_quota(site.kpi, span, int(starts[0]), int(ends[-1]), now_ms)
-    n_days, n_services = span.days, len(site.services)
-    return Totals(
-        **site_fields(site, baseline),
-        **energy_and_food(site, waste, used, estimated, off, False),
-        days=n_days,
-        service_slots=n_days * n_services,
-        staff_slots=float(site.registered_staff * n_days * n_services),
-        meals=sum(t.meals for t in each),
-        trays=sum(t.trays for t in each),
-        clean_plates=sum(t.clean_plates for t in each),
-        waste_g=waste,
-        used=used,
-        estimated=estimated,
-        off_hours=off,
-        peak_kw=peak,
-        quota_kgce=quota_kgce,
-        quota_reason=quota_reason,
-        readings=sum(d.received for d in devices),
-        meter_received=sum(d.received for d in devices if d.kind == "meter"),
-        meter_expected=sum(d.expected for d in devices if d.expected is not None),
-        duplicates=sum(d.duplicates for d in devices),
-        events={k: sum(t.events[k] for t in each) for k in EVENT_KINDS},
-        scale_below_division=sum(t.scale_below_division for t in each),
-        scale_above_max=sum(t.scale_above_max for t in each),
-        raw_bin_events={k: sum(t.raw_bin_events.get(k, 0) for t in each) for k in RAW_EVENT_KINDS},
-        repeat_swipes=sum(t.repeat_swipes for t in each),
-        devices=devices,
-    )
-
-
-def _histogram(keys: Int64Array, counts: Int64Array) -> tuple[list[int], list[int]]:
-    """A histogram's bins with equal keys merged (their counts add), as lists."""
-    merged, at = np.unique(keys, return_inverse=True)
-    sums = np.bincount(at, weights=counts, minlength=merged.size).astype(np.int64)
-    out: tuple[list[int], list[int]] = (merged.tolist(), sums.tolist())
-    return out
-
-
-def summary_bytes(summary: DatesSummary) -> bytes:
-    """A summary as deterministic JSON bytes (floats round-trip exactly; NaN as NaN), what
-    the store keeps per site and month; `parse_summary` reads it back."""
-    t = summary.totals
-    devices = []
-    bin_keys: list[int] = []
-    bin_counts: list[int] = []
-    for d in t.devices:
-        keys, counts = _histogram(d.skew_keys, d.skew_counts)
-        bin_keys += keys
-        bin_counts += counts
-        devices.append(
-            [d.kind, d.device, d.received, d.expected, d.duplicates, d.clock_corrected,
-             None if d.events is None else [d.events[k] for k in EVENT_KINDS],
-             None if d.raw_events is None else [d.raw_events[k] for k in RAW_EVENT_KINDS],
-             len(keys)]
-        )  # fmt: skip
-    body = {
-        "layout": SUMMARY_LAYOUT,
-        "span": [summary.span.first.isoformat(), summary.span.last.isoformat()],
-        "starts": summary.day_start_ms.tolist(),
-        "ends": summary.day_end_ms.tolist(),
-        "first_ms": dict(sorted(summary.first_ms.items())),
-        "peaks": [summary.peak_curve_kw, summary.peak_flat_kw, summary.any_curve, summary.any_flat],
-        "counts": [t.meals, t.trays, t.clean_plates, t.scale_below_division, t.scale_above_max,
-                   t.repeat_swipes],
-        "waste_g": [t.waste_g[s] for s in STREAMS],
-        "energy": [[t.used[q], t.estimated[q], t.off_hours[q]] for q in QUANTITIES],
-        "events": [t.events[k] for k in EVENT_KINDS],
-        "raw_bin_events": [t.raw_bin_events.get(k, 0) for k in RAW_EVENT_KINDS],
-        "devices": devices,  # each with its number of skew bins, in `bins` device after device
-        "bins": [bin_keys, bin_counts],
-    }  # fmt: skip
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-class SummaryLayoutError(ValueError):
-    """A stored summary of another layout: rebuild it from its dates' entries."""
-
-
-def parse_summary(site: Site, blob: bytes) -> DatesSummary:
-    """The summary of `summary_bytes`, for `site` (its configuration when it was built)."""
-    body = json.loads(blob)
-    if body.get("layout") != SUMMARY_LAYOUT:
-        raise SummaryLayoutError(
-            f"month summary of layout {body.get('layout')}; this version reads {SUMMARY_LAYOUT}"
-        )
-    first, last = (date.fromisoformat(d) for d in body["span"])
-    meals, trays, clean, below, above, repeats = body["counts"]
-    # every device's skew bins in one array each; a device's are a view of its slice
-    bin_keys, bin_counts = (np.array(b, dtype=np.int64) for b in body["bins"])
-    devices = []
-    at = 0
-    for kind, device, received, expected, dups, corrected, events, raw, n_bins in body["devices"]:
-        devices.append(
-            DeviceTotals(
-                kind=kind,
-                device=device,
-                received=received,
-                expected=expected,
-                duplicates=dups,
-                skew_keys=bin_keys[at : at + n_bins],
-                skew_counts=bin_counts[at : at + n_bins],
-                clock_corrected=corrected,
-                events=None if events is None else dict(zip(EVENT_KINDS, events, strict=True)),
-                raw_events=None if raw is None else dict(zip(RAW_EVENT_KINDS, raw, strict=True)),
-            )
-        )
-        at += n_bins
-    energy = dict(zip(QUANTITIES, body["energy"], strict=True))
-    waste = dict(zip(STREAMS, body["waste_g"], strict=True))
-    used = {q: float(v[0]) for q, v in energy.items()}
-    estimated = {q: float(v[1]) for q, v in energy.items()}
-    off = {q: float(v[2]) for q, v in energy.items()}
-    n_days = (last - first).days + 1
-    totals = Totals(
-        **site_fields(site, None),
-        **energy_and_food(site, waste, used, estimated, off, False),
-        days=n_days,
-        service_slots=n_days * len(site.services),
-        staff_slots=float(site.registered_staff * n_days * len(site.services)),
-        meals=meals,
-        trays=trays,
-        clean_plates=clean,
-        waste_g=waste,
-        used=used,
-        estimated=estimated,
-        off_hours=off,
-        peak_kw=NAN,  # of the summary's peak fields
-        quota_kgce=NAN,
-        quota_reason=None,
-        readings=sum(d.received for d in devices),
-        meter_received=sum(d.received for d in devices if d.kind == "meter"),
-        meter_expected=sum(d.expected for d in devices if d.expected is not None),
-        duplicates=sum(d.duplicates for d in devices),
-        events=dict(zip(EVENT_KINDS, body["events"], strict=True)),
-        scale_below_division=below,
-        scale_above_max=above,
-        raw_bin_events=dict(zip(RAW_EVENT_KINDS, body["raw_bin_events"], strict=True)),
-        repeat_swipes=repeats,
-        devices=tuple(devices),
-    )
-    curve, flat, any_curve, any_flat = body["peaks"]
-    return DatesSummary(
-        span=DateRange(first, last),
-        day_start_ms=np.array(body["starts"], dtype=np.int64),
-        day_end_ms=np.array(body["ends"], dtype=np.int64),
-        totals=totals,
-        first_ms=body["first_ms"],
-        peak_curve_kw=float(curve),
-        peak_flat_kw=float(flat),
-        any_curve=bool(any_curve),
-        any_flat=bool(any_flat),
-    )
+    (totals,) = summed_totals([site], [parts], [baseline], now_ms, with_devices=True)
+    return totals

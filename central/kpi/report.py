@@ -25,6 +25,7 @@ from central.kpi.values import (
     Quality,
     derive,
     device_figures,
+    kpi_value,
     quality,
 )
 from central.kpi.windows import local_instant_ms
@@ -132,12 +133,13 @@ def expected_slots(
     starts: Int64Array,
     ends: Int64Array,
     expected: Int64Array,
-    begin: int | None,
+    begin: int | Int64Array | None,
     now_ms: int,
-    interval_ms: int,
+    interval_ms: int | Int64Array,
 ) -> Int64Array:
     """`expected_to_date` of one meter: of dates [starts, ends) whose whole-date counts are
-    `expected`, the slots that began after `begin` (None: from the start) and before now_ms."""
+    `expected`, the slots that began after `begin` (None: from the start) and before now_ms
+    (`begin` and `interval_ms` per date, too: many meters' dates at once)."""
     lo = starts if begin is None else np.maximum(starts, begin)
     covered = np.clip(np.minimum(ends, now_ms) - lo, 0, None)
     slots = -(-covered // interval_ms)  # ceiling: slots that began in the covered part
@@ -306,40 +308,35 @@ def period_kpis(
     return [derive(t) for t in _rows_totals(table, rows, None, None, now_ms, device_skews=False)]
 
 
-def period_rows(
-    sites: Sequence[str], parts: Sequence[Totals], period: PeriodKind, span: DateRange
-) -> tuple[list[Row], Row]:
-    """The whole period's row of each site (of its `period_totals`) and of all of them (a
-    region): what a ranking needs."""
+def rank_totals(
+    sites: Sequence[tuple[str, str]],
+    parts: Sequence[Totals],
+    kpi: str,
+    descending: bool,
+    period: PeriodKind,
+    span: DateRange,
+) -> tuple[list[RankedSite], Row]:
+    """Sites (id, name) ordered by one KPI of their period's totals (ascending unless
+    `descending`; sites without a value last), each with its quality, and the region's whole
+    row: each site's ranked KPI alone (`kpi_value`), every KPI of the region's."""
+    if kpi not in CATALOGUE:
+        raise KeyError(kpi)
     if not parts:
         raise ValueError("a ranking needs at least one site")
+    valued = [
+        (site, name, kpi_value(t, kpi), quality(t))
+        for (site, name), t in zip(sites, parts, strict=True)
+    ]
+    with_value = [v for v in valued if v[2].value is not None]
+    without = [v for v in valued if v[2].value is None]
+    with_value.sort(key=lambda v: (v[2].value or 0.0) * (-1 if descending else 1))
+    ranked = [RankedSite(i, *v) for i, v in enumerate(with_value, start=1)]
+    ranked += [RankedSite(None, *v) for v in without]
     whole = Bucket(label_of(period, span), Granularity.PERIOD, span)
-    rows = [_row(whole.label, whole, None, p, (s,)) for s, p in zip(sites, parts, strict=True)]
-    every = tuple(sites)
-    region = rows[0] if len(rows) == 1 else _row(whole.label, whole, None, combine(parts), every)
-    return rows, region
+    every = tuple(site for site, _ in sites)
+    return ranked, _row(whole.label, whole, None, combine(parts), every)
 
 
 def _common_services(tables: Sequence[DayTable]) -> tuple[str, ...]:
     """Services every site of a region has, in the first site's order."""
     return tuple(n for n in tables[0].services if all(n in t.services for t in tables[1:]))
-
-
-def rank_sites(
-    totals: Sequence[tuple[str, str, Row]], kpi: str, descending: bool = False
-) -> list[RankedSite]:
-    """Sites ordered by one KPI of their period's row (ascending unless `descending`)."""
-    if kpi not in CATALOGUE:
-        raise KeyError(kpi)
-    valued = list(totals)
-    with_value = [v for v in valued if v[2].kpis[kpi].value is not None]
-    without = [v for v in valued if v[2].kpis[kpi].value is None]
-    with_value.sort(key=lambda v: (v[2].kpis[kpi].value or 0.0) * (-1 if descending else 1))
-    ranked = [
-        RankedSite(i, site, name, row.kpis[kpi], row.quality)
-        for i, (site, name, row) in enumerate(with_value, start=1)
-    ]
-    ranked += [
-        RankedSite(None, site, name, row.kpis[kpi], row.quality) for site, name, row in without
-    ]
-    return ranked

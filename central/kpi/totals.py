@@ -96,6 +96,7 @@ class Totals:
     meter_received: int
     meter_expected: int
     duplicates: int
+    clock_corrected: int  # readings attributed by receive time (wrong device clock), Q3
     events: Mapping[str, int]
     scale_below_division: int
     scale_above_max: int
@@ -105,6 +106,9 @@ class Totals:
     repeat_swipes: int = 0  # card readings beyond one per diner and service (double swipes)
     is_service_row: bool = False
     skew: SkewFigures | None = None  # of skew_of(self), when computed with the row
+    # the row's clock-skew histogram (keys, counts) when `devices` does not list its devices (a
+    # ranking's site rows: central.kpi.months); None: the devices' histograms are the row's
+    skew_bins: tuple[Int64Array, Int64Array] | None = field(default=None, hash=False)
 
     @property
     def f4_waste_g(self) -> float:
@@ -260,6 +264,7 @@ def site_totals(
             sum(int(d.expected[days].sum()) for d in table.devices if d.expected is not None)
         ),
         duplicates=int(sum(int(d.duplicates[days].sum()) for d in table.devices)),
+        clock_corrected=int(sum(int(d.clock_corrected[days].sum()) for d in table.devices)),
         # quality figures are per date: a service row carries those of its dates
         events={k: int(table.meter_events[k][days].sum()) for k in EVENT_KINDS},
         scale_below_division=int(table.scale_below_division[days].sum()),
@@ -429,10 +434,11 @@ def site_totals_many(
         estimated = {q: estimated[q] for q in QUANTITIES}
         off = {q: off[q] for q in QUANTITIES}
         devices = []
-        readings = meter_received = meter_expected = duplicates = 0
+        readings = meter_received = meter_expected = duplicates = clock_corrected = 0
         for d, received, dups, corrected, expected, dev_events, dev_raw, lo, hi, fig in device_rows:
             readings += received[i]
             duplicates += dups[i]
+            clock_corrected += corrected[i]
             if d.kind == "meter":
                 meter_received += received[i]
             if expected is not None:
@@ -475,6 +481,7 @@ def site_totals_many(
                 meter_received=meter_received,
                 meter_expected=meter_expected,
                 duplicates=duplicates,
+                clock_corrected=clock_corrected,
                 events={k: v[i] for k, v in events.items()},
                 scale_below_division=below[i],
                 scale_above_max=above[i],
@@ -560,25 +567,38 @@ def combine(parts: Sequence[Totals]) -> Totals:
         meter_received=sum(p.meter_received for p in parts),
         meter_expected=sum(p.meter_expected for p in parts),
         duplicates=sum(p.duplicates for p in parts),
+        clock_corrected=sum(p.clock_corrected for p in parts),
         events={k: sum(p.events[k] for p in parts) for k in EVENT_KINDS},
         scale_below_division=sum(p.scale_below_division for p in parts),
         scale_above_max=sum(p.scale_above_max for p in parts),
         raw_bin_events={k: sum(p.raw_bin_events.get(k, 0) for p in parts) for k in RAW_EVENT_KINDS},
         repeat_swipes=sum(p.repeat_swipes for p in parts),
         devices=tuple(d for p in parts for d in p.devices),
-        skew=None,  # the sites' samples together: computed from `devices` when asked
+        skew=None,  # the sites' samples together: computed from the histograms when asked
+        skew_bins=None if all(p.skew_bins is None for p in parts) else _bins(parts),
     )
+
+
+def _bins(totals: Sequence[Totals]) -> tuple[Int64Array, Int64Array]:
+    """Every clock-skew bin of the rows (of `skew_bins`, else of their devices)."""
+    keys, counts = [], []
+    for t in totals:
+        if t.skew_bins is not None:
+            keys.append(t.skew_bins[0])
+            counts.append(t.skew_bins[1])
+        else:
+            keys += [d.skew_keys for d in t.devices]
+            counts += [d.skew_counts for d in t.devices]
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.concatenate(keys), np.concatenate(counts)) if keys else (empty, empty)
 
 
 def skew_of(totals: Totals) -> SkewFigures:
     """The clock-skew figures of the row: its own, or of every device's histogram together."""
     if totals.skew is not None:
         return totals.skew
-    keys = [d.skew_keys for d in totals.devices if d.skew_keys.size]
-    if not keys:
-        return NO_SKEW
-    counts = [d.skew_counts for d in totals.devices if d.skew_keys.size]
-    return _skew(figures_of(np.concatenate(keys), np.concatenate(counts)))
+    keys, counts = _bins([totals])
+    return _skew(figures_of(keys, counts)) if keys.size else NO_SKEW
 
 
 def device_skew(device: DeviceTotals) -> SkewFigures:

@@ -6,7 +6,7 @@ below is the single list of KPI names: API fields, CSV columns and ranking keys 
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from central.kpi.rawbins import AUTO_ZERO, EMPTYING, NEGATIVE_STEP, UNSTABLE
@@ -158,105 +158,154 @@ def _none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def derive(t: Totals) -> dict[str, KpiValue]:
-    """Every KPI of CATALOGUE for one row."""
-    out: dict[str, KpiValue] = {}
+# A formula gives a KPI's value of one row, or None (NaN) with the reason it has none.
+Formula = Callable[[Totals], tuple[float | None, str | None]]
+NO_METER = {q: f"no {q.value} meter" for q in Quantity}
+NO_ENERGY = "no electricity or gas meter"
+SPOIL_REASON = "spoilage is counted per day, not per service"
+OFF_HOURS_DAY = "off-hours energy is a day figure"
 
-    def put(name: str, value: float | None, reason: str | None = None) -> None:
-        if value is None or math.isnan(value):
-            out[name] = _missing(name, reason)
-        else:
-            kpi_id, unit = CATALOGUE[name]
-            out[name] = KpiValue(kpi_id, value, unit, None)
 
-    def per_meal(value: float, what: str, factor: float = 1.0) -> tuple[float | None, str | None]:
-        if math.isnan(value):
-            return None, what
-        if t.meals == 0:
-            return None, NO_DINERS
-        return value * factor / t.meals, None
+def _region(t: Totals) -> str:
+    return " for every site" if t.sites > 1 else ""
 
-    region = " for every site" if t.sites > 1 else ""
-    put("diners", float(t.meals))
-    put(
-        "attendance_pct",
+
+def _per_meal(
+    t: Totals, value: float, what: str, factor: float = 1.0
+) -> tuple[float | None, str | None]:
+    if math.isnan(value):
+        return None, what
+    if t.meals == 0:
+        return None, NO_DINERS
+    return value * factor / t.meals, None
+
+
+def _f4_g(t: Totals) -> float:
+    w = t.waste_g
+    return w[Stream.PLATE.value] + w[Stream.PREP.value] + w[Stream.OVERPRODUCTION.value]
+
+
+def _per_diner(stream: Stream, reason: str = NO_DINERS) -> Formula:
+    return lambda t: _per_meal(t, t.waste_g[stream.value], reason)
+
+
+def _used(quantity: Quantity) -> Formula:
+    return lambda t: (t.used[quantity.value], NO_METER[quantity])
+
+
+def _off_hours(quantity: Quantity) -> Formula:
+    return lambda t: (
+        t.off_hours[quantity.value],
+        OFF_HOURS_DAY if t.is_service_row else NO_METER[quantity],
+    )
+
+
+def _area_reason(t: Totals) -> str:
+    return NO_ENERGY if math.isnan(t.kgce) else f"floor_area_m2 is not configured{_region(t)}"
+
+
+def _annual(t: Totals) -> float:
+    return DAYS_PER_YEAR / t.days if t.days else math.nan
+
+
+def _quota_use(t: Totals) -> tuple[float | None, str | None]:
+    if math.isnan(t.kgce):
+        return None, NO_ENERGY
+    if t.quota_kgce > 0:
+        return t.kgce / t.quota_kgce * 100.0, None
+    return None, t.quota_reason or f"no energy quota configured{_region(t)}"
+
+
+def _off_share(t: Totals) -> tuple[float | None, str | None]:
+    value = t.off_hours_kgce / t.kgce * 100.0 if t.kgce > 0 else None
+    reason = OFF_HOURS_DAY if t.is_service_row else NO_ENERGY
+    return value, reason if t.is_service_row or math.isnan(t.kgce) else "no energy used"
+
+
+# Every KPI of CATALOGUE, one formula each (in the order rows list them): `derive` computes all of
+# a row, `kpi_value` one (a ranking's sites need only the ranked one).
+FORMULAS: dict[str, Formula] = {
+    "diners": lambda t: (float(t.meals), None),
+    "attendance_pct": lambda t: (
         t.meals / t.staff_slots * 100.0 if t.staff_slots else None,
         "no meal service in this row",
-    )
-    put("trays", float(t.trays))
-    put("clean_plates", float(t.clean_plates))
-    put(
-        "clean_plate_rate_pct",
+    ),
+    "trays": lambda t: (float(t.trays), None),
+    "clean_plates": lambda t: (float(t.clean_plates), None),
+    "clean_plate_rate_pct": lambda t: (
         t.clean_plates / t.trays * 100.0 if t.trays else None,
         "no tray weighed",
-    )
-    w = t.waste_g
-    plate, prep = w[Stream.PLATE.value], w[Stream.PREP.value]
-    over, spoilage = w[Stream.OVERPRODUCTION.value], w[Stream.SPOILAGE.value]
-    spoil_reason = "spoilage is counted per day, not per service"
-    put("plate_waste_g", plate)
-    put("prep_waste_g", prep)
-    put("overproduction_waste_g", over)
-    put("spoilage_waste_g", spoilage, spoil_reason)
-    f4 = plate + prep + over
-    for name, mass in (
-        ("plate_waste_per_diner_g", plate),
-        ("prep_waste_per_diner_g", prep),
-        ("overproduction_per_diner_g", over),
-        ("waste_per_diner_g", f4),
-    ):
-        put(name, *per_meal(mass, NO_DINERS))
-    put("spoilage_per_diner_g", *per_meal(spoilage, spoil_reason))
-    put("waste_rate_pct", None, NO_PRODUCTION)
-    put("waste_value_cny", t.value_cny, f"food_price_cny_per_kg is not configured{region}")
-    put("waste_co2e_kg", t.food_co2e_kg, f"food_co2e_kg_per_kg is not configured{region}")
-    change, change_reason = _vs_baseline(t, f4, region)
-    put("waste_change_vs_baseline_pct", change, change_reason)
+    ),
+    "plate_waste_g": lambda t: (t.waste_g[Stream.PLATE.value], None),
+    "prep_waste_g": lambda t: (t.waste_g[Stream.PREP.value], None),
+    "overproduction_waste_g": lambda t: (t.waste_g[Stream.OVERPRODUCTION.value], None),
+    "spoilage_waste_g": lambda t: (t.waste_g[Stream.SPOILAGE.value], SPOIL_REASON),
+    "plate_waste_per_diner_g": _per_diner(Stream.PLATE),
+    "prep_waste_per_diner_g": _per_diner(Stream.PREP),
+    "overproduction_per_diner_g": _per_diner(Stream.OVERPRODUCTION),
+    "waste_per_diner_g": lambda t: _per_meal(t, _f4_g(t), NO_DINERS),
+    "spoilage_per_diner_g": _per_diner(Stream.SPOILAGE, SPOIL_REASON),
+    "waste_rate_pct": lambda t: (None, NO_PRODUCTION),
+    "waste_value_cny": lambda t: (
+        t.value_cny,
+        f"food_price_cny_per_kg is not configured{_region(t)}",
+    ),
+    "waste_co2e_kg": lambda t: (
+        t.food_co2e_kg,
+        f"food_co2e_kg_per_kg is not configured{_region(t)}",
+    ),
+    "waste_change_vs_baseline_pct": lambda t: _vs_baseline(t, _f4_g(t), _region(t)),
+    "electricity_kwh": _used(Quantity.ELECTRICITY),
+    "off_hours_electricity_kwh": _off_hours(Quantity.ELECTRICITY),
+    "gas_m3": _used(Quantity.GAS),
+    "off_hours_gas_m3": _off_hours(Quantity.GAS),
+    "water_m3": _used(Quantity.WATER),
+    "off_hours_water_m3": _off_hours(Quantity.WATER),
+    "electricity_kwh_per_meal": lambda t: _per_meal(
+        t, t.used[Quantity.ELECTRICITY.value], NO_METER[Quantity.ELECTRICITY]
+    ),
+    "gas_m3_per_meal": lambda t: _per_meal(t, t.used[Quantity.GAS.value], NO_METER[Quantity.GAS]),
+    "water_l_per_meal": lambda t: _per_meal(
+        t, t.used[Quantity.WATER.value], NO_METER[Quantity.WATER], LITRES_PER_M3
+    ),
+    "energy_kgce": lambda t: (t.kgce, NO_ENERGY),
+    "energy_kgce_per_meal": lambda t: _per_meal(t, t.kgce, NO_ENERGY),
+    "co2_kg": lambda t: (t.co2_kg, NO_ENERGY),
+    "co2_kg_per_meal": lambda t: _per_meal(t, t.co2_kg, NO_ENERGY),
+    "energy_kgce_per_m2": lambda t: (t.kgce / t.floor_area_m2, _area_reason(t)),
+    "energy_kgce_per_m2_year": lambda t: (
+        t.kgce / t.floor_area_m2 * _annual(t),
+        _area_reason(t),
+    ),
+    "energy_kgce_per_staff": lambda t: (t.kgce / t.staff, NO_ENERGY),
+    "energy_kgce_per_staff_year": lambda t: (t.kgce / t.staff * _annual(t), NO_ENERGY),
+    "quota_use_pct": _quota_use,
+    "off_hours_energy_kgce": lambda t: (
+        t.off_hours_kgce,
+        OFF_HOURS_DAY if t.is_service_row else NO_ENERGY,
+    ),
+    "off_hours_share_pct": _off_share,
+    "peak_demand_kw": lambda t: (t.peak_kw, NO_METER[Quantity.ELECTRICITY]),
+}
+if set(FORMULAS) != set(CATALOGUE):
+    raise AssertionError("every KPI of CATALOGUE needs one formula")
 
-    for name, quantity in (
-        ("electricity_kwh", Quantity.ELECTRICITY),
-        ("gas_m3", Quantity.GAS),
-        ("water_m3", Quantity.WATER),
-    ):
-        no_meter = f"no {quantity.value} meter"
-        put(name, t.used[quantity.value], no_meter)
-        off_hours_reason = "off-hours energy is a day figure" if t.is_service_row else no_meter
-        put(f"off_hours_{name}", t.off_hours[quantity.value], off_hours_reason)
-    put(
-        "electricity_kwh_per_meal",
-        *per_meal(t.used[Quantity.ELECTRICITY.value], "no electricity meter"),
-    )
-    put("gas_m3_per_meal", *per_meal(t.used[Quantity.GAS.value], "no gas meter"))
-    put(
-        "water_l_per_meal",
-        *per_meal(t.used[Quantity.WATER.value], "no water meter", LITRES_PER_M3),
-    )
-    no_energy = "no electricity or gas meter"
-    put("energy_kgce", t.kgce, no_energy)
-    put("energy_kgce_per_meal", *per_meal(t.kgce, no_energy))
-    put("co2_kg", t.co2_kg, no_energy)
-    put("co2_kg_per_meal", *per_meal(t.co2_kg, no_energy))
-    area_reason = no_energy if math.isnan(t.kgce) else f"floor_area_m2 is not configured{region}"
-    annual = DAYS_PER_YEAR / t.days if t.days else math.nan
-    put("energy_kgce_per_m2", t.kgce / t.floor_area_m2, area_reason)
-    put("energy_kgce_per_m2_year", t.kgce / t.floor_area_m2 * annual, area_reason)
-    put("energy_kgce_per_staff", t.kgce / t.staff, no_energy)
-    put("energy_kgce_per_staff_year", t.kgce / t.staff * annual, no_energy)
-    if math.isnan(t.kgce):
-        put("quota_use_pct", None, no_energy)
-    elif t.quota_kgce > 0:
-        put("quota_use_pct", t.kgce / t.quota_kgce * 100.0)
-    else:
-        put("quota_use_pct", None, t.quota_reason or f"no energy quota configured{region}")
-    off_reason = "off-hours energy is a day figure" if t.is_service_row else no_energy
-    put("off_hours_energy_kgce", t.off_hours_kgce, off_reason)
-    put(
-        "off_hours_share_pct",
-        t.off_hours_kgce / t.kgce * 100.0 if t.kgce > 0 else None,
-        off_reason if t.is_service_row or math.isnan(t.kgce) else "no energy used",
-    )
-    put("peak_demand_kw", t.peak_kw, "no electricity meter")
-    return out
+
+def _value(name: str, value: float | None, reason: str | None) -> KpiValue:
+    if value is None or math.isnan(value):
+        return _missing(name, reason)
+    kpi_id, unit = CATALOGUE[name]
+    return KpiValue(kpi_id, value, unit, None)
+
+
+def kpi_value(t: Totals, name: str) -> KpiValue:
+    """One KPI of CATALOGUE for one row (what `derive` gives for it)."""
+    return _value(name, *FORMULAS[name](t))
+
+
+def derive(t: Totals) -> dict[str, KpiValue]:
+    """Every KPI of CATALOGUE for one row."""
+    return {name: _value(name, *formula(t)) for name, formula in FORMULAS.items()}
 
 
 def _vs_baseline(t: Totals, f4_g: float, region: str) -> tuple[float | None, str | None]:
@@ -301,7 +350,7 @@ def quality(t: Totals) -> Quality:
         duplicate_share_pct=t.duplicates / received * 100.0 if received else None,
         clock_skew_median_ms=skew.median_ms,
         clock_skew_p95_abs_ms=skew.p95_abs_ms,
-        clock_corrected=sum(d.clock_corrected for d in t.devices),
+        clock_corrected=t.clock_corrected,
         scale_rejected_below_division=t.scale_below_division,
         scale_rejected_above_max=t.scale_above_max,
         repeat_swipes=t.repeat_swipes,

@@ -21,6 +21,7 @@ from central.store.base import (
     StoreError,
     StoreHealth,
     StoreUnavailable,
+    SummaryBlobs,
     WriteOutcome,
 )
 
@@ -45,5 +46,6 @@ __all__ = [
     "StoreError",
     "StoreHealth",
     "StoreUnavailable",
+    "SummaryBlobs",
     "WriteOutcome",
 ]

@@ -4,12 +4,12 @@ skeleton the stores share (ThreadedStore: thread pools, handles, `async with`, a
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
 
 from central.errors import CentralError
 from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant_ms
@@ -201,6 +201,14 @@ class PendingRollups:
     oldest_ms: int | None
 
 
+class SummaryBlobs(NamedTuple):
+    """A stored month summary (central.kpi.months): its site part (what a ranking reads) and
+    its device part, kept apart so that a ranking never reads the latter."""
+
+    site: bytes
+    devices: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class RollupToSave:
     """A rollup built from the snapshot of `gen` (DayInputs), chained from `starts`."""
@@ -344,13 +352,20 @@ class MonthSummaryStore(Protocol):
 
     async def month_summaries(
         self, site: str, config: str, months: Sequence[date]
-    ) -> dict[date, tuple[int, bytes | None]]:
+    ) -> dict[date, tuple[int, SummaryBlobs | None]]:
         """Per month (its first date): its gen (0: no row yet) and its summary when current
         (built under `config` and not stale since), else None."""
         ...
 
+    async def month_summaries_of(
+        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
+    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
+        """`month_summaries` of many sites (site -> its current config) in a few queries; the
+        summaries' device parts only when `devices` (else empty: a ranking lists none)."""
+        ...
+
     async def save_month_summary(
-        self, site: str, month: date, config: str, gen: int, summary: bytes
+        self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
     ) -> bool:
         """Store the summary of a month built from its dates as they were at `gen`; False (not
         stored) when a rollup of the month changed since."""

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple, dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -60,6 +60,7 @@ from central.store.base import (
     StoreError,
     StoreHealth,
     StoreUnavailable,
+    SummaryBlobs,
     ThreadedStore,
     WriteOutcome,
 )
@@ -224,6 +225,7 @@ CREATE TABLE IF NOT EXISTS kpi_rollup_month (
     gen INTEGER NOT NULL,
     config TEXT,
     summary BLOB,
+    devices BLOB,
     PRIMARY KEY (site, month)
 );
 """ + "".join(
@@ -240,6 +242,9 @@ END;
 """
     for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
 )
+
+# Sites per query of `month_summaries_of` (SQLite's default limit is 32,766 parameters).
+MONTH_SITES_PER_QUERY = 500
 
 # Status changes kept per device: enough for "offline since" and a few weeks of flapping.
 STATUS_HISTORY_PER_DEVICE = 200
@@ -307,6 +312,7 @@ _ADDED_COLUMNS = (
     ("edge_duplicates", "received_ms", "INTEGER"),
     ("readings", "clock_trusted", "INTEGER"),
     ("kpi_rollup", "dishes", "BLOB"),
+    ("kpi_rollup_month", "devices", "BLOB"),  # a summary's device part (central.kpi.months)
 )
 # Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
 # still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
@@ -821,7 +827,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns a database created by an older central lacks (NULL in its old rows)."""
     for table, name, sql_type in _ADDED_COLUMNS:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if name not in present:
+        if present and name not in present:  # (a table not created yet gets it with its schema)
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
             logger.info("sqlite store: added column %s.%s", table, name)
     # The day cache of an older central: its dates (every date ever written) become pending
@@ -1026,11 +1032,16 @@ class SqliteStore(ThreadedStore):
 
     async def month_summaries(
         self, site: str, config: str, months: Sequence[date]
-    ) -> dict[date, tuple[int, bytes | None]]:
-        return await self._run(self._reader, self._month_summaries, site, config, months)
+    ) -> dict[date, tuple[int, SummaryBlobs | None]]:
+        return (await self.month_summaries_of({site: config}, months, True))[site]
+
+    async def month_summaries_of(
+        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
+    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
+        return await self._run(self._reader, self._month_summaries, configs, months, devices)
 
     async def save_month_summary(
-        self, site: str, month: date, config: str, gen: int, summary: bytes
+        self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
     ) -> bool:
         return await self._run(
             self._writer, self._save_month_summary, site, month, config, gen, summary
@@ -1052,30 +1063,48 @@ class SqliteStore(ThreadedStore):
         return [date.fromisoformat(m) for (m,) in rows]
 
     def _month_summaries(
-        self, site: str, config: str, months: Sequence[date]
-    ) -> dict[date, tuple[int, bytes | None]]:
-        if not months:
-            return {}
-        conn = self._require(self._read_conn)
-        found = {
-            date.fromisoformat(month): (gen, summary if stored == config else None)
-            for month, gen, stored, summary in conn.execute(
-                "SELECT month, gen, config, summary FROM kpi_rollup_month"
-                " WHERE site = ? AND month >= ? AND month <= ?",
-                (site, min(months).isoformat(), max(months).isoformat()),
-            )
+        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
+    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
+        """One query per MONTH_SITES_PER_QUERY sites (one snapshot: a read transaction)."""
+        wanted = {m.isoformat(): m for m in months}
+        found: dict[str, dict[date, tuple[int, SummaryBlobs | None]]] = {
+            site: dict.fromkeys(months, (0, None)) for site in configs
         }
-        return {m: found.get(m, (0, None)) for m in months}
+        if not months or not configs:
+            return found
+        conn = self._require(self._read_conn)
+        sites = list(configs)
+        part = "devices" if devices else "NULL"
+        conn.execute("BEGIN")
+        try:
+            for n in range(0, len(sites), MONTH_SITES_PER_QUERY):
+                chunk = sites[n : n + MONTH_SITES_PER_QUERY]
+                rows = conn.execute(
+                    f"SELECT site, month, gen, config, summary, {part} FROM kpi_rollup_month"
+                    f" WHERE site IN ({','.join('?' * len(chunk))}) AND month >= ? AND month <= ?",
+                    (*chunk, min(wanted), max(wanted)),
+                )
+                for site, month, gen, stored, summary, device_part in rows:
+                    on = wanted.get(month)
+                    if on is None:
+                        continue
+                    current = stored == configs[site] and summary is not None
+                    blobs = SummaryBlobs(summary, device_part or b"") if current else None
+                    found[site][on] = (gen, blobs)
+        finally:
+            conn.execute("COMMIT")
+        return found
 
     def _save_month_summary(
-        self, site: str, month: date, config: str, gen: int, summary: bytes
+        self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
     ) -> bool:
         conn = self._require(self._write_conn)
         cursor = conn.execute(
-            "INSERT INTO kpi_rollup_month (site, month, gen, config, summary)"
-            " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, month) DO UPDATE"
-            " SET config = excluded.config, summary = excluded.summary WHERE gen = ?3",
-            (site, month.isoformat(), gen, config, summary),
+            "INSERT INTO kpi_rollup_month (site, month, gen, config, summary, devices)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (site, month) DO UPDATE"
+            " SET config = excluded.config, summary = excluded.summary,"
+            " devices = excluded.devices WHERE gen = ?3",
+            (site, month.isoformat(), gen, config, summary.site, summary.devices),
         )
         return cursor.rowcount > 0
 

@@ -19,13 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from central import reporting
-from central.kpi.months import (
-    month_parts,
-    parse_summary,
-    span_totals,
-    summarise,
-    summary_bytes,
-)
+from central.kpi.months import month_parts, of_blobs, span_totals, summarise
 from central.kpi.periods import DateRange, PeriodKind
 from central.kpi.report import baseline_totals, period_totals
 from central.kpi.rollup import compose
@@ -100,7 +94,7 @@ def summed(site: Site, span: DateRange, baseline: Totals | None, now_ms: int) ->
     for part, whole in month_parts(span):
         summary = summarise(site, part, of_dates(part))
         assert summary is not None
-        parts.append(parse_summary(site, summary_bytes(summary)) if whole else summary)
+        parts.append(of_blobs(summary.site, summary.devices) if whole else summary)
     return span_totals(site, span, parts, baseline, now_ms)
 
 

@@ -18,7 +18,13 @@ from central.kpi.readings import (
     int_array,
     str_array,
 )
-from central.kpi.report import baseline_totals, build_report, quota_for, rank_sites
+from central.kpi.report import (
+    baseline_totals,
+    build_report,
+    period_totals,
+    quota_for,
+    rank_totals,
+)
 from central.registry import Service, Site
 from central.site_kpi_config import BUILTIN_FACTOR_SET, MeterConfig, SiteKpiConfig
 from tests.central.conftest import utc_ms
@@ -183,19 +189,27 @@ def test_region_sums_sites_and_needs_config_of_every_site() -> None:
     )
 
 
+CUSTOM = PeriodKind.CUSTOM
+
+
 def test_ranking_orders_sites_by_a_kpi_and_lists_missing_values_last() -> None:
     lean = replace(SITE, id="lean", registered_staff=5)
     none = replace(SITE, id="none", floor_area_m2=None)
-    reports = [
-        (s.id, s.name, report(Granularity.PERIOD, s).total)  # type: ignore[attr-defined]
-        for s in (SITE, lean, none)
+    sites = (SITE, lean, none)
+    ids = [(s.id, s.name) for s in sites]
+    totals = [
+        period_totals(build_day_table(s, TWO_DAYS, readings()), None, CUSTOM, TWO_DAYS, AFTER)
+        for s in sites
     ]
-    by_attendance = rank_sites(reports, "attendance_pct", descending=True)  # type: ignore[arg-type]
-    assert [(r.rank, r.site) for r in by_attendance][:2] == [(1, "lean"), (2, "s1")]
-    by_area = rank_sites(reports, "energy_kgce_per_m2")  # type: ignore[arg-type]
-    assert [(r.rank, r.site) for r in by_area][-1] == (None, "none")
+
+    def rank(kpi: str, descending: bool = False) -> list[tuple[int | None, str]]:
+        ranked, _ = rank_totals(ids, totals, kpi, descending, CUSTOM, TWO_DAYS)
+        return [(r.rank, r.site) for r in ranked]
+
+    assert rank("attendance_pct", descending=True)[:2] == [(1, "lean"), (2, "s1")]
+    assert rank("energy_kgce_per_m2")[-1] == (None, "none")
     with pytest.raises(KeyError):
-        rank_sites(reports, "nonsense")  # type: ignore[arg-type]
+        rank("nonsense")
 
 
 def test_baseline_change_is_per_diner_normalised() -> None:
