@@ -29,7 +29,9 @@ from central.kpi.counters import MeterCurve, WalkState
 from central.kpi.daytable import DayTable, build_day_table, day_meter_curves, load_range
 from central.kpi.dishes import DishTable, build_dish_table, compose_dish_tables
 from central.kpi.months import (
+    CURRENT_HEAD,
     DatesSummary,
+    SiteParts,
     is_current,
     month_of,
     month_parts,
@@ -461,7 +463,7 @@ async def _summed_report(
     if granularity is Granularity.MONTH:
         months = summed_totals(sites, every, baselines, read_ms, each_part=True, with_devices=True)
         at = iter(months)
-        per_site_rows = [[next(at) for _ in parts] for parts in every]
+        per_site_rows = [[next(at) for _ in parts.spans] for parts in every]
     else:
         per_site_rows = [[whole] for whole in per_site_whole]
     ids = tuple(s.id for s in sites)
@@ -474,40 +476,34 @@ async def sites_summaries(
     span: DateRange,
     freshness: Freshness | None,
     devices: bool,
-) -> list[list[DatesSummary] | None] | None:
+) -> list[SiteParts | None] | None:
     """`site_summaries` of every site, with their device parts when `devices`; None when the
-    store keeps no month summaries or the span has no whole month. The sites' stored summaries
-    are read together when the span is whole months; a site with pending dates (at most a few
-    on a running central), a missing or stale summary, or a span with partial months takes
-    `site_summaries` (which builds and stores what is missing)."""
+    store keeps no month summaries or the span has no whole month. When the span is whole
+    months, the sites' stored summaries are read together; a site with pending dates (at most a
+    few on a running central) or a missing, stale or old-layout summary, and every site of a
+    span with partial months, takes `site_summaries` (which builds and stores what is
+    missing)."""
     if not isinstance(store, MonthSummaryStore) or not isinstance(store, RollupStore):
         return None
     parts = month_parts(span)
-    months = [p.first for p, whole in parts if whole]
-    if not months:
+    spans = [p for p, _ in parts]
+    if not any(whole for _, whole in parts):
         return None
-    stored: dict[str, dict[date, tuple[int, SummaryBlobs | None]]] = {}
-    pending: Mapping[str, object] = {}
-    if len(months) == len(parts):
+    stored: dict[str, list[SummaryBlobs]] = {}
+    if all(whole for _, whole in parts):
         pending = await store.pending_rollup_sites()
         configs = {site.id: config_key(site) for site in sites if site.id not in pending}
-        stored = await store.month_summaries_of(configs, months, devices)
-    spans = [p for p, _ in parts]
-    out: list[list[DatesSummary] | None] = []
+        months = [p.first for p in spans]
+        stored = await store.current_month_summaries(configs, months, CURRENT_HEAD, devices)
+    out: list[SiteParts | None] = []
     for site in sites:
-        of_site = stored.get(site.id)
-        if of_site is not None:
-            blobs = [of_site[m][1] for m in months]
-            if all(b is not None and is_current(b.site) for b in blobs):
-                out.append(
-                    [
-                        DatesSummary(p, b.site, b.devices)
-                        for p, b in zip(spans, blobs, strict=True)
-                        if b
-                    ]
-                )
-                continue
-        out.append(await site_summaries(store, site, span, freshness))
+        blobs = stored.get(site.id)
+        if blobs is not None:
+            site_parts = [b.site for b in blobs]
+            out.append(SiteParts(spans, site_parts, [b.devices for b in blobs] if devices else ()))
+            continue
+        summaries = await site_summaries(store, site, span, freshness)
+        out.append(None if summaries is None else SiteParts.of(summaries))
     return out
 
 
@@ -637,18 +633,18 @@ async def ranking(
     summaries = await sites_summaries(store, sites, span, freshness, devices=False)
     of_sites = summaries or [None] * len(sites)
     baselines = [await site_baseline(store, site, freshness) for site in sites]
-    summed = [i for i, parts in enumerate(of_sites) if parts is not None]
+    summed = [(i, parts) for i, parts in enumerate(of_sites) if parts is not None]
     rows = (
         summed_totals(
-            [sites[i] for i in summed],
-            [of_sites[i] or [] for i in summed],
-            [baselines[i] for i in summed],
+            [sites[i] for i, _ in summed],
+            [parts for _, parts in summed],
+            [baselines[i] for i, _ in summed],
             now_ms,
         )
         if summed
         else []
     )
-    of_summed = dict(zip(summed, rows, strict=True))
+    of_summed = dict(zip((i for i, _ in summed), rows, strict=True))
     totals = []
     for i, (site, baseline) in enumerate(zip(sites, baselines, strict=True)):
         row = of_summed.get(i)

@@ -20,10 +20,11 @@ period that has both clamps the latter to 0 kW (central.kpi.rollup `compose`).
 
 - the site part: a head (`_HEAD`: layout, number of fields, first date, dates, meters, skew
   bins), the float64 block of every site-level number (`SITE_FIELDS`, in that order), the
-  dates' bounds (int64 local midnights, one more than dates), per meter four int64 (`_METER`:
-  a key of its id, its interval, its expected readings of the whole dates, the start of its
-  first date with a reading or -1), and the site's clock-skew histogram merged over its devices
-  (int16 bin keys, then uint32 counts);
+  first date's start and the last date's end (int64 ms), per meter four int64 (`_METER`: a key
+  of its id, its interval, its expected readings of the whole dates, the start of its first
+  date with a reading or -1), the site's clock-skew histogram merged over its devices (int16
+  bin keys, then uint32 counts), and the dates' bounds (int64 local midnights, one more than
+  dates; read only for a meter that starts, or a now that falls, inside the summary);
 - the device part: a head (`_DEVICES_HEAD`), one int64 row per device (`_DEVICE_COLUMNS`), the
   devices' histograms device after device (int16 keys, uint32 counts), then "kind\\tdevice"
   lines (UTF-8).
@@ -91,14 +92,19 @@ SITE_FIELDS: tuple[str, ...] = (
 )
 _AT = {name: i for i, name in enumerate(SITE_FIELDS)}
 _N_FIELDS = len(SITE_FIELDS)
+_WASTE_AT = tuple((s, _AT[f"waste_g.{s}"]) for s in STREAMS)
+_ENERGY_AT = tuple(tuple((q, _AT[f"{kind}.{q}"]) for q in QUANTITIES) for kind in _ENERGY)
+_EVENTS_AT = tuple((k, _AT[f"events.{k}"]) for k in EVENT_KINDS)
+_RAW_AT = tuple((k, _AT[f"raw_bin_events.{k}"]) for k in RAW_EVENT_KINDS)
 _PEAKS = [_AT[n] for n in ("peak_curve_kw", "peak_flat_kw")]
 _ANY = [_AT[n] for n in ("any_curve", "any_flat")]
 
 # layout, fields, first date (proleptic ordinal), dates, meters, skew bins
 _HEAD = struct.Struct("<HHiHHI")
-_HEAD_DTYPE = np.dtype(
+# a site part's fixed start: the head, the fields and the first date's start, last date's end
+_FIXED = np.dtype(
     [("layout", "<u2"), ("fields", "<u2"), ("first", "<i4"), ("days", "<u2"),
-     ("meters", "<u2"), ("bins", "<u4")]
+     ("meters", "<u2"), ("bins", "<u4"), ("values", "<f8", (_N_FIELDS,)), ("span_ms", "<i8", (2,))]
 )  # fmt: skip
 _METER = 4  # int64 per meter: key, interval_s, whole-date expected readings, first date's start
 # layout, devices, skew bins, bytes of the names
@@ -122,6 +128,22 @@ class DatesSummary:
     devices: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SiteParts:
+    """A site's summaries of the consecutive parts of a period, in date order: each part's
+    dates, site part and (for reports that list devices) device part."""
+
+    spans: Sequence[DateRange]
+    site: Sequence[bytes]
+    devices: Sequence[bytes] = ()
+
+    @classmethod
+    def of(cls, summaries: Sequence[DatesSummary]) -> "SiteParts":
+        return cls(
+            [s.span for s in summaries], [s.site for s in summaries], [s.devices for s in summaries]
+        )
+
+
 def meter_key(device: str) -> int:
     """The int64 a meter's id is known by in a summary's site part (its expected readings are
     matched across a site's months by it)."""
@@ -130,12 +152,13 @@ def meter_key(device: str) -> int:
     )
 
 
+# How a site part of this layout starts (a store can select the current ones by it).
+CURRENT_HEAD = struct.pack("<HH", SUMMARY_LAYOUT, _N_FIELDS)
+
+
 def is_current(site_part: bytes) -> bool:
     """Whether a stored site part is of this layout (one of another is rebuilt)."""
-    if len(site_part) < _HEAD.size:
-        return False
-    layout, n_fields, *_ = _HEAD.unpack_from(site_part)
-    return bool(layout == SUMMARY_LAYOUT and n_fields == _N_FIELDS)
+    return site_part.startswith(CURRENT_HEAD)
 
 
 def of_blobs(site_part: bytes, devices: bytes) -> DatesSummary:
@@ -231,10 +254,11 @@ def summarise(site: Site, span: DateRange, entries: Sequence[bytes]) -> DatesSum
             _HEAD.pack(SUMMARY_LAYOUT, _N_FIELDS, span.first.toordinal(), span.days, len(meters),
                        keys.size),
             fields.tobytes(),
-            bounds.tobytes(),
+            bounds[[0, -1]].tobytes(),
             np.array(meters, dtype=np.int64).reshape(-1, _METER).tobytes(),
             keys.astype(np.int16).tobytes(),
             counts.astype(np.uint32).tobytes(),
+            bounds.tobytes(),
         )
     )  # fmt: skip
     return DatesSummary(span, site_part, _devices_part(t.devices))
@@ -311,12 +335,6 @@ def _parse_devices(blob: bytes) -> list[DeviceTotals]:
     return out
 
 
-def _bytes_at(buf: np.ndarray, starts: Int64Array, size: int) -> np.ndarray:
-    """(len(starts), size) bytes of `buf` from each start."""
-    out: np.ndarray = buf[starts[:, None] + np.arange(size, dtype=np.int64)]
-    return out
-
-
 def _segments(buf: np.ndarray, starts: Int64Array, sizes: Int64Array) -> np.ndarray:
     """The bytes of `buf` [starts[i], starts[i] + sizes[i]) of every i, joined."""
     total = int(sizes.sum())
@@ -333,6 +351,8 @@ class _Sums:
     peak_kw: list[float]
     start_ms: list[int]  # the row's first date's start and last date's end
     end_ms: list[int]
+    first_ordinal: list[int]  # the row's first and last date (proleptic ordinals)
+    last_ordinal: list[int]
     meter_expected: list[int]  # per row, every meter's expected readings at now
     by_meter: list[dict[int, int]]  # per row, per meter key, its expected readings (if asked)
     skew: list[SkewFigures]
@@ -357,33 +377,35 @@ def _sum_parts(
     n_blobs = len(blobs)
     group = np.repeat(np.arange(n_groups, dtype=np.int64), per)
     lengths = np.fromiter(map(len, blobs), np.int64, n_blobs)
-    if np.any(lengths < _HEAD.size):
-        raise SummaryLayoutError("a month summary shorter than its head")
-    buf = np.frombuffer(b"".join(blobs), np.uint8)
-    offsets = np.cumsum(lengths) - lengths
-    heads = _bytes_at(buf, offsets, _HEAD.size).view(_HEAD_DTYPE)[:, 0]
-    if np.any((heads["layout"] != SUMMARY_LAYOUT) | (heads["fields"] != _N_FIELDS)):
+    if np.any(lengths < _FIXED.itemsize):
+        raise SummaryLayoutError("a month summary shorter than its fixed part")
+    fixed = np.frombuffer(b"".join([b[: _FIXED.itemsize] for b in blobs]), _FIXED)
+    if np.any((fixed["layout"] != SUMMARY_LAYOUT) | (fixed["fields"] != _N_FIELDS)):
         raise SummaryLayoutError(
             f"month summary of another layout; this version reads {SUMMARY_LAYOUT}"
         )
-    days = heads["days"].astype(np.int64)
-    first = heads["first"].astype(np.int64)
+    days = fixed["days"].astype(np.int64)
+    first = fixed["first"].astype(np.int64)
     follows = group[1:] == group[:-1]
     if np.any(follows & (first[1:] != first[:-1] + days[:-1])):
         raise ValueError("summaries of a site that do not follow each other")
-    at = offsets + _HEAD.size
-    fields = _bytes_at(buf, at, 8 * _N_FIELDS).view(np.float64)
-    at = at + 8 * _N_FIELDS
-    start_ms = _bytes_at(buf, at, 8).view(np.int64)[:, 0]
-    end_ms = _bytes_at(buf, at + 8 * days, 8).view(np.int64)[:, 0]
-    bounds_at = at
-    at = at + 8 * (days + 1)
-    n_meters = heads["meters"].astype(np.int64)
+    fields = fixed["values"]
+    start_ms, end_ms = fixed["span_ms"].T
+    # the meters and skew bins of every site part, joined (not the dates' bounds)
+    n_meters = fixed["meters"].astype(np.int64)
+    n_bins = fixed["bins"].astype(np.int64)
+    sizes = 8 * _METER * n_meters + 6 * n_bins
+    head = _FIXED.itemsize
+    buf = np.frombuffer(
+        b"".join([b[head : head + n] for b, n in zip(blobs, sizes.tolist(), strict=True)]),
+        np.uint8,
+    )
+    at = np.cumsum(sizes) - sizes
     meters = _segments(buf, at, 8 * _METER * n_meters).view(np.int64).reshape(-1, _METER)
     at = at + 8 * _METER * n_meters
-    n_bins = heads["bins"].astype(np.int64)
     keys = _segments(buf, at, 2 * n_bins).view(np.int16).astype(np.int64)
     counts = _segments(buf, at + 2 * n_bins, 4 * n_bins).view(np.uint32).astype(np.int64)
+    bounds_at = (head + sizes).tolist()
 
     # rows: reduceat over each row's blobs
     row_of_blob = np.arange(n_blobs, dtype=np.int64) if each_part else group
@@ -424,7 +446,9 @@ def _sum_parts(
     if exact.size:
         e_blob = meter_blob[exact]
         e_days = days[e_blob]
-        bounds = _segments(buf, bounds_at[e_blob], 8 * (e_days + 1)).view(np.int64)
+        bounds = np.frombuffer(
+            b"".join([blobs[b][bounds_at[b] :] for b in e_blob.tolist()]), np.int64
+        )
         day_row = np.repeat(np.arange(exact.size, dtype=np.int64), e_days)
         seg_at = np.cumsum(e_days + 1) - (e_days + 1)
         day_at = np.repeat(seg_at - (np.cumsum(e_days) - e_days), e_days) + np.arange(
@@ -458,6 +482,8 @@ def _sum_parts(
         peak_kw=peak.tolist(),
         start_ms=start_ms[firsts].tolist(),
         end_ms=end_ms[lasts].tolist(),
+        first_ordinal=first[firsts].tolist(),
+        last_ordinal=(first[lasts] + days[lasts] - 1).tolist(),
         meter_expected=meter_expected.tolist(),
         by_meter=per_meter,
         skew=[NO_SKEW if f is None else SkewFigures(*f) for f in figures],
@@ -470,13 +496,13 @@ def _installed_starts(sites: Sequence[Site]) -> dict[int, dict[int, int]]:
     that date (report.device_start_ms)."""
     out: dict[int, dict[int, int]] = {}
     for i, site in enumerate(sites):
-        found = {
-            meter_key(name): start
-            for name in site.kpi.meters
-            if (start := device_start_ms(site, name, _NO_READING)) is not None
-        }
-        if found:
-            out[i] = found
+        installed = [name for name, m in site.kpi.meters.items() if m.installed is not None]
+        if installed:
+            out[i] = {
+                meter_key(name): start
+                for name in installed
+                if (start := device_start_ms(site, name, _NO_READING)) is not None
+            }
     return out
 
 
@@ -485,7 +511,7 @@ _NO_READING: Int64Array = np.zeros(0, dtype=np.int64)
 
 def summed_totals(
     sites: Sequence[Site],
-    parts: Sequence[Sequence[DatesSummary]],
+    parts: Sequence[SiteParts],
     baselines: Sequence[Totals | None],
     now_ms: int,
     *,
@@ -500,18 +526,29 @@ def summed_totals(
     `with_devices` a row lists no device but carries its site's clock-skew figures and histogram
     (what a ranking needs); with it, the parts' device sections are read and merged."""
     if not (len(sites) == len(parts) == len(baselines)):
-        raise ValueError(
-            f"{len(sites)} sites, {len(parts)} summary lists, {len(baselines)} baselines"
-        )
-    blobs = [[p.site for p in each] for each in parts]
-    sums = _sum_parts(sites, blobs, now_ms, each_part, with_devices)
+        raise ValueError(f"{len(sites)} sites, {len(parts)} parts, {len(baselines)} baselines")
+    if each_part:
+        firsts = [s.first.toordinal() for p in parts for s in p.spans]
+        lasts = [s.last.toordinal() for p in parts for s in p.spans]
+    else:
+        firsts = [p.spans[0].first.toordinal() if p.spans else 0 for p in parts]
+        lasts = [p.spans[-1].last.toordinal() if p.spans else 0 for p in parts]
+    sums = _sum_parts(sites, [p.site for p in parts], now_ms, each_part, with_devices)
+    if sums.first_ordinal != firsts or sums.last_ordinal != lasts:
+        raise ValueError("summaries of other dates than their spans say")
     out = []
     r = 0
     for site, each, baseline in zip(sites, parts, baselines, strict=True):
-        rows = [[p] for p in each] if each_part else [list(each)]
-        for row_parts in rows:
-            span = DateRange(row_parts[0].span.first, row_parts[-1].span.last)
-            devices = _merged_devices(row_parts, sums.by_meter[r]) if with_devices else ()
+        if with_devices and len(each.devices) != len(each.site):
+            raise ValueError(f"{site.id}: summaries without their device parts")
+        if len(each.spans) != len(each.site):
+            raise ValueError(f"{site.id}: {len(each.spans)} spans of {len(each.site)} summaries")
+        bounds = (
+            [(i, i + 1) for i in range(len(each.spans))] if each_part else [(0, len(each.spans))]
+        )
+        for lo, hi in bounds:
+            span = DateRange(each.spans[lo].first, each.spans[hi - 1].last)
+            devices = _merged_devices(each.devices[lo:hi], sums.by_meter[r]) if with_devices else ()
             out.append(_totals(site, span, sums.fields[r], sums, r, now_ms, baseline, devices))
             r += 1
     return out
@@ -527,8 +564,8 @@ def _totals(
     baseline: Totals | None,
     devices: tuple[DeviceTotals, ...],
 ) -> Totals:
-    waste = {s: v[_AT[f"waste_g.{s}"]] for s in STREAMS}
-    used, estimated, off = ({q: v[_AT[f"{kind}.{q}"]] for q in QUANTITIES} for kind in _ENERGY)
+    waste = {s: v[i] for s, i in _WASTE_AT}
+    used, estimated, off = ({q: v[i] for q, i in at} for at in _ENERGY_AT)
     quota_kgce, quota_reason = row_quota(site.kpi, span, sums.start_ms[r], sums.end_ms[r], now_ms)
     n_days, n_services = span.days, len(site.services)
     return Totals(
@@ -552,10 +589,10 @@ def _totals(
         meter_expected=sums.meter_expected[r],
         duplicates=int(v[_AT["duplicates"]]),
         clock_corrected=int(v[_AT["clock_corrected"]]),
-        events={k: int(v[_AT[f"events.{k}"]]) for k in EVENT_KINDS},
+        events={k: int(v[i]) for k, i in _EVENTS_AT},
         scale_below_division=int(v[_AT["scale_below_division"]]),
         scale_above_max=int(v[_AT["scale_above_max"]]),
-        raw_bin_events={k: int(v[_AT[f"raw_bin_events.{k}"]]) for k in RAW_EVENT_KINDS},
+        raw_bin_events={k: int(v[i]) for k, i in _RAW_AT},
         repeat_swipes=int(v[_AT["repeat_swipes"]]),
         devices=devices,
         skew=sums.skew[r],
@@ -564,7 +601,7 @@ def _totals(
 
 
 def _merged_devices(
-    parts: Sequence[DatesSummary], expected: Mapping[int, int]
+    parts: Sequence[bytes], expected: Mapping[int, int]
 ) -> tuple[DeviceTotals, ...]:
     """Every device of the parts, as a table composed of all their dates lists them (sorted by
     kind and id; a device of kind "unknown" on some dates, known on others, is the known one,
@@ -572,7 +609,7 @@ def _merged_devices(
     per meter key)."""
     by_key: dict[tuple[str, str], list[DeviceTotals]] = {}
     for part in parts:
-        for d in _parse_devices(part.devices):
+        for d in _parse_devices(part):
             by_key.setdefault((d.kind, d.device), []).append(d)
     known = {device for kind, device in by_key if kind != "unknown"}
     unknown_dups = {
@@ -619,5 +656,5 @@ def span_totals(
     site."""
     if not parts or parts[0].span.first != span.first or parts[-1].span.last != span.last:
         raise ValueError(f"summaries of {[p.span for p in parts]} do not cover {span}")
-    (totals,) = summed_totals([site], [parts], [baseline], now_ms, with_devices=True)
+    (totals,) = summed_totals([site], [SiteParts.of(parts)], [baseline], now_ms, with_devices=True)
     return totals

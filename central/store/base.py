@@ -357,11 +357,13 @@ class MonthSummaryStore(Protocol):
         (built under `config` and not stale since), else None."""
         ...
 
-    async def month_summaries_of(
-        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
-    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
-        """`month_summaries` of many sites (site -> its current config) in a few queries; the
-        summaries' device parts only when `devices` (else empty: a ranking lists none)."""
+    async def current_month_summaries(
+        self, configs: Mapping[str, str], months: Sequence[date], head: bytes, devices: bool
+    ) -> dict[str, list[SummaryBlobs]]:
+        """Of many sites (site -> its current config), in a few queries, those whose every month
+        of `months` has a current summary whose site part starts with `head` (the reader's
+        layout): their summaries in month order, with their device parts only when `devices`
+        (else empty: a ranking lists no device)."""
         ...
 
     async def save_month_summary(

@@ -1033,12 +1033,12 @@ class SqliteStore(ThreadedStore):
     async def month_summaries(
         self, site: str, config: str, months: Sequence[date]
     ) -> dict[date, tuple[int, SummaryBlobs | None]]:
-        return (await self.month_summaries_of({site: config}, months, True))[site]
+        return await self._run(self._reader, self._month_summaries, site, config, months)
 
-    async def month_summaries_of(
-        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
-    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
-        return await self._run(self._reader, self._month_summaries, configs, months, devices)
+    async def current_month_summaries(
+        self, configs: Mapping[str, str], months: Sequence[date], head: bytes, devices: bool
+    ) -> dict[str, list[SummaryBlobs]]:
+        return await self._run(self._reader, self._current_months, configs, months, head, devices)
 
     async def save_month_summary(
         self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
@@ -1063,37 +1063,58 @@ class SqliteStore(ThreadedStore):
         return [date.fromisoformat(m) for (m,) in rows]
 
     def _month_summaries(
-        self, configs: Mapping[str, str], months: Sequence[date], devices: bool
-    ) -> dict[str, dict[date, tuple[int, SummaryBlobs | None]]]:
-        """One query per MONTH_SITES_PER_QUERY sites (one snapshot: a read transaction)."""
-        wanted = {m.isoformat(): m for m in months}
-        found: dict[str, dict[date, tuple[int, SummaryBlobs | None]]] = {
-            site: dict.fromkeys(months, (0, None)) for site in configs
+        self, site: str, config: str, months: Sequence[date]
+    ) -> dict[date, tuple[int, SummaryBlobs | None]]:
+        if not months:
+            return {}
+        conn = self._require(self._read_conn)
+        found = {
+            date.fromisoformat(month): (
+                gen,
+                SummaryBlobs(summary, devices or b"")
+                if stored == config and summary is not None
+                else None,
+            )
+            for month, gen, stored, summary, devices in conn.execute(
+                "SELECT month, gen, config, summary, devices FROM kpi_rollup_month"
+                " WHERE site = ? AND month >= ? AND month <= ?",
+                (site, min(months).isoformat(), max(months).isoformat()),
+            )
         }
-        if not months or not configs:
-            return found
+        return {m: found.get(m, (0, None)) for m in months}
+
+    def _current_months(
+        self, configs: Mapping[str, str], months: Sequence[date], head: bytes, devices: bool
+    ) -> dict[str, list[SummaryBlobs]]:
+        """One query per MONTH_SITES_PER_QUERY sites, in one read transaction (a snapshot)."""
+        wanted = [m.isoformat() for m in months]
+        if not wanted or not configs:
+            return {}
         conn = self._require(self._read_conn)
         sites = list(configs)
         part = "devices" if devices else "NULL"
+        found: dict[str, dict[str, SummaryBlobs]] = {}
         conn.execute("BEGIN")
         try:
             for n in range(0, len(sites), MONTH_SITES_PER_QUERY):
                 chunk = sites[n : n + MONTH_SITES_PER_QUERY]
-                rows = conn.execute(
-                    f"SELECT site, month, gen, config, summary, {part} FROM kpi_rollup_month"
-                    f" WHERE site IN ({','.join('?' * len(chunk))}) AND month >= ? AND month <= ?",
-                    (*chunk, min(wanted), max(wanted)),
-                )
-                for site, month, gen, stored, summary, device_part in rows:
-                    on = wanted.get(month)
-                    if on is None:
-                        continue
-                    current = stored == configs[site] and summary is not None
-                    blobs = SummaryBlobs(summary, device_part or b"") if current else None
-                    found[site][on] = (gen, blobs)
+                for site, month, stored, summary, device_part in conn.execute(
+                    f"SELECT site, month, config, summary, {part} FROM kpi_rollup_month"
+                    f" WHERE site IN ({','.join('?' * len(chunk))}) AND month >= ? AND month <= ?"
+                    " AND substr(summary, 1, ?) = ?",
+                    (*chunk, min(wanted), max(wanted), len(head), head),
+                ):
+                    if stored == configs[site]:
+                        blobs = SummaryBlobs(summary, device_part or b"")
+                        found.setdefault(site, {})[month] = blobs
         finally:
             conn.execute("COMMIT")
-        return found
+        out = {}
+        for site, of_site in found.items():
+            every = [of_site.get(m) for m in wanted]
+            if all(every):
+                out[site] = [b for b in every if b is not None]
+        return out
 
     def _save_month_summary(
         self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
