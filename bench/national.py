@@ -31,10 +31,14 @@ FROM n_sites s CROSS JOIN n_dates d ORDER BY s.site, d.local_date
 
 
 _MONTHS = """
-INSERT INTO kpi_rollup_month (site, month, gen, config, summary, devices)
-SELECT s.site, m.month, 0, s.config, m.summary, m.devices FROM n_sites s CROSS JOIN n_months m
-WHERE true ON CONFLICT (site, month) DO UPDATE
-SET config = excluded.config, summary = excluded.summary, devices = excluded.devices
+INSERT INTO kpi_rollup_month (site, month, gen, config, summary)
+SELECT s.site, m.month, 0, s.config, m.summary FROM n_sites s CROSS JOIN n_months m WHERE true
+ON CONFLICT (site, month) DO UPDATE SET config = excluded.config, summary = excluded.summary
+"""
+
+_MONTH_DEVICES = """
+INSERT OR REPLACE INTO kpi_rollup_month_devices (site, month, devices)
+SELECT s.site, m.month, m.devices FROM n_sites s CROSS JOIN n_months m
 """
 
 
@@ -115,6 +119,7 @@ async def generate(
             "INSERT INTO n_months VALUES (?, ?, ?)", month_summaries(template, by_date)
         )
         conn.execute(_MONTHS)
+        conn.execute(_MONTH_DEVICES)
         total, rows = conn.execute(
             "SELECT SUM(LENGTH(entry) + LENGTH(dishes) + LENGTH(starts) + LENGTH(ends)"
             " + LENGTH(site)"

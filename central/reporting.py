@@ -479,10 +479,10 @@ async def sites_summaries(
 ) -> list[SiteParts | None] | None:
     """`site_summaries` of every site, with their device parts when `devices`; None when the
     store keeps no month summaries or the span has no whole month. When the span is whole
-    months, the sites' stored summaries are read together; a site with pending dates (at most a
-    few on a running central) or a missing, stale or old-layout summary, and every site of a
-    span with partial months, takes `site_summaries` (which builds and stores what is
-    missing)."""
+    months, the sites' stored summaries are read together; a site with pending dates up to the
+    span's end (at most a few on a running central) or a missing, stale or old-layout summary,
+    and every site of a span with partial months, takes `site_summaries` (which builds and
+    stores what is missing)."""
     if not isinstance(store, MonthSummaryStore) or not isinstance(store, RollupStore):
         return None
     parts = month_parts(span)
@@ -491,7 +491,11 @@ async def sites_summaries(
         return None
     stored: dict[str, list[SummaryBlobs]] = {}
     if all(whole for _, whole in parts):
-        pending = await store.pending_rollup_sites()
+        pending = {  # (a date pending after the span, today's say, changes nothing in it)
+            site
+            for site, p in (await store.pending_rollup_sites()).items()
+            if p.first is not None and p.first <= span.last
+        }
         configs = {site.id: config_key(site) for site in sites if site.id not in pending}
         months = [p.first for p in spans]
         stored = await store.current_month_summaries(configs, months, CURRENT_HEAD, devices)

@@ -225,7 +225,14 @@ CREATE TABLE IF NOT EXISTS kpi_rollup_month (
     gen INTEGER NOT NULL,
     config TEXT,
     summary BLOB,
-    devices BLOB,
+    PRIMARY KEY (site, month)
+);
+-- A summary's device part, apart so that a ranking (which reads only `summary`) reads small rows;
+-- read only with a current `summary` of its month, written in the same transaction.
+CREATE TABLE IF NOT EXISTS kpi_rollup_month_devices (
+    site TEXT NOT NULL,
+    month TEXT NOT NULL,
+    devices BLOB NOT NULL,
     PRIMARY KEY (site, month)
 );
 """ + "".join(
@@ -312,7 +319,6 @@ _ADDED_COLUMNS = (
     ("edge_duplicates", "received_ms", "INTEGER"),
     ("readings", "clock_trusted", "INTEGER"),
     ("kpi_rollup", "dishes", "BLOB"),
-    ("kpi_rollup_month", "devices", "BLOB"),  # a summary's device part (central.kpi.months)
 )
 # Late readings not (yet) clock-trusted: a live reading of their device in a later upload may
 # still vouch for them (_judge_clocks). Each batch looks up those received within a burst of it.
@@ -827,7 +833,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns a database created by an older central lacks (NULL in its old rows)."""
     for table, name, sql_type in _ADDED_COLUMNS:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if present and name not in present:  # (a table not created yet gets it with its schema)
+        if name not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
             logger.info("sqlite store: added column %s.%s", table, name)
     # The day cache of an older central: its dates (every date ever written) become pending
@@ -1077,6 +1083,7 @@ class SqliteStore(ThreadedStore):
             )
             for month, gen, stored, summary, devices in conn.execute(
                 "SELECT month, gen, config, summary, devices FROM kpi_rollup_month"
+                " LEFT JOIN kpi_rollup_month_devices USING (site, month)"
                 " WHERE site = ? AND month >= ? AND month <= ?",
                 (site, min(months).isoformat(), max(months).isoformat()),
             )
@@ -1092,14 +1099,16 @@ class SqliteStore(ThreadedStore):
             return {}
         conn = self._require(self._read_conn)
         sites = list(configs)
-        part = "devices" if devices else "NULL"
+        part, join = "NULL", ""
+        if devices:
+            part, join = "devices", " LEFT JOIN kpi_rollup_month_devices USING (site, month)"
         found: dict[str, dict[str, SummaryBlobs]] = {}
         conn.execute("BEGIN")
         try:
             for n in range(0, len(sites), MONTH_SITES_PER_QUERY):
                 chunk = sites[n : n + MONTH_SITES_PER_QUERY]
                 for site, month, stored, summary, device_part in conn.execute(
-                    f"SELECT site, month, config, summary, {part} FROM kpi_rollup_month"
+                    f"SELECT site, month, config, summary, {part} FROM kpi_rollup_month{join}"
                     f" WHERE site IN ({','.join('?' * len(chunk))}) AND month >= ? AND month <= ?"
                     " AND substr(summary, 1, ?) = ?",
                     (*chunk, min(wanted), max(wanted), len(head), head),
@@ -1120,14 +1129,27 @@ class SqliteStore(ThreadedStore):
         self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
     ) -> bool:
         conn = self._require(self._write_conn)
-        cursor = conn.execute(
-            "INSERT INTO kpi_rollup_month (site, month, gen, config, summary, devices)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (site, month) DO UPDATE"
-            " SET config = excluded.config, summary = excluded.summary,"
-            " devices = excluded.devices WHERE gen = ?3",
-            (site, month.isoformat(), gen, config, summary.site, summary.devices),
-        )
-        return cursor.rowcount > 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO kpi_rollup_month (site, month, gen, config, summary)"
+                " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, month) DO UPDATE"
+                " SET config = excluded.config, summary = excluded.summary WHERE gen = ?3",
+                (site, month.isoformat(), gen, config, summary.site),
+            )
+            stored = cursor.rowcount > 0
+            if stored:
+                conn.execute(
+                    "INSERT OR REPLACE INTO kpi_rollup_month_devices (site, month, devices)"
+                    " VALUES (?, ?, ?)",
+                    (site, month.isoformat(), summary.devices),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return stored
 
     # --- sealed dates and pruning (central/retention.py, central/store/sqlite_retention.py) --
 

@@ -266,8 +266,7 @@ async def test_a_month_summary_of_an_older_layout_is_rebuilt(tmp_path: Path) -> 
         assert is_current(current.site)
         with sqlite3.connect(tmp_path / "central.sqlite") as db:  # as layout 2 stored it
             db.execute(
-                "UPDATE kpi_rollup_month SET summary = ?, devices = NULL"
-                " WHERE site = ? AND month = ?",
+                "UPDATE kpi_rollup_month SET summary = ? WHERE site = ? AND month = ?",
                 (b'{"layout":2,"span":["2026-04-01","2026-04-30"]}', SITE.id, "2026-04-01"),
             )
         old = (await store.month_summaries(SITE.id, key, [APRIL]))[APRIL][1]
