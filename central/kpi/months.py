@@ -335,14 +335,6 @@ def _parse_devices(blob: bytes) -> list[DeviceTotals]:
     return out
 
 
-def _segments(buf: np.ndarray, starts: Int64Array, sizes: Int64Array) -> np.ndarray:
-    """The bytes of `buf` [starts[i], starts[i] + sizes[i]) of every i, joined."""
-    total = int(sizes.sum())
-    index = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total, dtype=np.int64)
-    out: np.ndarray = buf[index]
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class _Sums:
     """Rows of summed site parts (`_sum_parts`)."""
@@ -391,21 +383,23 @@ def _sum_parts(
         raise ValueError("summaries of a site that do not follow each other")
     fields = fixed["values"]
     start_ms, end_ms = fixed["span_ms"].T
-    # the meters and skew bins of every site part, joined (not the dates' bounds)
+    # the meters and skew bins of every site part, each joined (not the dates' bounds)
     n_meters = fixed["meters"].astype(np.int64)
     n_bins = fixed["bins"].astype(np.int64)
-    sizes = 8 * _METER * n_meters + 6 * n_bins
-    head = _FIXED.itemsize
-    buf = np.frombuffer(
-        b"".join([b[head : head + n] for b, n in zip(blobs, sizes.tolist(), strict=True)]),
-        np.uint8,
-    )
-    at = np.cumsum(sizes) - sizes
-    meters = _segments(buf, at, 8 * _METER * n_meters).view(np.int64).reshape(-1, _METER)
-    at = at + 8 * _METER * n_meters
-    keys = _segments(buf, at, 2 * n_bins).view(np.int16).astype(np.int64)
-    counts = _segments(buf, at + 2 * n_bins, 4 * n_bins).view(np.uint32).astype(np.int64)
-    bounds_at = (head + sizes).tolist()
+    meters_end = _FIXED.itemsize + 8 * _METER * n_meters
+    keys_end = meters_end + 2 * n_bins
+    bounds_at = (keys_end + 4 * n_bins).tolist()
+    parts_at = list(zip(meters_end.tolist(), keys_end.tolist(), bounds_at, strict=True))
+    meters = np.frombuffer(
+        b"".join([b[_FIXED.itemsize : m] for b, (m, _, _) in zip(blobs, parts_at, strict=True)]),
+        np.int64,
+    ).reshape(-1, _METER)
+    keys = np.frombuffer(
+        b"".join([b[m:k] for b, (m, k, _) in zip(blobs, parts_at, strict=True)]), np.int16
+    ).astype(np.int64)
+    counts = np.frombuffer(
+        b"".join([b[k:c] for b, (_, k, c) in zip(blobs, parts_at, strict=True)]), np.uint32
+    ).astype(np.int64)
 
     # rows: reduceat over each row's blobs
     row_of_blob = np.arange(n_blobs, dtype=np.int64) if each_part else group
