@@ -12,7 +12,9 @@ range scan of readings, one of duplicate counts, and one of the baseline period.
 """
 
 import bisect
-from collections.abc import Mapping, Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -638,16 +640,17 @@ async def ranking(
     of_sites = summaries or [None] * len(sites)
     baselines = [await site_baseline(store, site, freshness) for site in sites]
     summed = [(i, parts) for i, parts in enumerate(of_sites) if parts is not None]
-    rows = (
-        summed_totals(
-            [sites[i] for i, _ in summed],
-            [parts for _, parts in summed],
-            [baselines[i] for i, _ in summed],
-            now_ms,
+    with collector_paused():
+        rows = (
+            summed_totals(
+                [sites[i] for i, _ in summed],
+                [parts for _, parts in summed],
+                [baselines[i] for i, _ in summed],
+                now_ms,
+            )
+            if summed
+            else []
         )
-        if summed
-        else []
-    )
     of_summed = dict(zip((i for i, _ in summed), rows, strict=True))
     totals = []
     for i, (site, baseline) in enumerate(zip(sites, baselines, strict=True)):
@@ -657,8 +660,24 @@ async def ranking(
             row = period_totals(table, baseline, period, span, now_ms)
         totals.append(row)
     ids = [(s.id, s.name) for s in sites]
-    ranked, region = rank_totals(ids, totals, kpi, descending, period, span)
+    with collector_paused():
+        ranked, region = rank_totals(ids, totals, kpi, descending, period, span)
     return Ranking(kpi, descending, span, tuple(ranked), region, freshness)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off (as it was after) for a synchronous burst of
+    short-lived objects, a ranking's rows (a few dozen per site, freed by reference counting):
+    their allocations would otherwise set off passes over the whole process heap, ~20% of a
+    10,000-site ranking (docs/performance.md)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 async def alerts(
