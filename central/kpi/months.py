@@ -18,7 +18,7 @@ period that has both clamps the latter to 0 kW (central.kpi.rollup `compose`).
 
 **Layout** (`SUMMARY_LAYOUT`), two blobs, so that a ranking reads only the first:
 
-- the site part: a head (`_HEAD`: layout, number of fields, first date, dates, meters, skew
+- the site part: a head (`_FIXED`: layout, number of fields, first date, dates, meters, skew
   bins), the float64 block of every site-level number (`SITE_FIELDS`, in that order), the
   first date's start and the last date's end (int64 ms), per meter four int64 (`_METER`: a key
   of its id, its interval, its expected readings of the whole dates, the start of its first
@@ -99,9 +99,8 @@ _RAW_AT = tuple((k, _AT[f"raw_bin_events.{k}"]) for k in RAW_EVENT_KINDS)
 _PEAKS = [_AT[n] for n in ("peak_curve_kw", "peak_flat_kw")]
 _ANY = [_AT[n] for n in ("any_curve", "any_flat")]
 
-# layout, fields, first date (proleptic ordinal), dates, meters, skew bins
-_HEAD = struct.Struct("<HHiHHI")
-# a site part's fixed start: the head, the fields and the first date's start, last date's end
+# A site part's fixed start: its head (layout, number of fields, first date as a proleptic
+# ordinal, dates, meters, skew bins), the fields, and the first date's start and last date's end.
 _FIXED = np.dtype(
     [("layout", "<u2"), ("fields", "<u2"), ("first", "<i4"), ("days", "<u2"),
      ("meters", "<u2"), ("bins", "<u4"), ("values", "<f8", (_N_FIELDS,)), ("span_ms", "<i8", (2,))]
@@ -154,7 +153,7 @@ def meter_key(device: str) -> int:
 
 
 # How a site part of this layout starts (a store can select the current ones by it).
-CURRENT_HEAD = struct.pack("<HH", SUMMARY_LAYOUT, _N_FIELDS)
+CURRENT_HEAD = np.array([(SUMMARY_LAYOUT, _N_FIELDS)], _FIXED[["layout", "fields"]]).tobytes()[:4]
 
 
 def is_current(site_part: bytes) -> bool:
@@ -168,9 +167,10 @@ def of_blobs(site_part: bytes, devices: bytes) -> DatesSummary:
         raise SummaryLayoutError(
             f"month summary of another layout; this version reads {SUMMARY_LAYOUT}"
         )
-    _, _, first, n_days, _, _ = _HEAD.unpack_from(site_part)
-    start = date.fromordinal(first)
-    return DatesSummary(DateRange(start, start + timedelta(days=n_days - 1)), site_part, devices)
+    head = np.frombuffer(site_part, _FIXED, count=1)[0]
+    start = date.fromordinal(int(head["first"]))
+    span = DateRange(start, start + timedelta(days=int(head["days"]) - 1))
+    return DatesSummary(span, site_part, devices)
 
 
 def month_parts(span: DateRange) -> list[tuple[DateRange, bool]]:
@@ -252,10 +252,11 @@ def summarise(site: Site, span: DateRange, entries: Sequence[bytes]) -> DatesSum
     )
     site_part = b"".join(
         (
-            _HEAD.pack(SUMMARY_LAYOUT, _N_FIELDS, span.first.toordinal(), span.days, len(meters),
-                       keys.size),
-            fields.tobytes(),
-            bounds[[0, -1]].tobytes(),
+            np.array(
+                [(SUMMARY_LAYOUT, _N_FIELDS, span.first.toordinal(), span.days, len(meters),
+                  keys.size, fields, bounds[[0, -1]])],
+                _FIXED,
+            ).tobytes(),
             np.array(meters, dtype=np.int64).reshape(-1, _METER).tobytes(),
             keys.astype(np.int16).tobytes(),
             counts.astype(np.uint32).tobytes(),
