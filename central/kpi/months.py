@@ -22,9 +22,10 @@ period that has both clamps the latter to 0 kW (central.kpi.rollup `compose`).
   bins), the float64 block of every site-level number (`SITE_FIELDS`, in that order), the
   first date's start and the last date's end (int64 ms), per meter four int64 (`_METER`: a key
   of its id, its interval, its expected readings of the whole dates, the start of its first
-  date with a reading or -1), the site's clock-skew histogram merged over its devices (int16
-  bin keys, then uint32 counts), and the dates' bounds (int64 local midnights, one more than
-  dates; read only for a meter that starts, or a now that falls, inside the summary);
+  date with a reading or -1), the site's clock-skew histogram merged over its devices (an int64
+  per bin: its key in the high 32 bits, its count below), and the dates' bounds (int64 local
+  midnights, one more than dates; read only for a meter that starts, or a now that falls,
+  inside the summary);
 - the device part: a head (`_DEVICES_HEAD`), one int64 row per device (`_DEVICE_COLUMNS`), the
   devices' histograms device after device (int16 keys, uint32 counts), then "kind\\tdevice"
   lines (UTF-8).
@@ -258,8 +259,7 @@ def summarise(site: Site, span: DateRange, entries: Sequence[bytes]) -> DatesSum
                 _FIXED,
             ).tobytes(),
             np.array(meters, dtype=np.int64).reshape(-1, _METER).tobytes(),
-            keys.astype(np.int16).tobytes(),
-            counts.astype(np.uint32).tobytes(),
+            _bin_words(keys, counts).tobytes(),
             bounds.tobytes(),
         )
     )  # fmt: skip
@@ -337,6 +337,26 @@ def _parse_devices(blob: bytes) -> list[DeviceTotals]:
     return out
 
 
+def _bin_words(keys: Int64Array, counts: Int64Array) -> Int64Array:
+    """Skew bins as int64 words: the bin key (signed) in the high 32 bits, its count below."""
+    if counts.size and int(counts.max()) >= 1 << 32:
+        raise ValueError("a skew bin of 2^32 samples or more in one summary")
+    words: Int64Array = (keys.astype(np.int64) << 32) | counts.astype(np.int64)
+    return words
+
+
+def _bin_fields(words: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """The keys and counts of `_bin_words`."""
+    return words >> 32, words & 0xFFFFFFFF
+
+
+def _runs(starts: Int64Array, sizes: Int64Array) -> Int64Array:
+    """Indexes [starts[i], starts[i] + sizes[i]) of every i, in order."""
+    total = int(sizes.sum())
+    index: Int64Array = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)
+    return index
+
+
 @dataclass(frozen=True, slots=True)
 class _Sums:
     """Rows of summed site parts (`_sum_parts`)."""
@@ -383,25 +403,20 @@ def _sum_parts(
     follows = group[1:] == group[:-1]
     if np.any(follows & (first[1:] != first[:-1] + days[:-1])):
         raise ValueError("summaries of a site that do not follow each other")
-    fields = fixed["values"]
     start_ms, end_ms = fixed["span_ms"].T
-    # the meters and skew bins of every site part, each joined (not the dates' bounds)
+    # the meters and skew bins of every site part (int64 words), joined: one gather each
     n_meters = fixed["meters"].astype(np.int64)
     n_bins = fixed["bins"].astype(np.int64)
-    meters_end = _FIXED.itemsize + 8 * _METER * n_meters
-    keys_end = meters_end + 2 * n_bins
-    bounds_at = (keys_end + 4 * n_bins).tolist()
-    parts_at = list(zip(meters_end.tolist(), keys_end.tolist(), bounds_at, strict=True))
-    meters = np.frombuffer(
-        b"".join([b[_FIXED.itemsize : m] for b, (m, _, _) in zip(blobs, parts_at, strict=True)]),
+    n_words = _METER * n_meters + n_bins
+    bounds_at = (_FIXED.itemsize + 8 * n_words).tolist()
+    words = np.frombuffer(
+        b"".join([b[_FIXED.itemsize : e] for b, e in zip(blobs, bounds_at, strict=True)]),
         np.int64,
-    ).reshape(-1, _METER)
-    keys = np.frombuffer(
-        b"".join([b[m:k] for b, (m, k, _) in zip(blobs, parts_at, strict=True)]), np.int16
-    ).astype(np.int64)
-    counts = np.frombuffer(
-        b"".join([b[k:c] for b, (_, k, c) in zip(blobs, parts_at, strict=True)]), np.uint32
-    ).astype(np.int64)
+    )
+    word_at = np.cumsum(n_words) - n_words
+    meters = words[_runs(word_at, _METER * n_meters)].reshape(-1, _METER)
+    keys, counts = _bin_fields(words[_runs(word_at + _METER * n_meters, n_bins)])
+    fields = np.ascontiguousarray(fixed["values"])
 
     # rows: reduceat over each row's blobs
     row_of_blob = np.arange(n_blobs, dtype=np.int64) if each_part else group
