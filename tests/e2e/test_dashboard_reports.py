@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module
-from tests.central.api.test_reports import KEY_S2, REGISTRY, lunch_day
-from tests.central.conftest import KEY_S1, EdgeAuth, batch
+from tests.central.api.test_reports import REGISTRY, lunch_day
+from tests.central.conftest import KEY_S1, KEY_S2, EdgeAuth, batch
 from tests.e2e.browser import chromium, require_chromium, screenshot, wait_for
 from tests.e2e.test_dashboard import wait_rendered
 
