@@ -30,19 +30,24 @@ import asyncio
 import gc
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
 
 from bench import national, procs
-from bench.kpi_data import START_DATE, generate_sync
-from bench.results import Figure, Target
+from bench.kpi_data import START_DATE, STORE_NAME, prepare
+from bench.load import IngestLoad, achieved_per_s
+from bench.payloads import upload_headers
+from bench.results import Figure, Results, Target
 from bench.sizes import Sizes
 from bench.stats import percentile, rate_per_s
 from central.kpi.periods import DateRange, Granularity, PeriodKind, period_range
@@ -51,7 +56,7 @@ from central.registry import Registry, Site, load_registry
 from central.reporting import Ranking, now_ms, ranking, report
 from central.rollup_maintainer import RollupMaintainer
 from central.store.sqlite import SqliteStore
-from contract.signing import sign_headers, signing_key
+from contract.topics import DeviceKind
 from harness.registry import write_registry
 
 SITE_DAY_TARGET_MS = 5.0
@@ -63,6 +68,7 @@ NETWORK = "bench"  # one region tag shared by every site of the run: the ranking
 REGION = f"network:{NETWORK}"
 RANKING_KPI = "waste_per_diner_g"
 FRESHNESS_TARGET_S = 5.0
+TIMEZONE = "Asia/Shanghai"  # harness.registry's and the generator's
 
 
 # --- the reports, in process ------------------------------------------------------------------
@@ -166,19 +172,25 @@ def _figures(label: str, where: str, t: Timing, target_ms: float, note: str) -> 
     ]  # fmt: skip
 
 
-def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
+def figures(
+    workdir: Path, sizes: Sizes, results: Results | None = None, *, reuse: bool = False
+) -> list[Figure]:
+    """Figure 6 (and 7b); with `reuse`, a store generated earlier in `workdir` is kept when its
+    stamp matches (bench.kpi_data.prepare); `results` (this run's) gives figure 3's rate for the
+    second 6f load, and takes the skips."""
     workdir.mkdir(parents=True, exist_ok=True)
     sites = [f"kpi-{n:03d}" for n in range(sizes.kpi_sites)]
     registry_path = workdir / "sites.toml"
     credentials = write_registry(
         registry_path, sites, meter_interval_s=sizes.kpi_meter_interval_s, network=NETWORK
     )
-    sqlite_path = workdir / "central.sqlite3"
-    generated = generate_sync(
-        sqlite_path, sites, days=sizes.kpi_days, template_days=sizes.kpi_template_days,
-        meter_interval_s=sizes.kpi_meter_interval_s,
-    )  # fmt: skip
+    sqlite_path = workdir / STORE_NAME
     registry = load_registry(registry_path)
+    data = prepare(
+        sqlite_path, registry, sites, days=sizes.kpi_days, template_days=sizes.kpi_template_days,
+        meter_interval_s=sizes.kpi_meter_interval_s, reuse=reuse,
+    )  # fmt: skip
+    print(f"bench: figure 6 data {data.why}", file=sys.stderr, flush=True)
     rng = random.Random(6)
     day_pairs = [
         (rng.choice(sites), START_DATE + timedelta(days=rng.randrange(sizes.kpi_days)))
@@ -277,12 +289,17 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
                 [partial(site_year_http, client, s, START_DATE, "month") for s in year_sites],
                 sample,
             )
-        fresh = rollup_freshness(central, sites, sizes.kpi_freshness_uploads)
+        fresh = freshness_figures(central, sites, sizes, results)
         if pid is not None:
             peak_mb = max(peak_mb, procs.memory(pid).hwm_mb)
-    data = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {generated.readings:,} readings "
-            f"({generated.readings_per_site_day:,.0f} per site-day, meters every "
-            f"{sizes.kpi_meter_interval_s} s), generated in {generated.seconds:.0f} s")  # fmt: skip
+    site_days = sizes.kpi_sites * sizes.kpi_days
+    count = (
+        "readings not counted (the stamp does not say)" if data.readings is None
+        else f"{data.readings:,} readings ({data.readings / site_days:,.0f} per site-day)"
+    )  # fmt: skip
+    made = f"in {data.seconds:.0f} s" if not data.reused else "earlier"
+    about = (f"{sizes.kpi_sites} sites x {sizes.kpi_days} days, {count}, meters every "
+             f"{sizes.kpi_meter_interval_s} s, generated {made}; {data.why}")  # fmt: skip
     year_note = f"Site-year report (/kpis period=year, {sizes.kpi_days} days of data)"
     ranking_note = f"{sizes.kpi_sites}-site monthly ranking (/ranking period=month)"
     year_ranking_note = f"{sizes.kpi_sites}-site yearly ranking (/ranking period=year)"
@@ -308,11 +325,10 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
         Figure("6d", "Rollup maintenance (central.rollup_maintainer passes), in process",
                rate_per_s(warm_built, warm_s), "site-dates/s",
                notes=f"{warm_built:,} site-dates rolled up in {warm_s:.1f} s "
-               f"({len(region_sites)} sites; the cold samples above had built theirs)"),
-        Figure("6f", "Rollup freshness after an upload p99 (200 to no date pending), HTTP",
-               fresh.p99_ms / 1000, "s", target=Target("<", FRESHNESS_TARGET_S),
-               notes=f"{fresh.samples} uploads of one reading, one at a time to an idle central "
-               f"(p50 {fresh.p50_ms / 1000:.2f} s; the maintainer's debounce is 0.5 s)"),
+               f"({len(region_sites)} sites; the cold samples above had built theirs)"
+               + ("; data reused: its stored rollups (of whatever code version) were made "
+                  "pending first, so this is a rebuild from readings" if data.reused else "")),
+        *fresh,
         Figure("6e", "Stored bytes per site-date of rollups (entry, dish sums, chain states)",
                rollup_bytes, "bytes", notes="mean over the stored rollups, SQLite table "
                "kpi_rollup, without SQLite's page and index overhead"),
@@ -326,7 +342,7 @@ def figures(workdir: Path, sizes: Sizes) -> list[Figure]:
     ]  # fmt: skip
     first = out[0]
     out[0] = Figure(first.figure, first.name, first.value, first.unit, target=first.target,
-                    notes=f"{first.notes}; data: {data}")  # fmt: skip
+                    notes=f"{first.notes}; data: {about}")  # fmt: skip
     return out
 
 
@@ -363,41 +379,120 @@ def national_ranking(
             done.unlink()
 
 
-def rollup_freshness(central: procs.Central, sites: Sequence[str], uploads: int) -> Timing:
-    """Upload one card reading of a date of the data at a time (signed, as an edge does) and
-    time from central's 200 until its store holds no pending rollup: what a report would find
-    rolled up. Polls the SQLite file read-only every 10 ms."""
+LOAD_KINDS = (DeviceKind.CARD, DeviceKind.SCALE)
+
+
+def _local_noon_ms(on: date, timezone: str) -> int:
+    return int(datetime.combine(on, clock(12), ZoneInfo(timezone)).timestamp() * 1000)
+
+
+def rollup_freshness(
+    central: procs.Central, sites: Sequence[str], sizes: Sizes, timeout_s: float
+) -> Timing:
+    """Upload one card reading of a date of the data at a time (signed, as an edge does), on a
+    date the load (if any) does not write, and time from central's 200 until that site-date's
+    rollup is no longer pending: what a report of it would find rolled up. Polls the SQLite file
+    read-only every 10 ms."""
     samples = []
     rng = random.Random(7)
+    boot = f"fresh-{time.time_ns():x}"  # another boot per run: a reused store has earlier ones
+    past_days = max(1, sizes.kpi_days - 1)  # the data's last date is the load's
     with (
         httpx.Client(base_url=central.url, timeout=60) as client,
         sqlite3.connect(f"file:{central.sqlite_path}?mode=ro", uri=True) as db,
     ):
-        for n in range(uploads):
+        for n in range(sizes.kpi_freshness_uploads):
             site = rng.choice(list(sites))
             edge = central.credentials[site]
-            at_ms = now_ms() - rng.randint(1, 20) * 86_400_000
+            on = START_DATE + timedelta(days=rng.randrange(past_days))
+            at_ms = _local_noon_ms(on, TIMEZONE) + n
             reading = {
-                "kind": "card", "device": "bench-fresh", "boot": "fresh", "seq": n,
+                "kind": "card", "device": "bench-fresh", "boot": boot, "seq": n,
                 "device_time_ms": at_ms, "received_ms": at_ms, "person": f"{n:032x}",
             }  # fmt: skip
             body = orjson.dumps(
-                {"v": 1, "site": site, "edge": edge.edge_id, "batch_id": f"fresh-{n}",
+                {"v": 1, "site": site, "edge": edge.edge_id, "batch_id": f"{boot}-{n}",
                  "readings": [reading]}
             )  # fmt: skip
-            headers = {
-                "Authorization": f"Bearer {edge.api_key}",
-                "Content-Type": "application/json",
-                **sign_headers(signing_key(edge.api_key), body, time.time()),
-            }
-            client.post("/api/v1/ingest", content=body, headers=headers).raise_for_status()
+            client.post(
+                "/api/v1/ingest", content=body, headers=upload_headers(edge.api_key, body)
+            ).raise_for_status()
             answered = time.perf_counter()
-            while db.execute(
-                "SELECT COUNT(*) FROM kpi_rollup WHERE pending_ms IS NOT NULL"
-            ).fetchone()[0]:
-                time.sleep(0.01)
+            procs.wait_for(
+                partial(_rolled_up, db, site, on), timeout_s, f"the rollup of {site} {on}", 0.01
+            )
             samples.append((time.perf_counter() - answered) * 1000)
     return _timing(samples)
+
+
+def _rolled_up(db: sqlite3.Connection, site: str, on: date) -> bool:
+    row = db.execute(
+        "SELECT pending_ms FROM kpi_rollup WHERE site = ? AND local_date = ?",
+        (site, on.isoformat()),
+    ).fetchone()
+    return row is not None and row[0] is None
+
+
+def freshness_figures(
+    central: procs.Central, sites: Sequence[str], sizes: Sizes, results: Results | None
+) -> list[Figure]:
+    """Figure 6f on an idle central (the reference), then under a background ingest load of the
+    data's sites (cards and scales of the data's last date, which they mark pending): at
+    `kpi_freshness_load_per_s` (figure 4's meal-time peak of 1,000 canteens), and at
+    `kpi_freshness_ceiling_share` of figure 3's rate when this run measured it."""
+    idle = rollup_freshness(central, sites, sizes, sizes.timeout_s)
+    out = [
+        Figure("6f", "Rollup freshness after an upload p99 (200 to its date rolled up), idle "
+               "central, HTTP", idle.p99_ms / 1000, "s", target=Target("<", FRESHNESS_TARGET_S),
+               notes=f"{idle.samples} uploads of one card reading of a past date of the data, one "
+               f"at a time (p50 {idle.p50_ms / 1000:.2f} s; the maintainer's debounce is 0.5 s)"),
+    ]  # fmt: skip
+    loads = [("figure 4's meal-time peak of 1,000 canteens", sizes.kpi_freshness_load_per_s)]
+    ceiling = next((f.value for f in (results.figures if results else []) if f.figure == "3"), None)
+    if sizes.kpi_freshness_ceiling_share > 0:
+        if ceiling is None:
+            if results is not None:
+                results.skip(
+                    "6f",
+                    "freshness under a share of figure 3's ingest rate",
+                    "figure 3 was not measured in this run (add ingest to --only)",
+                )
+        else:
+            share = sizes.kpi_freshness_ceiling_share
+            loads.append((f"{share:g} x figure 3's {ceiling:,.0f} readings/s", share * ceiling))
+    last = START_DATE + timedelta(days=sizes.kpi_days - 1)
+    for what, rate in loads:
+        # about one batch per site and second, as edges that upload every second send
+        batch = max(1, min(sizes.ingest_batch_readings, round(rate / len(sites))))
+        with IngestLoad(
+            central.url, central.credentials, sites, rate_per_s=rate, batch_readings=batch,
+            start_ms=_local_noon_ms(last, TIMEZONE), kinds=LOAD_KINDS,
+        ) as load:  # fmt: skip
+            procs.wait_for(
+                lambda: load.batches >= len(sites) or load.stopped(),
+                sizes.timeout_s, "the load's first round of batches",
+            )  # fmt: skip
+            load.check()
+            before = load.count()
+            fresh = rollup_freshness(central, sites, sizes, sizes.timeout_s)
+            after = load.count()
+        achieved = achieved_per_s(before, after)
+        loaded = (f"{len(sites)} sites' batches of {batch} card and scale readings of the data's "
+                  f"last date ({last}; no meter readings: a meter reading of a past date re-walks "
+                  "every later date's chain, which live readings of today never do)")  # fmt: skip
+        out += [
+            Figure("6f", f"Rollup freshness after an upload p99, under ingest load ({what}), "
+                   "HTTP", fresh.p99_ms / 1000, "s", reference=idle.p99_ms / 1000,
+                   reference_name="idle central, same run", target=Target("<", FRESHNESS_TARGET_S),
+                   notes=f"{fresh.samples} uploads as above (p50 {fresh.p50_ms / 1000:.2f} s) "
+                   f"while {loaded} were posted at {rate:,.0f} readings/s offered; "
+                   f"{achieved:,.0f} readings/s accepted while sampling"),
+            Figure("6f", f"Ingest load accepted during the freshness samples ({what})", achieved,
+                   "readings/s", reference=rate, reference_name="offered",
+                   notes=f"{after.readings - before.readings:,} readings in "
+                   f"{after.at_s - before.at_s:.1f} s; {loaded}"),
+        ]  # fmt: skip
+    return out
 
 
 def rollup_bytes_per_site_date(sqlite_path: Path) -> float:
