@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.payloads import KINDS, device_id
 from central.kpi.rollup import config_key
 from central.registry import Registry
 from central.reporting import now_ms
@@ -42,6 +43,11 @@ START_DATE = date(2025, 1, 1)
 GENERATOR_VERSION = 1
 STAMP_NAME = "data-stamp.json"
 STORE_NAME = "central.sqlite3"
+# Figure 6f's devices: its one-reading uploads and its background load (bench.load), whose
+# readings `reset_store` removes from a reused store
+FRESHNESS_DEVICE = "bench-fresh"
+LOAD_PREFIX = "bench-load"
+ADDED_DEVICES = (FRESHNESS_DEVICE, *(device_id(LOAD_PREFIX, kind, 0) for kind in KINDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +110,7 @@ def prepare(
     reuse: bool,
 ) -> Prepared:
     """Generate `sites` x `days` into `path`, or with `reuse` keep the store there when its stamp
-    matches these sizes (its rollups are then made pending again: `reset_rollups`)."""
+    matches these sizes (then put back as generated: `reset_store`)."""
     stamp_path = path.parent / STAMP_NAME
     wanted = Stamp(len(sites), days, meter_interval_s, template_days)
     why = "generated (reuse not asked)"
@@ -113,7 +119,7 @@ def prepare(
             found = read_stamp(stamp_path)
             differs = found.mismatch(wanted)
             if not differs and path.exists():
-                reset_rollups(path, registry, START_DATE, START_DATE + timedelta(days=days - 1))
+                reset_store(path, registry, START_DATE, START_DATE + timedelta(days=days - 1))
                 return Prepared(found.readings, 0.0, True, f"reused (stamp {stamp_path} matched)")
             why = "regenerated: " + (
                 f"stamp differs ({'; '.join(differs)})" if differs else f"no store {path}"
@@ -131,16 +137,23 @@ def prepare(
     return Prepared(made.readings, made.seconds, False, why)
 
 
-def reset_rollups(path: Path, registry: Registry, first: date, last: date) -> None:
-    """Put a reused store's rollups back as generation leaves them: every date of the data
-    (`first` to `last`) pending, none outside it (an earlier run's reads rolled up dates before
-    and after it), so that the
-    cold figures and the maintainer's figure (6d) measure building from readings again, whatever
-    code version built the stored ones. Marked through the store's own configuration check (a
-    changed configuration key makes every rollup of a site pending, central.reporting.settle)."""
+def reset_store(path: Path, registry: Registry, first: date, last: date) -> None:
+    """Put a reused store back as generation leaves it: without the readings an earlier run's
+    figure 6f added (its devices, `ADDED_DEVICES`), every rollup of the data's dates (`first` to
+    `last`) pending and none outside them (an earlier run's reads rolled up dates before and
+    after), so that every figure measures the same data, and the cold figures and the
+    maintainer's figure (6d) building from readings, whatever code version built the stored
+    rollups. Marked through the store's own configuration check (a changed configuration key
+    makes every rollup of a site pending, central.reporting.settle)."""
     db = sqlite3.connect(path)
     try:
         with db:
+            marks = ",".join("?" * len(ADDED_DEVICES))
+            for site in registry.sites:  # (site, device) leads the primary key: no table scan
+                db.execute(
+                    f"DELETE FROM readings WHERE site = ? AND device IN ({marks})",
+                    (site, *ADDED_DEVICES),
+                )
             db.execute(
                 "DELETE FROM kpi_rollup WHERE local_date < ? OR local_date > ?",
                 (first.isoformat(), last.isoformat()),

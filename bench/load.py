@@ -6,6 +6,10 @@ the block ends. Batches are due on a fixed schedule; at most `concurrency` are i
 central that cannot keep up is offered less (the achieved rate says so) and the load's memory
 stays bounded. Each site's batches continue one stream per device kind (rising sequence numbers
 and times, one boot per load, so that a reused store never sees them as resends).
+Each site's batches go to its dates in turn (`day_starts_ms`, each date's first reading time): a
+site-date stands for one canteen's today, so that a load of many canteens touches as many
+site-dates as they would (each one rebuilt by central's rollup maintainer after it is written),
+with a boot per date, so that each date's readings are one stream with rising times.
 `load.count()` snapshots (accepted readings, monotonic s); any error stops the load and is raised
 when the block ends.
 """
@@ -36,6 +40,9 @@ def achieved_per_s(start: LoadCount, end: LoadCount) -> float:
     return (end.readings - start.readings) / max(1e-9, end.at_s - start.at_s)
 
 
+STEP_MS = 10  # between a site's readings of a date
+
+
 class IngestLoad:
     def __init__(
         self,
@@ -45,22 +52,27 @@ class IngestLoad:
         *,
         rate_per_s: float,
         batch_readings: int,
-        start_ms: int,
+        day_starts_ms: Sequence[int],
+        prefix: str,
         kinds: Sequence[DeviceKind],
         concurrency: int = 16,
     ) -> None:
         if rate_per_s <= 0 or batch_readings < 1 or not sites:
             raise ValueError("a load needs a positive rate, batch size and at least one site")
+        if not day_starts_ms:
+            raise ValueError("a load needs at least one date")
         self.url = url
         self.credentials = credentials
         self.sites = list(sites)
         self.rate_per_s = rate_per_s
         self.batch_readings = batch_readings
-        self.start_ms = start_ms
+        self.day_starts_ms = list(day_starts_ms)
+        self.prefix = prefix
         self.kinds = tuple(kinds)
         self.concurrency = concurrency
         self.boot = f"load-{uuid.uuid4().hex[:12]}"
-        self._sent = dict.fromkeys(self.sites, 0)  # readings of each site's stream so far
+        self._batches_of = dict.fromkeys(self.sites, 0)  # each site's batches so far
+        self._sent: dict[tuple[str, int], int] = {}  # readings of each site-date's stream so far
         self._accepted = 0
         self._batches = 0
         self._stop = threading.Event()
@@ -106,11 +118,13 @@ class IngestLoad:
             self._error = exc
 
     def _body(self, site: str) -> bytes:
-        first = self._sent[site]
-        self._sent[site] = first + self.batch_readings
+        day = self._batches_of[site] % len(self.day_starts_ms)
+        self._batches_of[site] += 1
+        first = self._sent.get((site, day), 0)
+        self._sent[site, day] = first + self.batch_readings
         batch = list(
-            records("load", self.boot, self.batch_readings, self.start_ms, first=first,
-                    kinds=self.kinds)
+            records(self.prefix, f"{self.boot}-d{day}", self.batch_readings,
+                    self.day_starts_ms[day], STEP_MS, first, self.kinds)
         )  # fmt: skip
         edge = self.credentials[site].edge_id
         return batch_body(site, edge, uuid.uuid4().hex, batch)

@@ -8,22 +8,24 @@ import json
 import math
 import sqlite3
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bench.figures.kpi import NETWORK, site_year_in_process
-from bench.kpi_data import STAMP_NAME, START_DATE, STORE_NAME, Prepared, prepare
-from bench.payloads import KINDS, device_payload, line_protocol, records
+from bench.kpi_data import ADDED_DEVICES, STAMP_NAME, START_DATE, STORE_NAME, Prepared, prepare
+from bench.payloads import KINDS, device_payload, line_protocol, record, records
 from bench.results import Figure, Target, table
 from bench.run import GROUPS, KPI_DIR, run
 from bench.sizes import Sizes, override, quick, tiny
 from bench.stats import percentile
 from central.registry import Registry, load_registry
 from central.rollup_maintainer import RollupMaintainer
+from central.store import BatchToStore
 from central.store.sqlite import SqliteStore
 from contract import parse_payload
+from contract.topics import DeviceKind
 from harness.registry import write_registry
 
 EXPECTED_FIGURES = {
@@ -144,6 +146,11 @@ def test_figure_6_reuses_its_store_only_when_the_stamp_matches(tmp_path: Path) -
 
     async def roll_up() -> None:
         async with SqliteStore(store) as db:
+            # and figure 6f's readings (its uploads and its load), which a reuse removes again
+            at_ms = int(datetime(2025, 1, 2, 4, tzinfo=UTC).timestamp() * 1000)
+            added = [record(DeviceKind.CARD, device, "b", 0, at_ms) for device in ADDED_DEVICES]
+            site = next(iter(registry.sites))
+            await db.write_batch(BatchToStore(site, f"edge-{site}", "6f", at_ms, added))
             await RollupMaintainer(db, list(registry.sites.values()), 0.0, 60.0).settle_all()
             await site_year_in_process(db, [next(iter(registry.sites.values()))], START_DATE)
 
@@ -159,8 +166,14 @@ def test_figure_6_reuses_its_store_only_when_the_stamp_matches(tmp_path: Path) -
     assert any(on < START_DATE.isoformat() for _, on, _ in rollups())
     inode = store.stat().st_ino
 
+    def readings() -> int:
+        with sqlite3.connect(store) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+
+    assert readings() == made.readings + len(ADDED_DEVICES)
     reused = _prepare(tmp_path, sizes, reuse=True)
     assert reused == Prepared(made.readings, 0.0, True, reused.why)
+    assert readings() == made.readings
     assert "matched" in reused.why
     assert store.stat().st_ino == inode
     # back as generation left it: every date of the data pending, none after it
