@@ -443,6 +443,23 @@ def rollup_freshness(central: procs.Central, sites: Sequence[str], sizes: Sizes)
     return Freshness(_timing(samples), late=False)
 
 
+def _drain(central: procs.Central, timeout_s: float) -> int:
+    """Wait until no rollup is pending (or `timeout_s`); the site-dates still pending."""
+    with sqlite3.connect(f"file:{central.sqlite_path}?mode=ro", uri=True) as db:
+
+        def pending() -> int:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM kpi_rollup WHERE pending_ms IS NOT NULL"
+            ).fetchone()
+            return int(count)
+
+        try:
+            procs.wait_for(lambda: pending() == 0, timeout_s, "no rollup pending", 0.1)
+        except TimeoutError:
+            return pending()
+    return 0
+
+
 def _load_split(sizes: Sizes) -> int:
     """Days of the data before the first date the load writes (the probes' dates)."""
     return max(1, sizes.kpi_days // 2)
@@ -495,6 +512,7 @@ def freshness_figures(
     ]
     per_canteen_s, _ = site_peak(sizes.e2e_site_staff)
     for what, rate in loads:
+        backlog = _drain(central, sizes.timeout_s)  # each load starts on a rolled-up store
         canteens = rate / per_canteen_s
         load_dates = second_half[: max(1, min(len(second_half), round(canteens / len(sites))))]
         # about one batch per site and second, as edges that upload every second send
@@ -518,6 +536,9 @@ def freshness_figures(
                   f"canteens at {per_canteen_s:.2f} readings/s each would send this; no meter "
                   "readings: one of a past date re-walks every later date's chain, which live "
                   "readings of today never do)")  # fmt: skip
+        if backlog:
+            loaded += (f"; started with {backlog} site-dates still pending "
+                       f"{sizes.timeout_s:g} s after the samples before")  # fmt: skip
         out += [
             Figure("6f", f"Rollup freshness after an upload p99, under ingest load ({what}), "
                    "HTTP", fresh.timing.p99_ms / 1000, "s", reference=idle_p99_s,
