@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.payloads import KINDS, device_id
-from central.kpi.rollup import config_key
-from central.registry import Registry
 from central.reporting import now_ms
 from central.store import BatchToStore
 from central.store.sqlite import SqliteStore
@@ -101,7 +99,6 @@ class Prepared:
 
 def prepare(
     path: Path,
-    registry: Registry,
     sites: list[str],
     *,
     days: int,
@@ -119,7 +116,7 @@ def prepare(
             found = read_stamp(stamp_path)
             differs = found.mismatch(wanted)
             if not differs and path.exists():
-                reset_store(path, registry, START_DATE, START_DATE + timedelta(days=days - 1))
+                reset_store(path, sites, START_DATE, START_DATE + timedelta(days=days - 1))
                 return Prepared(found.readings, 0.0, True, f"reused (stamp {stamp_path} matched)")
             why = "regenerated: " + (
                 f"stamp differs ({'; '.join(differs)})" if differs else f"no store {path}"
@@ -137,19 +134,20 @@ def prepare(
     return Prepared(made.readings, made.seconds, False, why)
 
 
-def reset_store(path: Path, registry: Registry, first: date, last: date) -> None:
-    """Put a reused store back as generation leaves it: without the readings an earlier run's
-    figure 6f added (its devices, `ADDED_DEVICES`), every rollup of the data's dates (`first` to
-    `last`) pending and none outside them (an earlier run's reads rolled up dates before and
-    after), so that every figure measures the same data, and the cold figures and the
-    maintainer's figure (6d) building from readings, whatever code version built the stored
-    rollups. Marked through the store's own configuration check (a changed configuration key
-    makes every rollup of a site pending, central.reporting.settle)."""
+def reset_store(path: Path, sites: list[str], first: date, last: date) -> None:
+    """Put a reused store back as generation leaves it, so that every figure measures the same
+    data, and the cold figures and the maintainer's figure (6d) building from readings, whatever
+    code version built the stored rollups: without the readings an earlier run's figure 6f added
+    (its devices, `ADDED_DEVICES`); every rollup row of the data's dates (`first` to `last`)
+    pending without entry, chain states or configuration (as the writes' marks leave them), none
+    outside them (an earlier run's reads rolled up dates before and after), no month summary and
+    no recorded configuration key. In SQL on central's SQLite schema (central/store/sqlite.py),
+    in one transaction: the store has no "forget every rollup" operation."""
     db = sqlite3.connect(path)
     try:
         with db:
             marks = ",".join("?" * len(ADDED_DEVICES))
-            for site in registry.sites:  # (site, device) leads the primary key: no table scan
+            for site in sites:  # (site, device) leads the primary key: no table scan
                 db.execute(
                     f"DELETE FROM readings WHERE site = ? AND device IN ({marks})",
                     (site, *ADDED_DEVICES),
@@ -158,16 +156,15 @@ def reset_store(path: Path, registry: Registry, first: date, last: date) -> None
                 "DELETE FROM kpi_rollup WHERE local_date < ? OR local_date > ?",
                 (first.isoformat(), last.isoformat()),
             )
+            db.execute("DELETE FROM kpi_rollup_month")  # the update's triggers add the data's
+            db.execute("DELETE FROM kpi_rollup_config")
+            db.execute(
+                "UPDATE kpi_rollup SET pending_ms = ?, config = NULL, starts = NULL, ends = NULL,"
+                " entry = NULL, dishes = NULL",
+                (now_ms(),),
+            )
     finally:
         db.close()
-
-    async def mark() -> None:
-        async with SqliteStore(path) as store:
-            for site in registry.sites.values():
-                await store.set_rollup_config(site.id, "bench-reuse", now_ms())
-                await store.set_rollup_config(site.id, config_key(site), now_ms())
-
-    asyncio.run(mark())
 
 
 def _person(site: str, card: str) -> str:

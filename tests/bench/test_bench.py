@@ -62,9 +62,9 @@ def _kpi_registry(workdir: Path, sizes: Sizes) -> tuple[Registry, list[str]]:
 
 
 def _prepare(workdir: Path, sizes: Sizes, *, reuse: bool) -> Prepared:
-    registry, sites = _kpi_registry(workdir, sizes)
+    _, sites = _kpi_registry(workdir, sizes)
     return prepare(
-        workdir / STORE_NAME, registry, sites, days=sizes.kpi_days,
+        workdir / STORE_NAME, sites, days=sizes.kpi_days,
         template_days=sizes.kpi_template_days, meter_interval_s=sizes.kpi_meter_interval_s,
         reuse=reuse,
     )  # fmt: skip
@@ -182,6 +182,18 @@ def test_figure_6_reuses_its_store_only_when_the_stamp_matches(tmp_path: Path) -
         (START_DATE + timedelta(days=d)).isoformat() for d in range(sizes.kpi_days)
     }
     assert all(pending for _, _, pending in after)
+    with sqlite3.connect(store) as conn:  # nothing rolled up left, as after generation
+        assert conn.execute(
+            "SELECT COUNT(*) FROM kpi_rollup WHERE COALESCE(config, starts, ends, entry, dishes)"
+            " IS NOT NULL"
+        ).fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM kpi_rollup_config").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM kpi_rollup_month WHERE summary IS NOT NULL"
+        ).fetchone() == (0,)
+        assert {month for (month,) in conn.execute("SELECT month FROM kpi_rollup_month")} == {
+            START_DATE.isoformat()
+        }
 
     other = replace(sizes, kpi_template_days=2)
     regenerated = _prepare(tmp_path, other, reuse=True)
