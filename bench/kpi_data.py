@@ -28,13 +28,16 @@ from typing import Any
 from bench.payloads import KINDS, device_id
 from central.reporting import now_ms
 from central.store import BatchToStore
-from central.store.sqlite import SqliteStore
+from central.store.sqlite import METER_REACH_MS, SqliteStore
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 from simulators.canteen import plan_site_days
 from simulators.events import CardSwipe, Event, GrossReading, MeterReading, Weighing
 from simulators.registry import Site
 
 MS_PER_DAY = 86_400_000
+# The dates around a write's readings that it marks pending (a meter reading's reach, and the
+# UTC date of a local one): what generation leaves marked around the data's dates
+MARKED_AROUND = timedelta(days=METER_REACH_MS // MS_PER_DAY + 1)
 START_DATE = date(2025, 1, 1)
 # Bump whenever `generate` writes other readings for the same sizes: stamps of another version
 # no longer match, so a reused store is always this generator's data.
@@ -138,11 +141,12 @@ def reset_store(path: Path, sites: list[str], first: date, last: date) -> None:
     """Put a reused store back as generation leaves it, so that every figure measures the same
     data, and the cold figures and the maintainer's figure (6d) building from readings, whatever
     code version built the stored rollups: without the readings an earlier run's figure 6f added
-    (its devices, `ADDED_DEVICES`); every rollup row of the data's dates (`first` to `last`)
-    pending without entry, chain states or configuration (as the writes' marks leave them), none
-    outside them (an earlier run's reads rolled up dates before and after), no month summary and
-    no recorded configuration key. In SQL on central's SQLite schema (central/store/sqlite.py),
-    in one transaction: the store has no "forget every rollup" operation."""
+    (its devices, `ADDED_DEVICES`); every rollup row of the dates the generation's writes marked
+    (the data's, `first` to `last`, and `MARKED_AROUND` either side) pending without entry, chain
+    states or configuration, as the marks leave them; none of other dates (an earlier run's reads
+    rolled up dates after); no month summary and no recorded configuration key. In SQL on
+    central's SQLite schema (central/store/sqlite.py), in one transaction: the store has no
+    "forget every rollup" operation."""
     db = sqlite3.connect(path)
     try:
         with db:
@@ -154,7 +158,7 @@ def reset_store(path: Path, sites: list[str], first: date, last: date) -> None:
                 )
             db.execute(
                 "DELETE FROM kpi_rollup WHERE local_date < ? OR local_date > ?",
-                (first.isoformat(), last.isoformat()),
+                ((first - MARKED_AROUND).isoformat(), (last + MARKED_AROUND).isoformat()),
             )
             db.execute("DELETE FROM kpi_rollup_month")  # the update's triggers add the data's
             db.execute("DELETE FROM kpi_rollup_config")

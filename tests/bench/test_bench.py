@@ -8,7 +8,7 @@ import json
 import math
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -154,16 +154,22 @@ def test_figure_6_reuses_its_store_only_when_the_stamp_matches(tmp_path: Path) -
             await RollupMaintainer(db, list(registry.sites.values()), 0.0, 60.0).settle_all()
             await site_year_in_process(db, [next(iter(registry.sites.values()))], START_DATE)
 
-    asyncio.run(roll_up())
-    last = (START_DATE + timedelta(days=sizes.kpi_days - 1)).isoformat()
-
-    def rollups() -> list[tuple[str, str, bool]]:
+    def rollups() -> tuple[list[tuple[str, str, bool, bool]], set[str], int]:
+        """Rollup rows (site, date, pending, anything rolled up), months, configuration keys."""
         with sqlite3.connect(store) as conn:
-            rows = conn.execute("SELECT site, local_date, pending_ms IS NOT NULL FROM kpi_rollup")
-            return sorted((site, on, bool(pending)) for site, on, pending in rows)
+            rows = conn.execute(
+                "SELECT site, local_date, pending_ms IS NOT NULL,"
+                " COALESCE(config, starts, ends, entry, dishes) IS NOT NULL FROM kpi_rollup"
+            )
+            months = {m for (m,) in conn.execute("SELECT month FROM kpi_rollup_month")}
+            (configs,) = conn.execute("SELECT COUNT(*) FROM kpi_rollup_config").fetchone()
+            return sorted(rows), months, configs
 
-    assert any(on > last for _, on, _ in rollups())
-    assert any(on < START_DATE.isoformat() for _, on, _ in rollups())
+    generated = rollups()
+    asyncio.run(roll_up())
+    used = rollups()
+    assert used[0][-1][1] > generated[0][-1][1]  # the year read rolled up the dates after
+    assert not any(pending for _, _, pending, _ in used[0])
     inode = store.stat().st_ino
 
     def readings() -> int:
@@ -176,24 +182,9 @@ def test_figure_6_reuses_its_store_only_when_the_stamp_matches(tmp_path: Path) -
     assert readings() == made.readings
     assert "matched" in reused.why
     assert store.stat().st_ino == inode
-    # back as generation left it: every date of the data pending, none after it
-    after = rollups()
-    assert {on for _, on, _ in after} == {
-        (START_DATE + timedelta(days=d)).isoformat() for d in range(sizes.kpi_days)
-    }
-    assert all(pending for _, _, pending in after)
-    with sqlite3.connect(store) as conn:  # nothing rolled up left, as after generation
-        assert conn.execute(
-            "SELECT COUNT(*) FROM kpi_rollup WHERE COALESCE(config, starts, ends, entry, dishes)"
-            " IS NOT NULL"
-        ).fetchone() == (0,)
-        assert conn.execute("SELECT COUNT(*) FROM kpi_rollup_config").fetchone() == (0,)
-        assert conn.execute(
-            "SELECT COUNT(*) FROM kpi_rollup_month WHERE summary IS NOT NULL"
-        ).fetchone() == (0,)
-        assert {month for (month,) in conn.execute("SELECT month FROM kpi_rollup_month")} == {
-            START_DATE.isoformat()
-        }
+    # back as generation left it: the same dates pending, nothing rolled up, no configuration
+    assert rollups() == generated
+    assert all(pending and not built for _, _, pending, built in generated[0])
 
     other = replace(sizes, kpi_template_days=2)
     regenerated = _prepare(tmp_path, other, reuse=True)
