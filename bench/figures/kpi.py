@@ -1,6 +1,8 @@
 """Figure 6 (KPI query latency) and figure 7's central RSS while serving them.
 
-Data: `kpi_sites` x `kpi_days` generated into central's store (bench.kpi_data). Each figure is one
+Data: `kpi_sites` x `kpi_days` generated into central's store (bench.kpi_data), or with `reuse`
+a store generated earlier with the same sizes, put back as generated (bench.kpi_data.prepare).
+Each figure is one
 function below, measured in process (the central functions the route calls, on the store) and
 over HTTP (`python -m central serve` on the same file, one request at a time, with the bench's
 read token; each timed from sending the request to the last byte of the answer, the client's
@@ -14,12 +16,16 @@ JSON parse after the clock stops).
   (central.reporting.ranking): every site of the run, the calendar month of the first date; and
   the same with period=year (warm only).
 
-Cold and warm: right after generation every written date's rollup is pending (no rollup yet), so
-the first site-year samples (each a different site) and the first ranking build theirs on read
-(figures "cold"). Then the rollup maintainer's passes (central.rollup_maintainer, what a running
-central does shortly after every upload) roll up every other written date, timed as figure 6d;
-every later sample, in process and over HTTP, composes stored rollups, as a running central's
-reports do. Figure 6e: the stored bytes per site-date of the rollups (entry and chain states).
+Cold and warm: right after generation (or reset) every written date's rollup is pending (no
+rollup yet), so the first site-year samples (each a different site) and the first ranking build
+theirs on read (figures "cold"). Then the rollup maintainer's passes (central.rollup_maintainer,
+what a running central does shortly after every upload) roll up every other written date, timed
+as figure 6d; every later sample, in process and over HTTP, composes stored rollups, as a running
+central's reports do. Figure 6e: the stored bytes per site-date of the rollups (entry and chain
+states).
+
+Figure 6f: the freshness of rollups after an upload, over HTTP, on an idle central and under
+background ingest loads (`freshness_figures`, bench.load).
 
 Figure 6g: a national ranking (/ranking period=year) over `kpi_national_sites` sites x one
 calendar year of rollups generated directly from a rolled-up site's entries (bench.national), in
