@@ -8,7 +8,7 @@ import json
 import math
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,6 +117,20 @@ def test_tiny_run_produces_every_figure(tmp_path: Path) -> None:
         tiny().kpi_freshness_load_per_s,
         pytest.approx(tiny().kpi_freshness_ceiling_share * ingest.value),
     ]
+    # the load's readings: distinct (no resend counted as a duplicate), on the data's second half
+    with sqlite3.connect(work / KPI_DIR / STORE_NAME) as conn:
+        loaded = conn.execute(
+            "SELECT COUNT(*), MIN(device_time_ms), MAX(device_time_ms) FROM readings"
+            " WHERE device LIKE 'bench-load-%'"
+        ).fetchone()
+        (duplicates,) = conn.execute("SELECT COUNT(*) FROM duplicate_counts").fetchone()
+    assert loaded[0] > 0
+    assert duplicates == 0
+    second_half = START_DATE + timedelta(days=tiny().kpi_days // 2)
+    assert datetime.fromtimestamp(loaded[1] / 1000, UTC).date() >= second_half
+    assert datetime.fromtimestamp(loaded[2] / 1000, UTC).date() < START_DATE + timedelta(
+        days=tiny().kpi_days
+    )
     out = tmp_path / "results.json"
     results.write(out)
     document = json.loads(out.read_text())
