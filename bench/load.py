@@ -4,12 +4,12 @@
 turn, at `rate_per_s` readings per second on average, from a thread with its own event loop, until
 the block ends. Batches are due on a fixed schedule; at most `concurrency` are in flight, so a
 central that cannot keep up is offered less (the achieved rate says so) and the load's memory
-stays bounded. Each site's batches continue one stream per device kind (rising sequence numbers
-and times, one boot per load, so that a reused store never sees them as resends).
-Each site's batches go to its dates in turn (`day_starts_ms`, each date's first reading time): a
-site-date stands for one canteen's today, so that a load of many canteens touches as many
-site-dates as they would (each one rebuilt by central's rollup maintainer after it is written),
-with a boot per date, so that each date's readings are one stream with rising times.
+stays bounded. Each site's batches go to its dates in turn (`day_starts_ms`, each date's first
+reading time): a site-date stands for one canteen's today, so that a load of many canteens
+touches as many site-dates as they would (each one rebuilt by central's rollup maintainer after
+it is written). Each site-date's readings are one stream per device kind, with rising sequence
+numbers and times under a boot of its own, new for every load, so that a reused store never
+sees them as resends.
 `load.count()` snapshots (accepted readings, monotonic s); any error stops the load and is raised
 when the block ends.
 """
