@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only GROUPS] [--out PATH] [--workdir DIR]` (see scripts/bench)."""
+"""`python -m bench [--quick] [--only GROUPS] [--out PATH] [--workdir DIR] [--reuse-data]`
+(see scripts/bench)."""
 
 import argparse
 import logging
@@ -27,7 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument(
-        "--workdir", type=Path, default=ROOT / "var" / "bench", help="scratch (emptied first)"
+        "--workdir",
+        type=Path,
+        default=ROOT / "var" / "bench",
+        help="scratch (emptied first, but for figure 6's data with --reuse-data)",
+    )
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="keep figure 6's generated store in the workdir and reuse it when its stamp "
+        "matches the sizes (else generate afresh and say why)",
     )
     parser.add_argument(
         "--no-references", action="store_true", help="skip VictoriaMetrics even if installed"
@@ -50,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
     try:
-        results, failures = run(sizes, args.workdir, groups)
+        results, failures = run(sizes, args.workdir, groups, reuse_data=args.reuse_data)
     except ValueError as exc:
         parser.error(str(exc))
     results.write(args.out)

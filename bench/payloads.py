@@ -7,9 +7,11 @@ benchmarks send is one central accepts in full.
 
 import json
 import math
+import time
 from collections.abc import Iterator, Sequence
 
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord, UploadBatch
+from contract.signing import sign_headers, signing_key
 from contract.topics import DeviceKind, data_topic
 from contract.units import Quantity, Stream
 
@@ -71,16 +73,31 @@ def record(kind: DeviceKind, device: str, boot: str, seq: int, time_ms: int) -> 
 
 
 def records(
-    prefix: str, boot: str, count: int, start_ms: int, step_ms: int = 50, first: int = 0
+    prefix: str,
+    boot: str,
+    count: int,
+    start_ms: int,
+    step_ms: int = 50,
+    first: int = 0,
+    kinds: Sequence[DeviceKind] = KINDS,
 ) -> Iterator[ReadingRecord]:
-    """`count` distinct records over three devices (one per kind), `step_ms` apart: readings
+    """`count` distinct records over one device per kind of `kinds`, `step_ms` apart: readings
     number `first` to `first + count - 1` of one stream that started at `start_ms` (so that
     consecutive calls continue the devices' sequence numbers and time, as an edge's batches do)."""
     for n in range(first, first + count):
-        kind = KINDS[n % len(KINDS)]
+        kind = kinds[n % len(kinds)]
         yield record(
-            kind, device_id(prefix, kind, 0), boot, n // len(KINDS), start_ms + n * step_ms
+            kind, device_id(prefix, kind, 0), boot, n // len(kinds), start_ms + n * step_ms
         )
+
+
+def upload_headers(api_key: str, body: bytes) -> dict[str, str]:
+    """An edge's headers for POST /api/v1/ingest of `body`, signed now (contract/signing.py)."""
+    return {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+        **sign_headers(signing_key(api_key), body, time.time()),
+    }
 
 
 def batch_body(site: str, edge: str, batch_id: str, readings: Sequence[ReadingRecord]) -> bytes:

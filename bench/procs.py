@@ -64,8 +64,10 @@ def central(
     registry_path: Path | None = None,
     credentials: dict[str, EdgeCredentials] | None = None,
     log_level: str = "WARNING",
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Central]:
-    """`python -m central serve` (uvicorn, one worker) on a free port, with a fresh registry."""
+    """`python -m central serve` (uvicorn, one worker) on a free port, with a fresh registry;
+    `settings`: more CENTRAL_* environment variables."""
     workdir.mkdir(parents=True, exist_ok=True)
     if registry_path is None:
         registry_path = workdir / "sites.toml"
@@ -82,6 +84,7 @@ def central(
         # One log line per batch is central's normal behaviour; WARNING keeps the disk out of the
         # figure only when asked (figure 3 runs at INFO, like production).
         "CENTRAL_LOG_LEVEL": log_level,
+        **(settings or {}),
     }
     process = ManagedProcess("central", python_module("central", "serve"), env, workdir / "logs")
     with process:

@@ -16,6 +16,7 @@ from bench.sizes import Sizes
 logger = logging.getLogger(__name__)
 
 GROUPS = ("mqtt", "ingest", "e2e", "backlog", "kpi")
+KPI_DIR = "fig6"  # figure 6's scratch: its generated store, kept with reuse_data
 
 
 def _step(
@@ -35,13 +36,24 @@ def _step(
     return figures
 
 
-def run(sizes: Sizes, workdir: Path, groups: Collection[str] = GROUPS) -> tuple[Results, list[str]]:
-    """Measure the figures of `groups` with `sizes`; scratch files go to `workdir` (emptied)."""
+def run(
+    sizes: Sizes, workdir: Path, groups: Collection[str] = GROUPS, *, reuse_data: bool = False
+) -> tuple[Results, list[str]]:
+    """Measure the figures of `groups` with `sizes`; scratch files go to `workdir` (emptied, but
+    with `reuse_data` its figure-6 data is kept for figure 6 to reuse when its stamp matches)."""
     unknown = set(groups) - set(GROUPS)
     if unknown:
         raise ValueError(f"unknown figure groups {sorted(unknown)}; known: {', '.join(GROUPS)}")
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
+    kept = {KPI_DIR} if reuse_data else set()
+    if workdir.exists():
+        for entry in workdir.iterdir():
+            if entry.name in kept:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
     results = Results(sizes=asdict(sizes))
     failures: list[str] = []
     if "mqtt" in groups:
@@ -58,5 +70,10 @@ def run(sizes: Sizes, workdir: Path, groups: Collection[str] = GROUPS) -> tuple[
     if "backlog" in groups:
         _step(results, "backlog", lambda: backlog.figures(workdir / "fig5", sizes), failures)
     if "kpi" in groups:
-        _step(results, "kpi", lambda: kpi.figures(workdir / "fig6", sizes), failures)
+        _step(
+            results,
+            "kpi",
+            lambda: kpi.figures(workdir / KPI_DIR, sizes, results, reuse=reuse_data),
+            failures,
+        )
     return results, failures

@@ -34,6 +34,11 @@ class Sizes:
     kpi_site_year_samples: int = 5
     kpi_ranking_samples: int = 3
     kpi_freshness_uploads: int = 20  # figure 6f: one-reading uploads, one at a time
+    # Figure 6f under load: readings/s of a background ingest load (figure 4's meal-time peak of
+    # 1,000 canteens: 0.6 readings/s each); then, when figure 3 ran in the same run, this share
+    # of its measured rate (0: no second load).
+    kpi_freshness_load_per_s: float = 600.0
+    kpi_freshness_ceiling_share: float = 0.5
     kpi_national_sites: int = 10_000  # figure 6g: sites x 1 year of rollups generated directly
     # VictoriaMetrics reference for figure 3 (skipped with a reason when not installed).
     references: bool = True
@@ -81,6 +86,8 @@ def tiny() -> Sizes:
         backlog_readings=2000,
         backlog_live_rate_per_s=20.0,
         kpi_freshness_uploads=2,
+        kpi_freshness_load_per_s=100.0,
+        kpi_freshness_ceiling_share=0.05,
         kpi_national_sites=3,
         kpi_sites=2,
         kpi_days=3,

@@ -9,14 +9,9 @@ is, so that InfluxDB deployments keep acknowledgements too.
 """
 
 import datetime as dt
-import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from central import sqlite_file
 from central.errors import CentralError
@@ -69,70 +64,37 @@ class AlertAck:
     note: str = ""
 
 
-class AlertAckStore:
+class AlertAckStore(sqlite_file.FileStore):
     """`with AlertAckStore(path) as acks:` the alert_acks table; thread-safe, blocking (call it
     from a worker thread); every write is committed before it returns."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-
-    def __enter__(self) -> Self:
-        try:
-            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
-            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise AlertAckError(
-                f"cannot open alert acknowledgements in {self.path}: {exc}"
-            ) from exc
-        self._conn = conn
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise AlertAckError("the alert acknowledgement store is not open")
-        return self._conn
+    _schema = _SCHEMA
+    _error = AlertAckError
+    _name = "alert acknowledgements database"
 
     def acknowledge(self, key: AlertKey, actor: str, now_ms: int, note: str = "") -> AlertAck:
         """Record the acknowledgement of `key` unless it has one; return the one kept (the
         first). Committed when this returns."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute(
-                    "INSERT OR IGNORE INTO alert_acks"
-                    " (site, date, kind, device, actor, acked_ms, note)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key.site,
-                        key.date.isoformat(),
-                        key.kind,
-                        key.device,
-                        actor,
-                        now_ms,
-                        note[:MAX_NOTE_CHARS],
-                    ),
-                )
-                row = conn.execute(
-                    "SELECT actor, acked_ms, note FROM alert_acks"
-                    " WHERE site = ? AND date = ? AND kind = ? AND device = ?",
-                    (key.site, key.date.isoformat(), key.kind, key.device),
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise AlertAckError(f"cannot record the acknowledgement: {exc}") from exc
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO alert_acks"
+                " (site, date, kind, device, actor, acked_ms, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.site,
+                    key.date.isoformat(),
+                    key.kind,
+                    key.device,
+                    actor,
+                    now_ms,
+                    note[:MAX_NOTE_CHARS],
+                ),
+            )
+            row = conn.execute(
+                "SELECT actor, acked_ms, note FROM alert_acks"
+                " WHERE site = ? AND date = ? AND kind = ? AND device = ?",
+                (key.site, key.date.isoformat(), key.kind, key.device),
+            ).fetchone()
         return AlertAck(key, str(row[0]), int(row[1]), str(row[2]))
 
     def acks(self, sites: Iterable[str], first: date, last: date) -> dict[AlertKey, AlertAck]:
@@ -141,16 +103,12 @@ class AlertAckStore:
         if not ids:
             return {}
         marks = ", ".join("?" for _ in ids)
-        with self._lock:
-            conn = self._connection()
-            try:
-                rows = conn.execute(
-                    "SELECT site, date, kind, device, actor, acked_ms, note FROM alert_acks"
-                    f" WHERE site IN ({marks}) AND date BETWEEN ? AND ?",
-                    (*ids, first.isoformat(), last.isoformat()),
-                ).fetchall()
-            except sqlite3.Error as exc:
-                raise AlertAckError(f"cannot read acknowledgements: {exc}") from exc
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT site, date, kind, device, actor, acked_ms, note FROM alert_acks"
+                f" WHERE site IN ({marks}) AND date BETWEEN ? AND ?",
+                (*ids, first.isoformat(), last.isoformat()),
+            ).fetchall()
         out = {}
         for site, on, kind, device, actor, acked_ms, note in rows:
             key = AlertKey(site, date.fromisoformat(on), kind, device)

@@ -24,10 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from central.errors import CentralError
-from central.settings import CentralSettings
+from central.keys_cli import DB_HELP, EXIT_FAILED, database_path
 from central.store.sqlite import SCHEMA_VERSION
 
-EXIT_FAILED = 1
 BUSY_TIMEOUT_S = 30.0  # waiting for central's writer to release a lock it holds
 # The 'sqlite' store's tables; a central on the 'influxdb' store keeps only `credentials` here.
 STORE_TABLES = frozenset({"readings", "rejected_readings", "device_status"})
@@ -45,13 +44,6 @@ class Copied:
     path: Path
     size_bytes: int
     readings: int
-
-
-def default_database(environ: Mapping[str, str]) -> Path:
-    """CENTRAL_SQLITE_PATH, else the settings' default (as `canteen-central keys` does)."""
-    return Path(
-        environ.get("CENTRAL_SQLITE_PATH") or CentralSettings.model_fields["sqlite_path"].default
-    )
 
 
 def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -156,10 +148,6 @@ def restore(source_path: Path, database: Path, *, force: bool) -> Copied:
 
 
 def add_backup_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    db_help = (
-        "central's SQLite database (default: CENTRAL_SQLITE_PATH, else "
-        f"{CentralSettings.model_fields['sqlite_path'].default})"
-    )
     back = commands.add_parser(
         "backup",
         help="copy central's SQLite database to DEST, consistent while central runs",
@@ -170,7 +158,7 @@ def add_backup_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         "(docs/operations.md).",
     )
     back.add_argument("dest", type=Path, metavar="DEST", help="new file, or existing folder")
-    back.add_argument("--db", type=Path, metavar="PATH", help=db_help)
+    back.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     rest = commands.add_parser(
         "restore",
         help="check a backup and copy it into central's SQLite database",
@@ -178,7 +166,7 @@ def add_backup_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPa
         "database. An existing database is replaced only with --force: stop central first.",
     )
     rest.add_argument("source", type=Path, metavar="SRC", help="a file written by backup")
-    rest.add_argument("--db", type=Path, metavar="PATH", help=db_help)
+    rest.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     rest.add_argument(
         "--force", action="store_true", help="replace an existing database (central stopped)"
     )
@@ -186,7 +174,7 @@ def add_backup_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentPa
 
 def run_backup_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Run `backup` or `restore`; one line on stderr when it fails."""
-    database = args.db or default_database(environ)
+    database = database_path(args, environ)
     try:
         if args.command == "backup":
             copied = backup(database, args.dest)

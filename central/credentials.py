@@ -13,13 +13,10 @@ import hashlib
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from central import sqlite_file
 from central.errors import CentralError
@@ -117,48 +114,25 @@ def check_scope(role: Role, scope: str) -> str:
     return scope
 
 
-class CredentialStore:
+class CredentialStore(sqlite_file.FileStore):
     """`with CredentialStore(path) as store:` the credentials table of central's SQLite file.
 
     Thread-safe: one connection behind a lock (central calls it from worker threads; lookups are
     one indexed SELECT).
     """
 
+    _schema = _SCHEMA
+    _error = CredentialError
+    _name = "credentials database"
+
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, read_only: bool = False) -> None:
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
         # Read-only: opens an existing file without writing to it; creates no file or table.
         self.read_only = read_only
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
 
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def open(self) -> None:
-        if self.read_only:
-            self._conn = self._open_read_only()
-            return
-        try:
-            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
-        except (OSError, sqlite3.Error) as exc:
-            raise CredentialError(f"cannot open credentials database {self.path}: {exc}") from exc
-        try:
-            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
-        except sqlite3.Error as exc:
-            raise CredentialError(f"credentials database {self.path}: {exc}") from exc
-        self._conn = conn
-
-    def _open_read_only(self) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return super()._connect()
         if not self.path.is_file():
             raise CredentialError(f"no database at {self.path}")
         try:
@@ -181,20 +155,9 @@ class CredentialStore:
             )
         return conn
 
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            if self._conn is None:
-                raise CredentialError(f"credentials database {self.path} is closed")
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise CredentialError(f"credentials database {self.path}: {exc}") from exc
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # --- lookups (central, per request) -------------------------------------------------------
 
@@ -247,11 +210,9 @@ class CredentialStore:
         return credential
 
     def _insert(self, credential: Credential) -> None:
-        with self._lock:
-            if self._conn is None:
-                raise CredentialError(f"credentials database {self.path} is closed")
+        with self._connection() as conn:
             try:
-                self._conn.execute(
+                conn.execute(
                     "INSERT INTO credentials "
                     "(id, kind, role, scope, secret_sha256, created_ms, revoked_ms, note) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -271,23 +232,16 @@ class CredentialStore:
                     f"{credential.id!r} already has a valid credential (or this secret is "
                     "known already); revoke it first"
                 ) from exc
-            except sqlite3.Error as exc:
-                raise CredentialError(f"credentials database {self.path}: {exc}") from exc
 
     def revoke(self, credential_id: str) -> Credential:
         """Revoke the valid credential of `credential_id`; CredentialError if there is none."""
         now_ms = time.time_ns() // 1_000_000
-        with self._lock:
-            if self._conn is None:
-                raise CredentialError(f"credentials database {self.path} is closed")
-            try:
-                row = self._conn.execute(
-                    f"UPDATE credentials SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL "
-                    f"RETURNING {_COLUMNS}",
-                    (now_ms, credential_id),
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise CredentialError(f"credentials database {self.path}: {exc}") from exc
+        with self._connection() as conn:
+            row = conn.execute(
+                f"UPDATE credentials SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL "
+                f"RETURNING {_COLUMNS}",
+                (now_ms, credential_id),
+            ).fetchone()
         if row is None:
             raise CredentialError(f"no valid credential with id {credential_id!r}")
         return _credential(row)

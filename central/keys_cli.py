@@ -20,16 +20,20 @@ from central.settings import CentralSettings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+DB_HELP = (
+    "central's SQLite database (default: CENTRAL_SQLITE_PATH, else "
+    f"{CentralSettings.model_fields['sqlite_path'].default})"
+)
 
 
 def add_keys_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    keys = commands.add_parser(
+    keys = add_command(
+        commands,
         "keys",
-        help="create, list and revoke edge API keys and read tokens",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create, list and revoke edge API keys and read tokens",
+        __doc__,
+        "and to list or revoke [[edges]] keys ",
     )
-    add_location_arguments(keys, "and to list or revoke [[edges]] keys ")
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     edge = actions.add_parser(
         "create-edge",
@@ -62,15 +66,19 @@ def add_keys_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     revoke.add_argument("id", metavar="ID")
 
 
-def add_location_arguments(parser: argparse.ArgumentParser, registry_use: str = "") -> None:
-    """--db and --registry (read by database_path and registry_at)."""
-    parser.add_argument(
-        "--db",
-        type=Path,
-        metavar="PATH",
-        help="central's SQLite database (default: CENTRAL_SQLITE_PATH, else "
-        f"{CentralSettings.model_fields['sqlite_path'].default})",
+def add_command(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    name: str,
+    help_text: str,
+    doc: str | None,
+    registry_use: str = "",
+) -> argparse.ArgumentParser:
+    """A sub-command that its module's docstring `doc` describes, with --db and --registry (read
+    by database_path and registry_at)."""
+    parser = commands.add_parser(
+        name, help=help_text, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--db", type=Path, metavar="PATH", help=DB_HELP)
     parser.add_argument(
         "--registry",
         type=Path,
@@ -78,6 +86,7 @@ def add_location_arguments(parser: argparse.ArgumentParser, registry_use: str = 
         help=f"site registry, to check sites and regions {registry_use}"
         "(default: CENTRAL_REGISTRY_PATH if set)",
     )
+    return parser
 
 
 def database_path(args: argparse.Namespace, environ: Mapping[str, str]) -> Path:
@@ -177,10 +186,23 @@ def _create_token(
     return 0
 
 
-def _when(ms: int | None) -> str:
+def utc_text(ms: int | None) -> str:
+    """Epoch ms as a UTC time for a listing ('-' for none)."""
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def print_rows(rows: list[dict[str, str]], columns: tuple[str, ...], *, as_json: bool) -> None:
+    """A listing: one JSON object per row, or a table of `columns` under an upper-case header."""
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
 
 
 def _row(credential: Credential, source: str, status: str) -> dict[str, str]:
@@ -190,8 +212,8 @@ def _row(credential: Credential, source: str, status: str) -> dict[str, str]:
         "scope": credential.scope,
         "status": status,
         "source": source,
-        "created": _when(credential.created_ms),
-        "revoked": _when(credential.revoked_ms),
+        "created": utc_text(credential.created_ms),
+        "revoked": utc_text(credential.revoked_ms),
         "sha256": credential.secret_sha256[:12],
         "note": credential.note,
     }
@@ -209,15 +231,8 @@ def _list(store: CredentialStore, registry: Registry | None, *, as_json: bool) -
             row = _row(entry, "registry", status)
             row["created"] = "-"
             rows.append(row)
-    if as_json:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
-        return 0
     columns = ("id", "role", "scope", "status", "source", "created", "revoked", "sha256")
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    print_rows(rows, columns, as_json=as_json)
     return 0
 
 

@@ -16,7 +16,7 @@ from central.errors import CentralError
 from central.keys_cli import (
     EXIT_FAILED,
     EXIT_USAGE,
-    add_location_arguments,
+    add_command,
     database_path,
     registry_at,
 )
@@ -26,13 +26,13 @@ from central.store.sqlite import SqliteStore
 
 
 def add_prune_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "prune",
-        help="seal rolled-up dates older than the retention and delete their raw readings",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "seal rolled-up dates older than the retention and delete their raw readings",
+        __doc__,
+        "(required) ",
     )
-    add_location_arguments(parser, "(required) ")
     parser.add_argument(
         "--days",
         type=int,

@@ -13,13 +13,10 @@ SHA-256 is stored (credentials.py explains why a fast hash is enough for random 
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -115,12 +112,16 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class UserStore:
+class UserStore(sqlite_file.FileStore):
     """`with UserStore(path) as users:` users, sessions and sign-in failures in central's SQLite.
 
     Thread-safe: one connection behind a lock. Hashing and verifying a password (~50 ms of CPU,
     64 MiB) happen outside the lock; call the blocking methods from a worker thread in async code.
     """
+
+    _schema = _SCHEMA
+    _error = UserError
+    _name = "users database"
 
     def __init__(
         self,
@@ -130,63 +131,26 @@ class UserStore:
         clock_ms: Callable[[], int] = _now_ms,
         busy_timeout_ms: int = 5000,
     ) -> None:
-        self.path = path
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
         self.hasher = hasher or PasswordHasher()
         self.clock_ms = clock_ms
-        self.busy_timeout_ms = busy_timeout_ms
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
         # Verified against when the user does not exist, so that an unknown name takes as long
         # as a wrong password (no user enumeration by timing); made at the first such sign-in.
         self._dummy_hash: str | None = None
 
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def open(self) -> None:
-        try:
-            conn = sqlite_file.connect(self.path, self.busy_timeout_ms)
-        except (OSError, sqlite3.Error) as exc:
-            raise UserError(f"cannot open users database {self.path}: {exc}") from exc
-        try:
-            sqlite_file.prepare(conn, self.busy_timeout_ms, _SCHEMA)
-        except sqlite3.Error as exc:
-            raise UserError(f"users database {self.path}: {exc}") from exc
-        self._conn = conn
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
     def _run(self, *statements: tuple[str, tuple[object, ...]]) -> list[tuple[object, ...]]:
         """Run statements in one transaction; the rows of the last one."""
-        with self._lock:
-            if self._conn is None:
-                raise UserError(f"users database {self.path} is closed")
+        with self._connection() as conn:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE")
                 rows: list[tuple[object, ...]] = []
                 for sql, params in statements:
-                    rows = self._conn.execute(sql, params).fetchall()
-                self._conn.execute("COMMIT")
-            except sqlite3.IntegrityError as exc:
-                self._conn.execute("ROLLBACK")
-                raise UserError(f"users database {self.path}: {exc}") from exc
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise UserError(f"users database {self.path}: {exc}") from exc
+                    rows = conn.execute(sql, params).fetchall()
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             return rows
 
     # --- management (the CLI) -----------------------------------------------------------------

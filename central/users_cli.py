@@ -9,33 +9,29 @@ Changes take effect at central's next request: `passwd` and `disable` end the us
 
 import argparse
 import getpass
-import json
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TextIO
 
 from central.credentials import CredentialError
 from central.keys_cli import (
     EXIT_FAILED,
-    add_location_arguments,
+    add_command,
     add_scope_arguments,
     database_path,
+    print_rows,
     registry_at,
     scope_of,
+    utc_text,
 )
 from central.registry import RegistryError
 from central.users import User, UserError, UserStore, check_password
 
 
 def add_users_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    users = commands.add_parser(
-        "users",
-        help="add, list and disable dashboard users; reset passwords",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    users = add_command(
+        commands, "users", "add, list and disable dashboard users; reset passwords", __doc__
     )
-    add_location_arguments(users)
     actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add",
@@ -106,12 +102,6 @@ def _describe(user: User) -> str:
     return f"user {user.name!r} ({user.role.value}{scope})"
 
 
-def _when(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _list(users: list[User], *, as_json: bool) -> None:
     rows = [
         {
@@ -119,18 +109,11 @@ def _list(users: list[User], *, as_json: bool) -> None:
             "role": u.role.value,
             "scope": u.scope,
             "status": "disabled" if u.disabled else "enabled",
-            "created": _when(u.created_ms),
-            "password_changed": _when(u.password_changed_ms),
-            "disabled": _when(u.disabled_ms),
+            "created": utc_text(u.created_ms),
+            "password_changed": utc_text(u.password_changed_ms),
+            "disabled": utc_text(u.disabled_ms),
         }
         for u in users
     ]
-    if as_json:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
-        return
     columns = ("name", "role", "scope", "status", "created", "password_changed")
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    print_rows(rows, columns, as_json=as_json)

@@ -21,6 +21,17 @@ KEY_S1 = "test-key-of-edge-s1"
 KEY_S2 = "test-key-of-edge-s2"
 ADMIN_TOKEN = "test-bootstrap-admin-token"
 
+EDGE_KEYS = {"s1": KEY_S1, "s2": KEY_S2}  # the key of each site's edge, edge-<site>
+
+
+def edge_toml(site: str) -> str:
+    """The registry's [[edges]] entry of edge-<site>, writing `site` with its EDGE_KEYS key."""
+    digest = hashlib.sha256(EDGE_KEYS[site].encode()).hexdigest()
+    return f'\n[[edges]]\nid = "edge-{site}"\nsite = "{site}"\nkey_sha256 = "{digest}"\n'
+
+
+EDGES_TOML = edge_toml("s1") + edge_toml("s2")
+
 REGISTRY_TOML = f"""
 [[sites]]
 id = "s1"
@@ -32,17 +43,7 @@ floor_area_m2 = 1500.0
 id = "s2"
 name = "Canteen Two"
 registered_staff = 100
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-
-[[edges]]
-id = "edge-s2"
-site = "s2"
-key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
-"""
+{EDGES_TOML}"""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -88,6 +89,23 @@ def batch(
     edge: str = "edge-s1",
 ) -> dict[str, Any]:
     return {"v": 1, "site": site, "edge": edge, "batch_id": batch_id, "readings": readings}
+
+
+async def ingest(
+    client: httpx.AsyncClient,
+    readings: list[dict[str, Any]],
+    batch_id: str = "batch-1",
+    site: str = "s1",
+) -> dict[str, Any]:
+    """Upload `readings` as edge-<site> (EDGE_KEYS, signed); the answer, which must be 200."""
+    response = await client.post(
+        "/api/v1/ingest",
+        json=batch(readings, batch_id=batch_id, site=site, edge=f"edge-{site}"),
+        auth=EdgeAuth(EDGE_KEYS[site]),
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def bearer(key: str) -> dict[str, str]:

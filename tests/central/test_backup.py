@@ -17,8 +17,6 @@ from central.__main__ import main
 from central.app import create_app
 from central.credentials import CredentialStore, Role
 from central.settings import CentralSettings
-from harness.ports import free_port, wait_for_port
-from harness.processes import ManagedProcess, python_module
 from tests.central.conftest import (
     ADMIN_TOKEN,
     KEY_S1,
@@ -31,6 +29,7 @@ from tests.central.conftest import (
     scale,
     utc_ms,
 )
+from tests.central_process import central_process
 
 BATCH_READINGS = 30
 DAY = "2026-11-18"
@@ -129,17 +128,7 @@ async def test_backup_while_writing_restores_to_the_same_kpis(
     tmp_path: Path, registry_path: Path
 ) -> None:
     live = tmp_path / "live" / "central.sqlite3"
-    port = free_port()
-    env = {
-        "CENTRAL_REGISTRY_PATH": str(registry_path),
-        "CENTRAL_SQLITE_PATH": str(live),
-        "CENTRAL_PORT": str(port),
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest(),
-        "CENTRAL_LOG_LEVEL": "WARNING",
-    }
-    base_url = f"http://127.0.0.1:{port}"
-    with ManagedProcess("central", python_module("central", "serve"), env, tmp_path / "logs"):
-        wait_for_port("127.0.0.1", port, timeout_s=30)
+    with central_process(tmp_path / "live", registry_path, ADMIN_TOKEN) as (base_url, _):
         writer = Writer(base_url)
         writer.start()
         try:

@@ -29,6 +29,7 @@ from central.registry import Service, Site
 from central.rollup_maintainer import RollupMaintainer
 from central.store.sqlite import SqliteStore
 from contract import LossReason, ScaleRecord, Stream
+from tests.central import test_rollup
 from tests.central.test_rollup import DAYS, FIRST, SITE, SPANS, START_MS, WHOLE, Data, batch, close
 
 H = 3_600_000
@@ -54,19 +55,13 @@ class TaggedData(Data):
             sent, received = self._received(base + int((hour + self.rng.random() * 0.3) * H))
             item = self.rng.choice(ITEMS)
             reason = self.rng.choice(["", *LossReason]) if item else ""
-            out.append(
-                ScaleRecord(
-                    device="terminal1",
-                    boot="b1",
-                    seq=self._next("terminal1"),
-                    device_time_ms=sent,
-                    received_ms=received,
-                    stream=self.rng.choice(list(Stream)),
-                    mass_g=self.rng.choice([0.0, 250.0, 1200.0, 3500.0, 90_000.0]),
-                    item=item or None,
-                    reason=reason or None,
-                )
-            )
+            fields = {
+                "stream": self.rng.choice(list(Stream)),
+                "mass_g": self.rng.choice([0.0, 250.0, 1200.0, 3500.0, 90_000.0]),
+                "item": item or None,
+                "reason": reason or None,
+            }
+            out.append(self._record(ScaleRecord, "terminal1", sent, received, **fields))
         return out
 
 
@@ -96,18 +91,8 @@ def assert_adds_up_to_the_day_table(dishes: DishTable, day: DayTable) -> None:
             close(got.tolist(), day.service_waste_g[stream].tolist(), f"services {stream}")
 
 
-class LoadCountingStore(SqliteStore):
-    """The real store, counting one-load reads of readings (load_readings)."""
-
-    loads = 0
-
-    async def load_readings(self, *a: Any, **kw: Any) -> Any:
-        self.loads += 1
-        return await super().load_readings(*a, **kw)
-
-
 async def check_dishes(
-    store: LoadCountingStore, site: Site, spans: list[DateRange], rolled_up: bool
+    store: test_rollup.CountingStore, site: Site, spans: list[DateRange], rolled_up: bool
 ) -> DishTable:
     """Dish sums of every span read (from rollups when `rolled_up`: no load of readings) equal
     the one-go table; returns that."""
@@ -136,7 +121,7 @@ async def test_dish_sums_of_rollups_equal_the_one_go_table_as_late_data_arrives(
 ) -> None:
     data = TaggedData(seed, wrong_raw_clocks=dirty)
     held_back: list[Any] = []
-    async with LoadCountingStore(tmp_path / "central.sqlite") as store:
+    async with test_rollup.CountingStore(tmp_path / "central.sqlite") as store:
         for day in range(DAYS):
             readings = data.food(day) + data.meters(day, dirty and day == 5)
             data.rng.shuffle(readings)
@@ -165,7 +150,7 @@ async def test_rollups_of_an_older_central_gain_their_dish_sums(tmp_path: Path) 
     its rollups (of another code version) are rebuilt with their dish sums."""
     path = tmp_path / "central.sqlite"
     data = TaggedData(5)
-    async with LoadCountingStore(path) as store:
+    async with test_rollup.CountingStore(path) as store:
         for day in range(DAYS):
             await store.write_batch(batch(data.food(day), day))
         await roll_up(store, SITE)
@@ -173,7 +158,7 @@ async def test_rollups_of_an_older_central_gain_their_dish_sums(tmp_path: Path) 
         db.execute("ALTER TABLE kpi_rollup DROP COLUMN dishes")
         db.execute("UPDATE kpi_rollup SET config = 'an older code version'")
         db.execute("UPDATE kpi_rollup_config SET config = 'an older code version'")
-    async with LoadCountingStore(path) as store:
+    async with test_rollup.CountingStore(path) as store:
         await check_dishes(store, SITE, SPANS, rolled_up=False)  # one load meanwhile
         await roll_up(store, SITE)
         await check_dishes(store, SITE, SPANS, rolled_up=True)
@@ -198,7 +183,7 @@ async def test_any_period_of_dish_rollups_equals_the_one_go_table_property(
         FIRST + timedelta(days=lo), FIRST + timedelta(days=min(DAYS, lo + span[1]) - 1)
     )
     with tempfile.TemporaryDirectory() as directory:
-        async with LoadCountingStore(Path(directory) / "central.sqlite") as store:
+        async with test_rollup.CountingStore(Path(directory) / "central.sqlite") as store:
             await store.write_batch(batch(readings[:cut], 0))
             await roll_up(store, EARLY)  # rollups before the late data
             await store.write_batch(batch(readings[cut:], 1))

@@ -38,8 +38,7 @@ from central.store import SealedPeriodUnreadable
 from central.store.sqlite import SqliteStore
 from contract import CardRecord, DroppedDuplicate
 from tests.central.api.test_kpis import REGISTRY as KPI_REGISTRY
-from tests.central.api.test_kpis import ingest
-from tests.central.conftest import admin_client, card, meter, scale
+from tests.central.conftest import admin_client, card, ingest, meter, scale
 from tests.central.kpi.test_chained_days import assert_same_table
 from tests.central.test_rollup import DAYS, FIRST, SITE, START_MS, WHOLE, Data, H, batch, close
 

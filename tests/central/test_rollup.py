@@ -98,6 +98,17 @@ class Data:
         self.seq[device] = self.seq.get(device, -1) + 1
         return self.seq[device]
 
+    def _record(self, kind: Any, device: str, sent: int, received: int, **fields: Any) -> Any:
+        """A reading of `kind` from `device`'s one boot, with the device's next seq."""
+        return kind(
+            device=device,
+            boot="b1",
+            seq=self._next(device),
+            device_time_ms=sent,
+            received_ms=received,
+            **fields,
+        )
+
     def _received(self, t: int, wrong_clocks: bool = True) -> tuple[int, int]:
         """(device time, receive time): mostly prompt, some late, some wrong clocks."""
         roll = self.rng.random()
@@ -115,27 +126,12 @@ class Data:
             t = base + int((hour + self.rng.random() * 0.4) * H)
             sent, received = self._received(t)
             person = f"{self.rng.randint(0, 30):016x}"
-            out.append(
-                CardRecord(
-                    device="card1",
-                    boot="b1",
-                    seq=self._next("card1"),
-                    device_time_ms=sent,
-                    received_ms=received,
-                    person=person,
-                )
-            )
+            out.append(self._record(CardRecord, "card1", sent, received, person=person))
             sent, received = self._received(t + 60_000)
+            stream = self.rng.choice(list(Stream))
+            mass_g = self.rng.choice([0.0, 0.5, 120.0, 300.0, 90_000.0])
             out.append(
-                ScaleRecord(
-                    device="sc1",
-                    boot="b1",
-                    seq=self._next("sc1"),
-                    device_time_ms=sent,
-                    received_ms=received,
-                    stream=self.rng.choice(list(Stream)),
-                    mass_g=self.rng.choice([0.0, 0.5, 120.0, 300.0, 90_000.0]),
-                )
+                self._record(ScaleRecord, "sc1", sent, received, stream=stream, mass_g=mass_g)
             )
         return out + self.raw_bin(day)
 
@@ -162,16 +158,8 @@ class Data:
         return out
 
     def _raw(self, sent: int, received: int, gross_g: float, stable: bool) -> ScaleRecord:
-        return ScaleRecord(
-            device="bin1",
-            boot="b1",
-            seq=self._next("bin1"),
-            device_time_ms=sent,
-            received_ms=received,
-            stream=Stream.PREP,
-            gross_g=gross_g,
-            stable=stable,
-        )
+        fields = {"stream": Stream.PREP, "gross_g": gross_g, "stable": stable}
+        return self._record(ScaleRecord, "bin1", sent, received, **fields)
 
     def meters(self, day: int, dirty: bool) -> list[Any]:
         """A day of readings every 900 s; some missing stretches, maybe a reset or a bad clock."""
@@ -193,17 +181,8 @@ class Data:
                 sent, received = t, t + self.rng.randint(0, 3000)
                 if dirty and k == 50 and device == "g1":
                     sent = 0  # a wrong meter clock
-                out.append(
-                    MeterRecord(
-                        device=device,
-                        boot="b1",
-                        seq=self._next(device),
-                        device_time_ms=sent,
-                        received_ms=received,
-                        quantity=quantity,
-                        total=round(value, 3),
-                    )
-                )
+                fields = {"quantity": quantity, "total": round(value, 3)}
+                out.append(self._record(MeterRecord, device, sent, received, **fields))
         return out
 
 
@@ -250,13 +229,19 @@ SPANS = [
 
 
 class CountingStore(SqliteStore):
-    """The real store, counting the dates whose readings are loaded to build rollups."""
+    """The real store, counting the dates whose readings are loaded to build rollups, and the
+    one-load reads of readings (load_readings)."""
 
     built_dates = 0
+    loads = 0
 
     async def load_day_inputs(self, site: str, days: Any, *a: Any, **kw: Any) -> list[DayInputs]:
         self.built_dates += len(days)
         return await super().load_day_inputs(site, days, *a, **kw)
+
+    async def load_readings(self, *a: Any, **kw: Any) -> Any:
+        self.loads += 1
+        return await super().load_readings(*a, **kw)
 
 
 def assert_same_kpis(got: DayTable, whole: DayTable, lo: int) -> None:

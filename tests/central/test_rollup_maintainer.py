@@ -5,7 +5,6 @@ a short debounce for the lifespan tests (which wait on the store's state, not on
 """
 
 import asyncio
-import hashlib
 import itertools
 import time
 from datetime import date, datetime, timedelta
@@ -28,6 +27,7 @@ from tests.central.conftest import (
     admin,
     batch,
     card,
+    edge_toml,
     in_process,
     meter,
     scale,
@@ -155,12 +155,7 @@ REGISTRY = f"""
 [[sites]]
 id = "s1"
 registered_staff = 60
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-"""
+{edge_toml("s1")}"""
 
 
 def settings_of(tmp_path: Path, debounce_s: float) -> CentralSettings:

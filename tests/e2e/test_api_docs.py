@@ -2,7 +2,6 @@
 intranet: the pages render from central's own assets, Swagger UI's Authorize takes a read token
 and "Try it out" answers 200 with it, and no request goes anywhere but central."""
 
-import hashlib
 import json
 import secrets
 from collections.abc import Iterator
@@ -12,9 +11,8 @@ from typing import Any
 import pytest
 
 from central.apidocs import STATIC_DIR
-from harness.ports import free_port, wait_for_port
-from harness.processes import ManagedProcess, python_module
 from harness.registry import write_registry
+from tests.central_process import central_process
 from tests.e2e.browser import OFFLINE_ARGS, chromium, require_chromium, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -28,16 +26,8 @@ def central(tmp_path: Path) -> Iterator[tuple[str, str]]:
     require_chromium()
     write_registry(tmp_path / "sites.toml", ["site-01"])
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    env = {
-        "CENTRAL_REGISTRY_PATH": str(tmp_path / "sites.toml"),
-        "CENTRAL_SQLITE_PATH": str(tmp_path / "central.sqlite3"),
-        "CENTRAL_PORT": str(port),
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),
-    }
-    with ManagedProcess("central", python_module("central", "serve"), env, tmp_path / "logs"):
-        wait_for_port("127.0.0.1", port, timeout_s=30)
-        yield f"http://127.0.0.1:{port}", token
+    with central_process(tmp_path, tmp_path / "sites.toml", token) as (url, _):
+        yield url, token
 
 
 def only_central(driver: Any, base: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ chromium against a real central process: the comparison table shows GET /kpis of
 month and — for last year (no data), the target is drawn, the report button downloads a workbook
 whose figures are GET /kpis's, and an alert is acknowledged with who and when."""
 
-import hashlib
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,9 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from harness.ports import free_port, wait_for_port
-from harness.processes import ManagedProcess, python_module
-from tests.central.api.test_reports import KEY_S2, REGISTRY, lunch_day
-from tests.central.conftest import KEY_S1, EdgeAuth, batch
+from tests.central.api.test_reports import REGISTRY, lunch_day
+from tests.central.conftest import KEY_S1, KEY_S2, EdgeAuth, batch
+from tests.central_process import central_process
 from tests.e2e.browser import chromium, require_chromium, screenshot, wait_for
 from tests.e2e.test_dashboard import wait_rendered
 
@@ -33,18 +31,8 @@ def central(tmp_path: Path) -> Iterator[tuple[str, str]]:
     require_chromium()
     (tmp_path / "sites.toml").write_text(REGISTRY, encoding="utf-8")
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    env = {
-        "CENTRAL_REGISTRY_PATH": str(tmp_path / "sites.toml"),
-        "CENTRAL_SQLITE_PATH": str(tmp_path / "central.sqlite3"),
-        "CENTRAL_HOST": "127.0.0.1",
-        "CENTRAL_PORT": str(port),
-        "CENTRAL_LOG_LEVEL": "WARNING",
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(token.encode()).hexdigest(),
-    }
-    with ManagedProcess("central", python_module("central", "serve"), env, tmp_path) as process:
-        wait_for_port("127.0.0.1", port, timeout_s=30)
-        yield f"http://127.0.0.1:{port}", token
+    with central_process(tmp_path, tmp_path / "sites.toml", token) as (url, process):
+        yield url, token
         process.check_running()
 
 

@@ -3,7 +3,6 @@ without a session shows the sign-in form; a wrong password is refused; signing i
 data without a reload (and only the user's site); a second tab is signed in too; signing out in
 one tab ends the session for both."""
 
-import hashlib
 import secrets
 import subprocess
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.ports import free_port, wait_for_port
-from harness.processes import ManagedProcess, python_module
+from harness.processes import python_module
 from harness.registry import write_registry
 from tests.central.conftest import EdgeAuth, batch, card, scale, utc_ms
+from tests.central_process import central_process
 from tests.e2e.browser import api_requests, chromium, require_chromium, screenshot, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -55,24 +54,19 @@ def test_sign_in_second_tab_and_sign_out_in_a_real_browser(tmp_path: Path) -> No
     require_chromium()
     from selenium.webdriver.common.by import By
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     admin_token = secrets.token_urlsafe(32)
     registry = tmp_path / "sites.toml"
     credentials = write_registry(registry, ["site-01", "site-02"])
     env = {
         "CENTRAL_REGISTRY_PATH": str(registry),
-        "CENTRAL_SQLITE_PATH": str(tmp_path / "central.sqlite3"),
-        "CENTRAL_HOST": "127.0.0.1",
-        "CENTRAL_PORT": str(port),
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(admin_token.encode()).hexdigest(),
+        "CENTRAL_SQLITE_PATH": str(tmp_path / "central.sqlite3"),  # where central_process keeps it
+        "PATH": "/usr/bin:/bin",
     }
-    add_user({**env, "PATH": "/usr/bin:/bin"}, "hz-manager", "--site", "site-01")
+    add_user(env, "hz-manager", "--site", "site-01")
     with (
-        ManagedProcess("central", python_module("central", "serve"), env, tmp_path / "logs"),
+        central_process(tmp_path, registry, admin_token) as (base, _),
         httpx.Client(base_url=base, timeout=30) as api,
     ):
-        wait_for_port("127.0.0.1", port, timeout_s=30)
         edge = credentials["site-01"]
         uploaded = api.post(
             "/api/v1/ingest",

@@ -2,7 +2,6 @@
 TLS listener, the edge daemon reads it over TLS (EDGE_MQTT_CA_FILE) and uploads it to central
 served over HTTPS (CENTRAL_TLS_*), verifying central with EDGE_CENTRAL_CA_FILE."""
 
-import hashlib
 import secrets
 import socket
 import ssl
@@ -15,9 +14,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.daemon import central_tls
 from harness.broker import BrokerSettings, Mosquitto
-from harness.ports import free_port, wait_for_port
 from harness.processes import ManagedProcess, python_module, wait_until
 from harness.registry import write_registry
+from tests.central_process import central_process
 from tests.certificates import make_server_certificate
 from tests.edge.conftest import make_settings, scale_payload
 
@@ -43,24 +42,17 @@ def test_a_reading_travels_over_mqtt_tls_and_https(tmp_path: Path) -> None:
     registry = tmp_path / "sites.toml"
     creds = write_registry(registry, [SITE])[SITE]
     admin_token = secrets.token_urlsafe(32)
-    port = free_port()
     broker_settings = BrokerSettings(tls_cert_file=certs.cert_file, tls_key_file=certs.key_file)
-    central_env = {
-        "CENTRAL_REGISTRY_PATH": str(registry),
-        "CENTRAL_SQLITE_PATH": str(tmp_path / "central.sqlite3"),
-        "CENTRAL_PORT": str(port),
+    tls = {
         "CENTRAL_TLS_CERT_FILE": str(certs.cert_file),
         "CENTRAL_TLS_KEY_FILE": str(certs.key_file),
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(admin_token.encode()).hexdigest(),
     }
-    url = f"https://127.0.0.1:{port}"
     logs = tmp_path / "logs"
     with (
         Mosquitto(tmp_path / "broker", broker_settings) as broker,
-        ManagedProcess("central", python_module("central", "serve"), central_env, logs) as central,
+        central_process(tmp_path, registry, admin_token, tls) as (url, central),
     ):
         assert broker.tls_port is not None
-        wait_for_port("127.0.0.1", port, timeout_s=30)
         trusted = ssl.create_default_context(cafile=certs.ca_file)
         # HTTPS: verified with the test's CA; refused by a client that does not trust it.
         with httpx.Client(base_url=url, verify=trusted, timeout=10) as https:

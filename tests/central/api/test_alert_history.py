@@ -10,8 +10,8 @@ import pytest
 
 from central.__main__ import main
 from central.credentials import CredentialStore, Role
-from tests.central.api.test_reports import REGISTRY, ingest, lunch_day
-from tests.central.conftest import admin_client, bearer
+from tests.central.api.test_reports import REGISTRY, lunch_day
+from tests.central.conftest import admin_client, bearer, ingest
 
 HISTORY = "/api/v1/alerts/history"
 

@@ -19,8 +19,8 @@ from central.api.csv_export import (
 )
 from central.kpi.values import CATALOGUE
 from central.unit_decimals import UNIT_DECIMALS
-from tests.central.api.test_kpis import REGISTRY, electricity, ingest, local
-from tests.central.conftest import admin_client, card, scale
+from tests.central.api.test_kpis import REGISTRY, electricity, local
+from tests.central.conftest import admin_client, card, ingest, scale
 
 # s2's name is a formula, as somebody may type it into the registry.
 FORMULA_NAME = '=HYPERLINK(\\"http://x.test\\")'

@@ -2,7 +2,6 @@
 needs beyond /kpis, over readings ingested through the API into a real SQLite store."""
 
 import csv
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,14 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import (
-    KEY_S1,
-    EdgeAuth,
-    admin_client,
-    batch,
-    meter,
-    utc_ms,
-)
+from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, edge_toml, meter, utc_ms
 
 # November 2025: in the past whatever the test machine's clock says, so every day has started.
 REGISTRY = f"""
@@ -37,12 +29,7 @@ energy_quota_kgce_year = 3650.0
 id = "s2"
 registered_staff = 100
 region = {{ province = "Zhejiang", city = "Ningbo" }}
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-"""
+{edge_toml("s1")}"""
 KWH_PER_5_MIN = 1.0
 KGCE_PER_KWH = 0.1229  # the built-in factor set
 

@@ -1,7 +1,6 @@
 """Device presence through the API: status changes ingested from an edge's batches become the
 device status list of a site, `device_offline` alerts and the offline counts of /regions."""
 
-import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, utc_ms
+from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, edge_toml, utc_ms
 
 REGISTRY = f"""
 [[sites]]
@@ -28,12 +27,7 @@ region = {{ city = "Hangzhou" }}
 id = "s2"
 registered_staff = 100
 region = {{ city = "Hangzhou" }}
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-"""
+{edge_toml("s1")}"""
 ONLINE_MS = utc_ms(2025, 11, 20, 1, 0)  # 09:00 in Shanghai
 WILL_MS = utc_ms(2025, 11, 20, 4, 30)  # 12:30 in Shanghai
 

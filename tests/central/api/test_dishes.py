@@ -1,7 +1,6 @@
 """GET /dishes and /dishes/trend over tagged weighings ingested through the API."""
 
 import csv
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import KEY_S1, KEY_S2, EdgeAuth, admin_client, batch, scale, utc_ms
+from tests.central.conftest import EDGES_TOML, admin_client, ingest, scale, utc_ms
 
 REGISTRY = f"""
 [[sites]]
@@ -41,17 +40,7 @@ region = {{ city = "Hangzhou" }}
   [[sites.menu]]
   code = "rice"
   category = "rice"
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-
-[[edges]]
-id = "edge-s2"
-site = "s2"
-key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
-"""
+{EDGES_TOML}"""
 
 
 def local(hour: float, day: int = 16) -> int:
@@ -82,15 +71,8 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
             scale(5, local(12), "plate", 400.0),  # untagged plate waste
         ]
         s2 = [tagged(0, local(13.5), "overproduction", 4000.0, "rice", "overproduced")]
-        for readings, site, key, edge in (
-            (s1, "s1", KEY_S1, "edge-s1"),
-            (s2, "s2", KEY_S2, "edge-s2"),
-        ):
-            response = await http.post(
-                "/api/v1/ingest", json=batch(readings, site=site, edge=edge), auth=EdgeAuth(key)
-            )
-            assert response.status_code == 200, response.text
-            assert response.json()["accepted"] == len(readings)
+        for readings, site in ((s1, "s1"), (s2, "s2")):
+            assert (await ingest(http, readings, site=site))["accepted"] == len(readings)
         yield http
 
 

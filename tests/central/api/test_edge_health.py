@@ -1,7 +1,6 @@
 """Edge health through the API: the health that travels with an edge's batches becomes its site's
 edge list (GET /sites/{site}/edges) and an `edge_lost_readings` alert on the dates it lost any."""
 
-import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,18 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, card, utc_ms
+from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, card, edge_toml, utc_ms
 
 REGISTRY = f"""
 [[sites]]
 id = "s1"
 registered_staff = 100
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-"""
+{edge_toml("s1")}"""
 DAY_BEFORE_MS = utc_ms(2025, 11, 19, 8, 0)  # 16:00 in Shanghai, 19 Nov
 ON_DATE_MS = utc_ms(2025, 11, 20, 2, 0)  # 10:00 in Shanghai, 20 Nov
 

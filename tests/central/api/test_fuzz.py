@@ -5,7 +5,6 @@ past authentication (a signed upload with the edge's key on ingest, an admin rea
 central must never answer 5xx, and every 4xx must say why (`detail`).
 """
 
-import hashlib
 import itertools
 import secrets
 import time
@@ -22,9 +21,8 @@ from schemathesis import checks
 from schemathesis.generation import GenerationMode
 
 from contract.signing import sign_headers, signing_key
-from harness.ports import free_port, wait_for_port
-from harness.processes import ManagedProcess, python_module
 from harness.registry import write_registry
+from tests.central_process import central_process
 
 pytestmark = pytest.mark.e2e
 
@@ -37,18 +35,8 @@ def central_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     workdir: Path = tmp_path_factory.mktemp("fuzz")
     credentials = write_registry(workdir / "sites.toml", ["site-01"])
     admin_token = secrets.token_urlsafe(24)
-    port = free_port()
-    env = {
-        "CENTRAL_REGISTRY_PATH": str(workdir / "sites.toml"),
-        "CENTRAL_SQLITE_PATH": str(workdir / "central.sqlite3"),
-        "CENTRAL_HOST": "127.0.0.1",
-        "CENTRAL_PORT": str(port),
-        "CENTRAL_LOG_LEVEL": "WARNING",
-        "CENTRAL_ADMIN_TOKEN_SHA256": hashlib.sha256(admin_token.encode()).hexdigest(),
-    }
-    with ManagedProcess("central", python_module("central", "serve"), env, workdir) as central:
-        wait_for_port("127.0.0.1", port, timeout_s=30)
-        yield f"http://127.0.0.1:{port}", credentials["site-01"].api_key, admin_token
+    with central_process(workdir, workdir / "sites.toml", admin_token) as (url, central):
+        yield url, credentials["site-01"].api_key, admin_token
         central.check_running()  # no crash during the whole run
 
 

@@ -1,7 +1,6 @@
 """GET /kpis, /ranking and /alerts over readings ingested through the API, and late data."""
 
 import csv
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,18 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.central.conftest import (
-    KEY_S1,
-    EdgeAuth,
-    admin_client,
-    batch,
-    card,
-    meter,
-    scale,
-    utc_ms,
-)
-
-KEY_S2 = "test-key-of-edge-s2"
+from tests.central.conftest import EDGES_TOML, admin_client, card, ingest, meter, scale, utc_ms
 
 REGISTRY = f"""
 default_factor_set = "cn-2022-calorific"
@@ -61,17 +49,7 @@ id = "s2"
 registered_staff = 100
 region = {{ province = "Zhejiang", city = "Ningbo" }}
 factor_set = "primary-energy"
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-
-[[edges]]
-id = "edge-s2"
-site = "s2"
-key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
-"""
+{EDGES_TOML}"""
 
 
 def local(hour: float, day: int = 20) -> int:
@@ -83,20 +61,6 @@ def local(hour: float, day: int = 20) -> int:
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(REGISTRY, tmp_path) as http:
         yield http
-
-
-async def ingest(
-    client: httpx.AsyncClient, readings: list[dict[str, Any]], batch_id: str, site: str = "s1"
-) -> dict[str, Any]:
-    key, edge = (KEY_S1, "edge-s1") if site == "s1" else (KEY_S2, "edge-s2")
-    response = await client.post(
-        "/api/v1/ingest",
-        json=batch(readings, batch_id=batch_id, site=site, edge=edge),
-        auth=EdgeAuth(key),
-    )
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def electricity(first_hour: int, last_hour: int, day: int = 20) -> list[dict[str, Any]]:

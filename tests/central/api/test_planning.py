@@ -1,6 +1,5 @@
 """GET /forecast and /production over card swipes and weighings ingested through the API."""
 
-import hashlib
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -10,7 +9,16 @@ import httpx
 import pytest
 
 from central.planning import history_before
-from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, card, scale, utc_ms
+from tests.central.conftest import (
+    KEY_S1,
+    EdgeAuth,
+    admin_client,
+    batch,
+    card,
+    edge_toml,
+    scale,
+    utc_ms,
+)
 
 REGISTRY = f"""
 [[sites]]
@@ -36,12 +44,7 @@ registered_staff = 10
 [calendar.2027]
 holidays = [{{ name = "New Year's Day", start = 2027-01-01, end = 2027-01-03 }}]
 adjusted_workdays = [2027-01-09]
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-"""
+{edge_toml("s1")}"""
 
 FIRST = date(2025, 11, 3)  # a Monday
 TARGET = date(2025, 11, 24)  # the Monday after three weeks of history

@@ -1,7 +1,6 @@
 """GET /reports/monthly: the XLSX workbook and the printable page, zh and en, with 同比 and 环比
 from GET /kpis of the comparison months, or — where a comparison month has no data."""
 
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -14,9 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from tests.central.conftest import KEY_S1, EdgeAuth, admin_client, batch, card, meter, scale, utc_ms
-
-KEY_S2 = "test-key-of-edge-s2"
+from tests.central.conftest import EDGES_TOML, admin_client, card, ingest, meter, scale, utc_ms
 
 REGISTRY = f"""
 [[sites]]
@@ -34,17 +31,7 @@ energy_quota_kgce_month = 10.0
 id = "s2"
 registered_staff = 100
 region = {{ province = "Zhejiang" }}
-
-[[edges]]
-id = "edge-s1"
-site = "s1"
-key_sha256 = "{hashlib.sha256(KEY_S1.encode()).hexdigest()}"
-
-[[edges]]
-id = "edge-s2"
-site = "s2"
-key_sha256 = "{hashlib.sha256(KEY_S2.encode()).hexdigest()}"
-"""
+{EDGES_TOML}"""
 
 
 def local_ms(year: int, month: int, day: int, hour: float) -> int:
@@ -71,13 +58,6 @@ def lunch_day(
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async with admin_client(REGISTRY, tmp_path) as http:
         yield http
-
-
-async def ingest(client: httpx.AsyncClient, readings: list[dict[str, Any]], batch_id: str) -> None:
-    response = await client.post(
-        "/api/v1/ingest", json=batch(readings, batch_id=batch_id), auth=EdgeAuth(KEY_S1)
-    )
-    assert response.status_code == 200, response.text
 
 
 async def month_kpis(client: httpx.AsyncClient, on: str, **scope: str) -> dict[str, Any]:
