@@ -63,6 +63,7 @@ from central.kpi.totals import (
     energy_and_food,
     site_fields,
     site_totals_many,
+    with_device_skews,
 )
 from central.registry import Site
 
@@ -562,7 +563,7 @@ def summed_totals(
             devices = _merged_devices(each.devices[lo:hi], sums.by_meter[r]) if with_devices else ()
             out.append(_totals(site, span, sums.fields[r], sums, r, now_ms, baseline, devices))
             r += 1
-    return out
+    return with_device_skews(out) if with_devices else out
 
 
 def _totals(
