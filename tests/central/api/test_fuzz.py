@@ -6,6 +6,7 @@ central must never answer 5xx, and every 4xx must say why (`detail`).
 """
 
 import itertools
+import re
 import secrets
 import time
 from collections import Counter
@@ -58,6 +59,20 @@ class Credentials(requests.auth.AuthBase):
         return request
 
 
+# uvicorn's own answer to bytes h11 cannot parse as HTTP: central's app never sees the request
+NOT_HTTP = b"Invalid HTTP request received."
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 token)
+FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def is_http(headers: dict[str, str] | None) -> bool:
+    """Whether every header of a generated case is one HTTP can carry."""
+    return all(
+        TOKEN.fullmatch(name) and FIELD_VALUE.fullmatch(value)
+        for name, value in (headers or {}).items()
+    )
+
+
 def detail_on_client_errors(response: object) -> None:
     """Every 4xx carries a JSON `detail` that says what was wrong."""
     status = response.status_code  # type: ignore[attr-defined]
@@ -86,6 +101,11 @@ def test_no_server_errors_and_clear_client_errors(central_url: tuple[str, str, s
         def fuzz(case: schemathesis.Case) -> None:
             response = case.call(auth=auth, timeout=30)
             statuses[response.status_code] += 1
+            if response.status_code == 400 and response.content == NOT_HTTP:
+                # a negative case with a header HTTP cannot carry (a name with ';', a control
+                # character): refused by the HTTP server before central; anything else is a bug
+                assert not is_http(case.headers), case.headers
+                return
             case.validate_response(
                 response,
                 checks=[
