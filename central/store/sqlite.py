@@ -65,6 +65,7 @@ from central.store.base import (
     WriteOutcome,
 )
 from central.store.sqlite_health import PROBE_SCHEMA, StoreFileHealth
+from central.store.sqlite_tx import snapshot, transaction
 from contract import CardRecord, MeterRecord, ReadingRecord, ScaleRecord
 
 logger = logging.getLogger(__name__)
@@ -1103,8 +1104,7 @@ class SqliteStore(ThreadedStore):
         if devices:
             part, join = "devices", " LEFT JOIN kpi_rollup_month_devices USING (site, month)"
         found: dict[str, list[SummaryBlobs]] = {}
-        conn.execute("BEGIN")
-        try:
+        with snapshot(conn):
             for n in range(0, len(sites), MONTH_SITES_PER_QUERY):
                 chunk = sites[n : n + MONTH_SITES_PER_QUERY]
                 for site, stored, summary, device_part in conn.execute(
@@ -1116,8 +1116,6 @@ class SqliteStore(ThreadedStore):
                 ):
                     if stored == configs[site]:
                         found.setdefault(site, []).append(SummaryBlobs(summary, device_part or b""))
-        finally:
-            conn.execute("COMMIT")
         # (each month asked for at most once per site: as many as asked for is every one)
         return {site: each for site, each in found.items() if len(each) == len(wanted)}
 
@@ -1125,8 +1123,7 @@ class SqliteStore(ThreadedStore):
         self, site: str, month: date, config: str, gen: int, summary: SummaryBlobs
     ) -> bool:
         conn = self._require(self._write_conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             cursor = conn.execute(
                 "INSERT INTO kpi_rollup_month (site, month, gen, config, summary)"
                 " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, month) DO UPDATE"
@@ -1140,11 +1137,6 @@ class SqliteStore(ThreadedStore):
                     " VALUES (?, ?, ?)",
                     (site, month.isoformat(), summary.devices),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return stored
 
     # --- sealed dates and pruning (central/retention.py, central/store/sqlite_retention.py) --
@@ -1355,16 +1347,8 @@ class SqliteStore(ThreadedStore):
 
     def _write(self, batch: _Prepared) -> WriteOutcome:
         conn = self._require(self._write_conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            outcome = self._write_body(conn, batch)
-            # Persist before acknowledging: COMMIT returns after the WAL fsync (synchronous=FULL).
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return outcome
+        with transaction(conn):  # persisted before acknowledged: COMMIT returns after the fsync
+            return self._write_body(conn, batch)
 
     def _write_body(self, conn: sqlite3.Connection, prepared: _Prepared) -> WriteOutcome:
         """Every statement of one batch, inside a transaction the caller opened and commits."""
@@ -1575,8 +1559,7 @@ class SqliteStore(ThreadedStore):
 
     def _set_rollup_config(self, site: str, config: str, now_ms: int) -> None:
         conn = self._require(self._write_conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute(
                 "UPDATE kpi_rollup SET entry = NULL, pending_ms = COALESCE(pending_ms, ?1)"
                 f" WHERE site = ?2 AND config IS NOT ?3"
@@ -1588,11 +1571,6 @@ class SqliteStore(ThreadedStore):
                 " ON CONFLICT (site) DO UPDATE SET config = excluded.config",
                 (site, config),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _pending_rollups(self, site: str, last: date) -> PendingRollups:
         conn = self._require(self._read_conn)
@@ -1610,15 +1588,12 @@ class SqliteStore(ThreadedStore):
         self, site: str, config: str, first: date, last: date, entries_from: date
     ) -> tuple[RollupRow | None, list[RollupRow]]:
         conn = self._require(self._read_conn)
-        conn.execute("BEGIN")  # one snapshot: the row before and the rows agree
-        try:
+        with snapshot(conn):  # one snapshot: the row before and the rows agree
             before = conn.execute(_SELECT_ROLLUP_BEFORE, (site, first.isoformat())).fetchone()
             rows = conn.execute(
                 _SELECT_ROLLUPS,
                 (entries_from.isoformat(), config, site, first.isoformat(), last.isoformat()),
             ).fetchall()
-        finally:
-            conn.execute("COMMIT")
         return (None if before is None else _rollup_row(before)), [_rollup_row(r) for r in rows]
 
     def _day_inputs(
@@ -1632,8 +1607,7 @@ class SqliteStore(ThreadedStore):
     ) -> list[DayInputs]:
         conn = self._require(self._read_conn)
         out = []
-        conn.execute("BEGIN")  # one snapshot: the gens read belong to the readings read
-        try:
+        with snapshot(conn):  # one snapshot: the gens read belong to the readings read
             first, last = min(d for d, _, _ in days), max(d for d, _, _ in days)
             gens = {
                 day: gen
@@ -1652,14 +1626,11 @@ class SqliteStore(ThreadedStore):
                         on, gens.get(on.isoformat(), 0), readings, self._duplicates(site, on, on)
                     )
                 )
-        finally:
-            conn.execute("COMMIT")
         return out
 
     def _mark_pending(self, site: str, first: date, last: date, now_ms: int) -> None:
         conn = self._require(self._write_conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute(
                 "UPDATE kpi_rollup SET gen = gen + 1, entry = NULL,"
                 " pending_ms = COALESCE(pending_ms, ?1)"
@@ -1667,19 +1638,13 @@ class SqliteStore(ThreadedStore):
                 f" AND local_date > {retention.HORIZON.replace('?', '?2')}",
                 (now_ms, site, first.isoformat(), last.isoformat()),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _save_rollups(
         self, site: str, config: str, rollups: Sequence[RollupToSave], now_ms: int
     ) -> int:
         conn = self._require(self._write_conn)
         stored = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             through = retention.sealed_through(conn, site)
             for r in rollups:
                 day = r.on.isoformat()
@@ -1702,11 +1667,6 @@ class SqliteStore(ThreadedStore):
                 if done:
                     stored += 1
                     conn.execute(_CASCADE, (now_ms, site, r.ends, site, day))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return stored
 
     def _duplicates(self, site: str, first: date, last: date) -> DuplicateCounts:

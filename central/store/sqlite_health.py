@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from central.store.base import HEALTHY, StoreHealth
+from central.store.sqlite_tx import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -142,15 +143,9 @@ class StoreFileHealth:
 
     @staticmethod
     def _probe(conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute(
                 "INSERT INTO health_probe (at_ms, pad) VALUES (?, zeroblob(?))",
                 (time.time_ns() // 1_000_000, PROBE_BYTES),
             )
             conn.execute("DELETE FROM health_probe")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from central.kpi.clocks import ClockRule
+from central.store.sqlite_tx import transaction
 
 SCHEMA = """
 -- The last sealed local date of a site and the load start of the date after it (epoch ms):
@@ -163,17 +164,14 @@ def seal(
 ) -> bool:
     """In one write transaction: seal the site's dates up to `through` when every rollup after
     the old horizon up to it is current under `config`; False (nothing changed) when one is not."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         was = sealed_through(conn, site)
         if was is not None and was >= through:
-            conn.execute("COMMIT")
             return True
         after = "" if was is None else was.isoformat()
         stale = conn.execute(_NOT_CURRENT, (site, after, through.isoformat(), config)).fetchone()
         if stale is not None:
-            conn.execute("ROLLBACK")
-            return False
+            return False  # nothing written: the transaction commits nothing
         conn.execute("DELETE FROM kpi_sealed_keep WHERE site = ?", (site,))
         conn.executemany(
             "INSERT OR IGNORE INTO kpi_sealed_keep (site, device, boot, seq) VALUES (?, ?, ?, ?)",
@@ -185,11 +183,6 @@ def seal(
             " keep_from_ms = excluded.keep_from_ms",
             (site, through.isoformat(), keep_from_ms),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return True
 
 
@@ -209,8 +202,7 @@ def prune_step(conn: sqlite3.Connection, site: str, max_rows: int) -> tuple[int,
     through, keep_from_ms = horizon
     deleted = []
     left = max_rows
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for table, where, bound in (
             ("readings", _PRUNABLE_READINGS, keep_from_ms),
             ("duplicate_counts", _PRUNABLE_DUPLICATE_COUNTS, through),
@@ -226,11 +218,6 @@ def prune_step(conn: sqlite3.Connection, site: str, max_rows: int) -> tuple[int,
             ).rowcount
             deleted.append(done)
             left -= done
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return deleted[0], deleted[1], deleted[2]
 
 
