@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -65,7 +65,7 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 t
 FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
-def is_http(headers: dict[str, str] | None) -> bool:
+def is_http(headers: Mapping[str, str] | None) -> bool:
     """Whether every header of a generated case is one HTTP can carry."""
     return all(
         TOKEN.fullmatch(name) and FIELD_VALUE.fullmatch(value)
