@@ -341,6 +341,7 @@ async def ingest(
             clock=site.kpi.clock if site is not None else DEFAULT_CLOCK_RULE,
             rejected_entries=upload.rejected_entries(),
             health=upload.health,
+            config=site,
         ),
         reading_indices=positions(len(upload.readings), [r.index for r, _ in upload.rejected]),
         duplicate_indices=positions(

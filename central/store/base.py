@@ -16,6 +16,7 @@ from central.kpi.clocks import DEFAULT_CLOCK_RULE, ClockRule, attributed_instant
 from central.kpi.edgehealth import EdgeHealthPeriod
 from central.kpi.presence import DevicePresence
 from central.kpi.readings import DuplicateCounts, SiteReadings
+from central.registry import Site
 from contract import DeviceStatusRecord, DroppedDuplicate, EdgeHealth, ReadingRecord
 
 __all__ = [
@@ -113,6 +114,10 @@ class BatchToStore:
     clock: ClockRule = DEFAULT_CLOCK_RULE
     # the edge's health when it built the batch (contract.EdgeHealth), if it sent one
     health: EdgeHealth | None = None
+    # the site's registry entry (its services and time zone): a card or scale reading then
+    # marks exactly the local dates whose KPI load holds it; None (a site not in the registry):
+    # the conservative reach (central.store.sqlite.touched_dates)
+    config: Site | None = None
 
     def duplicate_date(self, record: ReadingRecord) -> date:
         """Local date a duplicate of `record` is counted on (docs/domain.md Q4)."""

@@ -10,6 +10,7 @@ batches is written again in a transaction of its own (see SqliteStore._write_gro
 """
 
 import asyncio
+import bisect
 import functools
 import itertools
 import json
@@ -32,7 +33,9 @@ from central.kpi.clocks import (
     attributed_instant_ms,
     judge_burst,
 )
+from central.kpi.daytable import load_range
 from central.kpi.edgehealth import EdgeHealthPeriod, EdgeHealthReport, health_period
+from central.kpi.periods import DateRange
 from central.kpi.rawbins import RAW_SCALE_LOOKBACK_MS
 from central.kpi.readings import (
     CardReadings,
@@ -45,6 +48,7 @@ from central.kpi.readings import (
     str_array,
 )
 from central.kpi.rollup import EMPTY_CHAIN, parse_chain
+from central.registry import Site
 from central.store import sqlite_retention as retention
 from central.store.base import (
     BatchToStore,
@@ -602,7 +606,9 @@ MS_PER_DAY = 86_400_000
 # How far (device or receive time) a reading reaches into other local dates' KPI loads: a date's
 # load covers its service windows (which may cross midnight) plus METER_MARGIN_MS; a meter reading
 # is also the nearest reading before or after other dates' loads within METER_LOOKAROUND_MS.
-# Conservative bounds; tests/central/test_rollup.py checks them against those constants.
+# Conservative bounds; tests/central/test_rollup.py checks them against those constants. With the
+# site's configuration at hand, a card or scale reading marks exactly the dates whose load holds
+# it (_dates_loading), chosen among those of READING_REACH_MS.
 READING_REACH_MS = 2 * MS_PER_DAY
 METER_REACH_MS = 5 * MS_PER_DAY
 # A stable reading of a raw kitchen bin is also the reference of the bin's first step on later
@@ -611,8 +617,12 @@ METER_REACH_MS = 5 * MS_PER_DAY
 RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
 
 
-def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set[str]:
-    """Local dates whose KPI inputs a batch may change (see READING_REACH_MS)."""
+def _touched_dates(
+    rows: Sequence[Row], extra_ms: Sequence[int], tz: Any, config: Site | None = None
+) -> set[str]:
+    """Local dates whose KPI inputs a batch may change (see READING_REACH_MS): with the site's
+    `config`, a card or scale reading (not a raw bin's stable reading, a later date's step
+    reference) marks the dates whose load holds its device or receive time."""
     reach: dict[int, tuple[int, int]] = {}  # UTC day -> (reach back, reach forward)
 
     def touch(day: int, back_ms: int, forward_ms: int) -> None:
@@ -621,8 +631,13 @@ def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set
 
     # a batch holds a few distinct (UTC day, reach) pairs: collect them first, then touch each
     seen: set[tuple[int, int, int]] = set()
+    loaded: set[int] = set()  # device and receive times of the readings marked by load windows
     for row in rows:
         kind = row[4]
+        if config is not None and kind != "meter" and row[15] != 1:  # card, net or unstable
+            loaded.add(row[5])
+            loaded.add(row[6])
+            continue
         pad = METER_REACH_MS if kind == "meter" else READING_REACH_MS
         forward = RAW_SCALE_REACH_MS if kind == "scale" and row[15] == 1 else pad  # stable
         seen.add((row[5] // MS_PER_DAY, pad, forward))
@@ -633,10 +648,32 @@ def _touched_dates(rows: Sequence[Row], extra_ms: Sequence[int], tz: Any) -> set
         touch(t_ms // MS_PER_DAY, READING_REACH_MS, READING_REACH_MS)
     dates: set[str] = set()
     for day, (back_ms, forward_ms) in reach.items():
-        lo = datetime.fromtimestamp((day * MS_PER_DAY - back_ms) / 1000, tz).date()
-        hi = datetime.fromtimestamp(((day + 1) * MS_PER_DAY + forward_ms) / 1000, tz).date()
-        dates.update((lo + timedelta(days=i)).isoformat() for i in range((hi - lo).days + 1))
+        dates.update(d.isoformat() for d in _dates_around(day, back_ms, forward_ms, tz))
+    if config is not None and loaded:
+        dates |= _dates_loading(sorted(loaded), config)
     return dates
+
+
+def _dates_around(day: int, back_ms: int, forward_ms: int, tz: Any) -> list[date]:
+    """The local dates from `back_ms` before UTC day `day` to `forward_ms` after it."""
+    lo = datetime.fromtimestamp((day * MS_PER_DAY - back_ms) / 1000, tz).date()
+    hi = datetime.fromtimestamp(((day + 1) * MS_PER_DAY + forward_ms) / 1000, tz).date()
+    return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+
+
+def _dates_loading(times_ms: Sequence[int], site: Site) -> set[str]:
+    """The local dates of `site` whose KPI load (load_range: services, crossing midnight too,
+    and METER_MARGIN_MS) holds one of `times_ms` (sorted), among the dates of READING_REACH_MS."""
+    candidates: set[date] = set()
+    for day in {t // MS_PER_DAY for t in times_ms}:
+        candidates.update(_dates_around(day, READING_REACH_MS, READING_REACH_MS, site.timezone))
+    out: set[str] = set()
+    for on in candidates:
+        window = load_range(site, DateRange(on, on))
+        first = bisect.bisect_left(times_ms, window.start_ms)
+        if first < len(times_ms) and times_ms[first] < window.end_ms:
+            out.add(on.isoformat())
+    return out
 
 
 def touched_dates(
@@ -645,13 +682,16 @@ def touched_dates(
     """The local dates (ISO, sorted) whose rollups a batch may change (`rows`: its readings'
     rows, when made already; `trusted`: stored readings it made clock-trusted, whose device
     times now count): both stores mark these (the InfluxDB store's `rollup_mark` points,
-    central/store/influx_rollup.py)."""
+    central/store/influx_rollup.py). A batch with `trusted` readings keeps the conservative
+    reach: a stored reading's receive time (its date until then) is not at hand here, only that
+    it lies within a burst of the batch's."""
     if rows is None:
         rows = [_row(batch.site, record) for record in batch.readings]
     rows = [*rows, *((batch.site, t.device, t.boot, t.seq, t.kind, t.device_time_ms,
                       t.device_time_ms, *(None,) * 12) for t in trusted)]  # fmt: skip
     extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
-    return sorted(_touched_dates(rows, extra_ms, batch.timezone))
+    config = None if trusted else batch.config
+    return sorted(_touched_dates(rows, extra_ms, batch.timezone, config))
 
 
 def _row(site: str, record: ReadingRecord) -> Row:
@@ -1383,7 +1423,7 @@ class SqliteStore(ThreadedStore):
         touched = set(prepared.touched)
         if retrusted:  # stored readings that now keep their device time: their dates change
             conn.executemany(_TRUST_CLOCK, [row[:4] for row in retrusted])
-            touched |= _touched_dates(retrusted, [], batch.timezone)
+            touched |= _touched_dates(retrusted, [], batch.timezone, batch.config)
         if through is not None:  # never pending again (central/retention.py)
             touched = {day for day in touched if day > through.isoformat()}
         # In the write's own transaction: a rollup can never outlive the data it was built from.

@@ -114,8 +114,9 @@ def first_rollup_date(conn: sqlite3.Connection, site: str) -> date | None:
         "SELECT MIN(device_time_ms) FROM readings WHERE site = ?", (site,)
     ).fetchone()[0]
     if earliest is not None:
-        # a write marks a day beyond its readings' UTC day (READING_REACH_MS): a reading more
-        # than a day before the first rollup date was never marked
+        # a write marks at least the local date of each reading's device time (a date's load
+        # holds the whole date): a reading more than a day before the first rollup date's UTC
+        # midnight was never marked
         day_ms = 86_400_000
         first_ms = (first.toordinal() - date(1970, 1, 1).toordinal()) * day_ms
         if earliest < first_ms - day_ms:

@@ -189,6 +189,23 @@ async def test_central_rolls_up_the_dates_an_edge_uploads(tmp_path: Path) -> Non
             assert await wait_until_rolled_up(store, "s1", yesterday)
 
 
+async def test_an_upload_of_noon_readings_marks_their_date_alone(tmp_path: Path) -> None:
+    """Ingest hands the store the site's configuration: a card and a scale reading at noon mark
+    yesterday alone (the dates whose load holds them), not the two dates either side."""
+    settings = settings_of(tmp_path, debounce_s=60.0)
+    yesterday, noon_ms = yesterday_noon_ms(settings)
+    async with in_process(create_app(settings)) as http:
+        await maintainer_has_looked(http, admin())  # and waits 60 s after the upload
+        readings = [card(0, noon_ms, 1), scale(0, noon_ms + 60_000, "plate", 80.0)]
+        response = await http.post(
+            "/api/v1/ingest", json=batch(readings, batch_id="n1"), auth=EdgeAuth(KEY_S1)
+        )
+        assert response.status_code == 200, response.text
+        async with SqliteStore(settings.sqlite_path) as store:
+            pending = await store.pending_rollups("s1", date(2100, 1, 1))
+    assert (pending.count, pending.first, pending.last) == (1, yesterday, yesterday)
+
+
 async def maintainer_has_looked(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """Wait for the maintainer's first pass at start (the rollup lag gauge is NaN before it), so
     that it cannot roll up a test's first upload before the test reads it as pending."""
