@@ -13,8 +13,8 @@ clock is wrong (central.kpi.clocks): they are attributed by the edge's receive t
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from types import MappingProxyType
 
 import numpy as np
@@ -64,6 +64,23 @@ class QuantityTable:
 
 
 @dataclass(frozen=True, slots=True)
+class Carry:
+    """The part of the next date's service energy windows that lies before its midnight (a
+    breakfast whose preparation starts the evening before), measured on this date's curves:
+    per quantity the consumption and its estimated part, and the highest 15-minute average
+    power there (kW, NaN without an electricity curve), each per service (0 where the window
+    starts at or after midnight).
+
+    A date's meter curves, when chained, begin at its own midnight; what its first services'
+    energy windows hold before that comes from the date before, through the chain (rollup.Chain),
+    so that it changes with that date's readings."""
+
+    used: Mapping[str, Float64Array]  # quantity -> (s,)
+    estimated: Mapping[str, Float64Array]
+    peak_kw: Float64Array  # (s,)
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceQuality:
     """One device's reading counts per date and its clock skew per date (Q1, Q3, Q4)."""
 
@@ -110,6 +127,8 @@ class DayTable:
     repeat_swipes: Int64Array  # (d,) card readings in the services beyond one per diner
     # each meter's cleaning state at the end of the span (built with meter_starts: chained)
     meter_ends: Mapping[str, WalkState] = field(default_factory=lambda: MappingProxyType({}))
+    # chained: what the next date's energy windows hold of this span's last date (Carry)
+    carry_out: Carry | None = None
 
 
 def load_range(site: Site, span: DateRange, margin_ms: int = METER_MARGIN_MS) -> Window:
@@ -155,15 +174,18 @@ def build_day_table(
     duplicates: DuplicateCounts | None = None,
     clock_rule: ClockRule | None = None,
     meter_starts: Mapping[str, WalkState] | None = None,
+    carry_in: Carry | None = None,
 ) -> DayTable:
     """Base quantities of `site` on every date of `span` from readings loaded over load_range
     (device times and receive times both in range), wrong clocks corrected by `clock_rule`
     (default: the site's, `site.kpi.clock`).
 
     With `meter_starts` (the `meter_ends` of the table of the dates before `span`) the meters'
-    cleaning resumes from there instead of starting at the first loaded reading, so that tables
-    of consecutive spans built this way, one after the other, add up exactly to the table of
-    their whole span built from every reading since the first (counters.WalkState)."""
+    cleaning resumes from there instead of starting at the first loaded reading, and the first
+    date's energy windows count from its midnight on, plus `carry_in` (the `carry_out` of that
+    table) for what lies before; so that tables of consecutive spans built this way, one after
+    the other, add up exactly to the table of their whole span built from every reading since
+    the first (counters.WalkState)."""
     corrected = correct_clocks(readings, site.kpi.clock if clock_rule is None else clock_rule)
     original, readings = corrected.original, corrected.readings
     days = [day_windows(site, d) for d in span.dates()]
@@ -225,6 +247,9 @@ def build_day_table(
 
     # --- energy ----------------------------------------------------------------------------
     e_start, e_end = service_bounds("energy")
+    chained = meter_starts is not None
+    if chained:  # the curves begin at the first midnight: the chain carries what lies before
+        e_start[0] = np.maximum(e_start[0], day_start[0])
     off_start, off_end, off_day = _off_hours(days)
     energy: dict[str, QuantityTable] = {}
     all_curves: list[MeterCurve] = []
@@ -241,7 +266,26 @@ def build_day_table(
         energy[quantity] = _quantity_table(
             curves, e_start, e_end, day_start, day_end, off_start, off_end, off_day, n_d
         )
-    peak, service_peak = _peaks(electricity, day_start, day_end, e_start, e_end)
+    # the peak grid starts on the span's first midnight, or whole intervals earlier where the
+    # first date's energy windows begin before it (in a one-go build)
+    lead_ms = max(0, int(day_start[0]) - int(e_start.min()))
+    grid_from = int(day_start[0]) + lead_ms // -PEAK_INTERVAL_MS * PEAK_INTERVAL_MS
+    grid = np.arange(grid_from, int(day_end[-1]) + 1, PEAK_INTERVAL_MS, dtype=np.int64)
+    power_kw = _power_kw(electricity, grid)
+    peak = _highest(power_kw, grid, day_start, day_end)
+    service_peak = _highest(power_kw, grid, e_start.ravel(), e_end.ravel()).reshape(n_d, n_s)
+    carry_out = None
+    if chained:
+        if carry_in is not None:
+            for quantity, part in energy.items():
+                used, estimated = part.service_used.copy(), part.service_estimated.copy()
+                used[0] += carry_in.used.get(quantity, 0.0)
+                estimated[0] += carry_in.estimated.get(quantity, 0.0)
+                energy[quantity] = replace(part, service_used=used, service_estimated=estimated)
+            service_peak[0] = np.fmax(service_peak[0], carry_in.peak_kw)
+        carry_out = _carry_out(
+            site, span.last, int(day_start[-1]), int(day_end[-1]), all_curves, power_kw, grid
+        )
 
     # --- quality ---------------------------------------------------------------------------
     events = {
@@ -282,6 +326,7 @@ def build_day_table(
         repeat_swipes=repeat_swipes,
         # a meter silent over the whole span keeps its state for the next one
         meter_ends=MappingProxyType({**(meter_starts or {}), **meter_ends}),
+        carry_out=carry_out,
     )
 
 
@@ -365,32 +410,61 @@ def _quantity_table(
     )
 
 
-def _peaks(
-    curves: list[MeterCurve],
-    day_start: Int64Array,
-    day_end: Int64Array,
-    e_start: Int64Array,
-    e_end: Int64Array,
-) -> tuple[Float64Array, Float64Array]:
-    """E9 per date and per service window: the highest 15-minute average power, kW."""
+def _power_kw(curves: list[MeterCurve], grid: Int64Array) -> Float64Array | None:
+    """Average power of the summed curves over each interval of `grid` (E9), kW; None without
+    a curve."""
     if not curves:
-        return np.full(day_start.shape, np.nan), np.full(e_start.shape, np.nan)
-    grid = np.arange(int(day_start[0]), int(day_end[-1]) + 1, PEAK_INTERVAL_MS, dtype=np.int64)
+        return None
     total = np.zeros(grid.shape, dtype=np.float64)
     for curve in curves:
         total += curve.at(grid)[0]
-    power_kw = np.diff(total) / (PEAK_INTERVAL_MS / 3_600_000)
+    power: Float64Array = np.diff(total) / (PEAK_INTERVAL_MS / 3_600_000)
+    return power
+
+
+def _highest(
+    power_kw: Float64Array | None, grid: Int64Array, a: Int64Array, b: Int64Array
+) -> Float64Array:
+    """E9 of each window [a, b): the highest average power of the grid's 15-minute intervals
+    that start in it; NaN without a curve or without such an interval."""
+    if power_kw is None:
+        return np.full(a.shape, np.nan)
     starts = grid[:-1]
+    lo = np.searchsorted(starts, a, side="left")
+    hi = np.searchsorted(starts, b, side="left")
+    return np.array(
+        [float(power_kw[i:j].max()) if j > i else np.nan for i, j in zip(lo, hi, strict=True)]
+    )
 
-    def highest(a: Int64Array, b: Int64Array) -> Float64Array:
-        lo = np.searchsorted(starts, a, side="left")
-        hi = np.searchsorted(starts, b, side="left")
-        return np.array(
-            [float(power_kw[i:j].max()) if j > i else np.nan for i, j in zip(lo, hi, strict=True)]
-        )
 
-    return highest(day_start, day_end), highest(e_start.ravel(), e_end.ravel()).reshape(
-        e_start.shape
+def _carry_out(
+    site: Site,
+    last: date,
+    day_start_ms: int,
+    day_end_ms: int,
+    curves: list[MeterCurve],
+    power_kw: Float64Array | None,
+    grid: Int64Array,
+) -> Carry | None:
+    """What the energy windows of the date after `last` hold before its midnight, on the
+    curves of `last` ([day_start_ms, day_end_ms)); None when no window reaches back or there is
+    no curve to measure it on. A window reaching back beyond `last` itself (a preparation of
+    more than a day's length, on a short DST date) is cut at its start."""
+    starts = int_array([s.energy.start_ms for s in day_windows(site, last + timedelta(1)).services])
+    if not curves or not np.any(starts < day_end_ms):
+        return None
+    a = np.clip(starts, day_start_ms, day_end_ms)
+    b = np.full(a.shape, day_end_ms, dtype=np.int64)
+    used: dict[str, Float64Array] = {}
+    estimated: dict[str, Float64Array] = {}
+    for curve in curves:
+        u, e = curve.between(a, b)
+        used[curve.quantity] = used.get(curve.quantity, 0.0) + u
+        estimated[curve.quantity] = estimated.get(curve.quantity, 0.0) + e
+    return Carry(
+        used=MappingProxyType(used),
+        estimated=MappingProxyType(estimated),
+        peak_kw=_highest(power_kw, grid, a, b),
     )
 
 

@@ -21,7 +21,11 @@ readings attributed to that date's windows, except what carries over from date t
   one go from every reading (tests/central/kpi/test_chained_days.py);
 - a raw kitchen bin's step reference: the first step of a date steps from the bin's last stable
   reading before the date's load, however long ago (the load looks back without limit). The
-  chain state records that reading, so that a late one changes the next date's `starts`.
+  chain state records that reading, so that a late one changes the next date's `starts`;
+- the energy of the next date's service windows that lies before its midnight (a breakfast
+  prepared from the evening before: daytable.Carry), measured on this date's curves, which the
+  next date adds to its first services; so a late reading of that evening changes the next
+  date's `starts` too.
 
 So a span composes when each rollup's `starts` equal the previous rollup's `ends` (compare the
 encoded bytes: `chain_bytes` is deterministic); a rollup whose starts differ is pending, and is
@@ -58,6 +62,7 @@ from central.kpi.counters import EVENT_KINDS, WalkState
 from central.kpi.daytable import (
     PEAK_INTERVAL_MS,
     QUANTITIES,
+    Carry,
     DayTable,
     DeviceQuality,
     QuantityTable,
@@ -82,7 +87,7 @@ from central.registry import Site
 from contract import Stream
 
 # Bump when DayTable, the KPI code or this layout changes: rollups of another version are rebuilt.
-ROLLUP_CODE_VERSION = 9
+ROLLUP_CODE_VERSION = 10
 
 STREAMS = tuple(s.value for s in Stream)
 SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.value)
@@ -90,6 +95,7 @@ SERVICE_STREAMS = (Stream.PLATE.value, Stream.PREP.value, Stream.OVERPRODUCTION.
 # skew bins
 _DEVICE_COLUMNS = 4 + len(EVENT_KINDS) + 1 + len(RAW_EVENT_KINDS) + 1
 RAW_PREFIX = "raw:"  # chain-state keys of raw kitchen bins; meters are keyed by device id
+CARRY_KEY = "next:"  # the chain-state key of the energy carried into the next date (Carry)
 
 
 def config_key(site: Site) -> str:
@@ -119,11 +125,13 @@ _CONFIG_KEYS: dict[int, tuple[Site, str]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """What carries over a date boundary: each meter's cleaning state, and each raw bin's
-    reference (attributed time and gross weight of its last stable reading)."""
+    """What carries over a date boundary: each meter's cleaning state, each raw bin's
+    reference (attributed time and gross weight of its last stable reading), and the next
+    date's service energy before its midnight (None when no window reaches back)."""
 
     meters: Mapping[str, WalkState]
     raw_bins: Mapping[str, tuple[int, float]]
+    carry: Carry | None = None
 
     @classmethod
     def empty(cls) -> "Chain":
@@ -135,11 +143,17 @@ def chain_bytes(chain: Chain) -> bytes:
 
     Of a meter's WalkState only where the walk stands is kept (its last good reading and the
     high): C and E restart from 0 at every date, since a date's figures are differences of C and
-    E. So a late reading changes the chain only where it moves the walk, not every later date."""
-    state: dict[str, list[float]] = {
-        device: [s.last_ms, s.high] for device, s in chain.meters.items()
-    }
+    E. So a late reading changes the chain only where it moves the walk, not every later date.
+    The carried energy is kept as is (a NaN peak as null)."""
+    state: dict[str, object] = {device: [s.last_ms, s.high] for device, s in chain.meters.items()}
     state.update({RAW_PREFIX + d: [t, g] for d, (t, g) in chain.raw_bins.items()})
+    if chain.carry is not None:
+        c = chain.carry
+        state[CARRY_KEY] = {
+            "used": {q: v.tolist() for q, v in c.used.items()},
+            "estimated": {q: v.tolist() for q, v in c.estimated.items()},
+            "peak_kw": [None if math.isnan(p) else p for p in c.peak_kw.tolist()],
+        }
     return json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -151,12 +165,23 @@ def parse_chain(blob: bytes | None) -> Chain:
     if not blob:
         return Chain.empty()
     meters, raw_bins = {}, {}
-    for key, (at_ms, value) in json.loads(blob).items():
+    state = json.loads(blob)
+    carried = state.pop(CARRY_KEY, None)
+    for key, (at_ms, value) in state.items():
         if key.startswith(RAW_PREFIX):
             raw_bins[key[len(RAW_PREFIX) :]] = (int(at_ms), float(value))
         else:
             meters[key] = WalkState(int(at_ms), float(value), 0.0, 0.0)
-    return Chain(MappingProxyType(meters), MappingProxyType(raw_bins))
+    carry = None
+    if carried is not None:
+        carry = Carry(
+            used=MappingProxyType({q: np.array(v, np.float64) for q, v in carried["used"].items()}),
+            estimated=MappingProxyType(
+                {q: np.array(v, np.float64) for q, v in carried["estimated"].items()}
+            ),
+            peak_kw=np.array([np.nan if p is None else p for p in carried["peak_kw"]], np.float64),
+        )
+    return Chain(MappingProxyType(meters), MappingProxyType(raw_bins), carry)
 
 
 @dataclass(slots=True)
@@ -208,9 +233,15 @@ def build_rollup(
     chained from `starts` (the previous date's `ends`; None or empty at the site's first date)."""
     start_chain = parse_chain(starts)
     table = build_day_table(
-        site, DateRange(on, on), readings, duplicates, meter_starts=start_chain.meters
+        site,
+        DateRange(on, on),
+        readings,
+        duplicates,
+        meter_starts=start_chain.meters,
+        carry_in=start_chain.carry,
     )
-    ends = Chain(table.meter_ends, _raw_references(site, on, readings, start_chain.raw_bins))
+    raw_bins = _raw_references(site, on, readings, start_chain.raw_bins)
+    ends = Chain(table.meter_ends, raw_bins, table.carry_out)
     scale_only = SiteReadings(readings.scale, CardReadings.empty(), MeterReadings.empty())
     dishes = dish_bytes(build_dish_table(site, DateRange(on, on), scale_only))
     return Built(on, chain_bytes(start_chain), chain_bytes(ends), encode(table), dishes)

@@ -193,7 +193,7 @@ class Data:
 NIGHT = replace(
     SITE,
     services=(
-        Service("breakfast", time(0, 30), time(2, 0), prep_lead_min=30),
+        Service("breakfast", time(0, 30), time(2, 0), prep_lead_min=60),
         Service("lunch", time(11, 0), time(13, 0)),
         Service("supper", time(21, 0), time(23, 30), grace_min=60),
     ),
@@ -366,6 +366,53 @@ async def test_rollups_chain_meter_states_over_midnight(tmp_path: Path) -> None:
         for previous, row in itertools.pairwise(rows):
             assert row.starts == previous.ends
         assert set(parse_chain(rows[-1].ends).meters) == {"e1", "g1"}
+
+
+async def test_a_breakfast_prepared_before_midnight_gets_its_evening_energy(
+    tmp_path: Path,
+) -> None:
+    """NIGHT's breakfast (00:30-02:00, 60 minutes of preparation) draws energy from 23:30 the
+    evening before. An electricity meter read every 15 minutes runs at 8 kW from 23:30 to
+    midnight and at 4 kW otherwise: the breakfast's energy is 0.5 h x 8 + 2 h x 4 = 12 kWh
+    and its peak 8 kW, from rollups (the evening comes with the previous date's chain) and from
+    one load of that date alone; a late reading of the evening raises the peak to 12 kW."""
+    data = Data(11)
+    second = FIRST + timedelta(days=1)
+    evening = START_MS + 23 * H + H // 2  # 23:30 on FIRST
+
+    def register(t: int) -> float:
+        hours = (t - START_MS) / H
+        return 4.0 * hours + 4.0 * max(0.0, min(t, evening + H // 2) - evening) / H
+
+    def reading(t: int, above_kwh: float = 0.0) -> MeterRecord:
+        fields = {"quantity": Quantity.ELECTRICITY, "total": register(t) + above_kwh}
+        record: MeterRecord = data._record(MeterRecord, "e1", t, t + 1000, **fields)
+        return record
+
+    times = [START_MS + k * 900_000 for k in range(3 * 96)]
+    late = START_MS + 23 * H + 3 * H // 4  # 23:45 on FIRST arrives late
+    async with SqliteStore(tmp_path / "central.sqlite") as store:
+        await store.write_batch(batch([reading(t) for t in times if t != late], 0, config=NIGHT))
+        for expected_kwh in (12.0, 12.0):  # built on read, then the stored rollups
+            span = DateRange(second, second)
+            for table in (
+                await reporting.site_table(store, NIGHT, span),
+                await reporting.fresh_site_table(store, NIGHT, span),
+            ):
+                electricity = table.energy["electricity"]
+                assert float(electricity.service_used[0, 0]) == pytest.approx(expected_kwh)
+                assert float(table.service_peak_kw[0, 0]) == pytest.approx(8.0)
+                assert float(electricity.day_used[0]) == pytest.approx(96.0)
+        first = await reporting.site_table(store, NIGHT, DateRange(FIRST, FIRST))
+        assert float(first.energy["electricity"].day_used[0]) == pytest.approx(98.0)
+        # the late 23:45 reading, 1 kWh above the line: 12 kW from 23:30, 4 kW from 23:45
+        await store.write_batch(batch([reading(late, above_kwh=1.0)], 1, config=NIGHT))
+        for span in (DateRange(second, second), DateRange(FIRST, second)):
+            composed = await reporting.site_table(store, NIGHT, span)
+            assert_same_table(composed, await reporting.fresh_site_table(store, NIGHT, span))
+        table = await reporting.site_table(store, NIGHT, DateRange(second, second))
+        assert float(table.energy["electricity"].service_used[0, 0]) == pytest.approx(12.0)
+        assert float(table.service_peak_kw[0, 0]) == pytest.approx(12.0)
 
 
 def test_reach_of_a_reading_covers_every_load_that_can_see_it() -> None:

@@ -35,13 +35,18 @@ MIDNIGHT = utc_ms(2026, 11, 15, 16)  # FIRST 00:00 in Shanghai
 METERS = {"e1": ("electricity", 15), "e2": ("electricity", 15), "g1": ("gas", 15)}
 
 
-def site(exchange_at_ms: int | None) -> Site:
+# a breakfast prepared from 23:00 the evening before: its energy window crosses midnight
+NIGHT_BREAKFAST = Service("breakfast", time(0, 20), time(1, 30), prep_lead_min=80)
+
+
+def site(exchange_at_ms: int | None, night: bool = False) -> Site:
     return Site(
         id="s1",
         name="One",
         timezone=ZoneInfo("Asia/Shanghai"),
         registered_staff=30,
-        services=(
+        services=((NIGHT_BREAKFAST,) if night else ())
+        + (
             Service("lunch", time(11, 0), time(13, 30)),
             Service("dinner", time(17, 0), time(19, 30)),
         ),
@@ -124,12 +129,15 @@ def dirty_readings(seed: int, days: int) -> tuple[SiteReadings, int | None]:
 
 
 def chained(the_site: Site, span: DateRange, readings: SiteReadings) -> DayTable:
-    """Each date's table built on its own from the previous date's meter ends, stored as a
-    rollup entry, and the entries composed as reads compose them (rollup.compose)."""
-    entries, state = [], dict[str, WalkState]()
+    """Each date's table built on its own from the previous date's meter ends and carried
+    energy, stored as a rollup entry, and the entries composed as reads compose them
+    (rollup.compose)."""
+    entries, state, carry = [], dict[str, WalkState](), None
     for on in span.dates():
-        table = build_day_table(the_site, DateRange(on, on), readings, meter_starts=state)
-        state = dict(table.meter_ends)
+        table = build_day_table(
+            the_site, DateRange(on, on), readings, meter_starts=state, carry_in=carry
+        )
+        state, carry = dict(table.meter_ends), table.carry_out
         entries.append(encode(table))
     composed = compose(the_site, span, entries)
     assert composed is not None
@@ -174,12 +182,14 @@ def assert_same_table(got: DayTable, want: DayTable) -> None:
     seed=st.integers(0, 2**32 - 1),
     days=st.integers(2, 5),
     periods=st.lists(st.tuples(st.integers(0, 4), st.integers(1, 5)), min_size=1, max_size=4),
+    night=st.booleans(),
 )
 def test_dates_chained_equal_one_build_for_every_kpi_of_every_period(
-    seed: int, days: int, periods: list[tuple[int, int]]
+    seed: int, days: int, periods: list[tuple[int, int]], night: bool
 ) -> None:
+    """`night`: a breakfast whose energy window starts the evening before (daytable.Carry)."""
     readings, exchange_at = dirty_readings(seed, days)
-    the_site = site(exchange_at)
+    the_site = site(exchange_at, night)
     span = DateRange(FIRST, FIRST + timedelta(days=days - 1))
     whole = build_day_table(the_site, span, readings)
     composed = chained(the_site, span, readings)
@@ -187,7 +197,7 @@ def test_dates_chained_equal_one_build_for_every_kpi_of_every_period(
     for lo, length in periods:
         lo = min(lo, days - 1)
         hi = min(days, lo + length)
-        for service in (None, 0, 1):
+        for service in (None, *range(len(the_site.services))):
             want = derive(site_totals(whole, lo, hi, service))
             got = derive(site_totals(composed, lo, hi, service))
             for name, value in want.items():
