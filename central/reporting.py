@@ -60,6 +60,7 @@ from central.kpi.rollup import (
     EntryLayoutError,
     Freshness,
     build_rollup,
+    carries,
     compose,
     config_key,
     empty_entry,
@@ -210,9 +211,10 @@ async def settle(
     written = sorted(by_date)
     while on <= last:
         row = by_date.get(on)
-        if row is None and on < first:
-            # no write touched the date, so it has no readings and ends as it starts: on to the
-            # next written date (or the first asked for)
+        if row is None and on < first and not carries(ends):
+            # no write touched the date, so it has no readings and ends as it starts (unless
+            # energy is carried into it: rollup.Chain): on to the next written date (or the
+            # first asked for)
             at = bisect.bisect_left(written, on)
             on = min(first, written[at]) if at < len(written) else first
             continue

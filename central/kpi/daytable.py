@@ -447,9 +447,11 @@ def _carry_out(
     grid: Int64Array,
 ) -> Carry | None:
     """What the energy windows of the date after `last` hold before its midnight, on the
-    curves of `last` ([day_start_ms, day_end_ms)); None when no window reaches back or there is
-    no curve to measure it on. A window reaching back beyond `last` itself (a preparation of
-    more than a day's length, on a short DST date) is cut at its start."""
+    curves of `last` ([day_start_ms, day_end_ms)); None when no window reaches back, or they
+    hold nothing there (no curve, or flat curves: adding nothing, and a peak of 0 kW, changes
+    no figure of the next date, whose own part of each window has an interval and a curve
+    whenever this date has one). A window reaching back beyond `last` itself (a preparation
+    of more than a day's length, on a short DST date) is cut at its start."""
     starts = int_array([s.energy.start_ms for s in day_windows(site, last + timedelta(1)).services])
     if not curves or not np.any(starts < day_end_ms):
         return None
@@ -461,10 +463,14 @@ def _carry_out(
         u, e = curve.between(a, b)
         used[curve.quantity] = used.get(curve.quantity, 0.0) + u
         estimated[curve.quantity] = estimated.get(curve.quantity, 0.0) + e
+    peak_kw = _highest(power_kw, grid, a, b)
+    held = [v for part in (used, estimated) for v in part.values()]
+    if not any(np.any(v > 0) for v in held) and not np.any(peak_kw > 0):
+        return None
     return Carry(
         used=MappingProxyType(used),
         estimated=MappingProxyType(estimated),
-        peak_kw=_highest(power_kw, grid, a, b),
+        peak_kw=peak_kw,
     )
 
 

@@ -184,6 +184,12 @@ def parse_chain(blob: bytes | None) -> Chain:
     return Chain(MappingProxyType(meters), MappingProxyType(raw_bins), carry)
 
 
+def carries(chain: bytes) -> bool:
+    """Whether a chain state carries energy into the next date (`Chain.carry`): then that date
+    does not end as it starts, even without readings of its own."""
+    return parse_chain(chain).carry is not None
+
+
 @dataclass(slots=True)
 class Freshness:
     """How fresh the rollups behind an answer were at read time (`read_ms`): the dates that were
