@@ -528,7 +528,9 @@ def compose(site: Site, span: DateRange, blobs: Sequence[bytes]) -> DayTable | N
     if n_d > 1 and np.any(~flat) and np.any(flat):
         # the span has an electricity curve; on these dates it is clamped (flat), not absent
         peak_kw = np.where(flat, 0.0, peak_kw)
-        service_peak_kw = np.where(flat[:, None], columns["flat_service_peak_kw"], service_peak_kw)
+        # (a service peak carried from the evening before stays: daytable.Carry)
+        flat_peaks = np.fmax(columns["flat_service_peak_kw"], service_peak_kw)
+        service_peak_kw = np.where(flat[:, None], flat_peaks, service_peak_kw)
     energy = {
         q: QuantityTable(
             present=bool(np.any(columns[f"energy.{q}.present"] > 0)),

@@ -415,6 +415,30 @@ async def test_a_breakfast_prepared_before_midnight_gets_its_evening_energy(
         assert float(table.service_peak_kw[0, 0]) == pytest.approx(12.0)
 
 
+async def test_a_meter_silent_from_the_evening_on_passes_the_breakfast_its_evening(
+    tmp_path: Path,
+) -> None:
+    """The only electricity meter reads for the last time at 23:45, at 8 kW since 23:30: the
+    next date has no curve of its own (flat in a span), yet NIGHT's breakfast keeps the 2 kWh and
+    the 8 kW peak of its preparation's evening, as in one load of the span."""
+    data = Data(12)
+    times = [START_MS + k * 900_000 for k in range(96)]
+
+    def reading(t: int) -> MeterRecord:
+        kwh = 4.0 * (t - START_MS) / H + 4.0 * max(0, t - (START_MS + 23 * H + H // 2)) / H
+        fields = {"quantity": Quantity.ELECTRICITY, "total": kwh}
+        record: MeterRecord = data._record(MeterRecord, "e1", t, t + 1000, **fields)
+        return record
+
+    span = DateRange(FIRST, FIRST + timedelta(days=1))
+    async with SqliteStore(tmp_path / "central.sqlite") as store:
+        await store.write_batch(batch([reading(t) for t in times], 0, config=NIGHT))
+        composed = await reporting.site_table(store, NIGHT, span)
+        assert_same_table(composed, await reporting.fresh_site_table(store, NIGHT, span))
+        assert float(composed.energy["electricity"].service_used[1, 0]) == pytest.approx(2.0)
+        assert float(composed.service_peak_kw[1, 0]) == pytest.approx(8.0)
+
+
 def test_reach_of_a_reading_covers_every_load_that_can_see_it() -> None:
     """The store's pending marks against the KPI loads: a date's load window and the meter
     look-around must lie within the reach the store marks."""
