@@ -33,7 +33,7 @@ from tests.central_process import central_process
 
 BATCH_READINGS = 30
 DAY = "2026-11-18"
-KPI_QUERIES = (
+KPI_QUERIES: tuple[tuple[str, dict[str, str]], ...] = (
     ("/api/v1/sites/s1/kpis/daily", {"date": DAY}),
     ("/api/v1/kpis", {"site": "s1", "period": "day", "date": DAY}),
     ("/api/v1/sites/s1/stats", {}),

@@ -58,7 +58,7 @@ async def test_report_answers_equal_the_models(
         assert len(fast["rows"]) > 1
         model = report_out(result, factors, site, region)
         same_json(fast, model)
-        assert KpiReportOut.model_validate_json(kpi_json.response(fast).body) == model
+        assert KpiReportOut.model_validate_json(bytes(kpi_json.response(fast).body)) == model
 
 
 async def test_ranking_answers_equal_the_models(store: SqliteStore) -> None:

@@ -13,6 +13,7 @@ from central import reporting
 from central.kpi.months import CURRENT_HEAD, is_current
 from central.kpi.periods import DateRange, Granularity, PeriodKind
 from central.kpi.report import Report, build_report, period_totals
+from central.kpi.rollup import config_key
 from central.kpi.values import derive, quality
 from central.retention import prune_site
 from central.rollup_maintainer import RollupMaintainer
@@ -77,7 +78,7 @@ def assert_same_report(got: Report, want: Report) -> None:
 async def test_rankings_and_month_reports_read_month_summaries_exactly(tmp_path: Path) -> None:
     async with SqliteStore(tmp_path / "central.sqlite") as store:
         data = await fill(store)
-        key = reporting.config_key(SITE)
+        key = config_key(SITE)
         stored = await store.month_summaries(SITE.id, key, [APRIL, MAY])
         assert all(blob is None for _, blob in stored.values())
         done = await RollupMaintainer(store, [SITE], 0.0, 60.0).pass_once()
@@ -136,9 +137,9 @@ async def test_rankings_and_month_reports_read_month_summaries_exactly(tmp_path:
         # another configuration (same meal services): April's summary (every date sealed) is
         # built again from its sealed entries, May's from sealed and rebuilt dates
         changed = replace(SITE, registered_staff=41)
-        assert reporting.config_key(changed) != key
+        assert config_key(changed) != key
         await RollupMaintainer(store, [changed], 0.0, 60.0).check_configs()
-        new_key = reporting.config_key(changed)
+        new_key = config_key(changed)
         assert (await store.month_summaries(SITE.id, new_key, [APRIL]))[APRIL][1] is None
         table = await reporting.site_table(store, changed, SPAN)
         want_changed = period_totals(table, None, PeriodKind.CUSTOM, SPAN, NOW_MS)
@@ -260,7 +261,7 @@ async def test_a_month_summary_of_an_older_layout_is_rebuilt(tmp_path: Path) -> 
     async with SqliteStore(tmp_path / "central.sqlite") as store:
         await fill_region(store)
         await RollupMaintainer(store, list(REGION), 0.0, 60.0).pass_once()
-        key = reporting.config_key(SITE)
+        key = config_key(SITE)
         current = (await store.month_summaries(SITE.id, key, [APRIL]))[APRIL][1]
         assert current is not None
         assert is_current(current.site)

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,6 +56,7 @@ from tests.central.conftest import utc_ms
 from tests.central.kpi import test_report as report_fixtures
 from tests.central.kpi.test_chained_days import assert_same_table
 
+R = TypeVar("R", ScaleRecord, CardRecord, MeterRecord)
 H = 3_600_000
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 3, 2)
@@ -99,7 +100,7 @@ class Data:
         self.seq[device] = self.seq.get(device, -1) + 1
         return self.seq[device]
 
-    def _record(self, kind: Any, device: str, sent: int, received: int, **fields: Any) -> Any:
+    def _record(self, kind: type[R], device: str, sent: int, received: int, **fields: Any) -> R:
         """A reading of `kind` from `device`'s one boot, with the device's next seq."""
         return kind(
             device=device,

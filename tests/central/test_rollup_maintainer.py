@@ -16,6 +16,7 @@ import httpx
 from central import reporting
 from central.app import create_app
 from central.kpi.periods import Granularity, PeriodKind
+from central.kpi.report import build_report
 from central.kpi.rollup import config_key
 from central.registry import load_registry
 from central.rollup_maintainer import RollupMaintainer
@@ -38,7 +39,7 @@ from tests.central.test_rollup import batch as store_batch
 
 async def one_go_kpis(store: SqliteStore) -> Any:
     table = await reporting.fresh_site_table(store, SITE, WHOLE)
-    return reporting.build_report(
+    return build_report(
         [table], {SITE.id: None}, PeriodKind.CUSTOM, WHOLE, Granularity.DAY, NOW_MS
     ).total.kpis
 

@@ -79,7 +79,8 @@ def test_targets_comparisons_report_and_alert_acknowledgement(
             found = driver.find_element(
                 By.CSS_SELECTOR, f'.comparison [data-kpi="{name}"][data-scope="{scope}"]'
             )
-            return found.get_attribute("data-value")
+            value = found.get_attribute("data-value")
+            return None if value is None else str(value)
 
         for name in ("waste_per_diner_g", "diners", "energy_kgce_per_m2", "energy_kgce_per_staff"):
             assert shown(name, "s1") == str_or_empty(now[name]["value"]), name

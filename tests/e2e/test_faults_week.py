@@ -139,7 +139,7 @@ def alert_keys(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 # the daily view's fields -> the catalogue's names (central/api/daily.py)
-DAILY_VIEW = {
+DAILY_VIEW: dict[tuple[str, ...], str] = {
     ("diners",): "diners",
     ("meals",): "diners",
     ("trays",): "trays",
@@ -233,8 +233,8 @@ def test_a_week_at_three_sites_with_every_fault_equals_the_ground_truth(tmp_path
         site_truth = truth["sites"][site]
         days: dict[str, Any] = site_truth["days"]
         assert sorted(days) == [(FIRST + timedelta(days=i)).isoformat() for i in range(DAYS)]
-        seen = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late", "double_swipe",
-                "clock_skew")  # fmt: skip
+        seen: tuple[str, ...] = ("meter_spike", "meter_dip", "meter_gap", "duplicate", "late",
+                                 "double_swipe", "clock_skew")  # fmt: skip
         if site == RAW_SITE:
             seen += ("scale_drift",)
             assert all(site_truth["bin_events"][name] > 0 for name in BIN_FIGURES.values())

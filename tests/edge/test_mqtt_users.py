@@ -35,7 +35,9 @@ class Client:
         if user is not None:
             self.client.username_pw_set(user, password)
         self.client.on_connect = lambda _c, _u, _f, reason, _p: self.connack.put(reason.value)
-        self.client.on_message = lambda _c, _u, msg: self.messages.put((msg.topic, msg.payload))
+        self.client.on_message = lambda _c, _u, msg: self.messages.put(
+            (msg.topic, bytes(msg.payload))
+        )
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()

@@ -60,7 +60,7 @@ class Device(threading.Thread):
             client_id=f"fault-device-{index}",
             protocol=mqtt.MQTTv311,
         )
-        self.client.reconnect_delay_set(0.2, 1)
+        self.client.reconnect_delay_set(0.2, 1)  # type: ignore[arg-type]  # paho takes seconds as float
         self.acked: set[int] = set()
         self.client.on_publish = lambda _c, _u, mid, _rc, _p: self.acked.add(mid)
         self.client.connect(host, port)
@@ -92,12 +92,12 @@ def test_broker_restarts_while_devices_publish(tmp_path: Path) -> None:
             for device in devices:
                 device.start()
             for restart in range(RESTARTS):
-                wait_until(
-                    lambda r=restart: (
-                        buffer_state(stack)["counters"]["persisted"] > (r + 1) * PER_DEVICE // 2
-                    ),
-                    60,
-                )
+                half = (restart + 1) * PER_DEVICE // 2
+
+                def persisted_past_half(half: int = half) -> bool:
+                    return bool(buffer_state(stack)["counters"]["persisted"] > half)
+
+                wait_until(persisted_past_half, 60)
                 subscribed = stack.edge_subscriptions(SITE)
                 stack.broker.restart()
                 stack.wait_edge_subscribed(SITE, since=subscribed, timeout_s=60)

@@ -48,7 +48,7 @@ def device_payload(seq: int, ts: int | str) -> bytes:
 
 
 def edge_settings(env: dict[str, str]) -> EdgeSettings:
-    values = {key.removeprefix("EDGE_").lower(): value for key, value in env.items()}
+    values: dict[str, Any] = {key.removeprefix("EDGE_").lower(): v for key, v in env.items()}
     return EdgeSettings(**values)
 
 

@@ -38,11 +38,13 @@ def test_every_payload_validates_and_sequences_are_contiguous(sites: tuple[Site,
                             assert isinstance(parsed, CardPayload)
                             assert isinstance(raw_ts, int)
                             assert parsed.card == event.card
+                            assert parsed.card is not None
                             assert re.fullmatch(r"\d{10}", parsed.card)
                         case Weighing():
                             assert isinstance(parsed, ScalePayload)
                             assert RFC3339_MS.match(raw_ts), raw_ts
                             assert parsed.stream is event.stream
+                            assert parsed.mass_g is not None
                             assert abs(parsed.mass_g - event.shown_g) < 1e-6
                             assert parsed.card == event.card
                         case MeterReading():

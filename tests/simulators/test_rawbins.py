@@ -99,10 +99,10 @@ def test_net_mode_is_unchanged_and_raw_mode_changes_only_the_bins(sites: tuple[S
 async def test_raw_bins_must_name_simulated_sites(tmp_path: Path) -> None:
     registry = tmp_path / "registry.toml"
     registry.write_text('[[sites]]\nid = "s1"\nregistered_staff = 10\n')
-    settings = SimulatorSettings(registry=registry, raw_bins="s1,s9")  # type: ignore[arg-type]
+    settings = SimulatorSettings(registry=registry, raw_bins="s1,s9")
     assert settings.raw_bins == ("s1", "s9")
     assert settings.raw_bins_at("s1")
     assert not SimulatorSettings(registry=registry).raw_bins_at("s1")
-    assert SimulatorSettings(registry=registry, raw_bins="all").raw_bins_at("s1")  # type: ignore[arg-type]
+    assert SimulatorSettings(registry=registry, raw_bins="all").raw_bins_at("s1")
     with pytest.raises(ConfigurationError, match="s9"):
         await run_simulation(settings)

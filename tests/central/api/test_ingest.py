@@ -137,7 +137,11 @@ async def test_same_batch_twice_is_stored_once(
         first = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
         second = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
     assert first.status_code == second.status_code == 200
-    nothing_rejected = {"rejected": [], "rejected_statuses": [], "rejected_duplicates": []}
+    nothing_rejected: dict[str, list[Any]] = {
+        "rejected": [],
+        "rejected_statuses": [],
+        "rejected_duplicates": [],
+    }
     assert first.json() == {"batch_id": "b-42", "accepted": 3, "duplicates": 0, **nothing_rejected}
     assert second.json() == {"batch_id": "b-42", "accepted": 0, "duplicates": 3, **nothing_rejected}
     assert stored_count(settings) == 3

@@ -142,7 +142,7 @@ async def test_a_store_failing_on_one_entry_stores_the_rest_and_rejects_it(
     @asynccontextmanager
     async def opener(s: CentralSettings) -> AsyncIterator[ReadingsStore]:
         async with SqliteStore(s.sqlite_path) as store:
-            yield FailsOnDevice(store, "poison")  # type: ignore[misc]
+            yield FailsOnDevice(store, "poison")
 
     readings = [scale(i, T0_MS + i, "plate", 10.0 + i) for i in range(40)]
     readings[17] = scale(17, T0_MS + 17, "plate", 1.0, device="poison")
@@ -155,7 +155,7 @@ async def test_a_store_failing_on_one_entry_stores_the_rest_and_rejects_it(
         {"kind": "scale", "device": "poison", "state": "online", "received_ms": T0_MS},
         {"kind": "scale", "device": "scale-1", "state": "online", "received_ms": T0_MS},
     ]
-    app = create_app(settings, store_opener=opener)  # type: ignore[arg-type]
+    app = create_app(settings, store_opener=opener)
     caplog.set_level(logging.ERROR, logger="central.api.isolation")
     async with in_process(app) as client:
         response = await client.post(URL, json=body, auth=EdgeAuth(KEY_S1))
@@ -206,7 +206,7 @@ async def test_every_date_the_store_derives_from_the_latest_instant_exists(
     # a meter, a card, and a dropped duplicate, all at the shared maximum, in the zones of the
     # extreme offsets (UTC+14, UTC-12)
     at = MAX_EPOCH_MS
-    records = [
+    records: list[ScaleRecord | MeterRecord | CardRecord] = [
         ScaleRecord(device="bin-1", boot="b1", seq=0, device_time_ms=at, received_ms=at,
                     stream=Stream.PREP, gross_g=5.0, stable=True),
         MeterRecord(device="m1", boot="b1", seq=0, device_time_ms=at, received_ms=at,

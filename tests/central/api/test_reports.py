@@ -87,7 +87,7 @@ def table(sheet: Worksheet) -> tuple[list[Any], dict[str, list[Any]]]:
     their first cell."""
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     start = next(i for i, r in enumerate(rows) if sum(c is not None for c in r) > 2)
-    body = {r[0]: r for r in rows[start + 1 :] if r[0] is not None}
+    body = {str(r[0]): r for r in rows[start + 1 :] if r[0] is not None}
     return rows[start], body
 
 

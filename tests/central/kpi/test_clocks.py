@@ -105,7 +105,7 @@ def test_the_rule_comes_from_the_site_configuration() -> None:
         return parse_site_kpi_config(raw, "sites[0]", {}, BUILTIN_FACTOR_SET).clock
 
     assert parse({}) == ClockRule(future_tolerance_ms=10 * MIN, max_delay_ms=90 * MIN)
-    custom = {"clock_future_tolerance_min": 5, "clock_max_delay_min": 240.0}
+    custom: dict[str, object] = {"clock_future_tolerance_min": 5, "clock_max_delay_min": 240.0}
     assert parse(custom) == ClockRule(future_tolerance_ms=5 * MIN, max_delay_ms=240 * MIN)
     assert parse({"clock_correction": False}).enabled is False
     with pytest.raises(KpiConfigError, match="clock_correction"):

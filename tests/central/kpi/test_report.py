@@ -213,8 +213,9 @@ def test_ranking_orders_sites_by_a_kpi_and_lists_missing_values_last() -> None:
 
 
 def test_baseline_change_is_per_diner_normalised() -> None:
-    site = replace(SITE, kpi=replace(SITE.kpi, baseline=(date(2026, 11, 20), date(2026, 11, 20))))
-    base = baseline_totals(build_day_table(site, DateRange(*site.kpi.baseline), readings()))
+    baseline = (date(2026, 11, 20), date(2026, 11, 20))
+    site = replace(SITE, kpi=replace(SITE.kpi, baseline=baseline))
+    base = baseline_totals(build_day_table(site, DateRange(*baseline), readings()))
     table = build_day_table(site, DateRange(date(2026, 11, 21), date(2026, 11, 21)), readings())
     span = DateRange(date(2026, 11, 21), date(2026, 11, 21))
     total = build_report([table], {"s1": base}, PeriodKind.DAY, span, Granularity.DAY, AFTER).total

@@ -63,7 +63,7 @@ DAYS = 2
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def person(site: str, card: str) -> str:
+def person(site: str, card: str | None) -> str:
     return hashlib.blake2b(f"{site}:{card}".encode(), digest_size=16).hexdigest()
 
 

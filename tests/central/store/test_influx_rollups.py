@@ -107,10 +107,12 @@ async def assert_derived_series_add_up(fake: FakeInflux, reference: ReadingsStor
     lo_ms, hi_ms = int(whole.day_start_ms[0]), int(whole.day_end_ms[-1])
 
     def within(measurement: str, field: str, **tags: str) -> float:
-        return sum(
-            f[field]
-            for t, ts, f in fake.select(measurement)
-            if lo_ms <= ts // 1_000_000 < hi_ms and all(t.get(k) == v for k, v in tags.items())
+        return float(
+            sum(
+                f[field]
+                for t, ts, f in fake.select(measurement)
+                if lo_ms <= ts // 1_000_000 < hi_ms and all(t.get(k) == v for k, v in tags.items())
+            )
         )
 
     assert within("meals", "diners") == whole.diners.sum()

@@ -45,7 +45,7 @@ from tests.central.store.conftest import VictoriaMetrics
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
-RECORDS = [
+RECORDS: list[ScaleRecord | CardRecord | MeterRecord] = [
     ScaleRecord(device="plate-1", boot="b1", seq=7, device_time_ms=T0, received_ms=T0 + 40,
                 stream=Stream.PLATE, mass_g=61.5, tray="tray 9", person="ab" * 8),
     ScaleRecord(device="bin-1", boot="b1", seq=0, device_time_ms=T0 + 1, received_ms=T0 + 41,

@@ -1,9 +1,10 @@
 """The SQLite store on real files: durability settings, idempotency, arrays, unavailability."""
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -23,8 +24,8 @@ from contract import (
 )
 
 
-def records(offset: int = 0) -> list[ScaleRecord | CardRecord | MeterRecord]:
-    return [
+def records(offset: int = 0) -> tuple[ScaleRecord, CardRecord, MeterRecord, MeterRecord]:
+    return (
         ScaleRecord(device="sc", boot="b1", seq=0, device_time_ms=1000, received_ms=1001,
                     stream=Stream.PLATE, mass_g=12.5, tray="t1"),
         CardRecord(device="cr", boot="b1", seq=0, device_time_ms=1100, received_ms=1101,
@@ -33,11 +34,11 @@ def records(offset: int = 0) -> list[ScaleRecord | CardRecord | MeterRecord]:
                     quantity=Quantity.GAS, total=42.0),
         MeterRecord(device="m1", boot="b2", seq=0, device_time_ms=5000 + offset, received_ms=5001,
                     quantity=Quantity.GAS, total=43.0, power_kw=None),
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def to_store(
-    readings: list[ScaleRecord | CardRecord | MeterRecord], batch_id: str = "b"
+    readings: Sequence[ScaleRecord | CardRecord | MeterRecord], batch_id: str = "b"
 ) -> BatchToStore:
     return BatchToStore(
         site="s1", edge="edge-s1", batch_id=batch_id, received_ms=9, readings=readings
@@ -507,7 +508,7 @@ async def test_a_meter_that_uploads_yesterdays_readings_keeps_their_device_times
     np.testing.assert_array_equal(np.sort(fixed.scale.time_ms), sorted(scales))
 
 
-async def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+async def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute(sql).fetchall()
     conn.close()
