@@ -580,7 +580,7 @@ class _Prepared:
     @classmethod
     def of(cls, batch: BatchToStore) -> "_Prepared":
         rows = [_row(batch.site, record) for record in batch.readings]
-        return cls(batch, rows, touched_dates(batch, rows))
+        return cls(batch, rows, touched_dates(batch, rows, exact_meters=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -608,7 +608,8 @@ MS_PER_DAY = 86_400_000
 # is also the nearest reading before or after other dates' loads within METER_LOOKAROUND_MS.
 # Conservative bounds; tests/central/test_rollup.py checks them against those constants. With the
 # site's configuration at hand, a card or scale reading marks exactly the dates whose load holds
-# it (_dates_loading), chosen among those of READING_REACH_MS.
+# it (_dates_loading), chosen among those of READING_REACH_MS; so does a meter reading written to
+# SQLite, plus the dates from its meter's previous stored reading on (_meter_gap_dates).
 READING_REACH_MS = 2 * MS_PER_DAY
 METER_REACH_MS = 5 * MS_PER_DAY
 # A stable reading of a raw kitchen bin is also the reference of the bin's first step on later
@@ -618,11 +619,17 @@ RAW_SCALE_REACH_MS = RAW_SCALE_LOOKBACK_MS + READING_REACH_MS
 
 
 def _touched_dates(
-    rows: Sequence[Row], extra_ms: Sequence[int], tz: Any, config: Site | None = None
+    rows: Sequence[Row],
+    extra_ms: Sequence[int],
+    tz: Any,
+    config: Site | None = None,
+    exact_meters: bool = False,
 ) -> set[str]:
     """Local dates whose KPI inputs a batch may change (see READING_REACH_MS): with the site's
     `config`, a card or scale reading (not a raw bin's stable reading, a later date's step
-    reference) marks the dates whose load holds its device or receive time."""
+    reference) marks the dates whose load holds its device or receive time; so does a meter
+    reading when `exact_meters` (the caller adds the dates back to the meter's previous
+    reading: _meter_gap_dates)."""
     reach: dict[int, tuple[int, int]] = {}  # UTC day -> (reach back, reach forward)
 
     def touch(day: int, back_ms: int, forward_ms: int) -> None:
@@ -634,7 +641,8 @@ def _touched_dates(
     loaded: set[int] = set()  # device and receive times of the readings marked by load windows
     for row in rows:
         kind = row[4]
-        if config is not None and kind != "meter" and row[15] != 1:  # card, net or unstable
+        exact = kind != "meter" and row[15] != 1  # card, net or unstable
+        if config is not None and (exact or (exact_meters and kind == "meter")):
             loaded.add(row[5])
             loaded.add(row[6])
             continue
@@ -661,6 +669,40 @@ def _dates_around(day: int, back_ms: int, forward_ms: int, tz: Any) -> list[date
     return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
 
 
+def _meter_gap_dates(conn: sqlite3.Connection, site: str, rows: Sequence[Row], tz: Any) -> set[str]:
+    """The local dates a batch's meter readings can change beyond the loads that hold them
+    (_dates_loading): a date's rollup also reads each meter's next reading after its end (however
+    far: it interpolates the register up to midnight, and the walk judges the last reading by
+    it), so a reading changes every date from its meter's previous reading on. That reading is
+    at least the latest of the stored predecessor (by seq, of the same boot) whose device and
+    receive times both lie before the batch's readings of that meter: whichever of the two
+    times a reading is attributed by (central.kpi.clocks), it lies between them. So the dates
+    from the earlier of those two times to the batch's last time are marked. Without such a
+    predecessor (a meter's first reading of a boot, a wrong clock), the conservative reach of
+    METER_REACH_MS around each time. Later dates follow through the chain (central.reporting
+    `settle`); dates between the batch and the meter's next reading too."""
+    spans: dict[tuple[str, str], tuple[int, int, int]] = {}  # (device, boot): seq, from, to
+    for row in rows:
+        if row[4] != "meter":
+            continue
+        lo, hi = min(row[5], row[6]), max(row[5], row[6])
+        was = spans.get((row[1], row[2]))
+        if was is not None:
+            lo, hi = min(was[1], lo), max(was[2], hi)
+        spans[row[1], row[2]] = (row[3] if was is None else min(was[0], row[3]), lo, hi)
+    dates: set[date] = set()
+    for (device, boot), (seq, lo, hi) in spans.items():
+        before = conn.execute(_SELECT_PREDECESSOR, (site, device, boot, seq)).fetchone()
+        if before is not None and max(before[1], before[2]) < lo:
+            first = datetime.fromtimestamp(min(before[1], before[2]) / 1000, tz).date()
+            last = datetime.fromtimestamp(hi / 1000, tz).date()
+            dates.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+        else:
+            for t_ms in (lo, hi):
+                dates.update(_dates_around(t_ms // MS_PER_DAY, METER_REACH_MS, METER_REACH_MS, tz))
+    return {d.isoformat() for d in dates}
+
+
 def _dates_loading(times_ms: Sequence[int], site: Site) -> set[str]:
     """The local dates of `site` whose KPI load (load_range: services, crossing midnight too,
     and METER_MARGIN_MS) holds one of `times_ms` (sorted), among the dates of READING_REACH_MS."""
@@ -677,21 +719,26 @@ def _dates_loading(times_ms: Sequence[int], site: Site) -> set[str]:
 
 
 def touched_dates(
-    batch: BatchToStore, rows: Sequence[Row] | None = None, trusted: Sequence[ClockTrusted] = ()
+    batch: BatchToStore,
+    rows: Sequence[Row] | None = None,
+    trusted: Sequence[ClockTrusted] = (),
+    exact_meters: bool = False,
 ) -> list[str]:
     """The local dates (ISO, sorted) whose rollups a batch may change (`rows`: its readings'
     rows, when made already; `trusted`: stored readings it made clock-trusted, whose device
     times now count): both stores mark these (the InfluxDB store's `rollup_mark` points,
     central/store/influx_rollup.py). A batch with `trusted` readings keeps the conservative
     reach: a stored reading's receive time (its date until then) is not at hand here, only that
-    it lies within a burst of the batch's."""
+    it lies within a burst of the batch's. `exact_meters`: the meter readings' loads only; the
+    caller adds the dates back to each meter's previous reading (SQLite: _meter_gap_dates)."""
     if rows is None:
         rows = [_row(batch.site, record) for record in batch.readings]
     rows = [*rows, *((batch.site, t.device, t.boot, t.seq, t.kind, t.device_time_ms,
                       t.device_time_ms, *(None,) * 12) for t in trusted)]  # fmt: skip
     extra_ms = [batch.edge_duplicate_ms(d) for d in batch.edge_duplicates]
     config = None if trusted else batch.config
-    return sorted(_touched_dates(rows, extra_ms, batch.timezone, config))
+    exact = exact_meters and config is not None
+    return sorted(_touched_dates(rows, extra_ms, batch.timezone, config, exact))
 
 
 def _row(site: str, record: ReadingRecord) -> Row:
@@ -1421,6 +1468,8 @@ class SqliteStore(ThreadedStore):
                 [(site, device, day, n) for (device, day), n in duplicates.items()],
             )
         touched = set(prepared.touched)
+        if batch.config is not None:  # the meters' readings marked their loads alone
+            touched |= _meter_gap_dates(conn, site, rows, batch.timezone)
         if retrusted:  # stored readings that now keep their device time: their dates change
             conn.executemany(_TRUST_CLOCK, [row[:4] for row in retrusted])
             touched |= _touched_dates(retrusted, [], batch.timezone, batch.config)

@@ -440,6 +440,45 @@ async def test_a_meter_silent_from_the_evening_on_passes_the_breakfast_its_eveni
         assert float(composed.service_peak_kw[1, 0]) == pytest.approx(8.0)
 
 
+async def test_a_meter_reading_marks_the_dates_back_to_its_previous_reading(
+    tmp_path: Path,
+) -> None:
+    """A live meter reading marks its own date alone; a late one in a gap across midnight (2 kWh
+    above the line the other readings lie on) also marks the date before, whose register at
+    midnight it changes though that date's load (its windows and METER_MARGIN_MS) does not hold
+    it: that date interpolates up to the meter's next reading after it, however far."""
+    data = Data(13)
+    day2 = FIRST + timedelta(days=1)
+
+    def reading(t: int, above_kwh: float = 0.0) -> MeterRecord:
+        total = 4.0 * (t - START_MS) / H + above_kwh
+        fields = {"quantity": Quantity.ELECTRICITY, "total": total}
+        return data._record(MeterRecord, "e1", t, t + 1000, **fields)
+
+    evening = [START_MS + k * 900_000 for k in range(89)]  # FIRST until 22:00
+    late_ms = START_MS + 27 * H  # 03:00 on day2, after the gap
+    morning = [START_MS + 29 * H + k * 900_000 for k in range(20)]  # day2 from 05:00
+    records = {
+        t: reading(t, 2.0 if t == late_ms else 0.0) for t in sorted([*evening, late_ms, *morning])
+    }
+    span = DateRange(FIRST, day2)
+    async with SqliteStore(tmp_path / "central.sqlite") as store:
+        await store.write_batch(batch([records[t] for t in evening + morning], 0))
+        await reporting.site_table(store, SITE, WHOLE)  # rolled up without the 03:00 reading
+        assert (await store.pending_rollups(SITE.id, WHOLE.last)).count == 0
+        await store.write_batch(batch([records[late_ms]], 1))
+        pending = await store.pending_rollups(SITE.id, WHOLE.last)
+        assert (pending.first, pending.last) == (FIRST, day2)
+        composed = await reporting.site_table(store, SITE, span)
+        assert_same_table(composed, await reporting.fresh_site_table(store, SITE, span))
+        # a live reading, 15 minutes after the last stored one: its own date alone
+        await reporting.site_table(store, SITE, WHOLE)
+        last = morning[-1] + 900_000
+        await store.write_batch(batch([reading(last)], 2))
+        pending = await store.pending_rollups(SITE.id, WHOLE.last)
+        assert (pending.count, pending.first, pending.last) == (1, day2, day2)
+
+
 def test_reach_of_a_reading_covers_every_load_that_can_see_it() -> None:
     """The store's pending marks against the KPI loads: a date's load window and the meter
     look-around must lie within the reach the store marks."""
