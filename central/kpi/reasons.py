@@ -62,6 +62,8 @@ class Reason:
     text: str = field(init=False, compare=False, repr=False)
     # the parameters as the API gives them (shared by every value with this reason: read only)
     params_json: dict[str, str] = field(init=False, compare=False, repr=False)
+    # computed once: every missing value of a report looks its KpiValue up by reason
+    _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.code not in TEXTS:
@@ -69,9 +71,18 @@ class Reason:
         params = dict(self.params)
         object.__setattr__(self, "params_json", params)
         object.__setattr__(self, "text", render(self.code, params))
+        object.__setattr__(self, "_hash", hash((self.code, self.params)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def in_lang(self, lang: Lang) -> str:
         return render(self.code, self.params_json, lang)
+
+    @staticmethod
+    def of(code: str, params: Mapping[str, str] | None) -> "Reason":
+        """The reason of an API value's `reason_code` and `reason_params`."""
+        return Reason(code, tuple((params or {}).items()))
 
 
 def _scoped(region: bool) -> tuple[tuple[str, str], ...]:

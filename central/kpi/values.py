@@ -77,20 +77,15 @@ class KpiValue:
     id: str
     value: float | None
     unit: str
-    why: Reason | None = None
+    # why value is None (`_missing`, from a central.kpi.reasons.Reason): in English, as a code
+    # and its parameters (shared by every value missing for the same reason: read only)
+    reason: str | None = None
+    reason_code: str | None = None
+    reason_params: dict[str, str] | None = None
 
     @property
-    def reason(self) -> str | None:
-        """Why `value` is None, in English."""
-        return None if self.why is None else self.why.text
-
-    @property
-    def reason_code(self) -> str | None:
-        return None if self.why is None else self.why.code
-
-    @property
-    def reason_params(self) -> dict[str, str] | None:
-        return None if self.why is None else self.why.params_json
+    def why(self) -> Reason | None:
+        return None if self.reason_code is None else Reason.of(self.reason_code, self.reason_params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +166,9 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
 def _missing(name: str, reason: Reason | None) -> KpiValue:
     """A KPI without a value (immutable, so shared by every row that lacks it for `reason`)."""
     kpi_id, unit = CATALOGUE[name]
-    return KpiValue(kpi_id, None, unit, reason)
+    if reason is None:
+        return KpiValue(kpi_id, None, unit)
+    return KpiValue(kpi_id, None, unit, reason.text, reason.code, reason.params_json)
 
 
 def _none(value: float) -> float | None:
