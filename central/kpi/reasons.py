@@ -101,10 +101,16 @@ def no_quota(region: bool = False) -> Reason:
 
 
 def joined(reasons: Iterable[Reason]) -> Reason | None:
-    """One reason for several (a region's sites'): the first by text, with the others' codes in
-    `also` (their parameters are dropped: the reasons joined this way have none)."""
+    """The reason of a region's row for its sites' reasons: the first by text, for every site
+    (`scope` "region" where its text has a scope), with the others' codes in `also` (their
+    parameters are dropped: the site reasons joined here have none)."""
     distinct = sorted(set(reasons), key=lambda r: r.text)
-    if len(distinct) <= 1:
-        return distinct[0] if distinct else None
+    if not distinct:
+        return None
     first, rest = distinct[0], distinct[1:]
-    return Reason(first.code, (*first.params, (ALSO, ",".join(r.code for r in rest))))
+    params = dict(first.params)
+    if "{scope}" in TEXTS[first.code]["en"]:
+        params["scope"] = "region"
+    if rest:
+        params[ALSO] = ",".join(r.code for r in rest)
+    return Reason(first.code, tuple(params.items()))

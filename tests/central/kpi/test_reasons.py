@@ -91,11 +91,12 @@ def test_the_server_builds_reasons_of_the_table_only_and_keeps_its_english_texts
 def test_joined_reasons_keep_one_code_and_list_the_others() -> None:
     a, b = no_quota(), Reason("quota_span")
     assert joined([]) is None
-    assert joined([b, b]) is b
+    assert joined([b, b]) == b
+    assert joined([a]) == no_quota(True)  # a region: not every site has one
     both = joined([b, a, b])
     assert both is not None
-    assert (both.code, both.params_json) == ("no_quota", {ALSO: "quota_span"})
-    assert both.text == f"{a.text}; {b.text}"
+    assert (both.code, both.params_json) == ("no_quota", {"scope": "region", ALSO: "quota_span"})
+    assert both.text == f"{no_quota(True).text}; {b.text}"
 
 
 def dashboard_texts(asked: list[tuple[str, dict[str, str]]]) -> dict[str, list[str]]:

@@ -203,13 +203,15 @@ def test_a_region_whose_sites_lack_a_quota_for_different_reasons_gives_every_rea
     quota = region.total.kpis["quota_use_pct"]
     assert quota.value is None
     assert quota.reason == (
-        "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year); "
-        "quota use needs dates within one month (monthly quota) or one year"
+        "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year) for every"
+        " site; quota use needs dates within one month (monthly quota) or one year"
     )
-    assert (quota.reason_code, quota.reason_params) == ("no_quota", {"also": "quota_span"})
+    assert (quota.reason_code, quota.reason_params) == (
+        "no_quota", {"scope": "region", "also": "quota_span"}
+    )  # fmt: skip
     assert quota.why is not None
     assert quota.why.in_lang("zh") == (
-        "未配置能耗定额（energy_quota_kgce_month、energy_quota_kgce_year）；"
+        "有食堂未配置能耗定额（energy_quota_kgce_month、energy_quota_kgce_year）；"
         "定额使用率要求统计期在同一个月内（月定额）或同一年内（年定额）"
     )
     one = build_report(tables[:1], {}, PeriodKind.CUSTOM, span, Granularity.PERIOD, AFTER)
