@@ -19,6 +19,7 @@ const assets = join(out, "assets");
 const apidocs = join(here, "..", "central", "apidocs", "static");
 
 const UNIT_DECIMALS = "../central/unit_decimals.json";
+const REASONS = "../central/kpi/reasons.json";
 
 /** SHA-256 over the sources and the pinned dependencies; tests/central/test_dashboard.py
  * computes the same. */
@@ -30,6 +31,7 @@ export function sourceHash() {
     "package-lock.json",
     "build.mjs",
     UNIT_DECIMALS, // bundled by format.js
+    REASONS, // bundled by i18n.js
   ];
   for (const name of files) {
     hash.update(name.replaceAll("\\", "/"));

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from fastapi import Query
 from fastapi.responses import Response
 
+from central.kpi.reasons import Reason
 from central.kpi.report import RankedSite, Row
 from central.kpi.values import CATALOGUE, Quality
 from central.unit_decimals import fixed
@@ -65,6 +66,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "site": ("Canteen id", "食堂编号"),
     "name": ("Canteen", "食堂"),
     "reason": ("Why no value", "无数值原因"),
+    "reason_code": ("Why no value (code)", "无数值原因代码"),
     # dishes (central/api/dishes.py)
     "item": ("Dish", "菜品"),
     "loss_reason": ("Loss reason", "损耗原因"),
@@ -243,6 +245,8 @@ def _for_machines(value: object) -> object:
         return ""
     if isinstance(value, date):  # datetime too
         return value.isoformat()
+    if isinstance(value, Reason):
+        return value.text
     return value
 
 
@@ -257,7 +261,7 @@ def _for_people(column: Column, value: object, lang: Lang) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
+    text = value.in_lang(lang) if isinstance(value, Reason) else str(value)
     if column.translate and text in _VALUE_LABELS:
         en, zh = _VALUE_LABELS[text]
         text = zh if lang == "zh" else en
@@ -300,7 +304,7 @@ def ranking_columns(kpi: str) -> list[Column]:
     _, unit = CATALOGUE[kpi]
     return [
         Column("rank"), Column("site"), Column("name"), Column(kpi, unit),
-        Column("reason"),
+        Column("reason"), Column("reason_code"),
         *(Column(f"quality.{name}", _unit_of_quality(name)) for name in QUALITY_COLUMNS),
     ]  # fmt: skip
 
@@ -309,7 +313,7 @@ def ranking_table(kpi: str, ranked: Sequence[RankedSite]) -> Table:
     return Table(
         ranking_columns(kpi),
         [
-            [r.rank, r.site, r.name, r.value.value, r.value.reason]
+            [r.rank, r.site, r.name, r.value.value, r.value.why, r.value.reason_code]
             + [getattr(r.quality, name) for name in QUALITY_COLUMNS]
             for r in ranked
         ],

@@ -38,7 +38,16 @@ _MAPPINGS = ("counter_events", "raw_bin_events")  # device fields that are mappi
 
 
 def kpi_value(value: KpiValue) -> Json:
-    return {name: getattr(value, name) for name in _KPI_FIELDS}
+    # the most frequent object (a site-year's day rows hold ~13,000): a literal is 2.5x faster
+    # than reading _KPI_FIELDS one by one; the check below keeps it to the model's fields
+    return {
+        "id": value.id, "value": value.value, "unit": value.unit, "reason": value.reason,
+        "reason_code": value.reason_code, "reason_params": value.reason_params,
+    }  # fmt: skip
+
+
+if tuple(kpi_value(KpiValue("", None, ""))) != _KPI_FIELDS:
+    raise AssertionError("kpi_json.kpi_value must give exactly the fields of KpiValueOut")
 
 
 def quality(figures: Quality) -> Json:

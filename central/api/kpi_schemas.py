@@ -25,7 +25,15 @@ class KpiValueOut(_Out):
     id: str = Field(description="docs/domain.md KPI id (F1-F9, E1-E9); empty for a base quantity")
     value: float | None
     unit: str
-    reason: str | None = Field(description="why value is null")
+    reason: str | None = Field(description="why value is null, in English")
+    reason_code: str | None = Field(
+        description="why value is null, as a stable code (its texts in English and Chinese: "
+        "central/kpi/reasons.json)"
+    )
+    reason_params: dict[str, str] | None = Field(
+        description="the code's parameters: quantity, key (a registry key), scope ('region'), "
+        "also (further codes of a region's sites, comma-separated)"
+    )
 
 
 class QualityOut(_Out):

@@ -61,7 +61,7 @@ async def _period(
 ) -> BurnDownOut:
     result = await report(store, [site], period, span, granularity, now, freshness)
     today = datetime.fromtimestamp(now / 1000, tz=site.timezone).date()
-    burn = burn_down(span, result.rows, quota, NO_QUOTA, today)
+    burn = burn_down(span, result.rows, quota, NO_QUOTA.text, today)
     return _out(period, burn, result.total.kpis["quota_use_pct"].value)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from central.kpi.daytable import DayTable
 from central.kpi.periods import Bucket, DateRange, Granularity, PeriodKind, buckets, label_of
 from central.kpi.readings import Int64Array
+from central.kpi.reasons import Reason, no_quota
 from central.kpi.rollup import Freshness
 from central.kpi.totals import NAN, Totals, combine, site_totals, site_totals_many
 from central.kpi.values import (
@@ -32,7 +33,9 @@ from central.kpi.windows import local_instant_ms
 from central.registry import Site
 from central.site_kpi_config import SiteKpiConfig
 
-NO_QUOTA = "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year)"
+NO_QUOTA = no_quota()
+QUOTA_SPAN = Reason("quota_span")
+NOT_STARTED = Reason("period_not_started")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class RankedSite:
     quality: Quality
 
 
-def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, str | None]:
+def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, Reason | None]:
     """The quota (kgce) of a row's dates: a month's or year's quota, prorated by days."""
     first, last = span.first, span.last
     month_days = calendar.monthrange(first.year, first.month)[1]
@@ -85,18 +88,18 @@ def quota_for(config: SiteKpiConfig, span: DateRange) -> tuple[float, str | None
         return year_quota * span.days / year_days, None
     if month_quota is None and year_quota is None:
         return NAN, NO_QUOTA
-    return NAN, "quota use needs dates within one month (monthly quota) or one year"
+    return NAN, QUOTA_SPAN
 
 
 def row_quota(
     config: SiteKpiConfig, dates: DateRange, start_ms: int, end_ms: int, now_ms: int
-) -> tuple[float, str | None]:
+) -> tuple[float, Reason | None]:
     """A row's quota (E7): its dates' (`quota_for`) times the share of [start_ms, end_ms) (the
     dates' local start and end) that has passed at now_ms."""
     quota, reason = quota_for(config, dates)
     share = min(1.0, max(0.0, (min(now_ms, end_ms) - start_ms) / (end_ms - start_ms)))
     if not math.isnan(quota) and share == 0.0:
-        return NAN, "the period has not started"
+        return NAN, NOT_STARTED
     return quota * share, reason
 
 

@@ -19,6 +19,7 @@ from central.kpi.daytable import QUANTITIES, DayTable, DeviceQuality
 from central.kpi.quantiles import figures_of, gather, skew_figures
 from central.kpi.rawbins import RAW_EVENT_KINDS
 from central.kpi.readings import Int64Array
+from central.kpi.reasons import Reason, joined
 from central.registry import Site
 from contract import Quantity, Stream
 
@@ -87,7 +88,7 @@ class Totals:
     floor_area_m2: float
     staff: float  # registered staff (E6 per person)
     quota_kgce: float  # the period's quota x elapsed share (E7); NaN when not applicable
-    quota_reason: str | None
+    quota_reason: Reason | None
     baseline_waste_g: float  # F9: the baseline period's total waste and meals
     baseline_meals: float
     factor_sets: frozenset[str]
@@ -201,7 +202,7 @@ def site_totals(
     service: int | None = None,
     *,
     quota_kgce: float = NAN,
-    quota_reason: str | None = None,
+    quota_reason: Reason | None = None,
     baseline: "Totals | None" = None,
 ) -> Totals:
     """Totals of dates [day_lo, day_hi) of `table`, of one service (index) or of whole days."""
@@ -301,7 +302,7 @@ def site_totals_many(
     bounds: Sequence[tuple[int, int]],
     service: int | None = None,
     *,
-    quotas: Sequence[tuple[float, str | None]] | None = None,
+    quotas: Sequence[tuple[float, Reason | None]] | None = None,
     baseline: "Totals | None" = None,
     device_skews: bool = True,
 ) -> list[Totals]:
@@ -535,7 +536,6 @@ def combine(parts: Sequence[Totals]) -> Totals:
         add = _strict if strict else _nansum
         return {k: add([getattr(p, name)[k] for p in parts]) for k in keys}
 
-    reasons = {p.quota_reason for p in parts if p.quota_reason}
     return replace(
         parts[0],
         sites=sum(p.sites for p in parts),
@@ -559,7 +559,7 @@ def combine(parts: Sequence[Totals]) -> Totals:
         floor_area_m2=_strict(each("floor_area_m2")),
         staff=math.fsum(each("staff")),
         quota_kgce=_strict(each("quota_kgce")),
-        quota_reason="; ".join(sorted(reasons)) or None,
+        quota_reason=joined(p.quota_reason for p in parts if p.quota_reason),
         baseline_waste_g=_strict(each("baseline_waste_g")),
         baseline_meals=_strict(each("baseline_meals")),
         factor_sets=frozenset().union(*(p.factor_sets for p in parts)),

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from central.kpi.rawbins import AUTO_ZERO, EMPTYING, NEGATIVE_STEP, UNSTABLE
+from central.kpi.reasons import Reason, no_quota, not_configured
 from central.kpi.totals import Totals, device_skew, skew_of
 from contract import Quantity, Stream
 
@@ -59,8 +60,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "peak_demand_kw": ("E9", "kW"),
 }
 
-NO_DINERS = "no diners in this row"
-NO_PRODUCTION = "needs production weights, which no device reports yet (no production stream)"
+# Why a KPI has no value: codes and texts in central/kpi/reasons.json (central.kpi.reasons)
+NO_DINERS = Reason("no_diners")
+NO_PRODUCTION = Reason("no_production")
+NO_SERVICE = Reason("no_service")
+NO_TRAYS = Reason("no_trays")
+NO_ENERGY_USED = Reason("no_energy_used")
+NO_BASELINE_DINERS = Reason("baseline_no_diners")
+NO_BASELINE_WASTE = Reason("baseline_no_waste")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,15 @@ class KpiValue:
     id: str
     value: float | None
     unit: str
+    # why value is None (`_missing`, from a central.kpi.reasons.Reason): in English, as a code
+    # and its parameters (shared by every value missing for the same reason: read only)
     reason: str | None = None
+    reason_code: str | None = None
+    reason_params: dict[str, str] | None = None
+
+    @property
+    def why(self) -> Reason | None:
+        return None if self.reason_code is None else Reason.of(self.reason_code, self.reason_params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +163,12 @@ def device_figures(t: Totals) -> tuple[DeviceFigures, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _missing(name: str, reason: str | None) -> KpiValue:
+def _missing(name: str, reason: Reason | None) -> KpiValue:
     """A KPI without a value (immutable, so shared by every row that lacks it for `reason`)."""
     kpi_id, unit = CATALOGUE[name]
-    return KpiValue(kpi_id, None, unit, reason)
+    if reason is None:
+        return KpiValue(kpi_id, None, unit)
+    return KpiValue(kpi_id, None, unit, reason.text, reason.code, reason.params_json)
 
 
 def _none(value: float) -> float | None:
@@ -159,11 +176,11 @@ def _none(value: float) -> float | None:
 
 
 # A formula gives a KPI's value of one row, or None (NaN) with the reason it has none.
-Formula = Callable[[Totals], tuple[float | None, str | None]]
-NO_METER = {q: f"no {q.value} meter" for q in Quantity}
-NO_ENERGY = "no electricity or gas meter"
-SPOIL_REASON = "spoilage is counted per day, not per service"
-OFF_HOURS_DAY = "off-hours energy is a day figure"
+Formula = Callable[[Totals], tuple[float | None, Reason | None]]
+NO_METER = {q: Reason("no_meter", (("quantity", q.value),)) for q in Quantity}
+NO_ENERGY = Reason("no_energy_meter")
+SPOIL_REASON = Reason("spoilage_per_day")
+OFF_HOURS_DAY = Reason("off_hours_per_day")
 # the streams' and quantities' keys, looked up once (an enum member's `.value` is a descriptor
 # call: ~30 per row of `derive` took a tenth of a site-year's day rows)
 PLATE, PREP, OVER, SPOIL = (s.value for s in (Stream.PLATE, Stream.PREP, Stream.OVERPRODUCTION,
@@ -173,13 +190,14 @@ NO_ELEC, NO_GAS, NO_WATER = (NO_METER[q] for q in (Quantity.ELECTRICITY, Quantit
                                                    Quantity.WATER))  # fmt: skip
 
 
-def _region(t: Totals) -> str:
-    return " for every site" if t.sites > 1 else ""
+def _region(t: Totals) -> bool:
+    """Whether a setting's reason is for every site (a row of several)."""
+    return t.sites > 1
 
 
 def _per_meal(
-    t: Totals, value: float, what: str, factor: float = 1.0
-) -> tuple[float | None, str | None]:
+    t: Totals, value: float, what: Reason, factor: float = 1.0
+) -> tuple[float | None, Reason | None]:
     if math.isnan(value):
         return None, what
     if t.meals == 0:
@@ -192,7 +210,7 @@ def _f4_g(t: Totals) -> float:
     return w[PLATE] + w[PREP] + w[OVER]
 
 
-def _per_diner(stream: str, reason: str = NO_DINERS) -> Formula:
+def _per_diner(stream: str, reason: Reason = NO_DINERS) -> Formula:
     return lambda t: _per_meal(t, t.waste_g[stream], reason)
 
 
@@ -206,26 +224,26 @@ def _off_hours(quantity: Quantity) -> Formula:
     return lambda t: (t.off_hours[key], OFF_HOURS_DAY if t.is_service_row else reason)
 
 
-def _area_reason(t: Totals) -> str:
-    return NO_ENERGY if math.isnan(t.kgce) else f"floor_area_m2 is not configured{_region(t)}"
+def _area_reason(t: Totals) -> Reason:
+    return NO_ENERGY if math.isnan(t.kgce) else not_configured("floor_area_m2", _region(t))
 
 
 def _annual(t: Totals) -> float:
     return DAYS_PER_YEAR / t.days if t.days else math.nan
 
 
-def _quota_use(t: Totals) -> tuple[float | None, str | None]:
+def _quota_use(t: Totals) -> tuple[float | None, Reason | None]:
     if math.isnan(t.kgce):
         return None, NO_ENERGY
     if t.quota_kgce > 0:
         return t.kgce / t.quota_kgce * 100.0, None
-    return None, t.quota_reason or f"no energy quota configured{_region(t)}"
+    return None, t.quota_reason or no_quota(_region(t))
 
 
-def _off_share(t: Totals) -> tuple[float | None, str | None]:
+def _off_share(t: Totals) -> tuple[float | None, Reason | None]:
     value = t.off_hours_kgce / t.kgce * 100.0 if t.kgce > 0 else None
     reason = OFF_HOURS_DAY if t.is_service_row else NO_ENERGY
-    return value, reason if t.is_service_row or math.isnan(t.kgce) else "no energy used"
+    return value, reason if t.is_service_row or math.isnan(t.kgce) else NO_ENERGY_USED
 
 
 # Every KPI of CATALOGUE, one formula each (in the order rows list them): `derive` computes all of
@@ -234,13 +252,13 @@ FORMULAS: dict[str, Formula] = {
     "diners": lambda t: (float(t.meals), None),
     "attendance_pct": lambda t: (
         t.meals / t.staff_slots * 100.0 if t.staff_slots else None,
-        "no meal service in this row",
+        NO_SERVICE,
     ),
     "trays": lambda t: (float(t.trays), None),
     "clean_plates": lambda t: (float(t.clean_plates), None),
     "clean_plate_rate_pct": lambda t: (
         t.clean_plates / t.trays * 100.0 if t.trays else None,
-        "no tray weighed",
+        NO_TRAYS,
     ),
     "plate_waste_g": lambda t: (t.waste_g[PLATE], None),
     "prep_waste_g": lambda t: (t.waste_g[PREP], None),
@@ -254,11 +272,11 @@ FORMULAS: dict[str, Formula] = {
     "waste_rate_pct": lambda t: (None, NO_PRODUCTION),
     "waste_value_cny": lambda t: (
         t.value_cny,
-        f"food_price_cny_per_kg is not configured{_region(t)}",
+        not_configured("food_price_cny_per_kg", _region(t)),
     ),
     "waste_co2e_kg": lambda t: (
         t.food_co2e_kg,
-        f"food_co2e_kg_per_kg is not configured{_region(t)}",
+        not_configured("food_co2e_kg_per_kg", _region(t)),
     ),
     "waste_change_vs_baseline_pct": lambda t: _vs_baseline(t, _f4_g(t), _region(t)),
     "electricity_kwh": _used(Quantity.ELECTRICITY),
@@ -293,7 +311,7 @@ if set(FORMULAS) != set(CATALOGUE):
     raise AssertionError("every KPI of CATALOGUE needs one formula")
 
 
-def _value(name: str, value: float | None, reason: str | None) -> KpiValue:
+def _value(name: str, value: float | None, reason: Reason | None) -> KpiValue:
     if value is None or math.isnan(value):
         return _missing(name, reason)
     kpi_id, unit = CATALOGUE[name]
@@ -310,16 +328,16 @@ def derive(t: Totals) -> dict[str, KpiValue]:
     return {name: _value(name, *formula(t)) for name, formula in FORMULAS.items()}
 
 
-def _vs_baseline(t: Totals, f4_g: float, region: str) -> tuple[float | None, str | None]:
+def _vs_baseline(t: Totals, f4_g: float, region: bool) -> tuple[float | None, Reason | None]:
     if math.isnan(t.baseline_waste_g):
-        return None, f"baseline is not configured{region}"
+        return None, not_configured("baseline", region)
     if t.baseline_meals == 0:
-        return None, "no diners in the baseline period"
+        return None, NO_BASELINE_DINERS
     if t.meals == 0:
         return None, NO_DINERS
     base = t.baseline_waste_g / t.baseline_meals
     if base == 0:
-        return None, "no waste in the baseline period"
+        return None, NO_BASELINE_WASTE
     return (1.0 - (f4_g / t.meals) / base) * 100.0, None
 
 

@@ -150,8 +150,9 @@ def quota(report: MonthlyReport, lang: Lang) -> Section:
             _kpi(ytd, "quota_use_pct"),
         ),
     )
-    reason = month.kpis["quota_use_pct"].reason
-    return Section("quota", text("quota", lang), header, rows, (reason,) if reason else ())
+    why = month.kpis["quota_use_pct"].why
+    notes = (why.in_lang(lang),) if why else ()
+    return Section("quota", text("quota", lang), header, rows, notes)
 
 
 def quality(report: MonthlyReport, lang: Lang) -> Section:

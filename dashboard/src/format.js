@@ -3,7 +3,7 @@
 // The one table of decimals per unit, central's (central/unit_decimals.py): the API's CSVs for
 // people and the monthly report round with it too. Bundled at build time.
 import DECIMALS from "../../central/unit_decimals.json" with { type: "json" };
-import { language, unitLabel } from "./i18n.js";
+import { language, reasonText, unitLabel } from "./i18n.js";
 
 export function decimalsOf(unit) {
   return DECIMALS.units[unit] ?? DECIMALS.other;
@@ -52,7 +52,8 @@ export function kpiElement(name, scope, kpi, extra = {}) {
   el.dataset.value = kpi?.value === null || kpi?.value === undefined ? "" : String(kpi.value);
   for (const [key, value] of Object.entries(extra)) el.dataset[key] = value;
   el.textContent = formatNumber(kpi?.value, kpi?.unit);
-  if (kpi?.reason) el.title = kpi.reason;
+  const why = reasonText(kpi); // in the page's language
+  if (why) el.title = why;
   return el;
 }
 

@@ -1,6 +1,10 @@
 // Labels in English and Chinese; the viewer's language (navigator.language) picks one, a switch
 // on the page overrides it for the session.
 
+// Why a KPI has no value, by code, in both languages: central's one table (central/kpi/reasons.py),
+// bundled at build time. Its texts join LABELS as reason_<code>.
+import REASONS from "../../central/kpi/reasons.json" with { type: "json" };
+
 export const LABELS = {
   en: {
     topWastedDishes: "Top wasted dishes",
@@ -617,6 +621,9 @@ export const LABELS = {
 };
 
 export const LANGUAGES = ["en", "zh"];
+for (const lang of LANGUAGES) {
+  for (const [code, texts] of Object.entries(REASONS.reasons)) LABELS[lang][`reason_${code}`] = texts[lang];
+}
 const STORE_KEY = "canteen.lang";
 
 export function detectLanguage() {
@@ -675,4 +682,17 @@ export function errorText(status) {
 /** "label: value" with the language's colon. */
 export function labelled(label, value) {
   return t("labelled", { label, value });
+}
+
+/** Why a KPI value is missing, in the current language: its `reason_code` with `reason_params`
+ * filled in (a region's further codes in `also` joined after it); the server's English `reason`
+ * for a code this page does not know. */
+export function reasonText(kpi) {
+  const code = kpi?.reason_code;
+  const params = kpi?.reason_params ?? {};
+  const codes = [code, ...(params.also ? params.also.split(",") : [])];
+  if (!code || !codes.every((c) => REASONS.reasons[c])) return kpi?.reason ?? "";
+  const vars = {};
+  for (const [name, value] of Object.entries(params)) vars[name] = REASONS.params[name]?.[value]?.[current] ?? value;
+  return codes.map((c, i) => t(`reason_${c}`, i === 0 ? vars : {})).join(REASONS.separator[current]);
 }

@@ -64,3 +64,22 @@ test("units, region keys and API errors in both languages; unknown ones fall bac
   assert.equal(regionLabel("province", "Zhejiang"), "Province: Zhejiang");
   assert.equal(unitLabel("m3"), "m³");
 });
+
+test("a missing value's reason in the page's language, the server's English for an unknown code", async () => {
+  const { reasonText } = await import("../src/i18n.js");
+  const gas = { reason: "no gas meter", reason_code: "no_meter", reason_params: { quantity: "gas" } };
+  const price = { reason_code: "not_configured", reason_params: { key: "food_price_cny_per_kg", scope: "region" } };
+  const quota = { reason_code: "no_quota", reason_params: { also: "quota_span" } };
+  setLanguage("zh");
+  assert.equal(reasonText(gas), "没有燃气表");
+  assert.equal(reasonText(price), "有食堂未配置 food_price_cny_per_kg");
+  assert.equal(reasonText({ ...price, reason_params: { key: "floor_area_m2" } }), "未配置 floor_area_m2");
+  assert.match(reasonText(quota), /^未配置能耗定额.*；定额使用率/);
+  assert.equal(reasonText({ reason: "a new reason", reason_code: "from_a_newer_server", reason_params: {} }), "a new reason");
+  assert.equal(reasonText({ reason: "old", reason_code: "no_quota", reason_params: { also: "unknown" } }), "old");
+  assert.equal(reasonText({ value: 1, reason: null, reason_code: null, reason_params: null }), "");
+  assert.equal(reasonText(undefined), "");
+  setLanguage("en");
+  assert.equal(reasonText(gas), "no gas meter");
+  assert.equal(reasonText(price), "food_price_cny_per_kg is not configured for every site");
+});

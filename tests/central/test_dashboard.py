@@ -14,13 +14,14 @@ from tests.central.conftest import in_process
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "dashboard"
 UNIT_DECIMALS = "../central/unit_decimals.json"  # bundled by dashboard/src/format.js
+REASONS = "../central/kpi/reasons.json"  # bundled by dashboard/src/i18n.js
 
 
 def source_hash() -> str:
     """The hash dashboard/build.mjs records in build-info.json (same files, same order)."""
     digest = hashlib.sha256()
     names = [f"src/{p.name}" for p in sorted((SOURCES / "src").iterdir())]
-    for name in [*names, "package.json", "package-lock.json", "build.mjs", UNIT_DECIMALS]:
+    for name in [*names, "package.json", "package-lock.json", "build.mjs", UNIT_DECIMALS, REASONS]:
         digest.update(name.encode() + b"\0")
         digest.update((SOURCES / name).read_bytes() + b"\0")
     return digest.hexdigest()

@@ -100,13 +100,27 @@ async def test_site_day_report_with_units_factor_set_and_quality(
     total = body["total"]
     assert total["factor_sets"] == ["cn-2022-calorific"]
     kpis = total["kpis"]
-    assert kpis["diners"] == {"id": "F7", "value": 4.0, "unit": "persons", "reason": None}
+    assert kpis["diners"] == {
+        "id": "F7", "value": 4.0, "unit": "persons",
+        "reason": None, "reason_code": None, "reason_params": None,
+    }  # fmt: skip
     assert kpis["plate_waste_per_diner_g"]["value"] == pytest.approx(50.0)
     assert kpis["electricity_kwh"]["value"] == pytest.approx(240.0)
     assert kpis["energy_kgce_per_meal"]["value"] == pytest.approx(240 * 0.1229 / 4)
     assert kpis["energy_kgce_per_meal"]["unit"] == "kgce/meal"
     assert kpis["waste_value_cny"]["value"] == pytest.approx(0.2 * 12.0)
-    assert kpis["gas_m3"]["reason"] == "no gas meter"
+    # a missing value: why, in English and as a code with its parameters (central/kpi/reasons.py)
+    assert kpis["gas_m3"] == {
+        "id": "E2", "value": None, "unit": "m3", "reason": "no gas meter",
+        "reason_code": "no_meter", "reason_params": {"quantity": "gas"},
+    }  # fmt: skip
+    assert (kpis["waste_rate_pct"]["reason_code"], kpis["waste_rate_pct"]["reason_params"]) == (
+        "no_production",
+        {},
+    )
+    missing = {name: v for name, v in kpis.items() if v["value"] is None}
+    assert len(missing) > 5
+    assert all(v["reason"] and v["reason_code"] for v in missing.values()), missing
     quality = total["quality"]
     assert (quality["meter_readings_received"], quality["meter_readings_expected"]) == (24, 24)
     assert quality["completeness_pct"] == pytest.approx(100.0)
@@ -208,6 +222,10 @@ async def test_region_report_and_ranking(client: httpx.AsyncClient) -> None:
     assert region["total"]["kpis"]["waste_value_cny"]["reason"] == (
         "food_price_cny_per_kg is not configured for every site"
     )
+    assert region["total"]["kpis"]["waste_value_cny"]["reason_code"] == "not_configured"
+    assert region["total"]["kpis"]["waste_value_cny"]["reason_params"] == {
+        "key": "food_price_cny_per_kg", "scope": "region"
+    }  # fmt: skip
     ranked = await get(
         client, "/api/v1/ranking", region="province:Zhejiang", kpi="plate_waste_per_diner_g",
         period="month", date="2026-11-20",
@@ -224,6 +242,32 @@ async def test_region_report_and_ranking(client: httpx.AsyncClient) -> None:
     csv_text = (await client.get("/api/v1/ranking", params=params)).text
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert [(r["rank"], r["site"], r["diners [persons]"]) for r in rows] == [("1", "s1", "4.0")]
+    # a site without a value ranks last with why: in JSON, and in the CSVs (in the CSV's language)
+    params = {"region": "province:Zhejiang", "kpi": "waste_value_cny", "date": "2026-11-20"}
+    ranked = await get(client, "/api/v1/ranking", **params)
+    last = ranked["sites"][-1]
+    assert (last["site"], last["rank"], last["value"]["reason_code"]) == (
+        "s2",
+        None,
+        "not_configured",
+    )
+    assert last["value"]["reason_params"] == {"key": "food_price_cny_per_kg"}
+    machine = (
+        await client.get("/api/v1/ranking", params={**params, "format": "csv", "csv": "machine"})
+    ).text
+    rows = list(csv.DictReader(io.StringIO(machine)))
+    assert (rows[-1]["reason"], rows[-1]["reason_code"]) == (
+        "food_price_cny_per_kg is not configured",
+        "not_configured",
+    )
+    people = (
+        await client.get("/api/v1/ranking", params={**params, "format": "csv", "lang": "zh"})
+    ).text
+    rows = list(csv.DictReader(io.StringIO(people.lstrip("\ufeff"))))
+    assert (rows[-1]["无数值原因"], rows[-1]["无数值原因代码"]) == (
+        "未配置 food_price_cny_per_kg",
+        "not_configured",
+    )
 
 
 async def test_alerts(client: httpx.AsyncClient) -> None:

@@ -176,6 +176,12 @@ async def test_printable_page_and_region_report(client: httpx.AsyncClient) -> No
     for section in ("summary", "waste", "energy", "quota", "quality", "alerts"):
         assert f'data-section="{section}"' in text
     assert "<script" not in text
+    # the region's quota use is missing (s2 has no quota): why, in the report's language
+    zh_region = await client.get(
+        "/api/v1/reports/monthly",
+        params={"region": "province:Zhejiang", "month": "2026-11", "lang": "zh", "format": "html"},
+    )
+    assert "有食堂未配置能耗定额" in zh_region.text
     assert (
         page.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
     )

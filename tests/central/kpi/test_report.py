@@ -188,6 +188,38 @@ def test_region_sums_sites_and_needs_config_of_every_site() -> None:
         "food_price_cny_per_kg is not configured for every site"
     )
 
+    assert region.total.kpis["waste_value_cny"].reason_params == {
+        "key": "food_price_cny_per_kg", "scope": "region"
+    }  # fmt: skip
+
+
+def test_a_region_whose_sites_lack_a_quota_for_different_reasons_gives_every_reason() -> None:
+    """s1 has a monthly quota only (no use over dates of two months), s2 none at all: the
+    region's E7 is missing for both reasons, in English and as a code with the other's in `also`."""
+    none = replace(SITE, id="s2", kpi=replace(SITE.kpi, energy_quota_kgce_month=None))
+    span = DateRange(date(2026, 11, 20), date(2026, 12, 1))
+    tables = [build_day_table(s, span, readings()) for s in (SITE, none)]
+    region = build_report(tables, {}, PeriodKind.CUSTOM, span, Granularity.PERIOD, AFTER)
+    quota = region.total.kpis["quota_use_pct"]
+    assert quota.value is None
+    assert quota.reason == (
+        "no energy quota configured (energy_quota_kgce_month, energy_quota_kgce_year) for every"
+        " site; quota use needs dates within one month (monthly quota) or one year"
+    )
+    assert (quota.reason_code, quota.reason_params) == (
+        "no_quota", {"scope": "region", "also": "quota_span"}
+    )  # fmt: skip
+    assert quota.why is not None
+    assert quota.why.in_lang("zh") == (
+        "有食堂未配置能耗定额（energy_quota_kgce_month、energy_quota_kgce_year）；"
+        "定额使用率要求统计期在同一个月内（月定额）或同一年内（年定额）"
+    )
+    one = build_report(tables[:1], {}, PeriodKind.CUSTOM, span, Granularity.PERIOD, AFTER)
+    assert (
+        one.total.kpis["quota_use_pct"].reason_code,
+        one.total.kpis["quota_use_pct"].reason_params,
+    ) == ("quota_span", {})
+
 
 CUSTOM = PeriodKind.CUSTOM
 

@@ -18,6 +18,7 @@ import pytest
 from central import reporting
 from central.kpi.daytable import DayTable
 from central.kpi.periods import DateRange
+from central.kpi.reasons import Reason
 from central.kpi.totals import combine, site_totals, site_totals_many
 from central.kpi.values import derive, device_figures, quality
 from central.store.sqlite import SqliteStore
@@ -67,11 +68,14 @@ def layouts(rng: random.Random, n_days: int) -> list[list[tuple[int, int]]]:
     return [days, weeks, runs, spans, [(0, n_days)]]
 
 
+SPAN = Reason("quota_span")
+
+
 def check_table(table: DayTable, rng: random.Random) -> None:
     n_days = table.span.days
     for bounds in layouts(rng, n_days):
         for service in (None, *range(len(table.services))):
-            quotas = [(rng.choice([math.nan, rng.random() * 100]), rng.choice([None, "r"]))
+            quotas = [(rng.choice([math.nan, rng.random() * 100]), rng.choice([None, SPAN]))
                       for _ in bounds]  # fmt: skip
             baseline = site_totals(table, 0, n_days) if rng.random() < 0.5 else None
             (other,) = site_totals_many(table, [(0, n_days)])  # a second "site" for combine()
