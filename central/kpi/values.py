@@ -340,10 +340,13 @@ def _counted(formula: Formula) -> Formula:
 
 def _metered(formula: Formula, estimated: Callable[[Totals], float]) -> Formula:
     def gated(t: Totals) -> tuple[float | None, str | None]:
-        value, reason = formula(t)
-        if value is None or math.isnan(value) or t.meter_received or estimated(t) > 0:
-            return value, reason  # (a KPI without a meter keeps its reason: "no gas meter")
-        return None, NO_READINGS if t.readings == 0 else NO_METER_READINGS
+        part = estimated(t)
+        if t.meter_received or part > 0:  # measured, or a bridged gap's estimate
+            return formula(t)
+        if t.readings == 0:
+            return None, NO_READINGS
+        # NaN: no meter of it in the row's span, which the formula's reason says
+        return (None, NO_METER_READINGS) if part == 0 else formula(t)
 
     return gated
 
