@@ -118,6 +118,11 @@ async def test_day_rows_before_the_first_reading_and_without_any_are_missing(
     # the month sums what was measured
     assert value(body["total"], "diners") == 4
     assert value(body["total"], "electricity_kwh") == pytest.approx(960.0)
+    # the quota burn-down's use is /kpis' energy: none where that is missing, the gap's estimate
+    burn = await get(client, "/api/v1/sites/s1/quota-burndown", date="2026-11-20")
+    used = {p["label"]: p["used_kgce"] for p in burn["month"]["points"]}
+    assert [used[f"2026-11-{d}"] for d in (19, 25, 26)] == [None] * 3
+    assert used["2026-11-22"] == pytest.approx(value(rows["2026-11-22"], "energy_kgce"))
     # the daily view says the same
     daily = await get(client, "/api/v1/sites/s1/kpis/daily", date="2026-11-19")
     assert (daily["day"]["meals"], daily["day"]["trays"], daily["services"][0]["diners"]) == (
