@@ -294,12 +294,12 @@ FORMULAS: dict[str, Formula] = {
 if set(FORMULAS) != set(CATALOGUE):
     raise AssertionError("every KPI of CATALOGUE needs one formula")
 
-# Missing, not zero (docs/kpis.md, the one statement of the rule). Card readers and scales send
-# only when used, so their counts and masses are missing in a row without a reading of any kind
-# (nothing shows the site was measuring); a 0 stands where the site's readings (a meter's, at
-# least) show it was. Energy is measured by meters: it is missing in a row without a meter
-# reading unless the row lies in a gap the meter's readings on both sides bridge (its estimated
-# part).
+# Missing, not zero (docs/kpis.md, "Missing, not zero", the one statement of the rule). Card
+# readers and scales send only when used, so their counts and masses (and every figure per diner
+# or per meal) are missing in a row without a reading of any kind: nothing shows the site was
+# measuring; a row with any reading (a meter's periodic ones) keeps its 0. Energy is measured by
+# meters: it is missing in a row without a meter reading unless the row lies in a gap the meter's
+# readings on both sides bridge (its estimated part).
 COUNTED = frozenset({
     "diners", "attendance_pct", "trays", "clean_plates", "clean_plate_rate_pct",
     "plate_waste_g", "prep_waste_g", "overproduction_waste_g", "spoilage_waste_g",
