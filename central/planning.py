@@ -33,7 +33,10 @@ async def service_histories(
     result = await report(store, [site], PeriodKind.CUSTOM, span, Granularity.SERVICE, now_ms)
     index = {on: i for i, on in enumerate(span.dates())}
     n = span.days
-    columns = {s.name: {k: np.zeros(n) for k in ("diners", "plate", "over")} for s in site.services}
+    # NaN: a date without any reading (missing, not 0 diners: docs/kpis.md)
+    columns = {
+        s.name: {k: np.full(n, np.nan) for k in ("diners", "plate", "over")} for s in site.services
+    }
     for row in result.rows:
         if row.service is None or row.service not in columns:
             continue
@@ -43,7 +46,8 @@ async def service_histories(
             ("plate", "plate_waste_g"),
             ("over", "overproduction_waste_g"),
         ):
-            columns[row.service][key][at] = row.kpis[kpi].value or 0.0
+            value = row.kpis[kpi].value
+            columns[row.service][key][at] = np.nan if value is None else value
     return {
         name: ServiceHistory(
             History(span.first, c["diners"]), WasteHistory(c["diners"], c["plate"], c["over"])
@@ -91,6 +95,8 @@ async def production(
     if on < today:
         day = await service_histories(store, site, DateRange(on, on), now_ms)
         for name, h in day.items():
+            if np.isnan(h.waste.diners[0]):
+                continue  # nothing measured that day: no outcome to compare with
             actuals[name] = Actual(
                 diners=float(h.waste.diners[0]),
                 plate_kg=float(h.waste.plate_g[0]) / 1000,

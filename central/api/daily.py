@@ -27,7 +27,8 @@ class _Out(BaseModel):
 
 
 class Energy(_Out):
-    """Consumption; null when the site has no meter of that quantity."""
+    """Consumption; null when the site has no meter of that quantity, or the day no meter
+    reading and no estimated part (docs/kpis.md)."""
 
     electricity_kwh: float | None
     gas_m3: float | None
@@ -58,20 +59,12 @@ class EnergyPerMeal(_Out):
         )
 
 
-def _sum(kpis: Kpis, name: str) -> float:
-    """A base quantity (a count or a mass): a sum, present in every row of a single site."""
-    value = kpis[name].value
-    if value is None:
-        raise ValueError(f"{name} has no value: {kpis[name].reason}")
-    return value
-
-
 class ServiceWaste(_Out):
-    """Grams per stream."""
+    """Grams per stream; null when the day holds no reading at all."""
 
-    plate: float
-    prep: float
-    overproduction: float
+    plate: float | None
+    prep: float | None
+    overproduction: float | None
 
 
 class ServiceWastePerDiner(_Out):
@@ -84,18 +77,18 @@ class ServiceWastePerDiner(_Out):
 
 
 class DayWaste(ServiceWaste):
-    spoilage: float
+    spoilage: float | None
 
 
 class DayWastePerDiner(ServiceWastePerDiner):
     spoilage: float | None = Field(description="spoiled stock per meal, not part of F4 (total)")
 
 
-def _waste(kpis: Kpis) -> dict[str, float]:
+def _waste(kpis: Kpis) -> dict[str, float | None]:
     return {
-        "plate": _sum(kpis, "plate_waste_g"),
-        "prep": _sum(kpis, "prep_waste_g"),
-        "overproduction": _sum(kpis, "overproduction_waste_g"),
+        "plate": kpis["plate_waste_g"].value,
+        "prep": kpis["prep_waste_g"].value,
+        "overproduction": kpis["overproduction_waste_g"].value,
     }
 
 
@@ -108,15 +101,20 @@ def _per_diner(kpis: Kpis) -> dict[str, float | None]:
     }
 
 
-def _count(kpis: Kpis, name: str) -> int:
-    return round(_sum(kpis, name))
+def _count(kpis: Kpis, name: str) -> int | None:
+    """A count; null when the day holds no reading at all (missing, not zero: docs/kpis.md)."""
+    value = kpis[name].value
+    return None if value is None else round(value)
 
 
 class ServiceKpis(_Out):
     service: str
-    diners: int = Field(description="distinct persons with a card transaction in [start, end)")
-    trays: int
-    clean_plates: int
+    diners: int | None = Field(
+        description="distinct persons with a card transaction in [start, end); null when the "
+        "day holds no reading at all"
+    )
+    trays: int | None
+    clean_plates: int | None
     clean_plate_rate_pct: float | None = Field(description="null when no tray was weighed")
     waste_g: ServiceWaste
     waste_per_diner_g: ServiceWastePerDiner
@@ -142,9 +140,11 @@ class ServiceKpis(_Out):
 
 
 class DayKpis(_Out):
-    meals: int = Field(description="sum of the services' distinct diners")
-    trays: int = Field(description="every tray weighed in the local day [00:00, 24:00)")
-    clean_plates: int
+    meals: int | None = Field(
+        description="sum of the services' distinct diners; null when the day holds no reading"
+    )
+    trays: int | None = Field(description="every tray weighed in the local day [00:00, 24:00)")
+    clean_plates: int | None
     clean_plate_rate_pct: float | None
     waste_g: DayWaste
     waste_per_diner_g: DayWastePerDiner
@@ -160,7 +160,7 @@ class DayKpis(_Out):
             trays=_count(k, "trays"),
             clean_plates=_count(k, "clean_plates"),
             clean_plate_rate_pct=k["clean_plate_rate_pct"].value,
-            waste_g=DayWaste(**_waste(k), spoilage=_sum(k, "spoilage_waste_g")),
+            waste_g=DayWaste(**_waste(k), spoilage=k["spoilage_waste_g"].value),
             waste_per_diner_g=DayWastePerDiner(
                 **_per_diner(k), spoilage=k["spoilage_per_diner_g"].value
             ),

@@ -36,17 +36,17 @@ def burn_down(
     span: DateRange, rows: Sequence[Row], quota_kgce: float | None, reason: str | None, today: date
 ) -> BurnDown:
     """Cumulative energy per row of `span` and the quota. A row after `today` has no use yet,
-    and a row without any meter reading (before the meters' first, an outage) has no data: its
-    use and cumulative use are None, not 0 (a chart draws no line there); the cumulative use
-    goes on after it with the rows that have data."""
+    and a row whose energy is missing in /kpis (no meter reading and no gap's estimate in it:
+    before the meters' first reading, after their last; docs/kpis.md) has no data: its use and
+    cumulative use are None, not 0 (a chart draws no line there); the cumulative use goes on
+    after it with the rows that have data."""
     points: list[BurnPoint] = []
-    cumulative: float | None = 0.0
+    cumulative = 0.0
     for row in rows:
-        has_data = row.first <= today and row.quality.meter_readings_received > 0
-        used = row.kpis["energy_kgce"].value if has_data else None
-        if has_data:
-            cumulative = cumulative + used if cumulative is not None and used is not None else None
-        shown = cumulative if has_data else None
+        used = row.kpis["energy_kgce"].value if row.first <= today else None
+        if used is not None:
+            cumulative += used
+        shown = None if used is None else cumulative
         allowed = (
             quota_kgce * ((row.last - span.first).days + 1) / span.days
             if quota_kgce is not None

@@ -71,7 +71,8 @@ class ForecastPoint:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """Diners of one service on consecutive local dates ending the day before the forecast."""
+    """Diners of one service on consecutive local dates ending the day before the forecast; NaN
+    on a date without any reading (nothing measured: left out, never read as 0 diners)."""
 
     first: date
     diners: npt.NDArray[np.float64]
@@ -137,7 +138,7 @@ def _fit(
     weekday = np.array([d.weekday() for d in dates])
     regular = (kinds == DayKind.WORKDAY.value) & ~overridden
     adjusted = (kinds == DayKind.ADJUSTED_WORKDAY.value) & ~overridden
-    off = ~(regular | adjusted) & ~overridden
+    off = ~(regular | adjusted) & ~overridden & ~np.isnan(y)
     recent = np.arange(n) >= n - PROFILE_DAYS
     # working days with no diner at all are closures nobody entered: left out of the fit
     work = regular & (y > 0)
@@ -181,7 +182,11 @@ def forecast_service(
 ) -> list[ForecastPoint]:
     """Forecast diners of `service` on `dates` (after the history's last date)."""
     y = history.diners
-    closed = y.size >= CLOSED_DAYS and not np.any(y[-CLOSED_DAYS:] > 0) and np.any(y > 0)
+    recent = y[-CLOSED_DAYS:]
+    # closed: recent dates measured 0 diners (dates without any reading show nothing)
+    closed = (
+        y.size >= CLOSED_DAYS and not np.any(recent > 0) and np.any(recent == 0) and np.any(y > 0)
+    )
     fit = None if closed else _fit(history, overrides, service, calendar)
     out = []
     for on in dates:
@@ -226,7 +231,8 @@ def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, CalendarSource
 def same_weekday_last_week(history: History, on: date) -> float | None:
     """Baseline 1: the diners of the same weekday one week before `on`."""
     i = (on - timedelta(days=7) - history.first).days
-    return float(history.diners[i]) if 0 <= i < history.diners.size else None
+    known = 0 <= i < history.diners.size and not np.isnan(history.diners[i])
+    return float(history.diners[i]) if known else None
 
 
 def weekday_mean_4_weeks(history: History, on: date) -> float | None:
@@ -235,5 +241,6 @@ def weekday_mean_4_weeks(history: History, on: date) -> float | None:
         float(history.diners[i])
         for k in range(1, 5)
         if 0 <= (i := (on - timedelta(days=7 * k) - history.first).days) < history.diners.size
+        and not np.isnan(history.diners[i])
     ]
     return float(np.mean(picked)) if picked else None

@@ -32,7 +32,7 @@ WASTE_DAYS = 28
 
 @dataclass(frozen=True, slots=True)
 class WasteHistory:
-    """Per-date sums of one service, aligned with the diner history."""
+    """Per-date sums of one service, aligned with the diner history (NaN: nothing measured)."""
 
     diners: npt.NDArray[np.float64]
     plate_g: npt.NDArray[np.float64]
@@ -68,12 +68,13 @@ class Recommendation:
 
 
 def per_diner_waste(history: WasteHistory) -> tuple[float | None, float | None]:
-    """Plate waste and overproduction per diner (g) over the last WASTE_DAYS days."""
-    diners = float(np.sum(history.diners[-WASTE_DAYS:]))
+    """Plate waste and overproduction per diner (g) over the last WASTE_DAYS days (of those
+    measured: a date without readings is NaN in all three)."""
+    diners = float(np.nansum(history.diners[-WASTE_DAYS:]))
     if diners <= 0:
         return None, None
-    plate = float(np.sum(history.plate_g[-WASTE_DAYS:])) / diners
-    over = float(np.sum(history.overproduction_g[-WASTE_DAYS:])) / diners
+    plate = float(np.nansum(history.plate_g[-WASTE_DAYS:])) / diners
+    over = float(np.nansum(history.overproduction_g[-WASTE_DAYS:])) / diners
     return plate, over
 
 

@@ -62,6 +62,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 
 # Why a KPI has no value: codes and texts in central/kpi/reasons.json (central.kpi.reasons)
 NO_DINERS = Reason("no_diners")
+NO_READINGS = Reason("no_readings")
+NO_METER_READINGS = Reason("no_meter_readings")
 NO_PRODUCTION = Reason("no_production")
 NO_SERVICE = Reason("no_service")
 NO_TRAYS = Reason("no_trays")
@@ -310,6 +312,71 @@ FORMULAS: dict[str, Formula] = {
 if set(FORMULAS) != set(CATALOGUE):
     raise AssertionError("every KPI of CATALOGUE needs one formula")
 
+# Missing, not zero (docs/kpis.md, "Missing, not zero", the one statement of the rule). Card
+# readers and scales send only when used, so their counts and masses (and every figure per diner
+# or per meal) are missing in a row without a reading of any kind: nothing shows the site was
+# measuring; a row with any reading (a meter's periodic ones) keeps its 0. Energy is measured by
+# meters: it is missing in a row without a meter reading unless the row lies in a gap the meter's
+# readings on both sides bridge (its estimated part).
+COUNTED = frozenset({
+    "diners", "attendance_pct", "trays", "clean_plates", "clean_plate_rate_pct",
+    "plate_waste_g", "prep_waste_g", "overproduction_waste_g", "spoilage_waste_g",
+    "plate_waste_per_diner_g", "prep_waste_per_diner_g", "overproduction_per_diner_g",
+    "waste_per_diner_g", "spoilage_per_diner_g", "waste_value_cny", "waste_co2e_kg",
+    "waste_change_vs_baseline_pct", "electricity_kwh_per_meal", "gas_m3_per_meal",
+    "water_l_per_meal", "energy_kgce_per_meal", "co2_kg_per_meal",
+})  # fmt: skip
+# metered KPI -> the estimated part of its row that shows the row lies in a bridged gap
+_OF_QUANTITY = {
+    ELEC: ("electricity_kwh", "off_hours_electricity_kwh", "electricity_kwh_per_meal",
+           "peak_demand_kw"),
+    GAS: ("gas_m3", "off_hours_gas_m3", "gas_m3_per_meal"),
+    WATER: ("water_m3", "off_hours_water_m3", "water_l_per_meal"),
+}  # fmt: skip
+_OF_KGCE = (
+    "energy_kgce", "energy_kgce_per_meal", "co2_kg", "co2_kg_per_meal", "energy_kgce_per_m2",
+    "energy_kgce_per_m2_year", "energy_kgce_per_staff", "energy_kgce_per_staff_year",
+    "quota_use_pct", "off_hours_energy_kgce", "off_hours_share_pct",
+)  # fmt: skip
+
+
+def _estimated(quantity: str) -> Callable[[Totals], float]:
+    return lambda t: t.estimated[quantity]
+
+
+METERED: dict[str, Callable[[Totals], float]] = {
+    **{name: _estimated(q) for q, names in _OF_QUANTITY.items() for name in names},
+    **dict.fromkeys(_OF_KGCE, lambda t: t.kgce_estimated),
+}
+if not (COUNTED | set(METERED)) <= set(CATALOGUE):
+    raise AssertionError("COUNTED and METERED name KPIs of CATALOGUE")
+
+
+def _counted(formula: Formula) -> Formula:
+    return lambda t: (None, NO_READINGS) if t.readings == 0 else formula(t)
+
+
+def _metered(formula: Formula, estimated: Callable[[Totals], float]) -> Formula:
+    def gated(t: Totals) -> tuple[float | None, Reason | None]:
+        part = estimated(t)
+        if t.meter_received or part > 0:  # measured, or a bridged gap's estimate
+            return formula(t)
+        if t.readings == 0:
+            return None, NO_READINGS
+        # NaN: no meter of it in the row's span, which the formula's reason says
+        return (None, NO_METER_READINGS) if part == 0 else formula(t)
+
+    return gated
+
+
+# A row with meter readings passes every gate, so it takes the formulas as they are (one check a
+# row instead of one a KPI); any other row takes them gated.
+_UNGATED = dict(FORMULAS)
+for _name, _formula in _UNGATED.items():
+    if _name in METERED:
+        _formula = _metered(_formula, METERED[_name])
+    FORMULAS[_name] = _counted(_formula) if _name in COUNTED else _formula
+
 
 def _value(name: str, value: float | None, reason: Reason | None) -> KpiValue:
     if value is None or math.isnan(value):
@@ -320,12 +387,13 @@ def _value(name: str, value: float | None, reason: Reason | None) -> KpiValue:
 
 def kpi_value(t: Totals, name: str) -> KpiValue:
     """One KPI of CATALOGUE for one row (what `derive` gives for it)."""
-    return _value(name, *FORMULAS[name](t))
+    return _value(name, *(_UNGATED if t.meter_received else FORMULAS)[name](t))
 
 
 def derive(t: Totals) -> dict[str, KpiValue]:
     """Every KPI of CATALOGUE for one row."""
-    return {name: _value(name, *formula(t)) for name, formula in FORMULAS.items()}
+    formulas = _UNGATED if t.meter_received else FORMULAS
+    return {name: _value(name, *formula(t)) for name, formula in formulas.items()}
 
 
 def _vs_baseline(t: Totals, f4_g: float, region: bool) -> tuple[float | None, Reason | None]:

@@ -89,12 +89,14 @@ def test_a_service_can_be_picked_and_the_day_stays_whole() -> None:
     assert only_dinner.day == everything.day
 
 
-def test_a_day_without_diners_has_no_per_diner_figures() -> None:
+def test_a_day_without_readings_has_no_counts_and_no_per_diner_figures() -> None:
     empty = SiteReadings(
         scale=ScaleReadings.empty(), card=CardReadings.empty(), meter=MeterReadings.empty()
     )
     kpis = view(empty)
-    assert kpis.day.meals == 0
+    # nothing was measured: missing, not 0 (docs/kpis.md, "Missing, not zero")
+    assert (kpis.day.meals, kpis.day.trays, kpis.day.waste_g.plate) == (None, None, None)
+    assert kpis.services[0].diners is None
     assert kpis.day.waste_per_diner_g.total is None
     assert kpis.day.clean_plate_rate_pct is None
     assert kpis.readings == 0

@@ -205,7 +205,8 @@ async def test_granularity_custom_period_and_csv(client: httpx.AsyncClient) -> N
     assert table[-1]["service"] == "total"
     assert table[-1]["label"] == "2026-W47"
     assert float(table[-1]["electricity_kwh [kWh]"]) == pytest.approx(480.0)
-    assert table[0]["diners [persons]"] == "0.0"
+    assert table[0]["diners [persons]"] == ""  # Monday: no reading, missing (not 0)
+    assert table[4]["diners [persons]"] == "2.0"
     assert "quality.completeness_pct [%]" in table[0]
 
 

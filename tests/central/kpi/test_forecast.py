@@ -115,6 +115,25 @@ def test_bad_input_answers_clearly() -> None:
     assert "looks closed" in closed.note
 
 
+def test_dates_without_readings_are_left_out_not_read_as_no_diners() -> None:
+    # NaN: a date nobody measured (before the site's first reading, every device down); the
+    # site's report rows show it missing (docs/kpis.md), central.planning passes it on as NaN
+    first, last = date(2026, 6, 28), date(2026, 9, 19)
+    unmeasured = {first + timedelta(days=i) for i in range(0, 84, 3)}  # every third date
+    past = history(first, last, lambda d: np.nan if d in unmeasured else truth(d))
+    ahead = dates(date(2026, 9, 21), date(2026, 9, 27))  # Monday to Sunday
+    for p in forecast_service(past, "lunch", ahead):
+        assert p.source is Source.MODEL
+        assert p.diners == pytest.approx(truth(p.on), rel=0.01), p.on  # weekends: 15, not 0
+    assert same_weekday_last_week(past, date(2026, 7, 8)) is None  # 1 July: unmeasured
+    assert weekday_mean_4_weeks(past, date(2026, 7, 29)) == pytest.approx(truth(date(2026, 7, 22)))
+    # four weeks without a single reading: not "closed", the earlier weeks still forecast
+    silent = history(first, last, lambda d: np.nan if d > date(2026, 8, 20) else truth(d))
+    (point,) = forecast_service(silent, "lunch", [date(2026, 9, 22)])
+    assert point.source is Source.MODEL
+    assert point.diners == pytest.approx(truth(date(2026, 9, 22)), rel=0.01)
+
+
 def test_a_year_the_calendar_does_not_know_is_flagged() -> None:
     past = history(date(2026, 10, 12), date(2026, 12, 31))
     (point,) = forecast_service(past, "lunch", [date(2027, 1, 4)])
