@@ -108,6 +108,14 @@ async def ingest(
     return result
 
 
+async def get_json(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    """A GET that must answer 200, as JSON."""
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.central.conftest import EDGES_TOML, admin_client, ingest, scale, utc_ms
+from tests.central.conftest import get_json as get
 
 REGISTRY = f"""
 [[sites]]
@@ -74,13 +75,6 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         for readings, site in ((s1, "s1"), (s2, "s2")):
             assert (await ingest(http, readings, site=site))["accepted"] == len(readings)
         yield http
-
-
-async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
-    response = await client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def by_key(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.central.conftest import EDGES_TOML, admin_client, card, ingest, meter, scale, utc_ms
+from tests.central.conftest import get_json as get
 
 REGISTRY = f"""
 default_factor_set = "cn-2022-calorific"
@@ -76,13 +77,6 @@ def lunch(first_person: int, count: int, seq0: int) -> list[dict[str, Any]]:
     return [card(seq0 + i, local(11.5), first_person + i) for i in range(count)] + [
         scale(seq0 + i, local(12), "plate", 50.0) for i in range(count)
     ]
-
-
-async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
-    response = await client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_site_day_report_with_units_factor_set_and_quality(

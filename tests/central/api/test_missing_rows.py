@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.central.conftest import EDGES_TOML, admin_client, card, ingest, meter, scale, utc_ms
+from tests.central.conftest import get_json as get
 
 REGISTRY = f"""
 [[sites]]
@@ -59,13 +60,6 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         meters = electricity(0, 23, 20) + electricity(0, 23, 21) + electricity(0, 0, 24)
         await ingest(http, lunch + meters, "b1")
         yield http
-
-
-async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
-    response = await client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def value(row: dict[str, Any], kpi: str) -> Any:

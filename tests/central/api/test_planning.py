@@ -19,6 +19,9 @@ from tests.central.conftest import (
     scale,
     utc_ms,
 )
+from tests.central.conftest import (
+    get_json as get,
+)
 
 REGISTRY = f"""
 [[sites]]
@@ -76,13 +79,6 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
             )
             assert response.status_code == 200, response.text
         yield http
-
-
-async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
-    response = await client.get(path, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_a_one_service_site_gets_a_forecast_with_intervals_and_overrides(
