@@ -276,7 +276,9 @@ def build_day_table(
     service_peak = _highest(power_kw, grid, e_start.ravel(), e_end.ravel()).reshape(n_d, n_s)
     carry_out = None
     if chained:
-        if carry_in is not None:
+        # (a carry of another number of services: the date before is sealed under an earlier
+        # registry, central/retention.py; its windows are not this registry's)
+        if carry_in is not None and carry_in.peak_kw.size == n_s:
             for quantity, part in energy.items():
                 used, estimated = part.service_used.copy(), part.service_estimated.copy()
                 used[0] += carry_in.used.get(quantity, 0.0)
