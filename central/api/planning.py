@@ -4,7 +4,7 @@ Thin routes over central.planning (docs/forecast.md, docs/api.md).
 """
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -15,6 +15,7 @@ from central.api.kpis import READ_ERRORS
 from central.api.sites import parse_local_date
 from central.kpi.forecast import ForecastPoint, unknown_calendar_note
 from central.kpi.production import Recommendation
+from central.kpi.reasons import Reason
 from central.planning import forecast, production
 from central.registry import Registry, Site
 from central.reporting import now_ms
@@ -22,10 +23,12 @@ from central.reporting import now_ms
 router = APIRouter(tags=["planning"])
 
 MAX_FORECAST_DAYS = 28
-ESTIMATE_NOTE = (
-    "an estimate: it assumes each actual diner needed the planned portion less the recent "
-    "plate waste and overproduction per diner (docs/forecast.md)"
+ESTIMATE_NOTE = Reason("outcome_estimate")
+NOTE_CODE = Field(
+    description="the note's code in central/kpi/reasons.json (its text in English and Chinese); "
+    "null when there is no note or it is an operator's override note, shown as entered"
 )
+NOTE_PARAMS = Field(description="the parameters of the note's code")
 
 SiteParam = Annotated[str, Query(description="a site id")]
 
@@ -45,7 +48,9 @@ class ForecastPointOut(BaseModel):
     low: float | None = Field(description="lower end of the 80% interval")
     high: float | None = Field(description="upper end of the 80% interval")
     source: str = Field(description="model, override, closed or no_history")
-    note: str
+    note: str = Field(description="why (English; note_code for the page's language)")
+    note_code: str | None = NOTE_CODE
+    note_params: dict[str, str] = NOTE_PARAMS
 
 
 class ServiceForecastOut(BaseModel):
@@ -59,12 +64,17 @@ CALENDAR_NOTE = Field(
 )
 
 
+CALENDAR_NOTE_CODE = Field(description="calendar_note's code in central/kpi/reasons.json")
+
+
 class ForecastOut(BaseModel):
     site: str
     start: str
     end: str
     services: list[ServiceForecastOut]
     calendar_note: str = CALENDAR_NOTE
+    calendar_note_code: str | None = CALENDAR_NOTE_CODE
+    calendar_note_params: dict[str, str] = NOTE_PARAMS
 
 
 class OutcomeOut(BaseModel):
@@ -75,6 +85,8 @@ class OutcomeOut(BaseModel):
     overproduction_avoided_kg: float = Field(description="an estimate (note)")
     short_kg: float = Field(description="food missing had the recommendation been followed")
     note: str
+    note_code: str = NOTE_CODE
+    note_params: dict[str, str] = NOTE_PARAMS
 
 
 class RecommendationOut(BaseModel):
@@ -85,6 +97,8 @@ class RecommendationOut(BaseModel):
     overproduction_g_per_diner: float | None = Field(description="recent overproduction/diner")
     recommended_kg: float | None
     reason: str = Field(description="why recommended_kg is null; empty otherwise")
+    reason_code: str | None = Field(description="the reason's code in central/kpi/reasons.json")
+    reason_params: dict[str, str] = Field(description="the parameters of the reason's code")
     outcome: OutcomeOut | None = Field(description="after the day: recommended vs actual")
 
 
@@ -93,6 +107,8 @@ class ProductionOut(BaseModel):
     date: str
     services: list[RecommendationOut]
     calendar_note: str = CALENDAR_NOTE
+    calendar_note_code: str | None = CALENDAR_NOTE_CODE
+    calendar_note_params: dict[str, str] = NOTE_PARAMS
 
 
 def _site(registry: Registry, site: str) -> Site:
@@ -110,7 +126,20 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _calendar_note(unknown: list[date]) -> dict[str, Any]:
+    """The response's calendar_note fields for the dates whose year's schedule is not known."""
+    note = unknown_calendar_note(unknown)
+    if note is None:
+        return {"calendar_note": "", "calendar_note_code": None, "calendar_note_params": {}}
+    return {
+        "calendar_note": note.text,
+        "calendar_note_code": note.code,
+        "calendar_note_params": note.params_json,
+    }
+
+
 def _point_out(p: ForecastPoint) -> ForecastPointOut:
+    coded = p.note if isinstance(p.note, Reason) else None
     return ForecastPointOut(
         date=p.on.isoformat(),
         kind=p.kind.value,
@@ -121,7 +150,9 @@ def _point_out(p: ForecastPoint) -> ForecastPointOut:
         low=_round(p.low),
         high=_round(p.high),
         source=p.source.value,
-        note=p.note,
+        note=p.note_text,
+        note_code=coded and coded.code,
+        note_params=coded.params_json if coded else {},
     )
 
 
@@ -136,7 +167,9 @@ def _recommendation_out(service: str, r: Recommendation) -> RecommendationOut:
             overproduction_if_followed_kg=round(o.overproduction_if_followed_kg, 3),
             overproduction_avoided_kg=round(o.avoided_kg, 3),
             short_kg=round(o.short_kg, 3),
-            note=ESTIMATE_NOTE,
+            note=ESTIMATE_NOTE.text,
+            note_code=ESTIMATE_NOTE.code,
+            note_params=ESTIMATE_NOTE.params_json,
         )
     return RecommendationOut(
         service=service,
@@ -145,7 +178,9 @@ def _recommendation_out(service: str, r: Recommendation) -> RecommendationOut:
         plate_g_per_diner=_round(r.plate_g_per_diner),
         overproduction_g_per_diner=_round(r.overproduction_g_per_diner),
         recommended_kg=_round(r.recommended_kg, 2),
-        reason=r.reason,
+        reason=r.reason.text if r.reason else "",
+        reason_code=r.reason and r.reason.code,
+        reason_params=r.reason.params_json if r.reason else {},
         outcome=outcome,
     )
 
@@ -174,7 +209,7 @@ async def diner_forecast(
             ServiceForecastOut(service=name, points=[_point_out(p) for p in points])
             for name, points in result.items()
         ],
-        calendar_note=unknown_calendar_note(unknown),
+        **_calendar_note(unknown),
     )
 
 
@@ -199,5 +234,5 @@ async def production_plan(
         services=[
             _recommendation_out(s.name, r) for s, r in zip(found.services, result, strict=True)
         ],
-        calendar_note=unknown_calendar_note(unknown),
+        **_calendar_note(unknown),
     )

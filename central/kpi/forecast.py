@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central.kitchen import DinerOverride
+from central.kpi.reasons import Reason
 from contract.workcalendar import CalendarSource, DayKind, WorkCalendar
 
 HISTORY_DAYS = 84  # history a forecast reads: 12 weeks
@@ -62,7 +63,14 @@ class ForecastPoint:
     low: float | None
     high: float | None
     source: Source
-    note: str = ""
+    # why, in a code of central/kpi/reasons.json; an operator's override note as entered (str);
+    # "" when there is nothing to say
+    note: Reason | str = ""
+
+    @property
+    def note_text(self) -> str:
+        """The note in English (an override's as entered)."""
+        return self.note.text if isinstance(self.note, Reason) else self.note
 
     @property
     def calendar_known(self) -> bool:
@@ -106,32 +114,32 @@ class _Fit:
     off_band: tuple[float, float]
 
 
-def unknown_calendar_note(dates: Sequence[date]) -> str:
+def unknown_calendar_note(dates: Sequence[date]) -> Reason | None:
     """Why `dates`, of years whose schedule is not known, follow the plain week, and the fix;
-    "" for no date."""
+    None for no date."""
     unknown = sorted(set(dates))
     if not unknown:
-        return ""
-    span = str(unknown[0]) if len(unknown) == 1 else f"{unknown[0]} to {unknown[-1]}"
+        return None
     years = sorted({d.year for d in unknown})
-    tables = ", ".join(f"[calendar.{y}]" for y in years)
-    return (
-        f"{span}: the holiday schedule of {', '.join(map(str, years))} is not known, so the "
-        f"forecast follows the plain week (Monday-Friday work); enter the State Council's "
-        f"notice as {tables} in the registry, or update the chinesecalendar package "
-        "(docs/forecast.md)"
+    common = (
+        ("years", ", ".join(map(str, years))),
+        ("tables", ", ".join(f"[calendar.{y}]" for y in years)),
     )
+    if len(unknown) == 1:
+        return Reason("calendar_unknown", (("date", str(unknown[0])), *common))
+    span = (("first", str(unknown[0])), ("last", str(unknown[-1])))
+    return Reason("calendar_unknown_span", (*span, *common))
 
 
 def _fit(
     history: History, overrides: Sequence[DinerOverride], service: str, calendar: WorkCalendar
-) -> _Fit | str:
+) -> _Fit | Reason:
     """The model's parameters, or the reason why there is none."""
     dates = history.dates
     y = history.diners
     n = y.size
     if n == 0 or not np.any(y > 0):
-        return "no card history for this service: nothing to forecast from"
+        return Reason("forecast_no_history")
     infos = [calendar.day_info(d) for d in dates]
     overridden = np.array([_override_for(overrides, d, service) is not None for d in dates])
     kinds = np.array([i.kind.value for i in infos])
@@ -143,9 +151,8 @@ def _fit(
     # working days with no diner at all are closures nobody entered: left out of the fit
     work = regular & (y > 0)
     if np.count_nonzero(work) < MIN_WORKDAYS:
-        return (
-            f"fewer than {MIN_WORKDAYS} working days with diners in the last {n} days: "
-            "not enough history to forecast"
+        return Reason(
+            "forecast_few_workdays", (("min_workdays", str(MIN_WORKDAYS)), ("days", str(n)))
         )
     profile = work & recent if np.count_nonzero(work & recent) >= MIN_WORKDAYS else work
     overall = float(np.median(y[profile]))
@@ -195,13 +202,14 @@ def forecast_service(
         override = _override_for(overrides, on, service)
         if override is not None:
             count = float(override.diners)
-            note = override.note or ("closed" if count == 0 else "expected diners entered")
+            note = override.note or Reason("override_closed" if count == 0 else "override_diners")
             out.append(ForecastPoint(*common, count, count, count, Source.OVERRIDE, note))
         elif closed:
-            note = f"no diner in the last {CLOSED_DAYS} days: the canteen looks closed"
+            note = Reason("forecast_closed", (("days", str(CLOSED_DAYS)),))
             out.append(ForecastPoint(*common, 0.0, 0.0, 0.0, Source.CLOSED, note))
-        elif isinstance(fit, str) or fit is None:
-            out.append(ForecastPoint(*common, None, None, None, Source.NO_HISTORY, str(fit)))
+        elif isinstance(fit, Reason) or fit is None:
+            reason = fit or Reason("forecast_no_history")  # None: closed, answered above
+            out.append(ForecastPoint(*common, None, None, None, Source.NO_HISTORY, reason))
         else:
             out.append(_point(fit, on, common))
     return out
@@ -209,14 +217,15 @@ def forecast_service(
 
 def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, CalendarSource]) -> ForecastPoint:
     kind = common[1]
-    note = "" if common[3] is not CalendarSource.PLAIN_WEEK else unknown_calendar_note([on])
+    unknown = common[3] is CalendarSource.PLAIN_WEEK
+    note = unknown_calendar_note([on]) if unknown else None
     if kind is DayKind.WORKDAY:
         value = fit.level * fit.factors[on.weekday()]
     elif kind is DayKind.ADJUSTED_WORKDAY:
         value = fit.level * fit.adjusted_factor
     else:
         low, high = fit.off_band
-        return ForecastPoint(*common, fit.off_median, low, high, Source.MODEL, note)
+        return ForecastPoint(*common, fit.off_median, low, high, Source.MODEL, note or "")
     low_ratio, high_ratio = fit.ratio_band
     return ForecastPoint(
         *common,
@@ -224,7 +233,7 @@ def _point(fit: _Fit, on: date, common: tuple[date, DayKind, str, CalendarSource
         value * min(low_ratio, 1.0),
         value * max(high_ratio, 1.0),
         Source.MODEL,
-        note,
+        note or "",
     )
 
 

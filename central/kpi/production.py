@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central.kpi.forecast import ForecastPoint
+from central.kpi.reasons import NOTE, Reason
 
 WASTE_DAYS = 28
 
@@ -63,7 +64,7 @@ class Recommendation:
     plate_g_per_diner: float | None
     overproduction_g_per_diner: float | None
     recommended_kg: float | None
-    reason: str  # why recommended_kg is None; "" otherwise
+    reason: Reason | None  # why recommended_kg is None
     outcome: Outcome | None = None
 
 
@@ -86,10 +87,11 @@ def recommend(
 ) -> Recommendation:
     plate, over = per_diner_waste(history)
     if portion_g is None:
-        reason = "no planned portion for this service: set portion_g in the registry's service"
-        return Recommendation(forecast, portion_g, plate, over, None, reason)
+        return Recommendation(forecast, portion_g, plate, over, None, Reason("no_portion"))
     if forecast.diners is None:
-        reason = f"no diner forecast: {forecast.note}"
+        # a forecast without diners says why in a code (never an override: it has diners)
+        why = forecast.note if isinstance(forecast.note, Reason) else Reason("forecast_no_history")
+        reason = Reason("no_forecast", ((NOTE, why.code), *why.params))
         return Recommendation(forecast, portion_g, plate, over, None, reason)
     net_g = max(0.0, portion_g - (plate or 0.0) - (over or 0.0))
     recommended = forecast.diners * net_g / 1000
@@ -103,4 +105,4 @@ def recommend(
             avoided_kg=max(0.0, actual.overproduction_kg - left),
             short_kg=max(0.0, need - recommended),
         )
-    return Recommendation(forecast, portion_g, plate, over, recommended, "", outcome)
+    return Recommendation(forecast, portion_g, plate, over, recommended, None, outcome)

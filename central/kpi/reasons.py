@@ -4,7 +4,10 @@ One table, `reasons.json` beside this module, holds every code and its texts: ce
 API's English `reason` and the monthly report's notes from it, and the dashboard bundles the same
 JSON (dashboard/src/i18n.js) to show a missing value's `reason_code` in the page's language.
 Parameters are part of a code's text, not new codes: the quantity of a missing meter, the registry
-key that is not configured, `scope` "region" for a row of several sites. A region's row whose
+key that is not configured, `scope` "region" for a row of several sites; `note` names the code of a
+further text rendered in its place (a production recommendation without a forecast says why there
+is none). The diner forecast's and production recommendation's notes (central.kpi.forecast,
+central.kpi.production) are codes of the same table. A region's row whose
 sites lack a value for different reasons carries the first (by English text) as its code and the
 others' codes in the parameter `also` (docs/kpis.md).
 """
@@ -18,6 +21,7 @@ from typing import Any, Literal
 
 Lang = Literal["zh", "en"]
 ALSO = "also"  # parameter: the codes of further reasons, comma-separated
+NOTE = "note"  # parameter: the code of a further note, rendered in its place with the others
 
 _TABLE: dict[str, Any] = json.loads(
     files("central.kpi").joinpath("reasons.json").read_text(encoding="utf-8")
@@ -42,9 +46,12 @@ def render(code: str, params: Mapping[str, str], lang: Lang = "en") -> str:
         {
             name: PARAM_TEXTS.get(name, {}).get(value, {}).get(lang, value)
             for name, value in params.items()
-            if name != ALSO
+            if name not in (ALSO, NOTE)
         }
     )
+    note = params.get(NOTE)
+    if note:
+        values[NOTE] = render(note, {k: v for k, v in params.items() if k != NOTE}, lang)
     text = TEXTS[code][lang].format_map(values)
     also = params.get(ALSO)
     if not also:
@@ -66,9 +73,10 @@ class Reason:
     _hash: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.code not in TEXTS:
-            raise ValueError(f"reason code {self.code!r} is not in central/kpi/reasons.json")
         params = dict(self.params)
+        for code in (self.code, params.get(NOTE, self.code)):
+            if code not in TEXTS:
+                raise ValueError(f"reason code {code!r} is not in central/kpi/reasons.json")
         object.__setattr__(self, "params_json", params)
         object.__setattr__(self, "text", render(self.code, params))
         object.__setattr__(self, "_hash", hash((self.code, self.params)))

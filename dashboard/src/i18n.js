@@ -58,8 +58,6 @@ export const LABELS = {
     col_recommended: "To cook",
     col_reason: "Note",
     co2e: "CO2e",
-    seeNote: "no recommendation (hover for why)",
-    calendarUnknown: "{dates}: the holiday schedule of {years} is not known yet, so the forecast follows the plain week (Monday–Friday work) and misses its holidays and adjusted working days. To fix: enter the State Council's notice as {tables} in the site registry (docs/forecast.md, “The calendar”).",
     taggedShare: "{tagged} kg of {total} kg of waste tagged with a dish",
     untagged: "untagged",
     wholeDay: "whole day",
@@ -364,8 +362,6 @@ export const LABELS = {
     col_recommended: "建议制作量",
     col_reason: "备注",
     co2e: "碳排放当量",
-    seeNote: "无建议（悬停查看原因）",
-    calendarUnknown: "{dates}：{years} 年的节假日安排尚未录入，预测按普通周（周一至周五上班）计算，未考虑放假和调休。解决办法：按国务院办公厅通知在站点登记表中填写 {tables}（见 docs/forecast.md“The calendar”）。",
     taggedShare: "厨余共 {total} kg，其中 {tagged} kg 标注了菜品",
     untagged: "未标注",
     wholeDay: "全天",
@@ -684,15 +680,32 @@ export function labelled(label, value) {
   return t("labelled", { label, value });
 }
 
+// A code's text with its parameters (a listed value in the current language, any other as
+// given; `note`: a further code rendered in its place with the other parameters).
+function renderReason(code, params) {
+  const vars = {};
+  for (const [name, value] of Object.entries(params)) vars[name] = REASONS.params[name]?.[value]?.[current] ?? value;
+  if (params.note) {
+    const { note, ...rest } = params;
+    vars.note = renderReason(note, rest);
+  }
+  return t(`reason_${code}`, vars);
+}
+
 /** Why a KPI value is missing, in the current language: its `reason_code` with `reason_params`
  * filled in (a region's further codes in `also` joined after it); the server's English `reason`
  * for a code this page does not know. */
 export function reasonText(kpi) {
   const code = kpi?.reason_code;
-  const params = kpi?.reason_params ?? {};
-  const codes = [code, ...(params.also ? params.also.split(",") : [])];
+  const { also, ...params } = kpi?.reason_params ?? {};
+  const codes = [code, ...(also ? also.split(",") : []), ...(params.note ? [params.note] : [])];
   if (!code || !codes.every((c) => REASONS.reasons[c])) return kpi?.reason ?? "";
-  const vars = {};
-  for (const [name, value] of Object.entries(params)) vars[name] = REASONS.params[name]?.[value]?.[current] ?? value;
-  return codes.map((c, i) => t(`reason_${c}`, i === 0 ? vars : {})).join(REASONS.separator[current]);
+  const more = also ? also.split(",").map((c) => renderReason(c, {})) : [];
+  return [renderReason(code, params), ...more].join(REASONS.separator[current]);
+}
+
+/** A forecast's or recommendation's note ({note, note_code, note_params} of /forecast and
+ * /production) in the current language; an operator's override note (no code) as entered. */
+export function noteText(item) {
+  return reasonText({ reason: item?.note ?? "", reason_code: item?.note_code, reason_params: item?.note_params });
 }

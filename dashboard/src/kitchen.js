@@ -3,11 +3,10 @@
 // the coming day the diners to expect per service and how much to cook.
 
 import { getJson } from "./api.js";
-import { calendarWarning } from "./calendar.js";
 import { panel } from "./charts.js";
 import { periodParams } from "./dates.js";
 import { formatNumber } from "./format.js";
-import { language, t, tOr, unitLabel } from "./i18n.js";
+import { language, noteText, reasonText, t, tOr, unitLabel } from "./i18n.js";
 
 const TOP = 10;
 
@@ -91,7 +90,7 @@ export async function loadKitchen(site, state, app) {
       unit: [unitLabel("persons"), unitLabel("kg")].join(", "),
       csv: {
         filename: `production-${site.id}-${plan.date}.csv`,
-        rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, s.forecast.source, s.portion_g, s.recommended_kg, s.reason || s.forecast.note])],
+        rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, s.forecast.source, s.portion_g, s.recommended_kg, planNote(s, true)])],
       },
     });
     planBody.append(table(
@@ -106,22 +105,31 @@ export async function loadKitchen(site, state, app) {
           el("td", "num", f.low === null ? "—" : `${formatNumber(f.low, "persons")} – ${formatNumber(f.high, "persons")}`),
           el("td", "num", formatNumber(s.portion_g, "g")),
           el("td", "num", formatNumber(s.recommended_kg, "kg")),
-          // a model forecast's note only says that its year's calendar is unknown (below)
-          serverNote(s.reason || (f.source === "model" ? "" : f.note)) ?? el("td", "", f.holiday ? holidayName(f.holiday) : t(`day_${f.kind}`)),
+          noteCell(planNote(s)) ?? el("td", "", f.holiday ? holidayName(f.holiday) : t(`day_${f.kind}`)),
         );
         return tr;
       }),
     ));
-    const warning = calendarWarning(plan.services.map((s) => s.forecast));
-    if (warning) planBody.append(el("p", "calendar-unknown", warning));
+    // the dates that follow the plain week because their year's holiday schedule is not known
+    if (plan.calendar_note) {
+      const warning = reasonText({ reason: plan.calendar_note, reason_code: plan.calendar_note_code, reason_params: plan.calendar_note_params });
+      planBody.append(el("p", "calendar-unknown", warning));
+    }
   };
 }
 
-// The server explains in English why a service has no figure; the cell says so in the page's
-// language, with the server's words as its tooltip.
-function serverNote(text) {
+// Why a service has no recommendation, else its forecast's note, in the page's language ("" for
+// none). A model forecast's note only says that its year's calendar is unknown (the warning
+// below the table), unless `all` (the CSV).
+function planNote(s, all = false) {
+  if (s.reason) return reasonText(s);
+  return s.forecast.source === "model" && !all ? "" : noteText(s.forecast);
+}
+
+// The note, in full, with the same text as its tooltip for a narrow column.
+function noteCell(text) {
   if (!text) return null;
-  const cell = el("td", "", t("seeNote"));
+  const cell = el("td", "note", text);
   cell.title = text;
   return cell;
 }

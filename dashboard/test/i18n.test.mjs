@@ -83,3 +83,22 @@ test("a missing value's reason in the page's language, the server's English for 
   assert.equal(reasonText(gas), "no gas meter");
   assert.equal(reasonText(price), "food_price_cny_per_kg is not configured for every site");
 });
+
+test("a forecast's and a recommendation's notes in the page's language, an operator's note as entered", async () => {
+  const { noteText, reasonText } = await import("../src/i18n.js");
+  const few = { note: "fewer than 5 working days…", note_code: "forecast_few_workdays", note_params: { min_workdays: "5", days: "84" } };
+  const entered = { note: "training day", note_code: null, note_params: {} };
+  const calendar = { reason: "2027-01-01 to 2027-01-02: …", reason_code: "calendar_unknown_span", reason_params: { first: "2027-01-01", last: "2027-01-02", years: "2027", tables: "[calendar.2027]" } };
+  const noForecast = { reason: "no diner forecast: …", reason_code: "no_forecast", reason_params: { note: "forecast_no_history" } };
+  setLanguage("zh");
+  assert.equal(noteText(few), "近 84 天内有人就餐的工作日少于 5 天：历史数据不足，无法预测");
+  assert.equal(noteText(entered), "training day");
+  assert.equal(noteText({ note: "", note_code: null, note_params: {} }), "");
+  assert.match(reasonText(calendar), /^2027-01-01 至 2027-01-02：2027 年的节假日安排未知.*\[calendar\.2027\]/);
+  assert.equal(reasonText(noForecast), "无就餐人数预测：该餐次没有刷卡记录：无从预测");
+  // a note code this page does not know: the server's English
+  assert.equal(reasonText({ ...noForecast, reason_params: { note: "from_a_newer_server" } }), "no diner forecast: …");
+  setLanguage("en");
+  assert.equal(noteText(few), "fewer than 5 working days with diners in the last 84 days: not enough history to forecast");
+  assert.match(reasonText(calendar), /^2027-01-01 to 2027-01-02: the holiday schedule of 2027 is not known/);
+});

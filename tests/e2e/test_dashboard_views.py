@@ -165,6 +165,15 @@ def missing_reasons(driver: Any) -> dict[str, str]:
     return found
 
 
+def kitchen_notes(driver: Any) -> list[str]:
+    """The production panel's notes (why no recommendation): each cell's text and tooltip."""
+    found: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll('[data-panel=\"production\"] td.note')]"
+        "  .flatMap((e) => [e.textContent, e.title]);"
+    )
+    return found
+
+
 def untranslated(texts: list[str], names: set[str]) -> list[str]:
     bad = []
     for text in texts:
@@ -196,6 +205,7 @@ def test_no_visible_text_of_the_chinese_view_is_untranslated(
         f"view=site&site={SITE}&period=day&date={running.today}",  # no diners yet: figures missing
     )
     reasons: dict[str, str] = {}
+    notes: list[str] = []
     with chromium(tmp_path / "profile", lang="zh-CN", width=WIDTH, height=HEIGHT) as driver:
         render = 0
         for fragment in views:
@@ -205,6 +215,7 @@ def test_no_visible_text_of_the_chinese_view_is_untranslated(
             assert len(texts) > 50, texts  # every panel rendered
             assert not untranslated(texts, names), (fragment, untranslated(texts, names))
             reasons |= missing_reasons(driver)
+            notes += kitchen_notes(driver)
             # the test can fail: English labels are caught
             assert untranslated(["Devices and data quality", "meter-elec reporting"], names) == [
                 "Devices and data quality",
@@ -213,3 +224,8 @@ def test_no_visible_text_of_the_chinese_view_is_untranslated(
     # a missing figure ("—") says why in its tooltip, in Chinese too (the API's reason_code)
     assert "waste_per_diner_g" in reasons, reasons
     assert not untranslated(list(reasons.values()), names), reasons
+    # a day of history is too little to forecast: the kitchen view says why, in Chinese too
+    # (the API's reason_code and note_code), in the cell and its tooltip
+    assert notes, "the production panel says why it has no recommendation"
+    assert not untranslated(notes, names), notes
+    assert any("无就餐人数预测" in n or "计划份量" in n for n in notes), notes

@@ -99,6 +99,9 @@ async def test_a_one_service_site_gets_a_forecast_with_intervals_and_overrides(
     assert (training["source"], training["diners"], training["note"]) == (
         "override", 80.0, "training day"
     )  # fmt: skip
+    # an operator's note is shown as entered: no code
+    assert (training["note_code"], training["note_params"]) == (None, {})
+    assert (monday["note"], monday["note_code"]) == ("", None)
 
 
 async def test_production_recommendation_and_what_following_it_would_have_avoided(
@@ -117,6 +120,8 @@ async def test_production_recommendation_and_what_following_it_would_have_avoide
     assert outcome["overproduction_avoided_kg"] == pytest.approx(3.0, abs=0.01)
     assert outcome["short_kg"] == pytest.approx(0.0, abs=0.01)
     assert "estimate" in outcome["note"]
+    assert (outcome["note_code"], outcome["note_params"]) == ("outcome_estimate", {})
+    assert (plan["reason"], plan["reason_code"], plan["reason_params"]) == ("", None, {})
 
 
 async def test_the_answers_say_which_dates_follow_the_plain_week_and_how_to_fix_it(
@@ -133,14 +138,19 @@ async def test_the_answers_say_which_dates_follow_the_plain_week_and_how_to_fix_
     note = body["calendar_note"]
     assert note.startswith("2028-01-01 to 2028-01-02: the holiday schedule of 2028 is not known")
     assert "[calendar.2028] in the registry" in note
+    assert (body["calendar_note_code"], body["calendar_note_params"]) == (
+        "calendar_unknown_span",
+        {"first": "2028-01-01", "last": "2028-01-02", "years": "2028", "tables": "[calendar.2028]"},
+    )
     new_year = await get(client, "/api/v1/forecast", site="s1", start="2027-01-01", days=1)
     (point,) = new_year["services"][0]["points"]
     assert (point["kind"], point["holiday"], point["calendar"]) == (
         "holiday", "New Year's Day", "registry"
     )  # fmt: skip
-    assert new_year["calendar_note"] == ""
+    assert (new_year["calendar_note"], new_year["calendar_note_code"]) == ("", None)
     plan = await get(client, "/api/v1/production", site="s1", date="2028-01-03")
     assert plan["calendar_note"].startswith("2028-01-03: the holiday schedule of 2028")
+    assert plan["calendar_note_code"] == "calendar_unknown"
     assert plan["services"][0]["forecast"]["calendar"] == "plain_week"
     known = await get(client, "/api/v1/production", site="s1", date="2027-01-09")
     assert known["services"][0]["forecast"]["kind"] == "adjusted_workday"
@@ -154,9 +164,24 @@ async def test_bad_input_is_answered_not_an_error(client: httpx.AsyncClient) -> 
     for plan in body["services"]:
         assert plan["recommended_kg"] is None
         assert "portion_g" in plan["reason"]
+        assert (plan["reason_code"], plan["reason_params"]) == ("no_portion", {})
         assert plan["forecast"]["source"] == "no_history"
     forecast = await get(client, "/api/v1/forecast", site="s2", start="2025-11-24", days=1)
-    assert all(s["points"][0]["diners"] is None for s in forecast["services"])
+    for service in forecast["services"]:
+        (point,) = service["points"]
+        assert point["diners"] is None
+        assert point["note"] == "no card history for this service: nothing to forecast from"
+        assert (point["note_code"], point["note_params"]) == ("forecast_no_history", {})
+    # s1 before its first card: a planned portion, but no forecast, and the forecast's why
+    before = await get(client, "/api/v1/production", site="s1", date="2025-10-01")
+    (plan,) = before["services"]
+    assert plan["recommended_kg"] is None
+    assert plan["reason"] == (
+        "no diner forecast: no card history for this service: nothing to forecast from"
+    )
+    assert (plan["reason_code"], plan["reason_params"]) == (
+        "no_forecast", {"note": "forecast_no_history"}
+    )  # fmt: skip
     unknown = await client.get("/api/v1/forecast", params={"site": "nowhere"})
     assert unknown.status_code == 404
     too_long = await client.get("/api/v1/forecast", params={"site": "s1", "days": 99})

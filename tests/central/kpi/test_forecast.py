@@ -14,6 +14,7 @@ from central.kpi.forecast import (
     same_weekday_last_week,
     weekday_mean_4_weeks,
 )
+from central.kpi.reasons import Reason
 from contract.workcalendar import CalendarSource, DayKind, WorkCalendar, parse_calendar
 
 WEEKDAY_FACTOR = {0: 1.1, 1: 1.0, 2: 1.0, 3: 1.0, 4: 0.8}
@@ -92,7 +93,8 @@ def test_overrides_replace_the_forecast_and_are_left_out_of_the_fit() -> None:
     points = forecast_service(past, "lunch", dates(date(2026, 9, 21), date(2026, 9, 23)), overrides)
     monday, closed, other = points
     assert monday.diners == pytest.approx(LEVEL * 1.1, rel=0.01)  # the 900 did not lift the level
-    assert (closed.source, closed.diners, closed.note) == (Source.OVERRIDE, 0.0, "closed")
+    assert (closed.source, closed.diners, closed.note_text) == (Source.OVERRIDE, 0.0, "closed")
+    assert closed.note == Reason("override_closed")  # no note entered: a code of its own
     assert other.source is Source.MODEL  # the override names another service
 
 
@@ -100,19 +102,22 @@ def test_bad_input_answers_clearly() -> None:
     ahead = [date(2026, 9, 21)]
     (empty,) = forecast_service(History(date(2026, 9, 1), np.array([])), "lunch", ahead)
     assert (empty.source, empty.diners) == (Source.NO_HISTORY, None)
-    assert "no card history" in empty.note
+    assert "no card history" in empty.note_text
+    assert empty.note == Reason("forecast_no_history")
     (zeros,) = forecast_service(history(date(2026, 9, 1), date(2026, 9, 20), 0.0), "lunch", ahead)
     assert zeros.source is Source.NO_HISTORY
     short = history(date(2026, 9, 15), date(2026, 9, 20))  # 4 working days
     (few,) = forecast_service(short, "lunch", ahead)
     assert (few.source, few.diners) == (Source.NO_HISTORY, None)
-    assert "fewer than 5 working days" in few.note
+    assert "fewer than 5 working days" in few.note_text
+    assert few.note == Reason("forecast_few_workdays", (("min_workdays", "5"), ("days", "6")))
     past = history(
         date(2026, 6, 1), date(2026, 9, 20), lambda d: 0.0 if d >= date(2026, 8, 1) else truth(d)
     )
     (closed,) = forecast_service(past, "lunch", ahead)
     assert (closed.source, closed.diners) == (Source.CLOSED, 0.0)
-    assert "looks closed" in closed.note
+    assert "looks closed" in closed.note_text
+    assert closed.note == Reason("forecast_closed", (("days", "28"),))
 
 
 def test_dates_without_readings_are_left_out_not_read_as_no_diners() -> None:
@@ -139,8 +144,12 @@ def test_a_year_the_calendar_does_not_know_is_flagged() -> None:
     (point,) = forecast_service(past, "lunch", [date(2027, 1, 4)])
     assert point.calendar_known is False
     assert point.calendar is CalendarSource.PLAIN_WEEK
-    assert "2027-01-04: the holiday schedule of 2027 is not known" in point.note
-    assert "[calendar.2027] in the registry" in point.note
+    assert "2027-01-04: the holiday schedule of 2027 is not known" in point.note_text
+    assert "[calendar.2027] in the registry" in point.note_text
+    assert isinstance(point.note, Reason)
+    assert (point.note.code, point.note.params_json) == (
+        "calendar_unknown", {"date": "2027-01-04", "years": "2027", "tables": "[calendar.2027]"}
+    )  # fmt: skip
     assert point.diners == pytest.approx(LEVEL * 1.1, rel=0.01)
 
 

@@ -14,6 +14,7 @@ from central.kpi import values
 from central.kpi.reasons import (
     ALSO,
     CODES,
+    NOTE,
     PARAM_TEXTS,
     TEXTS,
     Reason,
@@ -26,8 +27,18 @@ from contract import Quantity
 
 DASHBOARD_SRC = Path(__file__).resolve().parents[3] / "dashboard" / "src"
 CJK = re.compile(r"[\u3400-\u9fff]")
-# every parameter a reason's text can hold; `key` is a registry key, shown as written
-PARAMETERS = {"quantity", "key", "scope"}
+# every parameter a reason's text can hold; `key` is a registry key, shown as written, and so are
+# the forecast notes' counts and dates; `note` is the code of a further note (NOTE)
+PARAMETERS = {"quantity", "key", "scope", "days", "min_workdays", "date", "first", "last", "years",
+              "tables", NOTE}  # fmt: skip
+# a value as given for each parameter shown as written
+AS_GIVEN = {
+    "key": "food_price_cny_per_kg", "days": "28", "min_workdays": "5", "date": "2027-01-04",
+    "first": "2027-01-01", "last": "2027-01-05", "years": "2027",
+    "tables": "[calendar.2027]",
+}  # fmt: skip
+# the notes a forecast without diners gives, which a recommendation's `no_forecast` holds
+FORECAST_NOTES = ("forecast_no_history", "forecast_few_workdays")
 
 
 def placeholders(text: str) -> list[str]:
@@ -42,8 +53,14 @@ def cases() -> list[tuple[str, dict[str, str]]]:
         variants: list[dict[str, str]] = [{}]
         if "quantity" in params:
             variants = [{"quantity": q} for q in PARAM_TEXTS["quantity"]]
-        if "key" in params:
-            variants = [{**v, "key": "food_price_cny_per_kg"} for v in variants]
+        given = {name: AS_GIVEN[name] for name in params if name in AS_GIVEN}
+        variants = [{**v, **given} for v in variants]
+        if NOTE in params:
+            variants = [
+                {**v, NOTE: note, **{n: AS_GIVEN[n] for n in placeholders(TEXTS[note]["en"])}}
+                for v in variants
+                for note in FORECAST_NOTES
+            ]
         if "scope" in params:
             variants = [*variants, *({**v, "scope": "region"} for v in variants)]
         out += [(code, v) for v in variants]
@@ -106,13 +123,15 @@ def dashboard_texts(asked: list[tuple[str, dict[str, str]]]) -> dict[str, list[s
     script = """
 globalThis.document = { documentElement: {} };
 globalThis.sessionStorage = { getItem: () => null, setItem: () => {} };
-const { reasonText, setLanguage } = await import(`${process.argv[1]}/i18n.js`);
+const { noteText, reasonText, setLanguage } = await import(`${process.argv[1]}/i18n.js`);
 const cases = JSON.parse(process.argv[2]);
 const out = {};
 for (const lang of ["en", "zh"]) {
   setLanguage(lang);
   out[lang] = cases.map(([code, params]) =>
     reasonText({ reason: "server", reason_code: code, reason_params: params }));
+  out[`${lang}_note`] = cases.map(([code, params]) =>
+    noteText({ note: "server", note_code: code, note_params: params }));
 }
 console.log(JSON.stringify(out));
 """
@@ -134,5 +153,18 @@ def test_the_dashboard_shows_every_code_as_central_renders_it_in_both_languages(
     for lang in ("en", "zh"):
         expected = [Reason(code, tuple(p.items())).in_lang(lang) for code, p in asked]
         assert shown[lang] == expected
+        assert shown[f"{lang}_note"] == expected  # the kitchen view's notes: the same rendering
     assert "没有电表" in shown["zh"]
     assert "有食堂未配置 food_price_cny_per_kg" in shown["zh"]
+
+
+def test_a_recommendation_without_a_forecast_says_why_in_the_forecast_notes_words() -> None:
+    few = Reason("forecast_few_workdays", (("min_workdays", "5"), ("days", "20")))
+    reason = Reason("no_forecast", ((NOTE, few.code), *few.params))
+    assert reason.text == f"no diner forecast: {few.text}"
+    assert (
+        reason.in_lang("zh")
+        == "无就餐人数预测：近 20 天内有人就餐的工作日少于 5 天：历史数据不足，无法预测"
+    )
+    with pytest.raises(ValueError, match=r"reasons\.json"):
+        Reason("no_forecast", ((NOTE, "no_such_note"),))
