@@ -226,8 +226,13 @@ def build_report(
         names = tables[0].services if len(tables) == 1 else _common_services(tables)
         per_service = {
             name: [
-                _rows_totals(
-                    t, row_buckets, t.services.index(name), baselines.get(t.site.id), now_ms
+                _rows_totals(  # a service row lists no devices: its row figures only
+                    t,
+                    row_buckets,
+                    t.services.index(name),
+                    baselines.get(t.site.id),
+                    now_ms,
+                    device_skews=False,
                 )
                 for t in tables
             ]
