@@ -3,19 +3,14 @@ dashboard (its page-built CSVs and its figures) round the same figure alike, hal
 
 import csv
 import io
-import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from central.api.csv_export import Column, Table
 from central.monthly_report.labels import formatted
 from central.unit_decimals import OTHER_DECIMALS, UNIT_DECIMALS, decimals, fixed
+from tests.dashboard_node import run_dashboard_script
 
-DASHBOARD_SRC = Path(__file__).resolve().parents[2] / "dashboard" / "src"
 # ordinary figures, halves at 0-4 decimals (12.5 g: Python's format gives 12, the page 13),
 # negatives, zero and a figure above a thousand
 FIGURES = (
@@ -45,18 +40,7 @@ console.log(JSON.stringify({ csv: row, page }));
 
 
 def dashboard_rounding(cases: list[tuple[str, float]]) -> dict[str, object]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (scripts/test installs Debian's nodejs when root)")
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", NODE_SCRIPT, str(DASHBOARD_SRC), json.dumps(cases)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, object] = json.loads(done.stdout)
+    result: dict[str, object] = run_dashboard_script(NODE_SCRIPT, cases)
     return result
 
 

@@ -2,11 +2,7 @@
 English and Chinese, and central (the API's `reason`, the monthly report, the CSV) and the
 dashboard (dashboard/src/i18n.js reasonText, the tooltip of a missing value) say the same."""
 
-import json
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +20,8 @@ from central.kpi.reasons import (
     render,
 )
 from contract import Quantity
+from tests.dashboard_node import run_dashboard_script
 
-DASHBOARD_SRC = Path(__file__).resolve().parents[3] / "dashboard" / "src"
 CJK = re.compile(r"[\u3400-\u9fff]")
 # every parameter a reason's text can hold; `key` is a registry key, shown as written, and so are
 # the forecast notes' counts and dates; `note` is the code of a further note (NOTE)
@@ -117,9 +113,6 @@ def test_joined_reasons_keep_one_code_and_list_the_others() -> None:
 
 
 def dashboard_texts(asked: list[tuple[str, dict[str, str]]]) -> dict[str, list[str]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (scripts/test installs Debian's nodejs when root)")
     script = """
 globalThis.document = { documentElement: {} };
 globalThis.sessionStorage = { getItem: () => null, setItem: () => {} };
@@ -135,15 +128,7 @@ for (const lang of ["en", "zh"]) {
 }
 console.log(JSON.stringify(out));
 """
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script, str(DASHBOARD_SRC), json.dumps(asked)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, list[str]] = json.loads(done.stdout)
+    result: dict[str, list[str]] = run_dashboard_script(script, asked)
     return result
 
 
