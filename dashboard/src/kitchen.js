@@ -90,7 +90,7 @@ export async function loadKitchen(site, state, app) {
       unit: [unitLabel("persons"), unitLabel("kg")].join(", "),
       csv: {
         filename: `production-${site.id}-${plan.date}.csv`,
-        rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, s.forecast.source, s.portion_g, s.recommended_kg, planNote(s, true)])],
+        rows: () => [["service", "diners", "low", "high", "source", "portion [g]", "recommended [kg]", "reason"], plan.services.map((s) => [s.service, s.forecast.diners, s.forecast.low, s.forecast.high, sourceName(s.forecast.source), s.portion_g, s.recommended_kg, planNote(s, true)])],
       },
     });
     planBody.append(table(
@@ -132,6 +132,12 @@ function noteCell(text) {
   const cell = el("td", "note", text);
   cell.title = text;
   return cell;
+}
+
+// Where a forecast comes from, in the page's language (the API's code when no label exists).
+function sourceName(source) {
+  const label = tOr(`forecastSource_${source}`);
+  return label === `forecastSource_${source}` ? source : label;
 }
 
 // A holiday's name in the page's language: the package's names have labels; a name entered in the
