@@ -32,6 +32,9 @@ def test_a_deleted_store_file_acknowledges_nothing_more_and_a_restart_loses_noth
             stack, day="2026-11-18", seed=5, speed=SECONDS_PER_DAY / 6, name="before"
         ).finish()
         wait_stored(stack, published(before))
+        # and acknowledged: a batch central stored but whose 200 the edge has not taken yet would
+        # stay pending after the deletion below
+        wait_until(lambda: buffer_state(stack)["pending"] == 0, 60)
         # `rm central.sqlite3` while central runs (what it stored so far goes with the file)
         (stack.workdir / "central" / "central.sqlite3").unlink()
         health = httpx.get(f"{stack.central_url}/api/v1/health", timeout=10)
